@@ -2,4 +2,8 @@
 //!
 //! # Layout
 //! - [`model`]: the pure domain (mirror URLs, ref matching, ref planning, status machine). No I/O.
+pub mod config;
+pub mod git;
 pub mod model;
+pub mod secret;
+pub mod store;

@@ -1,0 +1,209 @@
+//! Resolved configuration of a pushmirror process: command-line flags over `PUSHMIRROR_*`
+//! environment variables over the TOML file given with `--config`, over built-in defaults.
+//! This module only resolves values; it opens nothing.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Settings that every subcommand touching the data shares.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// Holds the SQLite database, the repositories and the secret key.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; defaults to `sqlite://<data-dir>/pushmirror.db`.
+    pub database_url: String,
+    /// The 32-byte key that seals mirror credentials.
+    pub secret_key_file: PathBuf,
+}
+
+/// Everything `pushmirror serve` needs.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub store: StoreConfig,
+    /// Address the HTTP server binds.
+    pub listen: SocketAddr,
+    /// Base URL used in `http_url_to_repo`, `web_url` and pagination links, without trailing `/`.
+    pub external_url: String,
+    /// Accept mirror URLs pointing at loopback, private and link-local addresses.
+    pub allow_local_network: bool,
+    /// Engine tuning (retries, concurrency, deadlines).
+    pub engine: EngineConfig,
+}
+
+/// Engine tuning. Defaults follow GitLab where GitLab has a number, and say why where it has not.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Retry delay for protected-only mirrors, in seconds (GitLab: 60).
+    pub retry_delay_protected_secs: u64,
+    /// Retry delay for other mirrors, in seconds (GitLab: 300).
+    pub retry_delay_secs: u64,
+    /// Updates running at once across the instance.
+    pub max_concurrent_updates: usize,
+    /// Updates running at once against one remote host.
+    pub max_updates_per_host: usize,
+    /// Deadline of one git process, in seconds.
+    pub git_timeout_secs: u64,
+    /// How long a worker's claim on an update lasts before another worker may take it over, in
+    /// seconds. The worker renews it while it runs.
+    pub lease_secs: u64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            retry_delay_protected_secs: 60,
+            retry_delay_secs: 300,
+            // Two per core: updates mostly wait on the network, not the CPU.
+            max_concurrent_updates: 2 * std::thread::available_parallelism().map_or(2, |n| n.get()),
+            // Four at once is what a typical forge tolerates from one client without throttling.
+            max_updates_per_host: 4,
+            // An hour covers a first push of a very large repository over a slow link.
+            git_timeout_secs: 3600,
+            // Short enough that a crashed node's work resumes within seconds.
+            lease_secs: 30,
+        }
+    }
+}
+
+/// The TOML file's shape: every key optional, names as the long flags with `_` for `-`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+    pub external_url: Option<String>,
+    pub allow_local_network: Option<bool>,
+    pub secret_key_file: Option<PathBuf>,
+    pub retry_delay_protected_secs: Option<u64>,
+    pub retry_delay_secs: Option<u64>,
+    pub max_concurrent_updates: Option<usize>,
+    pub max_updates_per_host: Option<usize>,
+    pub git_timeout_secs: Option<u64>,
+    pub lease_secs: Option<u64>,
+}
+
+/// A configuration problem a person can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid value for {name}: {message}")]
+    Invalid { name: &'static str, message: String },
+}
+
+impl FileConfig {
+    /// Reads the TOML file, or an empty config when no file was given.
+    pub fn load(path: Option<&Path>) -> Result<FileConfig, ConfigError> {
+        let Some(path) = path else {
+            return Ok(FileConfig::default());
+        };
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.message().to_owned(),
+        })
+    }
+}
+
+impl StoreConfig {
+    /// Resolves the store settings from already-merged optional values.
+    pub fn resolve(
+        data_dir: Option<PathBuf>,
+        database_url: Option<String>,
+        secret_key_file: Option<PathBuf>,
+    ) -> StoreConfig {
+        let data_dir = data_dir.unwrap_or_else(|| PathBuf::from("./data"));
+        let data_dir = std::path::absolute(&data_dir).unwrap_or(data_dir);
+        let database_url = database_url.unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rwc",
+                data_dir.join("pushmirror.db").display()
+            )
+        });
+        let secret_key_file = secret_key_file.unwrap_or_else(|| data_dir.join("secret.key"));
+        StoreConfig {
+            data_dir,
+            database_url,
+            secret_key_file,
+        }
+    }
+
+    /// Where hosted bare repositories live.
+    pub fn repositories_dir(&self) -> PathBuf {
+        self.data_dir.join("repositories")
+    }
+}
+
+/// Parses a listen address, naming the setting in the error.
+pub fn parse_listen(s: &str) -> Result<SocketAddr, ConfigError> {
+    s.parse().map_err(|_| ConfigError::Invalid {
+        name: "listen",
+        message: format!("'{s}' is not an address like 127.0.0.1:8080"),
+    })
+}
+
+/// Checks and normalises an external URL (scheme http/https, no trailing slash).
+pub fn parse_external_url(s: &str) -> Result<String, ConfigError> {
+    let parsed = url::Url::parse(s).map_err(|e| ConfigError::Invalid {
+        name: "external-url",
+        message: format!("'{s}': {e}"),
+    })?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(ConfigError::Invalid {
+            name: "external-url",
+            message: format!("'{s}' must start with http:// or https://"),
+        });
+    }
+    Ok(s.trim_end_matches('/').to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_config_rejects_unknown_keys_and_reads_known_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "listen = \"127.0.0.1:9\"\nallow_local_network = true\n").unwrap();
+        let c = FileConfig::load(Some(&p)).unwrap();
+        assert_eq!(c.listen.as_deref(), Some("127.0.0.1:9"));
+        assert_eq!(c.allow_local_network, Some(true));
+        std::fs::write(&p, "lisen = 1\n").unwrap();
+        assert!(matches!(
+            FileConfig::load(Some(&p)),
+            Err(ConfigError::Parse { .. })
+        ));
+        assert!(matches!(
+            FileConfig::load(Some(&dir.path().join("missing.toml"))),
+            Err(ConfigError::Read { .. })
+        ));
+    }
+
+    #[test]
+    fn external_url_and_listen_are_checked() {
+        assert_eq!(parse_external_url("http://h:1/").unwrap(), "http://h:1");
+        assert!(parse_external_url("ftp://h").is_err());
+        assert!(parse_external_url("nope").is_err());
+        assert!(parse_listen("127.0.0.1:0").is_ok());
+        assert!(parse_listen("localhost").is_err());
+    }
+
+    #[test]
+    fn store_defaults_live_in_the_data_dir() {
+        let s = StoreConfig::resolve(Some(PathBuf::from("/tmp/pm")), None, None);
+        assert_eq!(s.database_url, "sqlite:///tmp/pm/pushmirror.db?mode=rwc");
+        assert_eq!(s.secret_key_file, PathBuf::from("/tmp/pm/secret.key"));
+    }
+}

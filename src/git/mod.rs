@@ -1,0 +1,404 @@
+//! The one place that runs git. Every git process pushmirror starts is built here, with a cleared
+//! environment, forced configuration (each option says why), an allow-list of subcommands, a
+//! deadline, and its whole process group killed when the deadline passes or the caller gives up.
+//! Nothing else in the crate spawns git.
+//!
+//! Invariant: no credential is ever put in argv or in a file; callers hand secrets over through
+//! [`GitCommand::env_secret`], which only the child's environment sees.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use tokio::io::AsyncReadExt;
+use tokio::process::{Child, Command};
+
+/// Most stderr kept from one git process: enough for every error git prints, bounded so a
+/// chatty or hostile remote cannot grow our memory.
+const MAX_STDERR: usize = 64 * 1024;
+
+/// The git subcommands pushmirror may run. Anything else cannot be expressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subcommand {
+    Init,
+    ForEachRef,
+    SymbolicRef,
+    RevParse,
+    MergeBase,
+    Push,
+    LsRemote,
+    UploadPack,
+    ReceivePack,
+    UpdateRef,
+    CommitTree,
+    HashObject,
+    Mktree,
+}
+
+impl Subcommand {
+    fn as_str(self) -> &'static str {
+        match self {
+            Subcommand::Init => "init",
+            Subcommand::ForEachRef => "for-each-ref",
+            Subcommand::SymbolicRef => "symbolic-ref",
+            Subcommand::RevParse => "rev-parse",
+            Subcommand::MergeBase => "merge-base",
+            Subcommand::Push => "push",
+            Subcommand::LsRemote => "ls-remote",
+            Subcommand::UploadPack => "upload-pack",
+            Subcommand::ReceivePack => "receive-pack",
+            Subcommand::UpdateRef => "update-ref",
+            Subcommand::CommitTree => "commit-tree",
+            Subcommand::HashObject => "hash-object",
+            Subcommand::Mktree => "mktree",
+        }
+    }
+}
+
+/// Configuration forced on every git process through `-c`, with the reason for each.
+const FORCED_CONFIG: &[(&str, &str)] = &[
+    // A malicious or compromised remote could redirect us to an internal host; refuse redirects.
+    ("http.followRedirects", "false"),
+    // Hooks inside a hosted repository are the operator's business, never run by our own git calls.
+    ("core.hooksPath", "/dev/null"),
+    // No credential helper may answer (or store) anything: credentials come only from us.
+    ("credential.helper", ""),
+    // Never ask a person: there is none.
+    ("core.askPass", ""),
+    // Only these transports; `ext::`, `file://` and local paths are refused (GIT_ALLOW_PROTOCOL too).
+    ("protocol.allow", "never"),
+    ("protocol.http.allow", "always"),
+    ("protocol.https.allow", "always"),
+    ("protocol.ssh.allow", "always"),
+    ("protocol.git.allow", "always"),
+    // A remote that trickles below 1 KB/s for 60 s is treated as hung, ahead of the deadline.
+    ("http.lowSpeedLimit", "1000"),
+    ("http.lowSpeedTime", "60"),
+    // Submodule recursion could reach URLs we never checked.
+    ("push.recurseSubmodules", "no"),
+    ("fetch.recurseSubmodules", "false"),
+    // Our own repositories are owned by whoever runs the server; avoid "dubious ownership" refusals.
+    ("safe.directory", "*"),
+    // Keep receive-pack from advertising or honouring push options we do not handle.
+    ("receive.advertisePushOptions", "false"),
+];
+
+/// Errors of running git.
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    #[error("cannot start git: {0}")]
+    Spawn(std::io::Error),
+    #[error("git {subcommand} did not finish within {secs} s and was killed")]
+    Timeout { subcommand: &'static str, secs: u64 },
+    #[error("git {subcommand} failed: {stderr}")]
+    Failed {
+        subcommand: &'static str,
+        stderr: String,
+        code: Option<i32>,
+    },
+    #[error("i/o with git: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Builds git commands. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct GitRunner {
+    binary: PathBuf,
+    /// An empty directory used as HOME, so no user configuration or ssh config is read.
+    home: PathBuf,
+    /// Default deadline for one git process.
+    timeout: Duration,
+}
+
+impl GitRunner {
+    /// A runner using `git` from PATH, with `home` (created if missing) as the empty HOME.
+    pub fn new(home: &Path, timeout: Duration) -> std::io::Result<GitRunner> {
+        std::fs::create_dir_all(home)?;
+        let binary = find_git().unwrap_or_else(|| PathBuf::from("git"));
+        Ok(GitRunner {
+            binary,
+            home: home.to_owned(),
+            timeout,
+        })
+    }
+
+    /// The deadline commands get unless told otherwise.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// A git command with the safe environment, running `sub` in `git_dir` (a bare repository), or
+    /// nowhere in particular when `git_dir` is `None`.
+    pub fn command(&self, git_dir: Option<&Path>, sub: Subcommand) -> GitCommand {
+        let mut cmd = Command::new(&self.binary);
+        cmd.env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("HOME", &self.home)
+            .env("XDG_CONFIG_HOME", &self.home)
+            .env("LC_ALL", "C")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("GIT_ALLOW_PROTOCOL", "http:https:ssh:git")
+            .env("GIT_PROTOCOL_FROM_USER", "0")
+            .env("GIT_SSH_VARIANT", "ssh")
+            // ssh must not fall back to asking anyone for a passphrase or password.
+            .env("SSH_ASKPASS_REQUIRE", "never")
+            .env(
+                "GIT_SSH_COMMAND",
+                "ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=yes",
+            )
+            .kill_on_drop(true)
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(dir) = git_dir {
+            cmd.env("GIT_DIR", dir);
+        }
+        for (k, v) in FORCED_CONFIG {
+            cmd.arg("-c").arg(format!("{k}={v}"));
+        }
+        cmd.arg(sub.as_str());
+        GitCommand {
+            cmd,
+            sub,
+            timeout: self.timeout,
+        }
+    }
+}
+
+fn find_git() -> Option<PathBuf> {
+    ["/usr/local/bin/git", "/usr/bin/git", "/bin/git"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+/// One git invocation being built.
+pub struct GitCommand {
+    cmd: Command,
+    sub: Subcommand,
+    timeout: Duration,
+}
+
+/// What a finished git process printed.
+#[derive(Debug)]
+pub struct GitOutput {
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+}
+
+impl GitCommand {
+    /// Adds arguments. Callers put `--end-of-options` before anything a user chose.
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        for a in args {
+            self.cmd.arg(a.into());
+        }
+        self
+    }
+
+    /// Adds `-c key=value`-equivalent configuration without argv: through GIT_CONFIG_* variables,
+    /// so values (which may carry credentials) never appear in `ps`.
+    pub fn config_env(mut self, pairs: &[(String, SecretString)]) -> Self {
+        self.cmd.env("GIT_CONFIG_COUNT", pairs.len().to_string());
+        for (i, (k, v)) in pairs.iter().enumerate() {
+            self.cmd.env(format!("GIT_CONFIG_KEY_{i}"), k);
+            self.cmd
+                .env(format!("GIT_CONFIG_VALUE_{i}"), v.expose_secret());
+        }
+        self
+    }
+
+    /// Sets an environment variable holding a secret (only the child sees it).
+    pub fn env_secret(mut self, key: &str, value: &SecretString) -> Self {
+        self.cmd.env(key, value.expose_secret());
+        self
+    }
+
+    /// Sets a plain environment variable.
+    pub fn env(mut self, key: &str, value: impl AsRef<std::ffi::OsStr>) -> Self {
+        self.cmd.env(key, value);
+        self
+    }
+
+    /// Overrides the deadline.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Starts the process with piped stdin, for streaming callers (smart HTTP). The caller owns the
+    /// deadline; dropping the child kills it.
+    pub fn spawn_piped(mut self) -> Result<Child, GitError> {
+        self.cmd.stdin(Stdio::piped());
+        self.cmd.spawn().map_err(GitError::Spawn)
+    }
+
+    /// Runs to completion, feeding `stdin`, and fails on a non-zero exit.
+    pub async fn run_with_input(mut self, stdin: Option<Vec<u8>>) -> Result<GitOutput, GitError> {
+        if stdin.is_some() {
+            self.cmd.stdin(Stdio::piped());
+        }
+        let sub = self.sub.as_str();
+        let timeout = self.timeout;
+        let mut child = self.cmd.spawn().map_err(GitError::Spawn)?;
+        let pid = child.id();
+        let work = async {
+            if let (Some(input), Some(mut w)) = (stdin, child.stdin.take()) {
+                use tokio::io::AsyncWriteExt;
+                // A git that exits early closes its stdin; its exit status tells the story.
+                let _ = w.write_all(&input).await;
+                drop(w);
+            }
+            let mut out = child.stdout.take().expect("stdout is piped");
+            let mut err = child.stderr.take().expect("stderr is piped");
+            let mut stdout = Vec::new();
+            let mut stderr = Vec::new();
+            let (a, b) = tokio::join!(
+                out.read_to_end(&mut stdout),
+                read_bounded(&mut err, &mut stderr)
+            );
+            a?;
+            b?;
+            let status = child.wait().await?;
+            Ok::<_, std::io::Error>((status, stdout, stderr))
+        };
+        match tokio::time::timeout(timeout, work).await {
+            Ok(res) => {
+                let (status, stdout, stderr) = res?;
+                let stderr = String::from_utf8_lossy(&stderr).into_owned();
+                if status.success() {
+                    Ok(GitOutput { stdout, stderr })
+                } else {
+                    Err(GitError::Failed {
+                        subcommand: sub,
+                        stderr,
+                        code: status.code(),
+                    })
+                }
+            }
+            Err(_) => {
+                kill_group(pid);
+                Err(GitError::Timeout {
+                    subcommand: sub,
+                    secs: timeout.as_secs(),
+                })
+            }
+        }
+    }
+
+    /// Runs to completion without input.
+    pub async fn run(self) -> Result<GitOutput, GitError> {
+        self.run_with_input(None).await
+    }
+}
+
+/// Reads a stream to its end, keeping at most [`MAX_STDERR`] bytes.
+async fn read_bounded(
+    r: &mut (impl tokio::io::AsyncRead + Unpin),
+    keep: &mut Vec<u8>,
+) -> std::io::Result<()> {
+    let mut buf = [0u8; 8192];
+    loop {
+        let n = r.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        let room = MAX_STDERR.saturating_sub(keep.len());
+        keep.extend_from_slice(&buf[..n.min(room)]);
+    }
+}
+
+/// Kills a git process's whole group (git spawns ssh, remote helpers, pack-objects).
+pub fn kill_group(pid: Option<u32>) {
+    if let Some(pid) = pid {
+        // SAFETY: killpg only sends a signal; a stale pid group at worst gets ESRCH.
+        unsafe {
+            libc::killpg(pid as libc::pid_t, libc::SIGKILL);
+        }
+    }
+}
+
+/// Creates a bare repository at `path` whose HEAD points at `initial_branch`.
+pub async fn init_bare(
+    runner: &GitRunner,
+    path: &Path,
+    initial_branch: &str,
+) -> Result<(), GitError> {
+    runner
+        .command(None, Subcommand::Init)
+        .args(["--bare", "--quiet"])
+        .args([format!("--initial-branch={initial_branch}")])
+        .args([OsString::from("--"), path.as_os_str().to_owned()])
+        .run()
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn init_bare_creates_a_repository_with_the_given_head() {
+        let dir = tempfile::tempdir().unwrap();
+        let runner = GitRunner::new(&dir.path().join("home"), Duration::from_secs(30)).unwrap();
+        let repo = dir.path().join("r.git");
+        init_bare(&runner, &repo, "trunk").await.unwrap();
+        let head = std::fs::read_to_string(repo.join("HEAD")).unwrap();
+        assert_eq!(head.trim(), "ref: refs/heads/trunk");
+    }
+
+    #[tokio::test]
+    async fn refuses_local_transports_and_reports_stderr() {
+        let dir = tempfile::tempdir().unwrap();
+        let runner = GitRunner::new(&dir.path().join("home"), Duration::from_secs(30)).unwrap();
+        let repo = dir.path().join("r.git");
+        init_bare(&runner, &repo, "main").await.unwrap();
+        for url in [
+            format!("file://{}", repo.display()),
+            repo.display().to_string(),
+            "ext::sh -c touch% /tmp/pwned".into(),
+        ] {
+            let err = runner
+                .command(None, Subcommand::LsRemote)
+                .args(["--end-of-options", url.as_str()])
+                .run()
+                .await
+                .unwrap_err();
+            assert!(matches!(err, GitError::Failed { .. }), "{url}: {err}");
+        }
+        assert!(!Path::new("/tmp/pwned").exists());
+    }
+
+    #[tokio::test]
+    async fn deadline_kills_a_hung_git() {
+        let dir = tempfile::tempdir().unwrap();
+        let runner = GitRunner::new(&dir.path().join("home"), Duration::from_millis(500)).unwrap();
+        // A "remote" that accepts connections and never answers: git waits forever.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for conn in listener.incoming().take(4) {
+                held.push(conn);
+            }
+        });
+        let started = std::time::Instant::now();
+        let err = runner
+            .command(None, Subcommand::LsRemote)
+            .args([format!("git://127.0.0.1:{port}/x.git")])
+            .run()
+            .await
+            .unwrap_err();
+        assert!(matches!(err, GitError::Timeout { .. }), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+}

@@ -1,0 +1,175 @@
+//! GitLab access levels and the permission rules pushmirror derives from them. Pure: callers pass in
+//! the caller's membership and admin flag; nothing here reads the store.
+
+/// A GitLab project access level. The numeric values are GitLab's wire values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AccessLevel {
+    Guest = 10,
+    Reporter = 20,
+    Developer = 30,
+    Maintainer = 40,
+    Owner = 50,
+}
+
+impl AccessLevel {
+    /// Every level a member may hold, lowest first.
+    pub const ALL: [AccessLevel; 5] = [
+        AccessLevel::Guest,
+        AccessLevel::Reporter,
+        AccessLevel::Developer,
+        AccessLevel::Maintainer,
+        AccessLevel::Owner,
+    ];
+
+    /// The level for a GitLab wire value, if it is one.
+    pub fn from_i64(value: i64) -> Option<AccessLevel> {
+        Self::ALL.into_iter().find(|l| *l as i64 == value)
+    }
+
+    /// The wire value.
+    pub fn as_i64(self) -> i64 {
+        self as i64
+    }
+}
+
+/// Who is asking, relative to one project: enough to decide every permission question.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caller {
+    /// Instance administrators may do anything.
+    pub is_admin: bool,
+    /// The caller's membership level in the project, if a member.
+    pub level: Option<AccessLevel>,
+    /// Whether the caller is authenticated at all (anonymous callers can only read public projects).
+    pub authenticated: bool,
+}
+
+/// Project visibility, as GitLab names it on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visibility {
+    Private,
+    Internal,
+    Public,
+}
+
+impl Visibility {
+    /// Parses GitLab's wire spelling.
+    pub fn parse(s: &str) -> Option<Visibility> {
+        match s {
+            "private" => Some(Visibility::Private),
+            "internal" => Some(Visibility::Internal),
+            "public" => Some(Visibility::Public),
+            _ => None,
+        }
+    }
+
+    /// GitLab's wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Private => "private",
+            Visibility::Internal => "internal",
+            Visibility::Public => "public",
+        }
+    }
+}
+
+impl Caller {
+    fn at_least(&self, level: AccessLevel) -> bool {
+        self.is_admin || self.level.is_some_and(|l| l >= level)
+    }
+
+    /// May see the project at all (GitLab's `read_project`).
+    pub fn can_read_project(&self, visibility: Visibility) -> bool {
+        match visibility {
+            Visibility::Public => true,
+            Visibility::Internal => self.authenticated,
+            Visibility::Private => self.at_least(AccessLevel::Guest),
+        }
+    }
+
+    /// May read the repository (clone, fetch, list protected branches): Reporter+, or anyone who
+    /// can see a public or internal project.
+    pub fn can_read_code(&self, visibility: Visibility) -> bool {
+        match visibility {
+            Visibility::Private => self.at_least(AccessLevel::Reporter),
+            _ => self.can_read_project(visibility),
+        }
+    }
+
+    /// May push to unprotected branches: Developer+.
+    pub fn can_push(&self) -> bool {
+        self.at_least(AccessLevel::Developer)
+    }
+
+    /// May administer the project (members, protected branches, remote mirrors): Maintainer+.
+    pub fn can_admin_project(&self) -> bool {
+        self.at_least(AccessLevel::Maintainer)
+    }
+
+    /// May delete the project: Owner, or admin.
+    pub fn can_remove_project(&self) -> bool {
+        self.at_least(AccessLevel::Owner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caller(level: Option<AccessLevel>, is_admin: bool) -> Caller {
+        Caller {
+            is_admin,
+            level,
+            authenticated: true,
+        }
+    }
+
+    #[test]
+    fn levels_round_trip_and_reject_unknown_values() {
+        for l in AccessLevel::ALL {
+            assert_eq!(AccessLevel::from_i64(l.as_i64()), Some(l));
+        }
+        for bad in [0, 5, 15, 60, -10] {
+            assert_eq!(AccessLevel::from_i64(bad), None);
+        }
+    }
+
+    #[test]
+    fn permission_table() {
+        use AccessLevel::*;
+        // (level, admin, read private, push, admin project, remove)
+        let rows = [
+            (None, false, false, false, false, false),
+            (Some(Guest), false, false, false, false, false),
+            (Some(Reporter), false, true, false, false, false),
+            (Some(Developer), false, true, true, false, false),
+            (Some(Maintainer), false, true, true, true, false),
+            (Some(Owner), false, true, true, true, true),
+            (None, true, true, true, true, true),
+        ];
+        for (level, admin, read, push, adm, remove) in rows {
+            let c = caller(level, admin);
+            assert_eq!(c.can_read_code(Visibility::Private), read, "{level:?}");
+            assert_eq!(c.can_push(), push, "{level:?}");
+            assert_eq!(c.can_admin_project(), adm, "{level:?}");
+            assert_eq!(c.can_remove_project(), remove, "{level:?}");
+        }
+    }
+
+    #[test]
+    fn visibility_rules_for_outsiders() {
+        let anon = Caller {
+            is_admin: false,
+            level: None,
+            authenticated: false,
+        };
+        let outsider = caller(None, false);
+        assert!(anon.can_read_project(Visibility::Public));
+        assert!(!anon.can_read_project(Visibility::Internal));
+        assert!(outsider.can_read_project(Visibility::Internal));
+        assert!(!outsider.can_read_project(Visibility::Private));
+        assert!(outsider.can_read_code(Visibility::Public));
+        assert!(!outsider.can_read_code(Visibility::Private));
+        assert_eq!(Visibility::parse("internal"), Some(Visibility::Internal));
+        assert_eq!(Visibility::parse("secret"), None);
+    }
+}

@@ -1,0 +1,133 @@
+//! The records pushmirror keeps: users, projects, members, protected branches and remote mirrors,
+//! as plain domain values. The store produces them, the HTTP edge converts them to GitLab JSON;
+//! neither a secret nor a wire detail lives here (credentials stay sealed bytes until one push).
+
+use crate::model::access::{AccessLevel, Visibility};
+use crate::model::status::UpdateStatus;
+
+/// Milliseconds since the Unix epoch, UTC: the one time representation of the domain.
+pub type Millis = i64;
+
+/// A user account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub name: String,
+    pub is_admin: bool,
+    pub created_at: Millis,
+}
+
+/// A namespace that holds projects. Every user has one of kind `user` with their username as path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Namespace {
+    pub id: i64,
+    pub path: String,
+    pub name: String,
+    pub kind: String,
+    pub owner_id: Option<i64>,
+}
+
+/// A hosted project and its bare repository.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Project {
+    pub id: i64,
+    pub namespace: Namespace,
+    pub name: String,
+    pub path: String,
+    pub description: Option<String>,
+    /// `None` until the first push (or explicitly set at creation).
+    pub default_branch: Option<String>,
+    pub visibility: Visibility,
+    pub creator_id: i64,
+    /// Whether the repository has no refs at all.
+    pub empty_repo: bool,
+    pub created_at: Millis,
+    pub last_activity_at: Millis,
+}
+
+impl Project {
+    /// `namespace/path`, GitLab's `path_with_namespace`.
+    pub fn full_path(&self) -> String {
+        format!("{}/{}", self.namespace.path, self.path)
+    }
+}
+
+/// A user's membership in a project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub user: User,
+    pub access_level: AccessLevel,
+    pub created_at: Millis,
+}
+
+/// A protected-branch rule; `name` may hold `*` wildcards.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProtectedBranch {
+    pub id: i64,
+    pub project_id: i64,
+    pub name: String,
+    pub push_access_level: i64,
+    pub merge_access_level: i64,
+    pub allow_force_push: bool,
+}
+
+/// How a mirror authenticates to its remote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMethod {
+    Password,
+    SshPublicKey,
+}
+
+impl AuthMethod {
+    /// GitLab's wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::Password => "password",
+            AuthMethod::SshPublicKey => "ssh_public_key",
+        }
+    }
+
+    /// Parses GitLab's wire spelling.
+    pub fn parse(s: &str) -> Option<AuthMethod> {
+        match s {
+            "password" => Some(AuthMethod::Password),
+            "ssh_public_key" => Some(AuthMethod::SshPublicKey),
+            _ => None,
+        }
+    }
+}
+
+/// A push mirror of a project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteMirror {
+    pub id: i64,
+    pub project_id: i64,
+    /// The URL without any credentials.
+    pub url: String,
+    /// Whether a user name is stored (decides masking of the user part). The user itself is
+    /// sealed in `credentials`: people put tokens there too.
+    pub has_user: bool,
+    /// Whether the stored user is exactly `git`, the one user GitLab shows unmasked.
+    pub user_is_git: bool,
+    /// Whether a password is stored (decides masking of the password part).
+    pub has_password: bool,
+    /// Sealed credentials (user, password, SSH private key); opened only for one push.
+    pub credentials: Option<Vec<u8>>,
+    pub enabled: bool,
+    pub only_protected_branches: bool,
+    pub keep_divergent_refs: bool,
+    pub mirror_branch_regex: Option<String>,
+    pub auth_method: AuthMethod,
+    /// The public half of the mirror's SSH key pair, when one was generated.
+    pub ssh_public_key: Option<String>,
+    /// Pinned SSH host keys in known_hosts form, one per line.
+    pub ssh_known_hosts: Option<String>,
+    pub update_status: UpdateStatus,
+    pub last_update_at: Option<Millis>,
+    pub last_update_started_at: Option<Millis>,
+    pub last_successful_update_at: Option<Millis>,
+    pub last_error: Option<String>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}

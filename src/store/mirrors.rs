@@ -1,0 +1,254 @@
+//! Remote mirrors: their settings, their sealed credentials and their status columns.
+//! The engine's queue columns (`wanted_seq`, leases) are written by `engine`'s queries.
+
+use sqlx::Row;
+
+use super::{flag, PageRequest, Paged, Store, StoreError};
+use crate::model::entities::{AuthMethod, Millis, RemoteMirror};
+use crate::model::status::UpdateStatus;
+
+const SELECT: &str = "select id, project_id, url, has_user, user_is_git, has_password, \
+    credentials, enabled, only_protected_branches, keep_divergent_refs, mirror_branch_regex, \
+    auth_method, ssh_public_key, ssh_known_hosts, update_status, last_update_at, \
+    last_update_started_at, last_successful_update_at, last_error, created_at, updated_at \
+    from remote_mirrors";
+
+/// A mirror to create; `credentials` are already sealed.
+#[derive(Debug, Clone)]
+pub struct NewMirror {
+    pub project_id: i64,
+    pub url: String,
+    pub has_user: bool,
+    pub user_is_git: bool,
+    pub has_password: bool,
+    pub credentials: Option<Vec<u8>>,
+    pub enabled: bool,
+    pub only_protected_branches: bool,
+    pub keep_divergent_refs: bool,
+    pub mirror_branch_regex: Option<String>,
+    pub auth_method: AuthMethod,
+    pub ssh_public_key: Option<String>,
+    pub ssh_known_hosts: Option<String>,
+}
+
+/// The settings of an existing mirror, as changed by an update request.
+pub type MirrorChanges = NewMirror;
+
+pub(crate) fn mirror_from_row(r: &sqlx::any::AnyRow) -> Result<RemoteMirror, sqlx::Error> {
+    let b = |name: &str| -> Result<bool, sqlx::Error> { Ok(r.try_get::<i64, _>(name)? != 0) };
+    let auth: String = r.try_get("auth_method")?;
+    let status: String = r.try_get("update_status")?;
+    Ok(RemoteMirror {
+        id: r.try_get("id")?,
+        project_id: r.try_get("project_id")?,
+        url: r.try_get("url")?,
+        has_user: b("has_user")?,
+        user_is_git: b("user_is_git")?,
+        has_password: b("has_password")?,
+        credentials: r.try_get("credentials")?,
+        enabled: b("enabled")?,
+        only_protected_branches: b("only_protected_branches")?,
+        keep_divergent_refs: b("keep_divergent_refs")?,
+        mirror_branch_regex: r.try_get("mirror_branch_regex")?,
+        auth_method: AuthMethod::parse(&auth).unwrap_or(AuthMethod::Password),
+        ssh_public_key: r.try_get("ssh_public_key")?,
+        ssh_known_hosts: r.try_get("ssh_known_hosts")?,
+        update_status: UpdateStatus::parse(&status),
+        last_update_at: r.try_get("last_update_at")?,
+        last_update_started_at: r.try_get("last_update_started_at")?,
+        last_successful_update_at: r.try_get("last_successful_update_at")?,
+        last_error: r.try_get("last_error")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+impl Store {
+    /// The mirrors of a project, by id.
+    pub async fn mirrors(
+        &self,
+        project_id: i64,
+        page: PageRequest,
+    ) -> Result<Paged<RemoteMirror>, StoreError> {
+        let total: i64 =
+            sqlx::query_scalar("select count(*) from remote_mirrors where project_id = $1")
+                .bind(project_id)
+                .fetch_one(&self.pool)
+                .await?;
+        let rows = sqlx::query(&format!(
+            "{SELECT} where project_id = $1 order by id limit $2 offset $3"
+        ))
+        .bind(project_id)
+        .bind(page.per_page)
+        .bind(page.offset())
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows.iter().map(mirror_from_row).collect::<Result<_, _>>()?;
+        Ok(Paged { items, total })
+    }
+
+    /// One mirror of a project (a mirror of another project is not found).
+    pub async fn mirror(
+        &self,
+        project_id: i64,
+        id: i64,
+    ) -> Result<Option<RemoteMirror>, StoreError> {
+        let row = sqlx::query(&format!("{SELECT} where project_id = $1 and id = $2"))
+            .bind(project_id)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(mirror_from_row).transpose()?)
+    }
+
+    /// A mirror by id alone (the engine's view).
+    pub async fn mirror_by_id(&self, id: i64) -> Result<Option<RemoteMirror>, StoreError> {
+        let row = sqlx::query(&format!("{SELECT} where id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(mirror_from_row).transpose()?)
+    }
+
+    /// How many enabled mirrors a project has, other than `except`.
+    pub async fn enabled_mirror_count(
+        &self,
+        project_id: i64,
+        except: i64,
+    ) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "select count(*) from remote_mirrors where project_id = $1 and enabled = 1 and id <> $2",
+        )
+        .bind(project_id)
+        .bind(except)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Creates a mirror with status `none`.
+    pub async fn create_mirror(
+        &self,
+        m: &NewMirror,
+        now: Millis,
+    ) -> Result<RemoteMirror, StoreError> {
+        let id: i64 = sqlx::query_scalar(
+            "insert into remote_mirrors (project_id, url, has_user, user_is_git, has_password, \
+             credentials, enabled, only_protected_branches, keep_divergent_refs, \
+             mirror_branch_regex, auth_method, ssh_public_key, ssh_known_hosts, created_at, updated_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) returning id",
+        )
+        .bind(m.project_id)
+        .bind(&m.url)
+        .bind(flag(m.has_user))
+        .bind(flag(m.user_is_git))
+        .bind(flag(m.has_password))
+        .bind(m.credentials.clone())
+        .bind(flag(m.enabled))
+        .bind(flag(m.only_protected_branches))
+        .bind(flag(m.keep_divergent_refs))
+        .bind(m.mirror_branch_regex.as_deref())
+        .bind(m.auth_method.as_str())
+        .bind(m.ssh_public_key.as_deref())
+        .bind(m.ssh_known_hosts.as_deref())
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        self.mirror_by_id(id)
+            .await?
+            .ok_or(StoreError::Db(sqlx::Error::RowNotFound))
+    }
+
+    /// Writes a mirror's settings. With `reset_status` (the URL or its credentials changed) the
+    /// status starts over: `none`, no timestamps, no error, no pending retry.
+    pub async fn update_mirror(
+        &self,
+        id: i64,
+        m: &MirrorChanges,
+        reset_status: bool,
+        now: Millis,
+    ) -> Result<RemoteMirror, StoreError> {
+        let reset = if reset_status {
+            ", update_status = 'none', last_update_at = null, last_update_started_at = null, \
+             last_successful_update_at = null, last_error = null, retry_count = 0, done_seq = wanted_seq"
+        } else {
+            ""
+        };
+        sqlx::query(&format!(
+            "update remote_mirrors set url = $1, has_user = $2, user_is_git = $3, has_password = $4, \
+             credentials = $5, enabled = $6, only_protected_branches = $7, keep_divergent_refs = $8, \
+             mirror_branch_regex = $9, auth_method = $10, ssh_public_key = $11, \
+             ssh_known_hosts = $12, updated_at = $13 {reset} where id = $14"
+        ))
+        .bind(&m.url)
+        .bind(flag(m.has_user))
+        .bind(flag(m.user_is_git))
+        .bind(flag(m.has_password))
+        .bind(m.credentials.clone())
+        .bind(flag(m.enabled))
+        .bind(flag(m.only_protected_branches))
+        .bind(flag(m.keep_divergent_refs))
+        .bind(m.mirror_branch_regex.as_deref())
+        .bind(m.auth_method.as_str())
+        .bind(m.ssh_public_key.as_deref())
+        .bind(m.ssh_known_hosts.as_deref())
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        self.mirror_by_id(id)
+            .await?
+            .ok_or(StoreError::Db(sqlx::Error::RowNotFound))
+    }
+
+    /// Deletes a mirror and its credentials; true when it existed.
+    pub async fn delete_mirror(&self, project_id: i64, id: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query("delete from remote_mirrors where project_id = $1 and id = $2")
+            .bind(project_id)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Records that an update of this mirror is wanted now (a push or a sync). A retry countdown
+    /// in progress is cut short: a person or a new push asked for it.
+    pub async fn request_mirror_update(&self, id: i64, now: Millis) -> Result<(), StoreError> {
+        sqlx::query(
+            "update remote_mirrors set wanted_seq = wanted_seq + 1, next_attempt_at = $1, \
+             retry_count = 0 where id = $2 and enabled = 1",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Records that an update of every enabled mirror of a project is wanted (after a push);
+    /// returns how many mirrors that concerned.
+    pub async fn request_project_mirror_updates(
+        &self,
+        project_id: i64,
+        now: Millis,
+    ) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "update remote_mirrors set wanted_seq = wanted_seq + 1, next_attempt_at = $1, \
+             retry_count = 0 where project_id = $2 and enabled = 1",
+        )
+        .bind(now)
+        .bind(project_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Whether an update is recorded as wanted and not yet done (for tests and the API's view).
+    pub async fn mirror_update_pending(&self, id: i64) -> Result<bool, StoreError> {
+        let pending: Option<i64> =
+            sqlx::query_scalar("select wanted_seq - done_seq from remote_mirrors where id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(pending.unwrap_or(0) > 0)
+    }
+}

@@ -1,0 +1,168 @@
+//! Persistence: one [`Store`] over a SQLite file (the default, no setup) or PostgreSQL (several
+//! nodes), through sqlx's `Any` driver so one query text serves both. Each backend has its own
+//! numbered migrations under `migrations/<backend>/`, applied at start and never edited once landed.
+//!
+//! Invariant: every multi-row change runs in one transaction, so a failed request writes nothing.
+//! Invariant: the store never sees a plain-text credential or token; it keeps sealed bytes and hashes.
+
+mod members;
+mod mirrors;
+mod projects;
+mod protected;
+mod users;
+
+pub use mirrors::{MirrorChanges, NewMirror};
+pub use projects::NewProject;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::{AnyPool, Executor};
+
+/// Migrations for the embedded SQLite store.
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+/// Migrations for PostgreSQL.
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// Connections in the pool. SQLite serialises writers anyway; PostgreSQL gets enough for the
+/// HTTP handlers and the engine's workers to proceed without queueing on a 2-core machine.
+const MAX_CONNECTIONS: u32 = 16;
+/// How long a SQLite writer waits for another writer (a concurrent `token create`, say).
+const SQLITE_BUSY_TIMEOUT_MS: u32 = 10_000;
+
+/// Errors of the store layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint refused the write; carries the constraint's name when known.
+    #[error("conflict on {0}")]
+    Conflict(String),
+    /// The database holds migrations this binary does not know: it was written by a newer pushmirror.
+    #[error("the database at {0} was written by a newer pushmirror (it has migration {1} that this binary does not know); upgrade pushmirror or point it at another database")]
+    TooNew(String, i64),
+    #[error("cannot open the database at {0}: {1}")]
+    Open(String, String),
+    #[error("database migration failed: {0}")]
+    Migrate(String),
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+/// The pushmirror store.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+}
+
+/// Which page of a list to return (1-based).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    pub page: i64,
+    pub per_page: i64,
+}
+
+impl PageRequest {
+    fn offset(&self) -> i64 {
+        (self.page - 1) * self.per_page
+    }
+}
+
+/// One page of a list plus the total number of rows.
+#[derive(Debug, Clone)]
+pub struct Paged<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+}
+
+impl Store {
+    /// Opens (creating a SQLite file if needed) and migrates the database at `url`.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let redacted = redact_url(url);
+        let opts = AnyConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Open(redacted.clone(), e.to_string()))?;
+        let is_sqlite = url.starts_with("sqlite:");
+        let pool = AnyPoolOptions::new()
+            .max_connections(if is_sqlite { 8 } else { MAX_CONNECTIONS })
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if is_sqlite {
+                        conn.execute(
+                            format!(
+                                "pragma busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; \
+                                 pragma foreign_keys = on; pragma synchronous = normal;"
+                            )
+                            .as_str(),
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(opts)
+            .await
+            .map_err(|e| StoreError::Open(redacted.clone(), e.to_string()))?;
+        if is_sqlite {
+            // WAL lets `token create` and readers proceed while the server writes.
+            pool.execute("pragma journal_mode = wal").await?;
+        }
+        let migrator = if is_sqlite {
+            &SQLITE_MIGRATIONS
+        } else {
+            &POSTGRES_MIGRATIONS
+        };
+        migrator.run(&pool).await.map_err(|e| match e {
+            MigrateError::VersionMissing(v) => StoreError::TooNew(redacted.clone(), v),
+            other => StoreError::Migrate(other.to_string()),
+        })?;
+        Ok(Store { pool })
+    }
+
+    /// The underlying pool, for the engine's queue queries.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+/// Hides a password in a database URL before it reaches a message or a log.
+fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("*****"));
+            u.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Maps a unique-constraint violation to [`StoreError::Conflict`].
+fn conflict(e: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &e {
+        if db.is_unique_violation() {
+            let name = db
+                .constraint()
+                .map(str::to_owned)
+                .unwrap_or_else(|| db.message().to_owned());
+            return StoreError::Conflict(name);
+        }
+    }
+    StoreError::Db(e)
+}
+
+fn flag(b: bool) -> i64 {
+    b as i64
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redacts_database_passwords() {
+        assert_eq!(
+            super::redact_url("postgres://u:secret@127.0.0.1/db"),
+            "postgres://u:*****@127.0.0.1/db"
+        );
+        assert_eq!(super::redact_url("sqlite:///x.db"), "sqlite:///x.db");
+    }
+}

@@ -1,0 +1,190 @@
+//! Projects (with their namespace) and the membership lookups that permission checks need.
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::{conflict, flag, PageRequest, Paged, Store, StoreError};
+use crate::model::access::{AccessLevel, Visibility};
+use crate::model::entities::{Millis, Namespace, Project};
+
+const PROJECT_COLUMNS: &str = "p.id, p.name, p.path, p.description, p.default_branch, \
+    p.visibility, p.creator_id, p.empty_repo, p.created_at, p.last_activity_at, \
+    n.id as ns_id, n.path as ns_path, n.name as ns_name, n.kind as ns_kind, n.owner_id as ns_owner_id";
+
+/// What creating a project needs.
+#[derive(Debug, Clone)]
+pub struct NewProject {
+    pub namespace_id: i64,
+    pub name: String,
+    pub path: String,
+    pub description: Option<String>,
+    pub default_branch: Option<String>,
+    pub visibility: Visibility,
+    pub creator_id: i64,
+}
+
+fn project_from_row(r: &AnyRow) -> Result<Project, sqlx::Error> {
+    let visibility: String = r.try_get("visibility")?;
+    Ok(Project {
+        id: r.try_get("id")?,
+        namespace: Namespace {
+            id: r.try_get("ns_id")?,
+            path: r.try_get("ns_path")?,
+            name: r.try_get("ns_name")?,
+            kind: r.try_get("ns_kind")?,
+            owner_id: r.try_get("ns_owner_id")?,
+        },
+        name: r.try_get("name")?,
+        path: r.try_get("path")?,
+        description: r.try_get("description")?,
+        default_branch: r.try_get("default_branch")?,
+        visibility: Visibility::parse(&visibility).unwrap_or(Visibility::Private),
+        creator_id: r.try_get("creator_id")?,
+        empty_repo: r.try_get::<i64, _>("empty_repo")? != 0,
+        created_at: r.try_get("created_at")?,
+        last_activity_at: r.try_get("last_activity_at")?,
+    })
+}
+
+impl Store {
+    /// Creates a project and makes its creator Owner, in one transaction.
+    pub async fn create_project(&self, p: &NewProject, now: Millis) -> Result<Project, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let id: i64 = sqlx::query_scalar(
+            "insert into projects (namespace_id, name, path, description, default_branch, \
+             visibility, creator_id, empty_repo, created_at, last_activity_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8) returning id",
+        )
+        .bind(p.namespace_id)
+        .bind(&p.name)
+        .bind(&p.path)
+        .bind(p.description.as_deref())
+        .bind(p.default_branch.as_deref())
+        .bind(p.visibility.as_str())
+        .bind(p.creator_id)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(conflict)?;
+        sqlx::query(
+            "insert into members (project_id, user_id, access_level, created_at) values ($1, $2, $3, $4)",
+        )
+        .bind(id)
+        .bind(p.creator_id)
+        .bind(AccessLevel::Owner.as_i64())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.project_by_id(id)
+            .await?
+            .ok_or(StoreError::Db(sqlx::Error::RowNotFound))
+    }
+
+    /// A project by id.
+    pub async fn project_by_id(&self, id: i64) -> Result<Option<Project>, StoreError> {
+        let row = sqlx::query(&format!(
+            "select {PROJECT_COLUMNS} from projects p join namespaces n on n.id = p.namespace_id \
+             where p.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(project_from_row).transpose()?)
+    }
+
+    /// A project by `namespace/path` (case-insensitive, as GitLab).
+    pub async fn project_by_path(&self, full_path: &str) -> Result<Option<Project>, StoreError> {
+        let Some((ns, path)) = full_path.split_once('/') else {
+            return Ok(None);
+        };
+        let row = sqlx::query(&format!(
+            "select {PROJECT_COLUMNS} from projects p join namespaces n on n.id = p.namespace_id \
+             where lower(n.path) = lower($1) and lower(p.path) = lower($2)"
+        ))
+        .bind(ns)
+        .bind(path)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(project_from_row).transpose()?)
+    }
+
+    /// The projects `user_id` is a member of (every project for an admin when `all`), by id.
+    pub async fn projects_for(
+        &self,
+        user_id: i64,
+        all: bool,
+        page: PageRequest,
+    ) -> Result<Paged<Project>, StoreError> {
+        let filter = if all {
+            "1 = 1 or $1 = 0"
+        } else {
+            "p.id in (select project_id from members where user_id = $1)"
+        };
+        let total: i64 =
+            sqlx::query_scalar(&format!("select count(*) from projects p where {filter}"))
+                .bind(user_id)
+                .fetch_one(&self.pool)
+                .await?;
+        let rows = sqlx::query(&format!(
+            "select {PROJECT_COLUMNS} from projects p join namespaces n on n.id = p.namespace_id \
+             where {filter} order by p.id desc limit $2 offset $3"
+        ))
+        .bind(user_id)
+        .bind(page.per_page)
+        .bind(page.offset())
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows
+            .iter()
+            .map(project_from_row)
+            .collect::<Result<_, _>>()?;
+        Ok(Paged { items, total })
+    }
+
+    /// Deletes a project and everything that hangs off it; true when it existed.
+    pub async fn delete_project(&self, id: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query("delete from projects where id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Records the repository's state after a push: its default branch and whether it is empty.
+    pub async fn set_repository_state(
+        &self,
+        project_id: i64,
+        default_branch: Option<&str>,
+        empty: bool,
+        now: Millis,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "update projects set default_branch = $1, empty_repo = $2, last_activity_at = $3 \
+             where id = $4",
+        )
+        .bind(default_branch)
+        .bind(flag(empty))
+        .bind(now)
+        .bind(project_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The caller's access level in a project, if a member.
+    pub async fn access_level(
+        &self,
+        project_id: i64,
+        user_id: i64,
+    ) -> Result<Option<AccessLevel>, StoreError> {
+        let level: Option<i64> = sqlx::query_scalar(
+            "select access_level from members where project_id = $1 and user_id = $2",
+        )
+        .bind(project_id)
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(level.and_then(AccessLevel::from_i64))
+    }
+}

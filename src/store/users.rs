@@ -1,0 +1,176 @@
+//! Users, their personal namespaces and their access tokens (kept only as SHA-256 hashes).
+
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use super::{conflict, flag, Store, StoreError};
+use crate::model::entities::{Millis, Namespace, User};
+
+const USER_COLUMNS: &str = "u.id, u.username, u.name, u.is_admin, u.created_at";
+
+pub(super) fn user_from_row(row: &AnyRow, prefix: &str) -> Result<User, sqlx::Error> {
+    Ok(User {
+        id: row.try_get(format!("{prefix}id").as_str())?,
+        username: row.try_get(format!("{prefix}username").as_str())?,
+        name: row.try_get(format!("{prefix}name").as_str())?,
+        is_admin: row.try_get::<i64, _>(format!("{prefix}is_admin").as_str())? != 0,
+        created_at: row.try_get(format!("{prefix}created_at").as_str())?,
+    })
+}
+
+impl Store {
+    /// Returns the user named `username`, creating it (with its namespace) when missing. An existing
+    /// user is promoted to admin when `admin` is set; it is never demoted here.
+    pub async fn ensure_user(
+        &self,
+        username: &str,
+        admin: bool,
+        now: Millis,
+    ) -> Result<User, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let existing = sqlx::query(&format!(
+            "select {USER_COLUMNS} from users u where u.username = $1"
+        ))
+        .bind(username)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let id: i64 = match existing {
+            Some(row) => {
+                let user = user_from_row(&row, "")?;
+                if admin && !user.is_admin {
+                    sqlx::query("update users set is_admin = 1 where id = $1")
+                        .bind(user.id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                user.id
+            }
+            None => {
+                let id: i64 = sqlx::query_scalar(
+                    "insert into users (username, name, is_admin, created_at) \
+                     values ($1, $2, $3, $4) returning id",
+                )
+                .bind(username)
+                .bind(username)
+                .bind(flag(admin))
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(conflict)?;
+                sqlx::query(
+                    "insert into namespaces (path, name, kind, owner_id) values ($1, $2, 'user', $3)",
+                )
+                .bind(username)
+                .bind(username)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(conflict)?;
+                id
+            }
+        };
+        tx.commit().await?;
+        self.user_by_id(id)
+            .await?
+            .ok_or_else(|| StoreError::Db(sqlx::Error::RowNotFound))
+    }
+
+    /// Stores a token hash for `user_id`.
+    pub async fn insert_token(
+        &self,
+        user_id: i64,
+        token_hash: &str,
+        name: &str,
+        now: Millis,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "insert into personal_access_tokens (user_id, token_hash, name, created_at) \
+             values ($1, $2, $3, $4)",
+        )
+        .bind(user_id)
+        .bind(token_hash)
+        .bind(name)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(conflict)?;
+        Ok(())
+    }
+
+    /// The user owning the token with this hash.
+    pub async fn user_by_token_hash(&self, token_hash: &str) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query(&format!(
+            "select {USER_COLUMNS} from personal_access_tokens t join users u on u.id = t.user_id \
+             where t.token_hash = $1"
+        ))
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| user_from_row(&r, "")).transpose()?)
+    }
+
+    /// A user by id.
+    pub async fn user_by_id(&self, id: i64) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query(&format!(
+            "select {USER_COLUMNS} from users u where u.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|r| user_from_row(&r, "")).transpose()?)
+    }
+
+    /// Users, optionally only the one with this exact username.
+    pub async fn users(&self, username: Option<&str>) -> Result<Vec<User>, StoreError> {
+        let rows = match username {
+            Some(name) => {
+                sqlx::query(&format!(
+                    "select {USER_COLUMNS} from users u where lower(u.username) = lower($1)"
+                ))
+                .bind(name)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            None => {
+                sqlx::query(&format!("select {USER_COLUMNS} from users u order by u.id"))
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+        };
+        Ok(rows
+            .iter()
+            .map(|r| user_from_row(r, ""))
+            .collect::<Result<_, _>>()?)
+    }
+
+    /// A namespace by id or by path.
+    pub async fn namespace(&self, id_or_path: &str) -> Result<Option<Namespace>, StoreError> {
+        let row = match id_or_path.parse::<i64>() {
+            Ok(id) => {
+                sqlx::query("select id, path, name, kind, owner_id from namespaces where id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+            }
+            Err(_) => {
+                sqlx::query(
+                    "select id, path, name, kind, owner_id from namespaces where lower(path) = lower($1)",
+                )
+                .bind(id_or_path)
+                .fetch_optional(&self.pool)
+                .await?
+            }
+        };
+        Ok(row
+            .map(|r| -> Result<Namespace, sqlx::Error> {
+                Ok(Namespace {
+                    id: r.try_get("id")?,
+                    path: r.try_get("path")?,
+                    name: r.try_get("name")?,
+                    kind: r.try_get("kind")?,
+                    owner_id: r.try_get("owner_id")?,
+                })
+            })
+            .transpose()?)
+    }
+}
