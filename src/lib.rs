@@ -3,7 +3,9 @@
 //! # Layout
 //! - [`model`]: the pure domain (mirror URLs, ref matching, ref planning, status machine). No I/O.
 pub mod config;
+pub mod credentials;
 pub mod git;
 pub mod model;
+pub mod netcheck;
 pub mod secret;
 pub mod store;

@@ -162,6 +162,29 @@ fn parse_key(raw: &[u8]) -> Option<SecretBox<[u8; KEY_LEN]>> {
     Some(SecretBox::new(key))
 }
 
+/// Prefix of pushmirror personal access tokens, so secret scanners can recognise a leaked one.
+pub const TOKEN_PREFIX: &str = "pmpat-";
+/// Random characters in a token: 32 alphanumerics carry about 190 bits.
+const TOKEN_RANDOM_LEN: usize = 32;
+
+/// Mints a new personal access token: the token (shown once) and the hash to store.
+pub fn mint_token() -> (secrecy::SecretString, String) {
+    use rand::distributions::{Alphanumeric, DistString};
+    let token = format!(
+        "{TOKEN_PREFIX}{}",
+        Alphanumeric.sample_string(&mut rand::rngs::OsRng, TOKEN_RANDOM_LEN)
+    );
+    let hash = hash_token(&token);
+    (secrecy::SecretString::from(token), hash)
+}
+
+/// The stored form of a token. Tokens are long random strings, so a plain SHA-256 is as strong
+/// as a slow hash here and keeps the per-request lookup cheap.
+pub fn hash_token(token: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(token.as_bytes()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,6 +207,17 @@ mod tests {
         assert!(c.unseal("mirror-credentials", &[1, 2]).is_err());
         // Two seals of the same text differ (random nonce).
         assert_ne!(sealed, c.seal("mirror-credentials", b"hunter2"));
+    }
+
+    #[test]
+    fn tokens_are_random_and_hashed() {
+        let (a, ha) = mint_token();
+        let (b, hb) = mint_token();
+        assert!(a.expose_secret().starts_with(TOKEN_PREFIX));
+        assert_ne!(a.expose_secret(), b.expose_secret());
+        assert_ne!(ha, hb);
+        assert_eq!(hash_token(a.expose_secret()), ha);
+        assert!(!ha.contains(a.expose_secret()));
     }
 
     #[test]

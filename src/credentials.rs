@@ -1,0 +1,114 @@
+//! A mirror's credentials (URL user and password, SSH private key) and their sealed form. Plain
+//! text exists only inside [`secrecy`] types and only between [`MirrorCredentials::open`] and the
+//! end of one push; the store only ever sees [`MirrorCredentials::seal`]'s bytes.
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+
+use crate::secret::{Cipher, SecretError};
+
+/// Associated data binding sealed blobs to this purpose.
+const PURPOSE: &str = "pushmirror/remote-mirror-credentials/v1";
+
+/// The secrets of one mirror.
+#[derive(Default)]
+pub struct MirrorCredentials {
+    pub user: Option<SecretString>,
+    pub password: Option<SecretString>,
+    /// OpenSSH-format private key, when the mirror authenticates with a key pair.
+    pub ssh_private_key: Option<SecretString>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Wire<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user: Option<std::borrow::Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    password: Option<std::borrow::Cow<'a, str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ssh_private_key: Option<std::borrow::Cow<'a, str>>,
+}
+
+impl MirrorCredentials {
+    /// Whether there is nothing to keep.
+    pub fn is_empty(&self) -> bool {
+        self.user.is_none() && self.password.is_none() && self.ssh_private_key.is_none()
+    }
+
+    /// Seals the credentials, or `None` when there are none.
+    pub fn seal(&self, cipher: &Cipher) -> Option<Vec<u8>> {
+        if self.is_empty() {
+            return None;
+        }
+        let wire = Wire {
+            user: self.user.as_ref().map(|s| s.expose_secret().into()),
+            password: self.password.as_ref().map(|s| s.expose_secret().into()),
+            ssh_private_key: self.ssh_private_key.as_ref().map(|s| s.expose_secret().into()),
+        };
+        let plain = secrecy::SecretBox::new(Box::new(
+            serde_json::to_vec(&wire).expect("serialising strings cannot fail"),
+        ));
+        Some(cipher.seal(PURPOSE, plain.expose_secret()))
+    }
+
+    /// Opens sealed credentials (`None` opens to empty credentials).
+    pub fn open(cipher: &Cipher, sealed: Option<&[u8]>) -> Result<MirrorCredentials, SecretError> {
+        let Some(sealed) = sealed else {
+            return Ok(MirrorCredentials::default());
+        };
+        let plain = cipher.unseal(PURPOSE, sealed)?;
+        let wire: Wire<'_> =
+            serde_json::from_slice(plain.expose_secret()).map_err(|_| SecretError::Unseal)?;
+        let secret = |v: Option<std::borrow::Cow<'_, str>>| v.map(|s| SecretString::from(s.into_owned()));
+        Ok(MirrorCredentials {
+            user: secret(wire.user),
+            password: secret(wire.password),
+            ssh_private_key: secret(wire.ssh_private_key),
+        })
+    }
+}
+
+/// Generates an Ed25519 key pair for a mirror: (OpenSSH private key, public key line).
+pub fn generate_ssh_key(comment: &str) -> (SecretString, String) {
+    let mut key = ssh_key::PrivateKey::random(&mut rand::rngs::OsRng, ssh_key::Algorithm::Ed25519)
+        .expect("Ed25519 key generation from the OS RNG cannot fail");
+    key.set_comment(comment);
+    let private = key
+        .to_openssh(ssh_key::LineEnding::LF)
+        .expect("encoding an unencrypted Ed25519 key cannot fail");
+    let public = key
+        .public_key()
+        .to_openssh()
+        .expect("encoding an Ed25519 public key cannot fail");
+    (SecretString::from(private.to_string()), public)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seal_and_open_round_trip_without_plain_text() {
+        let cipher = Cipher::from_key(&secrecy::SecretBox::new(Box::new([3u8; 32])));
+        let creds = MirrorCredentials {
+            user: Some("alice".into()),
+            password: Some("s3cr3t-pa55".into()),
+            ssh_private_key: None,
+        };
+        let sealed = creds.seal(&cipher).unwrap();
+        assert!(!String::from_utf8_lossy(&sealed).contains("s3cr3t"));
+        let opened = MirrorCredentials::open(&cipher, Some(&sealed)).unwrap();
+        assert_eq!(opened.password.unwrap().expose_secret(), "s3cr3t-pa55");
+        assert_eq!(opened.user.unwrap().expose_secret(), "alice");
+        assert!(MirrorCredentials::default().seal(&cipher).is_none());
+        assert!(MirrorCredentials::open(&cipher, None).unwrap().is_empty());
+    }
+
+    #[test]
+    fn generated_keys_are_openssh_ed25519() {
+        let (private, public) = generate_ssh_key("git@example");
+        assert!(private.expose_secret().starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"));
+        assert!(public.starts_with("ssh-ed25519 AAAA"), "{public}");
+        assert!(public.ends_with("git@example"));
+    }
+}

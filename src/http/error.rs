@@ -1,0 +1,101 @@
+//! The HTTP edge's one error type, and the only place errors become GitLab JSON. GitLab uses two
+//! shapes: `{"error": …}` for parameter-schema failures and unknown routes, `{"message": …}` (a
+//! string or a field → messages map) for everything else. 5xx bodies are generic; details are logged.
+
+use std::collections::BTreeMap;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use crate::store::StoreError;
+
+/// An API failure, each variant naming the status and body it becomes.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 401 `{"message":"401 Unauthorized"}`.
+    #[error("401 Unauthorized")]
+    Unauthorized,
+    /// 403 `{"message":"403 Forbidden"}`.
+    #[error("403 Forbidden")]
+    Forbidden,
+    /// 404 `{"message":"404 <resource> Not Found"}` (`not_found!(resource)`).
+    #[error("404 {0} Not Found")]
+    NotFound(&'static str),
+    /// 404 `{"message":"404 Not Found"}` (`not_found!` without a resource).
+    #[error("404 Not Found")]
+    NotFoundPlain,
+    /// 404 `{"message":"404 Not found"}` (ActiveRecord's RecordNotFound, lower-case f).
+    #[error("404 Not found")]
+    RecordNotFound,
+    /// 404 `{"error":"404 Not Found"}` for a route that does not exist.
+    #[error("404 Not Found")]
+    NoRoute,
+    /// 405 `{"message":"405 Method Not Allowed"}`.
+    #[error("405 Method Not Allowed")]
+    MethodNotAllowed,
+    /// 400 `{"error": <text>}`: a parameter is missing, invalid or out of range (Grape).
+    #[error("{0}")]
+    Param(String),
+    /// 400 `{"message": <text>}`: a service-level refusal.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 400 `{"message": {field: [messages]}}`: model validation failed.
+    #[error("validation failed: {0:?}")]
+    Validation(BTreeMap<String, Vec<String>>),
+    /// 409 `{"message": <text>}`.
+    #[error("{0}")]
+    Conflict(String),
+    /// 422 `{"message": [<full messages>]}`.
+    #[error("{0:?}")]
+    Unprocessable(Vec<String>),
+    /// 500 with a generic body; the cause is logged, never sent.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// One field error, GitLab's `{"message":{"field":["msg"]}}`.
+    pub fn field(field: &str, message: impl Into<String>) -> ApiError {
+        ApiError::Validation(BTreeMap::from([(field.to_owned(), vec![message.into()])]))
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, body): (StatusCode, Value) = match &self {
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, json!({"message": "401 Unauthorized"})),
+            ApiError::Forbidden => (StatusCode::FORBIDDEN, json!({"message": "403 Forbidden"})),
+            ApiError::NotFound(_) | ApiError::NotFoundPlain | ApiError::RecordNotFound => {
+                (StatusCode::NOT_FOUND, json!({"message": self.to_string()}))
+            }
+            ApiError::NoRoute => (StatusCode::NOT_FOUND, json!({"error": "404 Not Found"})),
+            ApiError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                json!({"message": "405 Method Not Allowed"}),
+            ),
+            ApiError::Param(m) => (StatusCode::BAD_REQUEST, json!({"error": m})),
+            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, json!({"message": m})),
+            ApiError::Validation(map) => (StatusCode::BAD_REQUEST, json!({"message": map})),
+            ApiError::Conflict(m) => (StatusCode::CONFLICT, json!({"message": m})),
+            ApiError::Unprocessable(list) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, json!({"message": list}))
+            }
+            ApiError::Internal(cause) => {
+                tracing::error!(%cause, "request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    json!({"message": "500 Internal Server Error"}),
+                )
+            }
+        };
+        (status, Json(body)).into_response()
+    }
+}

@@ -1,0 +1,120 @@
+//! `/projects/:id/members`: list, show, add, remove, with GitLab's access levels.
+
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::Value;
+
+use super::auth::CurrentUser;
+use super::error::ApiError;
+use super::pagination::{page_request, paginated};
+use super::params::{not_valid_value, Params};
+use super::projects::find_project;
+use super::{now_ms, views, AppState};
+use crate::model::access::AccessLevel;
+use crate::store::StoreError;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/projects/{id}/members", get(list).post(add))
+        .route("/projects/{id}/members/{user_id}", get(show).delete(remove))
+}
+
+// GET /projects/:id/members
+async fn list(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let (project, _) = find_project(&state, &id, Some(&user)).await?;
+    let page = page_request(&params)?;
+    let paged = state.store.members(project.id, page).await?;
+    let items = paged
+        .items
+        .iter()
+        .map(|m| views::member(m, &state.external_url))
+        .collect();
+    Ok(paginated(&state.external_url, &uri, page, paged.total, items))
+}
+
+// GET /projects/:id/members/:user_id
+async fn show(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path((id, user_id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let (project, _) = find_project(&state, &id, Some(&user)).await?;
+    let uid = user_id.parse::<i64>().map_err(|_| ApiError::RecordNotFound)?;
+    let member = state
+        .store
+        .member(project.id, uid)
+        .await?
+        .ok_or(ApiError::RecordNotFound)?;
+    Ok(Json(views::member(&member, &state.external_url)))
+}
+
+// POST /projects/:id/members
+async fn add(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let (project, caller) = find_project(&state, &id, Some(&user)).await?;
+    let target = params.required_string("user_id")?;
+    let level = params
+        .int("access_level")?
+        .ok_or_else(|| ApiError::Param("access_level is missing".into()))?;
+    let level = AccessLevel::from_i64(level).ok_or_else(|| not_valid_value("access_level"))?;
+    if !caller.can_admin_project() || (level == AccessLevel::Owner && !caller.can_remove_project()) {
+        return Err(ApiError::Forbidden);
+    }
+    let target_user = match target.parse::<i64>() {
+        Ok(uid) => state.store.user_by_id(uid).await?,
+        Err(_) => state.store.users(Some(&target)).await?.into_iter().next(),
+    }
+    .ok_or(ApiError::NotFound("User"))?;
+    match state
+        .store
+        .add_member(project.id, target_user.id, level, now_ms())
+        .await
+    {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => return Err(ApiError::Conflict("Member already exists".into())),
+        Err(e) => return Err(e.into()),
+    }
+    let member = state
+        .store
+        .member(project.id, target_user.id)
+        .await?
+        .ok_or(ApiError::RecordNotFound)?;
+    Ok((StatusCode::CREATED, Json(views::member(&member, &state.external_url))).into_response())
+}
+
+// DELETE /projects/:id/members/:user_id
+async fn remove(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path((id, user_id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let (project, caller) = find_project(&state, &id, Some(&user)).await?;
+    let uid = user_id.parse::<i64>().map_err(|_| ApiError::RecordNotFound)?;
+    let member = state
+        .store
+        .member(project.id, uid)
+        .await?
+        .ok_or(ApiError::RecordNotFound)?;
+    // Members may leave; otherwise a Maintainer may remove up to Maintainers, an Owner anyone.
+    let allowed = uid == user.id
+        || (caller.can_admin_project()
+            && (member.access_level < AccessLevel::Owner || caller.can_remove_project()));
+    if !allowed {
+        return Err(ApiError::Forbidden);
+    }
+    state.store.remove_member(project.id, uid).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,110 @@
+//! GitLab's offset pagination: `page`/`per_page` in, `Link` and `X-*` headers out, with links built
+//! from the configured external URL so clients that check the base URL (python-gitlab) follow them.
+
+use axum::http::{HeaderMap, HeaderValue, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::Value;
+
+use super::error::ApiError;
+use super::params::Params;
+use crate::store::PageRequest;
+
+/// GitLab's default page size.
+pub const DEFAULT_PER_PAGE: i64 = 20;
+/// GitLab's largest page size; larger requests are clamped, as GitLab does.
+pub const MAX_PER_PAGE: i64 = 100;
+
+/// Reads `page` and `per_page` with GitLab's defaults and clamping.
+pub fn page_request(params: &Params) -> Result<PageRequest, ApiError> {
+    let page = params.int("page")?.unwrap_or(1).max(1);
+    let per_page = params
+        .int("per_page")?
+        .unwrap_or(DEFAULT_PER_PAGE)
+        .clamp(1, MAX_PER_PAGE);
+    Ok(PageRequest { page, per_page })
+}
+
+/// A JSON array response with GitLab's pagination headers.
+pub fn paginated(
+    external_url: &str,
+    uri: &Uri,
+    page: PageRequest,
+    total: i64,
+    items: Vec<Value>,
+) -> Response {
+    let total_pages = ((total + page.per_page - 1) / page.per_page).max(1);
+    let mut headers = HeaderMap::new();
+    let other_query: Vec<(String, String)> = uri
+        .query()
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .filter(|(k, _)| k != "page" && k != "per_page")
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let link_to = |p: i64| {
+        let mut ser = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &other_query {
+            ser.append_pair(k, v);
+        }
+        ser.append_pair("page", &p.to_string());
+        ser.append_pair("per_page", &page.per_page.to_string());
+        format!("{external_url}{}?{}", uri.path(), ser.finish())
+    };
+    let mut links = Vec::new();
+    let next = (page.page < total_pages).then_some(page.page + 1);
+    let prev = (page.page > 1).then(|| (page.page - 1).min(total_pages));
+    if let Some(p) = prev {
+        links.push(format!("<{}>; rel=\"prev\"", link_to(p)));
+    }
+    if let Some(n) = next {
+        links.push(format!("<{}>; rel=\"next\"", link_to(n)));
+    }
+    links.push(format!("<{}>; rel=\"first\"", link_to(1)));
+    links.push(format!("<{}>; rel=\"last\"", link_to(total_pages)));
+    let mut set = |name: &'static str, value: String| {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.insert(name, v);
+        }
+    };
+    set("link", links.join(", "));
+    set("x-page", page.page.to_string());
+    set("x-per-page", page.per_page.to_string());
+    set("x-total", total.to_string());
+    set("x-total-pages", total_pages.to_string());
+    set("x-next-page", next.map(|n| n.to_string()).unwrap_or_default());
+    set("x-prev-page", prev.map(|n| n.to_string()).unwrap_or_default());
+    (headers, Json(Value::Array(items))).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn clamps_and_defaults() {
+        let p = Params(json!({"per_page": "500", "page": "0"}).as_object().unwrap().clone());
+        assert_eq!(page_request(&p).unwrap(), PageRequest { page: 1, per_page: 100 });
+        let p = Params(Default::default());
+        assert_eq!(page_request(&p).unwrap(), PageRequest { page: 1, per_page: 20 });
+        let p = Params(json!({"page": "x"}).as_object().unwrap().clone());
+        assert!(page_request(&p).is_err());
+    }
+
+    #[test]
+    fn headers_and_links() {
+        let uri: Uri = "/api/v4/projects?search=a&page=2&per_page=2".parse().unwrap();
+        let r = paginated("http://h:1", &uri, PageRequest { page: 2, per_page: 2 }, 5, vec![]);
+        let h = r.headers();
+        assert_eq!(h["x-total"], "5");
+        assert_eq!(h["x-total-pages"], "3");
+        assert_eq!(h["x-next-page"], "3");
+        assert_eq!(h["x-prev-page"], "1");
+        let link = h["link"].to_str().unwrap();
+        assert!(link.contains("<http://h:1/api/v4/projects?search=a&page=3&per_page=2>; rel=\"next\""), "{link}");
+        assert!(link.contains("rel=\"last\""));
+    }
+}

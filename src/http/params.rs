@@ -1,0 +1,251 @@
+//! Request parameters the way GitLab's Grape API takes them: the query string, a JSON body, a
+//! form-urlencoded body and a multipart body all merge into one map (body over query), and typed
+//! accessors coerce values with Grape's rules and error texts (`url is missing`, `enabled is invalid`).
+
+use axum::extract::{FromRequest, Multipart, Request};
+use axum::http::header::CONTENT_TYPE;
+use serde_json::{Map, Value};
+
+use super::error::ApiError;
+
+/// Largest request body the API accepts; mirror settings are tiny, so 1 MiB is generous.
+const MAX_BODY: usize = 1024 * 1024;
+
+/// The merged parameters of one request.
+#[derive(Debug, Default, Clone)]
+pub struct Params(pub Map<String, Value>);
+
+fn insert_pair(map: &mut Map<String, Value>, key: String, value: String) {
+    if let Some(base) = key.strip_suffix("[]") {
+        match map
+            .entry(base.to_owned())
+            .or_insert_with(|| Value::Array(Vec::new()))
+        {
+            Value::Array(items) => items.push(Value::String(value)),
+            other => *other = Value::Array(vec![Value::String(value)]),
+        }
+    } else {
+        map.insert(key, Value::String(value));
+    }
+}
+
+fn parse_pairs(map: &mut Map<String, Value>, raw: &[u8]) {
+    for (k, v) in url::form_urlencoded::parse(raw) {
+        insert_pair(map, k.into_owned(), v.into_owned());
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let mut map = Map::new();
+        if let Some(q) = req.uri().query() {
+            parse_pairs(&mut map, q.as_bytes());
+        }
+        let content_type = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        if content_type.starts_with("multipart/form-data") {
+            let mut multipart = Multipart::from_request(req, state)
+                .await
+                .map_err(|e| ApiError::Param(format!("invalid multipart body: {e}")))?;
+            while let Some(field) = multipart
+                .next_field()
+                .await
+                .map_err(|e| ApiError::Param(format!("invalid multipart body: {e}")))?
+            {
+                let Some(name) = field.name().map(str::to_owned) else {
+                    continue;
+                };
+                let text = field
+                    .text()
+                    .await
+                    .map_err(|e| ApiError::Param(format!("invalid multipart body: {e}")))?;
+                insert_pair(&mut map, name, text);
+            }
+            return Ok(Params(map));
+        }
+        let body = axum::body::to_bytes(req.into_body(), MAX_BODY)
+            .await
+            .map_err(|_| ApiError::Param("request body is too large or unreadable".into()))?;
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Params(map));
+        }
+        if content_type.starts_with("application/x-www-form-urlencoded") {
+            parse_pairs(&mut map, &body);
+        } else if content_type.starts_with("application/json") || content_type.is_empty() {
+            match serde_json::from_slice::<Value>(&body) {
+                Ok(Value::Object(obj)) => map.extend(obj),
+                Ok(_) => {
+                    return Err(ApiError::Param(
+                        "the request body must be a JSON object".into(),
+                    ))
+                }
+                Err(e) => {
+                    return Err(ApiError::Param(format!(
+                        "There was a problem with the JSON you submitted: {e}"
+                    )))
+                }
+            }
+        } else {
+            return Err(ApiError::Param(format!(
+                "The provided content-type '{content_type}' is not supported."
+            )));
+        }
+        Ok(Params(map))
+    }
+}
+
+/// Grape's Boolean coercion: which strings mean true and false.
+fn coerce_bool(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(1) => Some(true),
+            Some(0) => Some(false),
+            _ => None,
+        },
+        Value::String(s) => match s.to_ascii_lowercase().as_str() {
+            "1" | "true" | "t" | "yes" | "y" | "on" => Some(true),
+            "0" | "false" | "f" | "no" | "n" | "off" => Some(false),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+impl Params {
+    /// Whether the key was sent at all (even as null).
+    pub fn has(&self, key: &str) -> bool {
+        self.0.contains_key(key)
+    }
+
+    /// A string parameter. Numbers are taken as their decimal text; arrays and objects are invalid.
+    /// `Some(None)` means an explicit null.
+    pub fn string(&self, key: &str) -> Result<Option<Option<String>>, ApiError> {
+        match self.0.get(key) {
+            None => Ok(None),
+            Some(Value::Null) => Ok(Some(None)),
+            Some(Value::String(s)) => Ok(Some(Some(s.clone()))),
+            Some(Value::Number(n)) => Ok(Some(Some(n.to_string()))),
+            Some(Value::Bool(b)) => Ok(Some(Some(b.to_string()))),
+            Some(_) => Err(invalid(key)),
+        }
+    }
+
+    /// A string that must be present (`<key> is missing`); null reads as missing, as in Grape.
+    pub fn required_string(&self, key: &str) -> Result<String, ApiError> {
+        self.string(key)?
+            .flatten()
+            .ok_or_else(|| ApiError::Param(format!("{key} is missing")))
+    }
+
+    /// A Boolean parameter; `Some(None)` is an explicit null.
+    pub fn bool(&self, key: &str) -> Result<Option<Option<bool>>, ApiError> {
+        match self.0.get(key) {
+            None => Ok(None),
+            Some(Value::Null) => Ok(Some(None)),
+            Some(v) => coerce_bool(v).map(|b| Some(Some(b))).ok_or_else(|| invalid(key)),
+        }
+    }
+
+    /// An integer parameter.
+    pub fn int(&self, key: &str) -> Result<Option<i64>, ApiError> {
+        match self.0.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| invalid(key)),
+            Some(Value::String(s)) => s.trim().parse().map(Some).map_err(|_| invalid(key)),
+            Some(_) => Err(invalid(key)),
+        }
+    }
+
+    /// An array of strings; a single string counts as a one-element array.
+    pub fn string_array(&self, key: &str) -> Result<Option<Vec<String>>, ApiError> {
+        match self.0.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(vec![s.clone()])),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| match v {
+                    Value::String(s) => Ok(s.clone()),
+                    _ => Err(invalid(key)),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(_) => Err(invalid(key)),
+        }
+    }
+
+    /// Fails with Grape's `mutually_exclusive` error when all `keys` were sent.
+    pub fn mutually_exclusive(&self, keys: &[&str]) -> Result<(), ApiError> {
+        if keys.iter().all(|k| self.has(k)) {
+            return Err(ApiError::Param(format!(
+                "{} are mutually exclusive",
+                keys.join(", ")
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Grape's `<key> is invalid`.
+pub fn invalid(key: &str) -> ApiError {
+    ApiError::Param(format!("{key} is invalid"))
+}
+
+/// Grape's `<key> does not have a valid value`.
+pub fn not_valid_value(key: &str) -> ApiError {
+    ApiError::Param(format!("{key} does not have a valid value"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn params(v: Value) -> Params {
+        Params(v.as_object().unwrap().clone())
+    }
+
+    #[test]
+    fn booleans_accept_grape_spellings() {
+        let p = params(json!({"a": "true", "b": "0", "c": true, "d": 1, "e": "maybe", "f": null, "g": "YES"}));
+        assert_eq!(p.bool("a").unwrap(), Some(Some(true)));
+        assert_eq!(p.bool("b").unwrap(), Some(Some(false)));
+        assert_eq!(p.bool("c").unwrap(), Some(Some(true)));
+        assert_eq!(p.bool("d").unwrap(), Some(Some(true)));
+        assert_eq!(p.bool("e").unwrap_err().to_string(), "e is invalid");
+        assert_eq!(p.bool("f").unwrap(), Some(None));
+        assert_eq!(p.bool("g").unwrap(), Some(Some(true)));
+        assert_eq!(p.bool("missing").unwrap(), None);
+    }
+
+    #[test]
+    fn strings_ints_arrays_and_exclusivity() {
+        let p = params(json!({"s": "x", "n": 5, "o": {}, "a": ["k1", "k2"], "i": "12", "bad": "x1"}));
+        assert_eq!(p.required_string("s").unwrap(), "x");
+        assert_eq!(p.required_string("n").unwrap(), "5");
+        assert_eq!(p.required_string("url").unwrap_err().to_string(), "url is missing");
+        assert!(p.string("o").is_err());
+        assert_eq!(p.string_array("a").unwrap().unwrap(), vec!["k1", "k2"]);
+        assert_eq!(p.int("i").unwrap(), Some(12));
+        assert_eq!(p.int("bad").unwrap_err().to_string(), "bad is invalid");
+        assert_eq!(
+            p.mutually_exclusive(&["s", "n"]).unwrap_err().to_string(),
+            "s, n are mutually exclusive"
+        );
+        assert!(p.mutually_exclusive(&["s", "zz"]).is_ok());
+    }
+
+    #[test]
+    fn form_pairs_build_arrays_from_brackets() {
+        let mut m = Map::new();
+        parse_pairs(&mut m, b"host_keys[]=a&host_keys[]=b+c&enabled=1");
+        assert_eq!(m["host_keys"], json!(["a", "b c"]));
+        assert_eq!(m["enabled"], json!("1"));
+    }
+}

@@ -1,0 +1,138 @@
+//! `/projects/:id/protected_branches`: list, show, protect, unprotect. Names may be wildcards
+//! (`release-*`) and arrive URL-encoded.
+
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::Value;
+
+use super::auth::MaybeUser;
+use super::error::ApiError;
+use super::pagination::{page_request, paginated};
+use super::params::{not_valid_value, Params};
+use super::projects::find_project;
+use super::{now_ms, views, AppState};
+use crate::model::access::Caller;
+use crate::model::entities::Project;
+use crate::store::StoreError;
+
+/// The push/merge levels GitLab accepts: no one, developers, maintainers, admins.
+const LEVELS: [i64; 4] = [0, 30, 40, 60];
+/// GitLab's default for both levels: Maintainers.
+const DEFAULT_LEVEL: i64 = 40;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/projects/{id}/protected_branches", get(list).post(create))
+        .route(
+            "/projects/{id}/protected_branches/{name}",
+            get(show).delete(remove),
+        )
+}
+
+async fn readable(
+    state: &AppState,
+    id: &str,
+    user: Option<&crate::model::entities::User>,
+) -> Result<(Project, Caller), ApiError> {
+    let (project, caller) = find_project(state, id, user).await?;
+    if !caller.can_read_code(project.visibility) {
+        return Err(ApiError::Forbidden);
+    }
+    Ok((project, caller))
+}
+
+// GET /projects/:id/protected_branches
+async fn list(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+    Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let (project, _) = readable(&state, &id, user.as_ref()).await?;
+    let page = page_request(&params)?;
+    let search = params.string("search")?.flatten();
+    let paged = state
+        .store
+        .protected_branches(project.id, search.as_deref(), page)
+        .await?;
+    let items = paged.items.iter().map(views::protected_branch).collect();
+    Ok(paginated(&state.external_url, &uri, page, paged.total, items))
+}
+
+// GET /projects/:id/protected_branches/:name
+async fn show(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+    Path((id, name)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let (project, _) = readable(&state, &id, user.as_ref()).await?;
+    let branch = state
+        .store
+        .protected_branch(project.id, &name)
+        .await?
+        .ok_or(ApiError::RecordNotFound)?;
+    Ok(Json(views::protected_branch(&branch)))
+}
+
+fn level_param(params: &Params, key: &str) -> Result<i64, ApiError> {
+    match params.int(key)? {
+        None => Ok(DEFAULT_LEVEL),
+        Some(l) if LEVELS.contains(&l) => Ok(l),
+        Some(_) => Err(not_valid_value(key)),
+    }
+}
+
+// POST /projects/:id/protected_branches
+async fn create(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let user = user.ok_or(ApiError::Unauthorized)?;
+    let (project, caller) = find_project(&state, &id, Some(&user)).await?;
+    if !caller.can_admin_project() {
+        return Err(ApiError::Forbidden);
+    }
+    let name = params.required_string("name")?;
+    let push = level_param(&params, "push_access_level")?;
+    let merge = level_param(&params, "merge_access_level")?;
+    let force = params.bool("allow_force_push")?.flatten().unwrap_or(false);
+    let name = name.trim().to_owned();
+    if name.is_empty() || name.chars().any(|c| c.is_control()) || name.len() > 255 {
+        return Err(ApiError::Unprocessable(vec!["Name can't be blank".into()]));
+    }
+    match state
+        .store
+        .create_protected_branch(project.id, &name, push, merge, force, now_ms())
+        .await
+    {
+        Ok(b) => Ok((StatusCode::CREATED, Json(views::protected_branch(&b))).into_response()),
+        Err(StoreError::Conflict(_)) => Err(ApiError::Conflict(format!(
+            "Protected branch '{name}' already exists"
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+// DELETE /projects/:id/protected_branches/:name
+async fn remove(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+    Path((id, name)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let user = user.ok_or(ApiError::Unauthorized)?;
+    let (project, caller) = find_project(&state, &id, Some(&user)).await?;
+    if !caller.can_admin_project() {
+        return Err(ApiError::Forbidden);
+    }
+    if state.store.delete_protected_branch(project.id, &name).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::RecordNotFound)
+    }
+}

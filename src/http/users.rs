@@ -1,0 +1,52 @@
+//! `GET /user`, `GET /users`, `GET /version`.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use super::auth::CurrentUser;
+use super::error::ApiError;
+use super::params::Params;
+use super::{views, AppState};
+
+/// The GitLab API version pushmirror answers as: the newest one whose remote-mirror API it matches.
+pub const GITLAB_API_VERSION: &str = "18.6.0";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/user", get(current_user))
+        .route("/users", get(list_users))
+        .route("/version", get(version))
+}
+
+// GET /user
+async fn current_user(State(state): State<AppState>, CurrentUser(user): CurrentUser) -> Json<Value> {
+    Json(views::user_full(&user, &state.external_url))
+}
+
+// GET /users?username=
+async fn list_users(
+    State(state): State<AppState>,
+    CurrentUser(_): CurrentUser,
+    params: Params,
+) -> Result<Json<Value>, ApiError> {
+    let username = params.string("username")?.flatten();
+    let users = state.store.users(username.as_deref()).await?;
+    Ok(Json(Value::Array(
+        users
+            .iter()
+            .map(|u| views::user_basic(u, &state.external_url))
+            .collect(),
+    )))
+}
+
+// GET /version
+async fn version(CurrentUser(_): CurrentUser) -> Json<Value> {
+    Json(json!({
+        "version": GITLAB_API_VERSION,
+        "revision": concat!("pushmirror-", env!("CARGO_PKG_VERSION")),
+        "kas": {"enabled": false, "externalUrl": null, "version": null},
+        "enterprise": true,
+    }))
+}

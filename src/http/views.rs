@@ -1,0 +1,179 @@
+//! GitLab's JSON entities, built field by field from domain values. Nothing reaches the wire
+//! unless it is named here, so a new domain field (a credential, say) can never leak by accident.
+
+use serde_json::{json, Value};
+
+use crate::model::access::AccessLevel;
+use crate::model::entities::{Member, Millis, Project, ProtectedBranch, RemoteMirror, User};
+use crate::model::url::masked_url;
+
+/// GitLab's timestamp format: ISO 8601, UTC, milliseconds (`2020-01-06T17:32:02.823Z`).
+pub fn time(ms: Millis) -> Value {
+    match chrono::DateTime::from_timestamp_millis(ms) {
+        Some(t) => Value::String(t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()),
+        None => Value::Null,
+    }
+}
+
+fn opt_time(ms: Option<Millis>) -> Value {
+    ms.map(time).unwrap_or(Value::Null)
+}
+
+/// The basic user entity.
+pub fn user_basic(u: &User, external_url: &str) -> Value {
+    json!({
+        "id": u.id,
+        "username": u.username,
+        "name": u.name,
+        "state": "active",
+        "locked": false,
+        "avatar_url": null,
+        "web_url": format!("{external_url}/{}", u.username),
+    })
+}
+
+/// The entity `GET /user` returns.
+pub fn user_full(u: &User, external_url: &str) -> Value {
+    let mut v = user_basic(u, external_url);
+    let obj = v.as_object_mut().expect("object");
+    obj.insert("is_admin".into(), json!(u.is_admin));
+    obj.insert("created_at".into(), time(u.created_at));
+    obj.insert("bot".into(), json!(false));
+    v
+}
+
+/// The project entity, with the caller's access in `permissions`.
+pub fn project(p: &Project, caller_level: Option<AccessLevel>, external_url: &str) -> Value {
+    let full = p.full_path();
+    let web_url = format!("{external_url}/{full}");
+    json!({
+        "id": p.id,
+        "description": p.description,
+        "name": p.name,
+        "name_with_namespace": format!("{} / {}", p.namespace.name, p.name),
+        "path": p.path,
+        "path_with_namespace": full,
+        "created_at": time(p.created_at),
+        "default_branch": p.default_branch,
+        "tag_list": [],
+        "topics": [],
+        "ssh_url_to_repo": null,
+        "http_url_to_repo": format!("{web_url}.git"),
+        "web_url": web_url,
+        "readme_url": null,
+        "avatar_url": null,
+        "forks_count": 0,
+        "star_count": 0,
+        "last_activity_at": time(p.last_activity_at),
+        "namespace": {
+            "id": p.namespace.id,
+            "name": p.namespace.name,
+            "path": p.namespace.path,
+            "kind": p.namespace.kind,
+            "full_path": p.namespace.path,
+            "parent_id": null,
+            "avatar_url": null,
+            "web_url": format!("{external_url}/{}", p.namespace.path),
+        },
+        "visibility": p.visibility.as_str(),
+        "archived": false,
+        "empty_repo": p.empty_repo,
+        "creator_id": p.creator_id,
+        "remote_mirror_available_overridden": null,
+        "permissions": {
+            "project_access": caller_level.map(|l| json!({"access_level": l.as_i64(), "notification_level": 3})),
+            "group_access": null,
+        },
+    })
+}
+
+/// The member entity.
+pub fn member(m: &Member, external_url: &str) -> Value {
+    let mut v = user_basic(&m.user, external_url);
+    let obj = v.as_object_mut().expect("object");
+    obj.insert("access_level".into(), json!(m.access_level.as_i64()));
+    obj.insert("created_at".into(), time(m.created_at));
+    obj.insert("expires_at".into(), Value::Null);
+    v
+}
+
+fn access_description(level: i64) -> &'static str {
+    match level {
+        0 => "No one",
+        30 => "Developers + Maintainers",
+        40 => "Maintainers",
+        60 => "Admins",
+        _ => "Custom",
+    }
+}
+
+/// The protected-branch entity.
+pub fn protected_branch(b: &ProtectedBranch) -> Value {
+    let level = |l: i64| {
+        json!([{
+            "id": b.id,
+            "access_level": l,
+            "access_level_description": access_description(l),
+            "deploy_key_id": null,
+            "user_id": null,
+            "group_id": null,
+        }])
+    };
+    json!({
+        "id": b.id,
+        "name": b.name,
+        "push_access_levels": level(b.push_access_level),
+        "merge_access_levels": level(b.merge_access_level),
+        "unprotect_access_levels": [],
+        "allow_force_push": b.allow_force_push,
+        "code_owner_approval_required": false,
+        "inherited": false,
+    })
+}
+
+/// The remote-mirror entity, with the URL masked as GitLab's `safe_url`.
+pub fn remote_mirror(m: &RemoteMirror) -> Value {
+    let user = m.has_user.then_some(if m.user_is_git { "git" } else { "x" });
+    json!({
+        "id": m.id,
+        "enabled": m.enabled,
+        "url": masked_url(&m.url, user, m.has_password),
+        "update_status": m.update_status.as_str(),
+        "last_update_at": opt_time(m.last_update_at),
+        "last_update_started_at": opt_time(m.last_update_started_at),
+        "last_successful_update_at": opt_time(m.last_successful_update_at),
+        "last_error": m.last_error,
+        "only_protected_branches": m.only_protected_branches,
+        "keep_divergent_refs": m.keep_divergent_refs,
+        "mirror_branch_regex": m.mirror_branch_regex,
+        "auth_method": m.auth_method.as_str(),
+        "host_keys": host_key_fingerprints(m.ssh_known_hosts.as_deref()),
+    })
+}
+
+/// `[{"fingerprint_sha256": "SHA256:…"}]` for each pinned host key.
+fn host_key_fingerprints(known_hosts: Option<&str>) -> Value {
+    let Some(text) = known_hosts else {
+        return json!([]);
+    };
+    let prints: Vec<Value> = text
+        .lines()
+        .filter_map(|line| {
+            let key_part = line.split_whitespace().skip(1).collect::<Vec<_>>().join(" ");
+            ssh_key::PublicKey::from_openssh(&key_part).ok()
+        })
+        .map(|k| json!({"fingerprint_sha256": k.fingerprint(ssh_key::HashAlg::Sha256).to_string()}))
+        .collect();
+    Value::Array(prints)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_have_milliseconds_and_z() {
+        assert_eq!(time(1_578_331_922_823), json!("2020-01-06T17:32:02.823Z"));
+        assert_eq!(time(0), json!("1970-01-01T00:00:00.000Z"));
+    }
+}
