@@ -1,5 +1,9 @@
 //! The pure domain of pushmirror: everything here is deterministic, does no I/O, reads no clock it
 //! was not handed, and knows nothing of JSON or SQL. Most unit tests live here.
+
 pub mod access;
 pub mod entities;
+pub mod plan;
+pub mod refmatch;
 pub mod status;
+pub mod url;
