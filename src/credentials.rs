@@ -43,7 +43,10 @@ impl MirrorCredentials {
         let wire = Wire {
             user: self.user.as_ref().map(|s| s.expose_secret().into()),
             password: self.password.as_ref().map(|s| s.expose_secret().into()),
-            ssh_private_key: self.ssh_private_key.as_ref().map(|s| s.expose_secret().into()),
+            ssh_private_key: self
+                .ssh_private_key
+                .as_ref()
+                .map(|s| s.expose_secret().into()),
         };
         let plain = secrecy::SecretBox::new(Box::new(
             serde_json::to_vec(&wire).expect("serialising strings cannot fail"),
@@ -59,7 +62,8 @@ impl MirrorCredentials {
         let plain = cipher.unseal(PURPOSE, sealed)?;
         let wire: Wire<'_> =
             serde_json::from_slice(plain.expose_secret()).map_err(|_| SecretError::Unseal)?;
-        let secret = |v: Option<std::borrow::Cow<'_, str>>| v.map(|s| SecretString::from(s.into_owned()));
+        let secret =
+            |v: Option<std::borrow::Cow<'_, str>>| v.map(|s| SecretString::from(s.into_owned()));
         Ok(MirrorCredentials {
             user: secret(wire.user),
             password: secret(wire.password),
@@ -107,7 +111,9 @@ mod tests {
     #[test]
     fn generated_keys_are_openssh_ed25519() {
         let (private, public) = generate_ssh_key("git@example");
-        assert!(private.expose_secret().starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"));
+        assert!(private
+            .expose_secret()
+            .starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"));
         assert!(public.starts_with("ssh-ed25519 AAAA"), "{public}");
         assert!(public.ends_with("git@example"));
     }

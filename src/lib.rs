@@ -2,10 +2,13 @@
 //!
 //! # Layout
 //! - [`model`]: the pure domain (mirror URLs, ref matching, ref planning, status machine). No I/O.
+pub mod cli;
 pub mod config;
 pub mod credentials;
 pub mod git;
+pub mod http;
 pub mod model;
 pub mod netcheck;
 pub mod secret;
+pub mod server;
 pub mod store;

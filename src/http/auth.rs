@@ -18,7 +18,11 @@ pub struct CurrentUser(pub User);
 
 /// Extracts the token a request carries, if any.
 pub fn request_token(parts: &Parts) -> Option<String> {
-    if let Some(v) = parts.headers.get("private-token").and_then(|v| v.to_str().ok()) {
+    if let Some(v) = parts
+        .headers
+        .get("private-token")
+        .and_then(|v| v.to_str().ok())
+    {
         return Some(v.trim().to_owned());
     }
     if let Some(v) = parts
@@ -26,7 +30,10 @@ pub fn request_token(parts: &Parts) -> Option<String> {
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
     {
-        if let Some(t) = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")) {
+        if let Some(t) = v
+            .strip_prefix("Bearer ")
+            .or_else(|| v.strip_prefix("bearer "))
+        {
             return Some(t.trim().to_owned());
         }
     }

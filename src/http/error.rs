@@ -71,7 +71,10 @@ impl From<StoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, body): (StatusCode, Value) = match &self {
-            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, json!({"message": "401 Unauthorized"})),
+            ApiError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                json!({"message": "401 Unauthorized"}),
+            ),
             ApiError::Forbidden => (StatusCode::FORBIDDEN, json!({"message": "403 Forbidden"})),
             ApiError::NotFound(_) | ApiError::NotFoundPlain | ApiError::RecordNotFound => {
                 (StatusCode::NOT_FOUND, json!({"message": self.to_string()}))

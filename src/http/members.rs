@@ -38,7 +38,13 @@ async fn list(
         .iter()
         .map(|m| views::member(m, &state.external_url))
         .collect();
-    Ok(paginated(&state.external_url, &uri, page, paged.total, items))
+    Ok(paginated(
+        &state.external_url,
+        &uri,
+        page,
+        paged.total,
+        items,
+    ))
 }
 
 // GET /projects/:id/members/:user_id
@@ -48,7 +54,9 @@ async fn show(
     Path((id, user_id)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let (project, _) = find_project(&state, &id, Some(&user)).await?;
-    let uid = user_id.parse::<i64>().map_err(|_| ApiError::RecordNotFound)?;
+    let uid = user_id
+        .parse::<i64>()
+        .map_err(|_| ApiError::RecordNotFound)?;
     let member = state
         .store
         .member(project.id, uid)
@@ -70,7 +78,8 @@ async fn add(
         .int("access_level")?
         .ok_or_else(|| ApiError::Param("access_level is missing".into()))?;
     let level = AccessLevel::from_i64(level).ok_or_else(|| not_valid_value("access_level"))?;
-    if !caller.can_admin_project() || (level == AccessLevel::Owner && !caller.can_remove_project()) {
+    if !caller.can_admin_project() || (level == AccessLevel::Owner && !caller.can_remove_project())
+    {
         return Err(ApiError::Forbidden);
     }
     let target_user = match target.parse::<i64>() {
@@ -84,7 +93,9 @@ async fn add(
         .await
     {
         Ok(()) => {}
-        Err(StoreError::Conflict(_)) => return Err(ApiError::Conflict("Member already exists".into())),
+        Err(StoreError::Conflict(_)) => {
+            return Err(ApiError::Conflict("Member already exists".into()))
+        }
         Err(e) => return Err(e.into()),
     }
     let member = state
@@ -92,7 +103,11 @@ async fn add(
         .member(project.id, target_user.id)
         .await?
         .ok_or(ApiError::RecordNotFound)?;
-    Ok((StatusCode::CREATED, Json(views::member(&member, &state.external_url))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(views::member(&member, &state.external_url)),
+    )
+        .into_response())
 }
 
 // DELETE /projects/:id/members/:user_id
@@ -102,7 +117,9 @@ async fn remove(
     Path((id, user_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let (project, caller) = find_project(&state, &id, Some(&user)).await?;
-    let uid = user_id.parse::<i64>().map_err(|_| ApiError::RecordNotFound)?;
+    let uid = user_id
+        .parse::<i64>()
+        .map_err(|_| ApiError::RecordNotFound)?;
     let member = state
         .store
         .member(project.id, uid)

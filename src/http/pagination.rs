@@ -74,8 +74,14 @@ pub fn paginated(
     set("x-per-page", page.per_page.to_string());
     set("x-total", total.to_string());
     set("x-total-pages", total_pages.to_string());
-    set("x-next-page", next.map(|n| n.to_string()).unwrap_or_default());
-    set("x-prev-page", prev.map(|n| n.to_string()).unwrap_or_default());
+    set(
+        "x-next-page",
+        next.map(|n| n.to_string()).unwrap_or_default(),
+    );
+    set(
+        "x-prev-page",
+        prev.map(|n| n.to_string()).unwrap_or_default(),
+    );
     (headers, Json(Value::Array(items))).into_response()
 }
 
@@ -86,25 +92,56 @@ mod tests {
 
     #[test]
     fn clamps_and_defaults() {
-        let p = Params(json!({"per_page": "500", "page": "0"}).as_object().unwrap().clone());
-        assert_eq!(page_request(&p).unwrap(), PageRequest { page: 1, per_page: 100 });
+        let p = Params(
+            json!({"per_page": "500", "page": "0"})
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
+        assert_eq!(
+            page_request(&p).unwrap(),
+            PageRequest {
+                page: 1,
+                per_page: 100
+            }
+        );
         let p = Params(Default::default());
-        assert_eq!(page_request(&p).unwrap(), PageRequest { page: 1, per_page: 20 });
+        assert_eq!(
+            page_request(&p).unwrap(),
+            PageRequest {
+                page: 1,
+                per_page: 20
+            }
+        );
         let p = Params(json!({"page": "x"}).as_object().unwrap().clone());
         assert!(page_request(&p).is_err());
     }
 
     #[test]
     fn headers_and_links() {
-        let uri: Uri = "/api/v4/projects?search=a&page=2&per_page=2".parse().unwrap();
-        let r = paginated("http://h:1", &uri, PageRequest { page: 2, per_page: 2 }, 5, vec![]);
+        let uri: Uri = "/api/v4/projects?search=a&page=2&per_page=2"
+            .parse()
+            .unwrap();
+        let r = paginated(
+            "http://h:1",
+            &uri,
+            PageRequest {
+                page: 2,
+                per_page: 2,
+            },
+            5,
+            vec![],
+        );
         let h = r.headers();
         assert_eq!(h["x-total"], "5");
         assert_eq!(h["x-total-pages"], "3");
         assert_eq!(h["x-next-page"], "3");
         assert_eq!(h["x-prev-page"], "1");
         let link = h["link"].to_str().unwrap();
-        assert!(link.contains("<http://h:1/api/v4/projects?search=a&page=3&per_page=2>; rel=\"next\""), "{link}");
+        assert!(
+            link.contains("<http://h:1/api/v4/projects?search=a&page=3&per_page=2>; rel=\"next\""),
+            "{link}"
+        );
         assert!(link.contains("rel=\"last\""));
     }
 }

@@ -149,7 +149,9 @@ impl Params {
         match self.0.get(key) {
             None => Ok(None),
             Some(Value::Null) => Ok(Some(None)),
-            Some(v) => coerce_bool(v).map(|b| Some(Some(b))).ok_or_else(|| invalid(key)),
+            Some(v) => coerce_bool(v)
+                .map(|b| Some(Some(b)))
+                .ok_or_else(|| invalid(key)),
         }
     }
 
@@ -213,7 +215,9 @@ mod tests {
 
     #[test]
     fn booleans_accept_grape_spellings() {
-        let p = params(json!({"a": "true", "b": "0", "c": true, "d": 1, "e": "maybe", "f": null, "g": "YES"}));
+        let p = params(
+            json!({"a": "true", "b": "0", "c": true, "d": 1, "e": "maybe", "f": null, "g": "YES"}),
+        );
         assert_eq!(p.bool("a").unwrap(), Some(Some(true)));
         assert_eq!(p.bool("b").unwrap(), Some(Some(false)));
         assert_eq!(p.bool("c").unwrap(), Some(Some(true)));
@@ -226,10 +230,14 @@ mod tests {
 
     #[test]
     fn strings_ints_arrays_and_exclusivity() {
-        let p = params(json!({"s": "x", "n": 5, "o": {}, "a": ["k1", "k2"], "i": "12", "bad": "x1"}));
+        let p =
+            params(json!({"s": "x", "n": 5, "o": {}, "a": ["k1", "k2"], "i": "12", "bad": "x1"}));
         assert_eq!(p.required_string("s").unwrap(), "x");
         assert_eq!(p.required_string("n").unwrap(), "5");
-        assert_eq!(p.required_string("url").unwrap_err().to_string(), "url is missing");
+        assert_eq!(
+            p.required_string("url").unwrap_err().to_string(),
+            "url is missing"
+        );
         assert!(p.string("o").is_err());
         assert_eq!(p.string_array("a").unwrap().unwrap(), vec!["k1", "k2"]);
         assert_eq!(p.int("i").unwrap(), Some(12));

@@ -114,9 +114,10 @@ pub fn valid_branch_name(name: &str) -> bool {
         && !name
             .split('/')
             .any(|part| part.starts_with('.') || part.ends_with(".lock"))
-        && !name
-            .chars()
-            .any(|c| c.is_ascii_control() || matches!(c, ' ' | '~' | '^' | ':' | '?' | '*' | '[' | '\\' | '\u{7f}'))
+        && !name.chars().any(|c| {
+            c.is_ascii_control()
+                || matches!(c, ' ' | '~' | '^' | ':' | '?' | '*' | '[' | '\\' | '\u{7f}')
+        })
 }
 
 // POST /projects
@@ -155,14 +156,23 @@ async fn create(
     let name = name.unwrap_or_else(|| path.clone());
     let mut errors = std::collections::BTreeMap::<String, Vec<String>>::new();
     if !valid_path(&path) {
-        errors.entry("path".into()).or_default().push(PATH_MESSAGE.into());
+        errors
+            .entry("path".into())
+            .or_default()
+            .push(PATH_MESSAGE.into());
     }
     if !valid_name(&name) {
-        errors.entry("name".into()).or_default().push(NAME_MESSAGE.into());
+        errors
+            .entry("name".into())
+            .or_default()
+            .push(NAME_MESSAGE.into());
     }
     if let Some(b) = &default_branch {
         if !valid_branch_name(b) {
-            errors.entry("default_branch".into()).or_default().push("is invalid".into());
+            errors
+                .entry("default_branch".into())
+                .or_default()
+                .push("is invalid".into());
         }
     }
     if !errors.is_empty() {
@@ -210,13 +220,22 @@ async fn list(
     params: Params,
 ) -> Result<Response, ApiError> {
     let page = page_request(&params)?;
-    let paged = state.store.projects_for(user.id, user.is_admin, page).await?;
+    let paged = state
+        .store
+        .projects_for(user.id, user.is_admin, page)
+        .await?;
     let mut items = Vec::with_capacity(paged.items.len());
     for p in &paged.items {
         let level = state.store.access_level(p.id, user.id).await?;
         items.push(views::project(p, level, &state.external_url));
     }
-    Ok(paginated(&state.external_url, &uri, page, paged.total, items))
+    Ok(paginated(
+        &state.external_url,
+        &uri,
+        page,
+        paged.total,
+        items,
+    ))
 }
 
 // GET /projects/:id
@@ -226,7 +245,11 @@ async fn show(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let (project, caller) = find_project(&state, &id, user.as_ref()).await?;
-    Ok(Json(views::project(&project, caller.level, &state.external_url)))
+    Ok(Json(views::project(
+        &project,
+        caller.level,
+        &state.external_url,
+    )))
 }
 
 // DELETE /projects/:id
@@ -246,7 +269,11 @@ async fn remove(
             tracing::warn!(project = project.id, error = %e, "could not remove repository");
         }
     }
-    Ok((StatusCode::ACCEPTED, Json(json!({"message": "202 Accepted"}))).into_response())
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"message": "202 Accepted"})),
+    )
+        .into_response())
 }
 
 #[cfg(test)]
@@ -269,7 +296,9 @@ mod tests {
         for ok in ["main", "release/1.0", "feat-x_y"] {
             assert!(valid_branch_name(ok), "{ok}");
         }
-        for bad in ["", "-x", "a..b", "a b", "a~1", "x.lock", "a/.b", "a//b", "@", "a@{1}", "x/"] {
+        for bad in [
+            "", "-x", "a..b", "a b", "a~1", "x.lock", "a/.b", "a//b", "@", "a@{1}", "x/",
+        ] {
             assert!(!valid_branch_name(bad), "{bad}");
         }
     }

@@ -60,7 +60,13 @@ async fn list(
         .protected_branches(project.id, search.as_deref(), page)
         .await?;
     let items = paged.items.iter().map(views::protected_branch).collect();
-    Ok(paginated(&state.external_url, &uri, page, paged.total, items))
+    Ok(paginated(
+        &state.external_url,
+        &uri,
+        page,
+        paged.total,
+        items,
+    ))
 }
 
 // GET /projects/:id/protected_branches/:name
@@ -130,7 +136,11 @@ async fn remove(
     if !caller.can_admin_project() {
         return Err(ApiError::Forbidden);
     }
-    if state.store.delete_protected_branch(project.id, &name).await? {
+    if state
+        .store
+        .delete_protected_branch(project.id, &name)
+        .await?
+    {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::RecordNotFound)

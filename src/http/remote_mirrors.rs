@@ -40,10 +40,7 @@ pub fn router() -> Router<AppState> {
             "/projects/{id}/remote_mirrors/{mirror_id}",
             get(show).put(update).post(update).delete(remove),
         )
-        .route(
-            "/projects/{id}/remote_mirrors/{mirror_id}/sync",
-            post(sync),
-        )
+        .route("/projects/{id}/remote_mirrors/{mirror_id}/sync", post(sync))
         .route(
             "/projects/{id}/remote_mirrors/{mirror_id}/public_key",
             get(public_key),
@@ -68,7 +65,9 @@ async fn find_mirror(
     project: &Project,
     mirror_id: &str,
 ) -> Result<RemoteMirror, ApiError> {
-    let id = mirror_id.parse::<i64>().map_err(|_| ApiError::RecordNotFound)?;
+    let id = mirror_id
+        .parse::<i64>()
+        .map_err(|_| ApiError::RecordNotFound)?;
     state
         .store
         .mirror(project.id, id)
@@ -88,7 +87,13 @@ async fn list(
     let page = page_request(&params)?;
     let paged = state.store.mirrors(project.id, page).await?;
     let items = paged.items.iter().map(views::remote_mirror).collect();
-    Ok(paginated(&state.external_url, &uri, page, paged.total, items))
+    Ok(paginated(
+        &state.external_url,
+        &uri,
+        page,
+        paged.total,
+        items,
+    ))
 }
 
 // GET /projects/:id/remote_mirrors/:mirror_id
@@ -113,7 +118,9 @@ async fn public_key(
     let key = mirror
         .ssh_public_key
         .as_ref()
-        .filter(|_| mirror.url.starts_with("ssh://") && mirror.auth_method == AuthMethod::SshPublicKey)
+        .filter(|_| {
+            mirror.url.starts_with("ssh://") && mirror.auth_method == AuthMethod::SshPublicKey
+        })
         .ok_or(ApiError::NotFoundPlain)?;
     Ok(Json(json!({"public_key": key})))
 }
@@ -151,19 +158,28 @@ impl Requested {
 }
 
 /// Converts `host_keys` to known_hosts lines, as GitLab's HostKeysConverter.
-fn convert_host_keys(keys: &[String], url: Option<&ParsedMirrorUrl>) -> Result<Option<String>, ApiError> {
+fn convert_host_keys(
+    keys: &[String],
+    url: Option<&ParsedMirrorUrl>,
+) -> Result<Option<String>, ApiError> {
     let fail = |what: String| ApiError::BadRequest(format!("Invalid SSH host key(s): {what}"));
     if keys.len() > MAX_HOST_KEYS {
-        return Err(fail(format!("too many host keys (maximum is {MAX_HOST_KEYS})")));
+        return Err(fail(format!(
+            "too many host keys (maximum is {MAX_HOST_KEYS})"
+        )));
     }
     let mut lines = Vec::new();
     let mut invalid = Vec::new();
     for raw in keys {
         let key = raw.trim();
         let words: Vec<&str> = key.split_whitespace().collect();
-        let prefixed = words.len() >= 3
-            && (words[1].starts_with("ssh-") || words[1].starts_with("ecdsa-"));
-        let (host, algo_at) = if prefixed { (Some(words[0]), 1) } else { (None, 0) };
+        let prefixed =
+            words.len() >= 3 && (words[1].starts_with("ssh-") || words[1].starts_with("ecdsa-"));
+        let (host, algo_at) = if prefixed {
+            (Some(words[0]), 1)
+        } else {
+            (None, 0)
+        };
         // Form encoding turns '+' into ' '; the base64 blob has no spaces, so join them back.
         let (algo, blob) = match words.get(algo_at..) {
             Some([algo, rest @ ..]) if !rest.is_empty() => {
@@ -193,7 +209,11 @@ fn convert_host_keys(keys: &[String], url: Option<&ParsedMirrorUrl>) -> Result<O
                 if u.port == 22 {
                     u.host_str()
                 } else {
-                    format!("[{}]:{}", u.host_str().trim_matches(|c| c == '[' || c == ']'), u.port)
+                    format!(
+                        "[{}]:{}",
+                        u.host_str().trim_matches(|c| c == '[' || c == ']'),
+                        u.port
+                    )
                 }
             }
         };
@@ -211,9 +231,7 @@ async fn check_url(state: &AppState, raw: &str) -> Result<ParsedMirrorUrl, Strin
     let parsed = parse_mirror_url(raw, state.network_policy).map_err(|e| e.to_string())?;
     match resolve_checked(&parsed, state.network_policy).await {
         Ok(_) | Err(ResolveError::Unresolvable) => Ok(parsed),
-        Err(ResolveError::Blocked(reason)) => {
-            Err(UrlError::Blocked(reason).to_string())
-        }
+        Err(ResolveError::Blocked(reason)) => Err(UrlError::Blocked(reason).to_string()),
     }
 }
 
@@ -262,7 +280,9 @@ async fn create(
         None => None,
     };
     let settings = Settings::from_request(None, &req, &mut errors);
-    if settings.enabled && state.store.enabled_mirror_count(project.id, 0).await? >= MAX_ENABLED_MIRRORS {
+    if settings.enabled
+        && state.store.enabled_mirror_count(project.id, 0).await? >= MAX_ENABLED_MIRRORS
+    {
         push_error(
             &mut errors,
             "enabled",
@@ -399,7 +419,13 @@ async fn update(
         Some(keys) => {
             let for_url = match &new_url {
                 Some(u) => Some(u.clone()),
-                None => parse_mirror_url(&mirror.url, crate::model::url::NetworkPolicy { allow_local_network: true }).ok(),
+                None => parse_mirror_url(
+                    &mirror.url,
+                    crate::model::url::NetworkPolicy {
+                        allow_local_network: true,
+                    },
+                )
+                .ok(),
             };
             convert_host_keys(keys, for_url.as_ref())?
         }
@@ -407,7 +433,11 @@ async fn update(
     let settings = Settings::from_request(Some(&mirror), &req, &mut errors);
     if settings.enabled
         && !mirror.enabled
-        && state.store.enabled_mirror_count(project.id, mirror.id).await? >= MAX_ENABLED_MIRRORS
+        && state
+            .store
+            .enabled_mirror_count(project.id, mirror.id)
+            .await?
+            >= MAX_ENABLED_MIRRORS
     {
         push_error(
             &mut errors,
@@ -431,7 +461,12 @@ async fn update(
                 p.password.is_some(),
             )
         }
-        None => (mirror.url.clone(), mirror.has_user, mirror.user_is_git, mirror.has_password),
+        None => (
+            mirror.url.clone(),
+            mirror.has_user,
+            mirror.user_is_git,
+            mirror.has_password,
+        ),
     };
     let mut ssh_public_key = mirror.ssh_public_key.clone();
     if auth_method == AuthMethod::SshPublicKey && creds.ssh_private_key.is_none() {
@@ -475,7 +510,10 @@ async fn sync(
     }
     // GitLab: a sync while an update runs is a silent no-op (the running one covers it).
     if mirror.update_status != UpdateStatus::Started {
-        state.store.request_mirror_update(mirror.id, now_ms()).await?;
+        state
+            .store
+            .request_mirror_update(mirror.id, now_ms())
+            .await?;
         state.engine_wakeup.notify_one();
     }
     Ok(StatusCode::NO_CONTENT)

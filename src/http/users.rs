@@ -21,7 +21,10 @@ pub fn router() -> Router<AppState> {
 }
 
 // GET /user
-async fn current_user(State(state): State<AppState>, CurrentUser(user): CurrentUser) -> Json<Value> {
+async fn current_user(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+) -> Json<Value> {
     Json(views::user_full(&user, &state.external_url))
 }
 

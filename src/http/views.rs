@@ -133,7 +133,9 @@ pub fn protected_branch(b: &ProtectedBranch) -> Value {
 
 /// The remote-mirror entity, with the URL masked as GitLab's `safe_url`.
 pub fn remote_mirror(m: &RemoteMirror) -> Value {
-    let user = m.has_user.then_some(if m.user_is_git { "git" } else { "x" });
+    let user = m
+        .has_user
+        .then_some(if m.user_is_git { "git" } else { "x" });
     json!({
         "id": m.id,
         "enabled": m.enabled,
@@ -159,7 +161,11 @@ fn host_key_fingerprints(known_hosts: Option<&str>) -> Value {
     let prints: Vec<Value> = text
         .lines()
         .filter_map(|line| {
-            let key_part = line.split_whitespace().skip(1).collect::<Vec<_>>().join(" ");
+            let key_part = line
+                .split_whitespace()
+                .skip(1)
+                .collect::<Vec<_>>()
+                .join(" ");
             ssh_key::PublicKey::from_openssh(&key_part).ok()
         })
         .map(|k| json!({"fingerprint_sha256": k.fingerprint(ssh_key::HashAlg::Sha256).to_string()}))

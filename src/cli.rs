@@ -1,0 +1,298 @@
+//! The command line: `pushmirror serve` and `pushmirror token create`. Flags win over
+//! `PUSHMIRROR_*` environment variables, which win over the `--config` TOML file, which wins over
+//! defaults. Every failure ends with a message a person can act on and a distinct exit code.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use secrecy::ExposeSecret;
+
+use crate::config::{
+    parse_external_url, parse_listen, ConfigError, EngineConfig, FileConfig, ServeConfig,
+    StoreConfig,
+};
+use crate::server::{self, StartError};
+
+/// Exit code for bad flags or configuration (clap itself uses 2 for bad flags).
+const EXIT_CONFIG: u8 = 2;
+/// Exit code when the server or a command cannot start (port taken, database too new…).
+const EXIT_START: u8 = 3;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "pushmirror",
+    version,
+    about = "Push-mirror server speaking GitLab's v4 remote-mirrors API"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Manage personal access tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum TokenCommand {
+    /// Create a user if missing and print a new personal access token for it (only the token).
+    Create(TokenArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+struct StoreArgs {
+    /// TOML configuration file.
+    #[arg(long, env = "PUSHMIRROR_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory (database, repositories, secret key). Default ./data
+    #[arg(long, env = "PUSHMIRROR_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Database URL (sqlite://… or postgres://…). Default: SQLite file in the data dir.
+    #[arg(long, env = "PUSHMIRROR_DATABASE_URL")]
+    database_url: Option<String>,
+    /// File holding the 32-byte credential key. Default: <data-dir>/secret.key
+    #[arg(long, env = "PUSHMIRROR_SECRET_KEY_FILE")]
+    secret_key_file: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct ServeArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Address to listen on. Default 127.0.0.1:8080
+    #[arg(long, env = "PUSHMIRROR_LISTEN")]
+    listen: Option<String>,
+    /// Base URL for links in responses. Default http://<listen>
+    #[arg(long, env = "PUSHMIRROR_EXTERNAL_URL")]
+    external_url: Option<String>,
+    /// Accept mirror URLs on loopback, private and link-local networks.
+    #[arg(long, env = "PUSHMIRROR_ALLOW_LOCAL_NETWORK", num_args = 0..=1, default_missing_value = "true")]
+    allow_local_network: Option<bool>,
+    /// Retry delay for protected-only mirrors, seconds. Default 60
+    #[arg(long, env = "PUSHMIRROR_RETRY_DELAY_PROTECTED_SECS")]
+    retry_delay_protected_secs: Option<u64>,
+    /// Retry delay for other mirrors, seconds. Default 300
+    #[arg(long, env = "PUSHMIRROR_RETRY_DELAY_SECS")]
+    retry_delay_secs: Option<u64>,
+    /// Mirror updates running at once. Default 2 per core
+    #[arg(long, env = "PUSHMIRROR_MAX_CONCURRENT_UPDATES")]
+    max_concurrent_updates: Option<usize>,
+    /// Mirror updates running at once against one remote host. Default 4
+    #[arg(long, env = "PUSHMIRROR_MAX_UPDATES_PER_HOST")]
+    max_updates_per_host: Option<usize>,
+    /// Deadline of one git process, seconds. Default 3600
+    #[arg(long, env = "PUSHMIRROR_GIT_TIMEOUT_SECS")]
+    git_timeout_secs: Option<u64>,
+    /// Lease on a running update before another worker may take it over, seconds. Default 30
+    #[arg(long, env = "PUSHMIRROR_LEASE_SECS")]
+    lease_secs: Option<u64>,
+}
+
+#[derive(Args, Debug)]
+struct TokenArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// The user to create the token for (created if missing).
+    #[arg(long)]
+    username: String,
+    /// Make the user an instance administrator.
+    #[arg(long)]
+    admin: bool,
+}
+
+fn store_config(args: &StoreArgs, file: &FileConfig) -> StoreConfig {
+    StoreConfig::resolve(
+        args.data_dir.clone().or_else(|| file.data_dir.clone()),
+        args.database_url
+            .clone()
+            .or_else(|| file.database_url.clone()),
+        args.secret_key_file
+            .clone()
+            .or_else(|| file.secret_key_file.clone()),
+    )
+}
+
+fn serve_config(args: &ServeArgs) -> Result<ServeConfig, ConfigError> {
+    let file = FileConfig::load(args.store.config.as_deref())?;
+    let listen = args
+        .listen
+        .clone()
+        .or_else(|| file.listen.clone())
+        .unwrap_or_else(|| "127.0.0.1:8080".into());
+    let listen = parse_listen(&listen)?;
+    let external_url = match args
+        .external_url
+        .clone()
+        .or_else(|| file.external_url.clone())
+    {
+        Some(u) => parse_external_url(&u)?,
+        None => format!("http://{listen}"),
+    };
+    let d = EngineConfig::default();
+    let engine = EngineConfig {
+        retry_delay_protected_secs: args
+            .retry_delay_protected_secs
+            .or(file.retry_delay_protected_secs)
+            .unwrap_or(d.retry_delay_protected_secs),
+        retry_delay_secs: args
+            .retry_delay_secs
+            .or(file.retry_delay_secs)
+            .unwrap_or(d.retry_delay_secs),
+        max_concurrent_updates: args
+            .max_concurrent_updates
+            .or(file.max_concurrent_updates)
+            .unwrap_or(d.max_concurrent_updates)
+            .max(1),
+        max_updates_per_host: args
+            .max_updates_per_host
+            .or(file.max_updates_per_host)
+            .unwrap_or(d.max_updates_per_host)
+            .max(1),
+        git_timeout_secs: args
+            .git_timeout_secs
+            .or(file.git_timeout_secs)
+            .unwrap_or(d.git_timeout_secs)
+            .max(1),
+        lease_secs: args
+            .lease_secs
+            .or(file.lease_secs)
+            .unwrap_or(d.lease_secs)
+            .max(2),
+    };
+    Ok(ServeConfig {
+        store: store_config(&args.store, &file),
+        listen,
+        external_url,
+        allow_local_network: args
+            .allow_local_network
+            .or(file.allow_local_network)
+            .unwrap_or(false),
+        engine,
+    })
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PUSHMIRROR_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("pushmirror: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_START);
+        }
+    };
+    runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve(args).await,
+            Command::Token {
+                command: TokenCommand::Create(args),
+            } => token_create(args).await,
+        }
+    })
+}
+
+async fn serve(args: ServeArgs) -> ExitCode {
+    let config = match serve_config(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("pushmirror: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(config.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+                " (another process is using it; pick another with --listen)"
+            } else {
+                ""
+            };
+            eprintln!("pushmirror: cannot listen on {}: {e}{hint}", config.listen);
+            return ExitCode::from(EXIT_START);
+        }
+    };
+    let state = match server::build_state(&config).await {
+        Ok(s) => s,
+        Err(e) => return start_failed(e),
+    };
+    tracing::info!(listen = %config.listen, external_url = %config.external_url, data_dir = %config.store.data_dir.display(), "pushmirror serving");
+    let shutdown = async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("installing a SIGTERM handler cannot fail");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("shutting down");
+    };
+    match server::run(listener, state, shutdown).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => start_failed(e),
+    }
+}
+
+fn start_failed(e: StartError) -> ExitCode {
+    eprintln!("pushmirror: {e}");
+    ExitCode::from(EXIT_START)
+}
+
+async fn token_create(args: TokenArgs) -> ExitCode {
+    let file = match FileConfig::load(args.store.config.as_deref()) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("pushmirror: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let username = args.username.trim();
+    let valid = !username.is_empty()
+        && username.len() <= 255
+        && username
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+        && username
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if !valid {
+        eprintln!("pushmirror: invalid username '{username}': use letters, digits, '_', '-' and '.', starting with a letter, digit or '_'");
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    let config = store_config(&args.store, &file);
+    let opened = match server::open(&config).await {
+        Ok(o) => o,
+        Err(e) => return start_failed(e),
+    };
+    let now = chrono::Utc::now().timestamp_millis();
+    let created = async {
+        let user = opened.store.ensure_user(username, args.admin, now).await?;
+        let (token, hash) = crate::secret::mint_token();
+        opened
+            .store
+            .insert_token(user.id, &hash, "cli", now)
+            .await?;
+        Ok::<_, crate::store::StoreError>(token)
+    };
+    match created.await {
+        Ok(token) => {
+            println!("{}", token.expose_secret());
+            ExitCode::SUCCESS
+        }
+        Err(e) => start_failed(e.into()),
+    }
+}

@@ -1,0 +1,81 @@
+//! Assembling and running a server: open the store and the key, build the shared state, serve
+//! HTTP on an already-bound listener until `shutdown` resolves, and run the engine beside it.
+//! Taking a bound listener lets tests start the real server on `127.0.0.1:0`.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+use crate::config::{ServeConfig, StoreConfig};
+use crate::git::GitRunner;
+use crate::http::{app, AppInner, AppState};
+use crate::model::url::NetworkPolicy;
+use crate::secret::{Cipher, SecretError};
+use crate::store::{Store, StoreError};
+
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot create data directory {0}: {1}")]
+    DataDir(String, std::io::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error("cannot prepare git: {0}")]
+    Git(std::io::Error),
+    #[error("server error: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Opened store resources shared by `serve` and `token create`.
+pub struct Opened {
+    pub store: Store,
+    pub cipher: Cipher,
+}
+
+/// Creates the data dir, opens and migrates the store, and loads (or creates) the secret key.
+pub async fn open(config: &StoreConfig) -> Result<Opened, StartError> {
+    std::fs::create_dir_all(config.repositories_dir())
+        .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
+    let store = Store::open(&config.database_url).await?;
+    let cipher = Cipher::load_or_create(&config.secret_key_file, true)?;
+    Ok(Opened { store, cipher })
+}
+
+/// Builds the shared state of a server.
+pub async fn build_state(config: &ServeConfig) -> Result<AppState, StartError> {
+    let opened = open(&config.store).await?;
+    let git = GitRunner::new(
+        &config.store.data_dir.join("git-home"),
+        Duration::from_secs(config.engine.git_timeout_secs),
+    )
+    .map_err(StartError::Git)?;
+    Ok(AppState::new(AppInner {
+        store: opened.store,
+        cipher: opened.cipher,
+        git,
+        repositories_dir: config.store.repositories_dir(),
+        external_url: config.external_url.clone(),
+        network_policy: NetworkPolicy {
+            allow_local_network: config.allow_local_network,
+        },
+        engine_wakeup: Arc::new(Notify::new()),
+    }))
+}
+
+/// Serves until `shutdown` resolves.
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let app = app(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(StartError::Serve)
+}
