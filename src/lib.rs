@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod config;
 pub mod credentials;
+pub mod engine;
 pub mod git;
 pub mod http;
 pub mod model;

@@ -59,6 +59,8 @@ pub async fn build_state(config: &ServeConfig) -> Result<AppState, StartError> {
         cipher: opened.cipher,
         git,
         repositories_dir: config.store.repositories_dir(),
+        data_dir: config.store.data_dir.clone(),
+        engine: config.engine.clone(),
         external_url: config.external_url.clone(),
         network_policy: NetworkPolicy {
             allow_local_network: config.allow_local_network,
@@ -67,15 +69,19 @@ pub async fn build_state(config: &ServeConfig) -> Result<AppState, StartError> {
     }))
 }
 
-/// Serves until `shutdown` resolves.
+/// Serves HTTP and runs the engine until `shutdown` resolves; then stops the engine, which hands
+/// running updates back to the queue.
 pub async fn run(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
+    let engine = crate::engine::spawn(state.clone());
     let app = app(state);
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
-        .map_err(StartError::Serve)
+        .map_err(StartError::Serve);
+    engine.shutdown().await;
+    served
 }

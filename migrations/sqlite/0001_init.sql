@@ -84,6 +84,8 @@ create table remote_mirrors (
     -- The engine's durable queue: an update is wanted while wanted_seq > done_seq.
     wanted_seq bigint not null default 0,
     done_seq bigint not null default 0,
+    -- The wanted_seq the running (or last) attempt covers.
+    claimed_seq bigint not null default 0,
     retry_count bigint not null default 0,
     next_attempt_at bigint not null default 0,
     lease_owner text,

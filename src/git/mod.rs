@@ -6,6 +6,9 @@
 //! Invariant: no credential is ever put in argv or in a file; callers hand secrets over through
 //! [`GitCommand::env_secret`], which only the child's environment sees.
 
+pub mod ops;
+pub mod ssh_agent;
+
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -96,6 +99,8 @@ pub enum GitError {
     Failed {
         subcommand: &'static str,
         stderr: String,
+        /// What it printed on stdout (bounded like stderr): `push --porcelain` reports there.
+        stdout: String,
         code: Option<i32>,
     },
     #[error("i/o with git: {0}")]
@@ -277,9 +282,12 @@ impl GitCommand {
                 if status.success() {
                     Ok(GitOutput { stdout, stderr })
                 } else {
+                    let mut stdout = stdout;
+                    stdout.truncate(MAX_STDERR);
                     Err(GitError::Failed {
                         subcommand: sub,
                         stderr,
+                        stdout: String::from_utf8_lossy(&stdout).into_owned(),
                         code: status.code(),
                     })
                 }

@@ -44,6 +44,10 @@ pub struct AppInner {
     pub external_url: String,
     /// Which mirror destinations the operator allows.
     pub network_policy: NetworkPolicy,
+    /// The data directory (engine state lives under it).
+    pub data_dir: PathBuf,
+    /// Engine tuning.
+    pub engine: crate::config::EngineConfig,
     /// Wakes the engine when an update was requested.
     pub engine_wakeup: Arc<Notify>,
 }

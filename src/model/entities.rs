@@ -128,6 +128,8 @@ pub struct RemoteMirror {
     pub last_update_started_at: Option<Millis>,
     pub last_successful_update_at: Option<Millis>,
     pub last_error: Option<String>,
+    /// Retries already made for the current failure streak (GitLab retries 3 times).
+    pub retry_count: i64,
     pub created_at: Millis,
     pub updated_at: Millis,
 }

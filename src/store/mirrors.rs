@@ -10,7 +10,7 @@ use crate::model::status::UpdateStatus;
 const SELECT: &str = "select id, project_id, url, has_user, user_is_git, has_password, \
     credentials, enabled, only_protected_branches, keep_divergent_refs, mirror_branch_regex, \
     auth_method, ssh_public_key, ssh_known_hosts, update_status, last_update_at, \
-    last_update_started_at, last_successful_update_at, last_error, created_at, updated_at \
+    last_update_started_at, last_successful_update_at, last_error, retry_count, created_at, updated_at \
     from remote_mirrors";
 
 /// A mirror to create; `credentials` are already sealed.
@@ -58,6 +58,7 @@ pub(crate) fn mirror_from_row(r: &sqlx::any::AnyRow) -> Result<RemoteMirror, sql
         last_update_started_at: r.try_get("last_update_started_at")?,
         last_successful_update_at: r.try_get("last_successful_update_at")?,
         last_error: r.try_get("last_error")?,
+        retry_count: r.try_get("retry_count")?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
     })

@@ -9,10 +9,12 @@ mod members;
 mod mirrors;
 mod projects;
 mod protected;
+mod queue;
 mod users;
 
 pub use mirrors::{MirrorChanges, NewMirror};
 pub use projects::NewProject;
+pub use queue::{AttemptOutcome, ClaimedUpdate};
 
 use std::str::FromStr;
 use std::time::Duration;

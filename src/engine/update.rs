@@ -1,0 +1,287 @@
+//! One mirror update: GitLab's sync algorithm (Gitaly's `UpdateRemoteMirror`) run against a real
+//! remote. List local refs; plan against the remote state the last update left (or, without one,
+//! against `ls-remote`); answer the plan's ancestry questions with git; push in batches; classify
+//! the outcome. Its result is data for the scheduler, which records it.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use secrecy::ExposeSecret;
+
+use super::remote::{prepare, PrepareError, PreparedRemote};
+use super::snapshot;
+use crate::credentials::MirrorCredentials;
+use crate::git::ops::{self, Remote};
+use crate::git::{GitError, GitRunner};
+use crate::model::entities::RemoteMirror;
+use crate::model::plan::{ancestry_questions, plan, PlanInput, RefUpdatePlan};
+use crate::model::refmatch::{validate_branch_regex, RefFilter};
+use crate::model::url::{scrub, NetworkPolicy};
+use crate::secret::Cipher;
+use crate::store::Store;
+
+/// Refspecs per `git push`. Gitaly pushes 10 at a time; every push pays a full ref advertisement,
+/// so with 100,000 refs that would be 10,000 advertisements. 2,000 keeps argv near 200 KB (far
+/// under ARG_MAX) while a first mirror of 100k refs takes 50 pushes.
+pub const PUSH_BATCH: usize = 2000;
+/// Longest `last_error` kept; git's output past this is noise for a person.
+const MAX_ERROR_LEN: usize = 4000;
+
+/// What the update needs from the engine.
+pub struct UpdateContext<'a> {
+    pub store: &'a Store,
+    pub cipher: &'a Cipher,
+    pub git: &'a GitRunner,
+    pub repo: PathBuf,
+    pub data_dir: PathBuf,
+    pub policy: NetworkPolicy,
+}
+
+/// How an update failed.
+#[derive(Debug, PartialEq, Eq)]
+pub enum UpdateFailure {
+    /// A retry may fix it (network, authentication, a remote that refused).
+    Retryable(String),
+    /// Only a person can fix it (diverged refs).
+    Final(String),
+}
+
+/// Runs one update of `mirror`.
+pub async fn run(ctx: &UpdateContext<'_>, mirror: &RemoteMirror) -> Result<(), UpdateFailure> {
+    let creds = MirrorCredentials::open(ctx.cipher, mirror.credentials.as_deref())
+        .map_err(|e| UpdateFailure::Retryable(e.to_string()))?;
+    let prepared = prepare(mirror, creds, ctx.policy)
+        .await
+        .map_err(|e| match e {
+            PrepareError::InvalidUrl(_) | PrepareError::Ssh(_) => {
+                UpdateFailure::Retryable(e.to_string())
+            }
+        })?;
+    let result = sync(ctx, mirror, &prepared).await;
+    if result.is_err() {
+        // Part of a push may have landed: the remote state is unknown now.
+        snapshot::forget(&ctx.data_dir, mirror.id);
+    }
+    result.map_err(|f| scrub_failure(f, &prepared))
+}
+
+fn scrub_failure(f: UpdateFailure, prepared: &PreparedRemote) -> UpdateFailure {
+    let secrets: Vec<&str> = prepared.secrets.iter().map(|s| s.expose_secret()).collect();
+    let clean = |m: String| {
+        let mut s = scrub(&m, &secrets);
+        if s.len() > MAX_ERROR_LEN {
+            let mut cut = MAX_ERROR_LEN;
+            while !s.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            s.truncate(cut);
+        }
+        s
+    };
+    match f {
+        UpdateFailure::Retryable(m) => UpdateFailure::Retryable(clean(m)),
+        UpdateFailure::Final(m) => UpdateFailure::Final(clean(m)),
+    }
+}
+
+fn git_failure(e: GitError) -> UpdateFailure {
+    UpdateFailure::Retryable(match e {
+        GitError::Failed { stderr, stdout, .. } => {
+            // `push --porcelain` reports refused refs on stdout as `!\t<src>:<dst>\t<why>`.
+            let rejected: Vec<String> = stdout
+                .lines()
+                .filter(|l| l.starts_with('!'))
+                .map(|l| l.replace('\t', " "))
+                .collect();
+            let text = [stderr.trim().to_owned(), rejected.join("\n")]
+                .into_iter()
+                .filter(|t| !t.is_empty())
+                .collect::<Vec<_>>()
+                .join("\n");
+            if text.is_empty() {
+                "git failed without a message".to_owned()
+            } else {
+                text
+            }
+        }
+        other => other.to_string(),
+    })
+}
+
+async fn filter_for(
+    ctx: &UpdateContext<'_>,
+    mirror: &RemoteMirror,
+    local: &[(String, String)],
+) -> Result<RefFilter, UpdateFailure> {
+    if let Some(re) = &mirror.mirror_branch_regex {
+        let re = validate_branch_regex(re)
+            .map_err(|m| UpdateFailure::Final(format!("mirror_branch_regex {m}")))?;
+        let branches = local
+            .iter()
+            .filter_map(|(n, _)| n.strip_prefix("refs/heads/"));
+        return Ok(RefFilter::gitlab_branch_regex(&re, branches));
+    }
+    if mirror.only_protected_branches {
+        let patterns = ctx
+            .store
+            .protected_branch_names(mirror.project_id)
+            .await
+            .map_err(|e| UpdateFailure::Retryable(e.to_string()))?;
+        return Ok(RefFilter::protected(patterns));
+    }
+    Ok(RefFilter::All)
+}
+
+/// Plans and pushes. With a recorded remote state, tries the lease path first; a remote that
+/// moved behind our back makes the lease fail, and the update is redone from `ls-remote`.
+async fn sync(
+    ctx: &UpdateContext<'_>,
+    mirror: &RemoteMirror,
+    prepared: &PreparedRemote,
+) -> Result<(), UpdateFailure> {
+    let local = ops::local_refs(ctx.git, &ctx.repo)
+        .await
+        .map_err(git_failure)?;
+    let head = ops::head_branch(ctx.git, &ctx.repo)
+        .await
+        .map_err(git_failure)?;
+    let default_branch = head.filter(|b| {
+        local
+            .iter()
+            .any(|(n, _)| n.strip_prefix("refs/heads/") == Some(b))
+    });
+    let filter = filter_for(ctx, mirror, &local).await?;
+    if let Some(recorded) = snapshot::load(&ctx.data_dir, mirror.id, &mirror.url) {
+        match attempt(
+            ctx,
+            mirror,
+            &prepared.remote,
+            &local,
+            default_branch.as_deref(),
+            &filter,
+            recorded,
+            true,
+        )
+        .await
+        {
+            Err(Attempt::StaleLease) => {}
+            Err(Attempt::Failed(f)) => return Err(f),
+            Ok(()) => return Ok(()),
+        }
+    }
+    let listed = ops::ls_remote(ctx.git, &ctx.repo, &prepared.remote)
+        .await
+        .map_err(git_failure)?;
+    let remote: BTreeMap<String, String> = listed.into_iter().collect();
+    match attempt(
+        ctx,
+        mirror,
+        &prepared.remote,
+        &local,
+        default_branch.as_deref(),
+        &filter,
+        remote,
+        false,
+    )
+    .await
+    {
+        Ok(()) => Ok(()),
+        Err(Attempt::Failed(f)) => Err(f),
+        Err(Attempt::StaleLease) => Err(UpdateFailure::Retryable(
+            "the remote changed while it was being updated".into(),
+        )),
+    }
+}
+
+enum Attempt {
+    StaleLease,
+    Failed(UpdateFailure),
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn attempt(
+    ctx: &UpdateContext<'_>,
+    mirror: &RemoteMirror,
+    remote: &Remote,
+    local: &[(String, String)],
+    default_branch: Option<&str>,
+    filter: &RefFilter,
+    mut remote_state: BTreeMap<String, String>,
+    with_leases: bool,
+) -> Result<(), Attempt> {
+    let remote_list: Vec<(String, String)> = remote_state
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let input = PlanInput {
+        local,
+        remote: &remote_list,
+        default_branch,
+        keep_divergent_refs: mirror.keep_divergent_refs,
+        filter,
+    };
+    let mut answers = BTreeMap::new();
+    for q in ancestry_questions(&input) {
+        let a = ops::is_ancestor(ctx.git, &ctx.repo, &q.ancestor, &q.descendant)
+            .await
+            .map_err(|e| Attempt::Failed(git_failure(e)))?;
+        answers.insert((q.ancestor, q.descendant), a);
+    }
+    let planned: RefUpdatePlan = plan(&input, &|a: &str, d: &str| {
+        answers
+            .get(&(a.to_owned(), d.to_owned()))
+            .copied()
+            .flatten()
+    });
+    let expected: BTreeMap<&str, &str> = planned
+        .updates
+        .iter()
+        .map(|u| (u.name.as_str(), u.old_remote.as_deref().unwrap_or("")))
+        .chain(
+            planned
+                .deletes
+                .iter()
+                .map(|d| (d.name.as_str(), d.old_remote.as_str())),
+        )
+        .collect();
+    for batch in planned.refspecs(PUSH_BATCH) {
+        let leases: Vec<(String, String)> = if with_leases {
+            batch
+                .iter()
+                .filter_map(|spec| spec.rsplit_once(':').map(|(_, dst)| dst))
+                .map(|dst| {
+                    (
+                        dst.to_owned(),
+                        expected.get(dst).copied().unwrap_or("").to_owned(),
+                    )
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        match ops::push(ctx.git, &ctx.repo, remote, &batch, planned.force, &leases).await {
+            Ok(_) => {}
+            Err(GitError::Failed { stdout, .. })
+                if with_leases
+                    && (stdout.contains("stale info") || stdout.contains("fetch first")) =>
+            {
+                return Err(Attempt::StaleLease)
+            }
+            Err(e) => return Err(Attempt::Failed(git_failure(e))),
+        }
+    }
+    for u in &planned.updates {
+        remote_state.insert(u.name.clone(), u.new.clone());
+    }
+    for d in &planned.deletes {
+        remote_state.remove(&d.name);
+    }
+    if let Err(e) = snapshot::save(&ctx.data_dir, mirror.id, &mirror.url, &remote_state) {
+        tracing::warn!(mirror = mirror.id, error = %e, "could not record the remote state");
+        snapshot::forget(&ctx.data_dir, mirror.id);
+    }
+    match planned.divergent_message() {
+        Some(msg) => Err(Attempt::Failed(UpdateFailure::Final(msg))),
+        None => Ok(()),
+    }
+}

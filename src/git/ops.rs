@@ -1,0 +1,174 @@
+//! Typed git operations the engine and the hosting need: listing refs, ancestry, `ls-remote` and
+//! `push` against a [`Remote`]. Each builds its command through [`GitRunner::command`], so all of
+//! them get the safe environment and the deadline.
+
+use std::path::Path;
+
+use secrecy::SecretString;
+
+use super::{GitError, GitRunner, Subcommand};
+
+/// How to reach a remote: the credential-free URL that goes in argv, plus configuration and
+/// environment (credentials, DNS pin, ssh settings) that only the child process sees.
+#[derive(Default)]
+pub struct Remote {
+    /// The URL git is given, never carrying credentials.
+    pub url: String,
+    /// Configuration passed through `GIT_CONFIG_*` variables (e.g. `http.extraHeader`).
+    pub config: Vec<(String, SecretString)>,
+    /// Extra environment (e.g. `GIT_SSH_COMMAND`, `SSH_AUTH_SOCK`).
+    pub env: Vec<(String, SecretString)>,
+}
+
+/// Parses `<oid> <refname>` lines (for-each-ref and ls-remote output, tab or space separated).
+fn parse_ref_lines(out: &[u8]) -> Vec<(String, String)> {
+    String::from_utf8_lossy(out)
+        .lines()
+        .filter_map(|line| {
+            let (oid, name) = line.split_once(['\t', ' '])?;
+            let name = name.trim();
+            (!name.ends_with("^{}")
+                && (name.starts_with("refs/heads/") || name.starts_with("refs/tags/")))
+            .then(|| (name.to_owned(), oid.trim().to_owned()))
+        })
+        .collect()
+}
+
+/// Every branch and tag of a local repository, as `(full name, oid)`.
+pub async fn local_refs(
+    runner: &GitRunner,
+    repo: &Path,
+) -> Result<Vec<(String, String)>, GitError> {
+    let out = runner
+        .command(Some(repo), Subcommand::ForEachRef)
+        .args([
+            "--format=%(objectname) %(refname)",
+            "refs/heads/",
+            "refs/tags/",
+        ])
+        .run()
+        .await?;
+    Ok(parse_ref_lines(&out.stdout))
+}
+
+/// The branch `HEAD` names (short name), whether or not it exists yet.
+pub async fn head_branch(runner: &GitRunner, repo: &Path) -> Result<Option<String>, GitError> {
+    match runner
+        .command(Some(repo), Subcommand::SymbolicRef)
+        .args(["--quiet", "HEAD"])
+        .run()
+        .await
+    {
+        Ok(out) => Ok(String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .strip_prefix("refs/heads/")
+            .map(str::to_owned)),
+        Err(GitError::Failed { code: Some(1), .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Points `HEAD` at `branch`.
+pub async fn set_head(runner: &GitRunner, repo: &Path, branch: &str) -> Result<(), GitError> {
+    runner
+        .command(Some(repo), Subcommand::SymbolicRef)
+        .args(["HEAD".to_owned(), format!("refs/heads/{branch}")])
+        .run()
+        .await?;
+    Ok(())
+}
+
+/// Whether `ancestor` is an ancestor of (or equal to) `descendant`; `None` when git cannot tell
+/// (an object unknown locally).
+pub async fn is_ancestor(
+    runner: &GitRunner,
+    repo: &Path,
+    ancestor: &str,
+    descendant: &str,
+) -> Result<Option<bool>, GitError> {
+    match runner
+        .command(Some(repo), Subcommand::MergeBase)
+        .args(["--is-ancestor", "--end-of-options", ancestor, descendant])
+        .run()
+        .await
+    {
+        Ok(_) => Ok(Some(true)),
+        Err(GitError::Failed { code: Some(1), .. }) => Ok(Some(false)),
+        Err(GitError::Failed { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The remote's branches and tags (peeled entries and symbolic refs left out).
+pub async fn ls_remote(
+    runner: &GitRunner,
+    repo: &Path,
+    remote: &Remote,
+) -> Result<Vec<(String, String)>, GitError> {
+    let mut cmd = runner
+        .command(Some(repo), Subcommand::LsRemote)
+        .config_env(&remote.config)
+        .args([
+            "--refs",
+            "--end-of-options",
+            remote.url.as_str(),
+            "refs/heads/*",
+            "refs/tags/*",
+        ]);
+    for (k, v) in &remote.env {
+        cmd = cmd.env_secret(k, v);
+    }
+    let out = cmd.run().await?;
+    Ok(parse_ref_lines(&out.stdout))
+}
+
+/// Pushes `refspecs` to the remote. `leases` (ref name → expected old oid, empty for "must not
+/// exist") turn each into a `--force-with-lease` push; otherwise `force` decides `--force`.
+pub async fn push(
+    runner: &GitRunner,
+    repo: &Path,
+    remote: &Remote,
+    refspecs: &[String],
+    force: bool,
+    leases: &[(String, String)],
+) -> Result<super::GitOutput, GitError> {
+    let mut args: Vec<String> = vec!["--porcelain".into(), "--no-verify".into()];
+    if !leases.is_empty() {
+        args.extend(
+            leases
+                .iter()
+                .map(|(r, old)| format!("--force-with-lease={r}:{old}")),
+        );
+    } else if force {
+        args.push("--force".into());
+    }
+    args.push("--end-of-options".into());
+    args.push(remote.url.clone());
+    args.extend(refspecs.iter().cloned());
+    let mut cmd = runner
+        .command(Some(repo), Subcommand::Push)
+        .config_env(&remote.config)
+        .args(args);
+    for (k, v) in &remote.env {
+        cmd = cmd.env_secret(k, v);
+    }
+    cmd.run().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ref_lines_keep_branches_and_tags_only() {
+        let out = b"a1\trefs/heads/main\nb2\trefs/tags/v1\nb3\trefs/tags/v1^{}\nc3\tHEAD\nd4 refs/pull/1/head\ne5 refs/heads/x y\n";
+        assert_eq!(
+            parse_ref_lines(out),
+            vec![
+                ("refs/heads/main".to_owned(), "a1".to_owned()),
+                ("refs/tags/v1".to_owned(), "b2".to_owned()),
+                ("refs/heads/x y".to_owned(), "e5".to_owned()),
+            ]
+        );
+    }
+}
