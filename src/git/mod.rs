@@ -163,6 +163,15 @@ impl GitRunner {
         if let Some(dir) = git_dir {
             cmd.env("GIT_DIR", dir);
         }
+        // If the server dies (even by SIGKILL), its git children die with it instead of lingering
+        // as orphans that nobody's deadline covers.
+        // SAFETY: prctl is async-signal-safe and touches only the child being exec'd.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
         for (k, v) in FORCED_CONFIG {
             cmd.arg("-c").arg(format!("{k}={v}"));
         }
