@@ -15,6 +15,10 @@
 //! Hosts are restricted to `[A-Za-z0-9.-]`, bracketed IPv6 or numeric IPv4, and the stored URL is
 //! re-assembled from the parts we validated, so git cannot read a different host out of it than
 //! the one we checked.
+//!
+//! Code map: this file holds the types and the URL grammar; `host` reads hosts (every IPv4
+//! spelling) and owns [`check_address`]; `mask` owns [`masked_url`], [`url_with_credentials`] and
+//! [`scrub`]; `tests` holds the tables.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -335,7 +339,7 @@ fn decode_credential(raw: &str) -> Result<Option<String>, BlockReason> {
     Ok((!decoded.is_empty()).then(|| decoded.into_owned()))
 }
 
-/// Splits `host[:port]`, keeping IPv6 brackets on the host so [`parse_host`] knows.
+/// Splits `host[:port]`, keeping IPv6 brackets on the host so [`host::parse_host`] knows.
 fn split_host_port(host_port: &str) -> Result<(&str, Option<&str>), BlockReason> {
     if host_port.starts_with('[') {
         let close = host_port.find(']').ok_or(BlockReason::InvalidUri)?;

@@ -1,0 +1,626 @@
+//! The push-mirror engine end to end: pushes with the real git CLI into the real server (smart
+//! HTTP), mirrored by the engine into real git servers on 127.0.0.1 (git http-backend with basic
+//! auth, git daemon, sshd), watched until they converge.
+
+mod common;
+mod remotes;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use common::{contains_bytes, poll_until, read_all_files, TestServer};
+use remotes::{GitDaemonRemote, GitHttpRemote, SshRemote};
+use serde_json::{json, Value};
+
+/// Generous bound for convergence: an update takes well under a second; CI machines are slow.
+const CONVERGE: Duration = Duration::from_secs(30);
+
+/// A client-side working repository driven with the real git CLI and a sealed-off environment.
+struct Work {
+    dir: tempfile::TempDir,
+}
+
+impl Work {
+    fn new() -> Work {
+        let w = Work { dir: tempfile::tempdir().unwrap() };
+        w.git(&["init", "-q", "-b", "main"]);
+        w
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn git(&self, args: &[&str]) -> String {
+        let home = self.dir.path().join(".home");
+        std::fs::create_dir_all(&home).unwrap();
+        let out = Command::new("git")
+            .args(["-c", "user.name=T", "-c", "user.email=t@example.com", "-c", "protocol.version=2"])
+            .args(args)
+            .current_dir(self.dir.path())
+            .env("HOME", &home)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// Commits an empty change and returns the new commit id.
+    fn commit(&self, msg: &str) -> String {
+        self.git(&["commit", "-q", "--allow-empty", "-m", msg]);
+        self.git(&["rev-parse", "HEAD"])
+    }
+
+    fn push(&self, url: &str, refspecs: &[&str]) {
+        let mut args = vec!["push", "-q", url];
+        args.extend_from_slice(refspecs);
+        self.git(&args);
+    }
+}
+
+/// Runs blocking git work off the runtime so the in-process server keeps serving.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.unwrap()
+}
+
+struct Fixture {
+    server: TestServer,
+    token: String,
+    project_id: i64,
+    push_url: String,
+}
+
+impl Fixture {
+    async fn new() -> Fixture {
+        Self::with(|_| {}).await
+    }
+
+    async fn with(tweak: impl FnOnce(&mut pushmirror::config::ServeConfig)) -> Fixture {
+        let server = TestServer::start_with(|c| {
+            c.allow_local_network = true;
+            c.engine.retry_delay_secs = 1;
+            c.engine.retry_delay_protected_secs = 1;
+            tweak(c);
+        })
+        .await;
+        let token = server.token("root", true).await;
+        let project = server.project(&token, "origin").await;
+        let host = server.base.trim_start_matches("http://").to_owned();
+        Fixture {
+            push_url: format!("http://oauth2:{token}@{host}/root/origin.git"),
+            project_id: project["id"].as_i64().unwrap(),
+            server,
+            token,
+        }
+    }
+
+    async fn add_mirror(&self, body: Value) -> i64 {
+        let r = self
+            .server
+            .post_json(&format!("/projects/{}/remote_mirrors", self.project_id), &self.token, body)
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.body["id"].as_i64().unwrap()
+    }
+
+    async fn mirror(&self, id: i64) -> Value {
+        self.server
+            .get(&format!("/projects/{}/remote_mirrors/{id}", self.project_id), &self.token)
+            .await
+            .body
+    }
+
+    async fn sync(&self, id: i64) {
+        let r = self
+            .server
+            .request(
+                "POST",
+                &format!("/projects/{}/remote_mirrors/{id}/sync", self.project_id),
+                Some(&self.token),
+                common::Body::None,
+            )
+            .await;
+        assert_eq!(r.status, 204, "{}", r.text);
+    }
+
+    /// Waits until the mirror's status is `want` and `cond` holds on the remote.
+    async fn wait_for(&self, id: i64, want: &str, cond: impl Fn() -> bool) -> Value {
+        let mut last = Value::Null;
+        let ok = poll_until(CONVERGE, || {
+            let f = self.mirror(id);
+            let last = &mut last;
+            let cond = &cond;
+            async move {
+                *last = f.await;
+                last["update_status"] == want && cond()
+            }
+        })
+        .await;
+        assert!(ok, "mirror {id} never reached {want}: {last}");
+        last
+    }
+
+    fn local_refs(&self) -> BTreeMap<String, String> {
+        let repo = self.server.state.repository_path(self.project_id);
+        refs_of(&repo)
+    }
+}
+
+fn refs_of(repo: &Path) -> BTreeMap<String, String> {
+    let out = Command::new("git")
+        .args(["for-each-ref", "--format=%(refname) %(objectname)", "refs/heads", "refs/tags"])
+        .env("GIT_DIR", repo)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        .collect()
+}
+
+fn work_push(work: &std::sync::Arc<Work>, url: &str, refspecs: &[&str]) -> impl std::future::Future<Output = ()> {
+    let w = work.clone();
+    let url = url.to_owned();
+    let specs: Vec<String> = refspecs.iter().map(|s| s.to_string()).collect();
+    async move {
+        blocking(move || {
+            let refs: Vec<&str> = specs.iter().map(String::as_str).collect();
+            w.push(&url, &refs)
+        })
+        .await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn branches_and_tags_converge_over_http_with_credentials() {
+    let fx = Fixture::new().await;
+    let remote = GitHttpRemote::start(Some(("mirror-user", "Pa55-word"))).await;
+    remote.create_repo("target");
+    let id = fx
+        .add_mirror(json!({
+            "url": remote.url_with_credentials("target", "mirror-user", "Pa55-word"),
+            "enabled": true,
+        }))
+        .await;
+    let work = std::sync::Arc::new(Work::new());
+    let w = work.clone();
+    blocking(move || {
+        w.commit("one");
+        w.git(&["tag", "v1"]);
+        w.git(&["branch", "feature"]);
+    })
+    .await;
+    // The push alone triggers the update: no sync call.
+    work_push(&work, &fx.push_url, &["main", "feature", "v1"]).await;
+    fx.wait_for(id, "finished", || remote.refs("target") == fx.local_refs()).await;
+    assert_eq!(remote.refs("target").len(), 3);
+
+    // Update, force-push and delete: a force-pushed branch follows, an unmerged deleted branch
+    // stays on the remote, and new tags arrive.
+    let w = work.clone();
+    let (rewritten, feature_tip) = blocking(move || {
+        let tip = w.commit("two");
+        w.git(&["tag", "v2"]);
+        w.git(&["checkout", "-q", "-b", "topic"]);
+        let topic = w.commit("unmerged work");
+        w.git(&["checkout", "-q", "main"]);
+        w.git(&["reset", "-q", "--hard", "HEAD~1"]);
+        let rewritten = w.commit("rewritten two");
+        (rewritten, (tip, topic))
+    })
+    .await;
+    work_push(&work, &fx.push_url, &["+main", "topic", "v2"]).await;
+    fx.wait_for(id, "finished", || remote.refs("target") == fx.local_refs()).await;
+    assert_eq!(remote.refs("target")["refs/heads/main"], rewritten);
+    let (_, topic) = feature_tip;
+    // Delete `topic` (unmerged) and `feature` (merged: it points at an ancestor of main).
+    work_push(&work, &fx.push_url, &[":topic", ":feature"]).await;
+    let m = fx
+        .wait_for(id, "finished", || {
+            let r = remote.refs("target");
+            !r.contains_key("refs/heads/feature") && r.get("refs/heads/topic") == Some(&topic)
+        })
+        .await;
+    assert!(m["last_error"].is_null());
+    for t in ["last_update_at", "last_successful_update_at", "last_update_started_at"] {
+        assert!(m[t].as_str().unwrap().ends_with('Z'), "{t}: {m}");
+    }
+    // Credentials travelled as a header, never in a URL.
+    let log = remote.request_log();
+    assert!(log.iter().all(|r| !r.uri.contains("Pa55-word")));
+    assert!(log.iter().any(|r| r.has_authorization()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protected_only_and_regex_filters_limit_branches_but_not_tags() {
+    let fx = Fixture::new().await;
+    let daemon = GitDaemonRemote::start();
+    daemon.create_repo("protected");
+    daemon.create_repo("regex");
+    let r = fx
+        .server
+        .post_json(
+            &format!("/projects/{}/protected_branches", fx.project_id),
+            &fx.token,
+            json!({"name": "release-*"}),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+    let protected = fx
+        .add_mirror(json!({"url": daemon.url("protected"), "enabled": true, "only_protected_branches": true}))
+        .await;
+    let regex = fx
+        .add_mirror(json!({"url": daemon.url("regex"), "enabled": true, "mirror_branch_regex": "^feat/"}))
+        .await;
+    let work = std::sync::Arc::new(Work::new());
+    let w = work.clone();
+    blocking(move || {
+        w.commit("base");
+        for b in ["release-1.0", "release-x/y", "feat/a", "other"] {
+            w.git(&["branch", b]);
+        }
+        w.git(&["tag", "t1"]);
+    })
+    .await;
+    work_push(&work, &fx.push_url, &["main", "release-1.0", "release-x/y", "feat/a", "other", "t1"]).await;
+    let names = |m: BTreeMap<String, String>| m.into_keys().collect::<Vec<_>>();
+    fx.wait_for(protected, "finished", || {
+        names(daemon.refs("protected"))
+            == ["refs/heads/release-1.0", "refs/heads/release-x/y", "refs/tags/t1"]
+    })
+    .await;
+    fx.wait_for(regex, "finished", || {
+        names(daemon.refs("regex")) == ["refs/heads/feat/a", "refs/tags/t1"]
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_divergent_refs_skips_diverged_refs_and_fails_with_their_names() {
+    let fx = Fixture::new().await;
+    let daemon = GitDaemonRemote::start();
+    let remote_url = daemon.create_repo("kd");
+    let id = fx
+        .add_mirror(json!({"url": remote_url, "enabled": true, "keep_divergent_refs": true}))
+        .await;
+    let work = std::sync::Arc::new(Work::new());
+    let w = work.clone();
+    blocking(move || {
+        w.commit("base");
+        w.git(&["branch", "dev"]);
+    })
+    .await;
+    work_push(&work, &fx.push_url, &["main", "dev"]).await;
+    fx.wait_for(id, "finished", || daemon.refs("kd").len() == 2).await;
+    // Someone commits on the remote's `dev`; we move `dev` elsewhere and `main` forward.
+    let other = std::sync::Arc::new(Work::new());
+    let (o, url) = (other.clone(), remote_url.clone());
+    let remote_dev = blocking(move || {
+        o.git(&["-c", "protocol.git.allow=always", "fetch", "-q", &url, "dev"]);
+        o.git(&["reset", "-q", "--hard", "FETCH_HEAD"]);
+        let c = o.commit("remote-only");
+        o.git(&["-c", "protocol.git.allow=always", "push", "-q", &url, "HEAD:dev"]);
+        c
+    })
+    .await;
+    let w = work.clone();
+    let main_tip = blocking(move || {
+        w.git(&["checkout", "-q", "dev"]);
+        w.commit("local dev");
+        w.git(&["checkout", "-q", "main"]);
+        w.commit("main forward")
+    })
+    .await;
+    work_push(&work, &fx.push_url, &["main", "dev"]).await;
+    let m = fx
+        .wait_for(id, "failed", || daemon.refs("kd")["refs/heads/main"] == main_tip)
+        .await;
+    assert_eq!(
+        m["last_error"],
+        "Some refs have diverged and have not been updated on the remote:\n\nrefs/heads/dev"
+    );
+    assert_eq!(daemon.refs("kd")["refs/heads/dev"], remote_dev, "diverged ref left alone");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_password_fails_scrubbed_retries_and_recovers_after_url_update() {
+    let fx = Fixture::new().await;
+    let remote = GitHttpRemote::start(Some(("bot", "right-Pa55"))).await;
+    remote.create_repo("auth");
+    let id = fx
+        .add_mirror(json!({"url": remote.url_with_credentials("auth", "bot", "wrong-Pa55-Zq9"), "enabled": true}))
+        .await;
+    let work = std::sync::Arc::new(Work::new());
+    let w = work.clone();
+    blocking(move || {
+        w.commit("one");
+    })
+    .await;
+    work_push(&work, &fx.push_url, &["main"]).await;
+    // Attempt 0 and three retries (1 s apart in tests), then `failed`.
+    let m = fx.wait_for(id, "failed", || true).await;
+    let err = m["last_error"].as_str().unwrap().to_owned();
+    assert!(!err.contains("wrong-Pa55-Zq9"), "{err}");
+    assert!(err.contains("127.0.0.1"), "git's own message: {err}");
+    let attempts = remote.request_log().iter().filter(|r| r.uri.contains("info/refs")).count();
+    assert!(attempts >= 4, "expected the first attempt and 3 retries, saw {attempts}");
+    let r = fx
+        .server
+        .put_json(
+            &format!("/projects/{}/remote_mirrors/{id}", fx.project_id),
+            &fx.token,
+            json!({"url": remote.url_with_credentials("auth", "bot", "right-Pa55")}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["update_status"], "none");
+    assert!(r.body["last_error"].is_null());
+    fx.sync(id).await;
+    fx.wait_for(id, "finished", || remote.refs("auth") == fx.local_refs()).await;
+    for body in fx.server.seen_bodies() {
+        assert!(!body.contains("wrong-Pa55-Zq9") && !body.contains("right-Pa55"), "{body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_down_then_up_is_retried_until_it_converges() {
+    let fx = Fixture::new().await;
+    let mut daemon = GitDaemonRemote::start();
+    daemon.create_repo("flaky");
+    let id = fx.add_mirror(json!({"url": daemon.url("flaky"), "enabled": true})).await;
+    daemon.stop();
+    let work = std::sync::Arc::new(Work::new());
+    let w = work.clone();
+    blocking(move || {
+        w.commit("one");
+    })
+    .await;
+    work_push(&work, &fx.push_url, &["main"]).await;
+    let m = fx.wait_for(id, "to_retry", || true).await;
+    assert!(!m["last_error"].as_str().unwrap().is_empty());
+    daemon.resume();
+    fx.wait_for(id, "finished", || daemon.refs("flaky") == fx.local_refs()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_remote_hits_the_deadline_and_the_mirror_recovers() {
+    let fx = Fixture::with(|c| c.engine.git_timeout_secs = 2).await;
+    let remote = GitHttpRemote::start(None).await;
+    remote.create_repo("hang");
+    remote.set_hang(true);
+    let id = fx.add_mirror(json!({"url": remote.url("hang"), "enabled": true})).await;
+    let work = std::sync::Arc::new(Work::new());
+    let w = work.clone();
+    blocking(move || {
+        w.commit("one");
+    })
+    .await;
+    work_push(&work, &fx.push_url, &["main"]).await;
+    let m = fx.wait_for(id, "to_retry", || true).await;
+    assert!(m["last_error"].as_str().unwrap().contains("did not finish"), "{m}");
+    remote.set_hang(false);
+    fx.wait_for(id, "finished", || remote.refs("hang") == fx.local_refs()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabled_mirrors_are_never_pushed_and_bursts_coalesce() {
+    let fx = Fixture::new().await;
+    let daemon = GitDaemonRemote::start();
+    daemon.create_repo("off");
+    daemon.create_repo("burst");
+    let off = fx.add_mirror(json!({"url": daemon.url("off"), "enabled": false})).await;
+    let burst = fx.add_mirror(json!({"url": daemon.url("burst"), "enabled": true})).await;
+    let work = std::sync::Arc::new(Work::new());
+    for i in 0..5 {
+        let w = work.clone();
+        blocking(move || {
+            w.commit(&format!("c{i}"));
+        })
+        .await;
+        work_push(&work, &fx.push_url, &["main"]).await;
+    }
+    fx.wait_for(burst, "finished", || daemon.refs("burst") == fx.local_refs()).await;
+    assert!(daemon.refs("off").is_empty());
+    assert_eq!(fx.mirror(off).await["update_status"], "none");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ssh_mirror_with_generated_key_and_pinned_host_key() {
+    let Some(ssh) = SshRemote::start() else { return };
+    let fx = Fixture::new().await;
+    let url = ssh.create_repo("viassh");
+    let id = fx
+        .add_mirror(json!({
+            "url": url, "enabled": true, "auth_method": "ssh_public_key",
+            "host_keys": [ssh.host_key_line()],
+        }))
+        .await;
+    let key = fx
+        .server
+        .get(&format!("/projects/{}/remote_mirrors/{id}/public_key", fx.project_id), &fx.token)
+        .await;
+    assert_eq!(key.status, 200, "{}", key.text);
+    ssh.authorize_key(key.body["public_key"].as_str().unwrap());
+    let work = std::sync::Arc::new(Work::new());
+    let w = work.clone();
+    blocking(move || {
+        w.commit("one");
+        w.git(&["tag", "v1"]);
+    })
+    .await;
+    work_push(&work, &fx.push_url, &["main", "v1"]).await;
+    fx.wait_for(id, "finished", || ssh.refs("viassh") == fx.local_refs()).await;
+    // No key material was left on disk in the data dir.
+    for (path, bytes) in read_all_files(&fx.server.data_dir()) {
+        assert!(!contains_bytes(&bytes, b"OPENSSH PRIVATE KEY"), "{}", path.display());
+    }
+}
+
+/// Scans every process's argv for `needle` (this machine's `ps` reads the same files).
+fn argv_contains(needle: &str) -> Option<String> {
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+            if contains_bytes(&cmdline, needle.as_bytes()) {
+                return Some(String::from_utf8_lossy(&cmdline).replace('\0', " "));
+            }
+        }
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_never_leak_into_argv_files_or_api_during_and_after_a_sync() {
+    let fx = Fixture::new().await;
+    let secret = format!("Leak-Test-{}", std::process::id());
+    let remote = GitHttpRemote::start(Some(("leaky", secret.as_str()))).await;
+    remote.create_repo("leak");
+    // A hanging remote keeps git running while we look at every process's argv.
+    remote.set_hang(true);
+    let id = fx
+        .add_mirror(json!({"url": remote.url_with_credentials("leak", "leaky", &secret), "enabled": true}))
+        .await;
+    let work = std::sync::Arc::new(Work::new());
+    let w = work.clone();
+    blocking(move || {
+        w.commit("one");
+    })
+    .await;
+    work_push(&work, &fx.push_url, &["main"]).await;
+    fx.wait_for(id, "started", || true).await;
+    assert!(
+        poll_until(Duration::from_secs(10), || async { !remote.request_log().is_empty() }).await,
+        "git never reached the remote"
+    );
+    assert_eq!(argv_contains(&secret), None, "a process's argv holds the secret");
+    remote.set_hang(false);
+    fx.sync(id).await;
+    fx.wait_for(id, "finished", || remote.refs("leak") == fx.local_refs()).await;
+    assert_eq!(argv_contains(&secret), None);
+    for (path, bytes) in read_all_files(&fx.server.data_dir()) {
+        assert!(!contains_bytes(&bytes, secret.as_bytes()), "{} holds the secret", path.display());
+    }
+    for body in fx.server.seen_bodies() {
+        assert!(!body.contains(&secret), "{body}");
+    }
+}
+
+/// The real binary, so it can be killed with SIGKILL mid-update.
+struct Proc(std::process::Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn pushmirror(args: &[&str], data: &Path, log: &Path) -> std::process::Child {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_pushmirror"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap()
+}
+
+fn serve(data: &Path, port: u16, log: &Path) -> Proc {
+    let listen = format!("127.0.0.1:{port}");
+    let child = pushmirror(
+        &["serve", "--allow-local-network", "--lease-secs", "2", "--retry-delay-secs", "1", "--git-timeout-secs", "600", "--listen", &listen],
+        data,
+        log,
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Proc(child)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_update_then_restart_converges_and_never_stays_started() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let log = dir.path().join("server.log");
+    let token_out = Command::new(env!("CARGO_BIN_EXE_pushmirror"))
+        .args(["token", "create", "--username", "root", "--admin", "--data-dir"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(token_out.status.success());
+    let token = String::from_utf8(token_out.stdout).unwrap().trim().to_owned();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let base = format!("http://127.0.0.1:{port}/api/v4");
+    let secret = format!("Kill9-Secret-{}", std::process::id());
+    let remote = GitHttpRemote::start(Some(("k", secret.as_str()))).await;
+    remote.create_repo("k9");
+    remote.set_hang(true);
+    let mut server = serve(&data, port, &log);
+    let client = reqwest::Client::new();
+    let r = client
+        .post(format!("{base}/projects"))
+        .header("PRIVATE-TOKEN", &token)
+        .json(&json!({"name": "origin"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let r = client
+        .post(format!("{base}/projects/1/remote_mirrors"))
+        .header("PRIVATE-TOKEN", &token)
+        .json(&json!({"url": remote.url_with_credentials("k9", "k", &secret), "enabled": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let work = std::sync::Arc::new(Work::new());
+    let w = work.clone();
+    blocking(move || {
+        w.commit("one");
+    })
+    .await;
+    work_push(&work, &format!("http://oauth2:{token}@127.0.0.1:{port}/root/origin.git"), &["main"]).await;
+    let status = || {
+        let client = client.clone();
+        let url = format!("{base}/projects/1/remote_mirrors/1");
+        let token = token.clone();
+        async move {
+            let v: Value = client.get(url).header("PRIVATE-TOKEN", token).send().await.unwrap().json().await.unwrap();
+            v
+        }
+    };
+    assert!(poll_until(CONVERGE, || async { status().await["update_status"] == "started" }).await);
+    // SIGKILL: no chance to release the lease or record anything.
+    server.0.kill().unwrap();
+    server.0.wait().unwrap();
+    remote.set_hang(false);
+    let _restarted = serve(&data, port, &log);
+    let repo: PathBuf = data.join("repositories/1.git");
+    let mut last = Value::Null;
+    let converged = poll_until(CONVERGE, || {
+        let s = status();
+        let last = &mut last;
+        let (remote, repo) = (&remote, &repo);
+        async move {
+            *last = s.await;
+            last["update_status"] == "finished" && remote.refs("k9") == refs_of(repo)
+        }
+    })
+    .await;
+    assert!(converged, "not converged after restart: {last}");
+    let logs = std::fs::read(&log).unwrap();
+    assert!(!contains_bytes(&logs, secret.as_bytes()), "the server log holds the secret");
+}
