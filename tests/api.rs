@@ -484,6 +484,15 @@ async fn project_get_visibility_and_delete() {
     );
     let repo = s.data_dir().join("repositories").join(format!("{id}.git"));
     assert!(repo.is_dir());
+    let m = s
+        .post_json(
+            &format!("/projects/{id}/remote_mirrors"),
+            &alice,
+            json!({"url": "https://u:p@203.0.113.10/x.git"}),
+        )
+        .await;
+    check("mirror before delete", &m, 201, None);
+    let mirror_id = m.body["id"].as_i64().unwrap();
     check(
         "owner deletes",
         &s.delete(&format!("/projects/{id}"), &alice).await,
@@ -491,6 +500,15 @@ async fn project_get_visibility_and_delete() {
         Some(json!({"message": "202 Accepted"})),
     );
     assert!(!repo.exists(), "repository directory removed");
+    assert!(
+        s.state
+            .store
+            .mirror_by_id(mirror_id)
+            .await
+            .unwrap()
+            .is_none(),
+        "the project's mirrors and their credentials went with it"
+    );
     check(
         "after delete",
         &s.get(&format!("/projects/{id}"), &alice).await,
@@ -737,6 +755,51 @@ async fn protected_branches_with_wildcards() {
         &s.get(&format!("{base}/release-%2A"), &alice).await,
         404,
         record_not_found(),
+    );
+
+    // Names with a slash travel URL-encoded.
+    let r = s
+        .post_json(&base, &alice, json!({"name": "feature/x"}))
+        .await;
+    check("protect feature/x", &r, 201, None);
+    let r = s.get(&format!("{base}/feature%2Fx"), &alice).await;
+    check("get feature%2Fx", &r, 200, None);
+    assert_eq!(r.body["name"], "feature/x");
+
+    // A Developer reads but may not protect; a stranger does not see the project.
+    let bob = s.token("bob", false).await;
+    let stranger = s.token("stranger", false).await;
+    let bob_id = s.user_id("bob").await;
+    s.post_json(
+        &format!("/projects/{}/members", p["id"]),
+        &alice,
+        json!({"user_id": bob_id, "access_level": 30}),
+    )
+    .await;
+    check("developer lists", &s.get(&base, &bob).await, 200, None);
+    check(
+        "developer protects",
+        &s.post_json(&base, &bob, json!({"name": "dev"})).await,
+        403,
+        Some(json!({"message": "403 Forbidden"})),
+    );
+    check(
+        "developer unprotects",
+        &s.delete(&format!("{base}/main"), &bob).await,
+        403,
+        Some(json!({"message": "403 Forbidden"})),
+    );
+    check(
+        "stranger lists",
+        &s.get(&base, &stranger).await,
+        404,
+        project_not_found(),
+    );
+    check(
+        "anonymous lists",
+        &s.request("GET", &base, None, Body::None).await,
+        401,
+        unauthorized(),
     );
 }
 
@@ -1323,6 +1386,69 @@ async fn remote_mirror_permissions() {
 }
 
 #[tokio::test]
+async fn at_most_ten_enabled_mirrors_per_project() {
+    let s = TestServer::start().await;
+    let alice = s.token("alice", false).await;
+    let p = s.project(&alice, "many").await;
+    let base = format!("/projects/{}/remote_mirrors", p["id"]);
+    for i in 0..10 {
+        let r = s
+            .post_json(
+                &base,
+                &alice,
+                json!({"url": format!("https://{REMOTE}/{i}.git"), "enabled": true}),
+            )
+            .await;
+        check(&format!("mirror {i}"), &r, 201, None);
+    }
+    let refused = json!({"message": {"enabled": ["cannot be true: a project can have at most 10 enabled push mirrors"]}});
+    let r = s
+        .post_json(
+            &base,
+            &alice,
+            json!({"url": format!("https://{REMOTE}/11.git"), "enabled": true}),
+        )
+        .await;
+    check("eleventh enabled", &r, 400, Some(refused.clone()));
+    let r = s
+        .post_json(
+            &base,
+            &alice,
+            json!({"url": format!("https://{REMOTE}/11.git")}),
+        )
+        .await;
+    check("eleventh disabled", &r, 201, None);
+    let extra = format!("{base}/{}", r.body["id"]);
+    check(
+        "enabling the eleventh",
+        &s.put_json(&extra, &alice, json!({"enabled": true})).await,
+        400,
+        Some(refused),
+    );
+    let first = s.get(&base, &alice).await.body[0]["id"].clone();
+    let r = s
+        .put_json(
+            &format!("{base}/{first}"),
+            &alice,
+            json!({"enabled": true, "keep_divergent_refs": true}),
+        )
+        .await;
+    check("re-saving an enabled mirror", &r, 200, None);
+    s.put_json(
+        &format!("{base}/{first}"),
+        &alice,
+        json!({"enabled": false}),
+    )
+    .await;
+    check(
+        "enabling after one was disabled",
+        &s.put_json(&extra, &alice, json!({"enabled": true})).await,
+        200,
+        None,
+    );
+}
+
+#[tokio::test]
 async fn remote_mirror_lookups_are_scoped_to_the_project() {
     let s = TestServer::start().await;
     let alice = s.token("alice", false).await;
@@ -1588,6 +1714,30 @@ async fn remote_mirror_sync_records_a_wish_and_nothing_more() {
     assert_eq!(r.body["last_update_at"], Value::Null);
     assert_eq!(r.body["last_successful_update_at"], Value::Null);
     assert_eq!(r.body["last_error"], Value::Null);
+
+    // A sync while an update runs is a silent no-op (the running one covers it), still 204.
+    sqlx::query(
+        "update remote_mirrors set update_status = 'started', done_seq = wanted_seq where id = $1",
+    )
+    .bind(id)
+    .execute(s.state.store.pool())
+    .await
+    .unwrap();
+    let r = s
+        .request(
+            "POST",
+            &format!("{base}/{id}/sync"),
+            Some(&alice),
+            Body::None,
+        )
+        .await;
+    check("sync while started", &r, 204, None);
+    assert!(!s.state.store.mirror_update_pending(id).await.unwrap());
+    sqlx::query("update remote_mirrors set update_status = 'none' where id = $1")
+        .bind(id)
+        .execute(s.state.store.pool())
+        .await
+        .unwrap();
 
     // Disabling stops syncs from being accepted.
     s.put_json(&format!("{base}/{id}"), &alice, json!({"enabled": false}))
@@ -1993,6 +2143,9 @@ mod cli {
         lines[0].to_owned()
     }
 
+    /// A mirror password that must never be logged.
+    const LOG_SECRET: &str = "L0gSecretPa55";
+
     /// A port nothing listens on right now.
     fn free_port() -> u16 {
         std::net::TcpListener::bind("127.0.0.1:0")
@@ -2022,6 +2175,7 @@ mod cli {
         let addr = format!("127.0.0.1:{port}");
         let child = pushmirror()
             .args(["serve", "--listen", &addr, "--data-dir", data])
+            .env("PUSHMIRROR_LOG", "debug")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -2058,12 +2212,127 @@ mod cli {
                 assert_eq!(v["is_admin"], admin);
                 assert_eq!(v["web_url"], format!("http://{addr}/{user}"));
             }
+            // Mirror credentials, accepted or refused, must not reach the log either.
+            let api = format!("http://{addr}/api/v4");
+            let p: serde_json::Value = client
+                .post(format!("{api}/projects"))
+                .header("PRIVATE-TOKEN", second.as_str())
+                .json(&serde_json::json!({"name": "logged"}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let mirrors = format!("{api}/projects/{}/remote_mirrors", p["id"]);
+            for (url, status) in [
+                (
+                    format!("https://LogUser:{LOG_SECRET}@203.0.113.10/x.git"),
+                    201,
+                ),
+                (format!("https://LogUser:{LOG_SECRET}@127.0.0.1/x.git"), 400),
+                (
+                    format!("https://LogUser:{LOG_SECRET}@203.0.113.10/x\nfoo"),
+                    400,
+                ),
+            ] {
+                let r = client
+                    .post(&mirrors)
+                    .header("PRIVATE-TOKEN", second.as_str())
+                    .json(&serde_json::json!({"url": url, "enabled": true}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), status, "{url}");
+            }
         });
+        let _ = served.0.kill();
+        let _ = served.0.wait();
+        let mut log = String::new();
+        std::io::Read::read_to_string(&mut served.0.stderr.take().unwrap(), &mut log).unwrap();
         drop(served);
+        assert!(log.contains("pushmirror serving"), "{log}");
+        for secret in [LOG_SECRET, "LogUser", first.as_str(), second.as_str()] {
+            assert!(
+                !log.contains(secret),
+                "the server log contains {secret}: {log}"
+            );
+        }
 
         let key = dir.path().join("data/secret.key");
         let mode = std::fs::metadata(&key).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "secret.key mode is {mode:o}");
+    }
+
+    #[test]
+    fn data_dir_comes_from_flag_env_or_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let from_config = dir.path().join("from-config");
+        let config = dir.path().join("c.toml");
+        std::fs::write(
+            &config,
+            format!("data_dir = \"{}\"\n", from_config.display()),
+        )
+        .unwrap();
+        let o = run(&[
+            "token",
+            "create",
+            "--config",
+            config.to_str().unwrap(),
+            "--username",
+            "u",
+        ]);
+        assert_only_token(&o);
+        assert!(from_config.join("pushmirror.db").is_file());
+
+        let from_env = dir.path().join("from-env");
+        let o = pushmirror()
+            .args([
+                "token",
+                "create",
+                "--config",
+                config.to_str().unwrap(),
+                "--username",
+                "u",
+            ])
+            .env("PUSHMIRROR_DATA_DIR", &from_env)
+            .output()
+            .unwrap();
+        assert_only_token(&o);
+        assert!(
+            from_env.join("pushmirror.db").is_file(),
+            "env wins over the file"
+        );
+
+        let from_flag = dir.path().join("from-flag");
+        let o = pushmirror()
+            .args([
+                "token",
+                "create",
+                "--username",
+                "u",
+                "--data-dir",
+                from_flag.to_str().unwrap(),
+            ])
+            .env("PUSHMIRROR_DATA_DIR", &from_env)
+            .output()
+            .unwrap();
+        assert_only_token(&o);
+        assert!(
+            from_flag.join("pushmirror.db").is_file(),
+            "the flag wins over env"
+        );
+
+        let o = run(&[
+            "token",
+            "create",
+            "--data-dir",
+            from_flag.to_str().unwrap(),
+            "--username=-bad",
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(o.stdout.is_empty());
+        assert!(stderr(&o).contains("invalid username"), "{}", stderr(&o));
     }
 
     #[test]
