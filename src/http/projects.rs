@@ -191,7 +191,13 @@ async fn create(
     let project = match state.store.create_project(&new, now).await {
         Ok(p) => p,
         Err(StoreError::Conflict(c)) => {
-            let field = if c.contains("name") { "name" } else { "path" };
+            // PostgreSQL names the constraint (`projects_name_key`); SQLite lists the columns
+            // (`projects.namespace_id, projects.name`), where `namespace_id` also contains "name".
+            let field = if c.contains("projects_name_key") || c.ends_with("projects.name") {
+                "name"
+            } else {
+                "path"
+            };
             return Err(ApiError::field(field, "has already been taken"));
         }
         Err(e) => return Err(e.into()),
