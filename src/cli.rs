@@ -94,6 +94,9 @@ struct ServeArgs {
     /// Lease on a running update before another worker may take it over, seconds. Default 30
     #[arg(long, env = "PUSHMIRROR_LEASE_SECS")]
     lease_secs: Option<u64>,
+    /// Run no mirror updates on this node (another node of the same database runs them).
+    #[arg(long, env = "PUSHMIRROR_API_ONLY", num_args = 0..=1, default_missing_value = "true")]
+    api_only: Option<bool>,
 }
 
 #[derive(Args, Debug)]
@@ -138,6 +141,7 @@ fn serve_config(args: &ServeArgs) -> Result<ServeConfig, ConfigError> {
     };
     let d = EngineConfig::default();
     let engine = EngineConfig {
+        api_only: args.api_only.or(file.api_only).unwrap_or(false),
         retry_delay_protected_secs: args
             .retry_delay_protected_secs
             .or(file.retry_delay_protected_secs)

@@ -35,6 +35,9 @@ pub struct ServeConfig {
 /// Engine tuning. Defaults follow GitLab where GitLab has a number, and say why where it has not.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
+    /// Serve the API and hosting only and run no mirror updates: on a multi-node PostgreSQL
+    /// installation, other nodes run them. Pushes and syncs are still queued.
+    pub api_only: bool,
     /// Retry delay for protected-only mirrors, in seconds (GitLab: 60).
     pub retry_delay_protected_secs: u64,
     /// Retry delay for other mirrors, in seconds (GitLab: 300).
@@ -53,6 +56,7 @@ pub struct EngineConfig {
 impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
+            api_only: false,
             retry_delay_protected_secs: 60,
             retry_delay_secs: 300,
             // Two per core: updates mostly wait on the network, not the CPU.
@@ -83,6 +87,7 @@ pub struct FileConfig {
     pub max_updates_per_host: Option<usize>,
     pub git_timeout_secs: Option<u64>,
     pub lease_secs: Option<u64>,
+    pub api_only: Option<bool>,
 }
 
 /// A configuration problem a person can act on.

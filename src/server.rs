@@ -76,12 +76,14 @@ pub async fn run(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
-    let engine = crate::engine::spawn(state.clone());
+    let engine = (!state.engine.api_only).then(|| crate::engine::spawn(state.clone()));
     let app = app(state);
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(StartError::Serve);
-    engine.shutdown().await;
+    if let Some(engine) = engine {
+        engine.shutdown().await;
+    }
     served
 }

@@ -2174,7 +2174,7 @@ mod cli {
         let port = free_port();
         let addr = format!("127.0.0.1:{port}");
         let child = pushmirror()
-            .args(["serve", "--listen", &addr, "--data-dir", data])
+            .args(["serve", "--api-only", "--listen", &addr, "--data-dir", data])
             .env("PUSHMIRROR_LOG", "debug")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -39,7 +39,13 @@ pub fn paginated(
         .query()
         .map(|q| {
             url::form_urlencoded::parse(q.as_bytes())
-                .filter(|(k, _)| k != "page" && k != "per_page")
+                // Tokens sent as query parameters must never be echoed back in a header.
+                .filter(|(k, _)| {
+                    !matches!(
+                        k.as_ref(),
+                        "page" | "per_page" | "private_token" | "access_token"
+                    )
+                })
                 .map(|(k, v)| (k.into_owned(), v.into_owned()))
                 .collect()
         })
@@ -143,5 +149,25 @@ mod tests {
             "{link}"
         );
         assert!(link.contains("rel=\"last\""));
+    }
+
+    #[test]
+    fn links_never_carry_tokens() {
+        let uri: Uri = "/api/v4/projects?private_token=pmpat-x&access_token=pmpat-y&search=a"
+            .parse()
+            .unwrap();
+        let r = paginated(
+            "http://h",
+            &uri,
+            PageRequest {
+                page: 1,
+                per_page: 1,
+            },
+            3,
+            vec![],
+        );
+        let link = r.headers()["link"].to_str().unwrap();
+        assert!(!link.contains("pmpat-"), "{link}");
+        assert!(link.contains("search=a"));
     }
 }

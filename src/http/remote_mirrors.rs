@@ -180,26 +180,20 @@ fn convert_host_keys(
         } else {
             (None, 0)
         };
-        // Form encoding turns '+' into ' '; the base64 blob has no spaces, so join them back.
-        let (algo, blob) = match words.get(algo_at..) {
-            Some([algo, rest @ ..]) if !rest.is_empty() => {
-                let blob_parts: Vec<&str> = rest
-                    .iter()
-                    .take_while(|w| !w.contains('@') || rest.len() == 1)
-                    .copied()
-                    .collect();
-                (*algo, blob_parts.join("+"))
-            }
-            _ => {
-                invalid.push(key.to_owned());
-                continue;
-            }
-        };
-        let line = format!("{algo} {blob}");
-        if ssh_key::PublicKey::from_openssh(&line).is_err() {
+        // Form encoding turns '+' into ' ', splitting the base64 blob into words. Rejoin the
+        // shortest prefix of words that parses as a key; what follows is a comment.
+        let Some([algo, rest @ ..]) = words.get(algo_at..) else {
             invalid.push(key.to_owned());
             continue;
-        }
+        };
+        let parsed = (1..=rest.len()).find_map(|n| {
+            let line = format!("{algo} {}", rest[..n].join("+"));
+            ssh_key::PublicKey::from_openssh(&line).ok().map(|_| line)
+        });
+        let Some(line) = parsed else {
+            invalid.push(key.to_owned());
+            continue;
+        };
         let host = match host {
             Some(h) => h.to_owned(),
             None => {

@@ -160,7 +160,8 @@ impl Store {
     }
 
     /// Writes a mirror's settings. With `reset_status` (the URL or its credentials changed) the
-    /// status starts over: `none`, no timestamps, no error, no pending retry.
+    /// status starts over: `none`, no timestamps, no error, no retry count. An update that was
+    /// wanted stays wanted: it now goes to the new URL.
     pub async fn update_mirror(
         &self,
         id: i64,
@@ -170,7 +171,7 @@ impl Store {
     ) -> Result<RemoteMirror, StoreError> {
         let reset = if reset_status {
             ", update_status = 'none', last_update_at = null, last_update_started_at = null, \
-             last_successful_update_at = null, last_error = null, retry_count = 0, done_seq = wanted_seq"
+             last_successful_update_at = null, last_error = null, retry_count = 0, next_attempt_at = 0"
         } else {
             ""
         };

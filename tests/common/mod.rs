@@ -110,6 +110,9 @@ impl TestServer {
             allow_local_network: false,
             engine: EngineConfig::default(),
         };
+        // Most tests look at the API alone; the engine would try to push to their mirror URLs
+        // (documentation addresses that must never be contacted). Engine tests turn it on.
+        config.engine.api_only = true;
         tweak(&mut config);
         let state = pushmirror::server::build_state(&config)
             .await
