@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod credentials;
 pub mod git;
+pub mod hosting;
 pub mod http;
 pub mod model;
 pub mod netcheck;
