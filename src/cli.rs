@@ -1,4 +1,5 @@
-//! The command line: `pushmirror serve` and `pushmirror token create`. Flags win over
+//! The command line: `pushmirror serve`, `pushmirror token create` and `pushmirror hook
+//! post-receive`. Flags win over
 //! `PUSHMIRROR_*` environment variables, which win over the `--config` TOML file, which wins over
 //! defaults. Every failure ends with a message a person can act on and a distinct exit code.
 
@@ -39,6 +40,24 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Git hooks an operator may install in hosted repositories.
+    Hook {
+        #[command(subcommand)]
+        command: HookCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum HookCommand {
+    /// Record a push that reached a repository without pushmirror's smart HTTP (reads git's
+    /// `<old> <new> <ref>` lines from stdin; the repository is $GIT_DIR, else the current directory).
+    PostReceive(HookArgs),
+}
+
+#[derive(Args, Debug)]
+struct HookArgs {
+    #[command(flatten)]
+    store: StoreArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -206,6 +225,9 @@ pub fn main() -> ExitCode {
             Command::Token {
                 command: TokenCommand::Create(args),
             } => token_create(args).await,
+            Command::Hook {
+                command: HookCommand::PostReceive(args),
+            } => hook_post_receive(args).await,
         }
     })
 }
@@ -299,4 +321,82 @@ async fn token_create(args: TokenArgs) -> ExitCode {
         }
         Err(e) => start_failed(e.into()),
     }
+}
+
+/// `pushmirror hook post-receive`: finds the project from the repository git runs the hook in
+/// (`<data-dir>/repositories/<id>.git`) and records the push as the smart-HTTP handler does. When
+/// no data directory is configured, the repository's own location names it.
+async fn hook_post_receive(args: HookArgs) -> ExitCode {
+    let file = match FileConfig::load(args.store.config.as_deref()) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("pushmirror: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let git_dir = std::env::var_os("GIT_DIR").map_or_else(|| PathBuf::from("."), PathBuf::from);
+    let Some((repo, project_id)) = hosted_repository(&git_dir) else {
+        eprintln!(
+            "pushmirror: {} is not a pushmirror repository (<data-dir>/repositories/<id>.git)",
+            git_dir.display()
+        );
+        return ExitCode::from(EXIT_CONFIG);
+    };
+    let mut store_args = args.store.clone();
+    if store_args.data_dir.is_none() && file.data_dir.is_none() {
+        store_args.data_dir = repo.parent().and_then(|r| r.parent()).map(PathBuf::from);
+    }
+    let config = store_config(&store_args, &file);
+    let under_data_dir = std::fs::canonicalize(config.repositories_dir())
+        .is_ok_and(|dir| repo.parent() == Some(dir.as_path()));
+    if !under_data_dir {
+        eprintln!(
+            "pushmirror: {} is not under {}",
+            repo.display(),
+            config.repositories_dir().display()
+        );
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    let mut input = String::new();
+    if let Err(e) =
+        tokio::io::AsyncReadExt::read_to_string(&mut tokio::io::stdin(), &mut input).await
+    {
+        eprintln!("pushmirror: cannot read the ref updates from stdin: {e}");
+        return ExitCode::from(EXIT_CONFIG);
+    }
+    let updates: Vec<_> = input
+        .lines()
+        .filter_map(crate::hosting::RefUpdate::parse)
+        .collect();
+    let opened = match server::open(&config).await {
+        Ok(o) => o,
+        Err(e) => return start_failed(e),
+    };
+    let git = match crate::git::GitRunner::new(
+        &config.data_dir.join("git-home"),
+        std::time::Duration::from_secs(EngineConfig::default().git_timeout_secs),
+    ) {
+        Ok(g) => g,
+        Err(e) => return start_failed(StartError::Git(e)),
+    };
+    let now = chrono::Utc::now().timestamp_millis();
+    match crate::hosting::record_push(&opened.store, &git, project_id, &repo, &updates, now).await {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pushmirror: recording the push failed: {e}");
+            ExitCode::from(EXIT_START)
+        }
+    }
+}
+
+/// The canonical path of a hosted repository and its project id, from `<id>.git`.
+fn hosted_repository(git_dir: &std::path::Path) -> Option<(PathBuf, i64)> {
+    let repo = std::fs::canonicalize(git_dir).ok()?;
+    let id = repo
+        .file_name()?
+        .to_str()?
+        .strip_suffix(".git")?
+        .parse::<i64>()
+        .ok()?;
+    Some((repo, id))
 }

@@ -7,6 +7,7 @@ pub mod config;
 pub mod credentials;
 pub mod engine;
 pub mod git;
+pub mod hosting;
 pub mod http;
 pub mod model;
 pub mod netcheck;

@@ -1,10 +1,11 @@
 //! The HTTP edge: GitLab's `/api/v4` (one module per resource, each exposing `router()`), and the
 //! shared [`AppState`] every handler receives. Handlers check permissions, call the store or the
 //! engine, and convert domain values to GitLab JSON through [`views`]; nothing below this layer
-//! knows about HTTP.
+//! knows about HTTP. Outside `/api/v4`, `git_http` hosts the repositories over git's smart HTTP.
 
 pub mod auth;
 pub mod error;
+mod git_http;
 mod members;
 pub mod pagination;
 pub mod params;
@@ -83,7 +84,9 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
     Router::new()
         .nest("/api/v4", api)
-        .fallback(|| async { ApiError::NoRoute })
+        // Smart HTTP paths (`/<namespace>/<project>.git/…`) cannot be expressed as axum routes;
+        // the fallback recognises them and answers everything else with the API's 404.
+        .fallback(git_http::serve)
         .with_state(state)
 }
 

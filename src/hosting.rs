@@ -1,0 +1,206 @@
+//! What happens after refs change in a hosted repository, whoever changed them: the smart-HTTP
+//! receive-pack handler once git has exited, or the `pushmirror hook post-receive` command an
+//! operator installs for pushes that arrive some other way. Both hand [`record_push`] the
+//! `<old> <new> <ref>` updates git reported; it records the repository's new state and asks for
+//! every enabled mirror of the project to be updated.
+//!
+//! Invariant: this module never decides who may push; it only records what already happened.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::git::{GitError, GitRunner, Subcommand};
+use crate::model::entities::Millis;
+use crate::store::{Store, StoreError};
+
+/// One ref update as git reports it: `<old> <new> <ref>`. An all-zero id means "none" (a
+/// created ref has a zero `old`, a deleted one a zero `new`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefUpdate {
+    pub old: String,
+    pub new: String,
+    pub name: String,
+}
+
+impl RefUpdate {
+    /// Parses one `<old> <new> <ref>` line (a trailing newline is allowed). Ids are checked for
+    /// shape (hex of SHA-1 or SHA-256 length), not existence.
+    pub fn parse(line: &str) -> Option<RefUpdate> {
+        let line = line.strip_suffix('\n').unwrap_or(line);
+        let mut parts = line.splitn(3, ' ');
+        let old = parts.next()?;
+        let new = parts.next()?;
+        let name = parts.next()?;
+        let is_id =
+            |s: &str| matches!(s.len(), 40 | 64) && s.bytes().all(|b| b.is_ascii_hexdigit());
+        if !is_id(old) || !is_id(new) || name.is_empty() || name.contains(['\0', ' ', '\n']) {
+            return None;
+        }
+        Some(RefUpdate {
+            old: old.to_owned(),
+            new: new.to_owned(),
+            name: name.to_owned(),
+        })
+    }
+
+    /// Whether this update deletes its ref.
+    pub fn is_delete(&self) -> bool {
+        self.new.bytes().all(|b| b == b'0')
+    }
+
+    /// The branch name, when the ref is a branch.
+    pub fn branch(&self) -> Option<&str> {
+        self.name.strip_prefix("refs/heads/")
+    }
+
+    /// Whether the ref is one mirrors carry (a branch or a tag).
+    fn is_mirrored(&self) -> bool {
+        self.name.starts_with("refs/heads/") || self.name.starts_with("refs/tags/")
+    }
+}
+
+/// Errors of recording a push.
+#[derive(Debug, thiserror::Error)]
+pub enum HostingError {
+    #[error(transparent)]
+    Git(#[from] GitError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What [`record_push`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushRecord {
+    /// No branch or tag ended up changed (every update was refused, or none was given).
+    Unchanged,
+    /// The project's state was recorded and this many enabled mirrors were asked to update.
+    Recorded {
+        default_branch: Option<String>,
+        mirrors_requested: u64,
+    },
+    /// The project no longer exists (deleted while the push ran).
+    NoProject,
+}
+
+/// Records a push into project `project_id`'s bare repository at `repo`: when any of `updates`
+/// to a branch or tag actually took effect, sets the project's default branch on its first push
+/// (the repository's HEAD when that branch exists, else the first branch pushed, and points HEAD
+/// at it), refreshes `empty_repo`, and requests an update of every enabled mirror.
+///
+/// Cost: one `for-each-ref` over the repository, plus at most two `symbolic-ref` calls on a first
+/// push. Idempotent: running it twice for the same push requests one more mirror update, which the
+/// engine coalesces.
+pub async fn record_push(
+    store: &Store,
+    git: &GitRunner,
+    project_id: i64,
+    repo: &Path,
+    updates: &[RefUpdate],
+    now: Millis,
+) -> Result<PushRecord, HostingError> {
+    let refs = current_refs(git, repo).await?;
+    // git may have refused some updates (a stale old value, a failed lock): judge by the result.
+    let took_effect = |u: &RefUpdate| match refs.get(&u.name) {
+        Some(id) => !u.is_delete() && *id == u.new,
+        None => u.is_delete(),
+    };
+    let changed: Vec<&RefUpdate> = updates
+        .iter()
+        .filter(|u| u.is_mirrored() && took_effect(u))
+        .collect();
+    if changed.is_empty() {
+        return Ok(PushRecord::Unchanged);
+    }
+    let Some(project) = store.project_by_id(project_id).await? else {
+        return Ok(PushRecord::NoProject);
+    };
+    let default_branch = match project.default_branch {
+        Some(b) => Some(b),
+        None => choose_default_branch(git, repo, &refs, &changed).await?,
+    };
+    store
+        .set_repository_state(project_id, default_branch.as_deref(), refs.is_empty(), now)
+        .await?;
+    let mirrors_requested = store
+        .request_project_mirror_updates(project_id, now)
+        .await?;
+    Ok(PushRecord::Recorded {
+        default_branch,
+        mirrors_requested,
+    })
+}
+
+/// Every ref of the repository and the id it points at.
+async fn current_refs(git: &GitRunner, repo: &Path) -> Result<HashMap<String, String>, GitError> {
+    let out = git
+        .command(Some(repo), Subcommand::ForEachRef)
+        .args(["--format=%(objectname) %(refname)"])
+        .run()
+        .await?;
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(id, name)| (name.to_owned(), id.to_owned()))
+        .collect())
+}
+
+/// The default branch for a project that has none yet: HEAD's branch if it exists, else the first
+/// branch this push created; HEAD is pointed at the choice so clones check it out.
+async fn choose_default_branch(
+    git: &GitRunner,
+    repo: &Path,
+    refs: &HashMap<String, String>,
+    changed: &[&RefUpdate],
+) -> Result<Option<String>, GitError> {
+    let head = git
+        .command(Some(repo), Subcommand::SymbolicRef)
+        .args(["-q", "HEAD"])
+        .run()
+        .await
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    if let Some(branch) = head
+        .as_deref()
+        .filter(|h| refs.contains_key(*h))
+        .and_then(|h| h.strip_prefix("refs/heads/"))
+    {
+        return Ok(Some(branch.to_owned()));
+    }
+    let Some(first) = changed
+        .iter()
+        .find(|u| !u.is_delete() && u.branch().is_some())
+    else {
+        return Ok(None);
+    };
+    git.command(Some(repo), Subcommand::SymbolicRef)
+        .args(["HEAD", first.name.as_str()])
+        .run()
+        .await?;
+    Ok(first.branch().map(str::to_owned))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_update_lines() {
+        let z = "0".repeat(40);
+        let a = "a".repeat(40);
+        let u = RefUpdate::parse(&format!("{z} {a} refs/heads/main\n")).unwrap();
+        assert_eq!(u.branch(), Some("main"));
+        assert!(!u.is_delete());
+        let d = RefUpdate::parse(&format!("{a} {z} refs/tags/v1")).unwrap();
+        assert!(d.is_delete());
+        assert_eq!(d.branch(), None);
+        for bad in [
+            String::new(),
+            format!("{a} {a}"),
+            format!("{a} xyz refs/heads/x"),
+            format!("{a} {a} "),
+            format!("{a} {a} refs/heads/a b"),
+        ] {
+            assert_eq!(RefUpdate::parse(&bad), None, "{bad}");
+        }
+    }
+}
