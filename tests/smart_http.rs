@@ -44,7 +44,9 @@ impl Harness {
             listen: addr,
             external_url: format!("http://{addr}"),
             allow_local_network: true,
+            // Hosting alone: the queue is checked, never acted on.
             engine: EngineConfig {
+                api_only: true,
                 git_timeout_secs: 300,
                 ..EngineConfig::default()
             },
