@@ -219,13 +219,97 @@ fn convert_host_keys(
     Ok((!lines.is_empty()).then(|| lines.join("\n")))
 }
 
-/// Checks a mirror URL fully: syntax and policy, then every address its host resolves to.
-/// An unresolvable host is accepted, as GitLab does; the engine checks again before each push.
-async fn check_url(state: &AppState, raw: &str) -> Result<ParsedMirrorUrl, String> {
-    let parsed = parse_mirror_url(raw, state.network_policy).map_err(|e| e.to_string())?;
-    match resolve_checked(&parsed, state.network_policy).await {
-        Ok(_) | Err(ResolveError::Unresolvable) => Ok(parsed),
-        Err(ResolveError::Blocked(reason)) => Err(UrlError::Blocked(reason).to_string()),
+/// Checks a mirror URL fully: blank, syntax and policy, then every address its host resolves to,
+/// recording GitLab's `url` error. An unresolvable host is accepted, as GitLab does; the engine
+/// checks again before each push.
+async fn read_url(
+    state: &AppState,
+    raw: &str,
+    errors: &mut BTreeMap<String, Vec<String>>,
+) -> Option<ParsedMirrorUrl> {
+    if raw.trim().is_empty() {
+        push_error(errors, "url", "can't be blank");
+        return None;
+    }
+    let checked = match parse_mirror_url(raw, state.network_policy) {
+        Err(e) => Err(e.to_string()),
+        Ok(parsed) => match resolve_checked(&parsed, state.network_policy).await {
+            Ok(_) | Err(ResolveError::Unresolvable) => Ok(parsed),
+            Err(ResolveError::Blocked(reason)) => Err(UrlError::Blocked(reason).to_string()),
+        },
+    };
+    checked.map_err(|msg| push_error(errors, "url", msg)).ok()
+}
+
+/// GitLab 18.9's limit: enabling one more mirror must keep the project at or under the maximum.
+async fn check_enabled_limit(
+    state: &AppState,
+    project_id: i64,
+    except_mirror: i64,
+    errors: &mut BTreeMap<String, Vec<String>>,
+) -> Result<(), ApiError> {
+    if state
+        .store
+        .enabled_mirror_count(project_id, except_mirror)
+        .await?
+        >= MAX_ENABLED_MIRRORS
+    {
+        push_error(
+            errors,
+            "enabled",
+            format!("cannot be true: a project can have at most {MAX_ENABLED_MIRRORS} enabled push mirrors"),
+        );
+    }
+    Ok(())
+}
+
+/// The URL columns of a mirror row: the credential-free URL and what masking needs to know.
+struct UrlColumns {
+    url: String,
+    has_user: bool,
+    user_is_git: bool,
+    has_password: bool,
+}
+
+impl From<&ParsedMirrorUrl> for UrlColumns {
+    fn from(p: &ParsedMirrorUrl) -> Self {
+        UrlColumns {
+            url: p.url.clone(),
+            has_user: p.user.is_some(),
+            user_is_git: p.user.as_deref() == Some("git"),
+            has_password: p.password.is_some(),
+        }
+    }
+}
+
+/// Everything a mirror row holds besides its status.
+struct RowParts {
+    project_id: i64,
+    url: UrlColumns,
+    credentials: MirrorCredentials,
+    settings: Settings,
+    auth_method: AuthMethod,
+    ssh_public_key: Option<String>,
+    ssh_known_hosts: Option<String>,
+}
+
+impl RowParts {
+    fn into_row(self, state: &AppState) -> NewMirror {
+        NewMirror {
+            project_id: self.project_id,
+            url: self.url.url,
+            has_user: self.url.has_user,
+            user_is_git: self.url.user_is_git,
+            has_password: self.url.has_password,
+            credentials: self.credentials.seal(&state.cipher),
+            enabled: self.settings.enabled,
+            only_protected_branches: self.settings.only_protected_branches,
+            keep_divergent_refs: self.settings.keep_divergent_refs,
+            mirror_branch_regex: self.settings.mirror_branch_regex,
+            auth_method: self.auth_method,
+            ssh_public_key: self.ssh_public_key,
+            ssh_known_hosts: self.ssh_known_hosts,
+        }
     }
 }
 
@@ -255,38 +339,20 @@ async fn create(
         None => AuthMethod::Password,
         Some(s) => AuthMethod::parse(&s).ok_or_else(|| not_valid_value("auth_method"))?,
     };
-    let raw_url = req.url.clone().unwrap_or_default();
     let mut errors = BTreeMap::new();
-    let parsed = if raw_url.trim().is_empty() {
-        push_error(&mut errors, "url", "can't be blank");
-        None
-    } else {
-        match check_url(&state, &raw_url).await {
-            Ok(p) => Some(p),
-            Err(msg) => {
-                push_error(&mut errors, "url", msg);
-                None
-            }
-        }
-    };
+    let parsed = read_url(&state, req.url.as_deref().unwrap_or_default(), &mut errors).await;
     let host_keys = match &req.host_keys {
         Some(keys) => convert_host_keys(keys, parsed.as_ref())?,
         None => None,
     };
     let settings = Settings::from_request(None, &req, &mut errors);
-    if settings.enabled
-        && state.store.enabled_mirror_count(project.id, 0).await? >= MAX_ENABLED_MIRRORS
-    {
-        push_error(
-            &mut errors,
-            "enabled",
-            format!("cannot be true: a project can have at most {MAX_ENABLED_MIRRORS} enabled push mirrors"),
-        );
+    if settings.enabled {
+        check_enabled_limit(&state, project.id, 0, &mut errors).await?;
     }
     let Some(parsed) = parsed.filter(|_| errors.is_empty()) else {
         return Err(ApiError::Validation(errors));
     };
-    let mut creds = MirrorCredentials {
+    let mut credentials = MirrorCredentials {
         user: parsed.user.clone().map(SecretString::from),
         password: parsed.password.clone(),
         ssh_private_key: None,
@@ -294,24 +360,19 @@ async fn create(
     let mut ssh_public_key = None;
     if auth_method == AuthMethod::SshPublicKey {
         let (private, public) = generate_ssh_key(&key_comment(&state));
-        creds.ssh_private_key = Some(private);
+        credentials.ssh_private_key = Some(private);
         ssh_public_key = Some(public);
     }
-    let new = NewMirror {
+    let new = RowParts {
         project_id: project.id,
-        url: parsed.url.clone(),
-        has_user: parsed.user.is_some(),
-        user_is_git: parsed.user.as_deref() == Some("git"),
-        has_password: parsed.password.is_some(),
-        credentials: creds.seal(&state.cipher),
-        enabled: settings.enabled,
-        only_protected_branches: settings.only_protected_branches,
-        keep_divergent_refs: settings.keep_divergent_refs,
-        mirror_branch_regex: settings.mirror_branch_regex,
+        url: UrlColumns::from(&parsed),
+        credentials,
+        settings,
         auth_method,
         ssh_public_key,
         ssh_known_hosts: host_keys,
-    };
+    }
+    .into_row(&state);
     let mirror = state.store.create_mirror(&new, now_ms()).await?;
     Ok((StatusCode::CREATED, Json(views::remote_mirror(&mirror))).into_response())
 }
@@ -395,17 +456,7 @@ async fn update(
     };
     let new_url = match &req.url {
         None => None,
-        Some(raw) if raw.trim().is_empty() => {
-            push_error(&mut errors, "url", "can't be blank");
-            None
-        }
-        Some(raw) => match check_url(&state, raw).await {
-            Ok(p) => Some(p),
-            Err(msg) => {
-                push_error(&mut errors, "url", msg);
-                None
-            }
-        },
+        Some(raw) => read_url(&state, raw, &mut errors).await,
     };
     // Host keys are bound to the URL they will be used with: the new one, else the stored one.
     let host_keys = match &req.host_keys {
@@ -425,42 +476,26 @@ async fn update(
         }
     };
     let settings = Settings::from_request(Some(&mirror), &req, &mut errors);
-    if settings.enabled
-        && !mirror.enabled
-        && state
-            .store
-            .enabled_mirror_count(project.id, mirror.id)
-            .await?
-            >= MAX_ENABLED_MIRRORS
-    {
-        push_error(
-            &mut errors,
-            "enabled",
-            format!("cannot be true: a project can have at most {MAX_ENABLED_MIRRORS} enabled push mirrors"),
-        );
+    if settings.enabled && !mirror.enabled {
+        check_enabled_limit(&state, project.id, mirror.id, &mut errors).await?;
     }
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
     let mut creds = MirrorCredentials::open(&state.cipher, mirror.credentials.as_deref())
         .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let (url, has_user, user_is_git, has_password) = match &new_url {
+    let url = match &new_url {
         Some(p) => {
             creds.user = p.user.clone().map(SecretString::from);
             creds.password = p.password.clone();
-            (
-                p.url.clone(),
-                p.user.is_some(),
-                p.user.as_deref() == Some("git"),
-                p.password.is_some(),
-            )
+            UrlColumns::from(p)
         }
-        None => (
-            mirror.url.clone(),
-            mirror.has_user,
-            mirror.user_is_git,
-            mirror.has_password,
-        ),
+        None => UrlColumns {
+            url: mirror.url.clone(),
+            has_user: mirror.has_user,
+            user_is_git: mirror.user_is_git,
+            has_password: mirror.has_password,
+        },
     };
     let mut ssh_public_key = mirror.ssh_public_key.clone();
     if auth_method == AuthMethod::SshPublicKey && creds.ssh_private_key.is_none() {
@@ -468,21 +503,16 @@ async fn update(
         creds.ssh_private_key = Some(private);
         ssh_public_key = Some(public);
     }
-    let changes = NewMirror {
+    let changes = RowParts {
         project_id: project.id,
         url,
-        has_user,
-        user_is_git,
-        has_password,
-        credentials: creds.seal(&state.cipher),
-        enabled: settings.enabled,
-        only_protected_branches: settings.only_protected_branches,
-        keep_divergent_refs: settings.keep_divergent_refs,
-        mirror_branch_regex: settings.mirror_branch_regex,
+        credentials: creds,
+        settings,
         auth_method,
         ssh_public_key,
         ssh_known_hosts: host_keys,
-    };
+    }
+    .into_row(&state);
     let credentials_changed = new_url.is_some();
     let updated = state
         .store
