@@ -5,18 +5,20 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
+mod common;
+
 use anyhow::{ensure, Context, Result};
-use pushmirror::config::{EngineConfig, ServeConfig, StoreConfig};
 use pushmirror::http::AppState;
 use pushmirror::model::access::AccessLevel;
 use pushmirror::model::entities::AuthMethod;
 use pushmirror::store::NewMirror;
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
-use tokio::sync::oneshot;
 
 /// A running server and the scratch space its tests use.
 struct Harness {
+    /// Keeps the server (API only: hosting tests check the queue, never act on it) running.
+    _server: common::TestServer,
     state: AppState,
     addr: std::net::SocketAddr,
     data_dir: PathBuf,
@@ -24,50 +26,30 @@ struct Harness {
     home: PathBuf,
     dir: tempfile::TempDir,
     http: reqwest::Client,
-    _shutdown: oneshot::Sender<()>,
 }
 
 impl Harness {
     async fn start() -> Result<Harness> {
         let dir = tempfile::tempdir()?;
-        let data_dir = dir.path().join("data");
         let home = dir.path().join("home");
         std::fs::create_dir_all(&home)?;
         std::fs::write(
             home.join(".gitconfig"),
             "[user]\n\tname = Tester\n\temail = t@example.com\n[init]\n\tdefaultBranch = main\n",
         )?;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let config = ServeConfig {
-            store: StoreConfig::resolve(Some(data_dir.clone()), None, None),
-            listen: addr,
-            external_url: format!("http://{addr}"),
-            allow_local_network: true,
-            // Hosting alone: the queue is checked, never acted on.
-            engine: EngineConfig {
-                api_only: true,
-                git_timeout_secs: 300,
-                ..EngineConfig::default()
-            },
-        };
-        let state = pushmirror::server::build_state(&config).await?;
-        let (tx, rx) = oneshot::channel::<()>();
-        let serving = state.clone();
-        tokio::spawn(async move {
-            let _ = pushmirror::server::run(listener, serving, async {
-                let _ = rx.await;
-            })
-            .await;
-        });
+        let server = common::TestServer::start_with(|c| {
+            c.allow_local_network = true;
+            c.engine.git_timeout_secs = 300;
+        })
+        .await;
         Ok(Harness {
-            state,
-            addr,
-            data_dir,
+            state: server.state.clone(),
+            addr: server.base.trim_start_matches("http://").parse()?,
+            data_dir: server.data_dir(),
+            _server: server,
             home,
             dir,
             http: reqwest::Client::new(),
-            _shutdown: tx,
         })
     }
 
