@@ -20,9 +20,19 @@ fn path(data_dir: &Path, mirror_id: i64) -> PathBuf {
     dir(data_dir).join(format!("{mirror_id}.refs"))
 }
 
-/// The remote refs recorded for this mirror and URL, if any.
+/// How long a record is trusted. The lease detects a remote that moved on a ref we push, but not
+/// one that moved (or gained a ref) where we push nothing; a full listing at least this often
+/// brings those back in line, as GitLab's every-time listing would.
+pub const MAX_AGE: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// The remote refs recorded for this mirror and URL within [`MAX_AGE`], if any.
 pub fn load(data_dir: &Path, mirror_id: i64, url: &str) -> Option<BTreeMap<String, String>> {
-    let text = std::fs::read_to_string(path(data_dir, mirror_id)).ok()?;
+    let file = path(data_dir, mirror_id);
+    let age = std::fs::metadata(&file).ok()?.modified().ok()?.elapsed().ok()?;
+    if age > MAX_AGE {
+        return None;
+    }
+    let text = std::fs::read_to_string(file).ok()?;
     let mut lines = text.lines();
     if lines.next()? != format!("url {url}") {
         return None;
