@@ -792,3 +792,107 @@ async fn kill_9_mid_update_then_restart_converges_and_never_stays_started() {
         "the server log holds the secret"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_changed_behind_our_back_is_detected_and_forced_back() {
+    let fx = Fixture::new().await;
+    let daemon = GitDaemonRemote::start();
+    let remote_url = daemon.create_repo("drift");
+    let id = fx
+        .add_mirror(json!({"url": remote_url, "enabled": true}))
+        .await;
+    let work = std::sync::Arc::new(Work::new());
+    let w = work.clone();
+    blocking(move || {
+        w.commit("one");
+    })
+    .await;
+    work_push(&work, &fx.push_url, &["main"]).await;
+    fx.wait_for(id, "finished", || daemon.refs("drift") == fx.local_refs())
+        .await;
+    // Someone force-pushes the remote's main; the engine's recorded state is now wrong.
+    let other = std::sync::Arc::new(Work::new());
+    let (o, url) = (other.clone(), remote_url.clone());
+    let foreign = blocking(move || {
+        let c = o.commit("foreign");
+        o.git(&[
+            "-c",
+            "protocol.git.allow=always",
+            "push",
+            "-q",
+            "-f",
+            &url,
+            "HEAD:main",
+        ]);
+        c
+    })
+    .await;
+    assert_eq!(daemon.refs("drift")["refs/heads/main"], foreign);
+    let w = work.clone();
+    let ours = blocking(move || w.commit("two")).await;
+    work_push(&work, &fx.push_url, &["main"]).await;
+    let m = fx
+        .wait_for(id, "finished", || {
+            daemon.refs("drift")["refs/heads/main"] == ours
+        })
+        .await;
+    assert!(m["last_error"].is_null(), "{m}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_after_failed_tries_again() {
+    let fx = Fixture::with(|c| c.engine.retry_delay_secs = 0).await;
+    let mut daemon = GitDaemonRemote::start();
+    daemon.create_repo("again");
+    let id = fx
+        .add_mirror(json!({"url": daemon.url("again"), "enabled": true}))
+        .await;
+    daemon.stop();
+    let work = std::sync::Arc::new(Work::new());
+    let w = work.clone();
+    blocking(move || {
+        w.commit("one");
+    })
+    .await;
+    work_push(&work, &fx.push_url, &["main"]).await;
+    fx.wait_for(id, "failed", || true).await;
+    daemon.resume();
+    fx.sync(id).await;
+    fx.wait_for(id, "finished", || daemon.refs("again") == fx.local_refs())
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_update_of_an_unchanged_remote_does_not_list_it_first() {
+    let fx = Fixture::new().await;
+    let remote = GitHttpRemote::start(None).await;
+    remote.create_repo("cheap");
+    let id = fx
+        .add_mirror(json!({"url": remote.url("cheap"), "enabled": true}))
+        .await;
+    let work = std::sync::Arc::new(Work::new());
+    let w = work.clone();
+    blocking(move || {
+        w.commit("one");
+    })
+    .await;
+    work_push(&work, &fx.push_url, &["main"]).await;
+    fx.wait_for(id, "finished", || remote.refs("cheap") == fx.local_refs())
+        .await;
+    let listings = |log: &[remotes::LoggedRequest]| {
+        log.iter()
+            .filter(|r| r.uri.contains("service=git-upload-pack"))
+            .count()
+    };
+    let before = listings(&remote.request_log());
+    let w = work.clone();
+    blocking(move || {
+        w.commit("two");
+    })
+    .await;
+    work_push(&work, &fx.push_url, &["main"]).await;
+    fx.wait_for(id, "finished", || remote.refs("cheap") == fx.local_refs())
+        .await;
+    // The second update pushed (one receive-pack advertisement) without an ls-remote first.
+    assert_eq!(listings(&remote.request_log()), before);
+}

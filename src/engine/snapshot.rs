@@ -28,7 +28,12 @@ pub const MAX_AGE: std::time::Duration = std::time::Duration::from_secs(600);
 /// The remote refs recorded for this mirror and URL within [`MAX_AGE`], if any.
 pub fn load(data_dir: &Path, mirror_id: i64, url: &str) -> Option<BTreeMap<String, String>> {
     let file = path(data_dir, mirror_id);
-    let age = std::fs::metadata(&file).ok()?.modified().ok()?.elapsed().ok()?;
+    let age = std::fs::metadata(&file)
+        .ok()?
+        .modified()
+        .ok()?
+        .elapsed()
+        .ok()?;
     if age > MAX_AGE {
         return None;
     }
