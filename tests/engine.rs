@@ -83,20 +83,35 @@ struct Fixture {
     push_url: String,
 }
 
+/// Engine tests run the engine, on loopback remotes, with retries a second apart.
+fn engine_config(
+    c: &mut pushmirror::config::ServeConfig,
+    tweak: impl FnOnce(&mut pushmirror::config::ServeConfig),
+) {
+    c.allow_local_network = true;
+    c.engine.api_only = false;
+    c.engine.retry_delay_secs = 1;
+    c.engine.retry_delay_protected_secs = 1;
+    tweak(c);
+}
+
 impl Fixture {
     async fn new() -> Fixture {
         Self::with(|_| {}).await
     }
 
     async fn with(tweak: impl FnOnce(&mut pushmirror::config::ServeConfig)) -> Fixture {
-        let server = TestServer::start_with(|c| {
-            c.allow_local_network = true;
-            c.engine.api_only = false;
-            c.engine.retry_delay_secs = 1;
-            c.engine.retry_delay_protected_secs = 1;
-            tweak(c);
-        })
-        .await;
+        let server = TestServer::start_with(|c| engine_config(c, tweak)).await;
+        Self::on(server).await
+    }
+
+    /// The same fixture on PostgreSQL, or `None` where PostgreSQL is missing (never under CI).
+    async fn on_postgres() -> Option<Fixture> {
+        let server = TestServer::start_postgres_with(|c| engine_config(c, |_| {})).await?;
+        Some(Self::on(server).await)
+    }
+
+    async fn on(server: TestServer) -> Fixture {
         let token = server.token("root", true).await;
         let project = server.project(&token, "origin").await;
         let host = server.base.trim_start_matches("http://").to_owned();
@@ -895,4 +910,34 @@ async fn an_update_of_an_unchanged_remote_does_not_list_it_first() {
         .await;
     // The second update pushed (one receive-pack advertisement) without an ls-remote first.
     assert_eq!(listings(&remote.request_log()), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_engine_runs_on_postgresql_too() {
+    let Some(fx) = Fixture::on_postgres().await else {
+        return;
+    };
+    let daemon = GitDaemonRemote::start();
+    let ids = [
+        fx.add_mirror(json!({"url": daemon.create_repo("pg1"), "enabled": true}))
+            .await,
+        fx.add_mirror(
+            json!({"url": daemon.create_repo("pg2"), "enabled": true, "keep_divergent_refs": true}),
+        )
+        .await,
+    ];
+    let work = std::sync::Arc::new(Work::new());
+    for i in 0..3 {
+        let w = work.clone();
+        blocking(move || {
+            w.commit(&format!("c{i}"));
+            w.git(&["tag", &format!("t{i}")]);
+        })
+        .await;
+        work_push(&work, &fx.push_url, &["main", "--tags"]).await;
+    }
+    for (id, name) in ids.into_iter().zip(["pg1", "pg2"]) {
+        fx.wait_for(id, "finished", || daemon.refs(name) == fx.local_refs())
+            .await;
+    }
 }

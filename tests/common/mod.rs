@@ -76,8 +76,13 @@ impl TestServer {
     /// A server on a fresh PostgreSQL database, or `None` (with the reason printed) when no
     /// PostgreSQL answers. Under `CI=true` a missing PostgreSQL fails the test instead.
     pub async fn start_postgres() -> Option<TestServer> {
+        Self::start_postgres_with(|_| {}).await
+    }
+
+    /// [`TestServer::start_postgres`], after `tweak` has adjusted the configuration.
+    pub async fn start_postgres_with(tweak: impl FnOnce(&mut ServeConfig)) -> Option<TestServer> {
         match PostgresDb::create().await {
-            Ok(db) => Some(Self::launch(Some(db), |_| {}).await),
+            Ok(db) => Some(Self::launch(Some(db), tweak).await),
             Err(e) => {
                 if std::env::var("CI").as_deref() == Ok("true") {
                     panic!(
