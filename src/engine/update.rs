@@ -246,7 +246,10 @@ async fn attempt(
         .collect();
     // Under a lease every ref is named (with its expected value), so patterns are for the
     // listed path only, where they turn a quadratic push into a linear one.
-    let batches = match (!with_leases).then(|| planned.as_patterns(&input)).flatten() {
+    let batches = match (!with_leases)
+        .then(|| planned.as_patterns(&input))
+        .flatten()
+    {
         Some((explicit, patterns)) => explicit
             .chunks(PUSH_BATCH)
             .map(<[String]>::to_vec)

@@ -501,7 +501,10 @@ fn a_plan_of_every_difference_goes_as_patterns_behind_the_default_branch() {
     assert_eq!(planned.updates.len(), PATTERN_PUSH_MIN);
     let (explicit, patterns) = planned.as_patterns(&input).expect("patterns");
     assert_eq!(explicit, ["a:refs/heads/main", ":refs/heads/gone"]);
-    assert_eq!(patterns, ["refs/heads/*:refs/heads/*", "refs/tags/*:refs/tags/*"]);
+    assert_eq!(
+        patterns,
+        ["refs/heads/*:refs/heads/*", "refs/tags/*:refs/tags/*"]
+    );
 }
 
 #[test]
@@ -513,7 +516,9 @@ fn a_plan_that_leaves_a_difference_out_or_is_small_keeps_explicit_refspecs() {
     // `other` is left out by the filter, but a pattern would push it.
     let regex = RefFilter::gitlab_branch_regex(
         &Regex::new("^b0").unwrap(),
-        local.iter().filter_map(|(n, _)| n.strip_prefix("refs/heads/")),
+        local
+            .iter()
+            .filter_map(|(n, _)| n.strip_prefix("refs/heads/")),
     );
     let small = local[..10].to_vec();
     for (local, filter, why) in [
