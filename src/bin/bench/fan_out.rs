@@ -64,6 +64,7 @@ pub async fn run(sizes: Sizes) -> Vec<Row> {
             git.run(&repo, true, &["update-ref", "refs/heads/main", &new]);
             updates.push(ref_update("refs/heads/main", old.as_deref(), &new));
         }
+        settle_disk();
         let t0 = Instant::now();
         for (id, u) in projects.iter().zip(&updates) {
             server.record(*id, std::slice::from_ref(u)).await;
@@ -77,6 +78,7 @@ pub async fn run(sizes: Sizes) -> Vec<Row> {
             })
             .map(|(repo, name)| (repo, daemon.url(&name)))
             .collect();
+        settle_disk();
         let raw = raw_pushes(&git, jobs, parallel);
         let (e_rate, r_rate) = (
             total as f64 / engine.as_secs_f64(),
@@ -101,6 +103,13 @@ pub async fn run(sizes: Sizes) -> Vec<Row> {
     }
     server.stop().await;
     results
+}
+
+/// Flushes dirty pages to disk before a timed phase, so neither side pays for the other's (or an
+/// earlier scenario's) writeback in its own fsyncs: git syncs packs and refs as it receives them.
+fn settle_disk() {
+    // SAFETY: sync(2) takes no arguments and cannot fail.
+    unsafe { libc::sync() };
 }
 
 /// Waits until every mirror is `finished` with nothing pending. One cheap query per poll, and
