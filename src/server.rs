@@ -6,6 +6,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
@@ -78,6 +79,13 @@ pub async fn run(
 ) -> Result<(), StartError> {
     let engine = (!state.engine.api_only).then(|| crate::engine::spawn(state.clone()));
     let app = app(state);
+    // Without TCP_NODELAY, a small write that follows another (a streamed git response, the
+    // last chunk of a body) waits for the client's delayed ACK: up to 40 ms per exchange.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

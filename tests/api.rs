@@ -886,6 +886,11 @@ async fn mirror_crud(s: &TestServer) {
     let r = s.get(&format!("{base}?per_page=1&page=2"), &alice).await;
     assert_eq!(r.body.as_array().unwrap()[0]["id"], id2);
     assert_eq!(r.header("x-total-pages"), "2");
+    assert_eq!(r.header("x-total"), "2");
+    // Past the end the page is empty, and the total still counts every mirror.
+    let r = s.get(&format!("{base}?per_page=1&page=5"), &alice).await;
+    assert_eq!(r.body, json!([]));
+    assert_eq!(r.header("x-total"), "2");
 
     let r = s.get(&format!("{base}/{id}"), &alice).await;
     check(

@@ -244,7 +244,20 @@ async fn attempt(
                 .map(|d| (d.name.as_str(), d.old_remote.as_str())),
         )
         .collect();
-    for batch in planned.refspecs(PUSH_BATCH) {
+    // Under a lease every ref is named (with its expected value), so patterns are for the
+    // listed path only, where they turn a quadratic push into a linear one.
+    let batches = match (!with_leases)
+        .then(|| planned.as_patterns(&input))
+        .flatten()
+    {
+        Some((explicit, patterns)) => explicit
+            .chunks(PUSH_BATCH)
+            .map(<[String]>::to_vec)
+            .chain(std::iter::once(patterns))
+            .collect(),
+        None => planned.refspecs(PUSH_BATCH),
+    };
+    for batch in batches {
         let leases: Vec<(String, String)> = if with_leases {
             batch
                 .iter()

@@ -52,7 +52,20 @@ pub async fn local_refs(
 }
 
 /// The branch `HEAD` names (short name), whether or not it exists yet.
+///
+/// Read from the `HEAD` file when it holds a plain symbolic ref (the files backend, which our
+/// repositories use): every mirror update asks, and a process per update was a measurable part
+/// of an update's cost. Anything else (a detached HEAD, reftable's placeholder) asks git.
 pub async fn head_branch(runner: &GitRunner, repo: &Path) -> Result<Option<String>, GitError> {
+    if let Ok(text) = tokio::fs::read_to_string(repo.join("HEAD")).await {
+        if let Some(branch) = text
+            .strip_suffix('\n')
+            .and_then(|t| t.strip_prefix("ref: refs/heads/"))
+            .filter(|b| !b.is_empty() && *b != ".invalid" && !b.contains(['\n', '\0']))
+        {
+            return Ok(Some(branch.to_owned()));
+        }
+    }
     match runner
         .command(Some(repo), Subcommand::SymbolicRef)
         .args(["--quiet", "HEAD"])
@@ -158,6 +171,29 @@ pub async fn push(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn head_branch_reads_the_file_and_asks_git_otherwise() {
+        let dir = tempfile::tempdir().unwrap();
+        let runner =
+            GitRunner::new(&dir.path().join("home"), std::time::Duration::from_secs(30)).unwrap();
+        let repo = dir.path().join("r.git");
+        super::super::init_bare(&runner, &repo, "trunk")
+            .await
+            .unwrap();
+        assert_eq!(
+            head_branch(&runner, &repo).await.unwrap().as_deref(),
+            Some("trunk")
+        );
+        set_head(&runner, &repo, "feat/x").await.unwrap();
+        assert_eq!(
+            head_branch(&runner, &repo).await.unwrap().as_deref(),
+            Some("feat/x")
+        );
+        // A detached HEAD is not a branch: the file does not say one, and git says none.
+        std::fs::write(repo.join("HEAD"), format!("{}\n", "1".repeat(40))).unwrap();
+        assert_eq!(head_branch(&runner, &repo).await.unwrap(), None);
+    }
 
     #[test]
     fn ref_lines_keep_branches_and_tags_only() {

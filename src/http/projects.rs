@@ -30,22 +30,19 @@ pub async fn find_project(
     id: &str,
     user: Option<&User>,
 ) -> Result<(Project, Caller), ApiError> {
-    let project = if id.bytes().all(|b| b.is_ascii_digit()) && !id.is_empty() {
+    let user_id = user.map(|u| u.id);
+    let found = if id.bytes().all(|b| b.is_ascii_digit()) && !id.is_empty() {
         match id.parse::<i64>() {
-            Ok(n) => state.store.project_by_id(n).await?,
+            Ok(n) => state.store.project_by_id_for(n, user_id).await?,
             Err(_) => None,
         }
     } else if id.contains('/') {
-        state.store.project_by_path(id).await?
+        state.store.project_by_path_for(id, user_id).await?
     } else {
         None
     };
-    let Some(project) = project else {
+    let Some((project, level)) = found else {
         return Err(ApiError::NotFound("Project"));
-    };
-    let level = match user {
-        Some(u) => state.store.access_level(project.id, u.id).await?,
-        None => None,
     };
     let caller = Caller {
         is_admin: user.is_some_and(|u| u.is_admin),

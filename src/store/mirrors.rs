@@ -13,6 +13,14 @@ const SELECT: &str = "select id, project_id, url, has_user, user_is_git, has_pas
     last_update_started_at, last_successful_update_at, last_error, retry_count, created_at, updated_at \
     from remote_mirrors";
 
+/// [`SELECT`] plus the number of rows the query matches before LIMIT, as `total_rows`.
+const SELECT_WITH_TOTAL: &str = "select id, project_id, url, has_user, user_is_git, has_password, \
+    credentials, enabled, only_protected_branches, keep_divergent_refs, mirror_branch_regex, \
+    auth_method, ssh_public_key, ssh_known_hosts, update_status, last_update_at, \
+    last_update_started_at, last_successful_update_at, last_error, retry_count, created_at, updated_at, \
+    count(*) over () as total_rows \
+    from remote_mirrors";
+
 /// A mirror to create; `credentials` are already sealed.
 #[derive(Debug, Clone)]
 pub struct NewMirror {
@@ -71,19 +79,25 @@ impl Store {
         project_id: i64,
         page: PageRequest,
     ) -> Result<Paged<RemoteMirror>, StoreError> {
-        let total: i64 =
-            sqlx::query_scalar("select count(*) from remote_mirrors where project_id = $1")
-                .bind(project_id)
-                .fetch_one(&self.pool)
-                .await?;
+        // The total rides along with the page (a window count is taken before LIMIT), saving a
+        // round trip; only a page past the end needs its own count.
         let rows = sqlx::query(&format!(
-            "{SELECT} where project_id = $1 order by id limit $2 offset $3"
+            "{SELECT_WITH_TOTAL} where project_id = $1 order by id limit $2 offset $3"
         ))
         .bind(project_id)
         .bind(page.per_page)
         .bind(page.offset())
         .fetch_all(&self.pool)
         .await?;
+        let total: i64 = match rows.first() {
+            Some(r) => r.try_get("total_rows")?,
+            None => {
+                sqlx::query_scalar("select count(*) from remote_mirrors where project_id = $1")
+                    .bind(project_id)
+                    .fetch_one(&self.pool)
+                    .await?
+            }
+        };
         let items = rows.iter().map(mirror_from_row).collect::<Result<_, _>>()?;
         Ok(Paged { items, total })
     }

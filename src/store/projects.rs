@@ -23,6 +23,19 @@ pub struct NewProject {
     pub creator_id: i64,
 }
 
+/// The caller's access level as a column, the caller's id being parameter `$2` (`null` for an
+/// anonymous caller, which matches no member).
+const CALLER_LEVEL: &str = "(select m.access_level from members m \
+    where m.project_id = p.id and m.user_id = $2) as caller_level";
+/// [`CALLER_LEVEL`] with the caller's id as parameter `$3`.
+const CALLER_LEVEL_3: &str = "(select m.access_level from members m \
+    where m.project_id = p.id and m.user_id = $3) as caller_level";
+
+fn project_and_level(r: &AnyRow) -> Result<(Project, Option<AccessLevel>), sqlx::Error> {
+    let level: Option<i64> = r.try_get("caller_level")?;
+    Ok((project_from_row(r)?, level.and_then(AccessLevel::from_i64)))
+}
+
 fn project_from_row(r: &AnyRow) -> Result<Project, sqlx::Error> {
     let visibility: String = r.try_get("visibility")?;
     Ok(Project {
@@ -91,6 +104,46 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.as_ref().map(project_from_row).transpose()?)
+    }
+
+    /// A project by id together with `user_id`'s access level in it, in one round trip: every
+    /// project-scoped API request starts with this pair.
+    pub async fn project_by_id_for(
+        &self,
+        id: i64,
+        user_id: Option<i64>,
+    ) -> Result<Option<(Project, Option<AccessLevel>)>, StoreError> {
+        let row = sqlx::query(&format!(
+            "select {PROJECT_COLUMNS}, {CALLER_LEVEL} from projects p \
+             join namespaces n on n.id = p.namespace_id where p.id = $1"
+        ))
+        .bind(id)
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(project_and_level).transpose()?)
+    }
+
+    /// [`Store::project_by_path`] together with `user_id`'s access level, in one round trip.
+    pub async fn project_by_path_for(
+        &self,
+        full_path: &str,
+        user_id: Option<i64>,
+    ) -> Result<Option<(Project, Option<AccessLevel>)>, StoreError> {
+        let Some((ns, path)) = full_path.split_once('/') else {
+            return Ok(None);
+        };
+        let row = sqlx::query(&format!(
+            "select {PROJECT_COLUMNS}, {CALLER_LEVEL_3} from projects p \
+             join namespaces n on n.id = p.namespace_id \
+             where lower(n.path) = lower($1) and lower(p.path) = lower($2)"
+        ))
+        .bind(ns)
+        .bind(path)
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(project_and_level).transpose()?)
     }
 
     /// A project by `namespace/path` (case-insensitive, as GitLab).

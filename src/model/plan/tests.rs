@@ -473,3 +473,67 @@ fn plan_changed_reads_only_changed_refs() {
         }]
     );
 }
+
+/// `n` local branches `refs/heads/bNNNNN`, all at `oid`.
+fn many(n: usize, oid: &str) -> Vec<(String, String)> {
+    (0..n)
+        .map(|i| (format!("refs/heads/b{i:05}"), oid.to_owned()))
+        .collect()
+}
+
+#[test]
+fn a_plan_of_every_difference_goes_as_patterns_behind_the_default_branch() {
+    let mut local = many(PATTERN_PUSH_MIN, "a");
+    local.push(("refs/heads/main".into(), "a".into()));
+    let remote = vec![
+        ("refs/heads/b00000".to_owned(), "a".to_owned()),
+        ("refs/heads/gone".to_owned(), "c".to_owned()),
+    ];
+    let filter = RefFilter::All;
+    let input = PlanInput {
+        local: &local,
+        remote: &remote,
+        default_branch: Some("main"),
+        keep_divergent_refs: false,
+        filter: &filter,
+    };
+    let planned = plan(&input, &|_: &str, _: &str| Some(true));
+    assert_eq!(planned.updates.len(), PATTERN_PUSH_MIN);
+    let (explicit, patterns) = planned.as_patterns(&input).expect("patterns");
+    assert_eq!(explicit, ["a:refs/heads/main", ":refs/heads/gone"]);
+    assert_eq!(
+        patterns,
+        ["refs/heads/*:refs/heads/*", "refs/tags/*:refs/tags/*"]
+    );
+}
+
+#[test]
+fn a_plan_that_leaves_a_difference_out_or_is_small_keeps_explicit_refspecs() {
+    let mut local = many(PATTERN_PUSH_MIN + 1, "a");
+    local.push(("refs/heads/other".to_owned(), "a".to_owned()));
+    let remote = Vec::new();
+    let all = RefFilter::All;
+    // `other` is left out by the filter, but a pattern would push it.
+    let regex = RefFilter::gitlab_branch_regex(
+        &Regex::new("^b0").unwrap(),
+        local
+            .iter()
+            .filter_map(|(n, _)| n.strip_prefix("refs/heads/")),
+    );
+    let small = local[..10].to_vec();
+    for (local, filter, why) in [
+        (&local, &regex, "a filtered-out branch differs"),
+        (&small, &all, "too few updates"),
+    ] {
+        let input = PlanInput {
+            local,
+            remote: &remote,
+            default_branch: None,
+            keep_divergent_refs: false,
+            filter,
+        };
+        let planned = plan(&input, &|_: &str, _: &str| Some(true));
+        assert!(!planned.updates.is_empty(), "{why}");
+        assert_eq!(planned.as_patterns(&input), None, "{why}");
+    }
+}
