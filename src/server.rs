@@ -62,6 +62,7 @@ pub async fn build_state(config: &ServeConfig) -> Result<AppState, StartError> {
         repositories_dir: config.store.repositories_dir(),
         data_dir: config.store.data_dir.clone(),
         engine: config.engine.clone(),
+        token_cache: Default::default(),
         external_url: config.external_url.clone(),
         network_policy: NetworkPolicy {
             allow_local_network: config.allow_local_network,

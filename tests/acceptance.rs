@@ -31,6 +31,23 @@ fn token(data: &std::path::Path, user: &str, admin: bool) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
+/// Whether the server on `port` answers an API request (with its 401 for no token).
+fn answers_http(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut conn) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+    if conn
+        .write_all(b"GET /api/v4/version HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    conn.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.1 401")
+}
+
 fn python_gitlab_available() -> bool {
     Command::new("python3")
         .args([
@@ -70,9 +87,10 @@ fn python_gitlab_drives_the_real_server() {
             .spawn()
             .expect("start pushmirror serve"),
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "server did not start listening");
+    // Ready means answering HTTP (the port is bound before the database is opened).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !answers_http(port) {
+        assert!(Instant::now() < deadline, "server did not start answering");
         std::thread::sleep(Duration::from_millis(50));
     }
     let secret = format!("S3cr3t-{}", std::process::id());

@@ -49,6 +49,8 @@ pub struct AppInner {
     pub data_dir: PathBuf,
     /// Engine tuning.
     pub engine: crate::config::EngineConfig,
+    /// Recently authenticated tokens.
+    pub token_cache: auth::TokenCache,
     /// Wakes the engine when an update was requested.
     pub engine_wakeup: Arc<Notify>,
 }
