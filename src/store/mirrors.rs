@@ -42,6 +42,26 @@ pub struct NewMirror {
 /// The settings of an existing mirror, as changed by an update request.
 pub type MirrorChanges = NewMirror;
 
+/// Binds a mirror's twelve setting columns, in the order both the insert and the update list them
+/// (`url` through `ssh_known_hosts`).
+fn bind_settings<'q>(
+    q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    m: &'q NewMirror,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    q.bind(m.url.as_str())
+        .bind(flag(m.has_user))
+        .bind(flag(m.user_is_git))
+        .bind(flag(m.has_password))
+        .bind(m.credentials.clone())
+        .bind(flag(m.enabled))
+        .bind(flag(m.only_protected_branches))
+        .bind(flag(m.keep_divergent_refs))
+        .bind(m.mirror_branch_regex.as_deref())
+        .bind(m.auth_method.as_str())
+        .bind(m.ssh_public_key.as_deref())
+        .bind(m.ssh_known_hosts.as_deref())
+}
+
 pub(crate) fn mirror_from_row(r: &sqlx::any::AnyRow) -> Result<RemoteMirror, sqlx::Error> {
     let b = |name: &str| -> Result<bool, sqlx::Error> { Ok(r.try_get::<i64, _>(name)? != 0) };
     let auth: String = r.try_get("auth_method")?;
@@ -146,28 +166,15 @@ impl Store {
         m: &NewMirror,
         now: Millis,
     ) -> Result<RemoteMirror, StoreError> {
-        let id: i64 = sqlx::query_scalar(
+        let q = sqlx::query(
             "insert into remote_mirrors (project_id, url, has_user, user_is_git, has_password, \
              credentials, enabled, only_protected_branches, keep_divergent_refs, \
              mirror_branch_regex, auth_method, ssh_public_key, ssh_known_hosts, created_at, updated_at) \
              values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) returning id",
         )
-        .bind(m.project_id)
-        .bind(&m.url)
-        .bind(flag(m.has_user))
-        .bind(flag(m.user_is_git))
-        .bind(flag(m.has_password))
-        .bind(m.credentials.clone())
-        .bind(flag(m.enabled))
-        .bind(flag(m.only_protected_branches))
-        .bind(flag(m.keep_divergent_refs))
-        .bind(m.mirror_branch_regex.as_deref())
-        .bind(m.auth_method.as_str())
-        .bind(m.ssh_public_key.as_deref())
-        .bind(m.ssh_known_hosts.as_deref())
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await?;
+        .bind(m.project_id);
+        let row = bind_settings(q, m).bind(now).fetch_one(&self.pool).await?;
+        let id: i64 = row.try_get("id")?;
         self.mirror_by_id(id)
             .await?
             .ok_or(StoreError::Db(sqlx::Error::RowNotFound))
@@ -189,28 +196,17 @@ impl Store {
         } else {
             ""
         };
-        sqlx::query(&format!(
+        let sql = format!(
             "update remote_mirrors set url = $1, has_user = $2, user_is_git = $3, has_password = $4, \
              credentials = $5, enabled = $6, only_protected_branches = $7, keep_divergent_refs = $8, \
              mirror_branch_regex = $9, auth_method = $10, ssh_public_key = $11, \
              ssh_known_hosts = $12, updated_at = $13 {reset} where id = $14"
-        ))
-        .bind(&m.url)
-        .bind(flag(m.has_user))
-        .bind(flag(m.user_is_git))
-        .bind(flag(m.has_password))
-        .bind(m.credentials.clone())
-        .bind(flag(m.enabled))
-        .bind(flag(m.only_protected_branches))
-        .bind(flag(m.keep_divergent_refs))
-        .bind(m.mirror_branch_regex.as_deref())
-        .bind(m.auth_method.as_str())
-        .bind(m.ssh_public_key.as_deref())
-        .bind(m.ssh_known_hosts.as_deref())
-        .bind(now)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
+        );
+        bind_settings(sqlx::query(&sql), m)
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         self.mirror_by_id(id)
             .await?
             .ok_or(StoreError::Db(sqlx::Error::RowNotFound))
