@@ -71,6 +71,18 @@ impl Work {
     }
 }
 
+/// A client repository with one commit on `main`, pushed to `url`.
+async fn first_commit_pushed(url: &str) -> std::sync::Arc<Work> {
+    let work = std::sync::Arc::new(Work::new());
+    let w = work.clone();
+    blocking(move || {
+        w.commit("one");
+    })
+    .await;
+    work_push(&work, url, &["main"]).await;
+    work
+}
+
 /// Runs blocking git work off the runtime so the in-process server keeps serving.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     tokio::task::spawn_blocking(f).await.unwrap()
@@ -420,13 +432,7 @@ async fn wrong_password_fails_scrubbed_retries_and_recovers_after_url_update() {
     let id = fx
         .add_mirror(json!({"url": remote.url_with_credentials("auth", "bot", "wrong-Pa55-Zq9"), "enabled": true}))
         .await;
-    let work = std::sync::Arc::new(Work::new());
-    let w = work.clone();
-    blocking(move || {
-        w.commit("one");
-    })
-    .await;
-    work_push(&work, &fx.push_url, &["main"]).await;
+    first_commit_pushed(&fx.push_url).await;
     // Attempt 0 and three retries (1 s apart in tests), then `failed`.
     let m = fx.wait_for(id, "failed", || true).await;
     let err = m["last_error"].as_str().unwrap().to_owned();
@@ -472,13 +478,7 @@ async fn remote_down_then_up_is_retried_until_it_converges() {
         .add_mirror(json!({"url": daemon.url("flaky"), "enabled": true}))
         .await;
     daemon.stop();
-    let work = std::sync::Arc::new(Work::new());
-    let w = work.clone();
-    blocking(move || {
-        w.commit("one");
-    })
-    .await;
-    work_push(&work, &fx.push_url, &["main"]).await;
+    first_commit_pushed(&fx.push_url).await;
     let m = fx.wait_for(id, "to_retry", || true).await;
     assert!(!m["last_error"].as_str().unwrap().is_empty());
     daemon.resume();
@@ -495,13 +495,7 @@ async fn a_hanging_remote_hits_the_deadline_and_the_mirror_recovers() {
     let id = fx
         .add_mirror(json!({"url": remote.url("hang"), "enabled": true}))
         .await;
-    let work = std::sync::Arc::new(Work::new());
-    let w = work.clone();
-    blocking(move || {
-        w.commit("one");
-    })
-    .await;
-    work_push(&work, &fx.push_url, &["main"]).await;
+    first_commit_pushed(&fx.push_url).await;
     let m = fx.wait_for(id, "to_retry", || true).await;
     assert!(
         m["last_error"].as_str().unwrap().contains("did not finish"),
@@ -609,13 +603,7 @@ async fn credentials_never_leak_into_argv_files_or_api_during_and_after_a_sync()
             json!({"url": remote.url_with_credentials("leak", "leaky", &secret), "enabled": true}),
         )
         .await;
-    let work = std::sync::Arc::new(Work::new());
-    let w = work.clone();
-    blocking(move || {
-        w.commit("one");
-    })
-    .await;
-    work_push(&work, &fx.push_url, &["main"]).await;
+    first_commit_pushed(&fx.push_url).await;
     fx.wait_for(id, "started", || true).await;
     assert!(
         poll_until(Duration::from_secs(10), || async {
@@ -816,13 +804,7 @@ async fn a_remote_changed_behind_our_back_is_detected_and_forced_back() {
     let id = fx
         .add_mirror(json!({"url": remote_url, "enabled": true}))
         .await;
-    let work = std::sync::Arc::new(Work::new());
-    let w = work.clone();
-    blocking(move || {
-        w.commit("one");
-    })
-    .await;
-    work_push(&work, &fx.push_url, &["main"]).await;
+    let work = first_commit_pushed(&fx.push_url).await;
     fx.wait_for(id, "finished", || daemon.refs("drift") == fx.local_refs())
         .await;
     // Someone force-pushes the remote's main; the engine's recorded state is now wrong.
@@ -863,13 +845,7 @@ async fn a_sync_after_failed_tries_again() {
         .add_mirror(json!({"url": daemon.url("again"), "enabled": true}))
         .await;
     daemon.stop();
-    let work = std::sync::Arc::new(Work::new());
-    let w = work.clone();
-    blocking(move || {
-        w.commit("one");
-    })
-    .await;
-    work_push(&work, &fx.push_url, &["main"]).await;
+    first_commit_pushed(&fx.push_url).await;
     fx.wait_for(id, "failed", || true).await;
     daemon.resume();
     fx.sync(id).await;
@@ -885,13 +861,7 @@ async fn an_update_of_an_unchanged_remote_does_not_list_it_first() {
     let id = fx
         .add_mirror(json!({"url": remote.url("cheap"), "enabled": true}))
         .await;
-    let work = std::sync::Arc::new(Work::new());
-    let w = work.clone();
-    blocking(move || {
-        w.commit("one");
-    })
-    .await;
-    work_push(&work, &fx.push_url, &["main"]).await;
+    let work = first_commit_pushed(&fx.push_url).await;
     fx.wait_for(id, "finished", || remote.refs("cheap") == fx.local_refs())
         .await;
     let listings = |log: &[remotes::LoggedRequest]| {
