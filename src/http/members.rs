@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::auth::CurrentUser;
 use super::error::ApiError;
-use super::pagination::{page_request, paginated};
+use super::pagination::page_request;
 use super::params::{not_valid_value, Params};
 use super::projects::find_project;
 use super::{now_ms, views, AppState};
@@ -38,13 +38,7 @@ async fn list(
         .iter()
         .map(|m| views::member(m, &state.external_url))
         .collect();
-    Ok(paginated(
-        &state.external_url,
-        &uri,
-        page,
-        paged.total,
-        items,
-    ))
+    Ok(state.page_response(&uri, page, paged.total, items))
 }
 
 // GET /projects/:id/members/:user_id

@@ -68,6 +68,17 @@ impl AppState {
         AppState(Arc::new(inner))
     }
 
+    /// A paginated JSON list with GitLab's headers, its links built from the external URL.
+    pub fn page_response(
+        &self,
+        uri: &axum::http::Uri,
+        page: crate::store::PageRequest,
+        total: i64,
+        items: Vec<serde_json::Value>,
+    ) -> axum::response::Response {
+        pagination::paginated(&self.external_url, uri, page, total, items)
+    }
+
     /// The bare repository of a project.
     pub fn repository_path(&self, project_id: i64) -> PathBuf {
         self.repositories_dir.join(format!("{project_id}.git"))

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use super::auth::{CurrentUser, MaybeUser};
 use super::error::ApiError;
-use super::pagination::{page_request, paginated};
+use super::pagination::page_request;
 use super::params::{not_valid_value, Params};
 use super::{now_ms, views, AppState};
 use crate::model::access::{Caller, Visibility};
@@ -232,13 +232,7 @@ async fn list(
         let level = state.store.access_level(p.id, user.id).await?;
         items.push(views::project(p, level, &state.external_url));
     }
-    Ok(paginated(
-        &state.external_url,
-        &uri,
-        page,
-        paged.total,
-        items,
-    ))
+    Ok(state.page_response(&uri, page, paged.total, items))
 }
 
 // GET /projects/:id

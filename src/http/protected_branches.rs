@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::auth::MaybeUser;
 use super::error::ApiError;
-use super::pagination::{page_request, paginated};
+use super::pagination::page_request;
 use super::params::{not_valid_value, Params};
 use super::projects::find_project;
 use super::{now_ms, views, AppState};
@@ -60,13 +60,7 @@ async fn list(
         .protected_branches(project.id, search.as_deref(), page)
         .await?;
     let items = paged.items.iter().map(views::protected_branch).collect();
-    Ok(paginated(
-        &state.external_url,
-        &uri,
-        page,
-        paged.total,
-        items,
-    ))
+    Ok(state.page_response(&uri, page, paged.total, items))
 }
 
 // GET /projects/:id/protected_branches/:name

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use super::auth::MaybeUser;
 use super::error::ApiError;
-use super::pagination::{page_request, paginated};
+use super::pagination::page_request;
 use super::params::{not_valid_value, Params};
 use super::projects::find_project;
 use super::{now_ms, views, AppState};
@@ -87,13 +87,7 @@ async fn list(
     let page = page_request(&params)?;
     let paged = state.store.mirrors(project.id, page).await?;
     let items = paged.items.iter().map(views::remote_mirror).collect();
-    Ok(paginated(
-        &state.external_url,
-        &uri,
-        page,
-        paged.total,
-        items,
-    ))
+    Ok(state.page_response(&uri, page, paged.total, items))
 }
 
 // GET /projects/:id/remote_mirrors/:mirror_id
