@@ -249,7 +249,7 @@ impl Engine {
             UpdateFailure::Retryable(e) => (e, true),
             UpdateFailure::Final(e) => (e, false),
         };
-        let retries = self.retry_count(mirror);
+        let retries = mirror.retry_count.max(0) as u32;
         match self
             .retry
             .after_failure(retries, mirror.only_protected_branches, retryable, now_ms())
@@ -264,9 +264,5 @@ impl Engine {
             },
             AfterFailure::GiveUp => AttemptOutcome::Failed { error },
         }
-    }
-
-    fn retry_count(&self, mirror: &crate::model::entities::RemoteMirror) -> u32 {
-        mirror.retry_count.max(0) as u32
     }
 }

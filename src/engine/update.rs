@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use secrecy::ExposeSecret;
 
-use super::remote::{prepare, PrepareError, PreparedRemote};
+use super::remote::{prepare, PreparedRemote};
 use super::snapshot;
 use crate::credentials::MirrorCredentials;
 use crate::git::ops::{self, Remote};
@@ -52,11 +52,7 @@ pub async fn run(ctx: &UpdateContext<'_>, mirror: &RemoteMirror) -> Result<(), U
         .map_err(|e| UpdateFailure::Retryable(e.to_string()))?;
     let prepared = prepare(mirror, creds, ctx.policy)
         .await
-        .map_err(|e| match e {
-            PrepareError::InvalidUrl(_) | PrepareError::Ssh(_) => {
-                UpdateFailure::Retryable(e.to_string())
-            }
-        })?;
+        .map_err(|e| UpdateFailure::Retryable(e.to_string()))?;
     let result = sync(ctx, mirror, &prepared).await;
     if result.is_err() {
         // Part of a push may have landed: the remote state is unknown now.

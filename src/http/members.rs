@@ -14,6 +14,7 @@ use super::params::{not_valid_value, Params};
 use super::projects::find_project;
 use super::{now_ms, views, AppState};
 use crate::model::access::AccessLevel;
+use crate::model::entities::Member;
 use crate::store::StoreError;
 
 pub fn router() -> Router<AppState> {
@@ -41,6 +42,18 @@ async fn list(
     Ok(state.page_response(&uri, page, paged.total, items))
 }
 
+/// One member of a project by the `:user_id` path segment; anything else is `404 Not found`.
+async fn find_member(state: &AppState, project_id: i64, user_id: &str) -> Result<Member, ApiError> {
+    let uid = user_id
+        .parse::<i64>()
+        .map_err(|_| ApiError::RecordNotFound)?;
+    state
+        .store
+        .member(project_id, uid)
+        .await?
+        .ok_or(ApiError::RecordNotFound)
+}
+
 // GET /projects/:id/members/:user_id
 async fn show(
     State(state): State<AppState>,
@@ -48,14 +61,7 @@ async fn show(
     Path((id, user_id)): Path<(String, String)>,
 ) -> Result<Json<Value>, ApiError> {
     let (project, _) = find_project(&state, &id, Some(&user)).await?;
-    let uid = user_id
-        .parse::<i64>()
-        .map_err(|_| ApiError::RecordNotFound)?;
-    let member = state
-        .store
-        .member(project.id, uid)
-        .await?
-        .ok_or(ApiError::RecordNotFound)?;
+    let member = find_member(&state, project.id, &user_id).await?;
     Ok(Json(views::member(&member, &state.external_url)))
 }
 
@@ -111,15 +117,9 @@ async fn remove(
     Path((id, user_id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let (project, caller) = find_project(&state, &id, Some(&user)).await?;
-    let uid = user_id
-        .parse::<i64>()
-        .map_err(|_| ApiError::RecordNotFound)?;
-    let member = state
-        .store
-        .member(project.id, uid)
-        .await?
-        .ok_or(ApiError::RecordNotFound)?;
+    let member = find_member(&state, project.id, &user_id).await?;
     // Members may leave; otherwise a Maintainer may remove up to Maintainers, an Owner anyone.
+    let uid = member.user.id;
     let allowed = uid == user.id
         || (caller.can_admin_project()
             && (member.access_level < AccessLevel::Owner || caller.can_remove_project()));
