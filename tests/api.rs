@@ -883,6 +883,11 @@ async fn mirror_crud(s: &TestServer) {
         .map(|m| &m["id"])
         .collect();
     assert_eq!(ids, vec![&id, &id2]);
+    // The list is read another way than a single mirror; both must show the same entity.
+    for listed in r.body.as_array().unwrap() {
+        let one = s.get(&format!("{base}/{}", listed["id"]), &alice).await;
+        assert_eq!(listed, &one.body, "list entry vs GET of the same mirror");
+    }
     let r = s.get(&format!("{base}?per_page=1&page=2"), &alice).await;
     assert_eq!(r.body.as_array().unwrap()[0]["id"], id2);
     assert_eq!(r.header("x-total-pages"), "2");
@@ -1316,9 +1321,12 @@ async fn remote_mirror_permissions() {
         .body;
     let one = format!("{base}/{}", m["id"]);
 
+    // Listing by path takes another way through the store than listing by id.
+    let by_path = "/projects/owner%2Fperm/remote_mirrors".to_owned();
     let endpoints = |create_url: &str| {
         vec![
             ("GET", base.clone(), Body::None),
+            ("GET", by_path.clone(), Body::None),
             ("GET", one.clone(), Body::None),
             ("GET", format!("{one}/public_key"), Body::None),
             ("POST", base.clone(), Body::Json(json!({"url": create_url}))),
@@ -1371,6 +1379,7 @@ async fn remote_mirror_permissions() {
         let one = format!("{base}/{}", m.body["id"]);
         let expected = [
             ("GET", base.clone(), 200),
+            ("GET", by_path.clone(), 200),
             ("GET", one.clone(), 200),
             ("GET", format!("{one}/public_key"), 404),
             ("PUT", one.clone(), 200),
@@ -1616,6 +1625,19 @@ async fn remote_mirror_ssh_keys_and_host_keys() {
         r.body["host_keys"],
         json!([{"fingerprint_sha256": fp2}]),
         "omitted keeps them"
+    );
+    let listed = s.get(&base, &alice).await;
+    let entry = listed
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == hid)
+        .cloned();
+    assert_eq!(
+        entry,
+        Some(r.body.clone()),
+        "the list shows the pinned keys too"
     );
     let r = s
         .put_json(&format!("{base}/{hid}"), &alice, json!({"host_keys": []}))

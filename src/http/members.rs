@@ -34,7 +34,7 @@ async fn list(
     let (project, _) = find_project(&state, &id, Some(&user)).await?;
     let page = page_request(&params)?;
     let paged = state.store.members(project.id, page).await?;
-    let items = paged
+    let items: Vec<_> = paged
         .items
         .iter()
         .map(|m| views::member(m, &state.external_url))

@@ -74,7 +74,7 @@ impl AppState {
         uri: &axum::http::Uri,
         page: crate::store::PageRequest,
         total: i64,
-        items: Vec<serde_json::Value>,
+        items: impl serde::Serialize,
     ) -> axum::response::Response {
         pagination::paginated(&self.external_url, uri, page, total, items)
     }

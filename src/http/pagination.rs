@@ -4,7 +4,6 @@
 use axum::http::{HeaderMap, HeaderValue, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::Value;
 
 use super::error::ApiError;
 use super::params::Params;
@@ -31,7 +30,7 @@ pub fn paginated(
     uri: &Uri,
     page: PageRequest,
     total: i64,
-    items: Vec<Value>,
+    items: impl serde::Serialize,
 ) -> Response {
     let total_pages = ((total + page.per_page - 1) / page.per_page).max(1);
     let mut headers = HeaderMap::new();
@@ -88,7 +87,7 @@ pub fn paginated(
         "x-prev-page",
         prev.map(|n| n.to_string()).unwrap_or_default(),
     );
-    (headers, Json(Value::Array(items))).into_response()
+    (headers, Json(items)).into_response()
 }
 
 #[cfg(test)]
@@ -136,7 +135,7 @@ mod tests {
                 per_page: 2,
             },
             5,
-            vec![],
+            Vec::<serde_json::Value>::new(),
         );
         let h = r.headers();
         assert_eq!(h["x-total"], "5");
@@ -164,7 +163,7 @@ mod tests {
                 per_page: 1,
             },
             3,
-            vec![],
+            Vec::<serde_json::Value>::new(),
         );
         let link = r.headers()["link"].to_str().unwrap();
         assert!(!link.contains("pmpat-"), "{link}");

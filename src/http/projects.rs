@@ -13,7 +13,7 @@ use super::error::ApiError;
 use super::pagination::page_request;
 use super::params::{not_valid_value, Params};
 use super::{now_ms, views, AppState};
-use crate::model::access::{Caller, Visibility};
+use crate::model::access::{AccessLevel, Caller, Visibility};
 use crate::model::entities::{Project, User};
 use crate::store::{NewProject, StoreError};
 
@@ -31,16 +31,30 @@ pub async fn find_project(
     user: Option<&User>,
 ) -> Result<(Project, Caller), ApiError> {
     let user_id = user.map(|u| u.id);
-    let found = if id.bytes().all(|b| b.is_ascii_digit()) && !id.is_empty() {
-        match id.parse::<i64>() {
-            Ok(n) => state.store.project_by_id_for(n, user_id).await?,
-            Err(_) => None,
-        }
+    let found = if let Some(n) = numeric_id(id) {
+        state.store.project_by_id_for(n, user_id).await?
     } else if id.contains('/') {
         state.store.project_by_path_for(id, user_id).await?
     } else {
         None
     };
+    admit(found, user)
+}
+
+/// `:id` as a numeric project id, when it is one (otherwise it may be a `namespace/path`).
+pub fn numeric_id(id: &str) -> Option<i64> {
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    id.parse().ok()
+}
+
+/// The second half of [`find_project`], for callers that looked the project up themselves: what
+/// the caller is to `found`, or the error hiding it.
+pub fn admit(
+    found: Option<(Project, Option<AccessLevel>)>,
+    user: Option<&User>,
+) -> Result<(Project, Caller), ApiError> {
     let Some((project, level)) = found else {
         return Err(ApiError::NotFound("Project"));
     };

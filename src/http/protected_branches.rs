@@ -59,7 +59,7 @@ async fn list(
         .store
         .protected_branches(project.id, search.as_deref(), page)
         .await?;
-    let items = paged.items.iter().map(views::protected_branch).collect();
+    let items: Vec<_> = paged.items.iter().map(views::protected_branch).collect();
     Ok(state.page_response(&uri, page, paged.total, items))
 }
 

@@ -16,9 +16,10 @@ use super::auth::MaybeUser;
 use super::error::ApiError;
 use super::pagination::page_request;
 use super::params::{not_valid_value, Params};
-use super::projects::find_project;
+use super::projects::{admit, find_project, numeric_id};
 use super::{now_ms, views, AppState};
 use crate::credentials::{generate_ssh_key, MirrorCredentials};
+use crate::model::access::Caller;
 use crate::model::entities::{AuthMethod, Project, RemoteMirror, User};
 use crate::model::refmatch::validate_branch_regex;
 use crate::model::status::UpdateStatus;
@@ -53,7 +54,11 @@ async fn mirror_project(
     id: &str,
     user: Option<&User>,
 ) -> Result<Project, ApiError> {
-    let (project, caller) = find_project(state, id, user).await?;
+    admit_admin(find_project(state, id, user).await?)
+}
+
+/// Mirrors are for a project's maintainers (and admins); others get 401, as in GitLab.
+fn admit_admin((project, caller): (Project, Caller)) -> Result<Project, ApiError> {
     if !caller.can_admin_project() {
         return Err(ApiError::Unauthorized);
     }
@@ -83,10 +88,28 @@ async fn list(
     OriginalUri(uri): OriginalUri,
     params: Params,
 ) -> Result<Response, ApiError> {
-    let project = mirror_project(&state, &id, user.as_ref()).await?;
     let page = page_request(&params)?;
-    let paged = state.store.mirrors(project.id, page).await?;
-    let items = paged.items.iter().map(views::remote_mirror).collect();
+    // By numeric id (what clients poll), the project, the caller's access and the page come in
+    // one round trip; the page is dropped unseen when the caller may not have it.
+    let (project, paged) = match numeric_id(&id) {
+        Some(n) => {
+            let found = state
+                .store
+                .project_with_mirrors_for(n, user.as_ref().map(|u| u.id), page)
+                .await?;
+            let (found, paged) = match found {
+                Some((p, level, paged)) => (Some((p, level)), Some(paged)),
+                None => (None, None),
+            };
+            (admit_admin(admit(found, user.as_ref())?)?, paged)
+        }
+        None => (mirror_project(&state, &id, user.as_ref()).await?, None),
+    };
+    let paged = match paged {
+        Some(paged) => paged,
+        None => state.store.mirrors(project.id, page).await?,
+    };
+    let items: Vec<_> = paged.items.into_iter().map(views::remote_mirror).collect();
     Ok(state.page_response(&uri, page, paged.total, items))
 }
 
@@ -95,10 +118,10 @@ async fn show(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
     Path((id, mirror_id)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<views::RemoteMirrorEntity>, ApiError> {
     let project = mirror_project(&state, &id, user.as_ref()).await?;
     let mirror = find_mirror(&state, &project, &mirror_id).await?;
-    Ok(Json(views::remote_mirror(&mirror)))
+    Ok(Json(views::remote_mirror((&mirror).into())))
 }
 
 // GET /projects/:id/remote_mirrors/:mirror_id/public_key
@@ -368,7 +391,11 @@ async fn create(
     }
     .into_row(&state);
     let mirror = state.store.create_mirror(&new, now_ms()).await?;
-    Ok((StatusCode::CREATED, Json(views::remote_mirror(&mirror))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(views::remote_mirror((&mirror).into())),
+    )
+        .into_response())
 }
 
 /// The branch-selection and switch settings after GitLab's normalisation and validation.
@@ -436,7 +463,7 @@ async fn update(
     MaybeUser(user): MaybeUser,
     Path((id, mirror_id)): Path<(String, String)>,
     params: Params,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<views::RemoteMirrorEntity>, ApiError> {
     let project = mirror_project(&state, &id, user.as_ref()).await?;
     let mirror = find_mirror(&state, &project, &mirror_id).await?;
     let req = Requested::read(&params, false)?;
@@ -512,7 +539,7 @@ async fn update(
         .store
         .update_mirror(mirror.id, &changes, credentials_changed, now_ms())
         .await?;
-    Ok(Json(views::remote_mirror(&updated)))
+    Ok(Json(views::remote_mirror((&updated).into())))
 }
 
 // POST /projects/:id/remote_mirrors/:mirror_id/sync

@@ -4,19 +4,18 @@
 use serde_json::{json, Value};
 
 use crate::model::access::AccessLevel;
-use crate::model::entities::{Member, Millis, Project, ProtectedBranch, RemoteMirror, User};
+use crate::model::entities::{Member, Millis, MirrorSummary, Project, ProtectedBranch, User};
 use crate::model::url::masked_url;
 
 /// GitLab's timestamp format: ISO 8601, UTC, milliseconds (`2020-01-06T17:32:02.823Z`).
 pub fn time(ms: Millis) -> Value {
-    match chrono::DateTime::from_timestamp_millis(ms) {
-        Some(t) => Value::String(t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()),
-        None => Value::Null,
-    }
+    time_text(ms).map(Value::String).unwrap_or(Value::Null)
 }
 
-fn opt_time(ms: Option<Millis>) -> Value {
-    ms.map(time).unwrap_or(Value::Null)
+/// [`time`] as text (`None` for an instant chrono cannot represent).
+fn time_text(ms: Millis) -> Option<String> {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
 }
 
 /// The basic user entity.
@@ -131,35 +130,59 @@ pub fn protected_branch(b: &ProtectedBranch) -> Value {
     })
 }
 
-/// The remote-mirror entity, with the URL masked as GitLab's `safe_url`.
-pub fn remote_mirror(m: &RemoteMirror) -> Value {
+/// The remote-mirror entity, with the URL masked as GitLab's `safe_url`. Typed rather than a
+/// `Value`: lists serialise a page of these per poll.
+#[derive(Debug, serde::Serialize)]
+pub struct RemoteMirrorEntity {
+    id: i64,
+    enabled: bool,
+    url: String,
+    update_status: &'static str,
+    last_update_at: Option<String>,
+    last_update_started_at: Option<String>,
+    last_successful_update_at: Option<String>,
+    last_error: Option<String>,
+    only_protected_branches: bool,
+    keep_divergent_refs: bool,
+    mirror_branch_regex: Option<String>,
+    auth_method: &'static str,
+    host_keys: Vec<HostKey>,
+}
+
+/// One pinned SSH host key, as GitLab lists it.
+#[derive(Debug, serde::Serialize)]
+struct HostKey {
+    fingerprint_sha256: String,
+}
+
+/// The remote-mirror entity of `m`.
+pub fn remote_mirror(m: MirrorSummary) -> RemoteMirrorEntity {
     let user = m
         .has_user
         .then_some(if m.user_is_git { "git" } else { "x" });
-    json!({
-        "id": m.id,
-        "enabled": m.enabled,
-        "url": masked_url(&m.url, user, m.has_password),
-        "update_status": m.update_status.as_str(),
-        "last_update_at": opt_time(m.last_update_at),
-        "last_update_started_at": opt_time(m.last_update_started_at),
-        "last_successful_update_at": opt_time(m.last_successful_update_at),
-        "last_error": m.last_error,
-        "only_protected_branches": m.only_protected_branches,
-        "keep_divergent_refs": m.keep_divergent_refs,
-        "mirror_branch_regex": m.mirror_branch_regex,
-        "auth_method": m.auth_method.as_str(),
-        "host_keys": host_key_fingerprints(m.ssh_known_hosts.as_deref()),
-    })
+    RemoteMirrorEntity {
+        id: m.id,
+        enabled: m.enabled,
+        url: masked_url(&m.url, user, m.has_password),
+        update_status: m.update_status.as_str(),
+        last_update_at: m.last_update_at.and_then(time_text),
+        last_update_started_at: m.last_update_started_at.and_then(time_text),
+        last_successful_update_at: m.last_successful_update_at.and_then(time_text),
+        last_error: m.last_error,
+        only_protected_branches: m.only_protected_branches,
+        keep_divergent_refs: m.keep_divergent_refs,
+        mirror_branch_regex: m.mirror_branch_regex,
+        auth_method: m.auth_method.as_str(),
+        host_keys: host_key_fingerprints(m.ssh_known_hosts.as_deref()),
+    }
 }
 
-/// `[{"fingerprint_sha256": "SHA256:…"}]` for each pinned host key.
-fn host_key_fingerprints(known_hosts: Option<&str>) -> Value {
+/// The fingerprint of each pinned host key (`SHA256:…`).
+fn host_key_fingerprints(known_hosts: Option<&str>) -> Vec<HostKey> {
     let Some(text) = known_hosts else {
-        return json!([]);
+        return Vec::new();
     };
-    let prints: Vec<Value> = text
-        .lines()
+    text.lines()
         .filter_map(|line| {
             let key_part = line
                 .split_whitespace()
@@ -168,9 +191,10 @@ fn host_key_fingerprints(known_hosts: Option<&str>) -> Value {
                 .join(" ");
             ssh_key::PublicKey::from_openssh(&key_part).ok()
         })
-        .map(|k| json!({"fingerprint_sha256": k.fingerprint(ssh_key::HashAlg::Sha256).to_string()}))
-        .collect();
-    Value::Array(prints)
+        .map(|k| HostKey {
+            fingerprint_sha256: k.fingerprint(ssh_key::HashAlg::Sha256).to_string(),
+        })
+        .collect()
 }
 
 #[cfg(test)]

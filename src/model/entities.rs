@@ -133,3 +133,49 @@ pub struct RemoteMirror {
     pub created_at: Millis,
     pub updated_at: Millis,
 }
+
+/// A mirror as the API shows it: its settings and status, without credentials or queue state.
+/// Lists are read straight into this shape; single mirrors convert from [`RemoteMirror`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MirrorSummary {
+    pub id: i64,
+    /// The URL without any credentials.
+    pub url: String,
+    pub has_user: bool,
+    pub user_is_git: bool,
+    pub has_password: bool,
+    pub enabled: bool,
+    pub only_protected_branches: bool,
+    pub keep_divergent_refs: bool,
+    pub mirror_branch_regex: Option<String>,
+    pub auth_method: AuthMethod,
+    pub ssh_known_hosts: Option<String>,
+    pub update_status: UpdateStatus,
+    pub last_update_at: Option<Millis>,
+    pub last_update_started_at: Option<Millis>,
+    pub last_successful_update_at: Option<Millis>,
+    pub last_error: Option<String>,
+}
+
+impl From<&RemoteMirror> for MirrorSummary {
+    fn from(m: &RemoteMirror) -> MirrorSummary {
+        MirrorSummary {
+            id: m.id,
+            url: m.url.clone(),
+            has_user: m.has_user,
+            user_is_git: m.user_is_git,
+            has_password: m.has_password,
+            enabled: m.enabled,
+            only_protected_branches: m.only_protected_branches,
+            keep_divergent_refs: m.keep_divergent_refs,
+            mirror_branch_regex: m.mirror_branch_regex.clone(),
+            auth_method: m.auth_method,
+            ssh_known_hosts: m.ssh_known_hosts.clone(),
+            update_status: m.update_status,
+            last_update_at: m.last_update_at,
+            last_update_started_at: m.last_update_started_at,
+            last_successful_update_at: m.last_successful_update_at,
+            last_error: m.last_error.clone(),
+        }
+    }
+}

@@ -55,6 +55,15 @@ pub enum StoreError {
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
+    dialect: Dialect,
+}
+
+/// Which database a [`Store`] talks to, for the few queries whose best form differs (JSON
+/// aggregation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Dialect {
+    Sqlite = 0,
+    Postgres = 1,
 }
 
 /// Which page of a list to return (1-based).
@@ -119,7 +128,12 @@ impl Store {
             MigrateError::VersionMissing(v) => StoreError::TooNew(redacted.clone(), v),
             other => StoreError::Migrate(other.to_string()),
         })?;
-        Ok(Store { pool })
+        let dialect = if is_sqlite {
+            Dialect::Sqlite
+        } else {
+            Dialect::Postgres
+        };
+        Ok(Store { pool, dialect })
     }
 
     /// The underlying pool, for the engine's queue queries.
