@@ -7,6 +7,7 @@
 //! [`GitCommand::env_secret`], which only the child's environment sees.
 
 pub mod ops;
+pub mod refs;
 pub mod ssh_agent;
 
 use std::ffi::OsString;
@@ -115,6 +116,8 @@ pub struct GitRunner {
     home: PathBuf,
     /// Default deadline for one git process.
     timeout: Duration,
+    /// `setpriv`, when it can set the parent-death signal (util-linux ≥ 2.33): see [`GitRunner::command`].
+    setpriv: Option<PathBuf>,
 }
 
 impl GitRunner {
@@ -126,6 +129,7 @@ impl GitRunner {
             binary,
             home: home.to_owned(),
             timeout,
+            setpriv: find_setpriv(),
         })
     }
 
@@ -136,8 +140,32 @@ impl GitRunner {
 
     /// A git command with the safe environment, running `sub` in `git_dir` (a bare repository), or
     /// nowhere in particular when `git_dir` is `None`.
+    ///
+    /// If the server dies (even by SIGKILL), its git children die with it instead of lingering as
+    /// orphans that nobody's deadline covers: each gets `PR_SET_PDEATHSIG`. Set by `setpriv`,
+    /// which then execs git in place (same pid, same process group), because setting it in our
+    /// own child between fork and exec (`pre_exec`) forbids `posix_spawn`: every git would be a
+    /// full `fork` of the server, whose cost grows with the server's memory (BENCHMARKS.md,
+    /// fan-out). Without a capable `setpriv` we pay that and use `pre_exec`.
     pub fn command(&self, git_dir: Option<&Path>, sub: Subcommand) -> GitCommand {
-        let mut cmd = Command::new(&self.binary);
+        let mut cmd = match &self.setpriv {
+            Some(setpriv) => {
+                let mut cmd = Command::new(setpriv);
+                cmd.args(["--pdeathsig", "KILL", "--"]).arg(&self.binary);
+                cmd
+            }
+            None => {
+                let mut cmd = Command::new(&self.binary);
+                // SAFETY: prctl is async-signal-safe and touches only the child being exec'd.
+                unsafe {
+                    cmd.pre_exec(|| {
+                        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                        Ok(())
+                    });
+                }
+                cmd
+            }
+        };
         cmd.env_clear()
             .env("PATH", "/usr/local/bin:/usr/bin:/bin")
             .env("HOME", &self.home)
@@ -163,15 +191,6 @@ impl GitRunner {
         if let Some(dir) = git_dir {
             cmd.env("GIT_DIR", dir);
         }
-        // If the server dies (even by SIGKILL), its git children die with it instead of lingering
-        // as orphans that nobody's deadline covers.
-        // SAFETY: prctl is async-signal-safe and touches only the child being exec'd.
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
         for (k, v) in FORCED_CONFIG {
             cmd.arg("-c").arg(format!("{k}={v}"));
         }
@@ -182,6 +201,24 @@ impl GitRunner {
             timeout: self.timeout,
         }
     }
+}
+
+/// `setpriv` from util-linux, if it is installed and knows `--pdeathsig`.
+fn find_setpriv() -> Option<PathBuf> {
+    ["/usr/bin/setpriv", "/bin/setpriv"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .filter(|p| {
+            std::process::Command::new(p)
+                .args(["--pdeathsig", "KILL", "--", "/bin/true"])
+                .env_clear()
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
 }
 
 fn find_git() -> Option<PathBuf> {
@@ -393,6 +430,68 @@ mod tests {
             assert!(matches!(err, GitError::Failed { .. }), "{url}: {err}");
         }
         assert!(!Path::new("/tmp/pwned").exists());
+    }
+
+    /// A git that would hang forever dies with the thread that started it (the kernel's
+    /// parent-death signal), so a server killed with SIGKILL leaves no git behind.
+    #[test]
+    fn a_git_dies_with_the_thread_that_started_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let runner = GitRunner::new(&dir.path().join("home"), Duration::from_secs(300)).unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!(
+            "git://127.0.0.1:{}/x.git",
+            listener.local_addr().unwrap().port()
+        );
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for conn in listener.incoming().take(4) {
+                held.push(conn);
+            }
+        });
+        let pid = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let child = runner
+                    .command(None, Subcommand::LsRemote)
+                    .args([url])
+                    .spawn_piped()
+                    .unwrap();
+                let pid = child.id().unwrap() as libc::pid_t;
+                // Neither killed on drop nor reaped by tokio: only the kernel can end it now.
+                std::mem::forget(child);
+                // `setpriv` sets the signal before it execs git; once git runs, it is armed.
+                let exe = format!("/proc/{pid}/exe");
+                let until = std::time::Instant::now() + Duration::from_secs(20);
+                while !std::fs::read_link(&exe).is_ok_and(|p| p.ends_with("git"))
+                    && std::time::Instant::now() < until
+                {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                pid
+            })
+        })
+        .join()
+        .unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let mut status = 0;
+        loop {
+            // SAFETY: waitpid on our own child, with a valid status pointer.
+            let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+            if r == pid {
+                break;
+            }
+            if std::time::Instant::now() > deadline {
+                kill_group(Some(pid as u32));
+                panic!("git {pid} outlived the thread that started it");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(libc::WIFSIGNALED(status), "status {status}");
+        assert_eq!(libc::WTERMSIG(status), libc::SIGKILL);
     }
 
     #[tokio::test]

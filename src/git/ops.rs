@@ -6,7 +6,7 @@ use std::path::Path;
 
 use secrecy::SecretString;
 
-use super::{GitError, GitRunner, Subcommand};
+use super::{refs, GitError, GitRunner, Subcommand};
 
 /// How to reach a remote: the credential-free URL that goes in argv, plus configuration and
 /// environment (credentials, DNS pin, ssh settings) that only the child process sees.
@@ -34,8 +34,23 @@ fn parse_ref_lines(out: &[u8]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Every branch and tag of a local repository, as `(full name, oid)`.
+/// Every branch and tag of a local repository, as `(full name, oid)` sorted by name: read from
+/// the ref files when [`refs::read_branches_and_tags`] can, from `git for-each-ref` otherwise.
 pub async fn local_refs(
+    runner: &GitRunner,
+    repo: &Path,
+) -> Result<Vec<(String, String)>, GitError> {
+    let dir = repo.to_owned();
+    if let Ok(Some(found)) =
+        tokio::task::spawn_blocking(move || refs::read_branches_and_tags(&dir)).await
+    {
+        return Ok(found);
+    }
+    local_refs_from_git(runner, repo).await
+}
+
+/// [`local_refs`] as git lists them.
+async fn local_refs_from_git(
     runner: &GitRunner,
     repo: &Path,
 ) -> Result<Vec<(String, String)>, GitError> {
@@ -193,6 +208,66 @@ mod tests {
         // A detached HEAD is not a branch: the file does not say one, and git says none.
         std::fs::write(repo.join("HEAD"), format!("{}\n", "1".repeat(40))).unwrap();
         assert_eq!(head_branch(&runner, &repo).await.unwrap(), None);
+    }
+
+    /// Runs the real git CLI for a test fixture.
+    fn git(dir: &Path, args: &[&str]) {
+        let ok = std::process::Command::new("git")
+            .current_dir(dir)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "git {args:?}");
+    }
+
+    #[tokio::test]
+    async fn ref_files_are_read_as_git_lists_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let runner =
+            GitRunner::new(&dir.path().join("home"), std::time::Duration::from_secs(30)).unwrap();
+        let work = dir.path().join("w");
+        std::fs::create_dir(&work).unwrap();
+        git(&work, &["init", "-q", "-b", "main"]);
+        git(&work, &["commit", "-q", "--allow-empty", "-m", "one"]);
+        for b in [
+            "a",
+            "feat/deep/x",
+            "packed-then-moved",
+            "packed-then-deleted",
+        ] {
+            git(&work, &["branch", b]);
+        }
+        git(&work, &["tag", "light"]);
+        git(&work, &["tag", "-a", "-m", "annotated", "v1.0"]);
+        git(&work, &["pack-refs", "--all"]);
+        git(&work, &["commit", "-q", "--allow-empty", "-m", "two"]);
+        git(&work, &["branch", "-f", "packed-then-moved"]);
+        git(&work, &["branch", "-D", "packed-then-deleted"]);
+        git(&work, &["branch", "loose-only"]);
+        git(&work, &["update-ref", "refs/notes/other", "HEAD"]);
+        let repo = work.join(".git");
+        // An update in progress leaves a lock file, which is not a ref.
+        std::fs::write(repo.join("refs/heads/a.lock"), "junk").unwrap();
+
+        let by_git = local_refs_from_git(&runner, &repo).await.unwrap();
+        assert_eq!(by_git.len(), 7, "{by_git:?}");
+        let read = refs::read_branches_and_tags(&repo).expect("readable without git");
+        assert_eq!(read, by_git);
+        assert_eq!(local_refs(&runner, &repo).await.unwrap(), by_git);
+
+        // A symbolic ref is left to git, which resolves it.
+        git(
+            &work,
+            &["symbolic-ref", "refs/heads/alias", "refs/heads/main"],
+        );
+        assert_eq!(refs::read_branches_and_tags(&repo), None);
+        let resolved = local_refs(&runner, &repo).await.unwrap();
+        assert_eq!(resolved, local_refs_from_git(&runner, &repo).await.unwrap());
+        assert!(resolved.iter().any(|(n, _)| n == "refs/heads/alias"));
     }
 
     #[test]
