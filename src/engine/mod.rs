@@ -102,7 +102,9 @@ impl Engine {
                 }
             }
             // Fill every free slot with a due update.
+            let mut slots_full = true;
             while let Ok(permit) = self.global.clone().try_acquire_owned() {
+                slots_full = false;
                 let now = now_ms();
                 match self
                     .state
@@ -125,11 +127,17 @@ impl Engine {
                     }
                 }
             }
-            let idle = match self.state.store.next_due_at().await {
-                Ok(Some(at)) => Duration::from_millis(
-                    (at - now_ms()).clamp(0, MAX_IDLE.as_millis() as i64) as u64,
-                ),
-                _ => MAX_IDLE,
+            // With every slot busy, nothing can start before an update ends, and each end wakes
+            // us: asking the queue now would find due work and spin on it.
+            let idle = if slots_full {
+                MAX_IDLE
+            } else {
+                match self.state.store.next_due_at().await {
+                    Ok(Some(at)) => Duration::from_millis(
+                        (at - now_ms()).clamp(0, MAX_IDLE.as_millis() as i64) as u64,
+                    ),
+                    _ => MAX_IDLE,
+                }
             };
             tokio::select! {
                 _ = self.state.engine_wakeup.notified() => {}
