@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::git::{GitError, GitRunner, Subcommand};
+use crate::git::{refs, GitError, GitRunner, Subcommand};
 use crate::model::entities::Millis;
 use crate::store::{Store, StoreError};
 
@@ -91,8 +91,8 @@ pub enum PushRecord {
 /// (the repository's HEAD when that branch exists, else the first branch pushed, and points HEAD
 /// at it), refreshes `empty_repo`, and requests an update of every enabled mirror.
 ///
-/// Cost: one `for-each-ref` of the refs the push named (of every ref when it named more than
-/// [`NAMED_REFS_MAX`]), a second one when every named ref was deleted (is the repository empty
+/// Cost: reading the refs the push named from the ref files (a `for-each-ref` of them when only
+/// git can tell; of every ref when it named more than [`NAMED_REFS_MAX`]), a `for-each-ref` when every named ref was deleted (is the repository empty
 /// now?), and on a first push a listing of every ref and at most two `symbolic-ref` calls.
 /// Idempotent: running it twice for the same push requests one more mirror update, which the
 /// engine coalesces.
@@ -169,11 +169,21 @@ async fn current_refs(git: &GitRunner, repo: &Path) -> Result<HashMap<String, St
 
 /// The refs named by `updates` that exist, and the id each points at. `for-each-ref` patterns
 /// also match below a name (`refs/heads/a` matches `refs/heads/a/b`), so only exact names are kept.
+/// Read from the ref files when [`refs::read_named`] can, from `git for-each-ref` otherwise.
 async fn named_refs(
     git: &GitRunner,
     repo: &Path,
     updates: &[RefUpdate],
 ) -> Result<HashMap<String, String>, GitError> {
+    let dir = repo.to_owned();
+    let names: Vec<String> = updates.iter().map(|u| u.name.clone()).collect();
+    let read = tokio::task::spawn_blocking(move || {
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        refs::read_named(&dir, &names)
+    });
+    if let Ok(Some(found)) = read.await {
+        return Ok(found);
+    }
     let out = git
         .command(Some(repo), Subcommand::ForEachRef)
         .args(["--format=%(objectname) %(refname)", "--end-of-options"])

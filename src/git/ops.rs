@@ -259,12 +259,47 @@ mod tests {
         assert_eq!(read, by_git);
         assert_eq!(local_refs(&runner, &repo).await.unwrap(), by_git);
 
+        // The refs a push names: loose, packed, moved after packing, deleted, never there, a
+        // directory of deeper refs, outside branches and tags.
+        let names = [
+            "refs/heads/main",
+            "refs/heads/a",
+            "refs/heads/packed-then-moved",
+            "refs/heads/packed-then-deleted",
+            "refs/heads/never",
+            "refs/heads/feat",
+            "refs/tags/v1.0",
+            "refs/notes/other",
+        ];
+        let named = refs::read_named(&repo, &names).expect("readable without git");
+        let all: std::collections::HashMap<String, String> = {
+            let out = std::process::Command::new("git")
+                .arg(format!("--git-dir={}", repo.display()))
+                .args(["for-each-ref", "--format=%(objectname) %(refname)"])
+                .output()
+                .unwrap();
+            String::from_utf8(out.stdout)
+                .unwrap()
+                .lines()
+                .filter_map(|l| l.split_once(' '))
+                .map(|(oid, name)| (name.to_owned(), oid.to_owned()))
+                .collect()
+        };
+        let expected: std::collections::HashMap<String, String> = all
+            .into_iter()
+            .filter(|(name, _)| names.contains(&name.as_str()))
+            .collect();
+        assert_eq!(expected.len(), 5, "{expected:?}");
+        assert_eq!(named, expected);
+        assert_eq!(refs::read_named(&repo, &["refs/heads/a..b"]), None);
+
         // A symbolic ref is left to git, which resolves it.
         git(
             &work,
             &["symbolic-ref", "refs/heads/alias", "refs/heads/main"],
         );
         assert_eq!(refs::read_branches_and_tags(&repo), None);
+        assert_eq!(refs::read_named(&repo, &["refs/heads/alias"]), None);
         let resolved = local_refs(&runner, &repo).await.unwrap();
         assert_eq!(resolved, local_refs_from_git(&runner, &repo).await.unwrap());
         assert!(resolved.iter().any(|(n, _)| n == "refs/heads/alias"));

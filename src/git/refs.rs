@@ -1,7 +1,8 @@
-//! Reads a repository's branches and tags straight from the files ref backend (loose files under
-//! `refs/` plus `packed-refs`), without starting git. Every mirror update needs its project's refs,
-//! and on a busy server a `git for-each-ref` per update was a process spawn as costly as a
-//! sizeable part of the push itself (BENCHMARKS.md, fan-out).
+//! Reads a repository's refs straight from the files ref backend (loose files under
+//! `refs/` plus `packed-refs`), without starting git. Every mirror update needs its project's
+//! branches and tags, and every push's bookkeeping the refs the push named; on a busy server a
+//! `git for-each-ref` each time was a process spawn as costly as a sizeable part of the push
+//! itself (BENCHMARKS.md, fan-out).
 //!
 //! Anything this reader does not fully understand (the reftable backend, a symbolic ref under
 //! `refs/heads` or `refs/tags`, a name git would not accept, a damaged file) makes it answer
@@ -12,7 +13,7 @@
 //! is seen either loose or packed, never missed. A ref that moves while we read is seen at its old
 //! or new value; the push that moved it queues another update, which reads again.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 /// The namespaces a mirror covers.
@@ -28,16 +29,54 @@ pub fn read_branches_and_tags(repo: &Path) -> Option<Vec<(String, String)>> {
     for prefix in PREFIXES {
         read_loose(repo, prefix.trim_end_matches('/'), &mut refs)?;
     }
-    match std::fs::read(repo.join("packed-refs")) {
-        Ok(bytes) => {
-            for (name, oid) in parse_packed(&bytes)? {
-                refs.entry(name).or_insert(oid);
-            }
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(_) => return None,
+    for (name, oid) in read_packed(repo, |name| PREFIXES.iter().any(|p| name.starts_with(p)))? {
+        refs.entry(name).or_insert(oid);
     }
     Some(refs.into_iter().collect())
+}
+
+/// The refs among `names` (full names under `refs/`) that exist, and the oid each points at, or
+/// `None` when only git can tell. Reads one loose file per name and, for the names without one,
+/// `packed-refs`.
+pub fn read_named(repo: &Path, names: &[&str]) -> Option<HashMap<String, String>> {
+    if repo.join("reftable").exists() {
+        return None;
+    }
+    let mut found = HashMap::new();
+    let mut unpacked: HashSet<&str> = HashSet::new();
+    for &name in names {
+        if !name.starts_with("refs/") || !valid_ref_name(name) {
+            return None;
+        }
+        match std::fs::read(repo.join(name)) {
+            Ok(bytes) => {
+                found.insert(name.to_owned(), loose_oid(&bytes)?);
+            }
+            // No loose file (or a directory of deeper refs): packed or absent.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::IsADirectory
+                ) =>
+            {
+                unpacked.insert(name);
+            }
+            Err(_) => return None,
+        }
+    }
+    if !unpacked.is_empty() {
+        found.extend(read_packed(repo, |name| unpacked.contains(name))?);
+    }
+    Some(found)
+}
+
+/// The entries of `repo`'s `packed-refs` whose names `keep` accepts (none without the file).
+fn read_packed(repo: &Path, keep: impl Fn(&str) -> bool) -> Option<Vec<(String, String)>> {
+    match std::fs::read(repo.join("packed-refs")) {
+        Ok(bytes) => parse_packed(&bytes, keep),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(Vec::new()),
+        Err(_) => None,
+    }
 }
 
 /// Adds the loose refs under `repo/<dir>` (recursively) to `refs`.
@@ -86,8 +125,8 @@ fn loose_oid(bytes: &[u8]) -> Option<String> {
     valid_oid(oid).then(|| oid.to_owned())
 }
 
-/// The branches and tags of a `packed-refs` file (peeled `^` lines skipped).
-fn parse_packed(bytes: &[u8]) -> Option<Vec<(String, String)>> {
+/// The entries of a `packed-refs` file whose names `keep` accepts (peeled `^` lines skipped).
+fn parse_packed(bytes: &[u8], keep: impl Fn(&str) -> bool) -> Option<Vec<(String, String)>> {
     let text = std::str::from_utf8(bytes).ok()?;
     let mut out = Vec::new();
     for line in text.lines() {
@@ -98,7 +137,7 @@ fn parse_packed(bytes: &[u8]) -> Option<Vec<(String, String)>> {
         if !valid_oid(oid) || !valid_ref_name(name) {
             return None;
         }
-        if PREFIXES.iter().any(|p| name.starts_with(p)) {
+        if keep(name) {
             out.push((name.to_owned(), oid.to_owned()));
         }
     }
@@ -163,15 +202,16 @@ mod tests {
         let text = format!(
             "# pack-refs with: peeled fully-peeled sorted \n{a} refs/heads/main\n{b} refs/tags/v1\n^{a}\n{a} refs/pull/1/head\n"
         );
+        let branches_and_tags = |n: &str| PREFIXES.iter().any(|p| n.starts_with(p));
         assert_eq!(
-            parse_packed(text.as_bytes()).unwrap(),
+            parse_packed(text.as_bytes(), branches_and_tags).unwrap(),
             vec![
                 ("refs/heads/main".to_owned(), a.clone()),
                 ("refs/tags/v1".to_owned(), b),
             ]
         );
-        assert!(parse_packed(format!("{a}\n").as_bytes()).is_none());
-        assert!(parse_packed(b"xyz refs/heads/main\n").is_none());
+        assert!(parse_packed(format!("{a}\n").as_bytes(), branches_and_tags).is_none());
+        assert!(parse_packed(b"xyz refs/heads/main\n", branches_and_tags).is_none());
     }
 
     #[test]

@@ -9,11 +9,11 @@ use super::{flag, Dialect, PageRequest, Paged, Store, StoreError};
 use crate::model::entities::{AuthMethod, Millis, MirrorSummary, RemoteMirror};
 use crate::model::status::UpdateStatus;
 
-const SELECT: &str = "select id, project_id, url, has_user, user_is_git, has_password, \
+/// Every column a [`RemoteMirror`] is read from (`mirror_from_row`).
+pub(super) const MIRROR_COLUMNS: &str = "id, project_id, url, has_user, user_is_git, has_password, \
     credentials, enabled, only_protected_branches, keep_divergent_refs, mirror_branch_regex, \
     auth_method, ssh_public_key, ssh_known_hosts, update_status, last_update_at, \
-    last_update_started_at, last_successful_update_at, last_error, retry_count, created_at, updated_at \
-    from remote_mirrors";
+    last_update_started_at, last_successful_update_at, last_error, retry_count, created_at, updated_at";
 
 /// The columns of a [`SummaryRow`], in its order.
 const SUMMARY_COLUMNS: [&str; 16] = [
@@ -221,20 +221,24 @@ impl Store {
         project_id: i64,
         id: i64,
     ) -> Result<Option<RemoteMirror>, StoreError> {
-        let row = sqlx::query(&format!("{SELECT} where project_id = $1 and id = $2"))
-            .bind(project_id)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(&format!(
+            "select {MIRROR_COLUMNS} from remote_mirrors where project_id = $1 and id = $2"
+        ))
+        .bind(project_id)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.as_ref().map(mirror_from_row).transpose()?)
     }
 
     /// A mirror by id alone (the engine's view).
     pub async fn mirror_by_id(&self, id: i64) -> Result<Option<RemoteMirror>, StoreError> {
-        let row = sqlx::query(&format!("{SELECT} where id = $1"))
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(&format!(
+            "select {MIRROR_COLUMNS} from remote_mirrors where id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.as_ref().map(mirror_from_row).transpose()?)
     }
 

@@ -10,6 +10,9 @@
 
 use sqlx::Row;
 
+use std::sync::LazyLock;
+
+use super::mirrors::{mirror_from_row, MIRROR_COLUMNS};
 use super::{Store, StoreError};
 use crate::model::entities::{Millis, RemoteMirror};
 
@@ -45,27 +48,27 @@ impl Store {
         now: Millis,
         lease_until: Millis,
     ) -> Result<Option<ClaimedUpdate>, StoreError> {
-        let row = sqlx::query(
-            "update remote_mirrors set lease_owner = $1, lease_until = $2, claimed_seq = wanted_seq \
-             where id = (select id from remote_mirrors \
-                         where wanted_seq > done_seq and enabled = 1 and next_attempt_at <= $3 \
-                           and (lease_until is null or lease_until < $3) \
-                         order by next_attempt_at, id limit 1) \
-               and wanted_seq > done_seq and (lease_until is null or lease_until < $3) \
-             returning id, claimed_seq",
-        )
-        .bind(owner)
-        .bind(lease_until)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?;
+        // The claimed row comes back whole: one statement, one round trip.
+        static CLAIM: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "update remote_mirrors set lease_owner = $1, lease_until = $2, claimed_seq = wanted_seq \
+                 where id = (select id from remote_mirrors \
+                             where wanted_seq > done_seq and enabled = 1 and next_attempt_at <= $3 \
+                               and (lease_until is null or lease_until < $3) \
+                             order by next_attempt_at, id limit 1) \
+                   and wanted_seq > done_seq and (lease_until is null or lease_until < $3) \
+                 returning {MIRROR_COLUMNS}, claimed_seq"
+            )
+        });
+        let row = sqlx::query(&CLAIM)
+            .bind(owner)
+            .bind(lease_until)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
         let Some(row) = row else { return Ok(None) };
-        let id: i64 = row.try_get("id")?;
         let claimed_seq: i64 = row.try_get("claimed_seq")?;
-        let mirror = self
-            .mirror_by_id(id)
-            .await?
-            .ok_or(StoreError::Db(sqlx::Error::RowNotFound))?;
+        let mirror = mirror_from_row(&row)?;
         Ok(Some(ClaimedUpdate {
             mirror,
             claimed_seq,
