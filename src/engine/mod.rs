@@ -7,12 +7,12 @@
 //! Invariant: the engine never holds a decrypted credential beyond one update.
 //! Invariant: every git process it starts has a deadline (the runner's) and dies with its task.
 
+mod host_limits;
 mod remote;
 mod snapshot;
 mod update;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
@@ -22,6 +22,7 @@ use tokio::task::JoinSet;
 use crate::http::{now_ms, AppState};
 use crate::model::status::{AfterFailure, RetryPolicy};
 use crate::store::{AttemptOutcome, ClaimedUpdate};
+use host_limits::HostLimits;
 use update::{UpdateContext, UpdateFailure};
 
 /// Longest the scheduler sleeps without looking at the queue: other nodes' expired leases and
@@ -49,7 +50,7 @@ struct Engine {
     state: AppState,
     node: String,
     global: Arc<Semaphore>,
-    per_host: Mutex<HashMap<String, Arc<Semaphore>>>,
+    per_host: HostLimits,
     retry: RetryPolicy,
 }
 
@@ -64,7 +65,7 @@ pub fn spawn(state: AppState) -> EngineHandle {
     let engine = Arc::new(Engine {
         node,
         global: Arc::new(Semaphore::new(cfg.max_concurrent_updates)),
-        per_host: Mutex::new(HashMap::new()),
+        per_host: HostLimits::new(cfg.max_updates_per_host),
         retry: RetryPolicy {
             protected_delay_ms: cfg.retry_delay_protected_secs as i64 * 1000,
             default_delay_ms: cfg.retry_delay_secs as i64 * 1000,
@@ -152,20 +153,6 @@ impl Engine {
         }
     }
 
-    fn host_semaphore(&self, url: &str) -> Arc<Semaphore> {
-        let host = url::Url::parse(url)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
-            .unwrap_or_default();
-        let mut map = self
-            .per_host
-            .lock()
-            .expect("per-host map is never poisoned");
-        map.entry(host)
-            .or_insert_with(|| Arc::new(Semaphore::new(self.state.engine.max_updates_per_host)))
-            .clone()
-    }
-
     async fn run_claimed(&self, claim: ClaimedUpdate) {
         let ClaimedUpdate {
             mirror,
@@ -175,7 +162,7 @@ impl Engine {
         let outcome = if !mirror.enabled {
             AttemptOutcome::Skipped
         } else {
-            let host = self.host_semaphore(&mirror.url);
+            let host = self.per_host.for_url(&mirror.url);
             // Keep the lease alive while waiting for the host and while pushing.
             let work = async {
                 let _host_permit = host
