@@ -8,9 +8,9 @@
 //! PostgreSQL (the WHERE clause is re-checked after a competing commit) and on SQLite (writers
 //! are serialised).
 
-use sqlx::Row;
-
 use std::sync::LazyLock;
+
+use sqlx::Row;
 
 use super::mirrors::{mirror_from_row, MIRROR_COLUMNS};
 use super::{Store, StoreError};
