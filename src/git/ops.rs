@@ -210,18 +210,18 @@ mod tests {
         assert_eq!(head_branch(&runner, &repo).await.unwrap(), None);
     }
 
-    /// Runs the real git CLI for a test fixture.
-    fn git(dir: &Path, args: &[&str]) {
-        let ok = std::process::Command::new("git")
+    /// Runs the real git CLI for a test fixture; its stdout.
+    fn git(dir: &Path, args: &[&str]) -> String {
+        let out = std::process::Command::new("git")
             .current_dir(dir)
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
             .args(args)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "git {args:?}");
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}");
+        String::from_utf8(out.stdout).unwrap()
     }
 
     #[tokio::test]
@@ -272,22 +272,15 @@ mod tests {
             "refs/notes/other",
         ];
         let named = refs::read_named(&repo, &names).expect("readable without git");
-        let all: std::collections::HashMap<String, String> = {
-            let out = std::process::Command::new("git")
-                .arg(format!("--git-dir={}", repo.display()))
-                .args(["for-each-ref", "--format=%(objectname) %(refname)"])
-                .output()
-                .unwrap();
-            String::from_utf8(out.stdout)
-                .unwrap()
-                .lines()
-                .filter_map(|l| l.split_once(' '))
-                .map(|(oid, name)| (name.to_owned(), oid.to_owned()))
-                .collect()
-        };
+        let all = git(
+            &work,
+            &["for-each-ref", "--format=%(objectname) %(refname)"],
+        );
         let expected: std::collections::HashMap<String, String> = all
-            .into_iter()
-            .filter(|(name, _)| names.contains(&name.as_str()))
+            .lines()
+            .filter_map(|l| l.split_once(' '))
+            .filter(|(_, name)| names.contains(name))
+            .map(|(oid, name)| (name.to_owned(), oid.to_owned()))
             .collect();
         assert_eq!(expected.len(), 5, "{expected:?}");
         assert_eq!(named, expected);

@@ -93,14 +93,12 @@ async fn list(
     // one round trip; the page is dropped unseen when the caller may not have it.
     let (project, paged) = match numeric_id(&id) {
         Some(n) => {
-            let found = state
+            let (found, paged) = state
                 .store
                 .project_with_mirrors_for(n, user.as_ref().map(|u| u.id), page)
-                .await?;
-            let (found, paged) = match found {
-                Some((p, level, paged)) => (Some((p, level)), Some(paged)),
-                None => (None, None),
-            };
+                .await?
+                .map(|(project, level, paged)| ((project, level), paged))
+                .unzip();
             (admit_admin(admit(found, user.as_ref())?)?, paged)
         }
         None => (mirror_project(&state, &id, user.as_ref()).await?, None),
