@@ -9,11 +9,12 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use secrecy::ExposeSecret;
 
+use crate::app::{App, StartError};
 use crate::config::{
     parse_external_url, parse_listen, ConfigError, EngineConfig, FileConfig, ServeConfig,
-    StoreConfig,
+    StoreConfig, DEFAULT_SHUTDOWN_GRACE_SECS,
 };
-use crate::server::{self, StartError};
+use crate::server;
 
 /// Exit code for bad flags or configuration (clap itself uses 2 for bad flags).
 const EXIT_CONFIG: u8 = 2;
@@ -66,7 +67,7 @@ enum TokenCommand {
     Create(TokenArgs),
 }
 
-#[derive(Args, Debug, Clone)]
+#[derive(Args, Debug, Clone, Default)]
 struct StoreArgs {
     /// TOML configuration file.
     #[arg(long, env = "PUSHMIRROR_CONFIG")]
@@ -82,7 +83,7 @@ struct StoreArgs {
     secret_key_file: Option<PathBuf>,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Default)]
 struct ServeArgs {
     #[command(flatten)]
     store: StoreArgs,
@@ -116,6 +117,9 @@ struct ServeArgs {
     /// Run no mirror updates on this node (another node of the same database runs them).
     #[arg(long, env = "PUSHMIRROR_API_ONLY", num_args = 0..=1, default_missing_value = "true")]
     api_only: Option<bool>,
+    /// Seconds in-flight requests may finish after SIGTERM before they are cancelled. Default 30
+    #[arg(long, env = "PUSHMIRROR_SHUTDOWN_GRACE_SECS")]
+    shutdown_grace_secs: Option<u64>,
 }
 
 #[derive(Args, Debug)]
@@ -190,10 +194,15 @@ fn serve_config(args: &ServeArgs) -> Result<ServeConfig, ConfigError> {
             .unwrap_or(d.lease_secs)
             .max(2),
     };
+    let grace = args
+        .shutdown_grace_secs
+        .or(file.shutdown_grace_secs)
+        .unwrap_or(DEFAULT_SHUTDOWN_GRACE_SECS);
     Ok(ServeConfig {
         store: store_config(&args.store, &file),
         listen,
         external_url,
+        shutdown_grace: std::time::Duration::from_secs(grace),
         allow_local_network: args
             .allow_local_network
             .or(file.allow_local_network)
@@ -252,8 +261,8 @@ async fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(EXIT_START);
         }
     };
-    let state = match server::build_state(&config).await {
-        Ok(s) => s,
+    let app = match App::build(&config).await {
+        Ok(a) => a,
         Err(e) => return start_failed(e),
     };
     tracing::info!(listen = %config.listen, external_url = %config.external_url, data_dir = %config.store.data_dir.display(), "pushmirror serving");
@@ -264,9 +273,8 @@ async fn serve(args: ServeArgs) -> ExitCode {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
         }
-        tracing::info!("shutting down");
     };
-    match server::run(listener, state, shutdown).await {
+    match server::run(listener, app, shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => start_failed(e),
     }
@@ -277,13 +285,23 @@ fn start_failed(e: StartError) -> ExitCode {
     ExitCode::from(EXIT_START)
 }
 
+/// The configuration of a command that is not `serve`: the store flags, and everything else
+/// from the environment, the file and the defaults, as `serve` would read them.
+fn command_config(store: &StoreArgs) -> Result<ServeConfig, ExitCode> {
+    let args = ServeArgs {
+        store: store.clone(),
+        ..ServeArgs::default()
+    };
+    serve_config(&args).map_err(|e| {
+        eprintln!("pushmirror: {e}");
+        ExitCode::from(EXIT_CONFIG)
+    })
+}
+
 async fn token_create(args: TokenArgs) -> ExitCode {
-    let file = match FileConfig::load(args.store.config.as_deref()) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("pushmirror: {e}");
-            return ExitCode::from(EXIT_CONFIG);
-        }
+    let config = match command_config(&args.store) {
+        Ok(c) => c,
+        Err(code) => return code,
     };
     let username = args.username.trim();
     let valid = !username.is_empty()
@@ -299,17 +317,15 @@ async fn token_create(args: TokenArgs) -> ExitCode {
         eprintln!("pushmirror: invalid username '{username}': use letters, digits, '_', '-' and '.', starting with a letter, digit or '_'");
         return ExitCode::from(EXIT_CONFIG);
     }
-    let config = store_config(&args.store, &file);
-    let opened = match server::open(&config).await {
-        Ok(o) => o,
+    let app = match App::build(&config).await {
+        Ok(a) => a,
         Err(e) => return start_failed(e),
     };
-    let now = chrono::Utc::now().timestamp_millis();
+    let now = app.clock.now_ms();
     let created = async {
-        let user = opened.store.ensure_user(username, args.admin, now).await?;
+        let user = app.store.ensure_user(username, args.admin, now).await?;
         let (token, hash) = crate::secret::mint_token();
-        opened
-            .store
+        app.store
             .insert_token(user.id, &hash, "cli", now)
             .await?;
         Ok::<_, crate::store::StoreError>(token)
@@ -335,28 +351,21 @@ async fn hook_post_receive(args: HookArgs) -> ExitCode {
         }
     };
     let git_dir = std::env::var_os("GIT_DIR").map_or_else(|| PathBuf::from("."), PathBuf::from);
-    let Some((repo, project_id)) = hosted_repository(&git_dir) else {
-        eprintln!(
-            "pushmirror: {} is not a pushmirror repository (<data-dir>/repositories/<id>.git)",
-            git_dir.display()
-        );
+    let Some(repo) = std::fs::canonicalize(&git_dir).ok() else {
+        eprintln!("pushmirror: {} does not exist", git_dir.display());
         return ExitCode::from(EXIT_CONFIG);
     };
     let mut store_args = args.store.clone();
-    if store_args.data_dir.is_none() && file.data_dir.is_none() {
+    if store_args.data_dir.is_none()
+        && file.data_dir.is_none()
+        && std::env::var_os("PUSHMIRROR_DATA_DIR").is_none()
+    {
         store_args.data_dir = repo.parent().and_then(|r| r.parent()).map(PathBuf::from);
     }
-    let config = store_config(&store_args, &file);
-    let under_data_dir = std::fs::canonicalize(config.repositories_dir())
-        .is_ok_and(|dir| repo.parent() == Some(dir.as_path()));
-    if !under_data_dir {
-        eprintln!(
-            "pushmirror: {} is not under {}",
-            repo.display(),
-            config.repositories_dir().display()
-        );
-        return ExitCode::from(EXIT_CONFIG);
-    }
+    let config = match command_config(&store_args) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
     let mut input = String::new();
     if let Err(e) =
         tokio::io::AsyncReadExt::read_to_string(&mut tokio::io::stdin(), &mut input).await
@@ -366,37 +375,26 @@ async fn hook_post_receive(args: HookArgs) -> ExitCode {
     }
     let updates: Vec<_> = input
         .lines()
-        .filter_map(crate::hosting::RefUpdate::parse)
+        .filter_map(crate::service::pushes::RefUpdate::parse)
         .collect();
-    let opened = match server::open(&config).await {
-        Ok(o) => o,
+    let storage = crate::storage::Storage::new(config.store.repositories_dir());
+    let Some(project_id) = storage.project_of(&repo) else {
+        eprintln!(
+            "pushmirror: {} is not a pushmirror repository ({}/<id>.git)",
+            repo.display(),
+            config.store.repositories_dir().display()
+        );
+        return ExitCode::from(EXIT_CONFIG);
+    };
+    let app = match App::build(&config).await {
+        Ok(a) => a,
         Err(e) => return start_failed(e),
     };
-    let git = match crate::git::GitRunner::new(
-        &config.data_dir.join("git-home"),
-        std::time::Duration::from_secs(EngineConfig::default().git_timeout_secs),
-    ) {
-        Ok(g) => g,
-        Err(e) => return start_failed(StartError::Git(e)),
-    };
-    let now = chrono::Utc::now().timestamp_millis();
-    match crate::hosting::record_push(&opened.store, &git, project_id, &repo, &updates, now).await {
+    match crate::service::pushes::record_push(&app, project_id, Some(&updates), None).await {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("pushmirror: recording the push failed: {e}");
             ExitCode::from(EXIT_START)
         }
     }
-}
-
-/// The canonical path of a hosted repository and its project id, from `<id>.git`.
-fn hosted_repository(git_dir: &std::path::Path) -> Option<(PathBuf, i64)> {
-    let repo = std::fs::canonicalize(git_dir).ok()?;
-    let id = repo
-        .file_name()?
-        .to_str()?
-        .strip_suffix(".git")?
-        .parse::<i64>()
-        .ok()?;
-    Some((repo, id))
 }

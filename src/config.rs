@@ -30,7 +30,13 @@ pub struct ServeConfig {
     pub allow_local_network: bool,
     /// Engine tuning (retries, concurrency, deadlines).
     pub engine: EngineConfig,
+    /// How long in-flight requests may finish after SIGTERM before they are cancelled.
+    pub shutdown_grace: std::time::Duration,
 }
+
+/// The default of [`ServeConfig::shutdown_grace`]: long enough for a typical push or clone to
+/// finish, short enough for a service manager's stop timeout (systemd's is 90 s).
+pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 30;
 
 /// Engine tuning. Defaults follow GitLab where GitLab has a number, and say why where it has not.
 #[derive(Debug, Clone)]
@@ -88,6 +94,7 @@ pub struct FileConfig {
     pub git_timeout_secs: Option<u64>,
     pub lease_secs: Option<u64>,
     pub api_only: Option<bool>,
+    pub shutdown_grace_secs: Option<u64>,
 }
 
 /// A configuration problem a person can act on.

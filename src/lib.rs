@@ -1,16 +1,36 @@
-//! pushmirror: a self-hosted push-mirror server that speaks GitLab's v4 remote-mirrors API.
+//! pushmirror: a self-hosted git server that keeps push mirrors in sync, speaking GitLab's v4 API.
 //!
 //! # Layout
-//! - [`model`]: the pure domain (mirror URLs, ref matching, ref planning, status machine). No I/O.
+//! Dependencies point one way: `http` → `service` → `store` / `git` / `jobs` → `model`; `app`
+//! builds them all; nothing imports `http`.
+//! - [`cli`]: the command line (`serve`, `token create`, `hook post-receive`).
+//! - [`app`]: the composition root, [`app::App`], built the same way by every entry point.
+//! - [`server`]: serves HTTP and runs the job runner until shutdown.
+//! - [`shutdown`]: the one cancellation and task-tracking mechanism.
+//! - [`clock`]: the one source of "now" (a manual clock in tests).
+//! - [`config`]: flags > environment > TOML file > defaults.
+//! - [`storage`]: the one owner of "project → repository path".
+//! - [`http`]: GitLab's `/api/v4` and git smart HTTP.
+//! - [`service`]: the use cases (mirrors, pushes), free of HTTP.
+//! - [`jobs`]: the durable job runner and its kinds (mirror updates, push intents).
+//! - [`store`]: the database (SQLite or PostgreSQL).
+//! - [`git`]: the one module that spawns processes.
+//! - [`model`]: the pure domain (mirror URLs, ref matching, ref planning, status machine).
+//! - [`credentials`], [`secret`], [`netcheck`]: sealed mirror credentials, the key and tokens,
+//!   resolving and checking a host against the network policy.
+pub mod app;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod credentials;
-pub mod engine;
 pub mod git;
-pub mod hosting;
 pub mod http;
+pub mod jobs;
 pub mod model;
 pub mod netcheck;
 pub mod secret;
 pub mod server;
+pub mod service;
+pub mod shutdown;
+pub mod storage;
 pub mod store;

@@ -12,7 +12,7 @@ use super::error::ApiError;
 use super::pagination::page_request;
 use super::params::{not_valid_value, Params};
 use super::projects::find_project;
-use super::{now_ms, views, AppState};
+use super::{views, AppState};
 use crate::model::access::AccessLevel;
 use crate::model::entities::Member;
 use crate::store::StoreError;
@@ -89,7 +89,7 @@ async fn add(
     .ok_or(ApiError::NotFound("User"))?;
     match state
         .store
-        .add_member(project.id, target_user.id, level, now_ms())
+        .add_member(project.id, target_user.id, level, state.now_ms())
         .await
     {
         Ok(()) => {}

@@ -12,7 +12,7 @@ use super::auth::{CurrentUser, MaybeUser};
 use super::error::ApiError;
 use super::pagination::page_request;
 use super::params::{not_valid_value, Params};
-use super::{now_ms, views, AppState};
+use super::{views, AppState};
 use crate::model::access::{AccessLevel, Caller, Visibility};
 use crate::model::entities::{Project, User};
 use crate::store::{NewProject, StoreError};
@@ -189,7 +189,7 @@ async fn create(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let now = now_ms();
+    let now = state.now_ms();
     let new = NewProject {
         namespace_id: namespace.id,
         name,
@@ -213,7 +213,7 @@ async fn create(
         }
         Err(e) => return Err(e.into()),
     };
-    let repo = state.repository_path(project.id);
+    let repo = state.storage.repository_path(project.id);
     let branch = default_branch.as_deref().unwrap_or("main");
     if let Err(e) = crate::git::init_bare(&state.git, &repo, branch).await {
         // Leave nothing half-made: no row without its repository.
@@ -274,7 +274,7 @@ async fn remove(
         return Err(ApiError::Forbidden);
     }
     state.store.delete_project(project.id).await?;
-    let repo = state.repository_path(project.id);
+    let repo = state.storage.repository_path(project.id);
     if let Err(e) = tokio::fs::remove_dir_all(&repo).await {
         if e.kind() != std::io::ErrorKind::NotFound {
             tracing::warn!(project = project.id, error = %e, "could not remove repository");

@@ -13,7 +13,7 @@ use super::error::ApiError;
 use super::pagination::page_request;
 use super::params::{not_valid_value, Params};
 use super::projects::find_project;
-use super::{now_ms, views, AppState};
+use super::{views, AppState};
 use crate::model::access::Caller;
 use crate::model::entities::Project;
 use crate::store::StoreError;
@@ -108,7 +108,7 @@ async fn create(
     }
     match state
         .store
-        .create_protected_branch(project.id, &name, push, merge, force, now_ms())
+        .create_protected_branch(project.id, &name, push, merge, force, state.now_ms())
         .await
     {
         Ok(b) => Ok((StatusCode::CREATED, Json(views::protected_branch(&b))).into_response()),

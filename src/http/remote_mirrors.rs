@@ -17,7 +17,7 @@ use super::error::ApiError;
 use super::pagination::page_request;
 use super::params::{not_valid_value, Params};
 use super::projects::{admit, find_project, numeric_id};
-use super::{now_ms, views, AppState};
+use super::{views, AppState};
 use crate::credentials::{generate_ssh_key, MirrorCredentials};
 use crate::model::access::Caller;
 use crate::model::entities::{AuthMethod, Project, RemoteMirror, User};
@@ -25,6 +25,7 @@ use crate::model::refmatch::validate_branch_regex;
 use crate::model::status::UpdateStatus;
 use crate::model::url::{parse_mirror_url, ParsedMirrorUrl, UrlError};
 use crate::netcheck::{resolve_checked, ResolveError};
+use crate::jobs::Kind;
 use crate::store::NewMirror;
 
 /// GitLab 18.9's limit of enabled push mirrors per project.
@@ -256,28 +257,6 @@ async fn read_url(
     checked.map_err(|msg| push_error(errors, "url", msg)).ok()
 }
 
-/// GitLab 18.9's limit: enabling one more mirror must keep the project at or under the maximum.
-async fn check_enabled_limit(
-    state: &AppState,
-    project_id: i64,
-    except_mirror: i64,
-    errors: &mut BTreeMap<String, Vec<String>>,
-) -> Result<(), ApiError> {
-    if state
-        .store
-        .enabled_mirror_count(project_id, except_mirror)
-        .await?
-        >= MAX_ENABLED_MIRRORS
-    {
-        push_error(
-            errors,
-            "enabled",
-            format!("cannot be true: a project can have at most {MAX_ENABLED_MIRRORS} enabled push mirrors"),
-        );
-    }
-    Ok(())
-}
-
 /// The URL columns of a mirror row: the credential-free URL and what masking needs to know.
 struct UrlColumns {
     url: String,
@@ -328,6 +307,18 @@ impl RowParts {
     }
 }
 
+/// GitLab 18.9's refusal when enabling one more mirror would pass the maximum. The store checks
+/// the limit in the same statement that writes, so it holds under any concurrency.
+fn limit_reached() -> ApiError {
+    let mut errors = BTreeMap::new();
+    push_error(
+        &mut errors,
+        "enabled",
+        format!("cannot be true: a project can have at most {MAX_ENABLED_MIRRORS} enabled push mirrors"),
+    );
+    ApiError::Validation(errors)
+}
+
 fn push_error(errors: &mut BTreeMap<String, Vec<String>>, field: &str, msg: impl Into<String>) {
     errors.entry(field.to_owned()).or_default().push(msg.into());
 }
@@ -361,9 +352,6 @@ async fn create(
         None => None,
     };
     let settings = Settings::from_request(None, &req, &mut errors);
-    if settings.enabled {
-        check_enabled_limit(&state, project.id, 0, &mut errors).await?;
-    }
     let Some(parsed) = parsed.filter(|_| errors.is_empty()) else {
         return Err(ApiError::Validation(errors));
     };
@@ -388,7 +376,11 @@ async fn create(
         ssh_known_hosts: host_keys,
     }
     .into_row(&state);
-    let mirror = state.store.create_mirror(&new, now_ms()).await?;
+    let mirror = state
+        .store
+        .create_mirror(&new, MAX_ENABLED_MIRRORS, state.now_ms())
+        .await?
+        .ok_or_else(limit_reached)?;
     Ok((
         StatusCode::CREATED,
         Json(views::remote_mirror((&mirror).into())),
@@ -495,9 +487,6 @@ async fn update(
         }
     };
     let settings = Settings::from_request(Some(&mirror), &req, &mut errors);
-    if settings.enabled && !mirror.enabled {
-        check_enabled_limit(&state, project.id, mirror.id, &mut errors).await?;
-    }
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
@@ -535,8 +524,15 @@ async fn update(
     let credentials_changed = new_url.is_some();
     let updated = state
         .store
-        .update_mirror(mirror.id, &changes, credentials_changed, now_ms())
-        .await?;
+        .update_mirror(
+            mirror.id,
+            &changes,
+            credentials_changed,
+            MAX_ENABLED_MIRRORS,
+            state.now_ms(),
+        )
+        .await?
+        .ok_or_else(limit_reached)?;
     Ok(Json(views::remote_mirror((&updated).into())))
 }
 
@@ -555,9 +551,9 @@ async fn sync(
     if mirror.update_status != UpdateStatus::Started {
         state
             .store
-            .request_mirror_update(mirror.id, now_ms())
+            .request_mirror_update(Kind::MirrorUpdate.as_str(), mirror.id, state.now_ms())
             .await?;
-        state.engine_wakeup.notify_one();
+        state.jobs_wakeup.notify_one();
     }
     Ok(StatusCode::NO_CONTENT)
 }

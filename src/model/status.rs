@@ -92,9 +92,118 @@ impl RetryPolicy {
     }
 }
 
+/// How one update attempt ended, as the update reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptResult {
+    /// Every planned ref reached the remote.
+    Succeeded,
+    /// It failed; `retryable` is false when only a person can fix it (diverged refs).
+    Failed { error: String, retryable: bool },
+}
+
+/// A change in a mirror's health that people are told about (webhooks, e-mail, the dashboard).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HealthEvent {
+    /// The first failure after a success (or after creation).
+    StartedFailing,
+    /// The first success after a failure.
+    Recovered,
+}
+
+/// Everything an attempt's end changes on the mirror, decided here and persisted as is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    /// `finished`, `to_retry` or `failed`.
+    pub status: UpdateStatus,
+    /// `last_error` afterwards (`None` clears it).
+    pub error: Option<String>,
+    /// `retry_count` afterwards.
+    pub retry_count: u32,
+    /// When to try again (`to_retry` only).
+    pub retry_at: Option<i64>,
+    /// Whether this attempt changed the mirror's health.
+    pub event: Option<HealthEvent>,
+}
+
+impl Transition {
+    /// Whether the attempt succeeded (`last_successful_update_at` moves).
+    pub fn succeeded(&self) -> bool {
+        self.status == UpdateStatus::Finished
+    }
+}
+
+impl RetryPolicy {
+    /// The transition after an attempt of a mirror that had been retried `retries` times and
+    /// whose previous attempt failed when `was_failing` (it has a `last_error`).
+    pub fn transition(
+        &self,
+        was_failing: bool,
+        retries: u32,
+        only_protected_branches: bool,
+        result: AttemptResult,
+        now_ms: i64,
+    ) -> Transition {
+        match result {
+            AttemptResult::Succeeded => Transition {
+                status: UpdateStatus::Finished,
+                error: None,
+                retry_count: 0,
+                retry_at: None,
+                event: was_failing.then_some(HealthEvent::Recovered),
+            },
+            AttemptResult::Failed { error, retryable } => {
+                let event = (!was_failing).then_some(HealthEvent::StartedFailing);
+                match self.after_failure(retries, only_protected_branches, retryable, now_ms) {
+                    AfterFailure::Retry {
+                        at_ms,
+                        retries_so_far,
+                    } => Transition {
+                        status: UpdateStatus::ToRetry,
+                        error: Some(error),
+                        retry_count: retries_so_far,
+                        retry_at: Some(at_ms),
+                        event,
+                    },
+                    AfterFailure::GiveUp => Transition {
+                        status: UpdateStatus::Failed,
+                        error: Some(error),
+                        retry_count: retries,
+                        retry_at: None,
+                        event,
+                    },
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transitions_tell_when_health_changes() {
+        let p = RetryPolicy::default();
+        let fail = |retryable| AttemptResult::Failed {
+            error: "boom".into(),
+            retryable,
+        };
+        let t = p.transition(false, 0, false, fail(true), 1_000);
+        assert_eq!(t.status, UpdateStatus::ToRetry);
+        assert_eq!(t.event, Some(HealthEvent::StartedFailing));
+        assert_eq!((t.retry_count, t.retry_at), (1, Some(301_000)));
+        let t = p.transition(true, 1, true, fail(true), 1_000);
+        assert_eq!((t.event, t.retry_at), (None, Some(61_000)));
+        let t = p.transition(true, 3, false, fail(true), 0);
+        assert_eq!((t.status, t.event, t.retry_count), (UpdateStatus::Failed, None, 3));
+        let t = p.transition(false, 0, false, fail(false), 0);
+        assert_eq!((t.status, t.event), (UpdateStatus::Failed, Some(HealthEvent::StartedFailing)));
+        let t = p.transition(true, 2, false, AttemptResult::Succeeded, 0);
+        assert!(t.succeeded());
+        assert_eq!((t.event, t.error, t.retry_count), (Some(HealthEvent::Recovered), None, 0));
+        let t = p.transition(false, 0, false, AttemptResult::Succeeded, 0);
+        assert_eq!(t.event, None);
+    }
 
     #[test]
     fn status_spellings_round_trip() {

@@ -1,11 +1,13 @@
-//! Remote mirrors: their settings, their sealed credentials and their status columns.
-//! The engine's queue columns (`wanted_seq`, leases) are written by `engine`'s queries.
+//! Remote mirrors: their settings and sealed credentials, the enabled-mirror limit (kept by the
+//! writes themselves, so it holds under any concurrency), and asking for updates (which enqueues
+//! `mirror_update` jobs, see `jobs.rs`). Status columns are written by `mirror_status.rs`.
 
 use std::sync::LazyLock;
 
 use sqlx::Row;
 
-use super::{flag, Dialect, PageRequest, Paged, Store, StoreError};
+use super::jobs::{enqueue_project_mirrors, NewJob};
+use super::{flag, Dialect, PageRequest, Paged, Store, StoreError, Tx};
 use crate::model::entities::{AuthMethod, Millis, MirrorSummary, RemoteMirror};
 use crate::model::status::UpdateStatus;
 
@@ -242,54 +244,61 @@ impl Store {
         Ok(row.as_ref().map(mirror_from_row).transpose()?)
     }
 
-    /// How many enabled mirrors a project has, other than `except`.
-    pub async fn enabled_mirror_count(
-        &self,
-        project_id: i64,
-        except: i64,
-    ) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar(
-            "select count(*) from remote_mirrors where project_id = $1 and enabled = 1 and id <> $2",
-        )
-        .bind(project_id)
-        .bind(except)
-        .fetch_one(&self.pool)
-        .await?)
-    }
-
-    /// Creates a mirror with status `none`.
+    /// Creates a mirror with status `none`. When it is enabled and the project already has
+    /// `max_enabled` enabled mirrors, nothing is written and `None` comes back.
+    ///
+    /// The count and the insert are one statement; on PostgreSQL the project's row is locked
+    /// first, so concurrent requests for one project are serialised (SQLite serialises writers).
     pub async fn create_mirror(
         &self,
         m: &NewMirror,
+        max_enabled: i64,
         now: Millis,
-    ) -> Result<RemoteMirror, StoreError> {
+    ) -> Result<Option<RemoteMirror>, StoreError> {
+        let mut tx = self.transaction().await?;
+        tx.lock_project(m.project_id).await?;
         let q = sqlx::query(
             "insert into remote_mirrors (project_id, url, has_user, user_is_git, has_password, \
              credentials, enabled, only_protected_branches, keep_divergent_refs, \
              mirror_branch_regex, auth_method, ssh_public_key, ssh_known_hosts, created_at, updated_at) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) returning id",
+             select $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14 \
+             where $15 = 0 or (select count(*) from remote_mirrors \
+                               where project_id = $16 and enabled = 1) < $17 returning id",
         )
         .bind(m.project_id);
-        let row = bind_settings(q, m).bind(now).fetch_one(&self.pool).await?;
+        let row = bind_settings(q, m)
+            .bind(now)
+            .bind(flag(m.enabled))
+            .bind(m.project_id)
+            .bind(max_enabled)
+            .fetch_optional(&mut *tx.tx)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
         let id: i64 = row.try_get("id")?;
+        tx.commit().await?;
         self.mirror_by_id(id)
             .await?
+            .map(Some)
             .ok_or(StoreError::Db(sqlx::Error::RowNotFound))
     }
 
     /// Writes a mirror's settings. With `reset_status` (the URL or its credentials changed) the
-    /// status starts over: `none`, no timestamps, no error, no retry count. An update that was
-    /// wanted stays wanted: it now goes to the new URL.
+    /// status starts over: `none`, no timestamps, no error, no retry count, and the recorded
+    /// remote state is forgotten so the next update talks to the remote with the new
+    /// credentials. A pending update stays pending: it now goes to the new URL. When the change
+    /// enables the mirror and the project already has `max_enabled` other enabled mirrors,
+    /// nothing is written and `None` comes back (atomically, as in [`Store::create_mirror`]).
     pub async fn update_mirror(
         &self,
         id: i64,
         m: &MirrorChanges,
         reset_status: bool,
+        max_enabled: i64,
         now: Millis,
-    ) -> Result<RemoteMirror, StoreError> {
+    ) -> Result<Option<RemoteMirror>, StoreError> {
         let reset = if reset_status {
             ", update_status = 'none', last_update_at = null, last_update_started_at = null, \
-             last_successful_update_at = null, last_error = null, retry_count = 0, next_attempt_at = 0"
+             last_successful_update_at = null, last_error = null, retry_count = 0"
         } else {
             ""
         };
@@ -297,15 +306,33 @@ impl Store {
             "update remote_mirrors set url = $1, has_user = $2, user_is_git = $3, has_password = $4, \
              credentials = $5, enabled = $6, only_protected_branches = $7, keep_divergent_refs = $8, \
              mirror_branch_regex = $9, auth_method = $10, ssh_public_key = $11, \
-             ssh_known_hosts = $12, updated_at = $13 {reset} where id = $14"
+             ssh_known_hosts = $12, updated_at = $13 {reset} where id = $14 \
+             and ($15 = 0 or enabled = 1 or (select count(*) from remote_mirrors other \
+                  where other.project_id = $16 and other.enabled = 1 and other.id <> $14) < $17)"
         );
-        bind_settings(sqlx::query(&sql), m)
+        let mut tx = self.transaction().await?;
+        tx.lock_project(m.project_id).await?;
+        let done = bind_settings(sqlx::query(&sql), m)
             .bind(now)
             .bind(id)
-            .execute(&self.pool)
+            .bind(flag(m.enabled))
+            .bind(m.project_id)
+            .bind(max_enabled)
+            .execute(&mut *tx.tx)
             .await?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        if reset_status {
+            sqlx::query("delete from mirror_remote_refs where mirror_id = $1")
+                .bind(id)
+                .execute(&mut *tx.tx)
+                .await?;
+        }
+        tx.commit().await?;
         self.mirror_by_id(id)
             .await?
+            .map(Some)
             .ok_or(StoreError::Db(sqlx::Error::RowNotFound))
     }
 
@@ -319,45 +346,64 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
-    /// Records that an update of this mirror is wanted now (a push or a sync). A retry countdown
-    /// in progress is cut short: a person or a new push asked for it.
-    pub async fn request_mirror_update(&self, id: i64, now: Millis) -> Result<(), StoreError> {
-        sqlx::query(
-            "update remote_mirrors set wanted_seq = wanted_seq + 1, next_attempt_at = $1, \
-             retry_count = 0 where id = $2 and enabled = 1",
-        )
-        .bind(now)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    /// Records that an update of every enabled mirror of a project is wanted (after a push);
-    /// returns how many mirrors that concerned.
-    pub async fn request_project_mirror_updates(
+    /// Asks for an update of this enabled mirror now (a sync): enqueues its `mirror_update`
+    /// job. A retry countdown in progress is cut short: a person asked for it.
+    pub async fn request_mirror_update(
         &self,
+        kind: &'static str,
+        id: i64,
+        now: Millis,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.transaction().await?;
+        let done = sqlx::query(
+            "update remote_mirrors set retry_count = 0 where id = $1 and enabled = 1",
+        )
+        .bind(id)
+        .execute(&mut *tx.tx)
+        .await?;
+        if done.rows_affected() > 0 {
+            let job = NewJob {
+                kind,
+                dedup_key: mirror_job_key(id),
+                payload: id.to_string(),
+                run_at: now,
+            };
+            tx.enqueue_job(&job, now).await?;
+        }
+        tx.commit().await
+    }
+}
+
+/// The dedup key of a mirror's update job: one pending update per mirror.
+pub fn mirror_job_key(mirror_id: i64) -> String {
+    format!("mirror:{mirror_id}")
+}
+
+impl Tx {
+    /// Asks for an update of every enabled mirror of a project (after a push), cutting retry
+    /// countdowns short; returns how many mirrors that concerned.
+    pub async fn request_project_mirror_updates(
+        &mut self,
+        kind: &'static str,
         project_id: i64,
         now: Millis,
     ) -> Result<u64, StoreError> {
-        let done = sqlx::query(
-            "update remote_mirrors set wanted_seq = wanted_seq + 1, next_attempt_at = $1, \
-             retry_count = 0 where project_id = $2 and enabled = 1",
-        )
-        .bind(now)
-        .bind(project_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
+        sqlx::query("update remote_mirrors set retry_count = 0 where project_id = $1 and enabled = 1")
+            .bind(project_id)
+            .execute(&mut *self.tx)
+            .await?;
+        enqueue_project_mirrors(&mut self.tx, self.dialect, kind, project_id, now).await
     }
 
-    /// Whether an update is recorded as wanted and not yet done (for tests and the API's view).
-    pub async fn mirror_update_pending(&self, id: i64) -> Result<bool, StoreError> {
-        let pending: Option<i64> =
-            sqlx::query_scalar("select wanted_seq - done_seq from remote_mirrors where id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
+    /// Locks a project's row until the transaction ends (PostgreSQL), serialising writes that
+    /// must see each other (the enabled-mirror limit). SQLite serialises every writer already.
+    pub async fn lock_project(&mut self, project_id: i64) -> Result<(), StoreError> {
+        if self.dialect == Dialect::Postgres {
+            sqlx::query("select id from projects where id = $1 for update")
+                .bind(project_id)
+                .fetch_optional(&mut *self.tx)
                 .await?;
-        Ok(pending.unwrap_or(0) > 0)
+        }
+        Ok(())
     }
 }

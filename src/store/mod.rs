@@ -5,16 +5,17 @@
 //! Invariant: every multi-row change runs in one transaction, so a failed request writes nothing.
 //! Invariant: the store never sees a plain-text credential or token; it keeps sealed bytes and hashes.
 
+mod jobs;
 mod members;
+mod mirror_status;
 mod mirrors;
 mod projects;
 mod protected;
-mod queue;
 mod users;
 
-pub use mirrors::{MirrorChanges, NewMirror};
+pub use jobs::{ClaimedJob, NewJob, NOTIFY_CHANNEL};
+pub use mirrors::{mirror_job_key, MirrorChanges, NewMirror};
 pub use projects::NewProject;
-pub use queue::{AttemptOutcome, ClaimedUpdate};
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -136,9 +137,36 @@ impl Store {
         Ok(Store { pool, dialect })
     }
 
-    /// The underlying pool, for the engine's queue queries.
+    /// The underlying pool, for tests and the bench that look behind the API.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Whether this store is PostgreSQL (whose NOTIFY wakes other nodes).
+    pub fn is_postgres(&self) -> bool {
+        self.dialect == Dialect::Postgres
+    }
+
+    /// Starts a transaction: what it writes lands together at [`Tx::commit`] or not at all.
+    pub async fn transaction(&self) -> Result<Tx, StoreError> {
+        Ok(Tx {
+            tx: self.pool.begin().await?,
+            dialect: self.dialect,
+        })
+    }
+}
+
+/// A transaction on the store, for use cases that write several rows or tables at once.
+/// Dropping it without [`Tx::commit`] rolls everything back.
+pub struct Tx {
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    dialect: Dialect,
+}
+
+impl Tx {
+    /// Makes every write of the transaction durable.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        Ok(self.tx.commit().await?)
     }
 }
 

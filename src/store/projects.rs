@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{conflict, flag, mirrors, Dialect, PageRequest, Paged, Store, StoreError};
+use super::{conflict, flag, mirrors, Dialect, PageRequest, Paged, Store, StoreError, Tx};
 use crate::model::access::{AccessLevel, Visibility};
 use crate::model::entities::{Millis, MirrorSummary, Namespace, Project};
 
@@ -238,27 +238,6 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
-    /// Records the repository's state after a push: its default branch and whether it is empty.
-    pub async fn set_repository_state(
-        &self,
-        project_id: i64,
-        default_branch: Option<&str>,
-        empty: bool,
-        now: Millis,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "update projects set default_branch = $1, empty_repo = $2, last_activity_at = $3 \
-             where id = $4",
-        )
-        .bind(default_branch)
-        .bind(flag(empty))
-        .bind(now)
-        .bind(project_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
     /// The caller's access level in a project, if a member.
     pub async fn access_level(
         &self,
@@ -273,5 +252,28 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         Ok(level.and_then(AccessLevel::from_i64))
+    }
+}
+
+impl Tx {
+    /// Records the repository's state after a push: its default branch and whether it is empty.
+    pub async fn set_repository_state(
+        &mut self,
+        project_id: i64,
+        default_branch: Option<&str>,
+        empty: bool,
+        now: Millis,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "update projects set default_branch = $1, empty_repo = $2, last_activity_at = $3 \
+             where id = $4",
+        )
+        .bind(default_branch)
+        .bind(flag(empty))
+        .bind(now)
+        .bind(project_id)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
     }
 }

@@ -9,8 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use pushmirror::http::now_ms;
-use pushmirror::store::{AttemptOutcome, Store};
+use pushmirror::store::Store;
 use secrecy::ExposeSecret;
 
 use crate::client::Conn;
@@ -273,6 +272,13 @@ async fn db_bytes(store: &Store, path: &Path) -> u64 {
 
 /// Registers `n` enabled mirrors of `project` that have nothing to do (as after a finished
 /// update), in one transaction. Every value is ours, so the statement text is built directly.
+/// The mirror-update job kind's stored name.
+const KIND: &str = "mirror_update";
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
 async fn insert_idle_mirrors(store: &Store, project: i64, n: usize) {
     let now = now_ms();
     let mut tx = store.pool().begin().await.expect("begin");
@@ -283,14 +289,14 @@ async fn insert_idle_mirrors(store: &Store, project: i64, n: usize) {
             .map(|k| {
                 format!(
                     "({project}, 'https://git{}.example.com/group/mirror-{k}.git', 1, 'finished', \
-                     {now}, {now}, {now}, {now}, 1, 1, 1)",
+                     {now}, {now}, {now}, {now})",
                     k % 100
                 )
             })
             .collect();
         sqlx::query(&format!(
             "insert into remote_mirrors (project_id, url, enabled, update_status, created_at, \
-             updated_at, last_update_at, last_successful_update_at, wanted_seq, done_seq, claimed_seq) \
+             updated_at, last_update_at, last_successful_update_at) \
              values {}",
             values.join(", ")
         ))
@@ -318,28 +324,22 @@ async fn scheduler_cost(n: usize) -> Duration {
     for r in 0..ROUNDS {
         let id = ids[(r * 7919) % ids.len()];
         store
-            .request_mirror_update(id, now_ms())
+            .request_mirror_update(KIND, id, now_ms())
             .await
             .expect("request");
         let t0 = Instant::now();
         let now = now_ms();
         let claim = store
-            .claim_update("bench", now, now + 30_000)
+            .claim_job(&[KIND], "bench", now, now + 30_000)
             .await
             .expect("claim")
             .expect("a wanted update");
-        assert_eq!(claim.mirror.id, id);
+        assert_eq!(claim.payload, id.to_string());
         store
-            .finish_attempt(
-                id,
-                "bench",
-                claim.claimed_seq,
-                &AttemptOutcome::Finished,
-                now_ms(),
-            )
+            .complete_job(&claim, "bench", now_ms())
             .await
             .expect("finish");
-        let next = store.next_due_at().await.expect("next due");
+        let next = store.next_job_due_at(&[KIND]).await.expect("next due");
         samples.push(t0.elapsed());
         assert_eq!(next, None);
     }

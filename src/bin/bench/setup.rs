@@ -8,8 +8,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use pushmirror::config::{EngineConfig, ServeConfig, StoreConfig};
-use pushmirror::hosting::{record_push, RefUpdate};
-use pushmirror::http::{now_ms, AppState};
+use pushmirror::service::pushes::{record_push, RefUpdate};
+use pushmirror::http::AppState;
 use secrecy::ExposeSecret;
 use serde_json::json;
 use tempfile::TempDir;
@@ -53,21 +53,24 @@ impl BenchServer {
             external_url: format!("http://{addr}"),
             allow_local_network: true,
             engine,
+            shutdown_grace: Duration::from_secs(5),
         };
-        let state = pushmirror::server::build_state(&config)
-            .await
-            .expect("build_state");
+        let state = AppState(
+            pushmirror::app::App::build(&config)
+                .await
+                .expect("build the app"),
+        );
         let (tx, rx) = oneshot::channel::<()>();
         let served = state.clone();
         let done = tokio::spawn(async move {
             let shutdown = async {
                 let _ = rx.await;
             };
-            if let Err(e) = pushmirror::server::run(listener, served, shutdown).await {
+            if let Err(e) = pushmirror::server::run(listener, served.0, shutdown).await {
                 eprintln!("bench server stopped: {e}");
             }
         });
-        let now = now_ms();
+        let now = state.now_ms();
         let user = state
             .store
             .ensure_user("root", true, now)
@@ -132,18 +135,9 @@ impl BenchServer {
 
     /// What a push's post-receive bookkeeping does: records the updates and wakes the engine.
     pub async fn record(&self, project: i64, updates: &[RefUpdate]) {
-        let repo = self.state.repository_path(project);
-        record_push(
-            &self.state.store,
-            &self.state.git,
-            project,
-            &repo,
-            updates,
-            now_ms(),
-        )
-        .await
-        .expect("record_push");
-        self.state.engine_wakeup.notify_one();
+        record_push(&self.state, project, Some(updates), None)
+            .await
+            .expect("record_push");
     }
 
     /// Waits (polling every `every`, at most `limit`) until `mirror` is `finished` with no

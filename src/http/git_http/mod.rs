@@ -9,7 +9,8 @@
 //! needs [`Caller::can_admin_project`]. Protected branches are enforced by reading the command
 //! list at the head of the receive-pack request ([`pktline`]) before git starts; a refused push
 //! gets a report-status answer so git prints its usual `[remote rejected]` lines. After git
-//! accepted a push, [`crate::hosting::record_push`] records it and wakes the engine.
+//! accepted a push, [`crate::service::pushes::record_push`] records it and wakes the job runner;
+//! before receive-pack starts, a push intent is made durable, so no accepted push is lost.
 //!
 //! Invariant: git is spawned only through [`crate::git`], and request and response bodies are
 //! streamed ([`rpc`]); no pack is held in memory.
@@ -34,9 +35,9 @@ use tokio_util::io::StreamReader;
 use super::auth::{request_token, user_for_token};
 use super::error::ApiError;
 use super::projects::find_project;
-use super::{now_ms, AppState};
+use super::AppState;
 use crate::git::Subcommand;
-use crate::hosting::{record_push, PushRecord, RefUpdate};
+use crate::service::pushes::{record_push, write_intent, RefUpdate};
 use crate::model::access::Caller;
 use crate::model::entities::{Project, User};
 use crate::model::refmatch::BranchPattern;
@@ -220,7 +221,7 @@ async fn handle(
     };
     let user = authenticate(state, &parts).await?;
     let (project, caller) = authorize(state, &target.full_path, user.as_ref(), service).await?;
-    let repo = state.repository_path(project.id);
+    let repo = state.storage.repository_path(project.id);
     if !repo.is_dir() {
         return Err(GitHttpError::NotFound);
     }
@@ -382,7 +383,7 @@ fn advertise_refs(
     if let Some(p) = protocol {
         cmd = cmd.env("GIT_PROTOCOL", p);
     }
-    let body = rpc::stream(cmd, tokio::io::empty(), prefix, state.git.timeout(), None)
+    let body = rpc::stream(&state.shutdown, cmd, tokio::io::empty(), prefix, state.git.timeout(), None)
         .map_err(|e| GitHttpError::Internal(e.to_string()))?;
     Ok(no_cache(
         body.into_response(),
@@ -397,7 +398,7 @@ fn rpc(
     service: Service,
     protocol: Option<&str>,
     input: impl AsyncRead + Send + Unpin + 'static,
-    after: Option<rpc::AfterSuccess>,
+    after: Option<rpc::AfterExit>,
 ) -> Result<Response, GitHttpError> {
     let mut cmd = state
         .git
@@ -407,7 +408,7 @@ fn rpc(
     if let Some(p) = protocol {
         cmd = cmd.env("GIT_PROTOCOL", p);
     }
-    let body = rpc::stream(cmd, input, None, state.git.timeout(), after)
+    let body = rpc::stream(&state.shutdown, cmd, input, None, state.git.timeout(), after)
         .map_err(|e| GitHttpError::Internal(e.to_string()))?;
     Ok(no_cache(
         body.into_response(),
@@ -430,16 +431,18 @@ async fn receive_pack(
     if !refused.is_empty() {
         return refuse(state, &list, &refused, input).await;
     }
-    let after = (!list.updates.is_empty()).then(|| {
+    let mut after = None;
+    if !list.updates.is_empty() {
+        // Durable before git can accept anything: see `service::pushes`.
+        let intent = write_intent(state, project.id).await?;
         let state = state.clone();
         let project_id = project.id;
-        let repo = repo.to_owned();
         let updates = list.updates.clone();
-        Box::new(move || {
-            Box::pin(async move { after_push(state, project_id, repo, updates).await })
+        after = Some(Box::new(move || {
+            Box::pin(async move { after_push(state, project_id, updates, intent).await })
                 as Pin<Box<dyn std::future::Future<Output = ()> + Send>>
-        }) as rpc::AfterSuccess
-    });
+        }) as rpc::AfterExit);
+    }
     let input = Cursor::new(list.raw).chain(input);
     rpc(state, repo, Service::ReceivePack, None, input, after)
 }
@@ -508,32 +511,12 @@ async fn refuse(
     ))
 }
 
-/// Records an accepted push and wakes the engine for the mirror updates it requested.
-async fn after_push(
-    state: AppState,
-    project_id: i64,
-    repo: std::path::PathBuf,
-    updates: Vec<RefUpdate>,
-) {
-    match record_push(
-        &state.store,
-        &state.git,
-        project_id,
-        &repo,
-        &updates,
-        now_ms(),
-    )
-    .await
-    {
-        Ok(PushRecord::Recorded {
-            mirrors_requested, ..
-        }) => {
-            if mirrors_requested > 0 {
-                state.engine_wakeup.notify_one();
-            }
-        }
-        Ok(_) => {}
-        Err(e) => tracing::error!(project = project_id, error = %e, "recording a push failed"),
+/// Records a push once receive-pack exited (whether or not it succeeded: git may have applied
+/// some updates; the recording judges by the refs) and deletes its intent.
+async fn after_push(state: AppState, project_id: i64, updates: Vec<RefUpdate>, intent: String) {
+    if let Err(e) = record_push(&state, project_id, Some(&updates), Some(&intent)).await {
+        // The intent stays: the `record_push` job records the push later.
+        tracing::error!(project = project_id, error = %e, "recording a push failed");
     }
 }
 

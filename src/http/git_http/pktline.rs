@@ -6,7 +6,7 @@
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-use crate::hosting::RefUpdate;
+use crate::service::pushes::RefUpdate;
 
 /// Most bytes of command list read before deciding a push: about 80,000 ref updates, more than
 /// any real push of branches and tags, while bounding what one request can make us hold.

@@ -3,7 +3,9 @@
 //! is ever held in memory. The supervisor owns the process: it kills git's whole process group
 //! when the deadline passes, when the request body fails (the client went away mid-upload) or when
 //! the response body is dropped before git finished writing it (the client went away
-//! mid-download), and it runs a follow-up only after git exited successfully.
+//! mid-download) or when the server's shutdown cancels it (after the grace period), and it runs
+//! a follow-up (recording a push) once git has exited, whatever its status. The supervisor is a
+//! tracked task, so shutdown waits for the follow-up.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -19,6 +21,7 @@ use tokio::sync::oneshot;
 use tokio_util::io::ReaderStream;
 
 use crate::git::{kill_group, GitCommand, GitError};
+use crate::shutdown::Shutdown;
 
 /// Most of git's stderr kept for the log: enough for any error it prints, bounded.
 const MAX_STDERR: usize = 16 * 1024;
@@ -27,25 +30,27 @@ const MAX_STDERR: usize = 16 * 1024;
 /// a slow git holds back the client through TCP rather than through our memory.
 const COPY_CHUNK: usize = 64 * 1024;
 
-/// Work to do once git exited successfully (recording a push).
-pub type AfterSuccess = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
+/// Work to do once git exited (recording a push).
+pub type AfterExit = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
 
 /// Starts `cmd`, feeds it `input`, and returns a response body made of `prefix` followed by
 /// git's stdout. Everything else happens in a supervising task bounded by `deadline`.
 pub fn stream(
+    shutdown: &Shutdown,
     cmd: GitCommand,
     input: impl AsyncRead + Send + Unpin + 'static,
     prefix: Option<Bytes>,
     deadline: Duration,
-    after: Option<AfterSuccess>,
+    after: Option<AfterExit>,
 ) -> Result<Body, GitError> {
     let mut child = cmd.spawn_piped()?;
     let stdin = child.stdin.take();
     let stdout = child.stdout.take().expect("stdout is piped");
     let stderr = child.stderr.take().expect("stderr is piped");
     let (done_tx, done_rx) = oneshot::channel();
-    tokio::spawn(supervise(
-        child, stdin, input, stderr, done_rx, deadline, after,
+    let stop = shutdown.clone();
+    shutdown.spawn(supervise(
+        child, stdin, input, stderr, done_rx, deadline, after, stop,
     ));
     let output = Output {
         prefix,
@@ -85,6 +90,7 @@ impl Stream for Output {
 enum Cut {
     Deadline,
     ClientGone,
+    Shutdown,
     Input(std::io::Error),
 }
 
@@ -95,7 +101,8 @@ async fn supervise(
     mut stderr: tokio::process::ChildStderr,
     mut done_rx: oneshot::Receiver<()>,
     deadline: Duration,
-    after: Option<AfterSuccess>,
+    after: Option<AfterExit>,
+    shutdown: Shutdown,
 ) {
     let pid = child.id();
     let mut stderr_buf = Vec::new();
@@ -119,15 +126,13 @@ async fn supervise(
                     Err(_) => break Err(Cut::ClientGone),
                 },
                 _ = &mut sleep => break Err(Cut::Deadline),
+                _ = shutdown.cancelled() => break Err(Cut::Shutdown),
             }
         }
     };
+    let exited_by_itself = result.is_ok();
     match result {
-        Ok(status) if status.success() => {
-            if let Some(after) = after {
-                after().await;
-            }
-        }
+        Ok(status) if status.success() => {}
         Ok(status) => {
             let stderr = String::from_utf8_lossy(&stderr_buf);
             tracing::warn!(%status, stderr = %stderr.trim(), "git service process failed");
@@ -142,10 +147,18 @@ async fn supervise(
                     "git service process hit its deadline and was killed"
                 ),
                 Cut::ClientGone => tracing::info!("client went away; git service process killed"),
+                Cut::Shutdown => tracing::info!("shutting down; git service process killed"),
                 Cut::Input(e) => {
                     tracing::info!(error = %e, "request body failed; git service process killed")
                 }
             }
+        }
+    }
+    // Even a failed or cut receive-pack may have updated refs; the recording judges by them.
+    // Cut by shutdown, the push's intent stays for the next start instead.
+    if let Some(after) = after {
+        if exited_by_itself || !shutdown.is_cancelled() {
+            after().await;
         }
     }
 }

@@ -1,17 +1,24 @@
-//! What happens after refs change in a hosted repository, whoever changed them: the smart-HTTP
-//! receive-pack handler once git has exited, or the `pushmirror hook post-receive` command an
-//! operator installs for pushes that arrive some other way. Both hand [`record_push`] the
-//! `<old> <new> <ref>` updates git reported; it records the repository's new state and asks for
-//! every enabled mirror of the project to be updated.
+//! Recording a push: what happens after refs change in a hosted repository, whoever changed
+//! them: the smart-HTTP receive-pack handler once git has exited, the `pushmirror hook
+//! post-receive` command an operator installs for pushes that arrive some other way, or the
+//! `record_push` job when a push's recording was lost. Each hands [`record_push`] the
+//! `<old> <new> <ref>` updates git reported (none when they are unknown); it records the
+//! repository's new state and asks for every enabled mirror of the project to be updated, in
+//! one transaction that also deletes the push's intent.
+//!
+//! A push over smart HTTP first writes an intent ([`write_intent`]) before receive-pack starts,
+//! so once a client has seen its push accepted, the need to update the mirrors is durable even
+//! if the server dies before the push is recorded.
 //!
 //! Invariant: this module never decides who may push; it only records what already happened.
 
 use std::collections::HashMap;
 use std::path::Path;
 
+use crate::app::App;
 use crate::git::{refs, GitError, GitRunner, Subcommand};
-use crate::model::entities::Millis;
-use crate::store::{Store, StoreError};
+use crate::jobs::{intent_job, Kind};
+use crate::store::StoreError;
 
 /// Most updates of one push whose refs are read by name afterwards; a push with more lists every
 /// ref instead (one argv entry per name would grow past what is sensible to pass).
@@ -86,10 +93,25 @@ pub enum PushRecord {
     NoProject,
 }
 
-/// Records a push into project `project_id`'s bare repository at `repo`: when any of `updates`
-/// to a branch or tag actually took effect, sets the project's default branch on its first push
-/// (the repository's HEAD when that branch exists, else the first branch pushed, and points HEAD
-/// at it), refreshes `empty_repo`, and requests an update of every enabled mirror.
+/// Writes the durable intent of a push into `project_id` before receive-pack starts; returns its
+/// key, which [`record_push`] deletes once the push is recorded. Should the server die first,
+/// the `record_push` job records the repository's state at the next start.
+pub async fn write_intent(app: &App, project_id: i64) -> Result<String, StoreError> {
+    let now = app.clock.now_ms();
+    // Due only after the longest a push may take, so a slow push is recorded by its own
+    // request; a restart makes every intent left behind due at once.
+    let due = now + app.git.timeout().as_millis() as i64 + app.engine.lease_secs as i64 * 1000;
+    let job = intent_job(project_id, due);
+    app.store.enqueue_job(&job, now).await?;
+    Ok(job.dedup_key)
+}
+
+/// Records a push into project `project_id`'s repository: when any of `updates` to a branch or
+/// tag actually took effect (or, with `updates` unknown, in any case), sets the project's
+/// default branch on its first push (the repository's HEAD when that branch exists, else the
+/// first branch pushed, and points HEAD at it), refreshes `empty_repo`, requests an update of
+/// every enabled mirror and deletes the intent `intent` — all in one transaction — then wakes
+/// the job runner.
 ///
 /// Cost: reading the refs the push named from the ref files (a `for-each-ref` of them when only
 /// git can tell; of every ref when it named more than [`NAMED_REFS_MAX`]), a `for-each-ref` when every named ref was deleted (is the repository empty
@@ -97,13 +119,77 @@ pub enum PushRecord {
 /// Idempotent: running it twice for the same push requests one more mirror update, which the
 /// engine coalesces.
 pub async fn record_push(
-    store: &Store,
-    git: &GitRunner,
+    app: &App,
     project_id: i64,
-    repo: &Path,
-    updates: &[RefUpdate],
-    now: Millis,
+    updates: Option<&[RefUpdate]>,
+    intent: Option<&str>,
 ) -> Result<PushRecord, HostingError> {
+    let record = examine(app, project_id, updates).await?;
+    let now = app.clock.now_ms();
+    let mut tx = app.store.transaction().await?;
+    let mut requested = 0;
+    if let Examined::Changed {
+        default_branch,
+        empty,
+    } = &record
+    {
+        tx.set_repository_state(project_id, default_branch.as_deref(), *empty, now)
+            .await?;
+        requested = tx
+            .request_project_mirror_updates(Kind::MirrorUpdate.as_str(), project_id, now)
+            .await?;
+    }
+    if let Some(key) = intent {
+        tx.delete_job(key).await?;
+    }
+    tx.commit().await?;
+    if requested > 0 {
+        app.jobs_wakeup.notify_one();
+    }
+    Ok(match record {
+        Examined::Unchanged => PushRecord::Unchanged,
+        Examined::NoProject => PushRecord::NoProject,
+        Examined::Changed { default_branch, .. } => PushRecord::Recorded {
+            default_branch,
+            mirrors_requested: requested,
+        },
+    })
+}
+
+/// What a push changed, before anything is written.
+enum Examined {
+    Unchanged,
+    NoProject,
+    Changed {
+        default_branch: Option<String>,
+        empty: bool,
+    },
+}
+
+async fn examine(
+    app: &App,
+    project_id: i64,
+    updates: Option<&[RefUpdate]>,
+) -> Result<Examined, HostingError> {
+    let git = &app.git;
+    let repo = app.storage.repository_path(project_id);
+    let repo = repo.as_path();
+    let Some(updates) = updates else {
+        // What changed is unknown (a lost recording): record the repository as it is.
+        let Some(project) = app.store.project_by_id(project_id).await? else {
+            return Ok(Examined::NoProject);
+        };
+        let all = current_refs(git, repo).await?;
+        let default_branch = match project.default_branch {
+            Some(b) => Some(b),
+            None => choose_default_branch(git, repo, &all, &[]).await?,
+        };
+        let empty = all.is_empty();
+        return Ok(Examined::Changed {
+            default_branch,
+            empty,
+        });
+    };
     // A push names the refs it changed; reading just those spares listing every ref of a
     // large repository (90 ms for 100,000) on every push.
     let named =
@@ -123,10 +209,10 @@ pub async fn record_push(
         .filter(|u| u.is_mirrored() && took_effect(u))
         .collect();
     if changed.is_empty() {
-        return Ok(PushRecord::Unchanged);
+        return Ok(Examined::Unchanged);
     }
-    let Some(project) = store.project_by_id(project_id).await? else {
-        return Ok(PushRecord::NoProject);
+    let Some(project) = app.store.project_by_id(project_id).await? else {
+        return Ok(Examined::NoProject);
     };
     let default_branch = match project.default_branch {
         Some(b) => Some(b),
@@ -141,15 +227,9 @@ pub async fn record_push(
     } else {
         refs.is_empty()
     };
-    store
-        .set_repository_state(project_id, default_branch.as_deref(), empty, now)
-        .await?;
-    let mirrors_requested = store
-        .request_project_mirror_updates(project_id, now)
-        .await?;
-    Ok(PushRecord::Recorded {
+    Ok(Examined::Changed {
         default_branch,
-        mirrors_requested,
+        empty,
     })
 }
 

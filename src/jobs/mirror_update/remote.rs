@@ -11,6 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::credentials::MirrorCredentials;
 use crate::git::ops::Remote;
 use crate::git::ssh_agent::SshAgent;
+use crate::git::GitRunner;
 use crate::model::entities::{AuthMethod, RemoteMirror};
 use crate::model::url::{parse_mirror_url, Host, NetworkPolicy, ParsedMirrorUrl, Scheme};
 use crate::netcheck::{resolve_checked, ResolveError};
@@ -39,6 +40,7 @@ pub async fn prepare(
     mirror: &RemoteMirror,
     creds: MirrorCredentials,
     policy: NetworkPolicy,
+    git: &GitRunner,
 ) -> Result<PreparedRemote, PrepareError> {
     let parsed = parse_mirror_url(&mirror.url, policy).map_err(|e| {
         PrepareError::InvalidUrl(e.to_string().trim_start_matches("is blocked: ").to_owned())
@@ -67,7 +69,7 @@ pub async fn prepare(
             _agent: None,
             _dir: None,
         }),
-        Scheme::Ssh => ssh_remote(mirror, &parsed, pinned, creds, secrets).await,
+        Scheme::Ssh => ssh_remote(mirror, &parsed, pinned, creds, secrets, git).await,
     }
 }
 
@@ -137,7 +139,10 @@ async fn ssh_remote(
     pinned: IpAddr,
     creds: MirrorCredentials,
     secrets: Vec<SecretString>,
+    git: &GitRunner,
 ) -> Result<PreparedRemote, PrepareError> {
+    // The runner owns every process this update starts (the agent too, once it spawns there).
+    let _ = git;
     let Some(known_hosts) = mirror.ssh_known_hosts.as_deref() else {
         return Err(PrepareError::Ssh(
             "Host key verification failed: no SSH host keys are pinned for this mirror (set host_keys)".into(),

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use secrecy::ExposeSecret;
 
 use super::remote::{prepare, PreparedRemote};
-use super::snapshot;
+use super::source_digest;
+use crate::clock::Clock;
 use crate::credentials::MirrorCredentials;
 use crate::git::ops::{self, Remote};
 use crate::git::{GitError, GitRunner};
@@ -27,13 +28,18 @@ pub const PUSH_BATCH: usize = 2000;
 /// Longest `last_error` kept; git's output past this is noise for a person.
 const MAX_ERROR_LEN: usize = 4000;
 
-/// What the update needs from the engine.
+/// How long a recorded remote state is trusted. The lease detects a remote that moved on a ref
+/// we push, but not one that moved (or gained a ref) where we push nothing; a full listing at
+/// least this often brings those back in line, as GitLab's every-time listing would.
+const MAX_RECORD_AGE_MS: i64 = 600_000;
+
+/// What one update needs.
 pub struct UpdateContext<'a> {
     pub store: &'a Store,
     pub cipher: &'a Cipher,
     pub git: &'a GitRunner,
+    pub clock: &'a dyn Clock,
     pub repo: PathBuf,
-    pub data_dir: PathBuf,
     pub policy: NetworkPolicy,
 }
 
@@ -50,13 +56,15 @@ pub enum UpdateFailure {
 pub async fn run(ctx: &UpdateContext<'_>, mirror: &RemoteMirror) -> Result<(), UpdateFailure> {
     let creds = MirrorCredentials::open(ctx.cipher, mirror.credentials.as_deref())
         .map_err(|e| UpdateFailure::Retryable(e.to_string()))?;
-    let prepared = prepare(mirror, creds, ctx.policy)
+    let prepared = prepare(mirror, creds, ctx.policy, ctx.git)
         .await
         .map_err(|e| UpdateFailure::Retryable(e.to_string()))?;
     let result = sync(ctx, mirror, &prepared).await;
     if result.is_err() {
         // Part of a push may have landed: the remote state is unknown now.
-        snapshot::forget(&ctx.data_dir, mirror.id);
+        if let Err(e) = ctx.store.forget_remote_refs(mirror.id).await {
+            tracing::warn!(mirror = mirror.id, error = %e, "could not forget the remote state");
+        }
     }
     result.map_err(|f| scrub_failure(f, &prepared))
 }
@@ -147,7 +155,14 @@ async fn sync(
             .any(|(n, _)| n.strip_prefix("refs/heads/") == Some(b))
     });
     let filter = filter_for(ctx, mirror, &local).await?;
-    if let Some(recorded) = snapshot::load(&ctx.data_dir, mirror.id, &mirror.url) {
+    let recorded = ctx
+        .store
+        .remote_refs(mirror.id, &mirror.url)
+        .await
+        .map_err(|e| UpdateFailure::Retryable(e.to_string()))?
+        .filter(|(taken_at, _)| ctx.clock.now_ms() - taken_at < MAX_RECORD_AGE_MS)
+        .map(|(_, refs)| refs);
+    if let Some(recorded) = recorded {
         match attempt(
             ctx,
             mirror,
@@ -285,9 +300,19 @@ async fn attempt(
     for d in &planned.deletes {
         remote_state.remove(&d.name);
     }
-    if let Err(e) = snapshot::save(&ctx.data_dir, mirror.id, &mirror.url, &remote_state) {
+    let saved = ctx
+        .store
+        .save_remote_refs(
+            mirror.id,
+            &mirror.url,
+            &remote_state,
+            &source_digest(local),
+            ctx.clock.now_ms(),
+        )
+        .await;
+    if let Err(e) = saved {
         tracing::warn!(mirror = mirror.id, error = %e, "could not record the remote state");
-        snapshot::forget(&ctx.data_dir, mirror.id);
+        let _ = ctx.store.forget_remote_refs(mirror.id).await;
     }
     match planned.divergent_message() {
         Some(msg) => Err(Attempt::Failed(UpdateFailure::Final(msg))),

@@ -1,0 +1,119 @@
+//! The composition root: [`App`] holds each dependency of a pushmirror process exactly once, and
+//! every entry point (`serve`, `token create`, `hook post-receive`, the tests, the bench) builds
+//! it here the same way. Everything below receives what it needs from it; nothing else opens
+//! the database, loads the key or configures git.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::{EngineConfig, ServeConfig};
+use crate::git::GitRunner;
+use crate::http::auth::TokenCache;
+use crate::jobs::Wakeup;
+use crate::model::url::NetworkPolicy;
+use crate::secret::{Cipher, SecretError};
+use crate::shutdown::Shutdown;
+use crate::storage::Storage;
+use crate::store::{Store, StoreError};
+
+/// Why a process could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot create data directory {0}: {1}")]
+    DataDir(String, std::io::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error("cannot prepare git: {0}")]
+    Git(std::io::Error),
+    #[error("server error: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Every shared dependency of a pushmirror process.
+pub struct App {
+    /// The database.
+    pub store: Store,
+    /// The database's URL (PostgreSQL's NOTIFY listener opens its own connection).
+    pub database_url: String,
+    /// Seals and opens mirror credentials.
+    pub cipher: Cipher,
+    /// Runs git (repository creation, smart HTTP, pushes) with the configured deadline.
+    pub git: GitRunner,
+    /// Where hosted repositories live.
+    pub storage: Storage,
+    /// The time for everything stored or scheduled.
+    pub clock: Arc<dyn Clock>,
+    /// Wakes the job runner after an enqueue.
+    pub jobs_wakeup: Wakeup,
+    /// Stops and tracks every task of the process.
+    pub shutdown: Shutdown,
+    /// Base URL for links in responses, without trailing `/`.
+    pub external_url: String,
+    /// Which mirror destinations the operator allows.
+    pub network_policy: NetworkPolicy,
+    /// Engine tuning (retries, concurrency, deadlines, leases).
+    pub engine: EngineConfig,
+    /// How long in-flight requests may finish after shutdown was asked for.
+    pub shutdown_grace: Duration,
+    /// Recently authenticated tokens.
+    pub token_cache: TokenCache,
+}
+
+/// The shared state every HTTP handler receives. Cheap to clone (one `Arc`).
+#[derive(Clone)]
+pub struct AppState(pub Arc<App>);
+
+impl std::ops::Deref for AppState {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
+
+impl App {
+    /// Builds the process's dependencies from its configuration, with the system clock: creates
+    /// the data directory, opens and migrates the store, loads (or creates) the secret key.
+    pub async fn build(config: &ServeConfig) -> Result<Arc<App>, StartError> {
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// [`App::build`] with another clock (tests move a manual one).
+    pub async fn build_with_clock(
+        config: &ServeConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Arc<App>, StartError> {
+        let store_cfg = &config.store;
+        let repositories = store_cfg.repositories_dir();
+        std::fs::create_dir_all(&repositories)
+            .map_err(|e| StartError::DataDir(store_cfg.data_dir.display().to_string(), e))?;
+        let store = Store::open(&store_cfg.database_url).await?;
+        let cipher = Cipher::load_or_create(&store_cfg.secret_key_file, true)?;
+        let git = GitRunner::new(
+            &store_cfg.data_dir.join("git-home"),
+            Duration::from_secs(config.engine.git_timeout_secs),
+        )
+        .map_err(StartError::Git)?;
+        Ok(Arc::new(App {
+            store,
+            database_url: store_cfg.database_url.clone(),
+            cipher,
+            git,
+            storage: Storage::new(repositories),
+            clock,
+            jobs_wakeup: Arc::new(Notify::new()),
+            shutdown: Shutdown::new(),
+            external_url: config.external_url.clone(),
+            network_policy: NetworkPolicy {
+                allow_local_network: config.allow_local_network,
+            },
+            engine: config.engine.clone(),
+            shutdown_grace: config.shutdown_grace,
+            token_cache: TokenCache::default(),
+        }))
+    }
+}

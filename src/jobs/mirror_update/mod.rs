@@ -1,0 +1,169 @@
+//! The `mirror_update` job kind: one update of one push mirror. Loads the mirror, waits for a
+//! slot of its remote host, marks it `started`, runs GitLab's sync algorithm ([`update`]), lets
+//! the domain decide the status [`Transition`](crate::model::status::Transition) and persists
+//! it. A to-retry mirror asks the runner to run it again at GitLab's retry time.
+//!
+//! Idempotent: an update re-plans from the hosted repository and the remote each time.
+//! Invariant: a decrypted credential lives no longer than one update.
+
+mod host_limits;
+mod remote;
+mod update;
+
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use super::{JobError, Kind, Outcome};
+use crate::app::App;
+use crate::config::EngineConfig;
+use crate::model::entities::Millis;
+use crate::model::status::{AttemptResult, HealthEvent, RetryPolicy};
+use host_limits::HostLimits;
+use update::{UpdateContext, UpdateFailure};
+
+/// The kind's state, shared by its runs.
+pub struct MirrorUpdates {
+    per_host: HostLimits,
+    retry: RetryPolicy,
+}
+
+impl MirrorUpdates {
+    pub fn new(cfg: &EngineConfig) -> MirrorUpdates {
+        MirrorUpdates {
+            per_host: HostLimits::new(cfg.max_updates_per_host.max(1)),
+            retry: RetryPolicy {
+                protected_delay_ms: cfg.retry_delay_protected_secs as i64 * 1000,
+                default_delay_ms: cfg.retry_delay_secs as i64 * 1000,
+            },
+        }
+    }
+}
+
+/// The kind as stored.
+pub const KIND: &str = "mirror_update";
+
+/// Runs one update of the mirror whose id is `payload`.
+pub async fn run(app: &Arc<App>, ctx: &MirrorUpdates, payload: &str) -> Result<Outcome, JobError> {
+    debug_assert_eq!(Kind::MirrorUpdate.as_str(), KIND);
+    let id: i64 = payload
+        .parse()
+        .map_err(|_| JobError::Other(format!("bad mirror_update payload {payload:?}")))?;
+    let Some(mirror) = app.store.mirror_by_id(id).await? else {
+        return Ok(Outcome::Done);
+    };
+    if !mirror.enabled {
+        return Ok(Outcome::Done);
+    }
+    let _host = ctx
+        .per_host
+        .for_url(&mirror.url)
+        .acquire_owned()
+        .await
+        .expect("host semaphores are never closed");
+    if !app.store.mark_started(id, app.clock.now_ms()).await? {
+        return Ok(Outcome::Done);
+    }
+    let uctx = UpdateContext {
+        store: &app.store,
+        cipher: &app.cipher,
+        git: &app.git,
+        clock: app.clock.as_ref(),
+        repo: app.storage.repository_path(mirror.project_id),
+        policy: app.network_policy,
+    };
+    let result = match update::run(&uctx, &mirror).await {
+        Ok(()) => AttemptResult::Succeeded,
+        Err(UpdateFailure::Retryable(error)) => AttemptResult::Failed {
+            error,
+            retryable: true,
+        },
+        Err(UpdateFailure::Final(error)) => AttemptResult::Failed {
+            error,
+            retryable: false,
+        },
+    };
+    let now = app.clock.now_ms();
+    let t = ctx.retry.transition(
+        mirror.last_error.is_some(),
+        mirror.retry_count.max(0) as u32,
+        mirror.only_protected_branches,
+        result,
+        now,
+    );
+    app.store.record_transition(id, &t, now).await?;
+    match (&t.event, &t.error) {
+        (Some(HealthEvent::StartedFailing), Some(e)) => {
+            tracing::warn!(mirror = id, status = t.status.as_str(), error = %e, "mirror started failing")
+        }
+        (Some(HealthEvent::Recovered), _) => tracing::info!(mirror = id, "mirror recovered"),
+        (None, Some(e)) => {
+            tracing::info!(mirror = id, status = t.status.as_str(), error = %e, "mirror update failed")
+        }
+        (_, None) => tracing::info!(mirror = id, "mirror updated"),
+    }
+    Ok(match t.retry_at {
+        Some(at) => Outcome::RetryAt(at),
+        None => Outcome::Done,
+    })
+}
+
+/// The digest of a repository's branches and tags (sorted `<oid> <name>` lines), recorded with
+/// each successful update so start-up can tell whether the repository moved on since.
+pub fn source_digest(refs: &[(String, String)]) -> String {
+    let mut sorted: Vec<&(String, String)> = refs.iter().collect();
+    sorted.sort();
+    let mut h = Sha256::new();
+    for (name, oid) in sorted {
+        h.update(oid.as_bytes());
+        h.update(b" ");
+        h.update(name.as_bytes());
+        h.update(b"\n");
+    }
+    hex::encode(h.finalize())
+}
+
+/// Queues an update of every enabled mirror whose last successful update pushed from another
+/// state of its repository than the one it has now; returns how many were queued.
+pub async fn requeue_stale(app: &Arc<App>, now: Millis) -> Result<u64, JobError> {
+    let mut queued = 0;
+    for (project_id, mirrors) in app.store.mirror_source_digests().await? {
+        let repo = app.storage.repository_path(project_id);
+        let local = match crate::git::ops::local_refs(&app.git, &repo).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(project = project_id, error = %e, "cannot read a repository's refs");
+                continue;
+            }
+        };
+        let digest = source_digest(&local);
+        for (mirror_id, recorded) in mirrors {
+            if recorded.as_deref() != Some(digest.as_str()) {
+                app.store
+                    .request_mirror_update(KIND, mirror_id, now)
+                    .await?;
+                queued += 1;
+            }
+        }
+    }
+    if queued > 0 {
+        app.jobs_wakeup.notify_one();
+    }
+    Ok(queued)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digest_ignores_order_and_sees_every_change() {
+        let a = ("refs/heads/main".to_owned(), "a".repeat(40));
+        let b = ("refs/tags/v1".to_owned(), "b".repeat(40));
+        let d1 = source_digest(&[a.clone(), b.clone()]);
+        assert_eq!(d1, source_digest(&[b.clone(), a.clone()]));
+        let moved = ("refs/heads/main".to_owned(), "c".repeat(40));
+        assert_ne!(d1, source_digest(&[moved, b.clone()]));
+        assert_ne!(d1, source_digest(&[a]));
+    }
+}
