@@ -1743,13 +1743,16 @@ async fn remote_mirror_sync_records_a_wish_and_nothing_more() {
     assert_eq!(r.body["last_error"], Value::Null);
 
     // A sync while an update runs is a silent no-op (the running one covers it), still 204.
-    sqlx::query(
-        "update remote_mirrors set update_status = 'started', done_seq = wanted_seq where id = $1",
-    )
-    .bind(id)
-    .execute(s.state.store.pool())
-    .await
-    .unwrap();
+    // As while a worker runs it: `started`, its job claimed and then done.
+    assert!(s.state.store.mark_started(id, 1).await.unwrap());
+    let job = s
+        .state
+        .store
+        .claim_job(&["mirror_update"], "test", 4_000_000_000_000, 4_000_000_060_000)
+        .await
+        .unwrap()
+        .unwrap();
+    s.state.store.complete_job(&job, "test", 3).await.unwrap();
     let r = s
         .request(
             "POST",

@@ -114,21 +114,24 @@ impl TestServer {
             external_url: format!("http://{addr}"),
             allow_local_network: false,
             engine: EngineConfig::default(),
+            shutdown_grace: Duration::from_secs(5),
         };
         // Most tests look at the API alone; the engine would try to push to their mirror URLs
         // (documentation addresses that must never be contacted). Engine tests turn it on.
         config.engine.api_only = true;
         tweak(&mut config);
-        let state = pushmirror::server::build_state(&config)
-            .await
-            .expect("build_state");
+        let state = AppState(
+            pushmirror::app::App::build(&config)
+                .await
+                .expect("build the app"),
+        );
         let (tx, rx) = oneshot::channel::<()>();
         let served = state.clone();
         tokio::spawn(async move {
             let shutdown = async {
                 let _ = rx.await;
             };
-            if let Err(e) = pushmirror::server::run(listener, served, shutdown).await {
+            if let Err(e) = pushmirror::server::run(listener, served.0, shutdown).await {
                 eprintln!("test server stopped: {e}");
             }
         });
