@@ -11,7 +11,7 @@ use tokio::sync::Notify;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{EngineConfig, ServeConfig};
 use crate::git::GitRunner;
-use crate::http::auth::TokenCache;
+use crate::service::auth::TokenCache;
 use crate::jobs::Wakeup;
 use crate::model::url::NetworkPolicy;
 use crate::secret::{Cipher, SecretError};

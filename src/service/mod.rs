@@ -3,6 +3,7 @@
 //! here; handlers extract, authorise, call a service and render its result.
 
 
+pub mod auth;
 pub mod pushes;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,125 @@
+//! Architecture rules that fail the build when broken (ARCHITECTURE.md, Invariants): the
+//! dependency direction, the one module that spawns processes, the one module that spawns
+//! tasks, and both backends' migrated schemas having the same tables and columns.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|e| e == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// Every server source file (the bench binary under src/bin is not the server), with its path
+/// relative to src/ and its text.
+fn sources() -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&root, &mut files);
+    files
+        .into_iter()
+        .map(|p| {
+            let rel = p.strip_prefix(&root).unwrap().to_string_lossy().into_owned();
+            (rel, std::fs::read_to_string(&p).unwrap())
+        })
+        .filter(|(rel, _)| !rel.starts_with("bin/"))
+        .collect()
+}
+
+fn offenders(allowed: impl Fn(&str) -> bool, needle: &str) -> Vec<String> {
+    sources()
+        .into_iter()
+        .filter(|(rel, text)| !allowed(rel) && text.contains(needle))
+        .map(|(rel, _)| rel)
+        .collect()
+}
+
+#[test]
+fn nothing_below_the_edge_imports_http() {
+    let bad = offenders(
+        |rel| rel.starts_with("http/") || rel == "server.rs" || rel == "cli.rs",
+        "crate::http",
+    );
+    assert!(bad.is_empty(), "these import the HTTP layer: {bad:?}");
+}
+
+#[test]
+fn only_git_spawns_processes() {
+    let mut bad = offenders(|rel| rel.starts_with("git/"), "Command::new");
+    bad.extend(offenders(|rel| rel.starts_with("git/"), "process::Command"));
+    bad.sort();
+    bad.dedup();
+    assert!(bad.is_empty(), "these spawn processes outside git/: {bad:?}");
+}
+
+#[test]
+fn only_shutdown_spawns_tasks() {
+    let bad = offenders(|rel| rel == "shutdown.rs", "tokio::spawn");
+    assert!(bad.is_empty(), "these spawn untracked tasks: {bad:?}");
+    let bad = offenders(|rel| rel == "shutdown.rs", "JoinSet");
+    assert!(bad.is_empty(), "these track tasks their own way: {bad:?}");
+}
+
+#[test]
+fn every_module_is_in_the_crate_map_and_architecture() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let lib = std::fs::read_to_string(root.join("src/lib.rs")).unwrap();
+    let arch = std::fs::read_to_string(root.join("ARCHITECTURE.md")).unwrap();
+    for line in lib.lines() {
+        let Some(name) = line
+            .strip_prefix("pub mod ")
+            .and_then(|l| l.strip_suffix(';'))
+        else {
+            continue;
+        };
+        assert!(
+            lib.contains(&format!("[`{name}`]")),
+            "lib.rs's crate map misses {name}"
+        );
+        assert!(
+            arch.contains(&format!("`{name}")),
+            "ARCHITECTURE.md's code map misses {name}"
+        );
+    }
+}
+
+/// Every table and its columns (sorted) as a migrated database reports them.
+async fn migrated_schema(server: &common::TestServer, sql: &str) -> Vec<(String, String)> {
+    let mut rows: Vec<(String, String)> = sqlx::query_as(sql)
+        .fetch_all(server.state.store.pool())
+        .await
+        .unwrap();
+    rows.retain(|(t, _)| t != "_sqlx_migrations" && t != "sqlite_sequence");
+    rows.sort();
+    rows
+}
+
+#[tokio::test]
+async fn both_backends_migrate_to_the_same_tables_and_columns() {
+    let sqlite = common::TestServer::start().await;
+    let lite = migrated_schema(
+        &sqlite,
+        "select m.name, p.name from sqlite_master m join pragma_table_info(m.name) p \
+         where m.type = 'table'",
+    )
+    .await;
+    assert!(lite.iter().any(|(t, c)| t == "jobs" && c == "dedup_key"), "{lite:?}");
+    assert!(!lite.iter().any(|(t, c)| t == "remote_mirrors" && c == "wanted_seq"));
+    let Some(pg) = common::TestServer::start_postgres().await else {
+        return;
+    };
+    let post = migrated_schema(
+        &pg,
+        "select table_name::text, column_name::text from information_schema.columns \
+         where table_schema = current_schema()",
+    )
+    .await;
+    assert_eq!(lite, post);
+}
