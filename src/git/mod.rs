@@ -1,7 +1,18 @@
-//! The one place that runs git. Every git process pushmirror starts is built here, with a cleared
-//! environment, forced configuration (each option says why), an allow-list of subcommands, a
-//! deadline, and its whole process group killed when the deadline passes or the caller gives up.
-//! Nothing else in the crate spawns git.
+//! The one place that starts processes: every git (and the per-push ssh-agent, see
+//! [`ssh_agent`]) pushmirror runs is built here, with a cleared environment, forced configuration
+//! (each option says why), an allow-list of subcommands, and a deadline. Nothing else in the
+//! crate spawns git.
+//!
+//! Lifetime: each process starts in its own process group. When [`GitRunner`] has a supervisor
+//! (the `pushmirror` binary; the server's default), each runs under `pushmirror __supervise`
+//! ([`supervise`]), which kills every descendant — git's remote helpers, ssh, the agent — when
+//! the process exits, when the server dies (even by SIGKILL), or when its group leader is killed.
+//! Without one, `setpriv --pdeathsig KILL` gives only the direct child a parent-death signal.
+//! Either way, a deadline that passes, or a caller that drops a running [`GitCommand::run`]
+//! future or an [`ssh_agent::SshAgent`], SIGKILLs the whole group (never after the child was
+//! reaped, so no recycled pid is hit). A child from [`GitCommand::spawn_piped`] is the caller's:
+//! dropping it SIGKILLs only the group leader (which the supervisor's watcher turns into the
+//! whole group); the caller kills the group itself on every path it cuts short.
 //!
 //! Invariant: no credential is ever put in argv or in a file; callers hand secrets over through
 //! [`GitCommand::env_secret`], which only the child's environment sees.
@@ -9,8 +20,9 @@
 pub mod ops;
 pub mod refs;
 pub mod ssh_agent;
+pub mod supervise;
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -116,12 +128,18 @@ pub struct GitRunner {
     home: PathBuf,
     /// Default deadline for one git process.
     timeout: Duration,
-    /// `setpriv`, when it can set the parent-death signal (util-linux ≥ 2.33): see [`GitRunner::command`].
+    /// `setpriv`, when it can set the parent-death signal (util-linux ≥ 2.33): see
+    /// [`GitRunner::process`]. Used only without a supervisor.
     setpriv: Option<PathBuf>,
+    /// The `pushmirror` binary every process runs under (`__supervise`), so no descendant
+    /// outlives it; see [`supervise`].
+    supervisor: Option<PathBuf>,
 }
 
 impl GitRunner {
-    /// A runner using `git` from PATH, with `home` (created if missing) as the empty HOME.
+    /// A runner using `git` from PATH, with `home` (created if missing) as the empty HOME. When
+    /// this process is the `pushmirror` binary (the server, the CLI), it supervises its own
+    /// children; elsewhere (tests, tools) it has no supervisor unless given one.
     pub fn new(home: &Path, timeout: Duration) -> std::io::Result<GitRunner> {
         std::fs::create_dir_all(home)?;
         let binary = find_git().unwrap_or_else(|| PathBuf::from("git"));
@@ -130,7 +148,15 @@ impl GitRunner {
             home: home.to_owned(),
             timeout,
             setpriv: find_setpriv(),
+            supervisor: supervise::this_binary(),
         })
+    }
+
+    /// Runs every process under the supervisor at `path` (a `pushmirror` binary), or, with
+    /// `None`, under `setpriv` as without one.
+    pub fn with_supervisor(mut self, path: Option<PathBuf>) -> Self {
+        self.supervisor = path;
+        self
     }
 
     /// The deadline commands get unless told otherwise.
@@ -138,24 +164,30 @@ impl GitRunner {
         self.timeout
     }
 
-    /// A git command with the safe environment, running `sub` in `git_dir` (a bare repository), or
-    /// nowhere in particular when `git_dir` is `None`.
+    /// A command running `program` with a cleared environment (only `PATH`, and the empty `HOME`
+    /// so nothing reads a user's configuration) in its own process
+    /// group, tied to the server's life: under the supervisor when there is one, else with
+    /// `PR_SET_PDEATHSIG`.
     ///
-    /// If the server dies (even by SIGKILL), its git children die with it instead of lingering as
-    /// orphans that nobody's deadline covers: each gets `PR_SET_PDEATHSIG`. Set by `setpriv`,
-    /// which then execs git in place (same pid, same process group), because setting it in our
-    /// own child between fork and exec (`pre_exec`) forbids `posix_spawn`: every git would be a
-    /// full `fork` of the server, whose cost grows with the server's memory (BENCHMARKS.md,
-    /// fan-out). Without a capable `setpriv` we pay that and use `pre_exec`.
-    pub fn command(&self, git_dir: Option<&Path>, sub: Subcommand) -> GitCommand {
-        let mut cmd = match &self.setpriv {
-            Some(setpriv) => {
-                let mut cmd = Command::new(setpriv);
-                cmd.args(["--pdeathsig", "KILL", "--"]).arg(&self.binary);
+    /// The parent-death signal is set by `setpriv`, which then execs the program in place (same
+    /// pid, same process group), because setting it in our own child between fork and exec
+    /// (`pre_exec`) forbids `posix_spawn`: every process would be a full `fork` of the server,
+    /// whose cost grows with the server's memory (BENCHMARKS.md, fan-out). Without a capable
+    /// `setpriv` we pay that and use `pre_exec`. The supervised path uses no `pre_exec` either.
+    pub(crate) fn process(&self, program: &OsStr) -> Command {
+        let mut cmd = match (&self.supervisor, &self.setpriv) {
+            (Some(supervisor), _) => {
+                let mut cmd = Command::new(supervisor);
+                cmd.arg(supervise::MODE).arg(program);
                 cmd
             }
-            None => {
-                let mut cmd = Command::new(&self.binary);
+            (None, Some(setpriv)) => {
+                let mut cmd = Command::new(setpriv);
+                cmd.args(["--pdeathsig", "KILL", "--"]).arg(program);
+                cmd
+            }
+            (None, None) => {
+                let mut cmd = Command::new(program);
                 // SAFETY: prctl is async-signal-safe and touches only the child being exec'd.
                 unsafe {
                     cmd.pre_exec(|| {
@@ -169,7 +201,19 @@ impl GitRunner {
         cmd.env_clear()
             .env("PATH", "/usr/local/bin:/usr/bin:/bin")
             .env("HOME", &self.home)
-            .env("XDG_CONFIG_HOME", &self.home)
+            .kill_on_drop(true)
+            .process_group(0);
+        if self.supervisor.is_some() {
+            cmd.env(supervise::PARENT_ENV, std::process::id().to_string());
+        }
+        cmd
+    }
+
+    /// A git command with the safe environment, running `sub` in `git_dir` (a bare repository), or
+    /// nowhere in particular when `git_dir` is `None`.
+    pub fn command(&self, git_dir: Option<&Path>, sub: Subcommand) -> GitCommand {
+        let mut cmd = self.process(self.binary.as_os_str());
+        cmd.env("XDG_CONFIG_HOME", &self.home)
             .env("LC_ALL", "C")
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
@@ -183,8 +227,6 @@ impl GitRunner {
                 "GIT_SSH_COMMAND",
                 "ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=yes",
             )
-            .kill_on_drop(true)
-            .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -286,7 +328,8 @@ impl GitCommand {
     }
 
     /// Starts the process with piped stdin, for streaming callers (smart HTTP). The caller owns the
-    /// deadline; dropping the child kills it.
+    /// deadline and kills the group ([`kill_group`]) when it gives up; dropping the child
+    /// SIGKILLs its group leader, which under a supervisor takes the whole group with it.
     pub fn spawn_piped(mut self) -> Result<Child, GitError> {
         self.cmd.stdin(Stdio::piped());
         self.cmd.spawn().map_err(GitError::Spawn)
@@ -299,8 +342,8 @@ impl GitCommand {
         }
         let sub = self.sub.as_str();
         let timeout = self.timeout;
-        let mut child = self.cmd.spawn().map_err(GitError::Spawn)?;
-        let pid = child.id();
+        let mut guard = GroupGuard(self.cmd.spawn().map_err(GitError::Spawn)?);
+        let child = &mut guard.0;
         let work = async {
             if let (Some(input), Some(mut w)) = (stdin, child.stdin.take()) {
                 use tokio::io::AsyncWriteExt;
@@ -339,7 +382,7 @@ impl GitCommand {
                 }
             }
             Err(_) => {
-                kill_group(pid);
+                drop(guard);
                 Err(GitError::Timeout {
                     subcommand: sub,
                     secs: timeout.as_secs(),
@@ -370,7 +413,22 @@ async fn read_bounded(
     }
 }
 
-/// Kills a git process's whole group (git spawns ssh, remote helpers, pack-objects).
+/// A running child whose whole process group is SIGKILLed when this is dropped before the child
+/// was reaped: a deadline passed, or the caller dropped the future that was waiting for it.
+pub(crate) struct GroupGuard(pub(crate) Child);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        // `try_wait` reaps a child that has exited; one still unreaped keeps its pid, and with it
+        // its group id, from being recycled, so the signal cannot reach a stranger.
+        if let Ok(None) = self.0.try_wait() {
+            kill_group(self.0.id());
+        }
+    }
+}
+
+/// Kills a git process's whole group (git spawns ssh, remote helpers, pack-objects). Call it only
+/// while the process is not yet reaped: a reaped pid may already belong to someone else.
 pub fn kill_group(pid: Option<u32>) {
     if let Some(pid) = pid {
         // SAFETY: killpg only sends a signal; a stale pid group at worst gets ESRCH.

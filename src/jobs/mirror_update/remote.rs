@@ -168,7 +168,9 @@ async fn ssh_remote(
     let mut agent = None;
     if mirror.auth_method == AuthMethod::SshPublicKey {
         if let Some(key) = &creds.ssh_private_key {
-            let a = SshAgent::start(dir.path(), key)
+            // The key outlives the longest push it serves, and no more.
+            let lifetime = git.timeout() + std::time::Duration::from_secs(60);
+            let a = SshAgent::start(git, dir.path(), key, lifetime)
                 .await
                 .map_err(|e| PrepareError::Ssh(format!("cannot load the mirror's SSH key: {e}")))?;
             env.push((
