@@ -27,6 +27,12 @@ pub async fn run(
     app: Arc<App>,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
+    // Before anything can start git here: no git of ours runs, so any lock is a killed one's.
+    match app.storage.remove_stale_locks() {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(locks = n, "removed lock files a killed git left behind"),
+        Err(e) => tracing::warn!(error = %e, "cannot look for stale lock files"),
+    }
     if !app.engine.api_only {
         Runner::new(app.clone()).start();
     }

@@ -141,8 +141,6 @@ async fn ssh_remote(
     secrets: Vec<SecretString>,
     git: &GitRunner,
 ) -> Result<PreparedRemote, PrepareError> {
-    // The runner owns every process this update starts (the agent too, once it spawns there).
-    let _ = git;
     let Some(known_hosts) = mirror.ssh_known_hosts.as_deref() else {
         return Err(PrepareError::Ssh(
             "Host key verification failed: no SSH host keys are pinned for this mirror (set host_keys)".into(),
