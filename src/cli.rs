@@ -325,9 +325,7 @@ async fn token_create(args: TokenArgs) -> ExitCode {
     let created = async {
         let user = app.store.ensure_user(username, args.admin, now).await?;
         let (token, hash) = crate::secret::mint_token();
-        app.store
-            .insert_token(user.id, &hash, "cli", now)
-            .await?;
+        app.store.insert_token(user.id, &hash, "cli", now).await?;
         Ok::<_, crate::store::StoreError>(token)
     };
     match created.await {

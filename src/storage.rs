@@ -53,10 +53,15 @@ impl Storage {
         };
         for entry in entries {
             let repo = entry?.path();
-            if !repo.extension().is_some_and(|e| e == "git") {
+            if repo.extension().is_none_or(|e| e != "git") {
                 continue;
             }
-            for name in ["HEAD.lock", "config.lock", "packed-refs.lock", "shallow.lock"] {
+            for name in [
+                "HEAD.lock",
+                "config.lock",
+                "packed-refs.lock",
+                "shallow.lock",
+            ] {
                 if std::fs::remove_file(repo.join(name)).is_ok() {
                     removed += 1;
                 }
@@ -77,7 +82,9 @@ fn remove_locks_below(dir: &Path) -> std::io::Result<usize> {
         let path = entry.path();
         if entry.file_type()?.is_dir() {
             removed += remove_locks_below(&path)?;
-        } else if path.extension().is_some_and(|e| e == "lock") && std::fs::remove_file(&path).is_ok() {
+        } else if path.extension().is_some_and(|e| e == "lock")
+            && std::fs::remove_file(&path).is_ok()
+        {
             removed += 1;
         }
     }
@@ -92,7 +99,12 @@ mod tests {
         let s = Storage::new(dir.path().to_owned());
         let repo = s.repository_path(1);
         std::fs::create_dir_all(repo.join("refs/heads/feature")).unwrap();
-        for f in ["HEAD", "HEAD.lock", "refs/heads/main", "refs/heads/feature/x.lock"] {
+        for f in [
+            "HEAD",
+            "HEAD.lock",
+            "refs/heads/main",
+            "refs/heads/feature/x.lock",
+        ] {
             std::fs::write(repo.join(f), "x").unwrap();
         }
         assert_eq!(s.remove_stale_locks().unwrap(), 2);
@@ -115,6 +127,9 @@ mod tests {
         let other = tempfile::tempdir().unwrap();
         let elsewhere = other.path().join("42.git");
         std::fs::create_dir_all(&elsewhere).unwrap();
-        assert_eq!(s.project_of(&std::fs::canonicalize(&elsewhere).unwrap()), None);
+        assert_eq!(
+            s.project_of(&std::fs::canonicalize(&elsewhere).unwrap()),
+            None
+        );
     }
 }

@@ -1748,7 +1748,12 @@ async fn remote_mirror_sync_records_a_wish_and_nothing_more() {
     let job = s
         .state
         .store
-        .claim_job(&["mirror_update"], "test", 4_000_000_000_000, 4_000_000_060_000)
+        .claim_job(
+            &["mirror_update"],
+            "test",
+            4_000_000_000_000,
+            4_000_000_060_000,
+        )
         .await
         .unwrap()
         .unwrap();

@@ -528,7 +528,12 @@ async fn a_push_requests_mirror_updates() -> Result<()> {
     let (_, token) = h.user("alice").await?;
     let p = h.project(&token, "proj", "private").await?;
     let id = p["id"].as_i64().context("id")?;
-    let mirror = h.state.store.create_mirror(&mirror_for(id), 10, 1).await?.unwrap();
+    let mirror = h
+        .state
+        .store
+        .create_mirror(&mirror_for(id), 10, 1)
+        .await?
+        .unwrap();
     assert!(!h.state.store.mirror_update_pending(mirror.id).await?);
     let wt = h.work_tree("wt", "main", "a", b"a").await?;
     h.git_ok(
@@ -555,7 +560,12 @@ async fn the_post_receive_hook_records_pushes_made_another_way() -> Result<()> {
     let (_, token) = h.user("alice").await?;
     let p = h.project(&token, "proj", "private").await?;
     let id = p["id"].as_i64().context("id")?;
-    let mirror = h.state.store.create_mirror(&mirror_for(id), 10, 1).await?.unwrap();
+    let mirror = h
+        .state
+        .store
+        .create_mirror(&mirror_for(id), 10, 1)
+        .await?
+        .unwrap();
     let repo = h.data_dir.join("repositories").join(format!("{id}.git"));
 
     // Update the bare repository directly, as an operator's own transport would.

@@ -26,7 +26,11 @@ fn sources() -> Vec<(String, String)> {
     files
         .into_iter()
         .map(|p| {
-            let rel = p.strip_prefix(&root).unwrap().to_string_lossy().into_owned();
+            let rel = p
+                .strip_prefix(&root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
             (rel, std::fs::read_to_string(&p).unwrap())
         })
         .filter(|(rel, _)| !rel.starts_with("bin/"))
@@ -56,7 +60,10 @@ fn only_git_spawns_processes() {
     bad.extend(offenders(|rel| rel.starts_with("git/"), "process::Command"));
     bad.sort();
     bad.dedup();
-    assert!(bad.is_empty(), "these spawn processes outside git/: {bad:?}");
+    assert!(
+        bad.is_empty(),
+        "these spawn processes outside git/: {bad:?}"
+    );
 }
 
 #[test]
@@ -110,8 +117,13 @@ async fn both_backends_migrate_to_the_same_tables_and_columns() {
          where m.type = 'table'",
     )
     .await;
-    assert!(lite.iter().any(|(t, c)| t == "jobs" && c == "dedup_key"), "{lite:?}");
-    assert!(!lite.iter().any(|(t, c)| t == "remote_mirrors" && c == "wanted_seq"));
+    assert!(
+        lite.iter().any(|(t, c)| t == "jobs" && c == "dedup_key"),
+        "{lite:?}"
+    );
+    assert!(!lite
+        .iter()
+        .any(|(t, c)| t == "remote_mirrors" && c == "wanted_seq"));
     let Some(pg) = common::TestServer::start_postgres().await else {
         return;
     };

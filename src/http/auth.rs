@@ -2,14 +2,12 @@
 //! `private_token`/`access_token` query parameters, looked up by its hash. A token that is sent but
 //! unknown is a 401 even where anonymous access would do, as in GitLab.
 
-
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
 use super::error::ApiError;
 use super::AppState;
 use crate::model::entities::User;
-
 
 /// The caller, if any (anonymous callers may read public projects).
 pub struct MaybeUser(pub Option<User>);

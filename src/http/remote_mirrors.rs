@@ -19,13 +19,13 @@ use super::params::{not_valid_value, Params};
 use super::projects::{admit, find_project, numeric_id};
 use super::{views, AppState};
 use crate::credentials::{generate_ssh_key, MirrorCredentials};
+use crate::jobs::Kind;
 use crate::model::access::Caller;
 use crate::model::entities::{AuthMethod, Project, RemoteMirror, User};
 use crate::model::refmatch::validate_branch_regex;
 use crate::model::status::UpdateStatus;
 use crate::model::url::{parse_mirror_url, ParsedMirrorUrl, UrlError};
 use crate::netcheck::{resolve_checked, ResolveError};
-use crate::jobs::Kind;
 use crate::store::NewMirror;
 
 /// GitLab 18.9's limit of enabled push mirrors per project.
@@ -314,7 +314,9 @@ fn limit_reached() -> ApiError {
     push_error(
         &mut errors,
         "enabled",
-        format!("cannot be true: a project can have at most {MAX_ENABLED_MIRRORS} enabled push mirrors"),
+        format!(
+            "cannot be true: a project can have at most {MAX_ENABLED_MIRRORS} enabled push mirrors"
+        ),
     );
     ApiError::Validation(errors)
 }

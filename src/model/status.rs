@@ -195,12 +195,21 @@ mod tests {
         let t = p.transition(true, 1, true, fail(true), 1_000);
         assert_eq!((t.event, t.retry_at), (None, Some(61_000)));
         let t = p.transition(true, 3, false, fail(true), 0);
-        assert_eq!((t.status, t.event, t.retry_count), (UpdateStatus::Failed, None, 3));
+        assert_eq!(
+            (t.status, t.event, t.retry_count),
+            (UpdateStatus::Failed, None, 3)
+        );
         let t = p.transition(false, 0, false, fail(false), 0);
-        assert_eq!((t.status, t.event), (UpdateStatus::Failed, Some(HealthEvent::StartedFailing)));
+        assert_eq!(
+            (t.status, t.event),
+            (UpdateStatus::Failed, Some(HealthEvent::StartedFailing))
+        );
         let t = p.transition(true, 2, false, AttemptResult::Succeeded, 0);
         assert!(t.succeeded());
-        assert_eq!((t.event, t.error, t.retry_count), (Some(HealthEvent::Recovered), None, 0));
+        assert_eq!(
+            (t.event, t.error, t.retry_count),
+            (Some(HealthEvent::Recovered), None, 0)
+        );
         let t = p.transition(false, 0, false, AttemptResult::Succeeded, 0);
         assert_eq!(t.event, None);
     }

@@ -54,4 +54,3 @@ pub async fn user_for_token(app: &App, token: &str) -> Result<Option<User>, Stor
     }
     Ok(user)
 }
-

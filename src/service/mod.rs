@@ -2,7 +2,6 @@
 //! each takes typed input and returns domain values or a typed [`ServiceError`]. No HTTP types
 //! here; handlers extract, authorise, call a service and render its result.
 
-
 pub mod auth;
 pub mod pushes;
 

@@ -174,12 +174,13 @@ impl Store {
         owner: &str,
         lease_until: Millis,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query("update jobs set lease_until = $1 where id = $2 and lease_owner = $3")
-            .bind(lease_until)
-            .bind(id)
-            .bind(owner)
-            .execute(&self.pool)
-            .await?;
+        let done =
+            sqlx::query("update jobs set lease_until = $1 where id = $2 and lease_owner = $3")
+                .bind(lease_until)
+                .bind(id)
+                .bind(owner)
+                .execute(&self.pool)
+                .await?;
         Ok(done.rows_affected() > 0)
     }
 

@@ -12,6 +12,9 @@ use super::{Store, StoreError};
 use crate::model::entities::Millis;
 use crate::model::status::{Transition, UpdateStatus};
 
+/// A project id and, for each of its mirrors, the mirror id and its recorded source digest.
+pub type ProjectDigests = (i64, Vec<(i64, Option<String>)>);
+
 impl Store {
     /// Marks an update as running: status `started`, `last_update_started_at = now`. False when
     /// the mirror is gone.
@@ -132,9 +135,7 @@ impl Store {
 
     /// Every enabled mirror whose last update succeeded, grouped by project, with the digest of
     /// the repository state it pushed from (`None` when none was recorded).
-    pub async fn mirror_source_digests(
-        &self,
-    ) -> Result<Vec<(i64, Vec<(i64, Option<String>)>)>, StoreError> {
+    pub async fn mirror_source_digests(&self) -> Result<Vec<ProjectDigests>, StoreError> {
         let rows: Vec<(i64, i64, Option<String>)> = sqlx::query_as(
             "select m.project_id, m.id, r.source_digest from remote_mirrors m \
              left join mirror_remote_refs r on r.mirror_id = m.id \
@@ -143,7 +144,7 @@ impl Store {
         .bind(UpdateStatus::Finished.as_str())
         .fetch_all(&self.pool)
         .await?;
-        let mut out: Vec<(i64, Vec<(i64, Option<String>)>)> = Vec::new();
+        let mut out: Vec<ProjectDigests> = Vec::new();
         for (project, mirror, digest) in rows {
             match out.last_mut() {
                 Some((p, ms)) if *p == project => ms.push((mirror, digest)),

@@ -355,12 +355,11 @@ impl Store {
         now: Millis,
     ) -> Result<(), StoreError> {
         let mut tx = self.transaction().await?;
-        let done = sqlx::query(
-            "update remote_mirrors set retry_count = 0 where id = $1 and enabled = 1",
-        )
-        .bind(id)
-        .execute(&mut *tx.tx)
-        .await?;
+        let done =
+            sqlx::query("update remote_mirrors set retry_count = 0 where id = $1 and enabled = 1")
+                .bind(id)
+                .execute(&mut *tx.tx)
+                .await?;
         if done.rows_affected() > 0 {
             let job = NewJob {
                 kind,
@@ -388,10 +387,12 @@ impl Tx {
         project_id: i64,
         now: Millis,
     ) -> Result<u64, StoreError> {
-        sqlx::query("update remote_mirrors set retry_count = 0 where project_id = $1 and enabled = 1")
-            .bind(project_id)
-            .execute(&mut *self.tx)
-            .await?;
+        sqlx::query(
+            "update remote_mirrors set retry_count = 0 where project_id = $1 and enabled = 1",
+        )
+        .bind(project_id)
+        .execute(&mut *self.tx)
+        .await?;
         enqueue_project_mirrors(&mut self.tx, self.dialect, kind, project_id, now).await
     }
 

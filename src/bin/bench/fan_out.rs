@@ -118,7 +118,8 @@ async fn wait_all_finished(server: &BenchServer, total: usize) {
     let deadline = Instant::now() + ROUND_LIMIT;
     loop {
         let (done, failed): (i64, i64) = sqlx::query_as(
-            "select coalesce(sum(case when update_status = 'finished' and wanted_seq = done_seq \
+            "select coalesce(sum(case when update_status = 'finished' and not exists \
+                                  (select 1 from jobs where dedup_key = 'mirror:' || remote_mirrors.id) \
                                   then 1 else 0 end), 0), \
                     coalesce(sum(case when update_status in ('failed', 'to_retry') \
                                   then 1 else 0 end), 0) \

@@ -8,8 +8,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use pushmirror::config::{EngineConfig, ServeConfig, StoreConfig};
-use pushmirror::service::pushes::{record_push, RefUpdate};
 use pushmirror::http::AppState;
+use pushmirror::service::pushes::{record_push, RefUpdate};
 use secrecy::ExposeSecret;
 use serde_json::json;
 use tempfile::TempDir;

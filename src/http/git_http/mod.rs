@@ -37,10 +37,10 @@ use super::error::ApiError;
 use super::projects::find_project;
 use super::AppState;
 use crate::git::Subcommand;
-use crate::service::pushes::{record_push, write_intent, RefUpdate};
 use crate::model::access::Caller;
 use crate::model::entities::{Project, User};
 use crate::model::refmatch::BranchPattern;
+use crate::service::pushes::{record_push, write_intent, RefUpdate};
 use pktline::{read_command_list, refusal_report, CommandList};
 
 /// Longest `Git-Protocol` header passed on to git; real values are a few bytes (`version=2`).
@@ -383,8 +383,15 @@ fn advertise_refs(
     if let Some(p) = protocol {
         cmd = cmd.env("GIT_PROTOCOL", p);
     }
-    let body = rpc::stream(&state.shutdown, cmd, tokio::io::empty(), prefix, state.git.timeout(), None)
-        .map_err(|e| GitHttpError::Internal(e.to_string()))?;
+    let body = rpc::stream(
+        &state.shutdown,
+        cmd,
+        tokio::io::empty(),
+        prefix,
+        state.git.timeout(),
+        None,
+    )
+    .map_err(|e| GitHttpError::Internal(e.to_string()))?;
     Ok(no_cache(
         body.into_response(),
         format!("application/x-{}-advertisement", service.name()),
@@ -408,8 +415,15 @@ fn rpc(
     if let Some(p) = protocol {
         cmd = cmd.env("GIT_PROTOCOL", p);
     }
-    let body = rpc::stream(&state.shutdown, cmd, input, None, state.git.timeout(), after)
-        .map_err(|e| GitHttpError::Internal(e.to_string()))?;
+    let body = rpc::stream(
+        &state.shutdown,
+        cmd,
+        input,
+        None,
+        state.git.timeout(),
+        after,
+    )
+    .map_err(|e| GitHttpError::Internal(e.to_string()))?;
     Ok(no_cache(
         body.into_response(),
         format!("application/x-{}-result", service.name()),

@@ -49,8 +49,12 @@ pub fn stream(
     let stderr = child.stderr.take().expect("stderr is piped");
     let (done_tx, done_rx) = oneshot::channel();
     let stop = shutdown.clone();
+    let limits = Limits {
+        deadline,
+        shutdown: stop,
+    };
     shutdown.spawn(supervise(
-        child, stdin, input, stderr, done_rx, deadline, after, stop,
+        child, stdin, input, stderr, done_rx, limits, after,
     ));
     let output = Output {
         prefix,
@@ -85,6 +89,12 @@ impl Stream for Output {
     }
 }
 
+/// What may cut a git process short besides its client: its deadline and the server's shutdown.
+struct Limits {
+    deadline: Duration,
+    shutdown: Shutdown,
+}
+
 /// Why a git process was cut short.
 #[derive(Debug)]
 enum Cut {
@@ -100,10 +110,10 @@ async fn supervise(
     input: impl AsyncRead + Send + Unpin + 'static,
     mut stderr: tokio::process::ChildStderr,
     mut done_rx: oneshot::Receiver<()>,
-    deadline: Duration,
+    limits: Limits,
     after: Option<AfterExit>,
-    shutdown: Shutdown,
 ) {
+    let Limits { deadline, shutdown } = limits;
     let pid = child.id();
     let mut stderr_buf = Vec::new();
     let result = {
