@@ -11,7 +11,6 @@ use tokio::sync::Notify;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{EngineConfig, ServeConfig};
 use crate::git::GitRunner;
-use crate::jobs::Wakeup;
 use crate::model::url::NetworkPolicy;
 use crate::secret::{Cipher, SecretError};
 use crate::service::auth::TokenCache;
@@ -49,7 +48,7 @@ pub struct App {
     /// The time for everything stored or scheduled.
     pub clock: Arc<dyn Clock>,
     /// Wakes the job runner after an enqueue.
-    pub jobs_wakeup: Wakeup,
+    pub jobs_wakeup: Arc<Notify>,
     /// Stops and tracks every task of the process.
     pub shutdown: Shutdown,
     /// Base URL for links in responses, without trailing `/`.

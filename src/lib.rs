@@ -1,8 +1,9 @@
 //! pushmirror: a self-hosted git server that keeps push mirrors in sync, speaking GitLab's v4 API.
 //!
 //! # Layout
-//! Dependencies point one way: `http` → `service` → `store` / `git` / `jobs` → `model`; `app`
-//! builds them all; nothing imports `http`.
+//! Dependencies point one way: `http` → `service` → `store` / `git` → `model`, and `jobs` →
+//! `service`; `app` builds them all; only the entry points (`cli`, `server`) import `http` or
+//! `jobs`.
 //! - [`cli`]: the command line (`serve`, `token create`, `hook post-receive`).
 //! - [`app`]: the composition root, [`app::App`], built the same way by every entry point.
 //! - [`server`]: serves HTTP and runs the job runner until shutdown.

@@ -80,11 +80,6 @@ impl Shutdown {
         self.token.cancelled().await
     }
 
-    /// The token, for parts that select on it or derive a child token from it.
-    pub fn token(&self) -> &CancellationToken {
-        &self.token
-    }
-
     /// Waits up to `limit` for every tracked task to end; false when some were still running.
     pub async fn wait(&self, limit: Duration) -> bool {
         self.tracker.close();

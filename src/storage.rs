@@ -16,11 +16,6 @@ impl Storage {
         Storage { root }
     }
 
-    /// The directory holding every repository.
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     /// The bare repository of a project.
     pub fn repository_path(&self, project_id: i64) -> PathBuf {
         self.root.join(format!("{project_id}.git"))

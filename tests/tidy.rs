@@ -55,6 +55,15 @@ fn nothing_below_the_edge_imports_http() {
 }
 
 #[test]
+fn only_the_server_starts_the_job_runner() {
+    let bad = offenders(
+        |rel| rel.starts_with("jobs/") || rel == "server.rs",
+        "crate::jobs",
+    );
+    assert!(bad.is_empty(), "these import the job runner: {bad:?}");
+}
+
+#[test]
 fn only_git_spawns_processes() {
     let mut bad = offenders(|rel| rel.starts_with("git/"), "Command::new");
     bad.extend(offenders(|rel| rel.starts_with("git/"), "process::Command"));

@@ -43,20 +43,6 @@ pub(crate) fn this_binary() -> Option<PathBuf> {
         .filter(|exe| exe.file_name() == Some("pushmirror".as_ref()))
 }
 
-/// The `pushmirror` binary to use as a supervisor: the running binary when it is `pushmirror`,
-/// else a `pushmirror` beside it or one directory up (test binaries live in `target/debug/deps`,
-/// the server in `target/debug`), else `None`.
-pub fn locate_supervisor() -> Option<PathBuf> {
-    if let Some(exe) = this_binary() {
-        return Some(exe);
-    }
-    let exe = std::env::current_exe().ok()?;
-    let dir = exe.parent()?;
-    std::iter::once(dir.join("pushmirror"))
-        .chain(dir.parent().map(|up| up.join("pushmirror")))
-        .find(|p| p.is_file())
-}
-
 /// Runs the supervisor if this process was started as one (`argv[1] == "__supervise"`), never
 /// returning unless the command line is malformed. Call it first thing in `main`.
 pub fn run_if_requested() -> Option<ExitCode> {
@@ -320,8 +306,5 @@ mod tests {
     #[test]
     fn a_test_binary_is_not_its_own_supervisor() {
         assert_eq!(this_binary(), None);
-        if let Some(found) = locate_supervisor() {
-            assert_eq!(found.file_name(), Some("pushmirror".as_ref()));
-        }
     }
 }

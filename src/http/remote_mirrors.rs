@@ -19,7 +19,6 @@ use super::params::{not_valid_value, Params};
 use super::projects::{admit, find_project, numeric_id};
 use super::{views, AppState};
 use crate::credentials::{generate_ssh_key, MirrorCredentials};
-use crate::jobs::Kind;
 use crate::model::access::Caller;
 use crate::model::entities::{AuthMethod, Project, RemoteMirror, User};
 use crate::model::refmatch::validate_branch_regex;
@@ -553,7 +552,7 @@ async fn sync(
     if mirror.update_status != UpdateStatus::Started {
         state
             .store
-            .request_mirror_update(Kind::MirrorUpdate.as_str(), mirror.id, state.now_ms())
+            .request_mirror_update(mirror.id, state.now_ms())
             .await?;
         state.jobs_wakeup.notify_one();
     }

@@ -30,13 +30,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Semaphore;
 
 use crate::app::App;
 use crate::model::entities::Millis;
 use crate::store::{ClaimedJob, StoreError};
-
-pub use record_push::intent_job;
 
 /// Longest the runner sleeps without looking at the queue: other nodes' expired leases and
 /// retries that come due are noticed within this time even without a wake-up.
@@ -62,8 +60,8 @@ impl Kind {
     /// The stored spelling.
     pub fn as_str(self) -> &'static str {
         match self {
-            Kind::MirrorUpdate => "mirror_update",
-            Kind::RecordPush => "record_push",
+            Kind::MirrorUpdate => crate::store::MIRROR_UPDATE_KIND,
+            Kind::RecordPush => crate::store::RECORD_PUSH_KIND,
         }
     }
 
@@ -114,9 +112,6 @@ pub struct Runner {
     /// The mirror-update kind's own state (per-host limits, retry policy).
     mirrors: mirror_update::MirrorUpdates,
 }
-
-/// Wakes the runner; shared with every part that enqueues.
-pub type Wakeup = Arc<Notify>;
 
 impl Runner {
     /// A runner for `app`.

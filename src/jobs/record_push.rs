@@ -1,4 +1,5 @@
-//! The `record_push` job kind: a push intent. Written before receive-pack starts and deleted in
+//! The `record_push` job kind: a push intent. Written (`service::pushes::write_intent`) before
+//! receive-pack starts and deleted in
 //! the transaction that records the push, it runs only when that never happened (the server
 //! died between git accepting the push and its recording): it then records the repository as it
 //! is and asks for every enabled mirror to be updated.
@@ -7,23 +8,9 @@
 
 use std::sync::Arc;
 
-use super::{JobError, Kind, Outcome};
+use super::{JobError, Outcome};
 use crate::app::App;
-use crate::model::entities::Millis;
 use crate::service::pushes::record_push;
-use crate::store::NewJob;
-
-/// The intent of one push into `project_id`, due at `due` unless deleted first. Each push has
-/// its own key, so one push's recording never deletes another's intent.
-pub fn intent_job(project_id: i64, due: Millis) -> NewJob {
-    let nonce: u64 = rand::random();
-    NewJob {
-        kind: Kind::RecordPush.as_str(),
-        dedup_key: format!("push:{project_id}:{nonce:016x}"),
-        payload: project_id.to_string(),
-        run_at: due,
-    }
-}
 
 /// Records the state of the project whose id is `payload`.
 pub async fn run(app: &Arc<App>, payload: &str) -> Result<Outcome, JobError> {

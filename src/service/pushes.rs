@@ -17,8 +17,8 @@ use std::path::Path;
 
 use crate::app::App;
 use crate::git::{refs, GitError, GitRunner, Subcommand};
-use crate::jobs::{intent_job, Kind};
-use crate::store::StoreError;
+use crate::model::entities::Millis;
+use crate::store::{NewJob, StoreError, RECORD_PUSH_KIND};
 
 /// Most updates of one push whose refs are read by name afterwards; a push with more lists every
 /// ref instead (one argv entry per name would grow past what is sensible to pass).
@@ -93,6 +93,18 @@ pub enum PushRecord {
     NoProject,
 }
 
+/// The intent of one push into `project_id`, due at `due` unless deleted first. Each push has
+/// its own key, so one push's recording never deletes another's intent.
+fn intent_job(project_id: i64, due: Millis) -> NewJob {
+    let nonce: u64 = rand::random();
+    NewJob {
+        kind: RECORD_PUSH_KIND,
+        dedup_key: format!("push:{project_id}:{nonce:016x}"),
+        payload: project_id.to_string(),
+        run_at: due,
+    }
+}
+
 /// Writes the durable intent of a push into `project_id` before receive-pack starts; returns its
 /// key, which [`record_push`] deletes once the push is recorded. Should the server die first,
 /// the `record_push` job records the repository's state at the next start.
@@ -135,9 +147,7 @@ pub async fn record_push(
     {
         tx.set_repository_state(project_id, default_branch.as_deref(), *empty, now)
             .await?;
-        requested = tx
-            .request_project_mirror_updates(Kind::MirrorUpdate.as_str(), project_id, now)
-            .await?;
+        requested = tx.request_project_mirror_updates(project_id, now).await?;
     }
     if let Some(key) = intent {
         tx.delete_job(key).await?;

@@ -1,6 +1,6 @@
 //! The generic job queue's table (`jobs`): enqueue with a dedup key, claim a due job with a lease
-//! (`FOR UPDATE SKIP LOCKED` on PostgreSQL), renew, complete, retry, release. The runner in
-//! `crate::jobs` drives these; nothing here knows what a job does.
+//! (`FOR UPDATE SKIP LOCKED` on PostgreSQL), renew, complete, retry, release.
+//! The job runner (`jobs/`) drives these; nothing here knows what a job does.
 //!
 //! Invariant: every transition is one conditional statement guarded by `lease_owner`, safe under
 //! concurrent nodes on PostgreSQL and on SQLite (writers are serialised).
@@ -9,8 +9,15 @@
 
 use sqlx::{AnyConnection, Row};
 
+use super::mirrors::mirror_job_key_sql;
 use super::{Dialect, Store, StoreError, Tx};
 use crate::model::entities::Millis;
+
+/// The kind of a mirror update as this table stores it (`jobs::Kind::MirrorUpdate`). The kinds
+/// the store itself enqueues are named here, so the layers above the runner need not import it.
+pub const MIRROR_UPDATE_KIND: &str = "mirror_update";
+/// The kind of a push intent (`jobs::Kind::RecordPush`).
+pub const RECORD_PUSH_KIND: &str = "record_push";
 
 /// The channel PostgreSQL's NOTIFY uses to wake other nodes' runners when a job is enqueued.
 pub const NOTIFY_CHANNEL: &str = "pushmirror_jobs";
@@ -18,7 +25,7 @@ pub const NOTIFY_CHANNEL: &str = "pushmirror_jobs";
 /// A job to enqueue.
 #[derive(Debug, Clone)]
 pub struct NewJob {
-    /// The registered kind (`crate::jobs::Kind::as_str`).
+    /// The kind's stored name (`Kind::as_str` in the runner).
     pub kind: &'static str,
     /// Pending jobs with the same key coalesce.
     pub dedup_key: String,
@@ -64,25 +71,30 @@ pub(super) async fn enqueue(
         .bind(now)
         .execute(&mut *conn)
         .await?;
-    notify(conn, dialect).await
+    // A job due later (a push intent) is found by the runner's polling when it comes due;
+    // waking every node for it would cost each of them a claim that finds nothing.
+    if job.run_at <= now {
+        notify(conn, dialect).await?;
+    }
+    Ok(())
 }
 
 /// Enqueues a `mirror_update` job for every enabled mirror of a project; returns how many.
 pub(super) async fn enqueue_project_mirrors(
     conn: &mut AnyConnection,
     dialect: Dialect,
-    kind: &'static str,
     project_id: i64,
     now: Millis,
 ) -> Result<u64, StoreError> {
     // `where` before `on conflict` also keeps SQLite from reading the upsert as a join.
     let sql = format!(
         "insert into jobs (kind, dedup_key, payload, run_at, created_at) \
-         select $1, 'mirror:' || id, cast(id as text), $2, $2 from remote_mirrors \
-         where project_id = $3 and enabled = 1{UPSERT}"
+         select $1, {key}, cast(id as text), $2, $2 from remote_mirrors \
+         where project_id = $3 and enabled = 1{UPSERT}",
+        key = mirror_job_key_sql("id")
     );
     let done = sqlx::query(&sql)
-        .bind(kind)
+        .bind(MIRROR_UPDATE_KIND)
         .bind(now)
         .bind(project_id)
         .execute(&mut *conn)

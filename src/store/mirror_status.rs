@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use super::mirrors::mirror_job_key;
+use super::mirrors::{mirror_job_key, mirror_job_key_sql};
 use super::{Store, StoreError};
 use crate::model::entities::Millis;
 use crate::model::status::{Transition, UpdateStatus};
@@ -59,17 +59,19 @@ impl Store {
     /// Mirrors left `started` by a worker that died and with no pending update to resume them:
     /// recorded as failed so the status never stays `started`.
     pub async fn fail_abandoned(&self, now: Millis) -> Result<u64, StoreError> {
-        let done = sqlx::query(
+        let sql = format!(
             "update remote_mirrors set update_status = $1, last_update_at = $2, \
              last_error = 'The remote mirror update was interrupted.' \
              where update_status = $3 and not exists \
-               (select 1 from jobs where jobs.dedup_key = 'mirror:' || remote_mirrors.id)",
-        )
-        .bind(UpdateStatus::Failed.as_str())
-        .bind(now)
-        .bind(UpdateStatus::Started.as_str())
-        .execute(&self.pool)
-        .await?;
+               (select 1 from jobs where jobs.dedup_key = {key})",
+            key = mirror_job_key_sql("remote_mirrors.id")
+        );
+        let done = sqlx::query(&sql)
+            .bind(UpdateStatus::Failed.as_str())
+            .bind(now)
+            .bind(UpdateStatus::Started.as_str())
+            .execute(&self.pool)
+            .await?;
         Ok(done.rows_affected())
     }
 

@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 
 use sqlx::Row;
 
-use super::jobs::{enqueue_project_mirrors, NewJob};
+use super::jobs::{enqueue_project_mirrors, NewJob, MIRROR_UPDATE_KIND};
 use super::{flag, Dialect, PageRequest, Paged, Store, StoreError, Tx};
 use crate::model::entities::{AuthMethod, Millis, MirrorSummary, RemoteMirror};
 use crate::model::status::UpdateStatus;
@@ -348,12 +348,7 @@ impl Store {
 
     /// Asks for an update of this enabled mirror now (a sync): enqueues its `mirror_update`
     /// job. A retry countdown in progress is cut short: a person asked for it.
-    pub async fn request_mirror_update(
-        &self,
-        kind: &'static str,
-        id: i64,
-        now: Millis,
-    ) -> Result<(), StoreError> {
+    pub async fn request_mirror_update(&self, id: i64, now: Millis) -> Result<(), StoreError> {
         let mut tx = self.transaction().await?;
         let done =
             sqlx::query("update remote_mirrors set retry_count = 0 where id = $1 and enabled = 1")
@@ -362,7 +357,7 @@ impl Store {
                 .await?;
         if done.rows_affected() > 0 {
             let job = NewJob {
-                kind,
+                kind: MIRROR_UPDATE_KIND,
                 dedup_key: mirror_job_key(id),
                 payload: id.to_string(),
                 run_at: now,
@@ -373,9 +368,14 @@ impl Store {
     }
 }
 
-/// The dedup key of a mirror's update job: one pending update per mirror.
+/// The dedup key of a mirror's update job (`mirror:<id>`): one pending update per mirror.
 pub fn mirror_job_key(mirror_id: i64) -> String {
     format!("mirror:{mirror_id}")
+}
+
+/// [`mirror_job_key`] as an SQL expression over a mirror's id column `id`.
+pub(super) fn mirror_job_key_sql(id: &str) -> String {
+    format!("'mirror:' || {id}")
 }
 
 impl Tx {
@@ -383,7 +383,6 @@ impl Tx {
     /// countdowns short; returns how many mirrors that concerned.
     pub async fn request_project_mirror_updates(
         &mut self,
-        kind: &'static str,
         project_id: i64,
         now: Millis,
     ) -> Result<u64, StoreError> {
@@ -393,7 +392,7 @@ impl Tx {
         .bind(project_id)
         .execute(&mut *self.tx)
         .await?;
-        enqueue_project_mirrors(&mut self.tx, self.dialect, kind, project_id, now).await
+        enqueue_project_mirrors(&mut self.tx, self.dialect, project_id, now).await
     }
 
     /// Locks a project's row until the transaction ends (PostgreSQL), serialising writes that

@@ -13,7 +13,7 @@ mod projects;
 mod protected;
 mod users;
 
-pub use jobs::{ClaimedJob, NewJob, NOTIFY_CHANNEL};
+pub use jobs::{ClaimedJob, NewJob, MIRROR_UPDATE_KIND, NOTIFY_CHANNEL, RECORD_PUSH_KIND};
 pub use mirrors::{mirror_job_key, MirrorChanges, NewMirror};
 pub use projects::NewProject;
 

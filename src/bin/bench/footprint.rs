@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use pushmirror::store::Store;
+use pushmirror::clock::{Clock, SystemClock};
+use pushmirror::store::{Store, MIRROR_UPDATE_KIND as KIND};
 use secrecy::ExposeSecret;
 
 use crate::client::Conn;
@@ -108,7 +109,7 @@ async fn memory_and_size(sizes: Sizes) -> Vec<Row> {
     let store = Store::open(&format!("sqlite://{}?mode=rw", db_path.display()))
         .await
         .expect("open the server's database");
-    let now = now_ms();
+    let now = SystemClock.now_ms();
     let user = store.ensure_user("root", true, now).await.expect("user");
     let (token, hash) = pushmirror::secret::mint_token();
     store
@@ -272,15 +273,8 @@ async fn db_bytes(store: &Store, path: &Path) -> u64 {
 
 /// Registers `n` enabled mirrors of `project` that have nothing to do (as after a finished
 /// update), in one transaction. Every value is ours, so the statement text is built directly.
-/// The mirror-update job kind's stored name.
-const KIND: &str = "mirror_update";
-
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
 async fn insert_idle_mirrors(store: &Store, project: i64, n: usize) {
-    let now = now_ms();
+    let now = SystemClock.now_ms();
     let mut tx = store.pool().begin().await.expect("begin");
     let mut i = 0;
     while i < n {
@@ -324,11 +318,11 @@ async fn scheduler_cost(n: usize) -> Duration {
     for r in 0..ROUNDS {
         let id = ids[(r * 7919) % ids.len()];
         store
-            .request_mirror_update(KIND, id, now_ms())
+            .request_mirror_update(id, SystemClock.now_ms())
             .await
             .expect("request");
         let t0 = Instant::now();
-        let now = now_ms();
+        let now = SystemClock.now_ms();
         let claim = store
             .claim_job(&[KIND], "bench", now, now + 30_000)
             .await
@@ -336,7 +330,7 @@ async fn scheduler_cost(n: usize) -> Duration {
             .expect("a wanted update");
         assert_eq!(claim.payload, id.to_string());
         store
-            .complete_job(&claim, "bench", now_ms())
+            .complete_job(&claim, "bench", SystemClock.now_ms())
             .await
             .expect("finish");
         let next = store.next_job_due_at(&[KIND]).await.expect("next due");

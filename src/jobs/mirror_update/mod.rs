@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
-use super::{JobError, Kind, Outcome};
+use super::{JobError, Outcome};
 use crate::app::App;
 use crate::config::EngineConfig;
 use crate::model::entities::Millis;
@@ -40,12 +40,8 @@ impl MirrorUpdates {
     }
 }
 
-/// The kind as stored.
-pub const KIND: &str = "mirror_update";
-
 /// Runs one update of the mirror whose id is `payload`.
 pub async fn run(app: &Arc<App>, ctx: &MirrorUpdates, payload: &str) -> Result<Outcome, JobError> {
-    debug_assert_eq!(Kind::MirrorUpdate.as_str(), KIND);
     let id: i64 = payload
         .parse()
         .map_err(|_| JobError::Other(format!("bad mirror_update payload {payload:?}")))?;
@@ -139,9 +135,7 @@ pub async fn requeue_stale(app: &Arc<App>, now: Millis) -> Result<u64, JobError>
         let digest = source_digest(&local);
         for (mirror_id, recorded) in mirrors {
             if recorded.as_deref() != Some(digest.as_str()) {
-                app.store
-                    .request_mirror_update(KIND, mirror_id, now)
-                    .await?;
+                app.store.request_mirror_update(mirror_id, now).await?;
                 queued += 1;
             }
         }
