@@ -8,6 +8,7 @@ mod remotes;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::{contains_bytes, poll_until, read_all_files, TestServer};
@@ -910,4 +911,61 @@ async fn the_engine_runs_on_postgresql_too() {
         fx.wait_for(id, "finished", || daemon.refs(name) == fx.local_refs())
             .await;
     }
+}
+
+/// GitLab's retry schedule, on a manual clock with the queue drained by hand (the runner is not
+/// started): a failing update goes `to_retry`, is not tried again before its delay, is tried at
+/// it, and after the third retry the mirror is `failed` and nothing more runs.
+#[tokio::test]
+async fn retries_follow_gitlabs_schedule_on_a_manual_clock() {
+    use pushmirror::clock::ManualClock;
+    use pushmirror::jobs::Runner;
+    const DELAY_MS: i64 = 300_000;
+    let clock = Arc::new(ManualClock::new(1_800_000_000_000));
+    let server = TestServer::start_with_clock(clock.clone(), |c| {
+        c.allow_local_network = true;
+        c.engine.retry_delay_secs = (DELAY_MS / 1000) as u64;
+    })
+    .await;
+    let token = server.token("root", true).await;
+    let project = server.project(&token, "origin").await["id"].as_i64().unwrap();
+    // A port nobody listens on: every attempt fails at once.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://127.0.0.1:{}/m.git", closed.local_addr().unwrap().port());
+    drop(closed);
+    let r = server
+        .post_json(
+            &format!("/projects/{project}/remote_mirrors"),
+            &token,
+            json!({"url": url, "enabled": true}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.body["id"].as_i64().unwrap();
+    let r = server
+        .request(
+            "POST",
+            &format!("/projects/{project}/remote_mirrors/{id}/sync"),
+            Some(&token),
+            common::Body::None,
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    let runner = Runner::new(server.state.0.clone());
+    let mirror = || async { server.state.store.mirror_by_id(id).await.unwrap().unwrap() };
+    for retries in 1..=3 {
+        assert_eq!(runner.run_pending().await, 1, "attempt before retry {retries}");
+        let m = mirror().await;
+        assert_eq!(m.update_status.as_str(), "to_retry");
+        assert_eq!(m.retry_count, retries);
+        assert!(m.last_error.is_some());
+        clock.advance(DELAY_MS - 1);
+        assert_eq!(runner.run_pending().await, 0, "retry {retries} ran early");
+        clock.advance(1);
+    }
+    assert_eq!(runner.run_pending().await, 1, "the last retry");
+    assert_eq!(mirror().await.update_status.as_str(), "failed");
+    clock.advance(10 * DELAY_MS);
+    assert_eq!(runner.run_pending().await, 0, "a failed mirror waits for a push or a sync");
+    assert!(!server.state.store.mirror_update_pending(id).await.unwrap());
 }

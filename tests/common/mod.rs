@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use pushmirror::clock::{Clock, SystemClock};
 use pushmirror::config::{EngineConfig, ServeConfig, StoreConfig};
 use pushmirror::http::AppState;
 use reqwest::header::HeaderMap;
@@ -70,7 +71,15 @@ impl TestServer {
 
     /// A server on SQLite, after `tweak` has adjusted the configuration.
     pub async fn start_with(tweak: impl FnOnce(&mut ServeConfig)) -> TestServer {
-        Self::launch(None, tweak).await
+        Self::launch(None, Arc::new(SystemClock), tweak).await
+    }
+
+    /// A server on SQLite whose time is `clock` (a `ManualClock` the test moves).
+    pub async fn start_with_clock(
+        clock: Arc<dyn Clock>,
+        tweak: impl FnOnce(&mut ServeConfig),
+    ) -> TestServer {
+        Self::launch(None, clock, tweak).await
     }
 
     /// A server on a fresh PostgreSQL database, or `None` (with the reason printed) when no
@@ -82,7 +91,7 @@ impl TestServer {
     /// [`TestServer::start_postgres`], after `tweak` has adjusted the configuration.
     pub async fn start_postgres_with(tweak: impl FnOnce(&mut ServeConfig)) -> Option<TestServer> {
         match PostgresDb::create().await {
-            Ok(db) => Some(Self::launch(Some(db), tweak).await),
+            Ok(db) => Some(Self::launch(Some(db), Arc::new(SystemClock), tweak).await),
             Err(e) => {
                 if std::env::var("CI").as_deref() == Ok("true") {
                     panic!(
@@ -97,6 +106,7 @@ impl TestServer {
 
     async fn launch(
         postgres: Option<PostgresDb>,
+        clock: Arc<dyn Clock>,
         tweak: impl FnOnce(&mut ServeConfig),
     ) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -121,7 +131,7 @@ impl TestServer {
         config.engine.api_only = true;
         tweak(&mut config);
         let state = AppState(
-            pushmirror::app::App::build(&config)
+            pushmirror::app::App::build_with_clock(&config, clock)
                 .await
                 .expect("build the app"),
         );
