@@ -5,10 +5,10 @@
 //!
 //! **Invariant:** these tests touch only stable interfaces: the `pushmirror` binary with its flags
 //! and environment variables, the HTTP API, the real git CLI, and the git servers of
-//! `tests/remotes`. They do not use `tests/common` (which builds the server from library
-//! internals), so they keep compiling, and keep meaning the same thing, while the internals are
-//! rewritten.
+//! `tests/remotes`, plus the helpers of `tests/common` that need no server internals (fresh
+//! PostgreSQL databases, reading refs and processes); they never build a server in-process.
 
+mod common;
 mod remotes;
 
 use std::collections::BTreeMap;
@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+use common::{create_admin_token, poll_until, processes_with_home, refs_of, PostgresDb};
 use rand::{Rng as _, SeedableRng as _};
 use remotes::{GitDaemonRemote, GitHttpRemote};
 use serde_json::{json, Value};
@@ -42,9 +43,6 @@ const PORT_ATTEMPTS: usize = 5;
 /// Kill/restart rounds of the `kill -9` tests: enough random kill moments to land in every phase
 /// (before the update is queued, while it runs, after it finished), few enough for ~1 minute.
 const KILL_ROUNDS: usize = 20;
-
-/// The PostgreSQL server the PostgreSQL variants use when it is there.
-const POSTGRES_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 /// A documentation address (TEST-NET-3): accepted as a mirror URL without `--allow-local-network`
 /// and never contacted, because the limit tests run the server with `--api-only`.
@@ -244,34 +242,6 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// `pushmirror token create --username root --admin`: a token for the first admin.
-fn create_admin_token(data: &Path, database_url: Option<&str>) -> String {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_pushmirror"));
-    cmd.args([
-        "token",
-        "create",
-        "--username",
-        "root",
-        "--admin",
-        "--data-dir",
-    ])
-    .arg(data);
-    if let Some(url) = database_url {
-        cmd.args(["--database-url", url]);
-    }
-    let out = cmd.output().expect("spawn pushmirror token create");
-    assert!(
-        out.status.success(),
-        "token create failed ({}): {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .expect("utf-8 token")
-        .trim()
-        .to_owned()
-}
-
 // ---------------------------------------------------------------------------------------------
 // Databases
 // ---------------------------------------------------------------------------------------------
@@ -290,76 +260,14 @@ impl Backend {
     /// A fresh PostgreSQL database, or `None` (with the reason printed) when PostgreSQL is
     /// unreachable and `CI` is not `true`; under `CI=true` a missing PostgreSQL fails the test.
     async fn postgres() -> Option<Backend> {
-        match PostgresDb::create().await {
-            Ok(db) => Some(Backend { postgres: Some(db) }),
-            Err(e) => {
-                if std::env::var("CI").as_deref() == Ok("true") {
-                    panic!(
-                        "PostgreSQL is required under CI=true but {POSTGRES_ADMIN_URL} failed: {e}"
-                    );
-                }
-                eprintln!("skipping PostgreSQL test: {POSTGRES_ADMIN_URL} is unreachable: {e}");
-                None
-            }
-        }
+        Some(Backend {
+            postgres: Some(PostgresDb::create_or_skip().await?),
+        })
     }
 
     /// `--database-url`, or `None` for the default SQLite database.
     fn url(&self) -> Option<&str> {
         self.postgres.as_ref().map(|db| db.url.as_str())
-    }
-}
-
-/// A uniquely named PostgreSQL database, dropped (best effort) with its handle.
-struct PostgresDb {
-    name: String,
-    url: String,
-}
-
-impl PostgresDb {
-    async fn create() -> Result<PostgresDb, sqlx::Error> {
-        use sqlx::Connection as _;
-        let mut conn = tokio::time::timeout(
-            Duration::from_secs(5),
-            sqlx::PgConnection::connect(POSTGRES_ADMIN_URL),
-        )
-        .await
-        .map_err(|_| sqlx::Error::PoolTimedOut)??;
-        let name = format!(
-            "pushmirror_durability_{}_{}",
-            std::process::id(),
-            rand::random::<u32>()
-        );
-        sqlx::query(&format!("create database {name}"))
-            .execute(&mut conn)
-            .await?;
-        let _ = conn.close().await;
-        Ok(PostgresDb {
-            url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
-            name,
-        })
-    }
-}
-
-impl Drop for PostgresDb {
-    fn drop(&mut self) {
-        // Drop runs inside the test's runtime, which cannot block; a thread with its own runtime can.
-        let name = self.name.clone();
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            rt.block_on(async {
-                use sqlx::Connection as _;
-                let mut conn = sqlx::PgConnection::connect(POSTGRES_ADMIN_URL).await.ok()?;
-                sqlx::query(&format!("drop database if exists {name} with (force)"))
-                    .execute(&mut conn)
-                    .await
-                    .ok()
-            })
-        })
-        .join();
     }
 }
 
@@ -514,27 +422,6 @@ async fn push_acknowledged(work: &Arc<Work>, url: &str, msg: &str) -> String {
     .await
 }
 
-/// Branches and tags of the bare repository at `repo`, name → object id.
-fn refs_of(repo: &Path) -> BTreeMap<String, String> {
-    let out = Command::new("git")
-        .args([
-            "for-each-ref",
-            "--format=%(refname) %(objectname)",
-            "refs/heads",
-            "refs/tags",
-        ])
-        .env("GIT_DIR", repo)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .output()
-        .expect("spawn git for-each-ref");
-    assert!(out.status.success(), "for-each-ref in {}", repo.display());
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split_once(' '))
-        .map(|(a, b)| (a.to_owned(), b.to_owned()))
-        .collect()
-}
-
 /// Only the branches and tags of a remote's refs: what a mirror carries.
 fn heads_and_tags(refs: BTreeMap<String, String>) -> BTreeMap<String, String> {
     refs.into_iter()
@@ -576,24 +463,6 @@ async fn wait_converged(
                  hosted: {hosted:#?}\nremotes: {remotes:#?}\nserver log:\n{}",
                 server.log_tail()
             );
-        }
-        tokio::time::sleep(POLL).await;
-    }
-}
-
-/// Waits for `cond`, checking every [`POLL`], for at most `limit`.
-async fn poll_until<F, Fut>(limit: Duration, mut cond: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        if cond().await {
-            return true;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return false;
         }
         tokio::time::sleep(POLL).await;
     }
@@ -862,37 +731,6 @@ async fn sigterm_with_a_stalled_client_exits_within_the_grace_and_keeps_the_push
 // ---------------------------------------------------------------------------------------------
 // 3. No git process survives a killed server
 // ---------------------------------------------------------------------------------------------
-
-/// Live processes whose environment holds exactly `HOME=<home>`, as `(pid, command line)`.
-/// Zombies have an empty environment and so are not counted: they run nothing.
-fn processes_with_home(home: &Path) -> Vec<(u32, String)> {
-    let needle = format!("HOME={}", home.display()).into_bytes();
-    let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return found;
-    };
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
-            continue;
-        };
-        if environ
-            .split(|b| *b == 0)
-            .any(|var| var == needle.as_slice())
-        {
-            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            found.push((pid, cmdline));
-        }
-    }
-    found
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_git_process_survives_a_killed_server() {

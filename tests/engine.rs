@@ -11,7 +11,7 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{contains_bytes, poll_until, read_all_files, TestServer};
+use common::{contains_bytes, poll_until, read_all_files, refs_of, TestServer};
 use remotes::{GitDaemonRemote, GitHttpRemote, SshRemote};
 use serde_json::{json, Value};
 
@@ -192,24 +192,6 @@ impl Fixture {
         let repo = self.server.state.storage.repository_path(self.project_id);
         refs_of(&repo)
     }
-}
-
-fn refs_of(repo: &Path) -> BTreeMap<String, String> {
-    let out = Command::new("git")
-        .args([
-            "for-each-ref",
-            "--format=%(refname) %(objectname)",
-            "refs/heads",
-            "refs/tags",
-        ])
-        .env("GIT_DIR", repo)
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split_once(' '))
-        .map(|(a, b)| (a.to_owned(), b.to_owned()))
-        .collect()
 }
 
 fn work_push(
@@ -928,10 +910,15 @@ async fn retries_follow_gitlabs_schedule_on_a_manual_clock() {
     })
     .await;
     let token = server.token("root", true).await;
-    let project = server.project(&token, "origin").await["id"].as_i64().unwrap();
+    let project = server.project(&token, "origin").await["id"]
+        .as_i64()
+        .unwrap();
     // A port nobody listens on: every attempt fails at once.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://127.0.0.1:{}/m.git", closed.local_addr().unwrap().port());
+    let url = format!(
+        "http://127.0.0.1:{}/m.git",
+        closed.local_addr().unwrap().port()
+    );
     drop(closed);
     let r = server
         .post_json(
@@ -954,7 +941,11 @@ async fn retries_follow_gitlabs_schedule_on_a_manual_clock() {
     let runner = Runner::new(server.state.0.clone());
     let mirror = || async { server.state.store.mirror_by_id(id).await.unwrap().unwrap() };
     for retries in 1..=3 {
-        assert_eq!(runner.run_pending().await, 1, "attempt before retry {retries}");
+        assert_eq!(
+            runner.run_pending().await,
+            1,
+            "attempt before retry {retries}"
+        );
         let m = mirror().await;
         assert_eq!(m.update_status.as_str(), "to_retry");
         assert_eq!(m.retry_count, retries);
@@ -966,6 +957,10 @@ async fn retries_follow_gitlabs_schedule_on_a_manual_clock() {
     assert_eq!(runner.run_pending().await, 1, "the last retry");
     assert_eq!(mirror().await.update_status.as_str(), "failed");
     clock.advance(10 * DELAY_MS);
-    assert_eq!(runner.run_pending().await, 0, "a failed mirror waits for a push or a sync");
+    assert_eq!(
+        runner.run_pending().await,
+        0,
+        "a failed mirror waits for a push or a sync"
+    );
     assert!(!server.state.store.mirror_update_pending(id).await.unwrap());
 }

@@ -3,12 +3,14 @@
 //! recognised by the `HOME` their runner gives them (`/proc/<pid>/environ`), which covers git,
 //! its remote helpers, ssh, ssh-agent and the supervisors themselves.
 
+mod common;
 mod remotes;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{create_admin_token, processes_with_home};
 use pushmirror::git::{GitError, GitRunner, Subcommand};
 use remotes::GitHttpRemote;
 use serde_json::{json, Value};
@@ -21,30 +23,6 @@ const STARTED: Duration = Duration::from_secs(60);
 
 /// Interval between checks of `/proc`.
 const POLL: Duration = Duration::from_millis(50);
-
-/// Live processes whose environment holds exactly `HOME=<home>`, with their command lines.
-fn processes_with_home(home: &Path) -> Vec<(i32, String)> {
-    let want = format!("HOME={}", home.display()).into_bytes();
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|p| p.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
-            continue;
-        };
-        if environ.split(|&b| b == 0).any(|var| var == want.as_slice()) {
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            found.push((pid, cmdline));
-        }
-    }
-    found
-}
 
 /// Polls (bounded) until `cond` holds; returns whether it did.
 fn poll(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
@@ -81,7 +59,7 @@ fn assert_all_gone(home: &Path) {
     for (pid, _) in &survivors {
         // SAFETY: sends a signal; these are this test's own leftovers.
         unsafe {
-            libc::kill(*pid, libc::SIGKILL);
+            libc::kill(*pid as libc::pid_t, libc::SIGKILL);
         }
     }
     panic!("processes outlived their owner: {survivors:?}");
@@ -225,20 +203,7 @@ impl Server {
     fn start() -> Server {
         let bin = env!("CARGO_BIN_EXE_pushmirror");
         let data = tempfile::tempdir().unwrap();
-        let out = Command::new(bin)
-            .args([
-                "token",
-                "create",
-                "--username",
-                "root",
-                "--admin",
-                "--data-dir",
-            ])
-            .arg(data.path())
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{out:?}");
-        let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        let token = create_admin_token(data.path(), None);
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()

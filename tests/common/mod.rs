@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -90,18 +91,8 @@ impl TestServer {
 
     /// [`TestServer::start_postgres`], after `tweak` has adjusted the configuration.
     pub async fn start_postgres_with(tweak: impl FnOnce(&mut ServeConfig)) -> Option<TestServer> {
-        match PostgresDb::create().await {
-            Ok(db) => Some(Self::launch(Some(db), Arc::new(SystemClock), tweak).await),
-            Err(e) => {
-                if std::env::var("CI").as_deref() == Ok("true") {
-                    panic!(
-                        "PostgreSQL is required under CI=true but {POSTGRES_ADMIN_URL} failed: {e}"
-                    );
-                }
-                eprintln!("skipping PostgreSQL test: {POSTGRES_ADMIN_URL} is unreachable: {e}");
-                None
-            }
-        }
+        let db = PostgresDb::create_or_skip().await?;
+        Some(Self::launch(Some(db), Arc::new(SystemClock), tweak).await)
     }
 
     async fn launch(
@@ -298,12 +289,30 @@ impl Drop for TestServer {
 }
 
 /// A uniquely named PostgreSQL database, dropped (best effort) with its handle.
-struct PostgresDb {
+pub struct PostgresDb {
     name: String,
-    url: String,
+    /// Its URL, for `--database-url`.
+    pub url: String,
 }
 
 impl PostgresDb {
+    /// A fresh database, or `None` (with the reason printed) when PostgreSQL is unreachable and
+    /// `CI` is not `true`; under `CI=true` a missing PostgreSQL fails the test instead.
+    pub async fn create_or_skip() -> Option<PostgresDb> {
+        match Self::create().await {
+            Ok(db) => Some(db),
+            Err(e) => {
+                if std::env::var("CI").as_deref() == Ok("true") {
+                    panic!(
+                        "PostgreSQL is required under CI=true but {POSTGRES_ADMIN_URL} failed: {e}"
+                    );
+                }
+                eprintln!("skipping PostgreSQL test: {POSTGRES_ADMIN_URL} is unreachable: {e}");
+                None
+            }
+        }
+    }
+
     async fn create() -> Result<PostgresDb, sqlx::Error> {
         use sqlx::Connection;
         let mut conn = tokio::time::timeout(
@@ -391,4 +400,86 @@ where
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Branches and tags of the bare repository at `repo`, name → object id, read with the real git.
+pub fn refs_of(repo: &Path) -> BTreeMap<String, String> {
+    let out = std::process::Command::new("git")
+        .args([
+            "for-each-ref",
+            "--format=%(refname) %(objectname)",
+            "refs/heads",
+            "refs/tags",
+        ])
+        .env("GIT_DIR", repo)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .expect("spawn git for-each-ref");
+    assert!(out.status.success(), "for-each-ref in {}", repo.display());
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        .collect()
+}
+
+/// Live processes whose environment holds exactly `HOME=<home>`, as `(pid, command line)`: a
+/// server's git children all get its `<data-dir>/git-home`. Zombies have an empty environment
+/// and so are not counted: they run nothing.
+pub fn processes_with_home(home: &Path) -> Vec<(u32, String)> {
+    let needle = format!("HOME={}", home.display()).into_bytes();
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
+            continue;
+        };
+        if environ
+            .split(|b| *b == 0)
+            .any(|var| var == needle.as_slice())
+        {
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            found.push((pid, cmdline));
+        }
+    }
+    found
+}
+
+/// `pushmirror token create --username root --admin` with the real binary: a token for the
+/// first admin of the data directory `data` (and the database `database_url`, if given).
+pub fn create_admin_token(data: &Path, database_url: Option<&str>) -> String {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pushmirror"));
+    cmd.args([
+        "token",
+        "create",
+        "--username",
+        "root",
+        "--admin",
+        "--data-dir",
+    ])
+    .arg(data);
+    if let Some(url) = database_url {
+        cmd.args(["--database-url", url]);
+    }
+    let out = cmd.output().expect("spawn pushmirror token create");
+    assert!(
+        out.status.success(),
+        "token create failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("utf-8 token")
+        .trim()
+        .to_owned()
 }
