@@ -162,19 +162,16 @@ async fn sync(
         .map_err(|e| UpdateFailure::Retryable(e.to_string()))?
         .filter(|(taken_at, _)| ctx.clock.now_ms() - taken_at < MAX_RECORD_AGE_MS)
         .map(|(_, refs)| refs);
+    let target = Target {
+        ctx,
+        mirror,
+        remote: &prepared.remote,
+        local: &local,
+        default_branch: default_branch.as_deref(),
+        filter: &filter,
+    };
     if let Some(recorded) = recorded {
-        match attempt(
-            ctx,
-            mirror,
-            &prepared.remote,
-            &local,
-            default_branch.as_deref(),
-            &filter,
-            recorded,
-            true,
-        )
-        .await
-        {
+        match attempt(&target, recorded, true).await {
             Err(Attempt::StaleLease) => {}
             Err(Attempt::Failed(f)) => return Err(f),
             Ok(()) => return Ok(()),
@@ -184,18 +181,7 @@ async fn sync(
         .await
         .map_err(git_failure)?;
     let remote: BTreeMap<String, String> = listed.into_iter().collect();
-    match attempt(
-        ctx,
-        mirror,
-        &prepared.remote,
-        &local,
-        default_branch.as_deref(),
-        &filter,
-        remote,
-        false,
-    )
-    .await
-    {
+    match attempt(&target, remote, false).await {
         Ok(()) => Ok(()),
         Err(Attempt::Failed(f)) => Err(f),
         Err(Attempt::StaleLease) => Err(UpdateFailure::Retryable(
@@ -209,17 +195,32 @@ enum Attempt {
     Failed(UpdateFailure),
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What both attempts of one update plan from and push to.
+struct Target<'a> {
+    ctx: &'a UpdateContext<'a>,
+    mirror: &'a RemoteMirror,
+    remote: &'a Remote,
+    /// The hosted repository's branches and tags.
+    local: &'a [(String, String)],
+    default_branch: Option<&'a str>,
+    filter: &'a RefFilter,
+}
+
+/// Plans against `remote_state` and pushes; `with_leases` pushes each ref only if the remote
+/// still holds what `remote_state` says (the recorded-state path).
 async fn attempt(
-    ctx: &UpdateContext<'_>,
-    mirror: &RemoteMirror,
-    remote: &Remote,
-    local: &[(String, String)],
-    default_branch: Option<&str>,
-    filter: &RefFilter,
+    target: &Target<'_>,
     mut remote_state: BTreeMap<String, String>,
     with_leases: bool,
 ) -> Result<(), Attempt> {
+    let Target {
+        ctx,
+        mirror,
+        remote,
+        local,
+        default_branch,
+        filter,
+    } = *target;
     let remote_list: Vec<(String, String)> = remote_state
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
