@@ -57,8 +57,11 @@ impl Kind {
     /// Every kind this binary runs: the one registry.
     pub const ALL: [Kind; 2] = [Kind::MirrorUpdate, Kind::RecordPush];
 
+    /// The stored names of [`Kind::ALL`], in its order, for the runner's queries.
+    const NAMES: [&'static str; 2] = [Kind::ALL[0].as_str(), Kind::ALL[1].as_str()];
+
     /// The stored spelling.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Kind::MirrorUpdate => crate::store::MIRROR_UPDATE_KIND,
             Kind::RecordPush => crate::store::RECORD_PUSH_KIND,
@@ -67,10 +70,6 @@ impl Kind {
 
     fn parse(s: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-
-    fn names() -> Vec<&'static str> {
-        Kind::ALL.iter().map(|k| k.as_str()).collect()
     }
 }
 
@@ -163,7 +162,7 @@ impl Runner {
         let now = self.now();
         self.app
             .store
-            .claim_job(&Kind::names(), &self.node, now, now + self.lease_ms())
+            .claim_job(&Kind::NAMES, &self.node, now, now + self.lease_ms())
             .await
     }
 
@@ -202,7 +201,7 @@ impl Runner {
             let idle = if slots_full {
                 MAX_IDLE
             } else {
-                match self.app.store.next_job_due_at(&Kind::names()).await {
+                match self.app.store.next_job_due_at(&Kind::NAMES).await {
                     Ok(Some(at)) => Duration::from_millis(
                         (at - self.now()).clamp(0, MAX_IDLE.as_millis() as i64) as u64,
                     ),
@@ -379,8 +378,9 @@ mod tests {
 
     #[test]
     fn every_kind_round_trips() {
-        for k in Kind::ALL {
+        for (k, name) in Kind::ALL.into_iter().zip(Kind::NAMES) {
             assert_eq!(Kind::parse(k.as_str()), Some(k));
+            assert_eq!(k.as_str(), name);
         }
         assert_eq!(Kind::parse("nope"), None);
     }
