@@ -11,7 +11,7 @@ use anyhow::{ensure, Context, Result};
 use pushmirror::http::AppState;
 use pushmirror::model::access::AccessLevel;
 use pushmirror::model::entities::AuthMethod;
-use pushmirror::store::NewMirror;
+use pushmirror::model::entities::MirrorSettings;
 use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 
@@ -183,21 +183,12 @@ where
     anyhow::bail!("timed out waiting for {what}")
 }
 
-fn mirror_for(project_id: i64) -> NewMirror {
-    NewMirror {
-        project_id,
+fn mirror_for() -> MirrorSettings {
+    MirrorSettings {
         url: "http://127.0.0.1:9/mirror.git".into(),
-        has_user: false,
-        user_is_git: false,
-        has_password: false,
-        credentials: None,
         enabled: true,
-        only_protected_branches: false,
-        keep_divergent_refs: false,
-        mirror_branch_regex: None,
         auth_method: AuthMethod::Password,
-        ssh_public_key: None,
-        ssh_known_hosts: None,
+        ..MirrorSettings::default()
     }
 }
 
@@ -531,7 +522,7 @@ async fn a_push_requests_mirror_updates() -> Result<()> {
     let mirror = h
         .state
         .store
-        .create_mirror(&mirror_for(id), 10, 1)
+        .create_mirror(id, &mirror_for(), 10, 1)
         .await?
         .unwrap();
     assert!(!h.state.store.mirror_update_pending(mirror.id).await?);
@@ -563,7 +554,7 @@ async fn the_post_receive_hook_records_pushes_made_another_way() -> Result<()> {
     let mirror = h
         .state
         .store
-        .create_mirror(&mirror_for(id), 10, 1)
+        .create_mirror(id, &mirror_for(), 10, 1)
         .await?
         .unwrap();
     let repo = h.data_dir.join("repositories").join(format!("{id}.git"));

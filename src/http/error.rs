@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
+use crate::service::error::ServiceError;
 use crate::store::StoreError;
 
 /// An API failure, each variant naming the status and body it becomes.
@@ -65,6 +66,23 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         ApiError::Internal(e.to_string())
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::NotFound(resource) => ApiError::NotFound(resource),
+            ServiceError::RecordNotFound => ApiError::RecordNotFound,
+            ServiceError::Unauthenticated => ApiError::Unauthorized,
+            ServiceError::Forbidden => ApiError::Forbidden,
+            ServiceError::Invalid(errors) => ApiError::Validation(errors.0),
+            ServiceError::Refused(m) => ApiError::BadRequest(m),
+            ServiceError::Conflict(m) => ApiError::Conflict(m),
+            ServiceError::Unprocessable(list) => ApiError::Unprocessable(list),
+            ServiceError::Store(e) => ApiError::Internal(e.to_string()),
+            ServiceError::Internal(m) => ApiError::Internal(m),
+        }
     }
 }
 

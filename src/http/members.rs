@@ -15,7 +15,7 @@ use super::projects::find_project;
 use super::{views, AppState};
 use crate::model::access::AccessLevel;
 use crate::model::entities::Member;
-use crate::store::StoreError;
+use crate::service::members;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -47,11 +47,7 @@ async fn find_member(state: &AppState, project_id: i64, user_id: &str) -> Result
     let uid = user_id
         .parse::<i64>()
         .map_err(|_| ApiError::RecordNotFound)?;
-    state
-        .store
-        .member(project_id, uid)
-        .await?
-        .ok_or(ApiError::RecordNotFound)
+    Ok(members::find_member(state, project_id, uid).await?)
 }
 
 // GET /projects/:id/members/:user_id
@@ -78,31 +74,7 @@ async fn add(
         .int("access_level")?
         .ok_or_else(|| ApiError::Param("access_level is missing".into()))?;
     let level = AccessLevel::from_i64(level).ok_or_else(|| not_valid_value("access_level"))?;
-    if !caller.can_admin_project() || (level == AccessLevel::Owner && !caller.can_remove_project())
-    {
-        return Err(ApiError::Forbidden);
-    }
-    let target_user = match target.parse::<i64>() {
-        Ok(uid) => state.store.user_by_id(uid).await?,
-        Err(_) => state.store.users(Some(&target)).await?.into_iter().next(),
-    }
-    .ok_or(ApiError::NotFound("User"))?;
-    match state
-        .store
-        .add_member(project.id, target_user.id, level, state.now_ms())
-        .await
-    {
-        Ok(()) => {}
-        Err(StoreError::Conflict(_)) => {
-            return Err(ApiError::Conflict("Member already exists".into()))
-        }
-        Err(e) => return Err(e.into()),
-    }
-    let member = state
-        .store
-        .member(project.id, target_user.id)
-        .await?
-        .ok_or(ApiError::RecordNotFound)?;
+    let member = members::add_member(&state, &project, caller, &target, level).await?;
     Ok((
         StatusCode::CREATED,
         Json(views::member(&member, &state.external_url)),
@@ -118,14 +90,6 @@ async fn remove(
 ) -> Result<StatusCode, ApiError> {
     let (project, caller) = find_project(&state, &id, Some(&user)).await?;
     let member = find_member(&state, project.id, &user_id).await?;
-    // Members may leave; otherwise a Maintainer may remove up to Maintainers, an Owner anyone.
-    let uid = member.user.id;
-    let allowed = uid == user.id
-        || (caller.can_admin_project()
-            && (member.access_level < AccessLevel::Owner || caller.can_remove_project()));
-    if !allowed {
-        return Err(ApiError::Forbidden);
-    }
-    state.store.remove_member(project.id, uid).await?;
+    members::remove_member(&state, &project, caller, &user, &member).await?;
     Ok(StatusCode::NO_CONTENT)
 }

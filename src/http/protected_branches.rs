@@ -16,12 +16,7 @@ use super::projects::find_project;
 use super::{views, AppState};
 use crate::model::access::Caller;
 use crate::model::entities::Project;
-use crate::store::StoreError;
-
-/// The push/merge levels GitLab accepts: no one, developers, maintainers, admins.
-const LEVELS: [i64; 4] = [0, 30, 40, 60];
-/// GitLab's default for both levels: Maintainers.
-const DEFAULT_LEVEL: i64 = 40;
+use crate::service::protected_branches::{self, Protection, DEFAULT_LEVEL, LEVELS};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -98,25 +93,14 @@ async fn create(
     if !caller.can_admin_project() {
         return Err(ApiError::Forbidden);
     }
-    let name = params.required_string("name")?;
-    let push = level_param(&params, "push_access_level")?;
-    let merge = level_param(&params, "merge_access_level")?;
-    let force = params.bool("allow_force_push")?.flatten().unwrap_or(false);
-    let name = name.trim().to_owned();
-    if name.is_empty() || name.chars().any(|c| c.is_control()) || name.len() > 255 {
-        return Err(ApiError::Unprocessable(vec!["Name can't be blank".into()]));
-    }
-    match state
-        .store
-        .create_protected_branch(project.id, &name, push, merge, force, state.now_ms())
-        .await
-    {
-        Ok(b) => Ok((StatusCode::CREATED, Json(views::protected_branch(&b))).into_response()),
-        Err(StoreError::Conflict(_)) => Err(ApiError::Conflict(format!(
-            "Protected branch '{name}' already exists"
-        ))),
-        Err(e) => Err(e.into()),
-    }
+    let protection = Protection {
+        name: params.required_string("name")?,
+        push_access_level: level_param(&params, "push_access_level")?,
+        merge_access_level: level_param(&params, "merge_access_level")?,
+        allow_force_push: params.bool("allow_force_push")?.flatten().unwrap_or(false),
+    };
+    let branch = protected_branches::protect(&state, &project, caller, protection).await?;
+    Ok((StatusCode::CREATED, Json(views::protected_branch(&branch))).into_response())
 }
 
 // DELETE /projects/:id/protected_branches/:name
@@ -127,16 +111,6 @@ async fn remove(
 ) -> Result<StatusCode, ApiError> {
     let user = user.ok_or(ApiError::Unauthorized)?;
     let (project, caller) = find_project(&state, &id, Some(&user)).await?;
-    if !caller.can_admin_project() {
-        return Err(ApiError::Forbidden);
-    }
-    if state
-        .store
-        .delete_protected_branch(project.id, &name)
-        .await?
-    {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::RecordNotFound)
-    }
+    protected_branches::unprotect(&state, &project, caller, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

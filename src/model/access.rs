@@ -43,9 +43,10 @@ pub struct Caller {
     pub authenticated: bool,
 }
 
-/// Project visibility, as GitLab names it on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Project visibility, as GitLab names it on the wire; private unless asked otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Visibility {
+    #[default]
     Private,
     Internal,
     Public,
@@ -109,6 +110,17 @@ impl Caller {
     pub fn can_remove_project(&self) -> bool {
         self.at_least(AccessLevel::Owner)
     }
+
+    /// May make someone a member at `level`: a Maintainer up to Maintainer, an Owner anything.
+    pub fn can_grant(&self, level: AccessLevel) -> bool {
+        self.can_admin_project() && (level < AccessLevel::Owner || self.can_remove_project())
+    }
+
+    /// May remove a member holding `level`; `is_self` when the member is the caller, who may
+    /// always leave. Otherwise the rule of [`Caller::can_grant`].
+    pub fn can_remove_member(&self, level: AccessLevel, is_self: bool) -> bool {
+        is_self || self.can_grant(level)
+    }
 }
 
 #[cfg(test)]
@@ -171,5 +183,24 @@ mod tests {
         assert!(!outsider.can_read_code(Visibility::Private));
         assert_eq!(Visibility::parse("internal"), Some(Visibility::Internal));
         assert_eq!(Visibility::parse("secret"), None);
+    }
+
+    #[test]
+    fn members_are_granted_and_removed_up_to_ones_own_rank() {
+        use AccessLevel::*;
+        let maintainer = caller(Some(Maintainer), false);
+        let owner = caller(Some(Owner), false);
+        let developer = caller(Some(Developer), false);
+        assert!(maintainer.can_grant(Maintainer) && !maintainer.can_grant(Owner));
+        assert!(owner.can_grant(Owner));
+        assert!(!developer.can_grant(Guest));
+        assert!(
+            developer.can_remove_member(Developer, true),
+            "anyone may leave"
+        );
+        assert!(!developer.can_remove_member(Guest, false));
+        assert!(maintainer.can_remove_member(Maintainer, false));
+        assert!(!maintainer.can_remove_member(Owner, false));
+        assert!(owner.can_remove_member(Owner, false));
     }
 }

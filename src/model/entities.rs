@@ -73,8 +73,9 @@ pub struct ProtectedBranch {
 }
 
 /// How a mirror authenticates to its remote.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AuthMethod {
+    #[default]
     Password,
     SshPublicKey,
 }
@@ -99,7 +100,7 @@ impl AuthMethod {
 }
 
 /// A push mirror of a project.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RemoteMirror {
     pub id: i64,
     pub project_id: i64,
@@ -132,6 +133,47 @@ pub struct RemoteMirror {
     pub retry_count: i64,
     pub created_at: Millis,
     pub updated_at: Millis,
+}
+
+impl RemoteMirror {
+    /// The settings this mirror was saved with.
+    pub fn settings(&self) -> MirrorSettings {
+        MirrorSettings {
+            url: self.url.clone(),
+            has_user: self.has_user,
+            user_is_git: self.user_is_git,
+            has_password: self.has_password,
+            credentials: self.credentials.clone(),
+            enabled: self.enabled,
+            only_protected_branches: self.only_protected_branches,
+            keep_divergent_refs: self.keep_divergent_refs,
+            mirror_branch_regex: self.mirror_branch_regex.clone(),
+            auth_method: self.auth_method,
+            ssh_public_key: self.ssh_public_key.clone(),
+            ssh_known_hosts: self.ssh_known_hosts.clone(),
+        }
+    }
+}
+
+/// Everything a mirror's owner decides, as saved: a mirror row minus its id, project and status.
+/// The store writes a mirror from this one type (its columns are listed once, in
+/// `store::mirrors::SETTING_COLUMNS`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct MirrorSettings {
+    /// The URL without any credentials.
+    pub url: String,
+    pub has_user: bool,
+    pub user_is_git: bool,
+    pub has_password: bool,
+    /// Sealed credentials (user, password, SSH private key).
+    pub credentials: Option<Vec<u8>>,
+    pub enabled: bool,
+    pub only_protected_branches: bool,
+    pub keep_divergent_refs: bool,
+    pub mirror_branch_regex: Option<String>,
+    pub auth_method: AuthMethod,
+    pub ssh_public_key: Option<String>,
+    pub ssh_known_hosts: Option<String>,
 }
 
 /// A mirror as the API shows it: its settings and status, without credentials or queue state.

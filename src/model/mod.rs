@@ -3,6 +3,10 @@
 
 pub mod access;
 pub mod entities;
+pub mod errors;
+pub mod host_keys;
+pub mod mirror_settings;
+pub mod naming;
 pub mod plan;
 pub mod refmatch;
 pub mod status;

@@ -2,8 +2,9 @@
 //! (`none → started → finished | to_retry | failed`). Pure: the caller hands in the clock.
 
 /// GitLab's `update_status` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum UpdateStatus {
+    #[default]
     None,
     Started,
     Finished,

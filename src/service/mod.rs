@@ -1,7 +1,19 @@
-//! The use cases, callable from the API, the command line and job kinds alike: each takes typed
-//! input and returns domain values or its own typed error. No HTTP types here; handlers extract,
-//! authorise, call a service and render its result. So far: recording pushes and authenticating
-//! tokens; the mirror, project, member and protected-branch rules still live in their handlers.
+//! The use cases, callable from the API, the command line, the web interface and job kinds
+//! alike: each takes typed input and returns domain values or a [`error::ServiceError`]. No HTTP
+//! types here; handlers extract parameters, authorise, call a service and render its result.
+//! Multi-row changes run in one store transaction.
+//!
+//! - [`projects`]: find a project as a caller sees it, create one with its repository, delete one.
+//! - [`mirrors`]: create, update, sync and delete push mirrors (URL checks, key generation, the
+//!   enabled-mirror limit).
+//! - [`members`], [`protected_branches`]: manage who may do what.
+//! - [`pushes`]: decide which pushed refs are refused, and record pushes (durably, via intents).
+//! - [`auth`]: authenticate tokens.
 
 pub mod auth;
+pub mod error;
+pub mod members;
+pub mod mirrors;
+pub mod projects;
+pub mod protected_branches;
 pub mod pushes;

@@ -10,14 +10,17 @@
 //! so once a client has seen its push accepted, the need to update the mirrors is durable even
 //! if the server dies before the push is recorded.
 //!
-//! Invariant: this module never decides who may push; it only records what already happened.
+//! Who may push what is decided before git runs, by [`refused_updates`]; recording never
+//! judges, it only records what already happened.
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use crate::app::App;
 use crate::git::{refs, GitError, GitRunner, Subcommand};
-use crate::model::entities::Millis;
+use crate::model::access::Caller;
+use crate::model::entities::{Millis, Project};
+use crate::model::refmatch::BranchPattern;
 use crate::store::{NewJob, StoreError, RECORD_PUSH_KIND};
 
 /// Most updates of one push whose refs are read by name afterwards; a push with more lists every
@@ -68,6 +71,34 @@ impl RefUpdate {
     fn is_mirrored(&self) -> bool {
         self.name.starts_with("refs/heads/") || self.name.starts_with("refs/tags/")
     }
+}
+
+/// The refs among `updates` that `caller` may not change: branches a protected-branch rule
+/// matches, unless the caller is a Maintainer or more.
+pub async fn refused_updates(
+    app: &App,
+    project: &Project,
+    caller: Caller,
+    updates: &[RefUpdate],
+) -> Result<Vec<String>, StoreError> {
+    if caller.can_admin_project() || updates.is_empty() {
+        return Ok(Vec::new());
+    }
+    let patterns: Vec<BranchPattern> = app
+        .store
+        .protected_branch_names(project.id)
+        .await?
+        .into_iter()
+        .map(BranchPattern::new)
+        .collect();
+    Ok(updates
+        .iter()
+        .filter(|u| {
+            u.branch()
+                .is_some_and(|b| patterns.iter().any(|p| p.matches(b)))
+        })
+        .map(|u| u.name.clone())
+        .collect())
 }
 
 /// Errors of recording a push.

@@ -8,14 +8,52 @@ use sqlx::Row;
 
 use super::jobs::{enqueue_project_mirrors, NewJob, MIRROR_UPDATE_KIND};
 use super::{flag, Dialect, PageRequest, Paged, Store, StoreError, Tx};
-use crate::model::entities::{AuthMethod, Millis, MirrorSummary, RemoteMirror};
+use crate::model::entities::{AuthMethod, Millis, MirrorSettings, MirrorSummary, RemoteMirror};
 use crate::model::status::UpdateStatus;
 
+/// The columns a mirror's [`MirrorSettings`] are saved in, in the order [`bind_settings`] binds
+/// them: the one list the insert, the update and [`MIRROR_COLUMNS`] are built from.
+const SETTING_COLUMNS: [&str; 12] = [
+    "url",
+    "has_user",
+    "user_is_git",
+    "has_password",
+    "credentials",
+    "enabled",
+    "only_protected_branches",
+    "keep_divergent_refs",
+    "mirror_branch_regex",
+    "auth_method",
+    "ssh_public_key",
+    "ssh_known_hosts",
+];
+
 /// Every column a [`RemoteMirror`] is read from (`mirror_from_row`).
-pub(super) const MIRROR_COLUMNS: &str = "id, project_id, url, has_user, user_is_git, has_password, \
-    credentials, enabled, only_protected_branches, keep_divergent_refs, mirror_branch_regex, \
-    auth_method, ssh_public_key, ssh_known_hosts, update_status, last_update_at, \
-    last_update_started_at, last_successful_update_at, last_error, retry_count, created_at, updated_at";
+pub(super) static MIRROR_COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "id, project_id, {}, update_status, last_update_at, last_update_started_at, \
+         last_successful_update_at, last_error, retry_count, created_at, updated_at",
+        SETTING_COLUMNS.join(", ")
+    )
+});
+
+/// `$<first>, $<first+1>, …` for the setting columns.
+fn setting_placeholders(first: usize) -> String {
+    (first..first + SETTING_COLUMNS.len())
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `url = $<first>, has_user = $<first+1>, …` for the setting columns.
+fn setting_assignments(first: usize) -> String {
+    SETTING_COLUMNS
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{c} = ${}", first + i))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// The columns of a [`SummaryRow`], in its order.
 const SUMMARY_COLUMNS: [&str; 16] = [
@@ -121,32 +159,10 @@ impl SummaryRow {
     }
 }
 
-/// A mirror to create; `credentials` are already sealed.
-#[derive(Debug, Clone)]
-pub struct NewMirror {
-    pub project_id: i64,
-    pub url: String,
-    pub has_user: bool,
-    pub user_is_git: bool,
-    pub has_password: bool,
-    pub credentials: Option<Vec<u8>>,
-    pub enabled: bool,
-    pub only_protected_branches: bool,
-    pub keep_divergent_refs: bool,
-    pub mirror_branch_regex: Option<String>,
-    pub auth_method: AuthMethod,
-    pub ssh_public_key: Option<String>,
-    pub ssh_known_hosts: Option<String>,
-}
-
-/// The settings of an existing mirror, as changed by an update request.
-pub type MirrorChanges = NewMirror;
-
-/// Binds a mirror's twelve setting columns, in the order both the insert and the update list them
-/// (`url` through `ssh_known_hosts`).
+/// Binds a mirror's settings in [`SETTING_COLUMNS`] order.
 fn bind_settings<'q>(
     q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    m: &'q NewMirror,
+    m: &'q MirrorSettings,
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
     q.bind(m.url.as_str())
         .bind(flag(m.has_user))
@@ -224,7 +240,8 @@ impl Store {
         id: i64,
     ) -> Result<Option<RemoteMirror>, StoreError> {
         let row = sqlx::query(&format!(
-            "select {MIRROR_COLUMNS} from remote_mirrors where project_id = $1 and id = $2"
+            "select {} from remote_mirrors where project_id = $1 and id = $2",
+            *MIRROR_COLUMNS
         ))
         .bind(project_id)
         .bind(id)
@@ -236,7 +253,8 @@ impl Store {
     /// A mirror by id alone (the engine's view).
     pub async fn mirror_by_id(&self, id: i64) -> Result<Option<RemoteMirror>, StoreError> {
         let row = sqlx::query(&format!(
-            "select {MIRROR_COLUMNS} from remote_mirrors where id = $1"
+            "select {} from remote_mirrors where id = $1",
+            *MIRROR_COLUMNS
         ))
         .bind(id)
         .fetch_optional(&self.pool)
@@ -251,25 +269,31 @@ impl Store {
     /// first, so concurrent requests for one project are serialised (SQLite serialises writers).
     pub async fn create_mirror(
         &self,
-        m: &NewMirror,
+        project_id: i64,
+        m: &MirrorSettings,
         max_enabled: i64,
         now: Millis,
     ) -> Result<Option<RemoteMirror>, StoreError> {
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            let n = SETTING_COLUMNS.len();
+            format!(
+                "insert into remote_mirrors (project_id, {}, created_at, updated_at) \
+                 select $1, {}, ${t}, ${t} \
+                 where ${e} = 0 or (select count(*) from remote_mirrors \
+                                    where project_id = $1 and enabled = 1) < ${max} returning id",
+                SETTING_COLUMNS.join(", "),
+                setting_placeholders(2),
+                t = n + 2,
+                e = n + 3,
+                max = n + 4,
+            )
+        });
         let mut tx = self.transaction().await?;
-        tx.lock_project(m.project_id).await?;
-        let q = sqlx::query(
-            "insert into remote_mirrors (project_id, url, has_user, user_is_git, has_password, \
-             credentials, enabled, only_protected_branches, keep_divergent_refs, \
-             mirror_branch_regex, auth_method, ssh_public_key, ssh_known_hosts, created_at, updated_at) \
-             select $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14 \
-             where $15 = 0 or (select count(*) from remote_mirrors \
-                               where project_id = $16 and enabled = 1) < $17 returning id",
-        )
-        .bind(m.project_id);
+        tx.lock_project(project_id).await?;
+        let q = sqlx::query(&SQL).bind(project_id);
         let row = bind_settings(q, m)
             .bind(now)
             .bind(flag(m.enabled))
-            .bind(m.project_id)
             .bind(max_enabled)
             .fetch_optional(&mut *tx.tx)
             .await?;
@@ -291,32 +315,43 @@ impl Store {
     pub async fn update_mirror(
         &self,
         id: i64,
-        m: &MirrorChanges,
+        project_id: i64,
+        m: &MirrorSettings,
         reset_status: bool,
         max_enabled: i64,
         now: Millis,
     ) -> Result<Option<RemoteMirror>, StoreError> {
-        let reset = if reset_status {
-            ", update_status = 'none', last_update_at = null, last_update_started_at = null, \
-             last_successful_update_at = null, last_error = null, retry_count = 0"
-        } else {
-            ""
-        };
-        let sql = format!(
-            "update remote_mirrors set url = $1, has_user = $2, user_is_git = $3, has_password = $4, \
-             credentials = $5, enabled = $6, only_protected_branches = $7, keep_divergent_refs = $8, \
-             mirror_branch_regex = $9, auth_method = $10, ssh_public_key = $11, \
-             ssh_known_hosts = $12, updated_at = $13 {reset} where id = $14 \
-             and ($15 = 0 or enabled = 1 or (select count(*) from remote_mirrors other \
-                  where other.project_id = $16 and other.enabled = 1 and other.id <> $14) < $17)"
-        );
+        static SQL: LazyLock<[String; 2]> = LazyLock::new(|| {
+            let n = SETTING_COLUMNS.len();
+            [false, true].map(|reset| {
+                let reset = if reset {
+                    ", update_status = 'none', last_update_at = null, \
+                     last_update_started_at = null, last_successful_update_at = null, \
+                     last_error = null, retry_count = 0"
+                } else {
+                    ""
+                };
+                format!(
+                    "update remote_mirrors set {}, updated_at = ${t} {reset} where id = ${id} \
+                     and (${e} = 0 or enabled = 1 or (select count(*) from remote_mirrors other \
+                          where other.project_id = ${p} and other.enabled = 1 \
+                          and other.id <> ${id}) < ${max})",
+                    setting_assignments(1),
+                    t = n + 1,
+                    id = n + 2,
+                    e = n + 3,
+                    p = n + 4,
+                    max = n + 5,
+                )
+            })
+        });
         let mut tx = self.transaction().await?;
-        tx.lock_project(m.project_id).await?;
-        let done = bind_settings(sqlx::query(&sql), m)
+        tx.lock_project(project_id).await?;
+        let done = bind_settings(sqlx::query(&SQL[usize::from(reset_status)]), m)
             .bind(now)
             .bind(id)
             .bind(flag(m.enabled))
-            .bind(m.project_id)
+            .bind(project_id)
             .bind(max_enabled)
             .execute(&mut *tx.tx)
             .await?;

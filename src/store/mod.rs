@@ -14,7 +14,7 @@ mod protected;
 mod users;
 
 pub use jobs::{ClaimedJob, NewJob, MIRROR_UPDATE_KIND, NOTIFY_CHANNEL, RECORD_PUSH_KIND};
-pub use mirrors::{mirror_job_key, MirrorChanges, NewMirror};
+pub use mirrors::mirror_job_key;
 pub use projects::NewProject;
 
 use std::str::FromStr;

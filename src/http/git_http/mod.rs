@@ -34,13 +34,13 @@ use tokio_util::io::StreamReader;
 
 use super::auth::{request_token, user_for_token};
 use super::error::ApiError;
-use super::projects::find_project;
 use super::AppState;
 use crate::git::Subcommand;
 use crate::model::access::Caller;
 use crate::model::entities::{Project, User};
-use crate::model::refmatch::BranchPattern;
-use crate::service::pushes::{record_push, write_intent, RefUpdate};
+use crate::service::error::ServiceError;
+use crate::service::projects::find_project;
+use crate::service::pushes::{record_push, refused_updates, write_intent, RefUpdate};
 use pktline::{read_command_list, refusal_report, CommandList};
 
 /// Longest `Git-Protocol` header passed on to git; real values are a few bytes (`version=2`).
@@ -286,8 +286,8 @@ async fn authorize(
 ) -> Result<(Project, Caller), GitHttpError> {
     let (project, caller) = match find_project(state, full_path, user).await {
         Ok(found) => found,
-        Err(ApiError::Unauthorized) => return Err(GitHttpError::Unauthorized),
-        Err(ApiError::NotFound(_)) => return Err(GitHttpError::NotFound),
+        Err(ServiceError::Unauthenticated) => return Err(GitHttpError::Unauthorized),
+        Err(ServiceError::NotFound(_)) => return Err(GitHttpError::NotFound),
         Err(e) => return Err(GitHttpError::Internal(e.to_string())),
     };
     let allowed = match service {
@@ -459,33 +459,6 @@ async fn receive_pack(
     }
     let input = Cursor::new(list.raw).chain(input);
     rpc(state, repo, Service::ReceivePack, None, input, after)
-}
-
-/// The updates the caller may not make: those to protected branches, unless a Maintainer.
-async fn refused_updates(
-    state: &AppState,
-    project: &Project,
-    caller: Caller,
-    updates: &[RefUpdate],
-) -> Result<Vec<String>, GitHttpError> {
-    if caller.can_admin_project() || updates.is_empty() {
-        return Ok(Vec::new());
-    }
-    let patterns: Vec<BranchPattern> = state
-        .store
-        .protected_branch_names(project.id)
-        .await?
-        .into_iter()
-        .map(BranchPattern::new)
-        .collect();
-    Ok(updates
-        .iter()
-        .filter(|u| {
-            u.branch()
-                .is_some_and(|b| patterns.iter().any(|p| p.matches(b)))
-        })
-        .map(|u| u.name.clone())
-        .collect())
 }
 
 /// Answers a refused push without starting git. The whole push is refused, as GitLab's

@@ -1,0 +1,158 @@
+//! What a create or update of a remote mirror asks for, and GitLab's normalisation of the
+//! branch-selection switches: absent keeps the stored value (or the default on create), `null`
+//! means false, a regex in the request wins over "protected only" and "protected only" in the
+//! request clears a stored regex (GitLab EE). Pure: validation errors are collected per field.
+
+use super::entities::RemoteMirror;
+use super::errors::FieldErrors;
+use super::refmatch::validate_branch_regex;
+
+/// A create or update request as the client sent it. `None`: the key was absent; `Some(None)`:
+/// present but null or blank.
+#[derive(Debug, Clone, Default)]
+pub struct MirrorRequest {
+    /// The new URL, with credentials if any (required on create).
+    pub url: Option<String>,
+    pub enabled: Option<Option<bool>>,
+    /// `password` or `ssh_public_key`, unparsed: an unknown value is a validation error.
+    pub auth_method: Option<String>,
+    pub keep_divergent_refs: Option<Option<bool>>,
+    pub only_protected_branches: Option<Option<bool>>,
+    pub mirror_branch_regex: Option<Option<String>>,
+    /// Host keys to pin (`known_hosts` lines or bare keys); an empty list clears them.
+    pub host_keys: Option<Vec<String>>,
+}
+
+/// The switches and branch selection of a mirror after normalisation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Switches {
+    pub enabled: bool,
+    pub only_protected_branches: bool,
+    pub keep_divergent_refs: bool,
+    pub mirror_branch_regex: Option<String>,
+}
+
+impl Switches {
+    /// The switches `req` asks for on top of `current` (`None` on create), with GitLab's rules;
+    /// invalid values are recorded in `errors`.
+    pub fn resolve(
+        current: Option<&RemoteMirror>,
+        req: &MirrorRequest,
+        errors: &mut FieldErrors,
+    ) -> Switches {
+        let enabled = match req.enabled {
+            Some(v) => v.unwrap_or(false),
+            None => current.is_some_and(|m| m.enabled),
+        };
+        let keep_divergent_refs = match req.keep_divergent_refs {
+            Some(v) => v.unwrap_or(false),
+            None => current.is_some_and(|m| m.keep_divergent_refs),
+        };
+        let mut only_protected_branches = match req.only_protected_branches {
+            Some(Some(v)) => v,
+            Some(None) => {
+                errors.add("only_protected_branches", "can't be blank");
+                false
+            }
+            None => current.is_some_and(|m| m.only_protected_branches),
+        };
+        let requested_regex = req
+            .mirror_branch_regex
+            .clone()
+            .map(|r| r.filter(|s| !s.is_empty()));
+        let mut mirror_branch_regex = match requested_regex {
+            Some(r) => r,
+            None => current.and_then(|m| m.mirror_branch_regex.clone()),
+        };
+        if matches!(req.mirror_branch_regex, Some(Some(ref s)) if !s.is_empty()) {
+            only_protected_branches = false;
+        } else if req.only_protected_branches == Some(Some(true)) {
+            mirror_branch_regex = None;
+        }
+        if let Some(re) = &mirror_branch_regex {
+            if let Err(msg) = validate_branch_regex(re) {
+                errors.add("mirror_branch_regex", msg);
+            }
+        }
+        Switches {
+            enabled,
+            only_protected_branches,
+            keep_divergent_refs,
+            mirror_branch_regex,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored() -> RemoteMirror {
+        RemoteMirror {
+            enabled: true,
+            keep_divergent_refs: true,
+            mirror_branch_regex: Some("^rel".into()),
+            ..RemoteMirror::default()
+        }
+    }
+
+    #[test]
+    fn absent_keeps_null_clears_and_create_defaults_to_off() {
+        let mut errors = FieldErrors::default();
+        let none = Switches::resolve(None, &MirrorRequest::default(), &mut errors);
+        assert!(!none.enabled && !none.keep_divergent_refs && !none.only_protected_branches);
+        let kept = Switches::resolve(Some(&stored()), &MirrorRequest::default(), &mut errors);
+        assert!(kept.enabled && kept.keep_divergent_refs);
+        assert_eq!(kept.mirror_branch_regex.as_deref(), Some("^rel"));
+        let req = MirrorRequest {
+            enabled: Some(None),
+            mirror_branch_regex: Some(Some(String::new())),
+            ..MirrorRequest::default()
+        };
+        let cleared = Switches::resolve(Some(&stored()), &req, &mut errors);
+        assert!(!cleared.enabled);
+        assert_eq!(cleared.mirror_branch_regex, None);
+        assert!(errors.is_empty());
+    }
+
+    #[test]
+    fn regex_and_protected_only_exclude_each_other() {
+        let mut errors = FieldErrors::default();
+        let protected = MirrorRequest {
+            only_protected_branches: Some(Some(true)),
+            ..MirrorRequest::default()
+        };
+        let s = Switches::resolve(Some(&stored()), &protected, &mut errors);
+        assert!(s.only_protected_branches);
+        assert_eq!(s.mirror_branch_regex, None);
+        let current = RemoteMirror {
+            only_protected_branches: true,
+            ..RemoteMirror::default()
+        };
+        let regex = MirrorRequest {
+            mirror_branch_regex: Some(Some("^main$".into())),
+            ..MirrorRequest::default()
+        };
+        let s = Switches::resolve(Some(&current), &regex, &mut errors);
+        assert!(!s.only_protected_branches);
+        assert_eq!(s.mirror_branch_regex.as_deref(), Some("^main$"));
+        assert!(errors.is_empty());
+    }
+
+    #[test]
+    fn blank_protected_only_and_bad_regex_are_field_errors() {
+        let mut errors = FieldErrors::default();
+        let req = MirrorRequest {
+            only_protected_branches: Some(None),
+            ..MirrorRequest::default()
+        };
+        Switches::resolve(None, &req, &mut errors);
+        let req = MirrorRequest {
+            mirror_branch_regex: Some(Some("(".into())),
+            ..MirrorRequest::default()
+        };
+        Switches::resolve(None, &req, &mut errors);
+        let fields: Vec<&String> = errors.0.keys().collect();
+        assert_eq!(fields, ["mirror_branch_regex", "only_protected_branches"]);
+    }
+}

@@ -1,0 +1,55 @@
+//! The service layer's one error type: what went wrong in a use case, in domain terms. The HTTP
+//! edge turns it into GitLab's status and JSON shape (`http::error`), the web interface into a
+//! page; nothing here knows about either.
+
+use crate::model::errors::FieldErrors;
+use crate::store::StoreError;
+
+/// A use case's failure.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The named resource (`Project`, `User`, `Namespace`) does not exist or is hidden from the
+    /// caller.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// A record inside a found resource (a mirror, a member, a protected branch) does not exist.
+    #[error("record not found")]
+    RecordNotFound,
+    /// The caller must sign in to get further.
+    #[error("authentication required")]
+    Unauthenticated,
+    /// The caller may not do this.
+    #[error("forbidden")]
+    Forbidden,
+    /// The request broke field rules; nothing was written.
+    #[error("invalid: {0:?}")]
+    Invalid(FieldErrors),
+    /// The request is refused as a whole, with a message for the person.
+    #[error("{0}")]
+    Refused(String),
+    /// The request conflicts with what exists.
+    #[error("{0}")]
+    Conflict(String),
+    /// The request could not be processed, with GitLab's full messages.
+    #[error("{0:?}")]
+    Unprocessable(Vec<String>),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Something else below failed (git, the cipher); the text is for the log only.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ServiceError {
+    /// One field's validation error.
+    pub fn field(field: &str, message: impl Into<String>) -> ServiceError {
+        ServiceError::Invalid(FieldErrors::one(field, message))
+    }
+}
+
+impl From<FieldErrors> for ServiceError {
+    fn from(errors: FieldErrors) -> Self {
+        ServiceError::Invalid(errors)
+    }
+}

@@ -1,0 +1,297 @@
+//! A project's push mirrors: create, update, delete and sync, with GitLab's rules. URLs are
+//! checked as mirrors use them (syntax, scheme, then every address the host resolves to), the
+//! switches normalised (`model::mirror_settings`), host keys converted (`model::host_keys`), an
+//! SSH key pair generated when a mirror first authenticates by key, credentials sealed before
+//! they reach the store, and the enabled-mirror limit kept by the store's writing statement.
+//!
+//! A mirror's status starts over (`none`, no timestamps, the recorded remote state forgotten)
+//! only when its URL or credentials really change: a client that repeats the unchanged `url` on
+//! every update (gitlabform does) keeps its mirror's history.
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::app::App;
+use crate::credentials::{generate_ssh_key, MirrorCredentials};
+use crate::model::entities::{AuthMethod, MirrorSettings, Project, RemoteMirror};
+use crate::model::errors::FieldErrors;
+use crate::model::host_keys::known_hosts;
+use crate::model::mirror_settings::{MirrorRequest, Switches};
+use crate::model::status::UpdateStatus;
+use crate::model::url::{parse_mirror_url, NetworkPolicy, ParsedMirrorUrl, UrlError};
+use crate::netcheck::{resolve_checked, ResolveError};
+
+use super::error::ServiceError;
+
+/// GitLab 18.9's limit of enabled push mirrors per project.
+pub const MAX_ENABLED_MIRRORS: i64 = 10;
+
+/// GitLab's refusal to sync a disabled mirror.
+const SYNC_REFUSED: &str =
+    "Cannot proceed with the push mirroring. Please verify your mirror configuration.";
+
+/// One mirror of `project_id`; a mirror of another project is not found.
+pub async fn find_mirror(
+    app: &App,
+    project_id: i64,
+    id: i64,
+) -> Result<RemoteMirror, ServiceError> {
+    app.store
+        .mirror(project_id, id)
+        .await?
+        .ok_or(ServiceError::RecordNotFound)
+}
+
+/// The mirror's public SSH key, when it authenticates by key over `ssh://`.
+pub fn public_key(mirror: &RemoteMirror) -> Option<&str> {
+    mirror.ssh_public_key.as_deref().filter(|_| {
+        mirror.url.starts_with("ssh://") && mirror.auth_method == AuthMethod::SshPublicKey
+    })
+}
+
+/// Creates a mirror of `project` (status `none`).
+pub async fn create_mirror(
+    app: &App,
+    project: &Project,
+    req: MirrorRequest,
+) -> Result<RemoteMirror, ServiceError> {
+    let mut errors = FieldErrors::default();
+    let auth_method = match req.auth_method.as_deref() {
+        None => AuthMethod::Password,
+        Some(s) => auth_method(s, AuthMethod::Password, &mut errors),
+    };
+    let parsed = check_url(app, req.url.as_deref().unwrap_or_default(), &mut errors).await;
+    let host_keys = match &req.host_keys {
+        Some(keys) => host_keys_for(keys, parsed.as_ref())?,
+        None => None,
+    };
+    let switches = Switches::resolve(None, &req, &mut errors);
+    let Some(parsed) = parsed.filter(|_| errors.is_empty()) else {
+        return Err(errors.into());
+    };
+    let mut credentials = MirrorCredentials {
+        user: parsed.user.clone().map(SecretString::from),
+        password: parsed.password.clone(),
+        ssh_private_key: None,
+    };
+    let mut ssh_public_key = None;
+    if auth_method == AuthMethod::SshPublicKey {
+        let (private, public) = generate_ssh_key(&key_comment(app));
+        credentials.ssh_private_key = Some(private);
+        ssh_public_key = Some(public);
+    }
+    let settings = settings(
+        app,
+        &parsed,
+        &credentials,
+        switches,
+        auth_method,
+        ssh_public_key,
+        host_keys,
+    );
+    app.store
+        .create_mirror(
+            project.id,
+            &settings,
+            MAX_ENABLED_MIRRORS,
+            app.clock.now_ms(),
+        )
+        .await?
+        .ok_or_else(limit_reached)
+}
+
+/// Changes `mirror`'s settings as `req` asks.
+pub async fn update_mirror(
+    app: &App,
+    project: &Project,
+    mirror: &RemoteMirror,
+    req: MirrorRequest,
+) -> Result<RemoteMirror, ServiceError> {
+    let mut errors = FieldErrors::default();
+    let auth_method = match req.auth_method.as_deref() {
+        None => mirror.auth_method,
+        Some(s) => auth_method(s, mirror.auth_method, &mut errors),
+    };
+    let new_url = match &req.url {
+        None => None,
+        Some(raw) => check_url(app, raw, &mut errors).await,
+    };
+    // Host keys are bound to the URL they will be used with: the new one, else the stored one.
+    let host_keys = match &req.host_keys {
+        None => mirror.ssh_known_hosts.clone(),
+        Some(keys) => {
+            let stored = || {
+                let policy = NetworkPolicy {
+                    allow_local_network: true,
+                };
+                parse_mirror_url(&mirror.url, policy).ok()
+            };
+            let for_url = new_url.clone().or_else(stored);
+            host_keys_for(keys, for_url.as_ref())?
+        }
+    };
+    let switches = Switches::resolve(Some(mirror), &req, &mut errors);
+    if !errors.is_empty() {
+        return Err(errors.into());
+    }
+    let mut creds = MirrorCredentials::open(&app.cipher, mirror.credentials.as_deref())
+        .map_err(|e| ServiceError::Internal(e.to_string()))?;
+    let mut changed = false;
+    if let Some(p) = &new_url {
+        changed = p.url != mirror.url
+            || !same_secret(p.user.as_deref(), creds.user.as_ref())
+            || !same_secret(
+                p.password.as_ref().map(|s| s.expose_secret()),
+                creds.password.as_ref(),
+            );
+        creds.user = p.user.clone().map(SecretString::from);
+        creds.password = p.password.clone();
+    }
+    let mut ssh_public_key = mirror.ssh_public_key.clone();
+    if auth_method == AuthMethod::SshPublicKey && creds.ssh_private_key.is_none() {
+        let (private, public) = generate_ssh_key(&key_comment(app));
+        creds.ssh_private_key = Some(private);
+        ssh_public_key = Some(public);
+    }
+    let settings = match &new_url {
+        Some(p) => settings(
+            app,
+            p,
+            &creds,
+            switches,
+            auth_method,
+            ssh_public_key,
+            host_keys,
+        ),
+        None => MirrorSettings {
+            credentials: creds.seal(&app.cipher),
+            enabled: switches.enabled,
+            only_protected_branches: switches.only_protected_branches,
+            keep_divergent_refs: switches.keep_divergent_refs,
+            mirror_branch_regex: switches.mirror_branch_regex,
+            auth_method,
+            ssh_public_key,
+            ssh_known_hosts: host_keys,
+            ..mirror.settings()
+        },
+    };
+    app.store
+        .update_mirror(
+            mirror.id,
+            project.id,
+            &settings,
+            changed,
+            MAX_ENABLED_MIRRORS,
+            app.clock.now_ms(),
+        )
+        .await?
+        .ok_or_else(limit_reached)
+}
+
+/// Asks for an update of `mirror` now. A disabled mirror is refused; a sync while an update runs
+/// is a silent no-op (the running one covers it), as in GitLab.
+pub async fn sync_mirror(app: &App, mirror: &RemoteMirror) -> Result<(), ServiceError> {
+    if !mirror.enabled {
+        return Err(ServiceError::Refused(SYNC_REFUSED.into()));
+    }
+    if mirror.update_status != UpdateStatus::Started {
+        app.store
+            .request_mirror_update(mirror.id, app.clock.now_ms())
+            .await?;
+        app.jobs_wakeup.notify_one();
+    }
+    Ok(())
+}
+
+/// Deletes `mirror` and its sealed credentials.
+pub async fn delete_mirror(app: &App, mirror: &RemoteMirror) -> Result<(), ServiceError> {
+    app.store
+        .delete_mirror(mirror.project_id, mirror.id)
+        .await?;
+    Ok(())
+}
+
+/// An `auth_method` value, or `fallback` with GitLab's error recorded.
+fn auth_method(raw: &str, fallback: AuthMethod, errors: &mut FieldErrors) -> AuthMethod {
+    AuthMethod::parse(raw).unwrap_or_else(|| {
+        errors.add("auth_method", "is not included in the list");
+        fallback
+    })
+}
+
+/// Whether a requested credential equals the stored one (both absent counts as equal).
+fn same_secret(requested: Option<&str>, stored: Option<&SecretString>) -> bool {
+    requested == stored.map(|s| s.expose_secret())
+}
+
+/// Checks a mirror URL fully: blank, syntax and policy, then every address its host resolves to,
+/// recording GitLab's `url` error. An unresolvable host is accepted, as GitLab does; the engine
+/// checks again, DNS-pinned, before each push.
+async fn check_url(app: &App, raw: &str, errors: &mut FieldErrors) -> Option<ParsedMirrorUrl> {
+    if raw.trim().is_empty() {
+        errors.add("url", "can't be blank");
+        return None;
+    }
+    let checked = match parse_mirror_url(raw, app.network_policy) {
+        Err(e) => Err(e.to_string()),
+        Ok(parsed) => match resolve_checked(&parsed, app.network_policy).await {
+            Ok(_) | Err(ResolveError::Unresolvable) => Ok(parsed),
+            Err(ResolveError::Blocked(reason)) => Err(UrlError::Blocked(reason).to_string()),
+        },
+    };
+    checked.map_err(|msg| errors.add("url", msg)).ok()
+}
+
+/// `host_keys` as `known_hosts` text for `url`; GitLab refuses bad keys with a plain 400.
+fn host_keys_for(
+    keys: &[String],
+    url: Option<&ParsedMirrorUrl>,
+) -> Result<Option<String>, ServiceError> {
+    let host = url.map(|u| (u.host_str(), u.port));
+    known_hosts(keys, host.as_ref().map(|(h, p)| (h.as_str(), *p)))
+        .map_err(|e| ServiceError::Refused(e.to_string()))
+}
+
+/// The settings to save for a mirror at `url` with `creds`.
+fn settings(
+    app: &App,
+    url: &ParsedMirrorUrl,
+    creds: &MirrorCredentials,
+    switches: Switches,
+    auth_method: AuthMethod,
+    ssh_public_key: Option<String>,
+    ssh_known_hosts: Option<String>,
+) -> MirrorSettings {
+    MirrorSettings {
+        url: url.url.clone(),
+        has_user: url.user.is_some(),
+        user_is_git: url.user.as_deref() == Some("git"),
+        has_password: url.password.is_some(),
+        credentials: creds.seal(&app.cipher),
+        enabled: switches.enabled,
+        only_protected_branches: switches.only_protected_branches,
+        keep_divergent_refs: switches.keep_divergent_refs,
+        mirror_branch_regex: switches.mirror_branch_regex,
+        auth_method,
+        ssh_public_key,
+        ssh_known_hosts,
+    }
+}
+
+/// GitLab 18.9's refusal when enabling one more mirror would pass the maximum.
+fn limit_reached() -> ServiceError {
+    ServiceError::field(
+        "enabled",
+        format!(
+            "cannot be true: a project can have at most {MAX_ENABLED_MIRRORS} enabled push mirrors"
+        ),
+    )
+}
+
+/// The SSH key comment GitLab uses: `git@<host>`.
+fn key_comment(app: &App) -> String {
+    let host = url::Url::parse(&app.external_url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_else(|| "pushmirror".into());
+    format!("git@{host}")
+}

@@ -1,0 +1,169 @@
+//! Projects: finding one as a caller sees it (by id or `namespace/path`; hidden ones do not
+//! exist for the caller), creating one with its bare repository, and deleting one with it.
+
+use crate::app::App;
+use crate::model::access::{AccessLevel, Caller, Visibility};
+use crate::model::entities::{Project, User};
+use crate::model::errors::FieldErrors;
+use crate::model::naming::{
+    path_from_name, valid_branch_name, valid_name, valid_path, NAME_MESSAGE, PATH_MESSAGE,
+};
+use crate::store::{NewProject, StoreError};
+
+use super::error::ServiceError;
+
+/// `id` as a numeric project id, when it is one (otherwise it may be a `namespace/path`).
+pub fn numeric_id(id: &str) -> Option<i64> {
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    id.parse().ok()
+}
+
+/// Resolves a project by numeric id or full path and the caller's standing in it. Unknown or
+/// invisible projects are `NotFound("Project")`, except that an anonymous caller of a
+/// non-public project is asked to authenticate.
+pub async fn find_project(
+    app: &App,
+    id: &str,
+    user: Option<&User>,
+) -> Result<(Project, Caller), ServiceError> {
+    let user_id = user.map(|u| u.id);
+    let found = if let Some(n) = numeric_id(id) {
+        app.store.project_by_id_for(n, user_id).await?
+    } else if id.contains('/') {
+        app.store.project_by_path_for(id, user_id).await?
+    } else {
+        None
+    };
+    admit(found, user)
+}
+
+/// The second half of [`find_project`], for callers that looked the project up themselves: what
+/// the caller is to `found`, or the error hiding it.
+pub fn admit(
+    found: Option<(Project, Option<AccessLevel>)>,
+    user: Option<&User>,
+) -> Result<(Project, Caller), ServiceError> {
+    let Some((project, level)) = found else {
+        return Err(ServiceError::NotFound("Project"));
+    };
+    let caller = Caller {
+        is_admin: user.is_some_and(|u| u.is_admin),
+        level,
+        authenticated: user.is_some(),
+    };
+    if !caller.can_read_project(project.visibility) {
+        return Err(if user.is_none() {
+            ServiceError::Unauthenticated
+        } else {
+            ServiceError::NotFound("Project")
+        });
+    }
+    Ok((project, caller))
+}
+
+/// What a new project is asked to be; at least one of `name` and `path` is given.
+#[derive(Debug, Clone, Default)]
+pub struct ProjectRequest {
+    pub name: Option<String>,
+    pub path: Option<String>,
+    /// The namespace by id or path; the creator's own namespace when absent.
+    pub namespace: Option<String>,
+    pub description: Option<String>,
+    pub default_branch: Option<String>,
+    pub visibility: Visibility,
+}
+
+/// Creates a project owned by `creator` and its bare repository; returns it with the creator's
+/// access level. A path derived from the name as GitLab does; names and paths unique per
+/// namespace. Either both the row and the repository exist afterwards, or neither.
+pub async fn create_project(
+    app: &App,
+    creator: &User,
+    req: ProjectRequest,
+) -> Result<(Project, Option<AccessLevel>), ServiceError> {
+    let namespace = match &req.namespace {
+        Some(ns) => app
+            .store
+            .namespace(ns)
+            .await?
+            .filter(|n| creator.is_admin || n.owner_id == Some(creator.id)),
+        None => app.store.namespace(&creator.username).await?,
+    }
+    .ok_or(ServiceError::NotFound("Namespace"))?;
+    let path = req
+        .path
+        .unwrap_or_else(|| path_from_name(req.name.as_deref().unwrap_or_default()));
+    let name = req.name.unwrap_or_else(|| path.clone());
+    let mut errors = FieldErrors::default();
+    if !valid_path(&path) {
+        errors.add("path", PATH_MESSAGE);
+    }
+    if !valid_name(&name) {
+        errors.add("name", NAME_MESSAGE);
+    }
+    if req
+        .default_branch
+        .as_deref()
+        .is_some_and(|b| !valid_branch_name(b))
+    {
+        errors.add("default_branch", "is invalid");
+    }
+    if !errors.is_empty() {
+        return Err(errors.into());
+    }
+    let new = NewProject {
+        namespace_id: namespace.id,
+        name,
+        path,
+        description: req.description,
+        default_branch: req.default_branch.clone(),
+        visibility: req.visibility,
+        creator_id: creator.id,
+    };
+    let project = match app.store.create_project(&new, app.clock.now_ms()).await {
+        Ok(p) => p,
+        Err(StoreError::Conflict(c)) => {
+            // PostgreSQL names the constraint (`projects_name_key`); SQLite lists the columns
+            // (`projects.namespace_id, projects.name`), where `namespace_id` also contains "name".
+            let field = if c.contains("projects_name_key") || c.ends_with("projects.name") {
+                "name"
+            } else {
+                "path"
+            };
+            return Err(ServiceError::field(field, "has already been taken"));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let repo = app.storage.repository_path(project.id);
+    let branch = req.default_branch.as_deref().unwrap_or("main");
+    if let Err(e) = crate::git::init_bare(&app.git, &repo, branch).await {
+        // Leave nothing half-made: no row without its repository.
+        let _ = app.store.delete_project(project.id).await;
+        let _ = tokio::fs::remove_dir_all(&repo).await;
+        return Err(ServiceError::Internal(format!("creating repository: {e}")));
+    }
+    let level = app.store.access_level(project.id, creator.id).await?;
+    Ok((project, level))
+}
+
+/// Deletes a project (its mirrors, members and rules go with its row) and then its repository.
+/// Only an Owner or an admin may.
+pub async fn delete_project(
+    app: &App,
+    project: &Project,
+    caller: Caller,
+) -> Result<(), ServiceError> {
+    if !caller.can_remove_project() {
+        return Err(ServiceError::Forbidden);
+    }
+    app.store.delete_project(project.id).await?;
+    let repo = app.storage.repository_path(project.id);
+    if let Err(e) = tokio::fs::remove_dir_all(&repo).await {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            tracing::warn!(project = project.id, error = %e, "could not remove repository");
+        }
+    }
+    Ok(())
+}
