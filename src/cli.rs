@@ -321,14 +321,7 @@ async fn token_create(args: TokenArgs) -> ExitCode {
         Ok(a) => a,
         Err(e) => return start_failed(e),
     };
-    let now = app.clock.now_ms();
-    let created = async {
-        let user = app.store.ensure_user(username, args.admin, now).await?;
-        let (token, hash) = crate::secret::mint_token();
-        app.store.insert_token(user.id, &hash, "cli", now).await?;
-        Ok::<_, crate::store::StoreError>(token)
-    };
-    match created.await {
+    match crate::service::auth::issue_token(&app, username, args.admin, "cli").await {
         Ok(token) => {
             println!("{}", token.expose_secret());
             ExitCode::SUCCESS

@@ -12,7 +12,8 @@
 //! - [`config`]: flags > environment > TOML file > defaults.
 //! - [`storage`]: the one owner of "project → repository path".
 //! - [`http`]: GitLab's `/api/v4` and git smart HTTP.
-//! - [`service`]: the use cases (mirrors, pushes), free of HTTP.
+//! - [`service`]: the use cases (projects, mirrors, members, protected branches, pushes, tokens),
+//!   free of HTTP; handlers extract, authorise, call one and render.
 //! - [`jobs`]: the durable job runner and its kinds (mirror updates, push intents).
 //! - [`store`]: the database (SQLite or PostgreSQL).
 //! - [`git`]: the one module that spawns processes.

@@ -1,5 +1,6 @@
 //! Authentication by personal access token: a token's SHA-256 hash is looked up, and the user
-//! it belongs to is reused for a few seconds (see [`TokenCache`]).
+//! it belongs to is reused for a few seconds (see [`TokenCache`]). And issuing a token
+//! (`pushmirror token create`): only its hash is stored.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -7,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::app::App;
 use crate::model::entities::User;
-use crate::secret::hash_token;
+use crate::secret::{hash_token, mint_token};
 use crate::store::StoreError;
 
 /// How long a token's user is reused without asking the database. Every API call authenticates,
@@ -53,4 +54,21 @@ pub async fn user_for_token(app: &App, token: &str) -> Result<Option<User>, Stor
         app.token_cache.put(hash, u.clone());
     }
     Ok(user)
+}
+
+/// Issues a new personal access token named `name` for `username`, creating the user (an admin
+/// if `admin`; an existing user is promoted, never demoted) when needed. The token is returned
+/// once; the store keeps only its hash. Idempotent up to the new token: a retry after a failure
+/// reuses the user.
+pub async fn issue_token(
+    app: &App,
+    username: &str,
+    admin: bool,
+    name: &str,
+) -> Result<secrecy::SecretString, StoreError> {
+    let now = app.clock.now_ms();
+    let user = app.store.ensure_user(username, admin, now).await?;
+    let (token, hash) = mint_token();
+    app.store.insert_token(user.id, &hash, name, now).await?;
+    Ok(token)
 }
