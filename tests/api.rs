@@ -2480,3 +2480,56 @@ mod cli {
         assert!(err.contains("9999"), "{err}");
     }
 }
+
+/// gitlabform repeats the unchanged `url` on every run: that must not wipe a mirror's history.
+/// A new password on the same URL is a credential change and starts the status over.
+#[tokio::test]
+async fn remote_mirror_put_with_the_unchanged_url_keeps_its_status() {
+    let s = TestServer::start().await;
+    let alice = s.token("alice", false).await;
+    let p = s.project(&alice, "same").await;
+    let base = format!("/projects/{}/remote_mirrors", p["id"]);
+    let url = format!("https://bot:first@{REMOTE}/same.git");
+    let r = s
+        .post_json(&base, &alice, json!({"url": url, "enabled": true}))
+        .await;
+    let id = r.body["id"].as_i64().unwrap();
+    sqlx::query(
+        "update remote_mirrors set update_status = 'finished', last_update_at = 1000, \
+         last_update_started_at = 900, last_successful_update_at = 1000 where id = $1",
+    )
+    .bind(id)
+    .execute(s.state.store.pool())
+    .await
+    .unwrap();
+
+    let r = s
+        .put_json(
+            &format!("{base}/{id}"),
+            &alice,
+            json!({"url": url, "enabled": true}),
+        )
+        .await;
+    check("PUT the same url", &r, 200, None);
+    assert_eq!(r.body["update_status"], "finished");
+    assert_timestamp(
+        &r.body["last_successful_update_at"],
+        "last_successful_update_at",
+    );
+
+    let rotated = format!("https://bot:second@{REMOTE}/same.git");
+    let r = s
+        .put_json(&format!("{base}/{id}"), &alice, json!({"url": rotated}))
+        .await;
+    check("PUT a rotated password", &r, 200, None);
+    assert_eq!(r.body["update_status"], "none");
+    assert_eq!(r.body["last_successful_update_at"], Value::Null);
+    let mirror = s.state.store.mirror_by_id(id).await.unwrap().unwrap();
+    let creds = pushmirror::credentials::MirrorCredentials::open(
+        &s.state.cipher,
+        mirror.credentials.as_deref(),
+    )
+    .unwrap();
+    use secrecy::ExposeSecret;
+    assert_eq!(creds.password.unwrap().expose_secret(), "second");
+}
