@@ -20,6 +20,11 @@
 //! - [`model`]: the pure domain (mirror URLs, ref matching, ref planning, status machine).
 //! - [`credentials`], [`secret`], [`netcheck`]: sealed mirror credentials, the key and tokens,
 //!   resolving and checking a host against the network policy.
+
+// Items are `pub(crate)` unless they are the crate's interface, which the binaries and the
+// integration tests use (`unreachable_pub` flags the rest).
+#![warn(unreachable_pub)]
+
 pub mod app;
 pub mod cli;
 pub mod clock;

@@ -10,13 +10,13 @@ use super::AppState;
 use crate::model::entities::User;
 
 /// The caller, if any (anonymous callers may read public projects).
-pub struct MaybeUser(pub Option<User>);
+pub(super) struct MaybeUser(pub Option<User>);
 
 /// A caller that must be authenticated.
-pub struct CurrentUser(pub User);
+pub(super) struct CurrentUser(pub User);
 
 /// Extracts the token a request carries, if any.
-pub fn request_token(parts: &Parts) -> Option<String> {
+pub(super) fn request_token(parts: &Parts) -> Option<String> {
     if let Some(v) = parts
         .headers
         .get("private-token")
@@ -43,7 +43,10 @@ pub fn request_token(parts: &Parts) -> Option<String> {
 }
 
 /// Resolves a token to its user.
-pub async fn user_for_token(state: &AppState, token: &str) -> Result<Option<User>, ApiError> {
+pub(super) async fn user_for_token(
+    state: &AppState,
+    token: &str,
+) -> Result<Option<User>, ApiError> {
     Ok(crate::service::auth::user_for_token(state, token).await?)
 }
 

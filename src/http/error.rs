@@ -14,7 +14,7 @@ use crate::store::StoreError;
 
 /// An API failure, each variant naming the status and body it becomes.
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
+pub(super) enum ApiError {
     /// 401 `{"message":"401 Unauthorized"}`.
     #[error("401 Unauthorized")]
     Unauthorized,
@@ -54,13 +54,6 @@ pub enum ApiError {
     /// 500 with a generic body; the cause is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
-}
-
-impl ApiError {
-    /// One field error, GitLab's `{"message":{"field":["msg"]}}`.
-    pub fn field(field: &str, message: impl Into<String>) -> ApiError {
-        ApiError::Validation(BTreeMap::from([(field.to_owned(), vec![message.into()])]))
-    }
 }
 
 impl From<StoreError> for ApiError {

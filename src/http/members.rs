@@ -17,7 +17,7 @@ use crate::model::access::AccessLevel;
 use crate::model::entities::Member;
 use crate::service::members;
 
-pub fn router() -> Router<AppState> {
+pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/projects/{id}/members", get(list).post(add))
         .route("/projects/{id}/members/{user_id}", get(show).delete(remove))

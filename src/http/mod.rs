@@ -3,17 +3,17 @@
 //! convert domain values to GitLab JSON through [`views`]; nothing below this layer knows about
 //! HTTP, and nothing imports it. Outside `/api/v4`, `git_http` hosts the repositories over git's smart HTTP.
 
-pub mod auth;
-pub mod error;
+mod auth;
+mod error;
 mod git_http;
 mod members;
-pub mod pagination;
-pub mod params;
+mod pagination;
+mod params;
 mod projects;
 mod protected_branches;
 mod remote_mirrors;
 mod users;
-pub mod views;
+mod views;
 
 use axum::Router;
 

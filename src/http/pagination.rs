@@ -10,12 +10,12 @@ use super::params::Params;
 use crate::store::PageRequest;
 
 /// GitLab's default page size.
-pub const DEFAULT_PER_PAGE: i64 = 20;
+pub(super) const DEFAULT_PER_PAGE: i64 = 20;
 /// GitLab's largest page size; larger requests are clamped, as GitLab does.
-pub const MAX_PER_PAGE: i64 = 100;
+pub(super) const MAX_PER_PAGE: i64 = 100;
 
 /// Reads `page` and `per_page` with GitLab's defaults and clamping.
-pub fn page_request(params: &Params) -> Result<PageRequest, ApiError> {
+pub(super) fn page_request(params: &Params) -> Result<PageRequest, ApiError> {
     let page = params.int("page")?.unwrap_or(1).max(1);
     let per_page = params
         .int("per_page")?
@@ -25,7 +25,7 @@ pub fn page_request(params: &Params) -> Result<PageRequest, ApiError> {
 }
 
 /// A JSON array response with GitLab's pagination headers.
-pub fn paginated(
+pub(super) fn paginated(
     external_url: &str,
     uri: &Uri,
     page: PageRequest,

@@ -13,7 +13,7 @@ const MAX_BODY: usize = 1024 * 1024;
 
 /// The merged parameters of one request.
 #[derive(Debug, Default, Clone)]
-pub struct Params(pub Map<String, Value>);
+pub(super) struct Params(pub Map<String, Value>);
 
 fn insert_pair(map: &mut Map<String, Value>, key: String, value: String) {
     if let Some(base) = key.strip_suffix("[]") {
@@ -120,13 +120,13 @@ fn coerce_bool(v: &Value) -> Option<bool> {
 
 impl Params {
     /// Whether the key was sent at all (even as null).
-    pub fn has(&self, key: &str) -> bool {
+    pub(super) fn has(&self, key: &str) -> bool {
         self.0.contains_key(key)
     }
 
     /// A string parameter. Numbers are taken as their decimal text; arrays and objects are invalid.
     /// `Some(None)` means an explicit null.
-    pub fn string(&self, key: &str) -> Result<Option<Option<String>>, ApiError> {
+    pub(super) fn string(&self, key: &str) -> Result<Option<Option<String>>, ApiError> {
         match self.0.get(key) {
             None => Ok(None),
             Some(Value::Null) => Ok(Some(None)),
@@ -138,14 +138,14 @@ impl Params {
     }
 
     /// A string that must be present (`<key> is missing`); null reads as missing, as in Grape.
-    pub fn required_string(&self, key: &str) -> Result<String, ApiError> {
+    pub(super) fn required_string(&self, key: &str) -> Result<String, ApiError> {
         self.string(key)?
             .flatten()
             .ok_or_else(|| ApiError::Param(format!("{key} is missing")))
     }
 
     /// A Boolean parameter; `Some(None)` is an explicit null.
-    pub fn bool(&self, key: &str) -> Result<Option<Option<bool>>, ApiError> {
+    pub(super) fn bool(&self, key: &str) -> Result<Option<Option<bool>>, ApiError> {
         match self.0.get(key) {
             None => Ok(None),
             Some(Value::Null) => Ok(Some(None)),
@@ -156,7 +156,7 @@ impl Params {
     }
 
     /// An integer parameter.
-    pub fn int(&self, key: &str) -> Result<Option<i64>, ApiError> {
+    pub(super) fn int(&self, key: &str) -> Result<Option<i64>, ApiError> {
         match self.0.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| invalid(key)),
@@ -166,7 +166,7 @@ impl Params {
     }
 
     /// An array of strings; a single string counts as a one-element array.
-    pub fn string_array(&self, key: &str) -> Result<Option<Vec<String>>, ApiError> {
+    pub(super) fn string_array(&self, key: &str) -> Result<Option<Vec<String>>, ApiError> {
         match self.0.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(vec![s.clone()])),
@@ -183,7 +183,7 @@ impl Params {
     }
 
     /// Fails with Grape's `mutually_exclusive` error when all `keys` were sent.
-    pub fn mutually_exclusive(&self, keys: &[&str]) -> Result<(), ApiError> {
+    pub(super) fn mutually_exclusive(&self, keys: &[&str]) -> Result<(), ApiError> {
         if keys.iter().all(|k| self.has(k)) {
             return Err(ApiError::Param(format!(
                 "{} are mutually exclusive",
@@ -195,12 +195,12 @@ impl Params {
 }
 
 /// Grape's `<key> is invalid`.
-pub fn invalid(key: &str) -> ApiError {
+pub(super) fn invalid(key: &str) -> ApiError {
     ApiError::Param(format!("{key} is invalid"))
 }
 
 /// Grape's `<key> does not have a valid value`.
-pub fn not_valid_value(key: &str) -> ApiError {
+pub(super) fn not_valid_value(key: &str) -> ApiError {
     ApiError::Param(format!("{key} does not have a valid value"))
 }
 

@@ -17,7 +17,7 @@ use crate::model::access::{Caller, Visibility};
 use crate::model::entities::{Project, User};
 use crate::service::projects::{self, ProjectRequest};
 
-pub fn router() -> Router<AppState> {
+pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/projects", get(list).post(create))
         .route("/projects/{id}", get(show).delete(remove))
@@ -25,7 +25,7 @@ pub fn router() -> Router<AppState> {
 
 /// Resolves `:id` (numeric id or URL-encoded `namespace/path`) and the caller's standing in it,
 /// as GitLab's errors: `404 Project Not Found`, or 401 for an anonymous caller of a hidden one.
-pub async fn find_project(
+pub(super) async fn find_project(
     state: &AppState,
     id: &str,
     user: Option<&User>,

@@ -18,7 +18,7 @@ use crate::model::access::Caller;
 use crate::model::entities::Project;
 use crate::service::protected_branches::{self, Protection, DEFAULT_LEVEL, LEVELS};
 
-pub fn router() -> Router<AppState> {
+pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/projects/{id}/protected_branches", get(list).post(create))
         .route(

@@ -22,7 +22,7 @@ use crate::model::mirror_settings::MirrorRequest;
 use crate::service::mirrors;
 use crate::service::projects::{admit, numeric_id};
 
-pub fn router() -> Router<AppState> {
+pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/projects/{id}/remote_mirrors", get(list).post(create))
         .route(

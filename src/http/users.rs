@@ -11,9 +11,9 @@ use super::params::Params;
 use super::{views, AppState};
 
 /// The GitLab API version pushmirror answers as: the newest one whose remote-mirror API it matches.
-pub const GITLAB_API_VERSION: &str = "18.6.0";
+pub(super) const GITLAB_API_VERSION: &str = "18.6.0";
 
-pub fn router() -> Router<AppState> {
+pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/user", get(current_user))
         .route("/users", get(list_users))

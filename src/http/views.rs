@@ -8,7 +8,7 @@ use crate::model::entities::{Member, Millis, MirrorSummary, Project, ProtectedBr
 use crate::model::url::masked_url;
 
 /// GitLab's timestamp format: ISO 8601, UTC, milliseconds (`2020-01-06T17:32:02.823Z`).
-pub fn time(ms: Millis) -> Value {
+pub(super) fn time(ms: Millis) -> Value {
     time_text(ms).map(Value::String).unwrap_or(Value::Null)
 }
 
@@ -19,7 +19,7 @@ fn time_text(ms: Millis) -> Option<String> {
 }
 
 /// The basic user entity.
-pub fn user_basic(u: &User, external_url: &str) -> Value {
+pub(super) fn user_basic(u: &User, external_url: &str) -> Value {
     json!({
         "id": u.id,
         "username": u.username,
@@ -32,7 +32,7 @@ pub fn user_basic(u: &User, external_url: &str) -> Value {
 }
 
 /// The entity `GET /user` returns.
-pub fn user_full(u: &User, external_url: &str) -> Value {
+pub(super) fn user_full(u: &User, external_url: &str) -> Value {
     let mut v = user_basic(u, external_url);
     let obj = v.as_object_mut().expect("object");
     obj.insert("is_admin".into(), json!(u.is_admin));
@@ -42,7 +42,7 @@ pub fn user_full(u: &User, external_url: &str) -> Value {
 }
 
 /// The project entity, with the caller's access in `permissions`.
-pub fn project(p: &Project, caller_level: Option<AccessLevel>, external_url: &str) -> Value {
+pub(super) fn project(p: &Project, caller_level: Option<AccessLevel>, external_url: &str) -> Value {
     let full = p.full_path();
     let web_url = format!("{external_url}/{full}");
     json!({
@@ -87,7 +87,7 @@ pub fn project(p: &Project, caller_level: Option<AccessLevel>, external_url: &st
 }
 
 /// The member entity.
-pub fn member(m: &Member, external_url: &str) -> Value {
+pub(super) fn member(m: &Member, external_url: &str) -> Value {
     let mut v = user_basic(&m.user, external_url);
     let obj = v.as_object_mut().expect("object");
     obj.insert("access_level".into(), json!(m.access_level.as_i64()));
@@ -107,7 +107,7 @@ fn access_description(level: i64) -> &'static str {
 }
 
 /// The protected-branch entity.
-pub fn protected_branch(b: &ProtectedBranch) -> Value {
+pub(super) fn protected_branch(b: &ProtectedBranch) -> Value {
     let level = |l: i64| {
         json!([{
             "id": b.id,
@@ -133,7 +133,7 @@ pub fn protected_branch(b: &ProtectedBranch) -> Value {
 /// The remote-mirror entity, with the URL masked as GitLab's `safe_url`. Typed rather than a
 /// `Value`: lists serialise a page of these per poll.
 #[derive(Debug, serde::Serialize)]
-pub struct RemoteMirrorEntity {
+pub(super) struct RemoteMirrorEntity {
     id: i64,
     enabled: bool,
     url: String,
@@ -156,7 +156,7 @@ struct HostKey {
 }
 
 /// The remote-mirror entity of `m`.
-pub fn remote_mirror(m: MirrorSummary) -> RemoteMirrorEntity {
+pub(super) fn remote_mirror(m: MirrorSummary) -> RemoteMirrorEntity {
     let user = m
         .has_user
         .then_some(if m.user_is_git { "git" } else { "x" });

@@ -13,7 +13,7 @@ use crate::app::App;
 use crate::service::pushes::record_push;
 
 /// Records the state of the project whose id is `payload`.
-pub async fn run(app: &Arc<App>, payload: &str) -> Result<Outcome, JobError> {
+pub(super) async fn run(app: &Arc<App>, payload: &str) -> Result<Outcome, JobError> {
     let project_id: i64 = payload
         .parse()
         .map_err(|_| JobError::Other(format!("bad record_push payload {payload:?}")))?;

@@ -13,7 +13,7 @@ use crate::model::entities::Millis;
 use crate::model::status::{Transition, UpdateStatus};
 
 /// A project id and, for each of its mirrors, the mirror id and its recorded source digest.
-pub type ProjectDigests = (i64, Vec<(i64, Option<String>)>);
+pub(super) type ProjectDigests = (i64, Vec<(i64, Option<String>)>);
 
 impl Store {
     /// Marks an update as running: status `started`, `last_update_started_at = now`. False when

@@ -185,7 +185,7 @@ fn text(status: StatusCode, message: &str) -> Response {
 }
 
 /// The app's fallback: smart HTTP for git paths, the API's JSON 404 for everything else.
-pub async fn serve(State(state): State<AppState>, request: Request) -> Response {
+pub(super) async fn serve(State(state): State<AppState>, request: Request) -> Response {
     let Some(target) = GitPath::parse(request.uri().path()) else {
         return ApiError::NoRoute.into_response();
     };

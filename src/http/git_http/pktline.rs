@@ -19,7 +19,7 @@ const SIDEBAND_DATA: usize = 995;
 
 /// Why a command list could not be read.
 #[derive(Debug, thiserror::Error)]
-pub enum PktError {
+pub(super) enum PktError {
     #[error("reading the request: {0}")]
     Io(#[from] std::io::Error),
     #[error("malformed pkt-line in the command list")]
@@ -32,7 +32,7 @@ pub enum PktError {
 
 /// The command list of a receive-pack request, and the exact bytes it came in.
 #[derive(Debug, Default)]
-pub struct CommandList {
+pub(super) struct CommandList {
     /// The bytes read, flush included, to be handed to git unchanged before the rest.
     pub raw: Vec<u8>,
     /// The ref updates, in request order.
@@ -48,14 +48,16 @@ impl CommandList {
 
     /// Whether the client asked for a per-ref report (without one it cannot be told which refs
     /// were refused).
-    pub fn wants_report(&self) -> bool {
+    pub(super) fn wants_report(&self) -> bool {
         self.has("report-status") || self.has("report-status-v2")
     }
 }
 
 /// Reads the command list from the start of a receive-pack request body. An empty body is an
 /// empty list (git's authentication probe sends a bare flush, which is also an empty list).
-pub async fn read_command_list(r: &mut (impl AsyncRead + Unpin)) -> Result<CommandList, PktError> {
+pub(super) async fn read_command_list(
+    r: &mut (impl AsyncRead + Unpin),
+) -> Result<CommandList, PktError> {
     let mut list = CommandList::default();
     loop {
         let mut len = [0u8; 4];
@@ -114,7 +116,7 @@ fn pkt(out: &mut Vec<u8>, data: &[u8]) {
 /// (`reason_for` gives it), wrapped in side-band when the client asked, plus `message` on the
 /// progress band unless the client asked for quiet. The pack is never unpacked, and git reports
 /// "unpack ok" in the same situation when a pre-receive hook declines.
-pub fn refusal_report(
+pub(super) fn refusal_report(
     list: &CommandList,
     reason_for: impl Fn(&RefUpdate) -> String,
     message: &str,

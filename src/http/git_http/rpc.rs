@@ -31,11 +31,11 @@ const MAX_STDERR: usize = 16 * 1024;
 const COPY_CHUNK: usize = 64 * 1024;
 
 /// Work to do once git exited (recording a push).
-pub type AfterExit = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
+pub(super) type AfterExit = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
 
 /// Starts `cmd`, feeds it `input`, and returns a response body made of `prefix` followed by
 /// git's stdout. Everything else happens in a supervising task bounded by `deadline`.
-pub fn stream(
+pub(super) fn stream(
     shutdown: &Shutdown,
     cmd: GitCommand,
     input: impl AsyncRead + Send + Unpin + 'static,

@@ -11,13 +11,13 @@ use tokio::sync::Semaphore;
 const SWEEP_ABOVE: usize = 256;
 
 /// One semaphore per host, `per_host` permits each.
-pub struct HostLimits {
+pub(super) struct HostLimits {
     per_host: usize,
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
 
 impl HostLimits {
-    pub fn new(per_host: usize) -> HostLimits {
+    pub(super) fn new(per_host: usize) -> HostLimits {
         HostLimits {
             per_host,
             hosts: Mutex::new(HashMap::new()),
@@ -25,7 +25,7 @@ impl HostLimits {
     }
 
     /// The semaphore of the host of `url` (lower-cased; an unparsable URL shares the empty host).
-    pub fn for_url(&self, url: &str) -> Arc<Semaphore> {
+    pub(super) fn for_url(&self, url: &str) -> Arc<Semaphore> {
         let host = url::Url::parse(url)
             .ok()
             .and_then(|u| u.host_str().map(str::to_ascii_lowercase))

@@ -23,13 +23,13 @@ use host_limits::HostLimits;
 use update::{UpdateContext, UpdateFailure};
 
 /// The kind's state, shared by its runs.
-pub struct MirrorUpdates {
+pub(crate) struct MirrorUpdates {
     per_host: HostLimits,
     retry: RetryPolicy,
 }
 
 impl MirrorUpdates {
-    pub fn new(cfg: &EngineConfig) -> MirrorUpdates {
+    pub(crate) fn new(cfg: &EngineConfig) -> MirrorUpdates {
         MirrorUpdates {
             per_host: HostLimits::new(cfg.max_updates_per_host.max(1)),
             retry: RetryPolicy {
@@ -41,7 +41,11 @@ impl MirrorUpdates {
 }
 
 /// Runs one update of the mirror whose id is `payload`.
-pub async fn run(app: &Arc<App>, ctx: &MirrorUpdates, payload: &str) -> Result<Outcome, JobError> {
+pub(crate) async fn run(
+    app: &Arc<App>,
+    ctx: &MirrorUpdates,
+    payload: &str,
+) -> Result<Outcome, JobError> {
     let id: i64 = payload
         .parse()
         .map_err(|_| JobError::Other(format!("bad mirror_update payload {payload:?}")))?;
@@ -106,7 +110,7 @@ pub async fn run(app: &Arc<App>, ctx: &MirrorUpdates, payload: &str) -> Result<O
 
 /// The digest of a repository's branches and tags (sorted `<oid> <name>` lines), recorded with
 /// each successful update so start-up can tell whether the repository moved on since.
-pub fn source_digest(refs: &[(String, String)]) -> String {
+pub(crate) fn source_digest(refs: &[(String, String)]) -> String {
     let mut sorted: Vec<&(String, String)> = refs.iter().collect();
     sorted.sort();
     let mut h = Sha256::new();
@@ -121,7 +125,7 @@ pub fn source_digest(refs: &[(String, String)]) -> String {
 
 /// Queues an update of every enabled mirror whose last successful update pushed from another
 /// state of its repository than the one it has now; returns how many were queued.
-pub async fn requeue_stale(app: &Arc<App>, now: Millis) -> Result<u64, JobError> {
+pub(crate) async fn requeue_stale(app: &Arc<App>, now: Millis) -> Result<u64, JobError> {
     let mut queued = 0;
     for (project_id, mirrors) in app.store.mirror_source_digests().await? {
         let repo = app.storage.repository_path(project_id);

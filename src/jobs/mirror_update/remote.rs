@@ -17,7 +17,7 @@ use crate::model::url::{parse_mirror_url, Host, NetworkPolicy, ParsedMirrorUrl, 
 use crate::netcheck::{resolve_checked, ResolveError};
 
 /// A remote ready for one push, with what must live as long as the push.
-pub struct PreparedRemote {
+pub(super) struct PreparedRemote {
     pub remote: Remote,
     /// Every secret that could show up in git's output, for scrubbing.
     pub secrets: Vec<SecretString>,
@@ -28,7 +28,7 @@ pub struct PreparedRemote {
 
 /// Why a remote could not be prepared; the message becomes `last_error` as is.
 #[derive(Debug, thiserror::Error)]
-pub enum PrepareError {
+pub(super) enum PrepareError {
     #[error("The remote mirror URL is invalid: {0}")]
     InvalidUrl(String),
     #[error("{0}")]
@@ -36,7 +36,7 @@ pub enum PrepareError {
 }
 
 /// Checks, resolves and pins the mirror's URL, and attaches its credentials.
-pub async fn prepare(
+pub(super) async fn prepare(
     mirror: &RemoteMirror,
     creds: MirrorCredentials,
     policy: NetworkPolicy,

@@ -24,7 +24,7 @@ use crate::store::Store;
 /// Refspecs per `git push`. Gitaly pushes 10 at a time; every push pays a full ref advertisement,
 /// so with 100,000 refs that would be 10,000 advertisements. 2,000 keeps argv near 200 KB (far
 /// under ARG_MAX) while a first mirror of 100k refs takes 50 pushes.
-pub const PUSH_BATCH: usize = 2000;
+pub(super) const PUSH_BATCH: usize = 2000;
 /// Longest `last_error` kept; git's output past this is noise for a person.
 const MAX_ERROR_LEN: usize = 4000;
 
@@ -34,7 +34,7 @@ const MAX_ERROR_LEN: usize = 4000;
 const MAX_RECORD_AGE_MS: i64 = 600_000;
 
 /// What one update needs.
-pub struct UpdateContext<'a> {
+pub(super) struct UpdateContext<'a> {
     pub store: &'a Store,
     pub cipher: &'a Cipher,
     pub git: &'a GitRunner,
@@ -45,7 +45,7 @@ pub struct UpdateContext<'a> {
 
 /// How an update failed.
 #[derive(Debug, PartialEq, Eq)]
-pub enum UpdateFailure {
+pub(super) enum UpdateFailure {
     /// A retry may fix it (network, authentication, a remote that refused).
     Retryable(String),
     /// Only a person can fix it (diverged refs).
@@ -53,7 +53,10 @@ pub enum UpdateFailure {
 }
 
 /// Runs one update of `mirror`.
-pub async fn run(ctx: &UpdateContext<'_>, mirror: &RemoteMirror) -> Result<(), UpdateFailure> {
+pub(super) async fn run(
+    ctx: &UpdateContext<'_>,
+    mirror: &RemoteMirror,
+) -> Result<(), UpdateFailure> {
     let creds = MirrorCredentials::open(ctx.cipher, mirror.credentials.as_deref())
         .map_err(|e| UpdateFailure::Retryable(e.to_string()))?;
     let prepared = prepare(mirror, creds, ctx.policy, ctx.git)
