@@ -17,6 +17,7 @@
 //! Invariant: no credential is ever put in argv or in a file; callers hand secrets over through
 //! [`GitCommand::env_secret`], which only the child's environment sees.
 
+mod hooks;
 pub mod ops;
 pub mod refs;
 pub mod ssh_agent;
@@ -77,8 +78,6 @@ impl Subcommand {
 const FORCED_CONFIG: &[(&str, &str)] = &[
     // A malicious or compromised remote could redirect us to an internal host; refuse redirects.
     ("http.followRedirects", "false"),
-    // Hooks inside a hosted repository are the operator's business, never run by our own git calls.
-    ("core.hooksPath", "/dev/null"),
     // No credential helper may answer (or store) anything: credentials come only from us.
     ("credential.helper", ""),
     // Never ask a person: there is none.
@@ -134,6 +133,8 @@ pub struct GitRunner {
     /// The `pushmirror` binary every process runs under (`__supervise`), so no descendant
     /// outlives it; see [`supervise`].
     supervisor: Option<PathBuf>,
+    /// The server's own hooks (see [`hooks`]), beside `home`.
+    hooks: PathBuf,
 }
 
 impl GitRunner {
@@ -143,8 +144,12 @@ impl GitRunner {
     pub fn new(home: &Path, timeout: Duration) -> std::io::Result<GitRunner> {
         std::fs::create_dir_all(home)?;
         let binary = find_git().unwrap_or_else(|| PathBuf::from("git"));
+        let mut hooks_name = home.file_name().unwrap_or_default().to_owned();
+        hooks_name.push("-hooks");
+        let hooks = hooks::install(&home.with_file_name(hooks_name))?;
         Ok(GitRunner {
             binary,
+            hooks,
             home: home.to_owned(),
             timeout,
             setpriv: find_setpriv(),
@@ -212,6 +217,28 @@ impl GitRunner {
     /// A git command with the safe environment, running `sub` in `git_dir` (a bare repository), or
     /// nowhere in particular when `git_dir` is `None`.
     pub fn command(&self, git_dir: Option<&Path>, sub: Subcommand) -> GitCommand {
+        self.command_with_hooks(git_dir, sub, Path::new("/dev/null"))
+    }
+
+    /// `git receive-pack` in `repo` that refuses non-fast-forward updates of the refs in
+    /// `fast_forward_only` (full names) with the server's pre-receive hook. Without such refs it
+    /// is [`GitRunner::command`]: no hook runs.
+    pub fn receive_pack(&self, repo: &Path, fast_forward_only: &[String]) -> GitCommand {
+        if fast_forward_only.is_empty() {
+            return self.command(Some(repo), Subcommand::ReceivePack);
+        }
+        let mut cmd = self.command_with_hooks(Some(repo), Subcommand::ReceivePack, &self.hooks);
+        cmd.cmd
+            .env(hooks::FAST_FORWARD_ONLY_ENV, fast_forward_only.join("\n"));
+        cmd
+    }
+
+    fn command_with_hooks(
+        &self,
+        git_dir: Option<&Path>,
+        sub: Subcommand,
+        hooks: &Path,
+    ) -> GitCommand {
         let mut cmd = self.process(self.binary.as_os_str());
         cmd.env("XDG_CONFIG_HOME", &self.home)
             .env("LC_ALL", "C")
@@ -236,6 +263,10 @@ impl GitRunner {
         for (k, v) in FORCED_CONFIG {
             cmd.arg("-c").arg(format!("{k}={v}"));
         }
+        // Hooks inside a hosted repository are the operator's business, never run by our own
+        // git calls; only the server's own (`hooks.rs`) may run, and only when asked for.
+        cmd.arg("-c")
+            .arg(format!("core.hooksPath={}", hooks.display()));
         cmd.arg(sub.as_str());
         GitCommand {
             cmd,

@@ -8,6 +8,7 @@ pub mod host_keys;
 pub mod mirror_settings;
 pub mod naming;
 pub mod plan;
+pub mod push_rules;
 pub mod refmatch;
 pub mod status;
 pub mod url;

@@ -10,8 +10,8 @@
 //! so once a client has seen its push accepted, the need to update the mirrors is durable even
 //! if the server dies before the push is recorded.
 //!
-//! Who may push what is decided before git runs, by [`refused_updates`]; recording never
-//! judges, it only records what already happened.
+//! Who may push what is decided before git runs, by [`judge_push`] (and, for fast-forward-only
+//! refs, by git's pre-receive hook); recording never judges, it only records what happened.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -20,7 +20,7 @@ use crate::app::App;
 use crate::git::{refs, GitError, GitRunner, Subcommand};
 use crate::model::access::Caller;
 use crate::model::entities::{Millis, Project};
-use crate::model::refmatch::BranchPattern;
+use crate::model::push_rules::{Change, PushRules, Verdict};
 use crate::store::{NewJob, StoreError, RECORD_PUSH_KIND};
 
 /// Most updates of one push whose refs are read by name afterwards; a push with more lists every
@@ -62,6 +62,11 @@ impl RefUpdate {
         self.new.bytes().all(|b| b == b'0')
     }
 
+    /// Whether this update creates its ref.
+    pub fn is_create(&self) -> bool {
+        self.old.bytes().all(|b| b == b'0')
+    }
+
     /// The branch name, when the ref is a branch.
     pub fn branch(&self) -> Option<&str> {
         self.name.strip_prefix("refs/heads/")
@@ -73,32 +78,46 @@ impl RefUpdate {
     }
 }
 
-/// The refs among `updates` that `caller` may not change: branches a protected-branch rule
-/// matches, unless the caller is a Maintainer or more.
-pub async fn refused_updates(
+/// What a push may do, judged from its command list before git runs.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct PushJudgement {
+    /// Refs refused outright, each with GitLab's reason; any makes the whole push refused.
+    pub refused: Vec<(String, &'static str)>,
+    /// Refs that may change only by fast-forward (git's pre-receive hook decides).
+    pub fast_forward_only: Vec<String>,
+}
+
+/// Judges `updates` by `caller` against the project's protected-branch rules
+/// (`model::push_rules`). The caller already may push to the project.
+pub async fn judge_push(
     app: &App,
     project: &Project,
     caller: Caller,
     updates: &[RefUpdate],
-) -> Result<Vec<String>, StoreError> {
-    if caller.can_admin_project() || updates.is_empty() {
-        return Ok(Vec::new());
+) -> Result<PushJudgement, StoreError> {
+    let mut judgement = PushJudgement::default();
+    if updates.is_empty() {
+        return Ok(judgement);
     }
-    let patterns: Vec<BranchPattern> = app
-        .store
-        .protected_branch_names(project.id)
-        .await?
-        .into_iter()
-        .map(BranchPattern::new)
-        .collect();
-    Ok(updates
-        .iter()
-        .filter(|u| {
-            u.branch()
-                .is_some_and(|b| patterns.iter().any(|p| p.matches(b)))
-        })
-        .map(|u| u.name.clone())
-        .collect())
+    let rules = PushRules::new(app.store.protected_branch_rules(project.id).await?);
+    if rules.is_empty() {
+        return Ok(judgement);
+    }
+    for u in updates {
+        let change = if u.is_delete() {
+            Change::Delete
+        } else if u.is_create() {
+            Change::Create
+        } else {
+            Change::Update
+        };
+        match rules.judge(caller, u.branch(), change) {
+            Verdict::Allowed => {}
+            Verdict::FastForwardOnly => judgement.fast_forward_only.push(u.name.clone()),
+            Verdict::Refused(why) => judgement.refused.push((u.name.clone(), why)),
+        }
+    }
+    Ok(judgement)
 }
 
 /// Errors of recording a push.

@@ -325,11 +325,14 @@ impl Store {
             let n = SETTING_COLUMNS.len();
             [false, true].map(|reset| {
                 let reset = if reset {
-                    ", update_status = 'none', last_update_at = null, \
-                     last_update_started_at = null, last_successful_update_at = null, \
-                     last_error = null, retry_count = 0"
+                    format!(
+                        ", update_status = '{}', last_update_at = null, \
+                         last_update_started_at = null, last_successful_update_at = null, \
+                         last_error = null, retry_count = 0",
+                        UpdateStatus::None.as_str()
+                    )
                 } else {
-                    ""
+                    String::new()
                 };
                 format!(
                     "update remote_mirrors set {}, updated_at = ${t} {reset} where id = ${id} \

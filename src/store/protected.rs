@@ -65,6 +65,18 @@ impl Store {
         .await?)
     }
 
+    /// Every protected-branch rule of a project (what pushes are judged by).
+    pub async fn protected_branch_rules(
+        &self,
+        project_id: i64,
+    ) -> Result<Vec<ProtectedBranch>, StoreError> {
+        let rows = sqlx::query(&format!("{SELECT} where project_id = $1 order by id"))
+            .bind(project_id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
+    }
+
     /// One rule by its exact stored name.
     pub async fn protected_branch(
         &self,

@@ -40,15 +40,11 @@ use crate::model::access::Caller;
 use crate::model::entities::{Project, User};
 use crate::service::error::ServiceError;
 use crate::service::projects::find_project;
-use crate::service::pushes::{record_push, refused_updates, write_intent, RefUpdate};
+use crate::service::pushes::{judge_push, record_push, write_intent, RefUpdate};
 use pktline::{read_command_list, refusal_report, CommandList};
 
 /// Longest `Git-Protocol` header passed on to git; real values are a few bytes (`version=2`).
 const MAX_GIT_PROTOCOL: usize = 256;
-
-/// The reason shown for a refused push to a protected branch, GitLab's wording.
-const PROTECTED_REFUSAL: &str =
-    "You are not allowed to push code to protected branches on this project.";
 
 /// The two services smart HTTP offers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -398,7 +394,7 @@ fn advertise_refs(
     ))
 }
 
-// POST /:namespace/:project.git/git-upload-pack (and git-receive-pack once its checks passed)
+// POST /:namespace/:project.git/git-upload-pack
 fn rpc(
     state: &AppState,
     repo: &std::path::Path,
@@ -415,6 +411,17 @@ fn rpc(
     if let Some(p) = protocol {
         cmd = cmd.env("GIT_PROTOCOL", p);
     }
+    stream_rpc(state, cmd, service, input, after)
+}
+
+/// Streams `input` through the prepared git command `cmd` and its output back as the response.
+fn stream_rpc(
+    state: &AppState,
+    cmd: crate::git::GitCommand,
+    service: Service,
+    input: impl AsyncRead + Send + Unpin + 'static,
+    after: Option<rpc::AfterExit>,
+) -> Result<Response, GitHttpError> {
     let body = rpc::stream(
         &state.shutdown,
         cmd,
@@ -441,9 +448,9 @@ async fn receive_pack(
     let list = read_command_list(&mut input)
         .await
         .map_err(|e| GitHttpError::BadRequest(e.to_string()))?;
-    let refused = refused_updates(state, project, caller, &list.updates).await?;
-    if !refused.is_empty() {
-        return refuse(state, &list, &refused, input).await;
+    let judgement = judge_push(state, project, caller, &list.updates).await?;
+    if !judgement.refused.is_empty() {
+        return refuse(state, &list, &judgement.refused, input).await;
     }
     let mut after = None;
     if !list.updates.is_empty() {
@@ -458,7 +465,12 @@ async fn receive_pack(
         }) as rpc::AfterExit);
     }
     let input = Cursor::new(list.raw).chain(input);
-    rpc(state, repo, Service::ReceivePack, None, input, after)
+    let cmd = state
+        .git
+        .receive_pack(repo, &judgement.fast_forward_only)
+        .args(["--stateless-rpc"])
+        .args([repo.as_os_str()]);
+    stream_rpc(state, cmd, Service::ReceivePack, input, after)
 }
 
 /// Answers a refused push without starting git. The whole push is refused, as GitLab's
@@ -467,11 +479,12 @@ async fn receive_pack(
 async fn refuse(
     state: &AppState,
     list: &CommandList,
-    refused: &[String],
+    refused: &[(String, &'static str)],
     mut input: Pin<Box<dyn AsyncRead + Send>>,
 ) -> Result<Response, GitHttpError> {
+    let (_, first_reason) = refused[0];
     if !list.wants_report() {
-        return Err(GitHttpError::Forbidden(PROTECTED_REFUSAL));
+        return Err(GitHttpError::Forbidden(first_reason));
     }
     let mut sink = tokio::io::sink();
     let drain = tokio::io::copy(&mut input, &mut sink);
@@ -481,17 +494,15 @@ async fn refuse(
     {
         tracing::info!("refused push: the client did not finish sending within the deadline");
     }
-    let body = refusal_report(
-        list,
-        |u| {
-            if refused.contains(&u.name) {
-                PROTECTED_REFUSAL.to_owned()
-            } else {
-                "push refused: another ref in it is protected".to_owned()
-            }
-        },
-        PROTECTED_REFUSAL,
-    );
+    // As GitLab's pre-receive check: every reason on the progress band, every ref declined.
+    let mut reasons: Vec<&str> = refused.iter().map(|(_, why)| *why).collect();
+    reasons.dedup();
+    let message = reasons
+        .iter()
+        .map(|why| format!("GitLab: {why}"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let body = refusal_report(list, |_| "pre-receive hook declined".to_owned(), &message);
     Ok(no_cache(
         Body::from(body).into_response(),
         format!("application/x-{}-result", Service::ReceivePack.name()),

@@ -114,7 +114,7 @@ fn pkt(out: &mut Vec<u8>, data: &[u8]) {
 
 /// The complete response body of a refused push: every update reported `ng` with its reason
 /// (`reason_for` gives it), wrapped in side-band when the client asked, plus `message` on the
-/// progress band unless the client asked for quiet. The pack is never unpacked, and git reports
+/// progress band (even for a quiet client). The pack is never unpacked, and git reports
 /// "unpack ok" in the same situation when a pre-receive hook declines.
 pub(super) fn refusal_report(
     list: &CommandList,
@@ -137,12 +137,12 @@ pub(super) fn refusal_report(
     } else {
         return report;
     };
+    // The reason is an error, not progress: git relays a declining hook's message even to a
+    // quiet client, and so do we.
     let mut out = Vec::new();
-    if !list.has("quiet") {
-        let mut band = vec![2u8];
-        band.extend_from_slice(format!("{message}\n").as_bytes());
-        pkt(&mut out, &band);
-    }
+    let mut band = vec![2u8];
+    band.extend_from_slice(format!("{message}\n").as_bytes());
+    pkt(&mut out, &band);
     for part in report.chunks(chunk) {
         let mut band = vec![1u8];
         band.extend_from_slice(part);
@@ -224,6 +224,7 @@ mod tests {
         ]
         .concat();
         let mut expected = Vec::new();
+        pkt(&mut expected, b"\x02msg\n");
         pkt(&mut expected, &[&[1u8][..], &inner].concat());
         expected.extend_from_slice(b"0000");
         assert_eq!(out, expected);

@@ -1,0 +1,233 @@
+//! Who may change which branch by pushing, as GitLab enforces protected branches on push. For
+//! every pushed branch that at least one rule matches, the most permissive matching rule wins:
+//!
+//! - nobody deletes a protected branch over git (only through the API or the web);
+//! - an update needs a matching rule whose push level the caller meets (`0` no one, `30`
+//!   Developers, `40` Maintainers, `60` instance admins only; admins meet every level but `0`);
+//! - a new protected branch may also be created by whoever a rule lets merge;
+//! - a non-fast-forward update additionally needs a matching rule with `allow_force_push`, which
+//!   only git can judge once the pack has arrived, so it is left as [`Verdict::FastForwardOnly`].
+//!
+//! Branches no rule matches, and tags, are left to the project-wide push permission.
+
+use super::access::{AccessLevel, Caller};
+use super::entities::ProtectedBranch;
+use super::refmatch::BranchPattern;
+
+/// GitLab's message for a push the caller's level does not allow.
+pub const PUSH_REFUSED: &str =
+    "You are not allowed to push code to protected branches on this project.";
+/// GitLab's message for a non-fast-forward push to a protected branch.
+pub const FORCE_PUSH_REFUSED: &str =
+    "You are not allowed to force push code to a protected branch on this project.";
+/// GitLab's message for deleting a protected branch over git.
+pub const DELETE_REFUSED: &str = "You can only delete protected branches using the web interface.";
+/// GitLab's message for creating a protected branch the caller may neither push nor merge to.
+pub const CREATE_REFUSED: &str =
+    "You are not allowed to create protected branches on this project.";
+
+/// What one pushed ref may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// The update may go ahead.
+    Allowed,
+    /// The update may go ahead only if it is a fast-forward.
+    FastForwardOnly,
+    /// The update is refused, with GitLab's reason.
+    Refused(&'static str),
+}
+
+/// A project's protected-branch rules, ready to judge pushes.
+pub struct PushRules {
+    rules: Vec<(BranchPattern, ProtectedBranch)>,
+}
+
+/// The change a pushed ref makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Create,
+    Update,
+    Delete,
+}
+
+impl PushRules {
+    pub fn new(rules: Vec<ProtectedBranch>) -> PushRules {
+        PushRules {
+            rules: rules
+                .into_iter()
+                .map(|r| (BranchPattern::new(r.name.clone()), r))
+                .collect(),
+        }
+    }
+
+    /// Whether no rule exists (every push is then only the project-wide permission's business).
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// The verdict on `change` of `branch` (a name without `refs/heads/`; `None` for a ref that
+    /// is not a branch) by `caller`, who already may push to the project.
+    pub fn judge(&self, caller: Caller, branch: Option<&str>, change: Change) -> Verdict {
+        let Some(branch) = branch else {
+            return Verdict::Allowed;
+        };
+        let matching: Vec<&ProtectedBranch> = self
+            .rules
+            .iter()
+            .filter(|(p, _)| p.matches(branch))
+            .map(|(_, r)| r)
+            .collect();
+        if matching.is_empty() {
+            return Verdict::Allowed;
+        }
+        let may_push = matching.iter().any(|r| meets(caller, r.push_access_level));
+        match change {
+            Change::Delete => Verdict::Refused(DELETE_REFUSED),
+            Change::Create => {
+                let may_merge = matching.iter().any(|r| meets(caller, r.merge_access_level));
+                if may_push || may_merge {
+                    Verdict::Allowed
+                } else {
+                    Verdict::Refused(CREATE_REFUSED)
+                }
+            }
+            Change::Update if !may_push => Verdict::Refused(PUSH_REFUSED),
+            Change::Update if matching.iter().any(|r| r.allow_force_push) => Verdict::Allowed,
+            Change::Update => Verdict::FastForwardOnly,
+        }
+    }
+}
+
+/// Whether `caller` meets a protected branch's access level.
+fn meets(caller: Caller, level: i64) -> bool {
+    match level {
+        0 => false,
+        60 => caller.is_admin,
+        l => {
+            caller.is_admin
+                || caller
+                    .level
+                    .is_some_and(|have| have.as_i64() >= l && have >= AccessLevel::Developer)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use AccessLevel::*;
+
+    fn rule(name: &str, push: i64, merge: i64, force: bool) -> ProtectedBranch {
+        ProtectedBranch {
+            id: 0,
+            project_id: 1,
+            name: name.into(),
+            push_access_level: push,
+            merge_access_level: merge,
+            allow_force_push: force,
+        }
+    }
+
+    fn member(level: AccessLevel) -> Caller {
+        Caller {
+            is_admin: false,
+            level: Some(level),
+            authenticated: true,
+        }
+    }
+
+    const ADMIN: Caller = Caller {
+        is_admin: true,
+        level: None,
+        authenticated: true,
+    };
+
+    #[test]
+    fn push_levels_are_enforced_for_everyone_including_maintainers() {
+        let rules = PushRules::new(vec![rule("main", 40, 40, false)]);
+        let main = Some("main");
+        assert_eq!(
+            rules.judge(member(Developer), main, Change::Update),
+            Verdict::Refused(PUSH_REFUSED)
+        );
+        assert_eq!(
+            rules.judge(member(Maintainer), main, Change::Update),
+            Verdict::FastForwardOnly
+        );
+        let nobody = PushRules::new(vec![rule("main", 0, 40, false)]);
+        for who in [member(Maintainer), member(Owner), ADMIN] {
+            assert_eq!(
+                nobody.judge(who, main, Change::Update),
+                Verdict::Refused(PUSH_REFUSED)
+            );
+        }
+        let developers = PushRules::new(vec![rule("main", 30, 40, false)]);
+        assert_eq!(
+            developers.judge(member(Developer), main, Change::Update),
+            Verdict::FastForwardOnly
+        );
+        let admins = PushRules::new(vec![rule("main", 60, 60, true)]);
+        assert_eq!(
+            admins.judge(member(Owner), main, Change::Update),
+            Verdict::Refused(PUSH_REFUSED)
+        );
+        assert_eq!(admins.judge(ADMIN, main, Change::Update), Verdict::Allowed);
+    }
+
+    #[test]
+    fn deletion_over_git_is_refused_to_all_and_unprotected_refs_pass() {
+        let rules = PushRules::new(vec![rule("release-*", 30, 30, true)]);
+        assert_eq!(
+            rules.judge(ADMIN, Some("release-1"), Change::Delete),
+            Verdict::Refused(DELETE_REFUSED)
+        );
+        assert_eq!(
+            rules.judge(member(Developer), Some("feature"), Change::Delete),
+            Verdict::Allowed
+        );
+        assert_eq!(
+            rules.judge(member(Developer), None, Change::Delete),
+            Verdict::Allowed,
+            "tags are not branches"
+        );
+    }
+
+    #[test]
+    fn the_most_permissive_matching_rule_wins() {
+        let rules = PushRules::new(vec![
+            rule("v*", 0, 0, false),
+            rule("v1.*", 40, 40, false),
+            rule("v1.x", 30, 40, true),
+        ]);
+        assert_eq!(
+            rules.judge(member(Developer), Some("v1.x"), Change::Update),
+            Verdict::Allowed
+        );
+        assert_eq!(
+            rules.judge(member(Developer), Some("v1.y"), Change::Update),
+            Verdict::Refused(PUSH_REFUSED)
+        );
+        assert_eq!(
+            rules.judge(member(Maintainer), Some("v1.y"), Change::Update),
+            Verdict::FastForwardOnly
+        );
+        assert_eq!(
+            rules.judge(member(Maintainer), Some("v2"), Change::Update),
+            Verdict::Refused(PUSH_REFUSED)
+        );
+    }
+
+    #[test]
+    fn creation_needs_push_or_merge() {
+        let rules = PushRules::new(vec![rule("stable", 0, 30, false)]);
+        assert_eq!(
+            rules.judge(member(Developer), Some("stable"), Change::Create),
+            Verdict::Allowed
+        );
+        let closed = PushRules::new(vec![rule("stable", 0, 0, false)]);
+        assert_eq!(
+            closed.judge(member(Owner), Some("stable"), Change::Create),
+            Verdict::Refused(CREATE_REFUSED)
+        );
+    }
+}
