@@ -41,6 +41,9 @@ pub enum StoreError {
     /// A unique constraint refused the write; carries the constraint's name when known.
     #[error("conflict on {0}")]
     Conflict(String),
+    /// A new user's name differs only in case from an existing one's.
+    #[error("the username '{requested}' is taken: usernames are unique regardless of case, and '{existing}' exists")]
+    UsernameTaken { requested: String, existing: String },
     /// The database holds migrations this binary does not know: it was written by a newer pushmirror.
     #[error("the database at {0} was written by a newer pushmirror (it has migration {1} that this binary does not know); upgrade pushmirror or point it at another database")]
     TooNew(String, i64),

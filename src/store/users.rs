@@ -19,8 +19,9 @@ pub(super) fn user_from_row(row: &AnyRow, prefix: &str) -> Result<User, sqlx::Er
 }
 
 impl Store {
-    /// Returns the user named `username`, creating it (with its namespace) when missing. An existing
-    /// user is promoted to admin when `admin` is set; it is never demoted here.
+    /// Returns the user named exactly `username`, creating it (with its namespace) when missing.
+    /// An existing user is promoted to admin when `admin` is set; it is never demoted here. A
+    /// name that differs only in case from an existing user's (or namespace's) is refused.
     pub async fn ensure_user(
         &self,
         username: &str,
@@ -29,11 +30,27 @@ impl Store {
     ) -> Result<User, StoreError> {
         let mut tx = self.pool.begin().await?;
         let existing = sqlx::query(&format!(
-            "select {USER_COLUMNS} from users u where u.username = $1"
+            "select {USER_COLUMNS} from users u where lower(u.username) = lower($1)"
         ))
         .bind(username)
         .fetch_optional(&mut *tx)
         .await?;
+        let taken: Option<String> = sqlx::query_scalar(
+            "select path from namespaces where lower(path) = lower($1) and path <> $1",
+        )
+        .bind(username)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let existing_name = existing
+            .as_ref()
+            .map(|row| row.try_get::<String, _>("username"))
+            .transpose()?;
+        if let Some(other) = existing_name.filter(|n| n != username).or(taken) {
+            return Err(StoreError::UsernameTaken {
+                requested: username.to_owned(),
+                existing: other,
+            });
+        }
         let id: i64 = match existing {
             Some(row) => {
                 let user = user_from_row(&row, "")?;
