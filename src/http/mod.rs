@@ -38,6 +38,22 @@ impl AppState {
     }
 }
 
+/// Refuses, before routing, a path whose percent-decoded bytes are not UTF-8 or hold a NUL:
+/// no route or repository can be named so, and without this the path extractor would answer in
+/// plain text and PostgreSQL would fail on the NUL.
+async fn refuse_malformed_path(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let decoded: Vec<u8> = percent_encoding::percent_decode_str(request.uri().path()).collect();
+    match std::str::from_utf8(&decoded) {
+        Ok(path) if !path.contains('\0') => next.run(request).await,
+        _ => ApiError::Param("the path is invalid: it must be UTF-8 without NUL characters".into())
+            .into_response(),
+    }
+}
+
 /// The complete HTTP application.
 pub fn app(state: AppState) -> Router {
     let api = Router::new()
@@ -53,5 +69,6 @@ pub fn app(state: AppState) -> Router {
         // Smart HTTP paths (`/<namespace>/<project>.git/…`) cannot be expressed as axum routes;
         // the fallback recognises them and answers everything else with the API's 404.
         .fallback(git_http::serve)
+        .layer(axum::middleware::from_fn(refuse_malformed_path))
         .with_state(state)
 }

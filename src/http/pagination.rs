@@ -14,9 +14,31 @@ pub(super) const DEFAULT_PER_PAGE: i64 = 20;
 /// GitLab's largest page size; larger requests are clamped, as GitLab does.
 pub(super) const MAX_PER_PAGE: i64 = 100;
 
+/// The highest page number taken; a larger one reads as this (an empty page), so no arithmetic
+/// on it can overflow.
+const MAX_PAGE: i64 = i32::MAX as i64;
+
+/// The list filters clients send that links carry over to the next page. Anything else in the
+/// query (tokens, unknown keys) is never echoed back into a header.
+const LINK_PARAMS: &[&str] = &[
+    "search",
+    "owned",
+    "membership",
+    "visibility",
+    "order_by",
+    "sort",
+    "simple",
+    "archived",
+    "username",
+    "active",
+    "statistics",
+    "with_shared",
+    "min_access_level",
+];
+
 /// Reads `page` and `per_page` with GitLab's defaults and clamping.
 pub(super) fn page_request(params: &Params) -> Result<PageRequest, ApiError> {
-    let page = params.int("page")?.unwrap_or(1).max(1);
+    let page = params.int("page")?.unwrap_or(1).clamp(1, MAX_PAGE);
     let per_page = params
         .int("per_page")?
         .unwrap_or(DEFAULT_PER_PAGE)
@@ -37,16 +59,14 @@ pub(super) fn paginated(
     let other_query: Vec<(String, String)> = uri
         .query()
         .map(|q| {
-            url::form_urlencoded::parse(q.as_bytes())
-                // Tokens sent as query parameters must never be echoed back in a header.
-                .filter(|(k, _)| {
-                    !matches!(
-                        k.as_ref(),
-                        "page" | "per_page" | "private_token" | "access_token"
-                    )
-                })
-                .map(|(k, v)| (k.into_owned(), v.into_owned()))
-                .collect()
+            let mut seen = std::collections::BTreeMap::new();
+            for (k, v) in url::form_urlencoded::parse(q.as_bytes()) {
+                if LINK_PARAMS.contains(&k.as_ref()) {
+                    // The last occurrence wins, as the parameters themselves are read.
+                    seen.insert(k.into_owned(), v.into_owned());
+                }
+            }
+            seen.into_iter().collect()
         })
         .unwrap_or_default();
     let link_to = |p: i64| {
@@ -94,6 +114,26 @@ pub(super) fn paginated(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn huge_pages_are_bounded_and_links_carry_only_list_filters() {
+        let p = Params(
+            json!({"page": "9223372036854775807"})
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
+        let page = page_request(&p).unwrap();
+        assert_eq!(page.page, MAX_PAGE);
+        let uri: Uri = "/api/v4/projects?search=x&junk=1&junk=2&private_token=secret&page=3"
+            .parse()
+            .unwrap();
+        let r = paginated("http://h", &uri, page, 5, json!([]));
+        let link = r.headers()["link"].to_str().unwrap();
+        assert!(!link.contains("junk") && !link.contains("secret"), "{link}");
+        assert_eq!(link.matches("search=x").count(), 3, "{link}");
+        assert_eq!(r.headers()["x-page"], MAX_PAGE.to_string().as_str());
+    }
 
     #[test]
     fn clamps_and_defaults() {

@@ -67,12 +67,14 @@ impl<S: Send + Sync> FromRequest<S> for Params {
                     .map_err(|e| ApiError::Param(format!("invalid multipart body: {e}")))?;
                 insert_pair(&mut map, name, text);
             }
+            refuse_nul(&map)?;
             return Ok(Params(map));
         }
         let body = axum::body::to_bytes(req.into_body(), MAX_BODY)
             .await
             .map_err(|_| ApiError::Param("request body is too large or unreadable".into()))?;
         if body.iter().all(u8::is_ascii_whitespace) {
+            refuse_nul(&map)?;
             return Ok(Params(map));
         }
         if content_type.starts_with("application/x-www-form-urlencoded") {
@@ -96,7 +98,28 @@ impl<S: Send + Sync> FromRequest<S> for Params {
                 "The provided content-type '{content_type}' is not supported."
             )));
         }
+        refuse_nul(&map)?;
         Ok(Params(map))
+    }
+}
+
+/// Refuses a parameter holding a NUL character anywhere (in its name or value, however deep):
+/// no client means one, and PostgreSQL cannot store it.
+fn refuse_nul(map: &Map<String, Value>) -> Result<(), ApiError> {
+    fn has_nul(v: &Value) -> bool {
+        match v {
+            Value::String(s) => s.contains('\0'),
+            Value::Array(items) => items.iter().any(has_nul),
+            Value::Object(obj) => obj.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+            _ => false,
+        }
+    }
+    match map.iter().find(|(k, v)| k.contains('\0') || has_nul(v)) {
+        Some((k, _)) => Err(ApiError::Param(format!(
+            "{} is invalid",
+            k.replace('\0', "\\0")
+        ))),
+        None => Ok(()),
     }
 }
 

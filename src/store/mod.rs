@@ -79,7 +79,7 @@ pub struct PageRequest {
 
 impl PageRequest {
     fn offset(&self) -> i64 {
-        (self.page - 1) * self.per_page
+        (self.page.max(1) - 1).saturating_mul(self.per_page)
     }
 }
 
