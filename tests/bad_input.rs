@@ -135,11 +135,7 @@ async fn refuses_bad_input(s: &TestServer) {
     }
 
     // A huge page is an empty page, not an overflow.
-    for path in [
-        "/projects",
-        &mirrors,
-        &format!("/projects/{id}/members"),
-    ] {
+    for path in ["/projects", &mirrors, &format!("/projects/{id}/members")] {
         let r = s
             .get(
                 &format!("{path}?page=9223372036854775807&per_page=100"),

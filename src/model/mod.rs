@@ -4,6 +4,7 @@
 pub mod access;
 pub mod entities;
 pub mod errors;
+pub mod git_failure;
 pub mod host_keys;
 pub mod mirror_settings;
 pub mod naming;
