@@ -4,7 +4,7 @@
 //! `tests/remotes/`, the real git CLI.
 //!
 //! ```text
-//! cargo run --release --bin bench -- <propagation|many-refs|fan-out|api|footprint|all> [--tiny]
+//! cargo run --release --bin bench -- <propagation|many-refs|fan-out|api|footprint|chaos|all> [--tiny]
 //! ```
 //!
 //! `--tiny` shrinks every size so the whole run takes seconds (the CI smoke test uses it). Every
@@ -12,6 +12,7 @@
 //! are reported, not fatal), 1 when one failed, 2 on bad arguments.
 
 mod api;
+mod chaos;
 mod client;
 mod fan_out;
 mod footprint;
@@ -28,7 +29,14 @@ use std::process::ExitCode;
 use report::Row;
 
 /// The scenarios in the order `all` runs them.
-const SCENARIOS: [&str; 5] = ["propagation", "many-refs", "fan-out", "api", "footprint"];
+const SCENARIOS: [&str; 6] = [
+    "propagation",
+    "many-refs",
+    "fan-out",
+    "api",
+    "footprint",
+    "chaos",
+];
 
 /// Sizes of one run: full (the issue's numbers) or tiny (CI smoke).
 #[derive(Debug, Clone, Copy)]
@@ -120,6 +128,7 @@ fn main() -> ExitCode {
                     "fan-out" => fan_out::run(sizes).await,
                     "api" => api::run(sizes).await,
                     "footprint" => footprint::run(sizes).await,
+                    "chaos" => chaos::run(sizes).await,
                     _ => unreachable!("checked above"),
                 }
             })
