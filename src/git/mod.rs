@@ -20,6 +20,7 @@
 mod hooks;
 pub mod ops;
 pub mod refs;
+pub mod repository;
 pub mod ssh_agent;
 pub mod supervise;
 
@@ -52,6 +53,8 @@ pub enum Subcommand {
     CommitTree,
     HashObject,
     Mktree,
+    Log,
+    Tag,
 }
 
 impl Subcommand {
@@ -70,6 +73,8 @@ impl Subcommand {
             Subcommand::CommitTree => "commit-tree",
             Subcommand::HashObject => "hash-object",
             Subcommand::Mktree => "mktree",
+            Subcommand::Log => "log",
+            Subcommand::Tag => "tag",
         }
     }
 }

@@ -12,6 +12,7 @@ mod params;
 mod projects;
 mod protected_branches;
 mod remote_mirrors;
+mod repository;
 mod users;
 mod views;
 
@@ -62,6 +63,7 @@ pub fn app(state: AppState) -> Router {
         .merge(members::router())
         .merge(protected_branches::router())
         .merge(remote_mirrors::router())
+        .merge(repository::router())
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
     Router::new()

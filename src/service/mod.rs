@@ -8,7 +8,8 @@
 //!   enabled-mirror limit).
 //! - [`members`], [`protected_branches`]: manage who may do what.
 //! - [`pushes`]: decide which pushed refs are refused, and record pushes (durably, via intents).
-//! - [`auth`]: authenticate tokens.
+//! - [`repository`]: read branches, tags and commits; create and delete branches and tags.
+//! - [`auth`]: authenticate tokens and issue them.
 
 pub mod auth;
 pub mod error;
@@ -17,3 +18,4 @@ pub mod mirrors;
 pub mod projects;
 pub mod protected_branches;
 pub mod pushes;
+pub mod repository;

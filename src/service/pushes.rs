@@ -168,6 +168,14 @@ pub async fn write_intent(app: &App, project_id: i64) -> Result<String, StoreErr
     Ok(job.dedup_key)
 }
 
+/// Deletes the intent `key` of a push that changed nothing (its refs were refused before git
+/// could move them).
+pub async fn drop_intent(app: &App, key: &str) -> Result<(), StoreError> {
+    let mut tx = app.store.transaction().await?;
+    tx.delete_job(key).await?;
+    tx.commit().await
+}
+
 /// Records a push into project `project_id`'s repository: when any of `updates` to a branch or
 /// tag actually took effect (or, with `updates` unknown, in any case), sets the project's
 /// default branch on its first push (the repository's HEAD when that branch exists, else the

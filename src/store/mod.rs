@@ -78,7 +78,8 @@ pub struct PageRequest {
 }
 
 impl PageRequest {
-    fn offset(&self) -> i64 {
+    /// Rows to skip before this page (saturating: a huge page is past every row).
+    pub fn offset(&self) -> i64 {
         (self.page.max(1) - 1).saturating_mul(self.per_page)
     }
 }

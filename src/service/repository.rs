@@ -1,0 +1,385 @@
+//! A project's branches, tags and commits through the API: listing and reading them, and
+//! creating and deleting branches and tags with GitLab's rules (protected branches judged by
+//! `model::push_rules`, the default branch never deleted). A change is a push like any other:
+//! its intent is written first, and once the ref moved it is recorded, so the project's mirrors
+//! are updated and nothing acknowledged is lost.
+
+use crate::app::App;
+use crate::git::repository::{self as repo, CommitInfo, RefInfo, RefKind};
+use crate::model::access::Caller;
+use crate::model::entities::{Project, User};
+use crate::model::naming::valid_branch_name;
+use crate::model::push_rules::{Change, PushRules, Verdict};
+use crate::service::pushes::{drop_intent, record_push, write_intent, RefUpdate};
+
+use super::error::ServiceError;
+
+/// A branch with what GitLab says about it.
+#[derive(Debug, Clone)]
+pub struct Branch {
+    pub info: RefInfo,
+    /// Reachable from the default branch (never true of the default branch itself).
+    pub merged: bool,
+    /// A protected-branch rule matches it.
+    pub protected: bool,
+    /// It is the project's default branch.
+    pub default: bool,
+    /// A matching rule lets Developers push / merge.
+    pub developers_can_push: bool,
+    pub developers_can_merge: bool,
+    /// The caller may push to it.
+    pub can_push: bool,
+}
+
+/// The project's branches whose name contains `search` (case-insensitive), by name.
+pub async fn branches(
+    app: &App,
+    project: &Project,
+    caller: Caller,
+    search: Option<&str>,
+) -> Result<Vec<Branch>, ServiceError> {
+    readable(project, caller)?;
+    let path = app.storage.repository_path(project.id);
+    let mut refs = repo::list_refs(&app.git, &path, RefKind::Branches)
+        .await
+        .map_err(internal)?;
+    if let Some(s) = search.filter(|s| !s.is_empty()) {
+        let s = s.to_lowercase();
+        refs.retain(|r| r.name.to_lowercase().contains(&s));
+    }
+    describe(app, project, caller, refs).await
+}
+
+/// One branch by its exact name.
+pub async fn branch(
+    app: &App,
+    project: &Project,
+    caller: Caller,
+    name: &str,
+) -> Result<Branch, ServiceError> {
+    readable(project, caller)?;
+    let path = app.storage.repository_path(project.id);
+    let refs = repo::list_refs(&app.git, &path, RefKind::Branches)
+        .await
+        .map_err(internal)?;
+    let found: Vec<RefInfo> = refs.into_iter().filter(|r| r.name == name).collect();
+    describe(app, project, caller, found)
+        .await?
+        .pop()
+        .ok_or(ServiceError::NotFound("Branch"))
+}
+
+/// Creates branch `name` at `rev` (a commit id, branch or tag).
+pub async fn create_branch(
+    app: &App,
+    project: &Project,
+    caller: Caller,
+    name: &str,
+    rev: &str,
+) -> Result<Branch, ServiceError> {
+    if !caller.can_push() {
+        return Err(ServiceError::Forbidden);
+    }
+    if !valid_branch_name(name) {
+        return Err(ServiceError::Refused("Branch name is invalid".into()));
+    }
+    let rules = rules(app, project).await?;
+    if let Verdict::Refused(why) = rules.judge(caller, Some(name), Change::Create) {
+        return Err(ServiceError::Refused(why.into()));
+    }
+    let path = app.storage.repository_path(project.id);
+    let target = repo::resolve_commit(&app.git, &path, rev)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| ServiceError::Refused(format!("Invalid reference name: {rev}")))?;
+    let full = format!("refs/heads/{name}");
+    change_ref(
+        app,
+        project,
+        &full,
+        None,
+        Some(&target),
+        "Branch already exists",
+    )
+    .await?;
+    branch(app, project, caller, name).await
+}
+
+/// Deletes branch `name`. The default branch cannot be deleted; a protected one only by a
+/// Maintainer or more (over git, nobody may).
+pub async fn delete_branch(
+    app: &App,
+    project: &Project,
+    caller: Caller,
+    name: &str,
+) -> Result<(), ServiceError> {
+    if !caller.can_push() {
+        return Err(ServiceError::Forbidden);
+    }
+    let found = branch(app, project, caller, name).await?;
+    if found.default {
+        return Err(ServiceError::Refused(
+            "The default branch of a project cannot be deleted.".into(),
+        ));
+    }
+    if found.protected && !caller.can_admin_project() {
+        return Err(ServiceError::Forbidden);
+    }
+    let full = format!("refs/heads/{name}");
+    change_ref(
+        app,
+        project,
+        &full,
+        Some(&found.info.target),
+        None,
+        "Branch changed meanwhile",
+    )
+    .await
+}
+
+/// The project's tags whose name contains `search`, by name.
+pub async fn tags(
+    app: &App,
+    project: &Project,
+    caller: Caller,
+    search: Option<&str>,
+) -> Result<Vec<RefInfo>, ServiceError> {
+    readable(project, caller)?;
+    let path = app.storage.repository_path(project.id);
+    let mut refs = repo::list_refs(&app.git, &path, RefKind::Tags)
+        .await
+        .map_err(internal)?;
+    if let Some(s) = search.filter(|s| !s.is_empty()) {
+        let s = s.to_lowercase();
+        refs.retain(|r| r.name.to_lowercase().contains(&s));
+    }
+    Ok(refs)
+}
+
+/// One tag by its exact name.
+pub async fn tag(
+    app: &App,
+    project: &Project,
+    caller: Caller,
+    name: &str,
+) -> Result<RefInfo, ServiceError> {
+    tags(app, project, caller, None)
+        .await?
+        .into_iter()
+        .find(|t| t.name == name)
+        .ok_or(ServiceError::NotFound("Tag"))
+}
+
+/// Creates tag `name` at `rev`: annotated (tagged by `user`) when `message` is given.
+pub async fn create_tag(
+    app: &App,
+    project: &Project,
+    caller: Caller,
+    user: &User,
+    name: &str,
+    rev: &str,
+    message: Option<&str>,
+) -> Result<RefInfo, ServiceError> {
+    if !caller.can_push() {
+        return Err(ServiceError::Forbidden);
+    }
+    if !valid_branch_name(name) {
+        return Err(ServiceError::Refused("Tag name invalid".into()));
+    }
+    let path = app.storage.repository_path(project.id);
+    let target = repo::resolve_commit(&app.git, &path, rev)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| ServiceError::Refused(format!("Target {rev} is invalid")))?;
+    let exists = format!("Tag {name} already exists");
+    let full = format!("refs/tags/{name}");
+    match message.filter(|m| !m.trim().is_empty()) {
+        None => change_ref(app, project, &full, None, Some(&target), &exists).await?,
+        Some(message) => {
+            let intent = write_intent(app, project.id).await?;
+            let email = tagger_email(app, user);
+            let made = repo::create_annotated_tag(
+                &app.git,
+                &path,
+                name,
+                &target,
+                message,
+                (&user.name, &email),
+            )
+            .await
+            .map_err(internal)?;
+            let Some(object) = made else {
+                let _ = drop_intent(app, &intent).await;
+                return Err(ServiceError::Refused(exists));
+            };
+            record(app, project, &full, None, Some(&object), &intent).await?;
+        }
+    }
+    tag(app, project, caller, name).await
+}
+
+/// Deletes tag `name`.
+pub async fn delete_tag(
+    app: &App,
+    project: &Project,
+    caller: Caller,
+    name: &str,
+) -> Result<(), ServiceError> {
+    if !caller.can_push() {
+        return Err(ServiceError::Forbidden);
+    }
+    let found = tag(app, project, caller, name).await?;
+    let full = format!("refs/tags/{name}");
+    change_ref(
+        app,
+        project,
+        &full,
+        Some(&found.target),
+        None,
+        "Tag changed meanwhile",
+    )
+    .await
+}
+
+/// The commit `rev` names.
+pub async fn commit(
+    app: &App,
+    project: &Project,
+    caller: Caller,
+    rev: &str,
+) -> Result<CommitInfo, ServiceError> {
+    readable(project, caller)?;
+    let path = app.storage.repository_path(project.id);
+    repo::commit(&app.git, &path, rev)
+        .await
+        .map_err(internal)?
+        .ok_or(ServiceError::NotFound("Commit"))
+}
+
+fn readable(project: &Project, caller: Caller) -> Result<(), ServiceError> {
+    if caller.can_read_code(project.visibility) {
+        Ok(())
+    } else {
+        Err(ServiceError::Forbidden)
+    }
+}
+
+fn internal(e: crate::git::GitError) -> ServiceError {
+    ServiceError::Internal(e.to_string())
+}
+
+async fn rules(app: &App, project: &Project) -> Result<PushRules, ServiceError> {
+    Ok(PushRules::new(
+        app.store.protected_branch_rules(project.id).await?,
+    ))
+}
+
+/// GitLab's no-reply address for a user without a stored e-mail.
+fn tagger_email(app: &App, user: &User) -> String {
+    let host = url::Url::parse(&app.external_url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_else(|| "pushmirror".into());
+    format!("{}-{}@users.noreply.{host}", user.id, user.username)
+}
+
+/// Moves `full` from `old` to `new` (either `None`: absent) as a push: intent first, then the
+/// atomic ref update, then the recording. `conflict` is the refusal when the ref was not `old`.
+async fn change_ref(
+    app: &App,
+    project: &Project,
+    full: &str,
+    old: Option<&str>,
+    new: Option<&str>,
+    conflict: &str,
+) -> Result<(), ServiceError> {
+    let intent = write_intent(app, project.id).await?;
+    let path = app.storage.repository_path(project.id);
+    let moved = repo::update_ref(&app.git, &path, full, new, old)
+        .await
+        .map_err(internal)?;
+    if !moved {
+        let _ = drop_intent(app, &intent).await;
+        return Err(ServiceError::Refused(conflict.to_owned()));
+    }
+    record(app, project, full, old, new, &intent).await
+}
+
+async fn record(
+    app: &App,
+    project: &Project,
+    full: &str,
+    old: Option<&str>,
+    new: Option<&str>,
+    intent: &str,
+) -> Result<(), ServiceError> {
+    let zero = "0".repeat(40);
+    let update = RefUpdate {
+        old: old.unwrap_or(&zero).to_owned(),
+        new: new.unwrap_or(&zero).to_owned(),
+        name: full.to_owned(),
+    };
+    // On failure the intent stays and the `record_push` job records the change later.
+    record_push(app, project.id, Some(&[update]), Some(intent))
+        .await
+        .map_err(|e| ServiceError::Internal(e.to_string()))?;
+    Ok(())
+}
+
+/// Adds GitLab's flags to `refs`.
+async fn describe(
+    app: &App,
+    project: &Project,
+    caller: Caller,
+    refs: Vec<RefInfo>,
+) -> Result<Vec<Branch>, ServiceError> {
+    if refs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let path = app.storage.repository_path(project.id);
+    let default = crate::git::ops::head_branch(&app.git, &path)
+        .await
+        .map_err(internal)?
+        .or_else(|| project.default_branch.clone());
+    let merged = match &default {
+        Some(d) => repo::merged_branches(&app.git, &path, &format!("refs/heads/{d}"))
+            .await
+            .map_err(internal)?,
+        None => Default::default(),
+    };
+    let stored = app.store.protected_branch_rules(project.id).await?;
+    let patterns: Vec<_> = stored
+        .iter()
+        .map(|r| {
+            (
+                crate::model::refmatch::BranchPattern::new(r.name.clone()),
+                r,
+            )
+        })
+        .collect();
+    let rules = PushRules::new(stored.clone());
+    Ok(refs
+        .into_iter()
+        .map(|info| {
+            let matching: Vec<_> = patterns
+                .iter()
+                .filter(|(p, _)| p.matches(&info.name))
+                .map(|(_, r)| *r)
+                .collect();
+            let is_default = default.as_deref() == Some(info.name.as_str());
+            Branch {
+                merged: !is_default && merged.contains(&info.name),
+                protected: !matching.is_empty(),
+                default: is_default,
+                developers_can_push: matching.iter().any(|r| r.push_access_level == 30),
+                developers_can_merge: matching.iter().any(|r| r.merge_access_level == 30),
+                can_push: caller.can_push()
+                    && !matches!(
+                        rules.judge(caller, Some(&info.name), Change::Update),
+                        Verdict::Refused(_)
+                    ),
+                info,
+            }
+        })
+        .collect())
+}
