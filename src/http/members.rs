@@ -20,7 +20,10 @@ use crate::service::members;
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/projects/{id}/members", get(list).post(add))
-        .route("/projects/{id}/members/{user_id}", get(show).delete(remove))
+        .route(
+            "/projects/{id}/members/{user_id}",
+            get(show).put(update).delete(remove),
+        )
 }
 
 // GET /projects/:id/members
@@ -80,6 +83,23 @@ async fn add(
         Json(views::member(&member, &state.external_url)),
     )
         .into_response())
+}
+
+// PUT /projects/:id/members/:user_id
+async fn update(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path((id, user_id)): Path<(String, String)>,
+    params: Params,
+) -> Result<Json<Value>, ApiError> {
+    let (project, caller) = find_project(&state, &id, Some(&user)).await?;
+    let level = params
+        .int("access_level")?
+        .ok_or_else(|| ApiError::Param("access_level is missing".into()))?;
+    let level = AccessLevel::from_i64(level).ok_or_else(|| not_valid_value("access_level"))?;
+    let member = find_member(&state, project.id, &user_id).await?;
+    let updated = members::update_member(&state, &project, caller, &member, level).await?;
+    Ok(Json(views::member(&updated, &state.external_url)))
 }
 
 // DELETE /projects/:id/members/:user_id

@@ -1,4 +1,4 @@
-//! `GET /user`, `GET /users`, `GET /version`.
+//! `GET /user`, `GET /users`, `GET /users/:id`, `GET /version`.
 
 use axum::extract::State;
 use axum::routing::get;
@@ -17,6 +17,7 @@ pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/user", get(current_user))
         .route("/users", get(list_users))
+        .route("/users/{id}", get(show_user))
         .route("/version", get(version))
 }
 
@@ -42,6 +43,25 @@ async fn list_users(
             .map(|u| views::user_basic(u, &state.external_url))
             .collect(),
     )))
+}
+
+// GET /users/:id
+async fn show_user(
+    State(state): State<AppState>,
+    CurrentUser(caller): CurrentUser,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let user = match id.parse::<i64>() {
+        Ok(n) => state.store.user_by_id(n).await?,
+        Err(_) => None,
+    }
+    .ok_or(ApiError::NotFound("User"))?;
+    // Admins and the user themselves see the full entity, as in GitLab.
+    Ok(Json(if caller.is_admin || caller.id == user.id {
+        views::user_full(&user, &state.external_url)
+    } else {
+        views::user_basic(&user, &state.external_url)
+    }))
 }
 
 // GET /version

@@ -46,6 +46,24 @@ pub async fn add_member(
     find_member(app, project.id, user.id).await
 }
 
+/// Changes `member`'s level to `level`. Nobody changes a member ranked above what they may
+/// grant, nor grants more than they may; an Owner cannot demote themselves below Owner.
+pub async fn update_member(
+    app: &App,
+    project: &Project,
+    caller: Caller,
+    member: &Member,
+    level: AccessLevel,
+) -> Result<Member, ServiceError> {
+    if !caller.can_grant(level) || !caller.can_grant(member.access_level) {
+        return Err(ServiceError::Forbidden);
+    }
+    app.store
+        .update_member(project.id, member.user.id, level)
+        .await?;
+    find_member(app, project.id, member.user.id).await
+}
+
 /// Removes `member` from `project`, on behalf of `user` standing as `caller`.
 pub async fn remove_member(
     app: &App,

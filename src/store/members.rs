@@ -79,6 +79,24 @@ impl Store {
         Ok(())
     }
 
+    /// Changes a member's access level; true when they were one.
+    pub async fn update_member(
+        &self,
+        project_id: i64,
+        user_id: i64,
+        level: AccessLevel,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "update members set access_level = $1 where project_id = $2 and user_id = $3",
+        )
+        .bind(level.as_i64())
+        .bind(project_id)
+        .bind(user_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// Removes a member; true when they were one.
     pub async fn remove_member(&self, project_id: i64, user_id: i64) -> Result<bool, StoreError> {
         let done = sqlx::query("delete from members where project_id = $1 and user_id = $2")
