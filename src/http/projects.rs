@@ -1,10 +1,10 @@
-//! `/projects`: create, list, get, delete. Project lookup and the use cases are
+//! `/projects`: create, list (GitLab's filters), get, update, archive, unarchive, delete. Project lookup and the use cases are
 //! `service::projects`; this module extracts parameters and renders GitLab's JSON.
 
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
@@ -15,12 +15,15 @@ use super::params::{not_valid_value, Params};
 use super::{views, AppState};
 use crate::model::access::{Caller, Visibility};
 use crate::model::entities::{Project, User};
-use crate::service::projects::{self, ProjectRequest};
+use crate::service::projects::{self, ProjectChanges, ProjectRequest};
+use crate::store::{ProjectFilter, ProjectOrder};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/projects", get(list).post(create))
-        .route("/projects/{id}", get(show).delete(remove))
+        .route("/projects/{id}", get(show).put(update).delete(remove))
+        .route("/projects/{id}/archive", post(archive))
+        .route("/projects/{id}/unarchive", post(unarchive))
 }
 
 /// Resolves `:id` (numeric id or URL-encoded `namespace/path`) and the caller's standing in it,
@@ -66,6 +69,57 @@ async fn create(
         .into_response())
 }
 
+/// The keys of GitLab's `simple` project entity.
+const SIMPLE_KEYS: &[&str] = &[
+    "id",
+    "description",
+    "name",
+    "name_with_namespace",
+    "path",
+    "path_with_namespace",
+    "created_at",
+    "default_branch",
+    "tag_list",
+    "topics",
+    "ssh_url_to_repo",
+    "http_url_to_repo",
+    "web_url",
+    "readme_url",
+    "forks_count",
+    "avatar_url",
+    "star_count",
+    "last_activity_at",
+    "namespace",
+];
+
+/// GitLab's list filters from `params`.
+fn list_filter(params: &Params) -> Result<ProjectFilter, ApiError> {
+    let flag =
+        |key: &str| -> Result<bool, ApiError> { Ok(params.bool(key)?.flatten().unwrap_or(false)) };
+    let visibility = match params.string("visibility")?.flatten() {
+        None => None,
+        Some(v) => Some(Visibility::parse(&v).ok_or_else(|| not_valid_value("visibility"))?),
+    };
+    let order = match params.string("order_by")?.flatten() {
+        None => ProjectOrder::default(),
+        Some(o) => ProjectOrder::parse(&o).ok_or_else(|| not_valid_value("order_by"))?,
+    };
+    let ascending = match params.string("sort")?.flatten().as_deref() {
+        None | Some("desc") => false,
+        Some("asc") => true,
+        Some(_) => return Err(not_valid_value("sort")),
+    };
+    Ok(ProjectFilter {
+        search: params.string("search")?.flatten(),
+        owned: flag("owned")?,
+        membership: flag("membership")?,
+        visibility,
+        archived: params.bool("archived")?.flatten(),
+        order,
+        ascending,
+    })
+}
+
 // GET /projects
 async fn list(
     State(state): State<AppState>,
@@ -74,16 +128,90 @@ async fn list(
     params: Params,
 ) -> Result<Response, ApiError> {
     let page = page_request(&params)?;
+    let filter = list_filter(&params)?;
+    let simple = params.bool("simple")?.flatten().unwrap_or(false);
     let paged = state
         .store
-        .projects_for(user.id, user.is_admin, page)
+        .projects_for(user.id, user.is_admin, &filter, page)
         .await?;
     let mut items = Vec::with_capacity(paged.items.len());
     for p in &paged.items {
         let level = state.store.access_level(p.id, user.id).await?;
-        items.push(views::project(p, level, &state.external_url));
+        let mut entity = views::project(p, level, &state.external_url);
+        if simple {
+            if let Some(obj) = entity.as_object_mut() {
+                obj.retain(|k, _| SIMPLE_KEYS.contains(&k.as_str()));
+            }
+        }
+        items.push(entity);
     }
     Ok(state.page_response(&uri, page, paged.total, items))
+}
+
+// PUT /projects/:id
+async fn update(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<Json<Value>, ApiError> {
+    let (project, caller) = find_project(&state, &id, Some(&user)).await?;
+    let visibility = match params.string("visibility")?.flatten() {
+        None => None,
+        Some(v) => Some(Visibility::parse(&v).ok_or_else(|| not_valid_value("visibility"))?),
+    };
+    let changes = ProjectChanges {
+        name: params.string("name")?.flatten(),
+        path: params.string("path")?.flatten(),
+        description: params.string("description")?,
+        default_branch: params.string("default_branch")?.flatten(),
+        visibility,
+        archived: params.bool("archived")?.flatten(),
+    };
+    let updated = projects::update_project(&state, &project, caller, changes).await?;
+    Ok(Json(views::project(
+        &updated,
+        caller.level,
+        &state.external_url,
+    )))
+}
+
+/// `POST /projects/:id/archive` and `/unarchive`.
+async fn set_archived(
+    state: &AppState,
+    user: &User,
+    id: &str,
+    archived: bool,
+) -> Result<Response, ApiError> {
+    let (project, caller) = find_project(state, id, Some(user)).await?;
+    let changes = ProjectChanges {
+        archived: Some(archived),
+        ..ProjectChanges::default()
+    };
+    let updated = projects::update_project(state, &project, caller, changes).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(views::project(&updated, caller.level, &state.external_url)),
+    )
+        .into_response())
+}
+
+// POST /projects/:id/archive
+async fn archive(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    set_archived(&state, &user, &id, true).await
+}
+
+// POST /projects/:id/unarchive
+async fn unarchive(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    set_archived(&state, &user, &id, false).await
 }
 
 // GET /projects/:id

@@ -187,7 +187,7 @@ async fn sync(
 ) -> Result<StatusCode, ApiError> {
     let project = mirror_project(&state, &id, user.as_ref()).await?;
     let mirror = find_mirror(&state, &project, &mirror_id).await?;
-    mirrors::sync_mirror(&state, &mirror).await?;
+    mirrors::sync_mirror(&state, &project, &mirror).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

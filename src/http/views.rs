@@ -124,7 +124,7 @@ pub(super) fn project(p: &Project, caller_level: Option<AccessLevel>, external_u
             "web_url": format!("{external_url}/{}", p.namespace.path),
         },
         "visibility": p.visibility.as_str(),
-        "archived": false,
+        "archived": p.archived,
         "empty_repo": p.empty_repo,
         "creator_id": p.creator_id,
         "remote_mirror_available_overridden": null,

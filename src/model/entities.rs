@@ -42,6 +42,8 @@ pub struct Project {
     pub creator_id: i64,
     /// Whether the repository has no refs at all.
     pub empty_repo: bool,
+    /// Archived projects are read-only and their mirrors are not pushed.
+    pub archived: bool,
     pub created_at: Millis,
     pub last_activity_at: Millis,
 }

@@ -187,9 +187,15 @@ pub async fn update_mirror(
         .ok_or_else(limit_reached)
 }
 
-/// Asks for an update of `mirror` now. A disabled mirror is refused; a sync while an update runs
+/// Asks for an update of `mirror` now. A disabled mirror (or one of an archived project) is
+/// refused; a sync while an update runs
 /// is a silent no-op (the running one covers it), as in GitLab.
-pub async fn sync_mirror(app: &App, mirror: &RemoteMirror) -> Result<(), ServiceError> {
+pub async fn sync_mirror(
+    app: &App,
+    project: &Project,
+    mirror: &RemoteMirror,
+) -> Result<(), ServiceError> {
+    super::projects::writable(project)?;
     if !mirror.enabled {
         return Err(ServiceError::Refused(SYNC_REFUSED.into()));
     }

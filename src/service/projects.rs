@@ -148,6 +148,116 @@ pub async fn create_project(
     Ok((project, level))
 }
 
+/// The changes `PUT /projects/:id` asks for; `None` keeps the current value.
+#[derive(Debug, Clone, Default)]
+pub struct ProjectChanges {
+    pub name: Option<String>,
+    pub path: Option<String>,
+    /// `Some(None)` clears the description.
+    pub description: Option<Option<String>>,
+    pub default_branch: Option<String>,
+    pub visibility: Option<Visibility>,
+    pub archived: Option<bool>,
+}
+
+/// GitLab's refusal of a write to an archived project.
+pub const ARCHIVED_REFUSAL: &str = "You can't push code to an archived project.";
+
+/// Changes `project` as `changes` asks. Maintainers may edit the name, description and default
+/// branch; the path, visibility and archiving need an Owner, as in GitLab. A new default branch
+/// must exist (once the repository has branches); HEAD follows it.
+pub async fn update_project(
+    app: &App,
+    project: &Project,
+    caller: Caller,
+    changes: ProjectChanges,
+) -> Result<Project, ServiceError> {
+    if !caller.can_admin_project() {
+        return Err(ServiceError::Forbidden);
+    }
+    let owner_only = changes.path.is_some()
+        || changes.visibility.is_some_and(|v| v != project.visibility)
+        || changes.archived.is_some_and(|a| a != project.archived);
+    if owner_only && !caller.can_remove_project() {
+        return Err(ServiceError::Forbidden);
+    }
+    let mut next = project.clone();
+    let mut errors = FieldErrors::default();
+    if let Some(name) = changes.name {
+        if !valid_name(&name) {
+            errors.add("name", NAME_MESSAGE);
+        }
+        next.name = name;
+    }
+    if let Some(path) = changes.path {
+        if !valid_path(&path) {
+            errors.add("path", PATH_MESSAGE);
+        }
+        next.path = path;
+    }
+    if let Some(description) = changes.description {
+        next.description = description;
+    }
+    if let Some(v) = changes.visibility {
+        next.visibility = v;
+    }
+    if let Some(a) = changes.archived {
+        next.archived = a;
+    }
+    let repo = app.storage.repository_path(project.id);
+    if let Some(branch) = changes.default_branch {
+        if !valid_branch_name(&branch) {
+            errors.add("default_branch", "is invalid");
+        } else if !project.empty_repo {
+            let exists = crate::git::repository::resolve_commit(
+                &app.git,
+                &repo,
+                &format!("refs/heads/{branch}"),
+            )
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))?
+            .is_some();
+            if !exists {
+                errors.add("default_branch", "does not exist in the repository");
+            }
+        }
+        next.default_branch = Some(branch);
+    }
+    if !errors.is_empty() {
+        return Err(errors.into());
+    }
+    next.last_activity_at = app.clock.now_ms();
+    match app.store.update_project(&next, next.last_activity_at).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict(c)) => {
+            let field = if c.contains("projects_name_key") || c.ends_with("projects.name") {
+                "name"
+            } else {
+                "path"
+            };
+            return Err(ServiceError::field(field, "has already been taken"));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    if next.default_branch != project.default_branch {
+        if let Some(branch) = &next.default_branch {
+            crate::git::ops::set_head(&app.git, &repo, branch)
+                .await
+                .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        }
+    }
+    Ok(next)
+}
+
+/// Refuses a write to `project`'s repository or mirrors when it is archived.
+pub fn writable(project: &Project) -> Result<(), ServiceError> {
+    if project.archived {
+        Err(ServiceError::Refused(ARCHIVED_REFUSAL.into()))
+    } else {
+        Ok(())
+    }
+}
+
 /// Deletes a project (its mirrors, members and rules go with its row) and then its repository.
 /// Only an Owner or an admin may.
 pub async fn delete_project(

@@ -80,6 +80,7 @@ pub async fn create_branch(
     if !caller.can_push() {
         return Err(ServiceError::Forbidden);
     }
+    super::projects::writable(project)?;
     if !valid_branch_name(name) {
         return Err(ServiceError::Refused("Branch name is invalid".into()));
     }
@@ -116,6 +117,7 @@ pub async fn delete_branch(
     if !caller.can_push() {
         return Err(ServiceError::Forbidden);
     }
+    super::projects::writable(project)?;
     let found = branch(app, project, caller, name).await?;
     if found.default {
         return Err(ServiceError::Refused(
@@ -183,6 +185,7 @@ pub async fn create_tag(
     if !caller.can_push() {
         return Err(ServiceError::Forbidden);
     }
+    super::projects::writable(project)?;
     if !valid_branch_name(name) {
         return Err(ServiceError::Refused("Tag name invalid".into()));
     }
@@ -228,6 +231,7 @@ pub async fn delete_tag(
     if !caller.can_push() {
         return Err(ServiceError::Forbidden);
     }
+    super::projects::writable(project)?;
     let found = tag(app, project, caller, name).await?;
     let full = format!("refs/tags/{name}");
     change_ref(

@@ -15,7 +15,7 @@ mod users;
 
 pub use jobs::{ClaimedJob, NewJob, MIRROR_UPDATE_KIND, NOTIFY_CHANNEL, RECORD_PUSH_KIND};
 pub use mirrors::mirror_job_key;
-pub use projects::NewProject;
+pub use projects::{NewProject, ProjectFilter, ProjectOrder};
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -10,7 +10,7 @@ use crate::model::access::{AccessLevel, Visibility};
 use crate::model::entities::{Millis, MirrorSummary, Namespace, Project};
 
 const PROJECT_COLUMNS: &str = "p.id, p.name, p.path, p.description, p.default_branch, \
-    p.visibility, p.creator_id, p.empty_repo, p.created_at, p.last_activity_at, \
+    p.visibility, p.creator_id, p.empty_repo, p.archived, p.created_at, p.last_activity_at, \
     n.id as ns_id, n.path as ns_path, n.name as ns_name, n.kind as ns_kind, n.owner_id as ns_owner_id";
 
 /// What creating a project needs.
@@ -23,6 +23,58 @@ pub struct NewProject {
     pub default_branch: Option<String>,
     pub visibility: Visibility,
     pub creator_id: i64,
+}
+
+/// The order of a project list (GitLab's `order_by`), always broken by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProjectOrder {
+    Id,
+    Name,
+    Path,
+    #[default]
+    CreatedAt,
+    /// `updated_at` and `last_activity_at`: the last push.
+    LastActivityAt,
+}
+
+impl ProjectOrder {
+    /// Parses GitLab's `order_by` values.
+    pub fn parse(s: &str) -> Option<ProjectOrder> {
+        Some(match s {
+            "id" => ProjectOrder::Id,
+            "name" => ProjectOrder::Name,
+            "path" => ProjectOrder::Path,
+            "created_at" => ProjectOrder::CreatedAt,
+            "updated_at" | "last_activity_at" => ProjectOrder::LastActivityAt,
+            _ => return None,
+        })
+    }
+
+    fn column(self) -> &'static str {
+        match self {
+            ProjectOrder::Id => "p.id",
+            ProjectOrder::Name => "lower(p.name)",
+            ProjectOrder::Path => "lower(p.path)",
+            ProjectOrder::CreatedAt => "p.created_at",
+            ProjectOrder::LastActivityAt => "p.last_activity_at",
+        }
+    }
+}
+
+/// GitLab's project list filters.
+#[derive(Debug, Clone, Default)]
+pub struct ProjectFilter {
+    /// Name or path contains this, case-insensitively.
+    pub search: Option<String>,
+    /// Only projects in the caller's own namespace.
+    pub owned: bool,
+    /// Only projects the caller is a member of.
+    pub membership: bool,
+    pub visibility: Option<Visibility>,
+    pub archived: Option<bool>,
+    pub order: ProjectOrder,
+    /// Ascending instead of GitLab's default descending.
+    pub ascending: bool,
 }
 
 /// The caller's access level as a column, the caller's id being parameter `$2` (`null` for an
@@ -56,6 +108,7 @@ fn project_from_row(r: &AnyRow) -> Result<Project, sqlx::Error> {
         visibility: Visibility::parse(&visibility).unwrap_or(Visibility::Private),
         creator_id: r.try_get("creator_id")?,
         empty_repo: r.try_get::<i64, _>("empty_repo")? != 0,
+        archived: r.try_get::<i64, _>("archived")? != 0,
         created_at: r.try_get("created_at")?,
         last_activity_at: r.try_get("last_activity_at")?,
     })
@@ -196,28 +249,67 @@ impl Store {
         Ok(row.as_ref().map(project_from_row).transpose()?)
     }
 
-    /// The projects `user_id` is a member of (every project for an admin when `all`), by id.
+    /// The projects `user_id` may see (every project for an admin when `all`: public, internal
+    /// and those they are a member of otherwise) that pass `filter`, in its order.
     pub async fn projects_for(
         &self,
         user_id: i64,
         all: bool,
+        filter: &ProjectFilter,
         page: PageRequest,
     ) -> Result<Paged<Project>, StoreError> {
-        let filter = if all {
-            "1 = 1 or $1 = 0"
+        let visible = if all {
+            "1 = 1"
         } else {
-            "p.id in (select project_id from members where user_id = $1)"
+            "(p.visibility in ('public', 'internal') \
+              or p.id in (select project_id from members where user_id = $1))"
         };
-        let total: i64 =
-            sqlx::query_scalar(&format!("select count(*) from projects p where {filter}"))
-                .bind(user_id)
-                .fetch_one(&self.pool)
-                .await?;
-        let rows = sqlx::query(&format!(
-            "select {PROJECT_COLUMNS} from projects p join namespaces n on n.id = p.namespace_id \
-             where {filter} order by p.id desc limit $2 offset $3"
+        let mut conditions = vec![visible.to_owned()];
+        if filter.membership {
+            conditions.push("p.id in (select project_id from members where user_id = $1)".into());
+        }
+        if filter.owned {
+            conditions.push("n.owner_id = $1".into());
+        }
+        conditions.push(
+            "($2 = '' or lower(p.name) like $2 escape '\\' or lower(p.path) like $2 escape '\\')"
+                .into(),
+        );
+        conditions.push("($3 = '' or p.visibility = $3)".into());
+        conditions.push("($4 < 0 or p.archived = $4)".into());
+        let condition = conditions.join(" and ");
+        let search = match filter.search.as_deref().filter(|s| !s.is_empty()) {
+            Some(s) => format!(
+                "%{}%",
+                s.to_lowercase()
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            ),
+            None => String::new(),
+        };
+        let visibility = filter.visibility.map(Visibility::as_str).unwrap_or("");
+        let archived: i64 = filter.archived.map_or(-1, i64::from);
+        let total: i64 = sqlx::query_scalar(&format!(
+            "select count(*) from projects p join namespaces n on n.id = p.namespace_id \
+             where {condition}"
         ))
         .bind(user_id)
+        .bind(&search)
+        .bind(visibility)
+        .bind(archived)
+        .fetch_one(&self.pool)
+        .await?;
+        let dir = if filter.ascending { "asc" } else { "desc" };
+        let rows = sqlx::query(&format!(
+            "select {PROJECT_COLUMNS} from projects p join namespaces n on n.id = p.namespace_id \
+             where {condition} order by {} {dir}, p.id {dir} limit $5 offset $6",
+            filter.order.column()
+        ))
+        .bind(user_id)
+        .bind(&search)
+        .bind(visibility)
+        .bind(archived)
         .bind(page.per_page)
         .bind(page.offset())
         .fetch_all(&self.pool)
@@ -227,6 +319,27 @@ impl Store {
             .map(project_from_row)
             .collect::<Result<_, _>>()?;
         Ok(Paged { items, total })
+    }
+
+    /// Changes a project's settings (name, path, description, default branch, visibility,
+    /// archived); a name or path already taken in the namespace is [`StoreError::Conflict`].
+    pub async fn update_project(&self, p: &Project, now: Millis) -> Result<(), StoreError> {
+        sqlx::query(
+            "update projects set name = $1, path = $2, description = $3, default_branch = $4, \
+             visibility = $5, archived = $6, last_activity_at = $7 where id = $8",
+        )
+        .bind(&p.name)
+        .bind(&p.path)
+        .bind(p.description.as_deref())
+        .bind(p.default_branch.as_deref())
+        .bind(p.visibility.as_str())
+        .bind(flag(p.archived))
+        .bind(now)
+        .bind(p.id)
+        .execute(&self.pool)
+        .await
+        .map_err(conflict)?;
+        Ok(())
     }
 
     /// Deletes a project and everything that hangs off it; true when it existed.

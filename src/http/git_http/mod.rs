@@ -39,7 +39,7 @@ use crate::git::Subcommand;
 use crate::model::access::Caller;
 use crate::model::entities::{Project, User};
 use crate::service::error::ServiceError;
-use crate::service::projects::find_project;
+use crate::service::projects::{find_project, ARCHIVED_REFUSAL};
 use crate::service::pushes::{judge_push, record_push, write_intent, RefUpdate};
 use pktline::{read_command_list, refusal_report, CommandList};
 
@@ -448,7 +448,14 @@ async fn receive_pack(
     let list = read_command_list(&mut input)
         .await
         .map_err(|e| GitHttpError::BadRequest(e.to_string()))?;
-    let judgement = judge_push(state, project, caller, &list.updates).await?;
+    let mut judgement = judge_push(state, project, caller, &list.updates).await?;
+    if project.archived {
+        judgement.refused = list
+            .updates
+            .iter()
+            .map(|u| (u.name.clone(), ARCHIVED_REFUSAL))
+            .collect();
+    }
     if !judgement.refused.is_empty() {
         return refuse(state, &list, &judgement.refused, input).await;
     }
