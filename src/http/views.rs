@@ -157,24 +157,33 @@ fn access_description(level: i64) -> &'static str {
 
 /// The protected-branch entity.
 pub(super) fn protected_branch(b: &ProtectedBranch) -> Value {
-    let level = |l: i64| {
-        json!([{
-            "id": b.id,
-            "access_level": l,
-            "access_level_description": access_description(l),
-            "deploy_key_id": null,
-            "user_id": null,
-            "group_id": null,
-        }])
+    let list = |entries: &[crate::model::entities::AccessEntry]| -> Value {
+        entries
+            .iter()
+            .map(|e| {
+                json!({
+                    "id": e.id,
+                    "access_level": e.access_level,
+                    "access_level_description": match (e.access_level, e.user_id) {
+                        (Some(l), _) => access_description(l).to_owned(),
+                        (None, Some(u)) => format!("User {u}"),
+                        (None, None) => String::new(),
+                    },
+                    "deploy_key_id": null,
+                    "user_id": e.user_id,
+                    "group_id": null,
+                })
+            })
+            .collect()
     };
     json!({
         "id": b.id,
         "name": b.name,
-        "push_access_levels": level(b.push_access_level),
-        "merge_access_levels": level(b.merge_access_level),
-        "unprotect_access_levels": [],
+        "push_access_levels": list(&b.push),
+        "merge_access_levels": list(&b.merge),
+        "unprotect_access_levels": list(&b.unprotect),
         "allow_force_push": b.allow_force_push,
-        "code_owner_approval_required": false,
+        "code_owner_approval_required": b.code_owner_approval_required,
         "inherited": false,
     })
 }

@@ -41,6 +41,8 @@ pub struct Caller {
     pub level: Option<AccessLevel>,
     /// Whether the caller is authenticated at all (anonymous callers can only read public projects).
     pub authenticated: bool,
+    /// The caller's user id, when authenticated (protected branches may name users).
+    pub user_id: Option<i64>,
 }
 
 /// Project visibility, as GitLab names it on the wire; private unless asked otherwise.
@@ -132,6 +134,7 @@ mod tests {
             is_admin,
             level,
             authenticated: true,
+            user_id: None,
         }
     }
 
@@ -173,6 +176,7 @@ mod tests {
             is_admin: false,
             level: None,
             authenticated: false,
+            user_id: None,
         };
         let outsider = caller(None, false);
         assert!(anon.can_read_project(Visibility::Public));

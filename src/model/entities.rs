@@ -63,15 +63,38 @@ pub struct Member {
     pub created_at: Millis,
 }
 
-/// A protected-branch rule; `name` may hold `*` wildcards.
+/// Who one entry of a protected branch's access list lets act: a role (`access_level`: 0 no
+/// one, 30 Developers, 40 Maintainers, 60 admins) or one user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessEntry {
+    pub id: i64,
+    pub access_level: Option<i64>,
+    pub user_id: Option<i64>,
+}
+
+impl AccessEntry {
+    /// An entry for a role.
+    pub fn level(id: i64, access_level: i64) -> AccessEntry {
+        AccessEntry {
+            id,
+            access_level: Some(access_level),
+            user_id: None,
+        }
+    }
+}
+
+/// A protected-branch rule; `name` may hold `*` wildcards. Each list holds who may push, merge
+/// and unprotect (GitLab EE's `*_access_levels`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProtectedBranch {
     pub id: i64,
     pub project_id: i64,
     pub name: String,
-    pub push_access_level: i64,
-    pub merge_access_level: i64,
+    pub push: Vec<AccessEntry>,
+    pub merge: Vec<AccessEntry>,
+    pub unprotect: Vec<AccessEntry>,
     pub allow_force_push: bool,
+    pub code_owner_approval_required: bool,
 }
 
 /// How a mirror authenticates to its remote.

@@ -2,8 +2,9 @@
 //! every pushed branch that at least one rule matches, the most permissive matching rule wins:
 //!
 //! - nobody deletes a protected branch over git (only through the API or the web);
-//! - an update needs a matching rule whose push level the caller meets (`0` no one, `30`
-//!   Developers, `40` Maintainers, `60` instance admins only; admins meet every level but `0`);
+//! - an update needs a matching rule with a push entry the caller meets: a role (`0` no one,
+//!   `30` Developers, `40` Maintainers, `60` instance admins only; admins meet every level but
+//!   `0`) or the caller by user id (a member who may push at all);
 //! - a new protected branch may also be created by whoever a rule lets merge;
 //! - a non-fast-forward update additionally needs a matching rule with `allow_force_push`, which
 //!   only git can judge once the pack has arrived, so it is left as [`Verdict::FastForwardOnly`].
@@ -11,7 +12,7 @@
 //! Branches no rule matches, and tags, are left to the project-wide push permission.
 
 use super::access::{AccessLevel, Caller};
-use super::entities::ProtectedBranch;
+use super::entities::{AccessEntry, ProtectedBranch};
 use super::refmatch::BranchPattern;
 
 /// GitLab's message for a push the caller's level does not allow.
@@ -80,11 +81,11 @@ impl PushRules {
         if matching.is_empty() {
             return Verdict::Allowed;
         }
-        let may_push = matching.iter().any(|r| meets(caller, r.push_access_level));
+        let may_push = matching.iter().any(|r| meets_any(caller, &r.push));
         match change {
             Change::Delete => Verdict::Refused(DELETE_REFUSED),
             Change::Create => {
-                let may_merge = matching.iter().any(|r| meets(caller, r.merge_access_level));
+                let may_merge = matching.iter().any(|r| meets_any(caller, &r.merge));
                 if may_push || may_merge {
                     Verdict::Allowed
                 } else {
@@ -96,6 +97,15 @@ impl PushRules {
             Change::Update => Verdict::FastForwardOnly,
         }
     }
+}
+
+/// Whether `caller` meets any entry of an access list.
+pub fn meets_any(caller: Caller, entries: &[AccessEntry]) -> bool {
+    entries.iter().any(|e| match (e.access_level, e.user_id) {
+        (_, Some(user)) => caller.user_id == Some(user) && caller.can_push(),
+        (Some(level), None) => meets(caller, level),
+        (None, None) => false,
+    })
 }
 
 /// Whether `caller` meets a protected branch's access level.
@@ -122,9 +132,11 @@ mod tests {
             id: 0,
             project_id: 1,
             name: name.into(),
-            push_access_level: push,
-            merge_access_level: merge,
+            push: vec![AccessEntry::level(1, push)],
+            merge: vec![AccessEntry::level(2, merge)],
+            unprotect: vec![],
             allow_force_push: force,
+            code_owner_approval_required: false,
         }
     }
 
@@ -133,6 +145,7 @@ mod tests {
             is_admin: false,
             level: Some(level),
             authenticated: true,
+            user_id: None,
         }
     }
 
@@ -140,6 +153,7 @@ mod tests {
         is_admin: true,
         level: None,
         authenticated: true,
+        user_id: None,
     };
 
     #[test]
@@ -228,6 +242,42 @@ mod tests {
         assert_eq!(
             closed.judge(member(Owner), Some("stable"), Change::Create),
             Verdict::Refused(CREATE_REFUSED)
+        );
+    }
+
+    #[test]
+    fn a_user_entry_lets_exactly_that_member_push() {
+        let mut r = rule("main", 0, 0, false);
+        r.push.push(AccessEntry {
+            id: 3,
+            access_level: None,
+            user_id: Some(7),
+        });
+        let rules = PushRules::new(vec![r]);
+        let seven = Caller {
+            user_id: Some(7),
+            ..member(Developer)
+        };
+        let eight = Caller {
+            user_id: Some(8),
+            ..member(Maintainer)
+        };
+        let guest_seven = Caller {
+            user_id: Some(7),
+            ..member(Guest)
+        };
+        assert_eq!(
+            rules.judge(seven, Some("main"), Change::Update),
+            Verdict::FastForwardOnly
+        );
+        assert_eq!(
+            rules.judge(eight, Some("main"), Change::Update),
+            Verdict::Refused(PUSH_REFUSED)
+        );
+        assert_eq!(
+            rules.judge(guest_seven, Some("main"), Change::Update),
+            Verdict::Refused(PUSH_REFUSED),
+            "a user entry does not lift a Guest's project-wide permission"
         );
     }
 }

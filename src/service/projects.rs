@@ -52,6 +52,7 @@ pub fn admit(
         is_admin: user.is_some_and(|u| u.is_admin),
         level,
         authenticated: user.is_some(),
+        user_id: user.map(|u| u.id),
     };
     if !caller.can_read_project(project.visibility) {
         return Err(if user.is_none() {

@@ -1,11 +1,13 @@
-//! Protecting and unprotecting branches (names may be `*` wildcards), Maintainer+ as in GitLab.
-//! Enforcement on push is `service::pushes::refused_updates`.
+//! Protecting, changing and unprotecting branches (names may be `*` wildcards), Maintainer+ as
+//! in GitLab, with GitLab EE's access lists: who may push, merge and unprotect, each a set of
+//! roles and users. Enforcement on push is `model::push_rules`.
 
 use crate::app::App;
 use crate::model::access::Caller;
-use crate::model::entities::{Project, ProtectedBranch};
+use crate::model::entities::{AccessEntry, Project, ProtectedBranch};
 use crate::model::naming::protected_branch_name;
-use crate::store::StoreError;
+use crate::model::push_rules::meets_any;
+use crate::store::{AccessAction, NewAccess, NewProtection, ProtectionChanges, StoreError};
 
 use super::error::ServiceError;
 
@@ -14,13 +16,83 @@ pub const LEVELS: [i64; 4] = [0, 30, 40, 60];
 /// GitLab's default for both levels: Maintainers.
 pub const DEFAULT_LEVEL: i64 = 40;
 
-/// A rule to create; levels are among [`LEVELS`].
-#[derive(Debug, Clone)]
+/// One entry of an `allowed_to_*` list as sent (`id` and `destroy` only when changing a rule).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccessSpec {
+    pub id: Option<i64>,
+    pub destroy: bool,
+    pub access_level: Option<i64>,
+    pub user_id: Option<i64>,
+    /// Groups and deploy keys are named so they can be refused clearly.
+    pub group_id: Option<i64>,
+    pub deploy_key_id: Option<i64>,
+}
+
+/// A rule to create: each list defaults to Maintainers (no list: nobody may unprotect but
+/// Maintainers, as without one).
+#[derive(Debug, Clone, Default)]
 pub struct Protection {
     pub name: String,
-    pub push_access_level: i64,
-    pub merge_access_level: i64,
+    pub push: Vec<AccessSpec>,
+    pub merge: Vec<AccessSpec>,
+    pub unprotect: Vec<AccessSpec>,
     pub allow_force_push: bool,
+    pub code_owner_approval_required: bool,
+}
+
+/// `PATCH` of a rule: the flags when given; entries with `id` and `destroy` removed, entries
+/// without `id` added.
+#[derive(Debug, Clone, Default)]
+pub struct ProtectionPatch {
+    pub allow_force_push: Option<bool>,
+    pub code_owner_approval_required: Option<bool>,
+    pub push: Vec<AccessSpec>,
+    pub merge: Vec<AccessSpec>,
+    pub unprotect: Vec<AccessSpec>,
+}
+
+/// The label GitLab prefixes list errors with.
+fn list_label(action: AccessAction) -> &'static str {
+    match action {
+        AccessAction::Push => "Push access levels",
+        AccessAction::Merge => "Merge access levels",
+        AccessAction::Unprotect => "Unprotect access levels",
+    }
+}
+
+/// Checks one new entry and turns it into what the store writes.
+async fn new_entry(
+    app: &App,
+    project: &Project,
+    action: AccessAction,
+    spec: &AccessSpec,
+) -> Result<NewAccess, ServiceError> {
+    let label = list_label(action);
+    let fail = |m: &str| ServiceError::Unprocessable(vec![format!("{label} {m}")]);
+    if spec.group_id.is_some() || spec.deploy_key_id.is_some() {
+        return Err(fail(
+            "group and deploy key entries are not supported (there are no groups or deploy keys)",
+        ));
+    }
+    match (spec.access_level, spec.user_id) {
+        (Some(level), None) if LEVELS.contains(&level) => Ok(NewAccess {
+            action,
+            access_level: Some(level),
+            user_id: None,
+        }),
+        (Some(_), None) => Err(fail("access level is not included in the list")),
+        (None, Some(user)) => {
+            if app.store.access_level(project.id, user).await?.is_none() {
+                return Err(fail("user is not a member of the project"));
+            }
+            Ok(NewAccess {
+                action,
+                access_level: None,
+                user_id: Some(user),
+            })
+        }
+        _ => Err(fail("must name exactly one of access_level and user_id")),
+    }
 }
 
 /// Protects the branches `p.name` matches.
@@ -34,17 +106,34 @@ pub async fn protect(
         return Err(ServiceError::Forbidden);
     }
     let name = protected_branch_name(&p.name)
-        .ok_or_else(|| ServiceError::Unprocessable(vec!["Name can't be blank".into()]))?;
+        .ok_or_else(|| ServiceError::Unprocessable(vec!["Name can't be blank".into()]))?
+        .to_owned();
+    let default = AccessSpec {
+        access_level: Some(DEFAULT_LEVEL),
+        ..AccessSpec::default()
+    };
+    let mut access = Vec::new();
+    for (action, list, defaulted) in [
+        (AccessAction::Push, &p.push, true),
+        (AccessAction::Merge, &p.merge, true),
+        (AccessAction::Unprotect, &p.unprotect, false),
+    ] {
+        if list.is_empty() && defaulted {
+            access.push(new_entry(app, project, action, &default).await?);
+        }
+        for spec in list {
+            access.push(new_entry(app, project, action, spec).await?);
+        }
+    }
+    let new = NewProtection {
+        name: name.clone(),
+        access,
+        allow_force_push: p.allow_force_push,
+        code_owner_approval_required: p.code_owner_approval_required,
+    };
     match app
         .store
-        .create_protected_branch(
-            project.id,
-            name,
-            p.push_access_level,
-            p.merge_access_level,
-            p.allow_force_push,
-            app.clock.now_ms(),
-        )
+        .create_protection(project.id, &new, app.clock.now_ms())
         .await
     {
         Ok(b) => Ok(b),
@@ -55,7 +144,60 @@ pub async fn protect(
     }
 }
 
-/// Removes the rule named exactly `name`.
+/// Changes the rule named exactly `name`.
+pub async fn update(
+    app: &App,
+    project: &Project,
+    caller: Caller,
+    name: &str,
+    patch: ProtectionPatch,
+) -> Result<ProtectedBranch, ServiceError> {
+    if !caller.can_admin_project() {
+        return Err(ServiceError::Forbidden);
+    }
+    let rule = app
+        .store
+        .protected_branch(project.id, name)
+        .await?
+        .ok_or(ServiceError::RecordNotFound)?;
+    let mut changes = ProtectionChanges {
+        allow_force_push: patch.allow_force_push,
+        code_owner_approval_required: patch.code_owner_approval_required,
+        ..ProtectionChanges::default()
+    };
+    for (action, list, existing) in [
+        (AccessAction::Push, &patch.push, &rule.push),
+        (AccessAction::Merge, &patch.merge, &rule.merge),
+        (AccessAction::Unprotect, &patch.unprotect, &rule.unprotect),
+    ] {
+        for spec in list {
+            match spec.id {
+                Some(id) if existing.iter().any(|e: &AccessEntry| e.id == id) => {
+                    if spec.destroy {
+                        changes.remove.push(id);
+                    }
+                }
+                Some(_) => {
+                    return Err(ServiceError::Unprocessable(vec![format!(
+                        "{} entry not found",
+                        list_label(action)
+                    )]))
+                }
+                None => changes
+                    .add
+                    .push(new_entry(app, project, action, spec).await?),
+            }
+        }
+    }
+    app.store.update_protection(rule.id, &changes).await?;
+    app.store
+        .protected_branch(project.id, name)
+        .await?
+        .ok_or(ServiceError::RecordNotFound)
+}
+
+/// Removes the rule named exactly `name`. When the rule has an unprotect list, only those it
+/// names (and admins) may; otherwise Maintainers.
 pub async fn unprotect(
     app: &App,
     project: &Project,
@@ -65,9 +207,14 @@ pub async fn unprotect(
     if !caller.can_admin_project() {
         return Err(ServiceError::Forbidden);
     }
-    if app.store.delete_protected_branch(project.id, name).await? {
-        Ok(())
-    } else {
-        Err(ServiceError::RecordNotFound)
+    let rule = app
+        .store
+        .protected_branch(project.id, name)
+        .await?
+        .ok_or(ServiceError::RecordNotFound)?;
+    if !rule.unprotect.is_empty() && !caller.is_admin && !meets_any(caller, &rule.unprotect) {
+        return Err(ServiceError::Forbidden);
     }
+    app.store.delete_protected_branch(project.id, name).await?;
+    Ok(())
 }

@@ -375,8 +375,12 @@ async fn describe(
                 merged: !is_default && merged.contains(&info.name),
                 protected: !matching.is_empty(),
                 default: is_default,
-                developers_can_push: matching.iter().any(|r| r.push_access_level == 30),
-                developers_can_merge: matching.iter().any(|r| r.merge_access_level == 30),
+                developers_can_push: matching
+                    .iter()
+                    .any(|r| r.push.iter().any(|e| e.access_level == Some(30))),
+                developers_can_merge: matching
+                    .iter()
+                    .any(|r| r.merge.iter().any(|e| e.access_level == Some(30))),
                 can_push: caller.can_push()
                     && !matches!(
                         rules.judge(caller, Some(&info.name), Change::Update),

@@ -16,6 +16,7 @@ mod users;
 pub use jobs::{ClaimedJob, NewJob, MIRROR_UPDATE_KIND, NOTIFY_CHANNEL, RECORD_PUSH_KIND};
 pub use mirrors::mirror_job_key;
 pub use projects::{NewProject, ProjectFilter, ProjectOrder};
+pub use protected::{AccessAction, NewAccess, NewProtection, ProtectionChanges};
 
 use std::str::FromStr;
 use std::time::Duration;
