@@ -1,5 +1,5 @@
 //! Acceptance: the real `pushmirror` binary (bootstrapped with `token create`, run with `serve`)
-//! driven by python-gitlab 8.x through `tests/acceptance/python_gitlab_check.py`.
+//! driven by python-gitlab 8.x through `tests/it/acceptance/python_gitlab_check.py`.
 //! Skips with a printed reason when python-gitlab is missing, except under `CI=true`.
 
 use std::net::TcpListener;
@@ -96,7 +96,7 @@ fn python_gitlab_drives_the_real_server() {
     let secret = format!("S3cr3t-{}", std::process::id());
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/tests/acceptance/python_gitlab_check.py"
+        "/tests/it/acceptance/python_gitlab_check.py"
     );
     let out = Command::new("python3")
         .arg(script)

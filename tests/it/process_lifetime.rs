@@ -3,8 +3,8 @@
 //! recognised by the `HOME` their runner gives them (`/proc/<pid>/environ`), which covers git,
 //! its remote helpers, ssh, ssh-agent and the supervisors themselves.
 
-mod common;
-mod remotes;
+use crate::common;
+use crate::remotes;
 
 use std::path::Path;
 use std::process::{Command, Stdio};

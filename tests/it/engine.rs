@@ -2,8 +2,8 @@
 //! HTTP), mirrored by the engine into real git servers on 127.0.0.1 (git http-backend with basic
 //! auth, git daemon, sshd), watched until they converge.
 
-mod common;
-mod remotes;
+use crate::common;
+use crate::remotes;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! data directory and checks GitLab's status codes and bodies exactly. One binary for all of them
 //! (each file under `tests/` would link the whole crate again).
 
-mod common;
+use crate::common;
 
 use common::{contains_bytes, read_all_files, Body, Resp, TestServer};
 use serde_json::{json, Value};

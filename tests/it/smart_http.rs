@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
-mod common;
+use crate::common;
 
 use anyhow::{ensure, Context, Result};
 use pushmirror::http::AppState;

@@ -8,8 +8,8 @@
 //! `tests/remotes`, plus the helpers of `tests/common` that need no server internals (fresh
 //! PostgreSQL databases, reading refs and processes); they never build a server in-process.
 
-mod common;
-mod remotes;
+use crate::common;
+use crate::remotes;
 
 use std::collections::BTreeMap;
 use std::fs::OpenOptions;

@@ -2,7 +2,7 @@
 //! dependency direction, the one module that spawns processes, the one module that spawns
 //! tasks, and both backends' migrated schemas having the same tables and columns.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 
