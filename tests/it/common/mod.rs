@@ -1,25 +1,41 @@
-//! The integration-test harness: a real pushmirror server on `127.0.0.1:0` with a fresh data
-//! directory (and, on request, a fresh PostgreSQL database), a small HTTP client that speaks to it,
-//! and a record of every response body so tests can prove a secret never went over the wire.
+//! The integration-test harness. One way to start a server in-process:
+//! `TestServer::builder()` with `.postgres()`, `.engine(true)`, `.local_network(true)`,
+//! `.clock(c)` and `.tweak(|cfg| …)`, then `.start().await`: the real server on `127.0.0.1:0`
+//! with a fresh data directory (and a fresh PostgreSQL database when asked). Around it:
+//! - [`client`]: raw HTTP that records every body, for tests of exact shapes and errors;
+//! - [`api`]: the typed API client tests set things up with;
+//! - [`binary`]: the real `pushmirror` binary as a child process, the one other way to run a
+//!   server;
+//! - [`postgres`], [`poll`] (bounded waiting), [`observe`] (files, refs, processes) and [`work`]
+//!   (a client's repository, pushed with the real git CLI).
 
-#![allow(dead_code)]
+pub mod api;
+pub mod binary;
+pub mod client;
+pub mod observe;
+pub mod poll;
+pub mod postgres;
+pub mod work;
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::marker::PhantomData;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use pushmirror::clock::{Clock, SystemClock};
 use pushmirror::config::{EngineConfig, ServeConfig, StoreConfig};
 use pushmirror::http::AppState;
-use reqwest::header::HeaderMap;
+use pushmirror::jobs::Runner;
 use secrecy::ExposeSecret;
-use serde_json::Value;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
-/// The PostgreSQL server integration tests use when it is there.
-pub const POSTGRES_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+pub use api::{Api, Mirror, Project};
+pub use client::{Body, Client, Resp};
+pub use observe::{contains_bytes, processes_with_home, read_all_files, refs_of};
+pub use poll::{poll_for, poll_until, poll_until_blocking};
+pub use postgres::PostgresDb;
+pub use work::{blocking, Work};
 
 /// A running server and everything it owns; dropping it stops the server and removes its data.
 pub struct TestServer {
@@ -27,126 +43,44 @@ pub struct TestServer {
     pub state: AppState,
     /// `http://127.0.0.1:<port>`, also the server's `external_url`.
     pub base: String,
-    client: reqwest::Client,
-    /// Every response body this client received, so secret checks can look at all of them.
-    seen: Arc<Mutex<Vec<String>>>,
+    client: Client,
+    /// The job runner of [`TestServer::run_pending`], made on first use.
+    runner: OnceLock<Arc<Runner>>,
     shutdown: Option<oneshot::Sender<()>>,
     dir: TempDir,
-    postgres: Option<PostgresDb>,
+    /// Dropped after the server stopped (fields drop in order), so the database goes last.
+    _postgres: Option<PostgresDb>,
 }
 
-/// A request body in one of the encodings GitLab's API accepts.
-pub enum Body {
-    None,
-    Json(Value),
-    Form(Vec<(&'static str, String)>),
-    Multipart(Vec<(&'static str, String)>),
-    /// A raw body with its content type, for malformed input.
-    Raw(&'static str, Vec<u8>),
-}
+/// The default backend of a [`Builder`]: SQLite in the data directory.
+pub struct Sqlite;
 
-/// One response: status, headers and the body (parsed as JSON when it is JSON, else `Null`).
-#[derive(Debug)]
-pub struct Resp {
-    pub status: u16,
-    pub headers: HeaderMap,
-    pub body: Value,
-    pub text: String,
-}
+/// A [`Builder`] for a fresh PostgreSQL database: its `start` may skip.
+pub struct Postgres;
 
-impl Resp {
-    /// A header as text ("" when missing).
-    pub fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
+/// A configuration change applied after the builder's own settings.
+type Tweak = Box<dyn FnOnce(&mut ServeConfig) + Send>;
+
+/// How to start a [`TestServer`]; see [`TestServer::builder`].
+pub struct Builder<B = Sqlite> {
+    engine: bool,
+    local_network: bool,
+    clock: Arc<dyn Clock>,
+    tweaks: Vec<Tweak>,
+    backend: PhantomData<B>,
 }
 
 impl TestServer {
-    /// A server on SQLite with the default configuration.
-    pub async fn start() -> TestServer {
-        Self::start_with(|_| {}).await
-    }
-
-    /// A server on SQLite, after `tweak` has adjusted the configuration.
-    pub async fn start_with(tweak: impl FnOnce(&mut ServeConfig)) -> TestServer {
-        Self::launch(None, Arc::new(SystemClock), tweak).await
-    }
-
-    /// A server on SQLite whose time is `clock` (a `ManualClock` the test moves).
-    pub async fn start_with_clock(
-        clock: Arc<dyn Clock>,
-        tweak: impl FnOnce(&mut ServeConfig),
-    ) -> TestServer {
-        Self::launch(None, clock, tweak).await
-    }
-
-    /// A server on a fresh PostgreSQL database, or `None` (with the reason printed) when no
-    /// PostgreSQL answers. Under `CI=true` a missing PostgreSQL fails the test instead.
-    pub async fn start_postgres() -> Option<TestServer> {
-        Self::start_postgres_with(|_| {}).await
-    }
-
-    /// [`TestServer::start_postgres`], after `tweak` has adjusted the configuration.
-    pub async fn start_postgres_with(tweak: impl FnOnce(&mut ServeConfig)) -> Option<TestServer> {
-        let db = PostgresDb::create_or_skip().await?;
-        Some(Self::launch(Some(db), Arc::new(SystemClock), tweak).await)
-    }
-
-    async fn launch(
-        postgres: Option<PostgresDb>,
-        clock: Arc<dyn Clock>,
-        tweak: impl FnOnce(&mut ServeConfig),
-    ) -> TestServer {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("local addr");
-        let mut store = StoreConfig::resolve(Some(dir.path().join("data")), None, None);
-        if let Some(db) = &postgres {
-            store.database_url = db.url.clone();
-        }
-        let mut config = ServeConfig {
-            store,
-            listen: addr,
-            external_url: format!("http://{addr}"),
-            allow_local_network: false,
-            engine: EngineConfig::default(),
-            shutdown_grace: Duration::from_secs(5),
-        };
-        // Most tests look at the API alone; the engine would try to push to their mirror URLs
-        // (documentation addresses that must never be contacted). Engine tests turn it on.
-        config.engine.api_only = true;
-        tweak(&mut config);
-        let state = AppState(
-            pushmirror::app::App::build_with_clock(&config, clock)
-                .await
-                .expect("build the app"),
-        );
-        let (tx, rx) = oneshot::channel::<()>();
-        let served = state.clone();
-        tokio::spawn(async move {
-            let shutdown = async {
-                let _ = rx.await;
-            };
-            if let Err(e) = pushmirror::server::run(listener, served.0, shutdown).await {
-                eprintln!("test server stopped: {e}");
-            }
-        });
-        TestServer {
-            state,
-            base: format!("http://{addr}"),
-            client: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .expect("client"),
-            seen: Arc::default(),
-            shutdown: Some(tx),
-            dir,
-            postgres,
+    /// A server on SQLite, with the system clock, no engine (the API and hosting only: pushes
+    /// and syncs are queued and nothing runs them, unless the test calls
+    /// [`TestServer::run_pending`]) and mirror URLs on the local network refused.
+    pub fn builder() -> Builder {
+        Builder {
+            engine: false,
+            local_network: false,
+            clock: Arc::new(SystemClock),
+            tweaks: Vec::new(),
+            backend: PhantomData,
         }
     }
 
@@ -178,70 +112,51 @@ impl TestServer {
         self.state.store.users(Some(username)).await.expect("users")[0].id
     }
 
-    /// Sends a request to `/api/v4<path>` (or to `path` as is when it does not start with `/`
-    /// after the base, such as `/nope`), with `PRIVATE-TOKEN` when a token is given.
+    /// The typed API as `token`'s user; its answers are recorded with this server's.
+    pub fn api(&self, token: &str) -> Api {
+        Api::new(self.client.clone(), token)
+    }
+
+    /// The push URL of `<full_path>.git` with `token` as the password.
+    pub fn push_url(&self, token: &str, full_path: &str) -> String {
+        let host = self.base.trim_start_matches("http://");
+        format!("http://oauth2:{token}@{host}/{full_path}.git")
+    }
+
+    /// Runs every due job to its end, one at a time, until none is due; returns how many runs
+    /// there were. The deterministic alternative to the engine: with a manual clock a test
+    /// decides exactly when retries come due.
+    pub async fn run_pending(&self) -> usize {
+        assert!(
+            self.state.engine.api_only,
+            "run_pending beside the server's own engine would race it: start without .engine(true)"
+        );
+        self.runner
+            .get_or_init(|| Runner::new(self.state.0.clone()))
+            .run_pending()
+            .await
+    }
+
+    /// Sends a request to `/api/v4<path>` (see [`Client::request`]).
     pub async fn request(&self, method: &str, path: &str, token: Option<&str>, body: Body) -> Resp {
-        let url = if path.starts_with("/api/") || path.starts_with("//") || path == "/" {
-            format!("{}{path}", self.base)
-        } else {
-            format!("{}/api/v4{path}", self.base)
-        };
-        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut rb = self.client.request(method, &url);
-        if let Some(t) = token {
-            rb = rb.header("PRIVATE-TOKEN", t);
-        }
-        rb = match body {
-            Body::None => rb,
-            Body::Json(v) => rb.json(&v),
-            Body::Form(pairs) => rb.form(&pairs),
-            Body::Multipart(pairs) => {
-                let boundary = "pushmirror-test-boundary-7f3a";
-                let mut data = String::new();
-                for (k, v) in pairs {
-                    data.push_str(&format!(
-                        "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
-                    ));
-                }
-                data.push_str(&format!("--{boundary}--\r\n"));
-                rb.header(
-                    "content-type",
-                    format!("multipart/form-data; boundary={boundary}"),
-                )
-                .body(data)
-            }
-            Body::Raw(ct, bytes) => rb.header("content-type", ct).body(bytes),
-        };
-        self.send(rb).await
+        self.client.request(method, path, token, body).await
     }
 
     /// Sends a prepared request and records the response body.
     pub async fn send(&self, rb: reqwest::RequestBuilder) -> Resp {
-        let resp = rb.send().await.expect("request");
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let text = resp.text().await.expect("body");
-        self.seen.lock().unwrap().push(text.clone());
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Resp {
-            status,
-            headers,
-            body,
-            text,
-        }
+        self.client.send(rb).await
     }
 
     /// A raw request builder for `/api/v4<path>`, for auth variants the helpers do not cover.
     pub fn raw(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        self.client
-            .request(method, format!("{}/api/v4{path}", self.base))
+        self.client.raw(method, path)
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Resp {
         self.request("GET", path, Some(token), Body::None).await
     }
 
-    pub async fn post_json(&self, path: &str, token: &str, body: Value) -> Resp {
+    pub async fn post_json(&self, path: &str, token: &str, body: serde_json::Value) -> Resp {
         self.request("POST", path, Some(token), Body::Json(body))
             .await
     }
@@ -256,7 +171,7 @@ impl TestServer {
             .await
     }
 
-    pub async fn put_json(&self, path: &str, token: &str, body: Value) -> Resp {
+    pub async fn put_json(&self, path: &str, token: &str, body: serde_json::Value) -> Resp {
         self.request("PUT", path, Some(token), Body::Json(body))
             .await
     }
@@ -265,18 +180,9 @@ impl TestServer {
         self.request("DELETE", path, Some(token), Body::None).await
     }
 
-    /// Every response body received so far, for secret checks.
+    /// Every response body received so far (raw and typed), for secret checks.
     pub fn seen_bodies(&self) -> Vec<String> {
-        self.seen.lock().unwrap().clone()
-    }
-
-    /// Creates a project as `token`'s user and returns its JSON.
-    pub async fn project(&self, token: &str, name: &str) -> Value {
-        let r = self
-            .post_json("/projects", token, serde_json::json!({ "name": name }))
-            .await;
-        assert_eq!(r.status, 201, "creating project {name}: {}", r.text);
-        r.body
+        self.client.seen_bodies()
     }
 }
 
@@ -288,198 +194,110 @@ impl Drop for TestServer {
     }
 }
 
-/// A uniquely named PostgreSQL database, dropped (best effort) with its handle.
-pub struct PostgresDb {
-    name: String,
-    /// Its URL, for `--database-url`.
-    pub url: String,
-}
-
-impl PostgresDb {
-    /// A fresh database, or `None` (with the reason printed) when PostgreSQL is unreachable and
-    /// `CI` is not `true`; under `CI=true` a missing PostgreSQL fails the test instead.
-    pub async fn create_or_skip() -> Option<PostgresDb> {
-        match Self::create().await {
-            Ok(db) => Some(db),
-            Err(e) => {
-                if std::env::var("CI").as_deref() == Ok("true") {
-                    panic!(
-                        "PostgreSQL is required under CI=true but {POSTGRES_ADMIN_URL} failed: {e}"
-                    );
-                }
-                eprintln!("skipping PostgreSQL test: {POSTGRES_ADMIN_URL} is unreachable: {e}");
-                None
-            }
-        }
+impl<B> Builder<B> {
+    /// Runs the push-mirror engine (the job runner), as `serve` without `--api-only` does.
+    pub fn engine(mut self, on: bool) -> Self {
+        self.engine = on;
+        self
     }
 
-    async fn create() -> Result<PostgresDb, sqlx::Error> {
-        use sqlx::Connection;
-        let mut conn = tokio::time::timeout(
-            Duration::from_secs(5),
-            sqlx::PgConnection::connect(POSTGRES_ADMIN_URL),
-        )
-        .await
-        .map_err(|_| sqlx::Error::PoolTimedOut)??;
-        let name = format!(
-            "pushmirror_test_{}_{}",
-            std::process::id(),
-            rand::random::<u32>()
+    /// Accepts mirror URLs on loopback and private addresses (`--allow-local-network`), as tests
+    /// that mirror into the git servers of `remotes` need.
+    pub fn local_network(mut self, on: bool) -> Self {
+        self.local_network = on;
+        self
+    }
+
+    /// The server's time: a `ManualClock` the test moves, usually with the engine off and
+    /// [`TestServer::run_pending`].
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Adjusts the configuration after the builder's own settings (tweaks apply in order).
+    pub fn tweak(mut self, f: impl FnOnce(&mut ServeConfig) + Send + 'static) -> Self {
+        self.tweaks.push(Box::new(f));
+        self
+    }
+
+    async fn launch(self, postgres: Option<PostgresDb>) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let addr = listener.local_addr().expect("local addr");
+        let mut store = StoreConfig::resolve(Some(dir.path().join("data")), None, None);
+        if let Some(db) = &postgres {
+            store.database_url = db.url.clone();
+        }
+        let mut config = ServeConfig {
+            store,
+            listen: addr,
+            external_url: format!("http://{addr}"),
+            allow_local_network: self.local_network,
+            engine: EngineConfig {
+                // Without the engine, nothing pushes to the tests' mirror URLs (documentation
+                // addresses that must never be contacted).
+                api_only: !self.engine,
+                ..EngineConfig::default()
+            },
+            shutdown_grace: Duration::from_secs(5),
+        };
+        for tweak in self.tweaks {
+            tweak(&mut config);
+        }
+        let state = AppState(
+            pushmirror::app::App::build_with_clock(&config, self.clock)
+                .await
+                .expect("build the app"),
         );
-        sqlx::query(&format!("create database {name}"))
-            .execute(&mut conn)
-            .await?;
-        let _ = conn.close().await;
-        Ok(PostgresDb {
-            url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
-            name,
-        })
-    }
-}
-
-impl Drop for PostgresDb {
-    fn drop(&mut self) {
-        // Drop runs inside the test's runtime, which cannot block; a thread with its own runtime can.
-        let name = self.name.clone();
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .ok()?;
-            rt.block_on(async {
-                use sqlx::Connection;
-                let mut conn = sqlx::PgConnection::connect(POSTGRES_ADMIN_URL).await.ok()?;
-                sqlx::query(&format!("drop database if exists {name} with (force)"))
-                    .execute(&mut conn)
-                    .await
-                    .ok()
-            })
-        })
-        .join();
-    }
-}
-
-/// Every file under `dir`, recursively, with its bytes.
-pub fn read_all_files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_owned()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if let Ok(bytes) = std::fs::read(&p) {
-                out.push((p, bytes));
+        let (tx, rx) = oneshot::channel::<()>();
+        let served = state.clone();
+        tokio::spawn(async move {
+            let shutdown = async {
+                let _ = rx.await;
+            };
+            if let Err(e) = pushmirror::server::run(listener, served.0, shutdown).await {
+                eprintln!("test server stopped: {e}");
             }
+        });
+        let base = format!("http://{addr}");
+        TestServer {
+            state,
+            client: Client::new(&base),
+            base,
+            runner: OnceLock::new(),
+            shutdown: Some(tx),
+            dir,
+            _postgres: postgres,
         }
     }
-    out
 }
 
-/// Whether `needle` occurs in `haystack`.
-pub fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
+impl Builder<Sqlite> {
+    /// On a fresh PostgreSQL database instead of SQLite.
+    pub fn postgres(self) -> Builder<Postgres> {
+        Builder {
+            engine: self.engine,
+            local_network: self.local_network,
+            clock: self.clock,
+            tweaks: self.tweaks,
+            backend: PhantomData,
+        }
+    }
 
-/// Waits for `cond` to hold, checking every few milliseconds, for at most `limit`.
-pub async fn poll_until<F, Fut>(limit: Duration, mut cond: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        if cond().await {
-            return true;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    /// Starts the server and waits until it listens.
+    pub async fn start(self) -> TestServer {
+        self.launch(None).await
     }
 }
 
-/// Branches and tags of the bare repository at `repo`, name → object id, read with the real git.
-pub fn refs_of(repo: &Path) -> BTreeMap<String, String> {
-    let out = std::process::Command::new("git")
-        .args([
-            "for-each-ref",
-            "--format=%(refname) %(objectname)",
-            "refs/heads",
-            "refs/tags",
-        ])
-        .env("GIT_DIR", repo)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .output()
-        .expect("spawn git for-each-ref");
-    assert!(out.status.success(), "for-each-ref in {}", repo.display());
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.split_once(' '))
-        .map(|(a, b)| (a.to_owned(), b.to_owned()))
-        .collect()
-}
-
-/// Live processes whose environment holds exactly `HOME=<home>`, as `(pid, command line)`: a
-/// server's git children all get its `<data-dir>/git-home`. Zombies have an empty environment
-/// and so are not counted: they run nothing.
-pub fn processes_with_home(home: &Path) -> Vec<(u32, String)> {
-    let needle = format!("HOME={}", home.display()).into_bytes();
-    let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return found;
-    };
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(environ) = std::fs::read(entry.path().join("environ")) else {
-            continue;
-        };
-        if environ
-            .split(|b| *b == 0)
-            .any(|var| var == needle.as_slice())
-        {
-            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            found.push((pid, cmdline));
-        }
+impl Builder<Postgres> {
+    /// Starts the server on a fresh PostgreSQL database, or returns `None` (with the reason
+    /// printed) when no PostgreSQL answers. Under `CI=true` a missing PostgreSQL fails instead.
+    pub async fn start(self) -> Option<TestServer> {
+        let db = PostgresDb::create_or_skip().await?;
+        Some(self.launch(Some(db)).await)
     }
-    found
-}
-
-/// `pushmirror token create --username root --admin` with the real binary: a token for the
-/// first admin of the data directory `data` (and the database `database_url`, if given).
-pub fn create_admin_token(data: &Path, database_url: Option<&str>) -> String {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_pushmirror"));
-    cmd.args([
-        "token",
-        "create",
-        "--username",
-        "root",
-        "--admin",
-        "--data-dir",
-    ])
-    .arg(data);
-    if let Some(url) = database_url {
-        cmd.args(["--database-url", url]);
-    }
-    let out = cmd.output().expect("spawn pushmirror token create");
-    assert!(
-        out.status.success(),
-        "token create failed ({}): {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .expect("utf-8 token")
-        .trim()
-        .to_owned()
 }
