@@ -14,11 +14,15 @@ use common::{
     blocking, contains_bytes, poll_for, poll_until, read_all_files, refs_of, Api, Mirror,
     TestServer, Work,
 };
+use pushmirror::clock::ManualClock;
 use remotes::{GitDaemonRemote, GitHttpRemote, SshRemote};
 use serde_json::{json, Value};
 
 /// Generous bound for convergence: an update takes well under a second; CI machines are slow.
 const CONVERGE: Duration = Duration::from_secs(30);
+
+/// The retry delay of the engine tests (both kinds of mirror), in milliseconds.
+const RETRY_DELAY_MS: i64 = 1_000;
 
 /// A client repository with one commit on `main`, pushed to `url`.
 async fn first_commit_pushed(url: &str) -> Arc<Work> {
@@ -58,13 +62,19 @@ impl Fixture {
         Some(Self::on(Self::builder().postgres().start().await?).await)
     }
 
+    /// The fixture with the engine off and `clock` as the server's time: the test drains the
+    /// queue with `run_pending` and moves the clock past each retry delay itself.
+    async fn on_manual_clock(clock: Arc<ManualClock>) -> Fixture {
+        Self::on(Self::builder().engine(false).clock(clock).start().await).await
+    }
+
     fn builder() -> common::Builder {
         TestServer::builder()
             .engine(true)
             .local_network(true)
             .tweak(|c| {
-                c.engine.retry_delay_secs = 1;
-                c.engine.retry_delay_protected_secs = 1;
+                c.engine.retry_delay_secs = (RETRY_DELAY_MS / 1000) as u64;
+                c.engine.retry_delay_protected_secs = (RETRY_DELAY_MS / 1000) as u64;
             })
     }
 
@@ -90,6 +100,18 @@ impl Fixture {
 
     async fn sync(&self, id: i64) {
         self.api.sync(self.project_id, id).await
+    }
+
+    /// Waits until an update of mirror `id` is queued (a push requests it as it is recorded).
+    async fn wait_until_requested(&self, id: i64) {
+        let store = &self.server.state.store;
+        assert!(
+            poll_until(CONVERGE, || async {
+                store.mirror_update_pending(id).await.unwrap()
+            })
+            .await,
+            "no update of mirror {id} was requested"
+        );
     }
 
     /// Waits until the mirror's status is `want` and `cond` holds on the remote.
@@ -314,17 +336,26 @@ async fn keep_divergent_refs_skips_diverged_refs_and_fails_with_their_names() {
     );
 }
 
+/// On a manual clock with the queue drained by hand, so the retry schedule costs no waiting.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_password_fails_scrubbed_retries_and_recovers_after_url_update() {
-    let fx = Fixture::new().await;
+    let clock = Arc::new(ManualClock::new(1_800_000_000_000));
+    let fx = Fixture::on_manual_clock(clock.clone()).await;
     let remote = GitHttpRemote::start(Some(("bot", "right-Pa55"))).await;
     remote.create_repo("auth");
     let id = fx
         .add_mirror(json!({"url": remote.url_with_credentials("auth", "bot", "wrong-Pa55-Zq9"), "enabled": true}))
         .await;
     first_commit_pushed(&fx.push_url).await;
-    // Attempt 0 and three retries (1 s apart in tests), then `failed`.
-    let m = fx.wait_for(id, "failed", || true).await;
+    fx.wait_until_requested(id).await;
+    // Attempt 0 and three retries (1 s apart in tests), then `failed`: each run when it is due.
+    for attempt in 0..4 {
+        assert_eq!(fx.server.run_pending().await, 1, "attempt {attempt}");
+        clock.advance(RETRY_DELAY_MS);
+    }
+    let m = fx.mirror(id).await;
+    assert_eq!(m.update_status, "failed", "{m:?}");
+    assert_eq!(fx.server.run_pending().await, 0, "a failed mirror waits");
     let err = m.last_error.unwrap();
     assert!(!err.contains("wrong-Pa55-Zq9"), "{err}");
     assert!(err.contains("127.0.0.1"), "git's own message: {err}");
@@ -348,8 +379,10 @@ async fn wrong_password_fails_scrubbed_retries_and_recovers_after_url_update() {
     assert_eq!(m.update_status, "none");
     assert!(m.last_error.is_none(), "{m:?}");
     fx.sync(id).await;
-    fx.wait_for(id, "finished", || remote.refs("auth") == fx.local_refs())
-        .await;
+    assert_eq!(fx.server.run_pending().await, 1, "the sync");
+    let m = fx.mirror(id).await;
+    assert_eq!(m.update_status, "finished", "{m:?}");
+    assert_eq!(remote.refs("auth"), fx.local_refs());
     for body in fx.server.seen_bodies() {
         assert!(
             !body.contains("wrong-Pa55-Zq9") && !body.contains("right-Pa55"),
@@ -704,7 +737,6 @@ async fn the_engine_runs_on_postgresql_too() {
 /// it, and after the third retry the mirror is `failed` and nothing more runs.
 #[tokio::test]
 async fn retries_follow_gitlabs_schedule_on_a_manual_clock() {
-    use pushmirror::clock::ManualClock;
     const DELAY_MS: i64 = 300_000;
     let clock = Arc::new(ManualClock::new(1_800_000_000_000));
     let server = TestServer::builder()
