@@ -2,18 +2,17 @@
 //! call them: GitLab's rules for who may change whose level, its errors, and which user fields
 //! whom.
 
-mod common;
-
-use common::TestServer;
+use crate::common;
+use crate::common::TestServer;
 use pushmirror::model::access::AccessLevel;
 use serde_json::json;
 
 #[tokio::test]
 async fn member_levels_change_within_the_callers_rank() {
-    let s = TestServer::start().await;
+    let s = TestServer::builder().start().await;
     let owner = s.token("owner", false).await;
-    let p = s.project(&owner, "team").await;
-    let id = p["id"].as_i64().unwrap();
+    let p = s.api(&owner).create_project("team").await;
+    let id = p.id;
     let mut ids = Vec::new();
     let mut tokens = Vec::new();
     for (name, level) in [
@@ -81,7 +80,7 @@ async fn member_levels_change_within_the_callers_rank() {
 
 #[tokio::test]
 async fn users_are_found_by_id() {
-    let s = TestServer::start().await;
+    let s = TestServer::builder().start().await;
     let admin = s.token("root", true).await;
     let alice = s.token("alice", false).await;
     let bob_token = s.token("bob", false).await;

@@ -3,14 +3,15 @@
 //! recognised by the `HOME` their runner gives them (`/proc/<pid>/environ`), which covers git,
 //! its remote helpers, ssh, ssh-agent and the supervisors themselves.
 
-mod common;
-mod remotes;
+use crate::common;
+use crate::remotes;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use common::{create_admin_token, processes_with_home};
+use common::binary::{create_admin_token, ServerProcess};
+use common::{poll_until_blocking, processes_with_home, Work};
 use pushmirror::git::{GitError, GitRunner, Subcommand};
 use remotes::GitHttpRemote;
 use serde_json::{json, Value};
@@ -18,30 +19,13 @@ use serde_json::{json, Value};
 /// How long killed processes may take to disappear; they go within milliseconds.
 const GONE: Duration = Duration::from_secs(10);
 
-/// How long the server may take to start and the engine to begin a push; generous for CI.
+/// How long the engine may take to begin a push; generous for CI.
 const STARTED: Duration = Duration::from_secs(60);
-
-/// Interval between checks of `/proc`.
-const POLL: Duration = Duration::from_millis(50);
-
-/// Polls (bounded) until `cond` holds; returns whether it did.
-fn poll(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if cond() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(POLL);
-    }
-}
 
 /// Waits until a process with `home` runs a command line containing `what`.
 fn wait_for(home: &Path, what: &str, limit: Duration) {
     assert!(
-        poll(limit, || processes_with_home(home)
+        poll_until_blocking(limit, || processes_with_home(home)
             .iter()
             .any(|(_, c)| c.contains(what))),
         "no process running {what:?} appeared; with that HOME: {:?}",
@@ -52,7 +36,7 @@ fn wait_for(home: &Path, what: &str, limit: Duration) {
 /// Asserts that every process with `home` is gone within [`GONE`]; kills survivors first so a
 /// failing test leaves nothing behind.
 fn assert_all_gone(home: &Path) {
-    if poll(GONE, || processes_with_home(home).is_empty()) {
+    if poll_until_blocking(GONE, || processes_with_home(home).is_empty()) {
         return;
     }
     let survivors = processes_with_home(home);
@@ -191,122 +175,20 @@ async fn a_supervised_git_past_its_deadline_is_killed() {
         .unwrap();
 }
 
-/// The real server binary, started as a child process on a fresh data directory.
-struct Server {
-    child: std::process::Child,
-    data: tempfile::TempDir,
-    base: String,
-    token: String,
-}
-
-impl Server {
-    fn start() -> Server {
-        let bin = env!("CARGO_BIN_EXE_pushmirror");
-        let data = tempfile::tempdir().unwrap();
-        let token = create_admin_token(data.path(), None);
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(bin)
-            .arg("serve")
-            .arg("--data-dir")
-            .arg(data.path())
-            .args(["--listen", &format!("127.0.0.1:{port}")])
-            .arg("--allow-local-network")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut server = Server {
-            child,
-            data,
-            base: format!("http://127.0.0.1:{port}"),
-            token,
-        };
-        let up = poll(STARTED, || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        if !up {
-            server.kill();
-            panic!("the server did not start listening");
-        }
-        server
-    }
-
-    fn git_home(&self) -> std::path::PathBuf {
-        self.data.path().join("git-home")
-    }
-
-    async fn post(&self, path: &str, body: Value) -> Value {
-        let resp = reqwest::Client::new()
-            .post(format!("{}/api/v4{path}", self.base))
-            .header("PRIVATE-TOKEN", &self.token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = resp.status();
-        let body: Value = resp.json().await.unwrap();
-        assert!(status.is_success(), "POST {path}: {status} {body}");
-        body
-    }
-
-    /// Pushes one commit to `root/p` with the real git CLI, in the background: the server's
-    /// answer does not depend on the mirror, but the push is not this test's subject.
-    fn push_a_commit(&self, work: &Path) {
-        let git = |args: &[&str]| {
-            let out = Command::new("git")
-                .args(args)
-                .current_dir(work)
-                .env_clear()
-                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-                .env("HOME", work)
-                .env("GIT_CONFIG_NOSYSTEM", "1")
-                .env("GIT_TERMINAL_PROMPT", "0")
-                .env("GIT_AUTHOR_NAME", "t")
-                .env("GIT_AUTHOR_EMAIL", "t@example.com")
-                .env("GIT_COMMITTER_NAME", "t")
-                .env("GIT_COMMITTER_EMAIL", "t@example.com")
-                .output()
-                .unwrap();
-            assert!(out.status.success(), "git {args:?}: {out:?}");
-        };
-        git(&["init", "-q", "-b", "main"]);
-        std::fs::write(work.join("f"), "x\n").unwrap();
-        git(&["add", "f"]);
-        git(&["commit", "-q", "-m", "c"]);
-        let url = format!(
-            "http://oauth2:{}@{}/root/p.git",
-            self.token,
-            self.base.trim_start_matches("http://")
-        );
-        git(&["push", "-q", &url, "main"]);
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 /// SIGKILL of the server in the middle of a mirror push leaves no git, remote helper, ssh or
 /// ssh-agent behind: their supervisors see the server die and kill them.
 async fn killing_the_server_mid_push_leaves_nothing(mirror: Value, running: &[&str]) {
-    let server = Server::start();
-    server.post("/projects", json!({ "name": "p" })).await;
-    server
-        .post("/projects/root%2Fp/remote_mirrors", mirror)
-        .await;
-    let work = tempfile::tempdir().unwrap();
-    server.push_a_commit(work.path());
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let token = create_admin_token(&data, None);
+    let server = ServerProcess::start(&data, None, &["--allow-local-network"], &[]);
+    let api = server.api(&token);
+    api.create_project("p").await;
+    api.create_mirror_with("root%2Fp", mirror).await;
+    // The server's answer to the push does not depend on the mirror; the update starts after it.
+    let work = Work::new();
+    work.commit("c");
+    work.push(&server.push_url(&token, "p"), &["main"]);
     let home = server.git_home();
     let running: Vec<String> = running.iter().map(|r| r.to_string()).collect();
     tokio::task::spawn_blocking(move || {
@@ -314,7 +196,7 @@ async fn killing_the_server_mid_push_leaves_nothing(mirror: Value, running: &[&s
             wait_for(&home, what, STARTED);
         }
         let mut server = server;
-        server.kill();
+        server.kill_9();
         assert_all_gone(&home);
     })
     .await

@@ -3,9 +3,7 @@
 //! case find the one project, and a project path differing only in case is taken. On SQLite and
 //! PostgreSQL.
 
-mod common;
-
-use common::TestServer;
+use crate::common::TestServer;
 use pushmirror::store::StoreError;
 use serde_json::json;
 
@@ -29,11 +27,11 @@ async fn one_name_whatever_the_case(s: &TestServer) {
     let again = s.state.store.ensure_user("Victor", false, 1).await.unwrap();
     assert_eq!(again.username, "Victor");
 
-    let p = s.project(&victor, "tool").await;
+    let p = s.api(&victor).create_project("tool").await;
     for spelling in ["Victor%2Ftool", "victor%2Ftool", "VICTOR%2FTOOL"] {
         let r = s.get(&format!("/projects/{spelling}"), &victor).await;
         assert_eq!(r.status, 200, "{spelling}: {}", r.text);
-        assert_eq!(r.body["id"], p["id"], "{spelling}");
+        assert_eq!(r.body["id"], p.id, "{spelling}");
     }
     let r = s
         .post_json(
@@ -48,7 +46,7 @@ async fn one_name_whatever_the_case(s: &TestServer) {
 
 #[tokio::test]
 async fn names_differing_only_in_case_are_one_name_sqlite() {
-    let s = TestServer::start().await;
+    let s = TestServer::builder().start().await;
     one_name_whatever_the_case(&s).await;
     // The command line says so too, and creates nothing.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_pushmirror"))
@@ -64,7 +62,7 @@ async fn names_differing_only_in_case_are_one_name_sqlite() {
 
 #[tokio::test]
 async fn names_differing_only_in_case_are_one_name_postgres() {
-    let Some(s) = TestServer::start_postgres().await else {
+    let Some(s) = TestServer::builder().postgres().start().await else {
         return;
     };
     one_name_whatever_the_case(&s).await;

@@ -1,8 +1,9 @@
 //! Architecture rules that fail the build when broken (ARCHITECTURE.md, Invariants): the
 //! dependency direction, the one module that spawns processes, the one module that spawns
-//! tasks, and both backends' migrated schemas having the same tables and columns.
+//! tasks, every module in the crate map (and every test file in the one test binary), and both
+//! backends' migrated schemas having the same tables and columns.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 
@@ -104,6 +105,55 @@ fn every_module_is_in_the_crate_map_and_architecture() {
             "ARCHITECTURE.md's code map misses {name}"
         );
     }
+    // The test crate's module map too: Cargo builds every `tests/*.rs` and `tests/*/main.rs` as a
+    // binary of its own, and a file that no module declares is never compiled, so its tests
+    // would silently not run.
+    let tests = root.join("tests");
+    let mut binaries: Vec<String> = std::fs::read_dir(&tests)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rs") || p.join("main.rs").is_file())
+        .map(|p| p.strip_prefix(root).unwrap().display().to_string())
+        .collect();
+    binaries.sort();
+    assert_eq!(binaries, ["tests/it"], "integration tests are one binary");
+    let mut undeclared = undeclared_modules(&tests.join("it"), "main.rs");
+    undeclared.extend(undeclared_modules(&tests.join("remotes"), "mod.rs"));
+    assert!(
+        undeclared.is_empty(),
+        "no module declares these test files: {undeclared:?}"
+    );
+}
+
+/// The `.rs` files in `dir` (recursively) that the module file `root` there, or the module file
+/// of their own directory, does not declare with `mod <name>;`. Directories without Rust files
+/// (the acceptance script's) are not modules and are skipped.
+fn undeclared_modules(dir: &Path, root: &str) -> Vec<PathBuf> {
+    let declares = std::fs::read_to_string(dir.join(root)).unwrap();
+    let declared = |name: &str| {
+        declares
+            .lines()
+            .any(|l| l.trim().trim_start_matches("pub ") == format!("mod {name};"))
+    };
+    let mut missing = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        if path.is_dir() {
+            if path.join("mod.rs").is_file() {
+                if !declared(&name) {
+                    missing.push(path.join("mod.rs"));
+                }
+                missing.extend(undeclared_modules(&path, "mod.rs"));
+            }
+        } else if path.extension().is_some_and(|e| e == "rs")
+            && path.file_name().unwrap() != root
+            && !declared(&name)
+        {
+            missing.push(path);
+        }
+    }
+    missing
 }
 
 /// Every table and its columns (sorted) as a migrated database reports them.
@@ -119,7 +169,7 @@ async fn migrated_schema(server: &common::TestServer, sql: &str) -> Vec<(String,
 
 #[tokio::test]
 async fn both_backends_migrate_to_the_same_tables_and_columns() {
-    let sqlite = common::TestServer::start().await;
+    let sqlite = common::TestServer::builder().start().await;
     let lite = migrated_schema(
         &sqlite,
         "select m.name, p.name from sqlite_master m join pragma_table_info(m.name) p \
@@ -133,7 +183,7 @@ async fn both_backends_migrate_to_the_same_tables_and_columns() {
     assert!(!lite
         .iter()
         .any(|(t, c)| t == "remote_mirrors" && c == "wanted_seq"));
-    let Some(pg) = common::TestServer::start_postgres().await else {
+    let Some(pg) = common::TestServer::builder().postgres().start().await else {
         return;
     };
     let post = migrated_schema(

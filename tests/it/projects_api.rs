@@ -2,9 +2,8 @@
 //! project refuses pushes and mirror syncs), as python-gitlab and gitlabform call them; on
 //! SQLite and PostgreSQL.
 
-mod common;
-
-use common::TestServer;
+use crate::common;
+use crate::common::TestServer;
 use pushmirror::model::access::AccessLevel;
 use serde_json::{json, Value};
 
@@ -217,13 +216,13 @@ async fn filters_update_and_archive(s: &TestServer) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn project_filters_update_and_archive_sqlite() {
-    let s = TestServer::start().await;
+    let s = TestServer::builder().start().await;
     filters_update_and_archive(&s).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn project_filters_update_and_archive_postgres() {
-    let Some(s) = TestServer::start_postgres().await else {
+    let Some(s) = TestServer::builder().postgres().start().await else {
         return;
     };
     filters_update_and_archive(&s).await;

@@ -2,79 +2,31 @@
 //! HTTP), mirrored by the engine into real git servers on 127.0.0.1 (git http-backend with basic
 //! auth, git daemon, sshd), watched until they converge.
 
-mod common;
-mod remotes;
+use crate::common;
+use crate::remotes;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{contains_bytes, poll_until, read_all_files, refs_of, TestServer};
+use common::binary::{create_admin_token, ServerProcess};
+use common::{
+    blocking, contains_bytes, poll_for, poll_until, read_all_files, refs_of, Api, Mirror,
+    TestServer, Work,
+};
+use pushmirror::clock::ManualClock;
 use remotes::{GitDaemonRemote, GitHttpRemote, SshRemote};
 use serde_json::{json, Value};
 
 /// Generous bound for convergence: an update takes well under a second; CI machines are slow.
 const CONVERGE: Duration = Duration::from_secs(30);
 
-/// A client-side working repository driven with the real git CLI and a sealed-off environment.
-struct Work {
-    dir: tempfile::TempDir,
-}
-
-impl Work {
-    fn new() -> Work {
-        let w = Work {
-            dir: tempfile::tempdir().unwrap(),
-        };
-        w.git(&["init", "-q", "-b", "main"]);
-        w
-    }
-
-    fn git(&self, args: &[&str]) -> String {
-        let home = self.dir.path().join(".home");
-        std::fs::create_dir_all(&home).unwrap();
-        let out = Command::new("git")
-            .args([
-                "-c",
-                "user.name=T",
-                "-c",
-                "user.email=t@example.com",
-                "-c",
-                "protocol.version=2",
-            ])
-            .args(args)
-            .current_dir(self.dir.path())
-            .env("HOME", &home)
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "git {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    }
-
-    /// Commits an empty change and returns the new commit id.
-    fn commit(&self, msg: &str) -> String {
-        self.git(&["commit", "-q", "--allow-empty", "-m", msg]);
-        self.git(&["rev-parse", "HEAD"])
-    }
-
-    fn push(&self, url: &str, refspecs: &[&str]) {
-        let mut args = vec!["push", "-q", url];
-        args.extend_from_slice(refspecs);
-        self.git(&args);
-    }
-}
+/// The retry delay of the engine tests (both kinds of mirror), in milliseconds.
+const RETRY_DELAY_MS: i64 = 1_000;
 
 /// A client repository with one commit on `main`, pushed to `url`.
-async fn first_commit_pushed(url: &str) -> std::sync::Arc<Work> {
-    let work = std::sync::Arc::new(Work::new());
+async fn first_commit_pushed(url: &str) -> Arc<Work> {
+    let work = Arc::new(Work::new());
     let w = work.clone();
     blocking(move || {
         w.commit("one");
@@ -84,28 +36,12 @@ async fn first_commit_pushed(url: &str) -> std::sync::Arc<Work> {
     work
 }
 
-/// Runs blocking git work off the runtime so the in-process server keeps serving.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(f).await.unwrap()
-}
-
+/// A server with the engine on, a project `root/origin` and its owner's API.
 struct Fixture {
     server: TestServer,
-    token: String,
+    api: Api,
     project_id: i64,
     push_url: String,
-}
-
-/// Engine tests run the engine, on loopback remotes, with retries a second apart.
-fn engine_config(
-    c: &mut pushmirror::config::ServeConfig,
-    tweak: impl FnOnce(&mut pushmirror::config::ServeConfig),
-) {
-    c.allow_local_network = true;
-    c.engine.api_only = false;
-    c.engine.retry_delay_secs = 1;
-    c.engine.retry_delay_protected_secs = 1;
-    tweak(c);
 }
 
 impl Fixture {
@@ -113,79 +49,80 @@ impl Fixture {
         Self::with(|_| {}).await
     }
 
-    async fn with(tweak: impl FnOnce(&mut pushmirror::config::ServeConfig)) -> Fixture {
-        let server = TestServer::start_with(|c| engine_config(c, tweak)).await;
-        Self::on(server).await
+    /// Engine tests run the engine, on loopback remotes, with retries a second apart, then
+    /// `tweak`.
+    async fn with(
+        tweak: impl FnOnce(&mut pushmirror::config::ServeConfig) + Send + 'static,
+    ) -> Fixture {
+        Self::on(Self::builder().tweak(tweak).start().await).await
     }
 
     /// The same fixture on PostgreSQL, or `None` where PostgreSQL is missing (never under CI).
     async fn on_postgres() -> Option<Fixture> {
-        let server = TestServer::start_postgres_with(|c| engine_config(c, |_| {})).await?;
-        Some(Self::on(server).await)
+        Some(Self::on(Self::builder().postgres().start().await?).await)
+    }
+
+    /// The fixture with the engine off and `clock` as the server's time: the test drains the
+    /// queue with `run_pending` and moves the clock past each retry delay itself.
+    async fn on_manual_clock(clock: Arc<ManualClock>) -> Fixture {
+        Self::on(Self::builder().engine(false).clock(clock).start().await).await
+    }
+
+    fn builder() -> common::Builder {
+        TestServer::builder()
+            .engine(true)
+            .local_network(true)
+            .tweak(|c| {
+                c.engine.retry_delay_secs = (RETRY_DELAY_MS / 1000) as u64;
+                c.engine.retry_delay_protected_secs = (RETRY_DELAY_MS / 1000) as u64;
+            })
     }
 
     async fn on(server: TestServer) -> Fixture {
         let token = server.token("root", true).await;
-        let project = server.project(&token, "origin").await;
-        let host = server.base.trim_start_matches("http://").to_owned();
+        let api = server.api(&token);
+        let project = api.create_project("origin").await;
         Fixture {
-            push_url: format!("http://oauth2:{token}@{host}/root/origin.git"),
-            project_id: project["id"].as_i64().unwrap(),
+            push_url: server.push_url(&token, &project.path_with_namespace),
+            project_id: project.id,
+            api,
             server,
-            token,
         }
     }
 
     async fn add_mirror(&self, body: Value) -> i64 {
-        let r = self
-            .server
-            .post_json(
-                &format!("/projects/{}/remote_mirrors", self.project_id),
-                &self.token,
-                body,
-            )
-            .await;
-        assert_eq!(r.status, 201, "{}", r.text);
-        r.body["id"].as_i64().unwrap()
+        self.api.create_mirror_with(self.project_id, body).await.id
     }
 
-    async fn mirror(&self, id: i64) -> Value {
-        self.server
-            .get(
-                &format!("/projects/{}/remote_mirrors/{id}", self.project_id),
-                &self.token,
-            )
-            .await
-            .body
+    async fn mirror(&self, id: i64) -> Mirror {
+        self.api.mirror(self.project_id, id).await
     }
 
     async fn sync(&self, id: i64) {
-        let r = self
-            .server
-            .request(
-                "POST",
-                &format!("/projects/{}/remote_mirrors/{id}/sync", self.project_id),
-                Some(&self.token),
-                common::Body::None,
-            )
-            .await;
-        assert_eq!(r.status, 204, "{}", r.text);
+        self.api.sync(self.project_id, id).await
+    }
+
+    /// Waits until an update of mirror `id` is queued (a push requests it as it is recorded).
+    async fn wait_until_requested(&self, id: i64) {
+        let store = &self.server.state.store;
+        assert!(
+            poll_until(CONVERGE, || async {
+                store.mirror_update_pending(id).await.unwrap()
+            })
+            .await,
+            "no update of mirror {id} was requested"
+        );
     }
 
     /// Waits until the mirror's status is `want` and `cond` holds on the remote.
-    async fn wait_for(&self, id: i64, want: &str, cond: impl Fn() -> bool) -> Value {
-        let deadline = tokio::time::Instant::now() + CONVERGE;
-        loop {
-            let last = self.mirror(id).await;
-            if last["update_status"] == want && cond() {
-                return last;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "mirror {id} never reached {want}: {last}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+    async fn wait_for(&self, id: i64, want: &str, cond: impl Fn() -> bool) -> Mirror {
+        poll_for(
+            CONVERGE,
+            || self.mirror(id),
+            |m| m.update_status == want && cond(),
+        )
+        .await
+        .unwrap_or_else(|last| panic!("mirror {id} never reached {want}: {last:?}"))
     }
 
     fn local_refs(&self) -> BTreeMap<String, String> {
@@ -195,7 +132,7 @@ impl Fixture {
 }
 
 fn work_push(
-    work: &std::sync::Arc<Work>,
+    work: &Arc<Work>,
     url: &str,
     refspecs: &[&str],
 ) -> impl std::future::Future<Output = ()> {
@@ -222,7 +159,7 @@ async fn branches_and_tags_converge_over_http_with_credentials() {
             "enabled": true,
         }))
         .await;
-    let work = std::sync::Arc::new(Work::new());
+    let work = Arc::new(Work::new());
     let w = work.clone();
     blocking(move || {
         w.commit("one");
@@ -263,13 +200,13 @@ async fn branches_and_tags_converge_over_http_with_credentials() {
             !r.contains_key("refs/heads/feature") && r.get("refs/heads/topic") == Some(&topic)
         })
         .await;
-    assert!(m["last_error"].is_null());
-    for t in [
-        "last_update_at",
-        "last_successful_update_at",
-        "last_update_started_at",
+    assert!(m.last_error.is_none(), "{m:?}");
+    for (t, at) in [
+        ("last_update_at", &m.last_update_at),
+        ("last_successful_update_at", &m.last_successful_update_at),
+        ("last_update_started_at", &m.last_update_started_at),
     ] {
-        assert!(m[t].as_str().unwrap().ends_with('Z'), "{t}: {m}");
+        assert!(at.as_deref().unwrap().ends_with('Z'), "{t}: {m:?}");
     }
     // Credentials travelled as a header, never in a URL.
     let log = remote.request_log();
@@ -283,15 +220,7 @@ async fn protected_only_and_regex_filters_limit_branches_but_not_tags() {
     let daemon = GitDaemonRemote::start();
     daemon.create_repo("protected");
     daemon.create_repo("regex");
-    let r = fx
-        .server
-        .post_json(
-            &format!("/projects/{}/protected_branches", fx.project_id),
-            &fx.token,
-            json!({"name": "release-*"}),
-        )
-        .await;
-    assert_eq!(r.status, 201);
+    fx.api.protect_branch(fx.project_id, "release-*").await;
     let protected = fx
         .add_mirror(json!({"url": daemon.url("protected"), "enabled": true, "only_protected_branches": true}))
         .await;
@@ -300,7 +229,7 @@ async fn protected_only_and_regex_filters_limit_branches_but_not_tags() {
             json!({"url": daemon.url("regex"), "enabled": true, "mirror_branch_regex": "^feat/"}),
         )
         .await;
-    let work = std::sync::Arc::new(Work::new());
+    let work = Arc::new(Work::new());
     let w = work.clone();
     blocking(move || {
         w.commit("base");
@@ -347,7 +276,7 @@ async fn keep_divergent_refs_skips_diverged_refs_and_fails_with_their_names() {
     let id = fx
         .add_mirror(json!({"url": remote_url, "enabled": true, "keep_divergent_refs": true}))
         .await;
-    let work = std::sync::Arc::new(Work::new());
+    let work = Arc::new(Work::new());
     let w = work.clone();
     blocking(move || {
         w.commit("base");
@@ -358,7 +287,7 @@ async fn keep_divergent_refs_skips_diverged_refs_and_fails_with_their_names() {
     fx.wait_for(id, "finished", || daemon.refs("kd").len() == 2)
         .await;
     // Someone commits on the remote's `dev`; we move `dev` elsewhere and `main` forward.
-    let other = std::sync::Arc::new(Work::new());
+    let other = Arc::new(Work::new());
     let (o, url) = (other.clone(), remote_url.clone());
     let remote_dev = blocking(move || {
         o.git(&[
@@ -397,8 +326,8 @@ async fn keep_divergent_refs_skips_diverged_refs_and_fails_with_their_names() {
         })
         .await;
     assert_eq!(
-        m["last_error"],
-        "Some refs have diverged and have not been updated on the remote:\n\nrefs/heads/dev"
+        m.last_error.as_deref(),
+        Some("Some refs have diverged and have not been updated on the remote:\n\nrefs/heads/dev")
     );
     assert_eq!(
         daemon.refs("kd")["refs/heads/dev"],
@@ -407,18 +336,27 @@ async fn keep_divergent_refs_skips_diverged_refs_and_fails_with_their_names() {
     );
 }
 
+/// On a manual clock with the queue drained by hand, so the retry schedule costs no waiting.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_password_fails_scrubbed_retries_and_recovers_after_url_update() {
-    let fx = Fixture::new().await;
+    let clock = Arc::new(ManualClock::new(1_800_000_000_000));
+    let fx = Fixture::on_manual_clock(clock.clone()).await;
     let remote = GitHttpRemote::start(Some(("bot", "right-Pa55"))).await;
     remote.create_repo("auth");
     let id = fx
         .add_mirror(json!({"url": remote.url_with_credentials("auth", "bot", "wrong-Pa55-Zq9"), "enabled": true}))
         .await;
     first_commit_pushed(&fx.push_url).await;
-    // Attempt 0 and three retries (1 s apart in tests), then `failed`.
-    let m = fx.wait_for(id, "failed", || true).await;
-    let err = m["last_error"].as_str().unwrap().to_owned();
+    fx.wait_until_requested(id).await;
+    // Attempt 0 and three retries (1 s apart in tests), then `failed`: each run when it is due.
+    for attempt in 0..4 {
+        assert_eq!(fx.server.run_pending().await, 1, "attempt {attempt}");
+        clock.advance(RETRY_DELAY_MS);
+    }
+    let m = fx.mirror(id).await;
+    assert_eq!(m.update_status, "failed", "{m:?}");
+    assert_eq!(fx.server.run_pending().await, 0, "a failed mirror waits");
+    let err = m.last_error.unwrap();
     assert!(!err.contains("wrong-Pa55-Zq9"), "{err}");
     assert!(err.contains("127.0.0.1"), "git's own message: {err}");
     let attempts = remote
@@ -430,20 +368,21 @@ async fn wrong_password_fails_scrubbed_retries_and_recovers_after_url_update() {
         attempts >= 4,
         "expected the first attempt and 3 retries, saw {attempts}"
     );
-    let r = fx
-        .server
-        .put_json(
-            &format!("/projects/{}/remote_mirrors/{id}", fx.project_id),
-            &fx.token,
+    let m = fx
+        .api
+        .update_mirror(
+            fx.project_id,
+            id,
             json!({"url": remote.url_with_credentials("auth", "bot", "right-Pa55")}),
         )
         .await;
-    assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(r.body["update_status"], "none");
-    assert!(r.body["last_error"].is_null());
+    assert_eq!(m.update_status, "none");
+    assert!(m.last_error.is_none(), "{m:?}");
     fx.sync(id).await;
-    fx.wait_for(id, "finished", || remote.refs("auth") == fx.local_refs())
-        .await;
+    assert_eq!(fx.server.run_pending().await, 1, "the sync");
+    let m = fx.mirror(id).await;
+    assert_eq!(m.update_status, "finished", "{m:?}");
+    assert_eq!(remote.refs("auth"), fx.local_refs());
     for body in fx.server.seen_bodies() {
         assert!(
             !body.contains("wrong-Pa55-Zq9") && !body.contains("right-Pa55"),
@@ -463,7 +402,7 @@ async fn remote_down_then_up_is_retried_until_it_converges() {
     daemon.stop();
     first_commit_pushed(&fx.push_url).await;
     let m = fx.wait_for(id, "to_retry", || true).await;
-    assert!(!m["last_error"].as_str().unwrap().is_empty());
+    assert!(!m.last_error.unwrap().is_empty());
     daemon.resume();
     fx.wait_for(id, "finished", || daemon.refs("flaky") == fx.local_refs())
         .await;
@@ -481,8 +420,8 @@ async fn a_hanging_remote_hits_the_deadline_and_the_mirror_recovers() {
     first_commit_pushed(&fx.push_url).await;
     let m = fx.wait_for(id, "to_retry", || true).await;
     assert!(
-        m["last_error"].as_str().unwrap().contains("did not finish"),
-        "{m}"
+        m.last_error.as_deref().unwrap().contains("did not finish"),
+        "{m:?}"
     );
     remote.set_hang(false);
     fx.wait_for(id, "finished", || remote.refs("hang") == fx.local_refs())
@@ -501,7 +440,7 @@ async fn disabled_mirrors_are_never_pushed_and_bursts_coalesce() {
     let burst = fx
         .add_mirror(json!({"url": daemon.url("burst"), "enabled": true}))
         .await;
-    let work = std::sync::Arc::new(Work::new());
+    let work = Arc::new(Work::new());
     for i in 0..5 {
         let w = work.clone();
         blocking(move || {
@@ -515,7 +454,7 @@ async fn disabled_mirrors_are_never_pushed_and_bursts_coalesce() {
     })
     .await;
     assert!(daemon.refs("off").is_empty());
-    assert_eq!(fx.mirror(off).await["update_status"], "none");
+    assert_eq!(fx.mirror(off).await.update_status, "none");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -531,16 +470,9 @@ async fn ssh_mirror_with_generated_key_and_pinned_host_key() {
             "host_keys": [ssh.host_key_line()],
         }))
         .await;
-    let key = fx
-        .server
-        .get(
-            &format!("/projects/{}/remote_mirrors/{id}/public_key", fx.project_id),
-            &fx.token,
-        )
-        .await;
-    assert_eq!(key.status, 200, "{}", key.text);
-    ssh.authorize_key(key.body["public_key"].as_str().unwrap());
-    let work = std::sync::Arc::new(Work::new());
+    let key = fx.api.mirror_public_key(fx.project_id, id).await;
+    ssh.authorize_key(&key);
+    let work = Arc::new(Work::new());
     let w = work.clone();
     blocking(move || {
         w.commit("one");
@@ -616,165 +548,70 @@ async fn credentials_never_leak_into_argv_files_or_api_during_and_after_a_sync()
     }
 }
 
+/// Serve flags of the kill test: loopback remotes, a short lease so the restarted server takes
+/// over the killed update quickly, retries a second apart, and a git deadline far beyond the test.
+const KILL_FLAGS: &[&str] = &[
+    "--allow-local-network",
+    "--lease-secs",
+    "2",
+    "--retry-delay-secs",
+    "1",
+    "--git-timeout-secs",
+    "600",
+];
+
 /// The real binary, so it can be killed with SIGKILL mid-update.
-struct Proc(std::process::Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn pushmirror(args: &[&str], data: &Path, log: &Path) -> std::process::Child {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .unwrap();
-    Command::new(env!("CARGO_BIN_EXE_pushmirror"))
-        .args(args)
-        .arg("--data-dir")
-        .arg(data)
-        .stdout(std::process::Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap()
-}
-
-fn serve(data: &Path, port: u16, log: &Path) -> Proc {
-    let listen = format!("127.0.0.1:{port}");
-    let child = pushmirror(
-        &[
-            "serve",
-            "--allow-local-network",
-            "--lease-secs",
-            "2",
-            "--retry-delay-secs",
-            "1",
-            "--git-timeout-secs",
-            "600",
-            "--listen",
-            &listen,
-        ],
-        data,
-        log,
-    );
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(std::time::Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Proc(child)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_mid_update_then_restart_converges_and_never_stays_started() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let log = dir.path().join("server.log");
-    let token_out = Command::new(env!("CARGO_BIN_EXE_pushmirror"))
-        .args([
-            "token",
-            "create",
-            "--username",
-            "root",
-            "--admin",
-            "--data-dir",
-        ])
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(token_out.status.success());
-    let token = String::from_utf8(token_out.stdout)
-        .unwrap()
-        .trim()
-        .to_owned();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let base = format!("http://127.0.0.1:{port}/api/v4");
+    let token = create_admin_token(&data, None);
     let secret = format!("Kill9-Secret-{}", std::process::id());
     let remote = GitHttpRemote::start(Some(("k", secret.as_str()))).await;
     remote.create_repo("k9");
     remote.set_hang(true);
-    let mut server = serve(&data, port, &log);
-    let client = reqwest::Client::new();
-    let r = client
-        .post(format!("{base}/projects"))
-        .header("PRIVATE-TOKEN", &token)
-        .json(&json!({"name": "origin"}))
-        .send()
+    let mut server = ServerProcess::start(&data, None, KILL_FLAGS, &[]);
+    let api = server.api(&token);
+    let project = api.create_project("origin").await.id;
+    let mirror = api
+        .create_mirror(
+            project,
+            &remote.url_with_credentials("k9", "k", &secret),
+            true,
+        )
         .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let r = client
-        .post(format!("{base}/projects/1/remote_mirrors"))
-        .header("PRIVATE-TOKEN", &token)
-        .json(&json!({"url": remote.url_with_credentials("k9", "k", &secret), "enabled": true}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let work = std::sync::Arc::new(Work::new());
+        .id;
+    let work = Arc::new(Work::new());
     let w = work.clone();
     blocking(move || {
         w.commit("one");
     })
     .await;
-    work_push(
-        &work,
-        &format!("http://oauth2:{token}@127.0.0.1:{port}/root/origin.git"),
-        &["main"],
-    )
-    .await;
-    let status = || {
-        let client = client.clone();
-        let url = format!("{base}/projects/1/remote_mirrors/1");
-        let token = token.clone();
-        async move {
-            let v: Value = client
-                .get(url)
-                .header("PRIVATE-TOKEN", token)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            v
-        }
-    };
+    work_push(&work, &server.push_url(&token, "origin"), &["main"]).await;
     assert!(
         poll_until(CONVERGE, || async {
-            status().await["update_status"] == "started"
+            api.mirror(project, mirror).await.update_status == "started"
         })
         .await
     );
     // SIGKILL: no chance to release the lease or record anything.
-    server.0.kill().unwrap();
-    server.0.wait().unwrap();
+    server.kill_9();
     remote.set_hang(false);
-    let _restarted = serve(&data, port, &log);
-    let repo: PathBuf = data.join("repositories/1.git");
-    let deadline = tokio::time::Instant::now() + CONVERGE;
-    loop {
-        let last = status().await;
-        if last["update_status"] == "finished" && remote.refs("k9") == refs_of(&repo) {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "not converged after restart: {last}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    server.start_again();
+    let api = server.api(&token);
+    let repo = data.join(format!("repositories/{project}.git"));
+    if let Err(last) = poll_for(
+        CONVERGE,
+        || api.mirror(project, mirror),
+        |m| m.update_status == "finished" && remote.refs("k9") == refs_of(&repo),
+    )
+    .await
+    {
+        panic!("not converged after restart: {last:?}");
     }
 
-    let logs = std::fs::read(&log).unwrap();
     assert!(
-        !contains_bytes(&logs, secret.as_bytes()),
+        !contains_bytes(server.log_text().as_bytes(), secret.as_bytes()),
         "the server log holds the secret"
     );
 }
@@ -791,7 +628,7 @@ async fn a_remote_changed_behind_our_back_is_detected_and_forced_back() {
     fx.wait_for(id, "finished", || daemon.refs("drift") == fx.local_refs())
         .await;
     // Someone force-pushes the remote's main; the engine's recorded state is now wrong.
-    let other = std::sync::Arc::new(Work::new());
+    let other = Arc::new(Work::new());
     let (o, url) = (other.clone(), remote_url.clone());
     let foreign = blocking(move || {
         let c = o.commit("foreign");
@@ -816,7 +653,7 @@ async fn a_remote_changed_behind_our_back_is_detected_and_forced_back() {
             daemon.refs("drift")["refs/heads/main"] == ours
         })
         .await;
-    assert!(m["last_error"].is_null(), "{m}");
+    assert!(m.last_error.is_none(), "{m:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -879,7 +716,7 @@ async fn the_engine_runs_on_postgresql_too() {
         )
         .await,
     ];
-    let work = std::sync::Arc::new(Work::new());
+    let work = Arc::new(Work::new());
     for i in 0..3 {
         let w = work.clone();
         blocking(move || {
@@ -900,49 +737,24 @@ async fn the_engine_runs_on_postgresql_too() {
 /// it, and after the third retry the mirror is `failed` and nothing more runs.
 #[tokio::test]
 async fn retries_follow_gitlabs_schedule_on_a_manual_clock() {
-    use pushmirror::clock::ManualClock;
-    use pushmirror::jobs::Runner;
     const DELAY_MS: i64 = 300_000;
     let clock = Arc::new(ManualClock::new(1_800_000_000_000));
-    let server = TestServer::start_with_clock(clock.clone(), |c| {
-        c.allow_local_network = true;
-        c.engine.retry_delay_secs = (DELAY_MS / 1000) as u64;
-    })
-    .await;
-    let token = server.token("root", true).await;
-    let project = server.project(&token, "origin").await["id"]
-        .as_i64()
-        .unwrap();
+    let server = TestServer::builder()
+        .local_network(true)
+        .clock(clock.clone())
+        .tweak(|c| c.engine.retry_delay_secs = (DELAY_MS / 1000) as u64)
+        .start()
+        .await;
+    let api = server.api(&server.token("root", true).await);
+    let project = api.create_project("origin").await.id;
     // A port nobody listens on: every attempt fails at once.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!(
-        "http://127.0.0.1:{}/m.git",
-        closed.local_addr().unwrap().port()
-    );
-    drop(closed);
-    let r = server
-        .post_json(
-            &format!("/projects/{project}/remote_mirrors"),
-            &token,
-            json!({"url": url, "enabled": true}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    let id = r.body["id"].as_i64().unwrap();
-    let r = server
-        .request(
-            "POST",
-            &format!("/projects/{project}/remote_mirrors/{id}/sync"),
-            Some(&token),
-            common::Body::None,
-        )
-        .await;
-    assert_eq!(r.status, 204, "{}", r.text);
-    let runner = Runner::new(server.state.0.clone());
+    let url = format!("http://127.0.0.1:{}/m.git", common::binary::free_port());
+    let id = api.create_mirror(project, &url, true).await.id;
+    api.sync(project, id).await;
     let mirror = || async { server.state.store.mirror_by_id(id).await.unwrap().unwrap() };
     for retries in 1..=3 {
         assert_eq!(
-            runner.run_pending().await,
+            server.run_pending().await,
             1,
             "attempt before retry {retries}"
         );
@@ -951,14 +763,14 @@ async fn retries_follow_gitlabs_schedule_on_a_manual_clock() {
         assert_eq!(m.retry_count, retries);
         assert!(m.last_error.is_some());
         clock.advance(DELAY_MS - 1);
-        assert_eq!(runner.run_pending().await, 0, "retry {retries} ran early");
+        assert_eq!(server.run_pending().await, 0, "retry {retries} ran early");
         clock.advance(1);
     }
-    assert_eq!(runner.run_pending().await, 1, "the last retry");
+    assert_eq!(server.run_pending().await, 1, "the last retry");
     assert_eq!(mirror().await.update_status.as_str(), "failed");
     clock.advance(10 * DELAY_MS);
     assert_eq!(
-        runner.run_pending().await,
+        server.run_pending().await,
         0,
         "a failed mirror waits for a push or a sync"
     );

@@ -5,20 +5,21 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
-mod common;
+use crate::common;
 
 use anyhow::{ensure, Context, Result};
+use common::{poll_until, Project, TestServer};
 use pushmirror::http::AppState;
 use pushmirror::model::access::AccessLevel;
-use pushmirror::model::entities::AuthMethod;
-use pushmirror::model::entities::MirrorSettings;
-use secrecy::ExposeSecret;
 use serde_json::{json, Value};
+
+/// Bound for what a push records after git has its answer; it takes milliseconds.
+const RECORDED: Duration = Duration::from_secs(10);
 
 /// A running server and the scratch space its tests use.
 struct Harness {
-    /// Keeps the server (API only: hosting tests check the queue, never act on it) running.
-    _server: common::TestServer,
+    /// The server: API and hosting only (hosting tests check the queue, never act on it).
+    server: TestServer,
     state: AppState,
     addr: std::net::SocketAddr,
     data_dir: PathBuf,
@@ -37,16 +38,16 @@ impl Harness {
             home.join(".gitconfig"),
             "[user]\n\tname = Tester\n\temail = t@example.com\n[init]\n\tdefaultBranch = main\n",
         )?;
-        let server = common::TestServer::start_with(|c| {
-            c.allow_local_network = true;
-            c.engine.git_timeout_secs = 300;
-        })
-        .await;
+        let server = TestServer::builder()
+            .local_network(true)
+            .tweak(|c| c.engine.git_timeout_secs = 300)
+            .start()
+            .await;
         Ok(Harness {
             state: server.state.clone(),
             addr: server.base.trim_start_matches("http://").parse()?,
             data_dir: server.data_dir(),
-            _server: server,
+            server,
             home,
             dir,
             http: reqwest::Client::new(),
@@ -55,41 +56,26 @@ impl Harness {
 
     /// Creates a user and returns its id and a fresh token.
     async fn user(&self, name: &str) -> Result<(i64, String)> {
-        let user = self.state.store.ensure_user(name, false, 1).await?;
-        let (token, hash) = pushmirror::secret::mint_token();
-        self.state
-            .store
-            .insert_token(user.id, &hash, "t", 1)
-            .await?;
-        Ok((user.id, token.expose_secret().to_owned()))
+        let token = self.server.token(name, false).await;
+        Ok((self.server.user_id(name).await, token))
     }
 
-    /// Creates a project through the API and returns its JSON.
-    async fn project(&self, token: &str, path: &str, visibility: &str) -> Result<Value> {
-        let r = self
-            .http
-            .post(format!("http://{}/api/v4/projects", self.addr))
-            .header("PRIVATE-TOKEN", token)
-            .json(&json!({"path": path, "visibility": visibility}))
-            .send()
-            .await?;
-        ensure!(r.status() == 201, "creating project: {}", r.status());
-        Ok(r.json().await?)
+    /// Creates a project through the API.
+    async fn project(&self, token: &str, path: &str, visibility: &str) -> Project {
+        let body = json!({"path": path, "visibility": visibility});
+        self.server.api(token).create_project_with(body).await
     }
 
-    async fn show(&self, token: &str, id: i64) -> Result<Value> {
-        let r = self
-            .http
-            .get(format!("http://{}/api/v4/projects/{id}", self.addr))
-            .header("PRIVATE-TOKEN", token)
-            .send()
-            .await?;
-        Ok(r.json().await?)
+    async fn show(&self, token: &str, id: i64) -> Project {
+        self.server.api(token).project(id).await
     }
 
-    async fn member(&self, project: &Value, user_id: i64, level: AccessLevel) -> Result<()> {
-        let id = project["id"].as_i64().context("id")?;
-        Ok(self.state.store.add_member(id, user_id, level, 1).await?)
+    /// Makes `user_id` a member of `project` at `level`, as the project's owner.
+    async fn member(&self, owner: &str, project: &Project, user_id: i64, level: AccessLevel) {
+        self.server
+            .api(owner)
+            .add_member(project.id, user_id, level.as_i64())
+            .await;
     }
 
     /// The clone URL of `full_path` with `token` (if any) as Basic credentials.
@@ -168,37 +154,13 @@ impl Harness {
     }
 }
 
-/// Waits, boundedly, for `check` to hold.
-async fn eventually<F, Fut>(what: &str, mut check: F) -> Result<()>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<bool>>,
-{
-    for _ in 0..500 {
-        if check().await? {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    anyhow::bail!("timed out waiting for {what}")
-}
-
-fn mirror_for() -> MirrorSettings {
-    MirrorSettings {
-        url: "http://127.0.0.1:9/mirror.git".into(),
-        enabled: true,
-        auth_method: AuthMethod::Password,
-        ..MirrorSettings::default()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clone_push_and_fetch_round_trip() -> Result<()> {
     let h = Harness::start().await?;
     let (_, token) = h.user("alice").await?;
-    let p = h.project(&token, "proj", "private").await?;
-    let id = p["id"].as_i64().context("id")?;
-    assert_eq!(p["empty_repo"], json!(true));
+    let p = h.project(&token, "proj", "private").await;
+    let id = p.id;
+    assert!(p.empty_repo, "{p:?}");
     let url = h.url(Some(&token), "alice/proj");
 
     // Cloning the empty repository works and pushing into the clone sets up the project.
@@ -209,12 +171,12 @@ async fn clone_push_and_fetch_round_trip() -> Result<()> {
         .await?;
     h.commit(&first, "README", b"hello\n").await?;
     h.git_ok(&first, &["push", "-q", "origin", "main"]).await?;
-    eventually("the push to be recorded", || async {
-        Ok(h.show(&token, id).await?["empty_repo"] == json!(false))
-    })
-    .await?;
-    let shown = h.show(&token, id).await?;
-    assert_eq!(shown["default_branch"], json!("main"));
+    assert!(
+        poll_until(RECORDED, || async { !h.show(&token, id).await.empty_repo }).await,
+        "the push was never recorded"
+    );
+    let shown = h.show(&token, id).await;
+    assert_eq!(shown.default_branch.as_deref(), Some("main"));
 
     // A second clone sees the commit; a v2 fetch brings the next one.
     h.git_ok(h.dir.path(), &["clone", "-q", &url, "second"])
@@ -246,18 +208,21 @@ async fn clone_push_and_fetch_round_trip() -> Result<()> {
 async fn first_push_of_another_branch_becomes_the_default() -> Result<()> {
     let h = Harness::start().await?;
     let (_, token) = h.user("alice").await?;
-    let p = h.project(&token, "proj", "private").await?;
-    let id = p["id"].as_i64().context("id")?;
+    let p = h.project(&token, "proj", "private").await;
+    let id = p.id;
     let wt = h.work_tree("wt", "trunk", "a", b"a").await?;
     h.git_ok(
         &wt,
         &["push", "-q", &h.url(Some(&token), "alice/proj"), "trunk"],
     )
     .await?;
-    eventually("the default branch", || async {
-        Ok(h.show(&token, id).await?["default_branch"] == json!("trunk"))
-    })
-    .await?;
+    assert!(
+        poll_until(RECORDED, || async {
+            h.show(&token, id).await.default_branch.as_deref() == Some("trunk")
+        })
+        .await,
+        "trunk never became the default branch"
+    );
     h.git_ok(
         h.dir.path(),
         &["clone", "-q", &h.url(Some(&token), "alice/proj"), "back"],
@@ -273,7 +238,7 @@ async fn large_push_streams_through() -> Result<()> {
     use rand::RngCore;
     let h = Harness::start().await?;
     let (_, token) = h.user("alice").await?;
-    h.project(&token, "big", "private").await?;
+    h.project(&token, "big", "private").await;
     let mut data = vec![0u8; 6 * 1024 * 1024];
     rand::thread_rng().fill_bytes(&mut data);
     let wt = h.work_tree("wt", "main", "blob.bin", &data).await?;
@@ -290,7 +255,7 @@ async fn gzip_request_bodies_are_decompressed() -> Result<()> {
     use tokio::io::AsyncReadExt;
     let h = Harness::start().await?;
     let (_, token) = h.user("alice").await?;
-    h.project(&token, "proj", "private").await?;
+    h.project(&token, "proj", "private").await;
     let wt = h.work_tree("wt", "main", "a", b"a").await?;
     h.git_ok(
         &wt,
@@ -330,15 +295,16 @@ async fn push_permissions_follow_roles_and_protected_branches() -> Result<()> {
     let (reporter_id, reporter) = h.user("rita").await?;
     let (developer_id, developer) = h.user("dave").await?;
     let (maintainer_id, maintainer) = h.user("mia").await?;
-    let p = h.project(&owner, "proj", "private").await?;
-    let id = p["id"].as_i64().context("id")?;
-    h.member(&p, reporter_id, AccessLevel::Reporter).await?;
-    h.member(&p, developer_id, AccessLevel::Developer).await?;
-    h.member(&p, maintainer_id, AccessLevel::Maintainer).await?;
-    h.state
-        .store
-        .create_protected_branch(id, "main", 40, 40, false, 1)
-        .await?;
+    let p = h.project(&owner, "proj", "private").await;
+    let id = p.id;
+    h.member(&owner, &p, reporter_id, AccessLevel::Reporter)
+        .await;
+    h.member(&owner, &p, developer_id, AccessLevel::Developer)
+        .await;
+    h.member(&owner, &p, maintainer_id, AccessLevel::Maintainer)
+        .await;
+    // GitLab's defaults: Maintainers push and merge, nobody force-pushes.
+    h.server.api(&owner).protect_branch(id, "main").await;
     let wt = h.work_tree("wt", "main", "a", b"a").await?;
     h.git_ok(
         &wt,
@@ -427,8 +393,8 @@ async fn push_permissions_follow_roles_and_protected_branches() -> Result<()> {
 async fn anonymous_and_bad_credentials() -> Result<()> {
     let h = Harness::start().await?;
     let (_, owner) = h.user("alice").await?;
-    h.project(&owner, "secret", "private").await?;
-    h.project(&owner, "open", "public").await?;
+    h.project(&owner, "secret", "private").await;
+    h.project(&owner, "open", "public").await;
     let wt = h.work_tree("wt", "main", "a", b"a").await?;
     for p in ["alice/secret", "alice/open"] {
         h.git_ok(&wt, &["push", "-q", &h.url(Some(&owner), p), "main"])
@@ -517,14 +483,14 @@ async fn anonymous_and_bad_credentials() -> Result<()> {
 async fn a_push_requests_mirror_updates() -> Result<()> {
     let h = Harness::start().await?;
     let (_, token) = h.user("alice").await?;
-    let p = h.project(&token, "proj", "private").await?;
-    let id = p["id"].as_i64().context("id")?;
+    let p = h.project(&token, "proj", "private").await;
+    let id = p.id;
+    // Nothing listens on the discard port, and nothing here runs the update anyway.
     let mirror = h
-        .state
-        .store
-        .create_mirror(id, &mirror_for(), 10, 1)
-        .await?
-        .unwrap();
+        .server
+        .api(&token)
+        .create_mirror(id, "http://127.0.0.1:9/mirror.git", true)
+        .await;
     assert!(!h.state.store.mirror_update_pending(mirror.id).await?);
     let wt = h.work_tree("wt", "main", "a", b"a").await?;
     h.git_ok(
@@ -538,10 +504,17 @@ async fn a_push_requests_mirror_updates() -> Result<()> {
         ],
     )
     .await?;
-    eventually("a mirror update to be requested", || async {
-        Ok(h.state.store.mirror_update_pending(mirror.id).await?)
-    })
-    .await?;
+    assert!(
+        poll_until(RECORDED, || async {
+            h.state
+                .store
+                .mirror_update_pending(mirror.id)
+                .await
+                .unwrap()
+        })
+        .await,
+        "the push never requested a mirror update"
+    );
     Ok(())
 }
 
@@ -549,14 +522,14 @@ async fn a_push_requests_mirror_updates() -> Result<()> {
 async fn the_post_receive_hook_records_pushes_made_another_way() -> Result<()> {
     let h = Harness::start().await?;
     let (_, token) = h.user("alice").await?;
-    let p = h.project(&token, "proj", "private").await?;
-    let id = p["id"].as_i64().context("id")?;
+    let p = h.project(&token, "proj", "private").await;
+    let id = p.id;
+    // Nothing listens on the discard port, and nothing here runs the update anyway.
     let mirror = h
-        .state
-        .store
-        .create_mirror(id, &mirror_for(), 10, 1)
-        .await?
-        .unwrap();
+        .server
+        .api(&token)
+        .create_mirror(id, "http://127.0.0.1:9/mirror.git", true)
+        .await;
     let repo = h.data_dir.join("repositories").join(format!("{id}.git"));
 
     // Update the bare repository directly, as an operator's own transport would.
@@ -592,9 +565,9 @@ async fn the_post_receive_hook_records_pushes_made_another_way() -> Result<()> {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(h.state.store.mirror_update_pending(mirror.id).await?);
-    let shown = h.show(&token, id).await?;
-    assert_eq!(shown["default_branch"], json!("dev"));
-    assert_eq!(shown["empty_repo"], json!(false));
+    let shown = h.show(&token, id).await;
+    assert_eq!(shown.default_branch.as_deref(), Some("dev"));
+    assert!(!shown.empty_repo, "{shown:?}");
 
     // Run from a directory that is not a hosted repository, the hook refuses.
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_pushmirror"))

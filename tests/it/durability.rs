@@ -5,23 +5,24 @@
 //!
 //! **Invariant:** these tests touch only stable interfaces: the `pushmirror` binary with its flags
 //! and environment variables, the HTTP API, the real git CLI, and the git servers of
-//! `tests/remotes`, plus the helpers of `tests/common` that need no server internals (fresh
-//! PostgreSQL databases, reading refs and processes); they never build a server in-process.
+//! `tests/remotes`, plus the helpers of `common` that need no server internals (the binary as a
+//! child process, the typed API over HTTP, fresh PostgreSQL databases, reading refs and
+//! processes); they never build a server in-process.
 
-mod common;
-mod remotes;
+use crate::common;
+use crate::remotes;
 
 use std::collections::BTreeMap;
-use std::fs::OpenOptions;
 use std::io::{Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
-use common::{create_admin_token, poll_until, processes_with_home, refs_of, PostgresDb};
+use common::binary::{create_admin_token, ServerProcess};
+use common::{blocking, poll_for, poll_until, processes_with_home, refs_of, Api, Body};
+use common::{PostgresDb, Work};
 use rand::{Rng as _, SeedableRng as _};
 use remotes::{GitDaemonRemote, GitHttpRemote};
 use serde_json::{json, Value};
@@ -29,16 +30,6 @@ use serde_json::{json, Value};
 /// Bound for mirrors to converge after a restart: an update takes well under a second, but a
 /// mirror whose worker was killed waits for its lease (2 s here) and the machine is small and shared.
 const CONVERGE: Duration = Duration::from_secs(60);
-
-/// Bound for a freshly spawned server to accept connections (it migrates its database first).
-const STARTUP: Duration = Duration::from_secs(30);
-
-/// Interval of every bounded poll: short enough not to slow the tests, long enough not to spin.
-const POLL: Duration = Duration::from_millis(20);
-
-/// Fresh ports to try when a server loses the race for its port (found by binding port 0 and
-/// releasing it, so the race is real but rare).
-const PORT_ATTEMPTS: usize = 5;
 
 /// Kill/restart rounds of the `kill -9` tests: enough random kill moments to land in every phase
 /// (before the update is queued, while it runs, after it finished), few enough for ~1 minute.
@@ -64,183 +55,6 @@ const ENGINE_FLAGS: &[&str] = &[
     "--retry-delay-protected-secs",
     "1",
 ];
-
-// ---------------------------------------------------------------------------------------------
-// The server process
-// ---------------------------------------------------------------------------------------------
-
-/// A `pushmirror serve` process on a data directory that outlives it, so it can be killed and
-/// started again. Dropping it kills it.
-struct Server {
-    /// `None` between a kill and the next start.
-    child: Option<Child>,
-    /// `--data-dir`, kept across restarts.
-    data: PathBuf,
-    /// The server's stderr, appended to across restarts, shown when a test fails.
-    log: PathBuf,
-    /// Flags after `serve --data-dir D --listen A`.
-    args: Vec<String>,
-    /// Extra environment variables.
-    envs: Vec<(String, String)>,
-    /// The port of the current (or last) process; a restart may pick another.
-    port: u16,
-}
-
-impl Server {
-    /// Starts `pushmirror serve` on `data` (and `database_url`, if given) with `args` and `envs`.
-    fn start(
-        data: &Path,
-        database_url: Option<&str>,
-        args: &[&str],
-        envs: &[(&str, &str)],
-    ) -> Server {
-        let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        if let Some(url) = database_url {
-            args.extend(["--database-url".to_owned(), url.to_owned()]);
-        }
-        let mut server = Server {
-            child: None,
-            data: data.to_owned(),
-            log: data.with_extension("log"),
-            args,
-            envs: envs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            port: 0,
-        };
-        server.spawn();
-        server
-    }
-
-    /// Starts the process on a fresh port and waits until it accepts connections.
-    fn spawn(&mut self) {
-        assert!(self.child.is_none(), "the server is already running");
-        for _ in 0..PORT_ATTEMPTS {
-            let port = free_port();
-            let log = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.log)
-                .expect("open server log");
-            let mut child = Command::new(env!("CARGO_BIN_EXE_pushmirror"))
-                .arg("serve")
-                .arg("--data-dir")
-                .arg(&self.data)
-                .arg("--listen")
-                .arg(format!("127.0.0.1:{port}"))
-                .args(&self.args)
-                .envs(self.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(log)
-                .spawn()
-                .expect("spawn pushmirror serve");
-            let deadline = Instant::now() + STARTUP;
-            loop {
-                if let Some(status) = child.try_wait().expect("poll server") {
-                    // Exit 3 with "cannot listen": another process took the port; try another.
-                    if status.code() == Some(3) && self.log_text().contains("cannot listen") {
-                        break;
-                    }
-                    panic!(
-                        "pushmirror serve exited at startup ({status}); log:\n{}",
-                        self.log_tail()
-                    );
-                }
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    self.child = Some(child);
-                    self.port = port;
-                    return;
-                }
-                if Instant::now() >= deadline {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    panic!(
-                        "pushmirror serve did not listen within {STARTUP:?}; log:\n{}",
-                        self.log_tail()
-                    );
-                }
-                std::thread::sleep(POLL);
-            }
-        }
-        panic!("no free port after {PORT_ATTEMPTS} attempts");
-    }
-
-    /// `http://127.0.0.1:<port>`.
-    fn base(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// The push URL of `root/<path>` with `token` as the password.
-    fn push_url(&self, token: &str, path: &str) -> String {
-        format!(
-            "http://oauth2:{token}@127.0.0.1:{}/root/{path}.git",
-            self.port
-        )
-    }
-
-    fn pid(&self) -> i32 {
-        let child = self.child.as_ref().expect("the server is running");
-        i32::try_from(child.id()).expect("pid fits i32")
-    }
-
-    /// SIGKILL: no chance to release a lease, finish a request or record anything.
-    fn kill_9(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    /// Sends SIGTERM, the signal a service manager stops the server with.
-    fn sigterm(&self) {
-        // SAFETY: kill(2) has no memory-safety preconditions; the pid is our own unreaped child.
-        let rc = unsafe { libc::kill(self.pid(), libc::SIGTERM) };
-        assert_eq!(rc, 0, "kill -TERM: {}", std::io::Error::last_os_error());
-    }
-
-    /// Waits up to `limit` for the process to exit; its status, or `None` if it still runs.
-    fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + limit;
-        loop {
-            let child = self.child.as_mut().expect("the server is running");
-            if let Some(status) = child.try_wait().expect("poll server") {
-                self.child = None;
-                return Some(status);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            std::thread::sleep(POLL);
-        }
-    }
-
-    fn log_text(&self) -> String {
-        String::from_utf8_lossy(&std::fs::read(&self.log).unwrap_or_default()).into_owned()
-    }
-
-    /// The last lines of the server log, for failure messages.
-    fn log_tail(&self) -> String {
-        let text = self.log_text();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(40)..].join("\n")
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill_9();
-    }
-}
-
-/// A port that was free on 127.0.0.1 a moment ago.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind 127.0.0.1:0")
-        .port()
-}
 
 // ---------------------------------------------------------------------------------------------
 // Databases
@@ -272,150 +86,15 @@ impl Backend {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The API
+// Pushes and convergence
 // ---------------------------------------------------------------------------------------------
-
-/// An API client acting as the admin.
-#[derive(Clone)]
-struct Api {
-    client: reqwest::Client,
-    token: String,
-}
-
-impl Api {
-    fn new(token: &str) -> Api {
-        Api {
-            client: reqwest::Client::new(),
-            token: token.to_owned(),
-        }
-    }
-
-    /// `method <base>/api/v4<path>` with an optional JSON body: the status and the body (JSON, or
-    /// the text as a JSON string when it is not JSON).
-    async fn call(
-        &self,
-        method: &str,
-        base: &str,
-        path: &str,
-        body: Option<Value>,
-    ) -> (u16, Value) {
-        let url = format!("{base}/api/v4{path}");
-        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let mut rb = self
-            .client
-            .request(method, &url)
-            .header("PRIVATE-TOKEN", &self.token);
-        if let Some(body) = body {
-            rb = rb.json(&body);
-        }
-        let resp = rb.send().await.unwrap_or_else(|e| panic!("{url}: {e}"));
-        let status = resp.status().as_u16();
-        let text = resp.text().await.unwrap_or_default();
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        (status, body)
-    }
-
-    /// Creates project `root/<name>` and returns its id.
-    async fn create_project(&self, base: &str, name: &str) -> i64 {
-        let (status, body) = self
-            .call("POST", base, "/projects", Some(json!({ "name": name })))
-            .await;
-        assert_eq!(status, 201, "creating project {name}: {body}");
-        body["id"].as_i64().expect("project id")
-    }
-
-    /// Creates a mirror and returns its id.
-    async fn add_mirror(&self, base: &str, project: i64, url: &str, enabled: bool) -> i64 {
-        let (status, body) = self
-            .call(
-                "POST",
-                base,
-                &format!("/projects/{project}/remote_mirrors"),
-                Some(json!({ "url": url, "enabled": enabled })),
-            )
-            .await;
-        assert_eq!(status, 201, "creating mirror {url}: {body}");
-        body["id"].as_i64().expect("mirror id")
-    }
-
-    /// Every mirror of `project`.
-    async fn mirrors(&self, base: &str, project: i64) -> Vec<Value> {
-        let (status, body) = self
-            .call(
-                "GET",
-                base,
-                &format!("/projects/{project}/remote_mirrors?per_page=100"),
-                None,
-            )
-            .await;
-        assert_eq!(status, 200, "listing mirrors: {body}");
-        body.as_array().expect("a list of mirrors").clone()
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Git
-// ---------------------------------------------------------------------------------------------
-
-/// A client-side working repository driven with the real git CLI and a sealed-off environment.
-struct Work {
-    dir: tempfile::TempDir,
-}
-
-impl Work {
-    fn new() -> Work {
-        let w = Work {
-            dir: tempfile::tempdir().expect("tempdir"),
-        };
-        w.git(&["init", "-q", "-b", "main"]).expect("git init");
-        w
-    }
-
-    /// Runs git in the working repository: stdout, or stderr as the error.
-    fn git(&self, args: &[&str]) -> Result<String, String> {
-        let home = self.dir.path().join(".home");
-        std::fs::create_dir_all(&home).expect("mkdir home");
-        let out = Command::new("git")
-            .args(["-c", "user.name=T", "-c", "user.email=t@example.com"])
-            .args(args)
-            .current_dir(self.dir.path())
-            .env("HOME", &home)
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .output()
-            .expect("spawn git");
-        if out.status.success() {
-            Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-        } else {
-            Err(String::from_utf8_lossy(&out.stderr).into_owned())
-        }
-    }
-
-    /// Commits an empty change and returns the new commit id.
-    fn commit(&self, msg: &str) -> String {
-        self.git(&["commit", "-q", "--allow-empty", "-m", msg])
-            .expect("git commit");
-        self.git(&["rev-parse", "HEAD"]).expect("git rev-parse")
-    }
-
-    /// `git push <url> main`. Git returns success only after the server answered
-    /// `ok refs/heads/main`: an `Ok` is an acknowledged push.
-    fn push(&self, url: &str) -> Result<(), String> {
-        self.git(&["push", "-q", url, "main"]).map(drop)
-    }
-}
-
-/// Runs blocking git work off the runtime's workers.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(f).await.expect("blocking task")
-}
 
 /// Commits on `work` and pushes it to `url`, returning the commit once the push was acknowledged.
 async fn push_acknowledged(work: &Arc<Work>, url: &str, msg: &str) -> String {
     let (w, url, msg) = (work.clone(), url.to_owned(), msg.to_owned());
     blocking(move || {
         let commit = w.commit(&msg);
-        w.push(&url)
+        w.try_push(&url, &["main"])
             .unwrap_or_else(|e| panic!("push of {msg} failed: {e}"));
         commit
     })
@@ -437,34 +116,33 @@ fn hosted_repo(data: &Path, id: i64) -> PathBuf {
 /// Waits until every mirror of `project` is `finished` and each remote (read by `remote_refs`)
 /// holds exactly the hosted repository's branches and tags; panics with the evidence otherwise.
 async fn wait_converged(
-    api: &Api,
-    server: &Server,
+    server: &ServerProcess,
+    token: &str,
     project: i64,
     remote_refs: &dyn Fn() -> Vec<BTreeMap<String, String>>,
     what: &str,
 ) {
-    let repo = hosted_repo(&server.data, project);
-    let deadline = tokio::time::Instant::now() + CONVERGE;
-    loop {
-        let mirrors = api.mirrors(&server.base(), project).await;
-        let hosted = refs_of(&repo);
-        let remotes = remote_refs();
-        let all_finished = mirrors.iter().all(|m| m["update_status"] == "finished");
-        if all_finished && remotes.iter().all(|r| *r == hosted) {
-            return;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            let statuses: Vec<String> = mirrors
-                .iter()
-                .map(|m| format!("{} {} {}", m["id"], m["update_status"], m["last_error"]))
-                .collect();
-            panic!(
-                "{what}: mirrors did not converge within {CONVERGE:?}\nstatuses: {statuses:#?}\n\
-                 hosted: {hosted:#?}\nremotes: {remotes:#?}\nserver log:\n{}",
-                server.log_tail()
-            );
-        }
-        tokio::time::sleep(POLL).await;
+    let api = server.api(token);
+    let repo = hosted_repo(server.data(), project);
+    let observed = poll_for(
+        CONVERGE,
+        || async { (api.mirrors(project).await, refs_of(&repo), remote_refs()) },
+        |(mirrors, hosted, remotes)| {
+            mirrors.iter().all(|m| m.update_status == "finished")
+                && remotes.iter().all(|r| r == hosted)
+        },
+    )
+    .await;
+    if let Err((mirrors, hosted, remotes)) = observed {
+        let statuses: Vec<String> = mirrors
+            .iter()
+            .map(|m| format!("{} {} {:?}", m.id, m.update_status, m.last_error))
+            .collect();
+        panic!(
+            "{what}: mirrors did not converge within {CONVERGE:?}\nstatuses: {statuses:#?}\n\
+             hosted: {hosted:#?}\nremotes: {remotes:#?}\nserver log:\n{}",
+            server.log_tail()
+        );
     }
 }
 
@@ -509,12 +187,11 @@ async fn kill_9_never_loses_an_acknowledged_push(backend: Backend) {
     http.create_repo("mirror");
     let daemon = GitDaemonRemote::start();
     daemon.create_repo("mirror");
-    let mut server = Server::start(&data, backend.url(), ENGINE_FLAGS, &[]);
-    let api = Api::new(&token);
-    let project = api.create_project(&server.base(), "origin").await;
-    api.add_mirror(&server.base(), project, &http.url("mirror"), true)
-        .await;
-    api.add_mirror(&server.base(), project, &daemon.url("mirror"), true)
+    let mut server = ServerProcess::start(&data, backend.url(), ENGINE_FLAGS, &[]);
+    let api = server.api(&token);
+    let project = api.create_project("origin").await.id;
+    api.create_mirror(project, &http.url("mirror"), true).await;
+    api.create_mirror(project, &daemon.url("mirror"), true)
         .await;
     let remote_refs = || {
         vec![
@@ -537,7 +214,7 @@ async fn kill_9_never_loses_an_acknowledged_push(backend: Backend) {
                 move || w.commit(&format!("round {round}, in flight"))
             })
             .await;
-            let push = tokio::task::spawn_blocking(move || w.push(&url));
+            let push = tokio::task::spawn_blocking(move || w.try_push(&url, &["main"]));
             // The random kill moment (not a synchronization): somewhere in the second push.
             tokio::time::sleep(Duration::from_millis(rng.gen_range(0..=150))).await;
             Some((commit, push))
@@ -556,7 +233,7 @@ async fn kill_9_never_loses_an_acknowledged_push(backend: Backend) {
                 Some((commit, pushed.is_ok()))
             }
         };
-        server.spawn();
+        server.start_again();
         let hosted_main = refs_of(&hosted_repo(&data, project))
             .get("refs/heads/main")
             .cloned()
@@ -577,8 +254,8 @@ async fn kill_9_never_loses_an_acknowledged_push(backend: Backend) {
                     "round {round}: the hosted repository lost an acknowledged push"
                 );
                 wait_converged(
-                    &api,
                     &server,
+                    &token,
                     project,
                     &remote_refs,
                     &format!("round {round} (pushed {acknowledged}, then kill -9)"),
@@ -587,13 +264,21 @@ async fn kill_9_never_loses_an_acknowledged_push(backend: Backend) {
             }
         }
     }
-    wait_converged(&api, &server, project, &remote_refs, "after the last round").await;
+    wait_converged(
+        &server,
+        &token,
+        project,
+        &remote_refs,
+        "after the last round",
+    )
+    .await;
     for refs in remote_refs() {
         assert_eq!(refs.get("refs/heads/main"), Some(&acknowledged));
     }
-    let mirrors = api.mirrors(&server.base(), project).await;
+    // The server has moved to another port since `api` was made.
+    let mirrors = server.api(&token).mirrors(project).await;
     assert!(
-        mirrors.iter().all(|m| m["update_status"] == "finished"),
+        mirrors.iter().all(|m| m.update_status == "finished"),
         "{mirrors:#?}"
     );
 }
@@ -652,16 +337,15 @@ async fn sigterm_with_a_stalled_client_exits_within_the_grace_and_keeps_the_push
     // The flag is `--shutdown-grace-secs`; the environment variable is the same setting, and
     // unlike an unknown flag a server without the setting still starts, so this test shows what
     // such a server does on SIGTERM instead of failing at startup.
-    let mut server = Server::start(
+    let mut server = ServerProcess::start(
         &data,
         None,
         ENGINE_FLAGS,
         &[("PUSHMIRROR_SHUTDOWN_GRACE_SECS", SHUTDOWN_GRACE_SECS)],
     );
-    let api = Api::new(&token);
-    let project = api.create_project(&server.base(), "origin").await;
-    api.add_mirror(&server.base(), project, &http.url("mirror"), true)
-        .await;
+    let api = server.api(&token);
+    let project = api.create_project("origin").await.id;
+    api.create_mirror(project, &http.url("mirror"), true).await;
 
     // An acknowledged push whose mirror update is stuck on a hanging remote at SIGTERM: shutdown
     // must cancel it without losing it.
@@ -675,14 +359,14 @@ async fn sigterm_with_a_stalled_client_exits_within_the_grace_and_keeps_the_push
     );
 
     // Two clients that stall mid-body: an API call and a push.
-    let host = format!("127.0.0.1:{}", server.port);
+    let host = format!("127.0.0.1:{}", server.port());
     let api_head = format!(
         "POST /api/v4/projects HTTP/1.1\r\nHost: {host}\r\nPRIVATE-TOKEN: {token}\r\n\
          Content-Type: application/json\r\nContent-Length: 100000\r\nExpect: 100-continue\r\n\r\n"
     );
     let mut api_partial = b"{\"name\": \"".to_vec();
     api_partial.resize(50_000, b'a');
-    let _stalled_api = stalled_request(server.port, &api_head, &api_partial);
+    let _stalled_api = stalled_request(server.port(), &api_head, &api_partial);
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("oauth2:{token}"));
     let push_head = format!(
         "POST /root/origin.git/git-receive-pack HTTP/1.1\r\nHost: {host}\r\n\
@@ -691,7 +375,7 @@ async fn sigterm_with_a_stalled_client_exits_within_the_grace_and_keeps_the_push
     );
     // A pkt-line announcing 160 bytes of which only the first old object id arrives.
     let push_partial = format!("00a0{}", "0".repeat(40));
-    let _stalled_push = stalled_request(server.port, &push_head, push_partial.as_bytes());
+    let _stalled_push = stalled_request(server.port(), &push_head, push_partial.as_bytes());
 
     server.sigterm();
     let exited = server.wait_exit(SHUTDOWN_BOUND);
@@ -709,11 +393,11 @@ async fn sigterm_with_a_stalled_client_exits_within_the_grace_and_keeps_the_push
 
     // Whatever the shutdown did, the acknowledged push must reach the mirror after a restart.
     http.set_hang(false);
-    server.spawn();
+    server.start_again();
     let remote_refs = || vec![heads_and_tags(http.refs("mirror"))];
     wait_converged(
-        &api,
         &server,
+        &token,
         project,
         &remote_refs,
         "after SIGTERM and restart",
@@ -740,11 +424,10 @@ async fn no_git_process_survives_a_killed_server() {
     let http = GitHttpRemote::start(None).await;
     http.create_repo("mirror");
     http.set_hang(true);
-    let mut server = Server::start(&data, None, ENGINE_FLAGS, &[]);
-    let api = Api::new(&token);
-    let project = api.create_project(&server.base(), "origin").await;
-    api.add_mirror(&server.base(), project, &http.url("mirror"), true)
-        .await;
+    let mut server = ServerProcess::start(&data, None, ENGINE_FLAGS, &[]);
+    let api = server.api(&token);
+    let project = api.create_project("origin").await.id;
+    api.create_mirror(project, &http.url("mirror"), true).await;
     let work = Arc::new(Work::new());
     push_acknowledged(&work, &server.push_url(&token, "origin"), "one").await;
 
@@ -797,16 +480,13 @@ async fn at_most_ten_enabled_mirrors_under_concurrency_on_postgresql() {
 const RACERS: usize = 30;
 
 /// Sends every request of `requests` at once and returns the answers in order.
-async fn all_at_once(
-    api: &Api,
-    base: &str,
-    requests: Vec<(&'static str, String, Value)>,
-) -> Vec<(u16, Value)> {
+async fn all_at_once(api: &Api, requests: Vec<(&'static str, String, Value)>) -> Vec<(u16, Value)> {
     let mut tasks = Vec::new();
     for (method, path, body) in requests {
-        let (api, base) = (api.clone(), base.to_owned());
+        let api = api.clone();
         tasks.push(tokio::spawn(async move {
-            api.call(method, &base, &path, Some(body)).await
+            let r = api.request(method, &path, Body::Json(body)).await;
+            (r.status, r.body)
         }));
     }
     let mut answers = Vec::new();
@@ -835,12 +515,11 @@ async fn at_most_ten_enabled_mirrors_under_concurrency(backend: Backend) {
     let data = dir.path().join("data");
     let token = create_admin_token(&data, backend.url());
     // No engine: the mirror URLs are never contacted.
-    let server = Server::start(&data, backend.url(), &["--api-only"], &[]);
-    let base = server.base();
-    let api = Api::new(&token);
+    let server = ServerProcess::start(&data, backend.url(), &["--api-only"], &[]);
+    let api = server.api(&token);
 
     // 30 concurrent creations of enabled mirrors.
-    let project = api.create_project(&base, "created").await;
+    let project = api.create_project("created").await.id;
     let creations = (0..RACERS)
         .map(|i| {
             (
@@ -850,18 +529,18 @@ async fn at_most_ten_enabled_mirrors_under_concurrency(backend: Backend) {
             )
         })
         .collect();
-    let answers = all_at_once(&api, &base, creations).await;
+    let answers = all_at_once(&api, creations).await;
     check_ten_won(&answers, 201, "concurrent POST enabled=true");
-    let mirrors = api.mirrors(&base, project).await;
+    let mirrors = api.mirrors(project).await;
     assert_eq!(mirrors.len(), 10, "{mirrors:#?}");
-    assert!(mirrors.iter().all(|m| m["enabled"] == true), "{mirrors:#?}");
+    assert!(mirrors.iter().all(|m| m.enabled), "{mirrors:#?}");
 
     // 30 concurrent enablings of disabled mirrors.
-    let project = api.create_project(&base, "enabled").await;
+    let project = api.create_project("enabled").await.id;
     let mut ids = Vec::new();
     for i in 0..RACERS {
         let url = format!("https://{UNCONTACTED_REMOTE}/d{i}.git");
-        ids.push(api.add_mirror(&base, project, &url, false).await);
+        ids.push(api.create_mirror(project, &url, false).await.id);
     }
     let enablings = ids
         .iter()
@@ -873,11 +552,11 @@ async fn at_most_ten_enabled_mirrors_under_concurrency(backend: Backend) {
             )
         })
         .collect();
-    let answers = all_at_once(&api, &base, enablings).await;
+    let answers = all_at_once(&api, enablings).await;
     check_ten_won(&answers, 200, "concurrent PUT enabled=true");
-    let mirrors = api.mirrors(&base, project).await;
+    let mirrors = api.mirrors(project).await;
     assert_eq!(mirrors.len(), RACERS, "{mirrors:#?}");
-    let enabled = mirrors.iter().filter(|m| m["enabled"] == true).count();
+    let enabled = mirrors.iter().filter(|m| m.enabled).count();
     assert_eq!(enabled, 10, "{mirrors:#?}");
 }
 
@@ -912,12 +591,13 @@ async fn pushes_during_a_stuck_update_reach_the_remote_in_one_receive_pack() {
     http.set_hang(true);
     let mut flags = ENGINE_FLAGS.to_vec();
     flags.extend(["--git-timeout-secs", STUCK_UPDATE_SECS]);
-    let server = Server::start(&data, None, &flags, &[]);
-    let api = Api::new(&token);
-    let project = api.create_project(&server.base(), "origin").await;
+    let server = ServerProcess::start(&data, None, &flags, &[]);
+    let api = server.api(&token);
+    let project = api.create_project("origin").await.id;
     let mirror = api
-        .add_mirror(&server.base(), project, &http.url("mirror"), true)
-        .await;
+        .create_mirror(project, &http.url("mirror"), true)
+        .await
+        .id;
     let url = server.push_url(&token, "origin");
     let work = Arc::new(Work::new());
     push_acknowledged(&work, &url, "push 1").await;
@@ -931,23 +611,23 @@ async fn pushes_during_a_stuck_update_reach_the_remote_in_one_receive_pack() {
     }
     // Precondition: all five pushes happened while the first update was stuck, and no second
     // update ran beside it (it would have shown up as a second, equally stuck, request).
-    let (_, m) = api
-        .call(
-            "GET",
-            &server.base(),
-            &format!("/projects/{project}/remote_mirrors/{mirror}"),
-            None,
-        )
-        .await;
+    let m = api.mirror(project, mirror).await;
     assert_eq!(
-        m["update_status"], "started",
-        "the first update ended before the pushes were done; raise STUCK_UPDATE_SECS: {m}"
+        m.update_status, "started",
+        "the first update ended before the pushes were done; raise STUCK_UPDATE_SECS: {m:?}"
     );
     assert_eq!(http.request_log().len(), 1, "{:#?}", http.request_log());
 
     http.set_hang(false);
     let remote_refs = || vec![heads_and_tags(http.refs("mirror"))];
-    wait_converged(&api, &server, project, &remote_refs, "after the hang ended").await;
+    wait_converged(
+        &server,
+        &token,
+        project,
+        &remote_refs,
+        "after the hang ended",
+    )
+    .await;
     assert_eq!(http.refs("mirror").get("refs/heads/main"), Some(&last));
     let log = http.request_log();
     let posts = log.iter().filter(|r| is_receive_pack_post(r)).count();

@@ -1,6 +1,6 @@
 """Acceptance check: drive pushmirror with python-gitlab 8.x, the most used GitLab client.
 
-Run by tests/acceptance.rs against a real server. Environment:
+Run by tests/it/acceptance.rs against a real server. Environment:
   GITLAB_URL      base URL of the server
   ADMIN_TOKEN     token of an admin user
   DEV_TOKEN       token of a second user, who is made a Developer

@@ -3,11 +3,10 @@
 //! force push only where a matching rule allows it, no deletion of a protected branch over git,
 //! the most permissive matching rule winning, and GitLab's messages in git's usual report.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::TestServer;
+use crate::common;
+use crate::common::TestServer;
 use pushmirror::model::access::AccessLevel;
 use serde_json::json;
 
@@ -114,8 +113,8 @@ async fn protect(s: &TestServer, owner: &str, project_id: i64, rule: serde_json:
 
 async fn enforce_every_rule(server: TestServer) {
     let owner = server.token("owner", false).await;
-    let p = server.project(&owner, "repo").await;
-    let id = p["id"].as_i64().unwrap();
+    let p = server.api(&owner).create_project("repo").await;
+    let id = p.id;
     let dev = member(&server, id, "dev", AccessLevel::Developer).await;
     let maint = member(&server, id, "maint", AccessLevel::Maintainer).await;
     let admin = server.token("root", true).await;
@@ -273,12 +272,12 @@ async fn enforce_every_rule(server: TestServer) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn protected_branches_are_enforced_on_push_sqlite() {
-    enforce_every_rule(TestServer::start().await).await;
+    enforce_every_rule(TestServer::builder().start().await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn protected_branches_are_enforced_on_push_postgres() {
-    let Some(server) = TestServer::start_postgres().await else {
+    let Some(server) = TestServer::builder().postgres().start().await else {
         return;
     };
     enforce_every_rule(server).await;

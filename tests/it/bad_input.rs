@@ -2,9 +2,7 @@
 //! NUL characters in any string parameter (JSON, form, multipart, query) or path id, invalid
 //! UTF-8 in path ids, and page numbers past any offset arithmetic.
 
-mod common;
-
-use common::{Body, Resp, TestServer};
+use crate::common::{Body, Resp, TestServer};
 use serde_json::json;
 
 fn assert_clean_4xx(what: &str, r: &Resp) {
@@ -25,8 +23,8 @@ fn assert_clean_4xx(what: &str, r: &Resp) {
 
 async fn refuses_bad_input(s: &TestServer) {
     let root = s.token("root", true).await;
-    let p = s.project(&root, "kept").await;
-    let id = p["id"].as_i64().unwrap();
+    let p = s.api(&root).create_project("kept").await;
+    let id = p.id;
     let mirrors = format!("/projects/{id}/remote_mirrors");
     let nul = "a\u{0}b".to_owned();
 
@@ -163,13 +161,13 @@ async fn refuses_bad_input(s: &TestServer) {
 
 #[tokio::test]
 async fn bad_input_is_a_clean_4xx_sqlite() {
-    let s = TestServer::start().await;
+    let s = TestServer::builder().start().await;
     refuses_bad_input(&s).await;
 }
 
 #[tokio::test]
 async fn bad_input_is_a_clean_4xx_postgres() {
-    let Some(s) = TestServer::start_postgres().await else {
+    let Some(s) = TestServer::builder().postgres().start().await else {
         return;
     };
     refuses_bad_input(&s).await;

@@ -1,8 +1,8 @@
 //! Integration tests over real HTTP: each test starts the real server on `127.0.0.1:0` with a fresh
-//! data directory and checks GitLab's status codes and bodies exactly. One binary for all of them
-//! (each file under `tests/` would link the whole crate again).
+//! data directory and checks GitLab's status codes and bodies exactly. Setup goes through the
+//! typed API client; what is under test goes through raw requests, so its shape is checked.
 
-mod common;
+use crate::common;
 
 use common::{contains_bytes, read_all_files, Body, Resp, TestServer};
 use serde_json::{json, Value};
@@ -53,7 +53,7 @@ fn nonce() -> String {
 
 #[tokio::test]
 async fn every_token_transport_authenticates_and_bad_tokens_get_401() {
-    let s = TestServer::start().await;
+    let s = TestServer::builder().start().await;
     let token = s.token("alice", false).await;
     let ok = [
         (
@@ -120,7 +120,7 @@ async fn every_token_transport_authenticates_and_bad_tokens_get_401() {
 
 #[tokio::test]
 async fn user_version_and_users_lookup() {
-    let s = TestServer::start().await;
+    let s = TestServer::builder().start().await;
     let admin = s.token("root", true).await;
     let alice = s.token("alice", false).await;
 
@@ -163,7 +163,7 @@ async fn user_version_and_users_lookup() {
 
 #[tokio::test]
 async fn project_create_success_and_errors() {
-    let s = TestServer::start().await;
+    let s = TestServer::builder().start().await;
     let alice = s.token("alice", false).await;
     let bob = s.token("bob", false).await;
     let admin = s.token("root", true).await;
@@ -318,13 +318,13 @@ async fn project_create_success_and_errors() {
 
 #[tokio::test]
 async fn project_list_is_paginated_with_gitlab_headers() {
-    let s = TestServer::start().await;
+    let s = TestServer::builder().start().await;
     let alice = s.token("alice", false).await;
     let bob = s.token("bob", false).await;
     for i in 0..5 {
-        s.project(&alice, &format!("p{i}")).await;
+        s.api(&alice).create_project(&format!("p{i}")).await;
     }
-    s.project(&bob, "bobs").await;
+    s.api(&bob).create_project("bobs").await;
 
     let r = s.get("/projects?per_page=2&page=2", &alice).await;
     check("page 2", &r, 200, None);
@@ -376,12 +376,12 @@ async fn project_list_is_paginated_with_gitlab_headers() {
 
 #[tokio::test]
 async fn project_get_visibility_and_delete() {
-    let s = TestServer::start().await;
+    let s = TestServer::builder().start().await;
     let alice = s.token("alice", false).await;
     let bob = s.token("bob", false).await;
     let admin = s.token("root", true).await;
-    let p = s.project(&alice, "secret-plans").await;
-    let id = p["id"].as_i64().unwrap();
+    let p = s.api(&alice).create_project("secret-plans").await;
+    let id = p.id;
     let public = s
         .post_json(
             "/projects",
@@ -468,14 +468,7 @@ async fn project_get_visibility_and_delete() {
 
     // Only an Owner (or admin) deletes; a Maintainer gets 403, a stranger 404.
     let bob_id = s.user_id("bob").await;
-    let r = s
-        .post_json(
-            &format!("/projects/{id}/members"),
-            &alice,
-            json!({"user_id": bob_id, "access_level": 40}),
-        )
-        .await;
-    check("add maintainer", &r, 201, None);
+    s.api(&alice).add_member(id, bob_id, 40).await;
     check(
         "maintainer deletes",
         &s.delete(&format!("/projects/{id}"), &bob).await,
@@ -484,15 +477,11 @@ async fn project_get_visibility_and_delete() {
     );
     let repo = s.data_dir().join("repositories").join(format!("{id}.git"));
     assert!(repo.is_dir());
-    let m = s
-        .post_json(
-            &format!("/projects/{id}/remote_mirrors"),
-            &alice,
-            json!({"url": "https://u:p@203.0.113.10/x.git"}),
-        )
-        .await;
-    check("mirror before delete", &m, 201, None);
-    let mirror_id = m.body["id"].as_i64().unwrap();
+    let mirror_id = s
+        .api(&alice)
+        .create_mirror_with(id, json!({"url": "https://u:p@203.0.113.10/x.git"}))
+        .await
+        .id;
     check(
         "owner deletes",
         &s.delete(&format!("/projects/{id}"), &alice).await,
@@ -528,12 +517,12 @@ async fn project_get_visibility_and_delete() {
 
 #[tokio::test]
 async fn members_add_list_show_remove() {
-    let s = TestServer::start().await;
+    let s = TestServer::builder().start().await;
     let alice = s.token("alice", false).await;
     let bob = s.token("bob", false).await;
     s.token("carol", false).await;
-    let p = s.project(&alice, "team").await;
-    let base = format!("/projects/{}/members", p["id"]);
+    let p = s.api(&alice).create_project("team").await;
+    let base = format!("/projects/{}/members", p.id);
     let bob_id = s.user_id("bob").await;
 
     let r = s
@@ -654,10 +643,10 @@ async fn members_add_list_show_remove() {
 
 #[tokio::test]
 async fn protected_branches_with_wildcards() {
-    let s = TestServer::start().await;
+    let s = TestServer::builder().start().await;
     let alice = s.token("alice", false).await;
-    let p = s.project(&alice, "guarded").await;
-    let base = format!("/projects/{}/protected_branches", p["id"]);
+    let p = s.api(&alice).create_project("guarded").await;
+    let base = format!("/projects/{}/protected_branches", p.id);
 
     let r = s.post_json(&base, &alice, json!({"name": "main"})).await;
     check("protect main", &r, 201, None);
@@ -770,12 +759,7 @@ async fn protected_branches_with_wildcards() {
     let bob = s.token("bob", false).await;
     let stranger = s.token("stranger", false).await;
     let bob_id = s.user_id("bob").await;
-    s.post_json(
-        &format!("/projects/{}/members", p["id"]),
-        &alice,
-        json!({"user_id": bob_id, "access_level": 30}),
-    )
-    .await;
+    s.api(&alice).add_member(p.id, bob_id, 30).await;
     check("developer lists", &s.get(&base, &bob).await, 200, None);
     check(
         "developer protects",
@@ -832,8 +816,8 @@ fn default_mirror(id: &Value, url: &str) -> Value {
 /// Create, list, get, update (PUT and POST), sync, public_key and delete on one mirror.
 async fn mirror_crud(s: &TestServer) {
     let alice = s.token("alice", false).await;
-    let p = s.project(&alice, "mirrored").await;
-    let base = format!("/projects/{}/remote_mirrors", p["id"]);
+    let p = s.api(&alice).create_project("mirrored").await;
+    let base = format!("/projects/{}/remote_mirrors", p.id);
 
     let r = s.get(&base, &alice).await;
     check("empty list", &r, 200, Some(json!([])));
@@ -995,13 +979,13 @@ async fn mirror_crud(s: &TestServer) {
 
 #[tokio::test]
 async fn remote_mirror_crud() {
-    let s = TestServer::start().await;
+    let s = TestServer::builder().start().await;
     mirror_crud(&s).await;
 }
 
 #[tokio::test]
 async fn remote_mirror_crud_on_postgres() {
-    let Some(s) = TestServer::start_postgres().await else {
+    let Some(s) = TestServer::builder().postgres().start().await else {
         return;
     };
     mirror_crud(&s).await;
@@ -1010,10 +994,10 @@ async fn remote_mirror_crud_on_postgres() {
 
 #[tokio::test]
 async fn remote_mirror_urls_are_masked_like_safe_url() {
-    let s = TestServer::start().await;
+    let s = TestServer::builder().start().await;
     let alice = s.token("alice", false).await;
-    let p = s.project(&alice, "masks").await;
-    let base = format!("/projects/{}/remote_mirrors", p["id"]);
+    let p = s.api(&alice).create_project("masks").await;
+    let base = format!("/projects/{}/remote_mirrors", p.id);
     let cases = [
         (
             format!("https://user:tok@{REMOTE}/x.git"),
@@ -1059,10 +1043,10 @@ async fn remote_mirror_urls_are_masked_like_safe_url() {
 
 #[tokio::test]
 async fn remote_mirror_parameter_errors() {
-    let s = TestServer::start().await;
+    let s = TestServer::builder().start().await;
     let alice = s.token("alice", false).await;
-    let p = s.project(&alice, "errs").await;
-    let base = format!("/projects/{}/remote_mirrors", p["id"]);
+    let p = s.api(&alice).create_project("errs").await;
+    let base = format!("/projects/{}/remote_mirrors", p.id);
     let url = format!("https://{REMOTE}/x.git");
     let m = s.post_json(&base, &alice, json!({"url": url})).await.body;
     let one = format!("{base}/{}", m["id"]);
@@ -1197,10 +1181,10 @@ async fn remote_mirror_parameter_errors() {
 
 #[tokio::test]
 async fn remote_mirror_urls_are_refused_with_gitlab_reasons() {
-    let s = TestServer::start().await;
+    let s = TestServer::builder().start().await;
     let alice = s.token("alice", false).await;
-    let p = s.project(&alice, "blocked").await;
-    let base = format!("/projects/{}/remote_mirrors", p["id"]);
+    let p = s.api(&alice).create_project("blocked").await;
+    let base = format!("/projects/{}/remote_mirrors", p.id);
     let m = s
         .post_json(
             &base,
@@ -1273,10 +1257,10 @@ async fn remote_mirror_urls_are_refused_with_gitlab_reasons() {
     assert_eq!(r.body[0]["url"], format!("https://{REMOTE}/ok.git"));
 
     // The operator may allow the local network; the scheme and syntax rules still hold.
-    let s = TestServer::start_with(|c| c.allow_local_network = true).await;
+    let s = TestServer::builder().local_network(true).start().await;
     let alice = s.token("alice", false).await;
-    let p = s.project(&alice, "local").await;
-    let base = format!("/projects/{}/remote_mirrors", p["id"]);
+    let p = s.api(&alice).create_project("local").await;
+    let base = format!("/projects/{}/remote_mirrors", p.id);
     for url in [
         "http://127.0.0.1/x",
         "http://10.0.0.1/x",
@@ -1294,32 +1278,22 @@ async fn remote_mirror_urls_are_refused_with_gitlab_reasons() {
 
 #[tokio::test]
 async fn remote_mirror_permissions() {
-    let s = TestServer::start().await;
+    let s = TestServer::builder().start().await;
     let owner = s.token("owner", false).await;
     let dev = s.token("dev", false).await;
     let maint = s.token("maint", false).await;
     let stranger = s.token("stranger", false).await;
     let admin = s.token("root", true).await;
-    let p = s.project(&owner, "perm").await;
-    let pid = p["id"].as_i64().unwrap();
+    let p = s.api(&owner).create_project("perm").await;
+    let pid = p.id;
     for (name, level) in [("dev", 30), ("maint", 40)] {
         let uid = s.user_id(name).await;
-        let r = s
-            .post_json(
-                &format!("/projects/{pid}/members"),
-                &owner,
-                json!({"user_id": uid, "access_level": level}),
-            )
-            .await;
-        check(name, &r, 201, None);
+        s.api(&owner).add_member(pid, uid, level).await;
     }
     let base = format!("/projects/{pid}/remote_mirrors");
     let url = format!("https://{REMOTE}/x.git");
-    let m = s
-        .post_json(&base, &owner, json!({"url": url, "enabled": true}))
-        .await
-        .body;
-    let one = format!("{base}/{}", m["id"]);
+    let m = s.api(&owner).create_mirror(pid, &url, true).await;
+    let one = format!("{base}/{}", m.id);
 
     // Listing by path takes another way through the store than listing by id.
     let by_path = "/projects/owner%2Fperm/remote_mirrors".to_owned();
@@ -1364,12 +1338,7 @@ async fn remote_mirror_permissions() {
         );
     }
     // The Developer's refusals changed nothing.
-    assert!(!s
-        .state
-        .store
-        .mirror_update_pending(m["id"].as_i64().unwrap())
-        .await
-        .unwrap());
+    assert!(!s.state.store.mirror_update_pending(m.id).await.unwrap());
 
     for who in [&maint, &admin] {
         let m = s
@@ -1401,10 +1370,10 @@ async fn remote_mirror_permissions() {
 
 #[tokio::test]
 async fn at_most_ten_enabled_mirrors_per_project() {
-    let s = TestServer::start().await;
+    let s = TestServer::builder().start().await;
     let alice = s.token("alice", false).await;
-    let p = s.project(&alice, "many").await;
-    let base = format!("/projects/{}/remote_mirrors", p["id"]);
+    let p = s.api(&alice).create_project("many").await;
+    let base = format!("/projects/{}/remote_mirrors", p.id);
     for i in 0..10 {
         let r = s
             .post_json(
@@ -1464,19 +1433,15 @@ async fn at_most_ten_enabled_mirrors_per_project() {
 
 #[tokio::test]
 async fn remote_mirror_lookups_are_scoped_to_the_project() {
-    let s = TestServer::start().await;
+    let s = TestServer::builder().start().await;
     let alice = s.token("alice", false).await;
-    let a = s.project(&alice, "a").await;
-    let b = s.project(&alice, "b").await;
+    let a = s.api(&alice).create_project("a").await;
+    let b = s.api(&alice).create_project("b").await;
     let m = s
-        .post_json(
-            &format!("/projects/{}/remote_mirrors", a["id"]),
-            &alice,
-            json!({"url": format!("https://{REMOTE}/x.git"), "enabled": true}),
-        )
-        .await
-        .body;
-    let other = format!("/projects/{}/remote_mirrors/{}", b["id"], m["id"]);
+        .api(&alice)
+        .create_mirror(a.id, &format!("https://{REMOTE}/x.git"), true)
+        .await;
+    let other = format!("/projects/{}/remote_mirrors/{}", b.id, m.id);
     let cases = [
         ("GET", other.clone(), Body::None),
         ("GET", format!("{other}/public_key"), Body::None),
@@ -1485,22 +1450,22 @@ async fn remote_mirror_lookups_are_scoped_to_the_project() {
         ("DELETE", other.clone(), Body::None),
         (
             "GET",
-            format!("/projects/{}/remote_mirrors/abc", a["id"]),
+            format!("/projects/{}/remote_mirrors/abc", a.id),
             Body::None,
         ),
         (
             "GET",
-            format!("/projects/{}/remote_mirrors/9999", a["id"]),
+            format!("/projects/{}/remote_mirrors/9999", a.id),
             Body::None,
         ),
         (
             "DELETE",
-            format!("/projects/{}/remote_mirrors/abc", a["id"]),
+            format!("/projects/{}/remote_mirrors/abc", a.id),
             Body::None,
         ),
         (
             "POST",
-            format!("/projects/{}/remote_mirrors/abc/sync", a["id"]),
+            format!("/projects/{}/remote_mirrors/abc/sync", a.id),
             Body::None,
         ),
     ];
@@ -1517,7 +1482,7 @@ async fn remote_mirror_lookups_are_scoped_to_the_project() {
     // The mirror survived every attempt through the wrong project.
     let r = s
         .get(
-            &format!("/projects/{}/remote_mirrors/{}", a["id"], m["id"]),
+            &format!("/projects/{}/remote_mirrors/{}", a.id, m.id),
             &alice,
         )
         .await;
@@ -1540,10 +1505,10 @@ fn host_key() -> (String, String) {
 
 #[tokio::test]
 async fn remote_mirror_ssh_keys_and_host_keys() {
-    let s = TestServer::start().await;
+    let s = TestServer::builder().start().await;
     let alice = s.token("alice", false).await;
-    let p = s.project(&alice, "ssh").await;
-    let base = format!("/projects/{}/remote_mirrors", p["id"]);
+    let p = s.api(&alice).create_project("ssh").await;
+    let base = format!("/projects/{}/remote_mirrors", p.id);
     let ssh_url = format!("ssh://git@{REMOTE}/x.git");
 
     // A key-pair mirror: the public key is shown, with GitLab's `git@<host>` comment.
@@ -1685,17 +1650,20 @@ async fn remote_mirror_ssh_keys_and_host_keys() {
 
 #[tokio::test]
 async fn remote_mirror_sync_records_a_wish_and_nothing_more() {
-    let s = TestServer::start().await;
+    let s = TestServer::builder().start().await;
     let alice = s.token("alice", false).await;
-    let p = s.project(&alice, "sync").await;
-    let base = format!("/projects/{}/remote_mirrors", p["id"]);
+    let p = s.api(&alice).create_project("sync").await;
+    let base = format!("/projects/{}/remote_mirrors", p.id);
     let url = format!("https://{REMOTE}/x.git");
 
-    let off = s.post_json(&base, &alice, json!({"url": url})).await.body;
+    let off = s
+        .api(&alice)
+        .create_mirror_with(p.id, json!({"url": url}))
+        .await;
     let r = s
         .request(
             "POST",
-            &format!("{base}/{}/sync", off["id"]),
+            &format!("{base}/{}/sync", off.id),
             Some(&alice),
             Body::None,
         )
@@ -1708,18 +1676,9 @@ async fn remote_mirror_sync_records_a_wish_and_nothing_more() {
             json!({"message": "Cannot proceed with the push mirroring. Please verify your mirror configuration."}),
         ),
     );
-    assert!(!s
-        .state
-        .store
-        .mirror_update_pending(off["id"].as_i64().unwrap())
-        .await
-        .unwrap());
+    assert!(!s.state.store.mirror_update_pending(off.id).await.unwrap());
 
-    let on = s
-        .post_json(&base, &alice, json!({"url": url, "enabled": true}))
-        .await
-        .body;
-    let id = on["id"].as_i64().unwrap();
+    let id = s.api(&alice).create_mirror(p.id, &url, true).await.id;
     assert!(
         !s.state.store.mirror_update_pending(id).await.unwrap(),
         "creating a mirror does not enqueue a sync"
@@ -1790,18 +1749,12 @@ async fn remote_mirror_sync_records_a_wish_and_nothing_more() {
 
 #[tokio::test]
 async fn remote_mirror_url_change_resets_status_and_replaces_credentials() {
-    let s = TestServer::start().await;
+    let s = TestServer::builder().start().await;
     let alice = s.token("alice", false).await;
-    let p = s.project(&alice, "move").await;
-    let base = format!("/projects/{}/remote_mirrors", p["id"]);
-    let r = s
-        .post_json(
-            &base,
-            &alice,
-            json!({"url": format!("https://olduser:oldpass@{REMOTE}/old.git"), "enabled": true}),
-        )
-        .await;
-    let id = r.body["id"].as_i64().unwrap();
+    let p = s.api(&alice).create_project("move").await;
+    let base = format!("/projects/{}/remote_mirrors", p.id);
+    let old = format!("https://olduser:oldpass@{REMOTE}/old.git");
+    let id = s.api(&alice).create_mirror(p.id, &old, true).await.id;
     // Pretend the engine had run and failed, so there is status to reset.
     sqlx::query(
         "update remote_mirrors set update_status = 'failed', last_error = 'boom', \
@@ -1879,10 +1832,10 @@ async fn remote_mirror_url_change_resets_status_and_replaces_credentials() {
 
 #[tokio::test]
 async fn remote_mirror_parameters_arrive_in_every_encoding() {
-    let s = TestServer::start().await;
+    let s = TestServer::builder().start().await;
     let alice = s.token("alice", false).await;
-    let p = s.project(&alice, "enc").await;
-    let base = format!("/projects/{}/remote_mirrors", p["id"]);
+    let p = s.api(&alice).create_project("enc").await;
+    let base = format!("/projects/{}/remote_mirrors", p.id);
     let pairs = |path: &str| {
         vec![
             ("url", format!("https://{REMOTE}/{path}.git")),
@@ -1968,10 +1921,10 @@ async fn remote_mirror_parameters_arrive_in_every_encoding() {
 
 #[tokio::test]
 async fn malformed_requests_unknown_routes_and_wrong_methods() {
-    let s = TestServer::start().await;
+    let s = TestServer::builder().start().await;
     let alice = s.token("alice", false).await;
-    let p = s.project(&alice, "edge").await;
-    let base = format!("/projects/{}/remote_mirrors", p["id"]);
+    let p = s.api(&alice).create_project("edge").await;
+    let base = format!("/projects/{}/remote_mirrors", p.id);
 
     for (ct, raw) in [
         ("application/json", b"{\"url\": ".to_vec()),
@@ -2036,8 +1989,8 @@ async fn malformed_requests_unknown_routes_and_wrong_methods() {
 /// a response body. Returns the secrets used.
 async fn secrets_stay_out_of_responses(s: &TestServer) -> Vec<String> {
     let owner = s.token("secret-keeper", false).await;
-    let p = s.project(&owner, "vault").await;
-    let base = format!("/projects/{}/remote_mirrors", p["id"]);
+    let p = s.api(&owner).create_project("vault").await;
+    let base = format!("/projects/{}/remote_mirrors", p.id);
     let n = nonce();
     let (user, password) = (format!("MirrorUser{n}"), format!("S3cr3tPa55-{n}"));
     let (user2, password2) = (format!("OtherUser{n}"), format!("An0therPa55-{n}"));
@@ -2094,7 +2047,7 @@ async fn secrets_stay_out_of_responses(s: &TestServer) -> Vec<String> {
 
 #[tokio::test]
 async fn credentials_and_tokens_never_rest_in_plain_text() {
-    let s = TestServer::start().await;
+    let s = TestServer::builder().start().await;
     let token = s.token("alice", false).await;
     let secrets = secrets_stay_out_of_responses(&s).await;
     // Write everything out of SQLite's page cache into the files we are about to read.
@@ -2134,18 +2087,13 @@ async fn credentials_and_tokens_never_rest_in_plain_text() {
 // The command line
 
 mod cli {
-    use std::io::{BufRead, BufReader};
     use std::os::unix::fs::PermissionsExt;
-    use std::process::{Command, Output, Stdio};
-    use std::time::{Duration, Instant};
+    use std::process::{Command, Output};
+
+    use crate::common::binary::ServerProcess;
 
     fn pushmirror() -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_pushmirror"));
-        for (k, _) in std::env::vars() {
-            if k.starts_with("PUSHMIRROR_") {
-                c.env_remove(k);
-            }
-        }
+        let mut c = crate::common::binary::pushmirror();
         c.env("PUSHMIRROR_LOG", "warn");
         c
     }
@@ -2181,53 +2129,20 @@ mod cli {
     /// A mirror password that must never be logged.
     const LOG_SECRET: &str = "L0gSecretPa55";
 
-    /// A port nothing listens on right now.
-    fn free_port() -> u16 {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    }
-
-    /// Kills the child we started when the test ends, however it ends.
-    struct Served(std::process::Child);
-    impl Drop for Served {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-
     #[test]
     fn token_create_prints_only_the_token_and_works_beside_a_running_server() {
         let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
-        let data = data.to_str().unwrap();
+        let data_dir = dir.path().join("data");
+        let data = data_dir.to_str().unwrap();
         let first = assert_only_token(&token_create(data, "root", true));
 
-        let port = free_port();
-        let addr = format!("127.0.0.1:{port}");
-        let child = pushmirror()
-            .args(["serve", "--api-only", "--listen", &addr, "--data-dir", data])
-            .env("PUSHMIRROR_LOG", "debug")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut served = Served(child);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(&addr).is_err() {
-            if let Ok(Some(status)) = served.0.try_wait() {
-                let mut err = String::new();
-                for line in BufReader::new(served.0.stderr.take().unwrap()).lines() {
-                    err.push_str(&line.unwrap());
-                }
-                panic!("serve exited early ({status}): {err}");
-            }
-            assert!(Instant::now() < deadline, "serve did not start listening");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let mut served = ServerProcess::start(
+            &data_dir,
+            None,
+            &["--api-only"],
+            &[("PUSHMIRROR_LOG", "debug")],
+        );
+        let addr = format!("127.0.0.1:{}", served.port());
 
         let second = assert_only_token(&token_create(data, "alice", false));
         assert_ne!(first, second);
@@ -2249,17 +2164,8 @@ mod cli {
             }
             // Mirror credentials, accepted or refused, must not reach the log either.
             let api = format!("http://{addr}/api/v4");
-            let p: serde_json::Value = client
-                .post(format!("{api}/projects"))
-                .header("PRIVATE-TOKEN", second.as_str())
-                .json(&serde_json::json!({"name": "logged"}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            let mirrors = format!("{api}/projects/{}/remote_mirrors", p["id"]);
+            let p = served.api(&second).create_project("logged").await;
+            let mirrors = format!("{api}/projects/{}/remote_mirrors", p.id);
             for (url, status) in [
                 (
                     format!("https://LogUser:{LOG_SECRET}@203.0.113.10/x.git"),
@@ -2281,11 +2187,8 @@ mod cli {
                 assert_eq!(r.status(), status, "{url}");
             }
         });
-        let _ = served.0.kill();
-        let _ = served.0.wait();
-        let mut log = String::new();
-        std::io::Read::read_to_string(&mut served.0.stderr.take().unwrap(), &mut log).unwrap();
-        drop(served);
+        served.kill_9();
+        let log = served.log_text();
         assert!(log.contains("pushmirror serving"), "{log}");
         for secret in [LOG_SECRET, "LogUser", first.as_str(), second.as_str()] {
             assert!(
@@ -2485,10 +2388,10 @@ mod cli {
 /// A new password on the same URL is a credential change and starts the status over.
 #[tokio::test]
 async fn remote_mirror_put_with_the_unchanged_url_keeps_its_status() {
-    let s = TestServer::start().await;
+    let s = TestServer::builder().start().await;
     let alice = s.token("alice", false).await;
-    let p = s.project(&alice, "same").await;
-    let base = format!("/projects/{}/remote_mirrors", p["id"]);
+    let p = s.api(&alice).create_project("same").await;
+    let base = format!("/projects/{}/remote_mirrors", p.id);
     let url = format!("https://bot:first@{REMOTE}/same.git");
     let r = s
         .post_json(&base, &alice, json!({"url": url, "enabled": true}))

@@ -1,7 +1,7 @@
 //! Self-test of the `remotes` test harness: each real git server accepts a push from the real git
 //! CLI, `refs()` sees it, and the failure switches (wrong credentials, down/up, hang) behave.
 
-mod remotes;
+use crate::remotes;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

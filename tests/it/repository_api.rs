@@ -3,11 +3,10 @@
 //! flags, errors, permissions, pagination, and every change recorded as a push (mirrors asked
 //! to update).
 
-mod common;
-
 use std::path::Path;
 
-use common::TestServer;
+use crate::common;
+use crate::common::TestServer;
 use pushmirror::model::access::AccessLevel;
 use serde_json::{json, Value};
 
@@ -48,8 +47,8 @@ async fn member(s: &TestServer, project: i64, name: &str, level: AccessLevel) ->
 
 async fn repository_api(s: &TestServer) {
     let owner = s.token("owner", false).await;
-    let p = s.project(&owner, "repo").await;
-    let id = p["id"].as_i64().unwrap();
+    let p = s.api(&owner).create_project("repo").await;
+    let id = p.id;
     let dev = member(s, id, "dev", AccessLevel::Developer).await;
     let maint = member(s, id, "maint", AccessLevel::Maintainer).await;
     let reporter = member(s, id, "rep", AccessLevel::Reporter).await;
@@ -84,6 +83,13 @@ async fn repository_api(s: &TestServer) {
         s.base.trim_start_matches("http://")
     );
     git(&home, &wt, &["push", "-q", &url, "main"]);
+    // The push is recorded once git has exited, which may be just after the client is done.
+    let recorded = crate::common::poll_until(std::time::Duration::from_secs(10), || async {
+        let p = s.state.store.project_by_id(id).await.unwrap().unwrap();
+        p.default_branch.is_some() && !p.empty_repo
+    })
+    .await;
+    assert!(recorded, "the push was never recorded");
 
     let r = s
         .post_json(
@@ -306,13 +312,13 @@ async fn repository_api(s: &TestServer) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repository_branches_tags_and_commits_sqlite() {
-    let s = TestServer::start().await;
+    let s = TestServer::builder().start().await;
     repository_api(&s).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repository_branches_tags_and_commits_postgres() {
-    let Some(s) = TestServer::start_postgres().await else {
+    let Some(s) = TestServer::builder().postgres().start().await else {
         return;
     };
     repository_api(&s).await;

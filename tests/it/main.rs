@@ -1,0 +1,27 @@
+//! The one integration-test binary. Every area is a module, so `cargo test --test it <area>::`
+//! runs one of them, and the crate is linked once instead of once per file.
+//!
+//! `common` is the harness: the in-process server and its builder, the typed API client, the
+//! real `pushmirror` binary as a child process, fresh PostgreSQL databases and bounded polling.
+//! `remotes` (real git servers on 127.0.0.1) stays at `tests/remotes/` because the bench binary
+//! (`src/bin/bench`) includes it from there.
+
+mod common;
+#[path = "../remotes/mod.rs"]
+mod remotes;
+
+mod acceptance;
+mod api;
+mod bad_input;
+mod bench_smoke;
+mod case_insensitive;
+mod durability;
+mod engine;
+mod members_users;
+mod process_lifetime;
+mod projects_api;
+mod protected_push;
+mod remotes_selftest;
+mod repository_api;
+mod smart_http;
+mod tidy;
