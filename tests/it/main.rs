@@ -20,6 +20,7 @@ mod engine;
 mod members_users;
 mod process_lifetime;
 mod projects_api;
+mod protected_ee;
 mod protected_push;
 mod remotes_selftest;
 mod repository_api;

@@ -1,0 +1,154 @@
+//! Protected branches in GitLab EE's shapes, as gitlabform and python-gitlab send them:
+//! `allowed_to_push`/`allowed_to_merge`/`allowed_to_unprotect` lists of roles and users, `PATCH`
+//! adding and removing (`_destroy`) entries, and push enforcement of a user entry with the real
+//! git CLI.
+
+use crate::common::{TestServer, Work};
+use pushmirror::model::access::AccessLevel;
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ee_access_lists_are_stored_changed_and_enforced() {
+    let s = TestServer::builder().start().await;
+    let owner = s.token("owner", false).await;
+    let p = s.api(&owner).create_project("ee").await;
+    let id = p.id;
+    let dev = s.token("dev", false).await;
+    let dev_id = s.user_id("dev").await;
+    let other = s.token("other", false).await;
+    let other_id = s.user_id("other").await;
+    let maint = s.token("maint", false).await;
+    let maint_id = s.user_id("maint").await;
+    for (uid, level) in [
+        (dev_id, AccessLevel::Developer),
+        (other_id, AccessLevel::Developer),
+        (maint_id, AccessLevel::Maintainer),
+    ] {
+        s.state.store.add_member(id, uid, level, 1).await.unwrap();
+    }
+    let base = format!("/projects/{id}/protected_branches");
+
+    let r = s
+        .post_json(
+            &base,
+            &owner,
+            json!({
+                "name": "main",
+                "allowed_to_push": [{"access_level": 0}, {"user_id": dev_id}],
+                "allowed_to_merge": [{"access_level": 40}],
+                "allowed_to_unprotect": [{"access_level": 60}],
+                "code_owner_approval_required": true,
+            }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let push = r.body["push_access_levels"].as_array().unwrap().clone();
+    assert_eq!(push.len(), 2);
+    assert_eq!(push[0]["access_level"], 0);
+    assert_eq!(push[0]["access_level_description"], "No one");
+    assert_eq!(push[1]["user_id"], dev_id);
+    assert_eq!(r.body["merge_access_levels"][0]["access_level"], 40);
+    assert_eq!(r.body["unprotect_access_levels"][0]["access_level"], 60);
+    assert_eq!(r.body["code_owner_approval_required"], true);
+    let user_entry = push[1]["id"].as_i64().unwrap();
+
+    // Refusals: unknown users, groups, bad levels.
+    for (body, what) in [
+        (
+            json!({"name": "a", "allowed_to_push": [{"user_id": 99_999}]}),
+            "not a member",
+        ),
+        (
+            json!({"name": "b", "allowed_to_push": [{"group_id": 1}]}),
+            "not supported",
+        ),
+        (
+            json!({"name": "c", "allowed_to_push": [{"access_level": 35}]}),
+            "not included",
+        ),
+        (json!({"name": "d", "allowed_to_push": [{}]}), "exactly one"),
+    ] {
+        let r = s.post_json(&base, &owner, body).await;
+        assert_eq!(r.status, 422, "{}", r.text);
+        assert!(r.text.contains(what), "{what}: {}", r.text);
+    }
+    let r = s
+        .post_json(&base, &owner, json!({"name": "e", "allowed_to_push": "x"}))
+        .await;
+    assert_eq!(
+        (r.status, r.body["error"].clone()),
+        (400, json!("allowed_to_push is invalid"))
+    );
+
+    // The user entry lets exactly that Developer push; another Developer is refused.
+    let work = Work::new();
+    work.commit("a");
+    work.push(&s.push_url(&dev, "owner/ee"), &["HEAD:main"]);
+    work.commit("b");
+    let stderr = work
+        .try_push(&s.push_url(&other, "owner/ee"), &["HEAD:main"])
+        .expect_err("another Developer is refused");
+    assert!(
+        stderr.contains("not allowed to push code to protected branches"),
+        "{stderr}"
+    );
+
+    // PATCH: remove the user entry, add Developers, allow force push.
+    let r = s
+        .request(
+            "PATCH",
+            &format!("{base}/main"),
+            Some(&owner),
+            crate::common::Body::Json(json!({
+                "allow_force_push": true,
+                "allowed_to_push": [{"id": user_entry, "_destroy": true}, {"access_level": 30}],
+            })),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["allow_force_push"], true);
+    let levels: Vec<i64> = r.body["push_access_levels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["access_level"].as_i64().unwrap())
+        .collect();
+    assert_eq!(levels, [0, 30]);
+    work.push(&s.push_url(&other, "owner/ee"), &["HEAD:main"]);
+    let r = s
+        .request(
+            "PATCH",
+            &format!("{base}/main"),
+            Some(&owner),
+            crate::common::Body::Json(
+                json!({"allowed_to_push": [{"id": 999_999, "_destroy": true}]}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    let r = s
+        .request(
+            "PATCH",
+            &format!("{base}/nope"),
+            Some(&owner),
+            crate::common::Body::Json(json!({})),
+        )
+        .await;
+    assert_eq!(r.status, 404);
+    let r = s
+        .request(
+            "PATCH",
+            &format!("{base}/main"),
+            Some(&dev),
+            crate::common::Body::Json(json!({})),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+
+    // Unprotecting needs who the unprotect list names (admins only here), not just a Maintainer.
+    let r = s.delete(&format!("{base}/main"), &maint).await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    let admin = s.token("root", true).await;
+    let r = s.delete(&format!("{base}/main"), &admin).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+}
