@@ -64,6 +64,25 @@ fn only_the_server_starts_the_job_runner() {
     assert!(bad.is_empty(), "these import the job runner: {bad:?}");
 }
 
+/// Handlers extract, authorise, call a service and render: every write goes through
+/// `service/`, so the web interface and job kinds get the same rules.
+#[test]
+fn handlers_write_only_through_services() {
+    let writes = regex::Regex::new(
+        r"\.store\s*\.\s*(create|update|delete|add|remove|insert|ensure|request|enqueue|save|forget|set|mark|record)_",
+    )
+    .unwrap();
+    let bad: Vec<String> = sources()
+        .into_iter()
+        .filter(|(rel, text)| rel.starts_with("http/") && writes.is_match(text))
+        .map(|(rel, _)| rel)
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "these handlers write through the store: {bad:?}"
+    );
+}
+
 #[test]
 fn only_git_spawns_processes() {
     let mut bad = offenders(|rel| rel.starts_with("git/"), "Command::new");
