@@ -5,10 +5,12 @@
 //!
 //! Callers authenticate with HTTP Basic (any user name, a personal access token as password, so
 //! GitLab's `oauth2:<token>` works), `PRIVATE-TOKEN` or a Bearer token. Clone and fetch need
-//! [`Caller::can_read_code`]; push needs [`Caller::can_push`], and pushing to a protected branch
-//! needs [`Caller::can_admin_project`]. Protected branches are enforced by reading the command
-//! list at the head of the receive-pack request ([`pktline`]) before git starts; a refused push
-//! gets a report-status answer so git prints its usual `[remote rejected]` lines. After git
+//! [`Caller::can_read_code`]; push needs [`Caller::can_push`] and an unarchived project, and each
+//! protected branch its rules (`model::push_rules`, judged by
+//! [`crate::service::pushes::judge_push`] from the command list at the head of the receive-pack
+//! request ([`pktline`]) before git starts; fast-forward-only refs are checked by the server's
+//! pre-receive hook). A refused push gets a report-status answer, so git prints its usual
+//! `[remote rejected] … (pre-receive hook declined)` lines and GitLab's reason. After git
 //! accepted a push, [`crate::service::pushes::record_push`] records it and wakes the job runner;
 //! before receive-pack starts, a push intent is made durable, so no accepted push is lost.
 //!
