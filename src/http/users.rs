@@ -29,20 +29,38 @@ async fn current_user(
     Json(views::user_full(&user, &state.external_url))
 }
 
-// GET /users?username=
+// GET /users?username=&search=&admins=
 async fn list_users(
     State(state): State<AppState>,
-    CurrentUser(_): CurrentUser,
+    CurrentUser(caller): CurrentUser,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
     params: Params,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
+    let page = super::pagination::page_request(&params)?;
     let username = params.string("username")?.flatten();
-    let users = state.store.users(username.as_deref()).await?;
-    Ok(Json(Value::Array(
+    let search = params.string("search")?.flatten().map(|s| s.to_lowercase());
+    let admins = params.bool("admins")?.flatten().unwrap_or(false);
+    let mut users = state.store.users(username.as_deref()).await?;
+    if let Some(s) = &search {
         users
-            .iter()
-            .map(|u| views::user_basic(u, &state.external_url))
-            .collect(),
-    )))
+            .retain(|u| u.username.to_lowercase().contains(s) || u.name.to_lowercase().contains(s));
+    }
+    if admins {
+        // Only admins may list admins, as in GitLab.
+        if !caller.is_admin {
+            return Err(ApiError::Forbidden);
+        }
+        users.retain(|u| u.is_admin);
+    }
+    let total = users.len() as i64;
+    let start = usize::try_from(page.offset().min(total)).unwrap_or(usize::MAX);
+    let items: Vec<Value> = users
+        .iter()
+        .skip(start)
+        .take(page.per_page as usize)
+        .map(|u| views::user_basic(u, &state.external_url))
+        .collect();
+    Ok(state.page_response(&uri, page, total, items))
 }
 
 // GET /users/:id

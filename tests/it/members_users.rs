@@ -110,4 +110,20 @@ async fn users_are_found_by_id() {
         .request("GET", &format!("/users/{bob}"), None, common::Body::None)
         .await;
     assert_eq!(r.status, 401);
+
+    // The list: paginated, searchable; admins only list admins.
+    let r = s.get("/users?per_page=2", &alice).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-total"), "3");
+    assert_eq!(r.body.as_array().unwrap().len(), 2);
+    let r = s.get("/users?search=BO", &alice).await;
+    assert_eq!(r.body.as_array().unwrap().len(), 1);
+    assert_eq!(r.body[0]["username"], "bob");
+    let r = s.get("/users?admins=true", &alice).await;
+    assert_eq!(r.status, 403);
+    let r = s.get("/users?admins=true", &admin).await;
+    assert_eq!(r.body.as_array().unwrap().len(), 1);
+    assert_eq!(r.body[0]["username"], "root");
+    let r = s.get("/users?page=9223372036854775807", &alice).await;
+    assert_eq!((r.status, r.body.clone()), (200, json!([])));
 }
