@@ -1,6 +1,8 @@
 //! Who is calling: the token from `PRIVATE-TOKEN`, `Authorization: Bearer`, or the
 //! `private_token`/`access_token` query parameters, looked up by its hash. A token that is sent but
-//! unknown is a 401 even where anonymous access would do, as in GitLab.
+//! unknown is a 401 even where anonymous access would do, as in GitLab. The token's scopes must
+//! allow the request: reads need `read_api` (or `api`; `GET /user` also takes `read_user`),
+//! everything else `api`; otherwise 403 `insufficient_scope`.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -8,12 +10,17 @@ use axum::http::request::Parts;
 use super::error::ApiError;
 use super::AppState;
 use crate::model::entities::User;
+use crate::model::tokens::{allows, required_scope, Use};
+use crate::service::auth::Authenticated;
 
 /// The caller, if any (anonymous callers may read public projects).
 pub(super) struct MaybeUser(pub Option<User>);
 
 /// A caller that must be authenticated.
 pub(super) struct CurrentUser(pub User);
+
+/// A caller that must be authenticated, with the token they came with.
+pub(super) struct CurrentAuth(pub Authenticated);
 
 /// Extracts the token a request carries, if any.
 pub(super) fn request_token(parts: &Parts) -> Option<String> {
@@ -42,25 +49,44 @@ pub(super) fn request_token(parts: &Parts) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-/// Resolves a token to its user.
-pub(super) async fn user_for_token(
-    state: &AppState,
-    token: &str,
-) -> Result<Option<User>, ApiError> {
-    Ok(crate::service::auth::user_for_token(state, token).await?)
+/// What an API request wants to do, for the scope check.
+fn api_use(parts: &Parts) -> Use {
+    let read = matches!(
+        parts.method,
+        axum::http::Method::GET | axum::http::Method::HEAD
+    );
+    if read && parts.uri.path().trim_end_matches('/') == "/api/v4/user" {
+        Use::ReadUser
+    } else if read {
+        Use::ReadApi
+    } else {
+        Use::WriteApi
+    }
+}
+
+/// The authenticated caller, if any token was sent: 401 for an unknown, revoked or expired
+/// token, 403 when its scopes do not allow the request.
+async fn authenticated(parts: &Parts, state: &AppState) -> Result<Option<Authenticated>, ApiError> {
+    let Some(token) = request_token(parts) else {
+        return Ok(None);
+    };
+    let auth = crate::service::auth::authenticate(state, &token)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    let use_ = api_use(parts);
+    if !allows(&auth.token.scopes, use_) {
+        return Err(ApiError::InsufficientScope(required_scope(use_).as_str()));
+    }
+    Ok(Some(auth))
 }
 
 impl FromRequestParts<AppState> for MaybeUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        match request_token(parts) {
-            None => Ok(MaybeUser(None)),
-            Some(t) => match user_for_token(state, &t).await? {
-                Some(u) => Ok(MaybeUser(Some(u))),
-                None => Err(ApiError::Unauthorized),
-            },
-        }
+        Ok(MaybeUser(
+            authenticated(parts, state).await?.map(|a| a.user),
+        ))
     }
 }
 
@@ -68,9 +94,20 @@ impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        match MaybeUser::from_request_parts(parts, state).await? {
-            MaybeUser(Some(u)) => Ok(CurrentUser(u)),
-            MaybeUser(None) => Err(ApiError::Unauthorized),
+        match authenticated(parts, state).await? {
+            Some(a) => Ok(CurrentUser(a.user)),
+            None => Err(ApiError::Unauthorized),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for CurrentAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        match authenticated(parts, state).await? {
+            Some(a) => Ok(CurrentAuth(a)),
+            None => Err(ApiError::Unauthorized),
         }
     }
 }

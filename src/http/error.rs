@@ -21,6 +21,9 @@ pub(super) enum ApiError {
     /// 403 `{"message":"403 Forbidden"}`.
     #[error("403 Forbidden")]
     Forbidden,
+    /// 403 `{"error":"insufficient_scope", …, "scope": <scope>}`: the token may not do this.
+    #[error("insufficient scope: {0} required")]
+    InsufficientScope(&'static str),
     /// 404 `{"message":"404 <resource> Not Found"}` (`not_found!(resource)`).
     #[error("404 {0} Not Found")]
     NotFound(&'static str),
@@ -87,6 +90,14 @@ impl IntoResponse for ApiError {
                 json!({"message": "401 Unauthorized"}),
             ),
             ApiError::Forbidden => (StatusCode::FORBIDDEN, json!({"message": "403 Forbidden"})),
+            ApiError::InsufficientScope(scope) => (
+                StatusCode::FORBIDDEN,
+                json!({
+                    "error": "insufficient_scope",
+                    "error_description": "The request requires higher privileges than provided by the access token.",
+                    "scope": scope,
+                }),
+            ),
             ApiError::NotFound(_) | ApiError::NotFoundPlain | ApiError::RecordNotFound => {
                 (StatusCode::NOT_FOUND, json!({"message": self.to_string()}))
             }

@@ -13,6 +13,7 @@ mod projects;
 mod protected_branches;
 mod remote_mirrors;
 mod repository;
+mod tokens;
 mod users;
 mod views;
 
@@ -64,6 +65,7 @@ pub fn app(state: AppState) -> Router {
         .merge(protected_branches::router())
         .merge(remote_mirrors::router())
         .merge(repository::router())
+        .merge(tokens::router())
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
     Router::new()

@@ -12,4 +12,5 @@ pub mod plan;
 pub mod push_rules;
 pub mod refmatch;
 pub mod status;
+pub mod tokens;
 pub mod url;

@@ -8,8 +8,12 @@ use std::time::{Duration, Instant};
 
 use crate::app::App;
 use crate::model::entities::User;
+use crate::model::errors::FieldErrors;
+use crate::model::tokens::{valid_date, AccessToken, Scope};
 use crate::secret::{hash_token, mint_token};
 use crate::store::StoreError;
+
+use super::error::ServiceError;
 
 /// How long a token's user is reused without asking the database. Every API call authenticates,
 /// and this lookup was a third of a mirror listing's queries; in exchange a change to the user
@@ -18,42 +22,202 @@ const TOKEN_CACHE_TTL: Duration = Duration::from_secs(5);
 /// Most tokens remembered; past this the cache starts over (a bound, not a tuning knob).
 const TOKEN_CACHE_MAX: usize = 10_000;
 
-/// Recently seen token hashes and their users. Unknown tokens are never cached, so a token
-/// created a moment ago works at once.
+/// An authenticated caller: the user and the token they came with.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub user: User,
+    pub token: AccessToken,
+}
+
+/// Recently seen token hashes and their users. Unknown, revoked and expired tokens are never
+/// cached, so a token created a moment ago works at once; revoking a token through this process
+/// evicts it at once (another node's cache may keep it for up to [`TOKEN_CACHE_TTL`]).
 #[derive(Default)]
-pub struct TokenCache(Mutex<HashMap<String, (User, Instant)>>);
+pub struct TokenCache(Mutex<HashMap<String, (Authenticated, Instant)>>);
 
 impl TokenCache {
-    fn get(&self, hash: &str) -> Option<User> {
+    fn get(&self, hash: &str) -> Option<Authenticated> {
         let map = self.0.lock().expect("token cache is never poisoned");
         map.get(hash)
             .filter(|(_, at)| at.elapsed() < TOKEN_CACHE_TTL)
-            .map(|(u, _)| u.clone())
+            .map(|(a, _)| a.clone())
     }
 
-    fn put(&self, hash: String, user: User) {
+    fn put(&self, hash: String, auth: Authenticated) {
         let mut map = self.0.lock().expect("token cache is never poisoned");
         if map.len() >= TOKEN_CACHE_MAX {
             map.clear();
         }
-        map.insert(hash, (user, Instant::now()));
+        map.insert(hash, (auth, Instant::now()));
+    }
+
+    /// Forgets token `id` (revoked or rotated).
+    fn evict(&self, id: i64) {
+        let mut map = self.0.lock().expect("token cache is never poisoned");
+        map.retain(|_, (a, _)| a.token.id != id);
     }
 }
 
-/// Resolves a token to its user.
-pub async fn user_for_token(app: &App, token: &str) -> Result<Option<User>, StoreError> {
+/// How often a token's `last_used_at` is written at most.
+const LAST_USED_EVERY_MS: i64 = 10 * 60 * 1000;
+
+/// Today's date (UTC) on `app`'s clock, `YYYY-MM-DD`.
+pub fn today(app: &App) -> String {
+    chrono::DateTime::from_timestamp_millis(app.clock.now_ms())
+        .map(|t| t.format("%Y-%m-%d").to_string())
+        .unwrap_or_default()
+}
+
+/// Resolves a token to its user and record: `None` for an unknown, revoked or expired token.
+pub async fn authenticate(app: &App, token: &str) -> Result<Option<Authenticated>, StoreError> {
     if token.is_empty() {
         return Ok(None);
     }
     let hash = hash_token(token);
-    if let Some(user) = app.token_cache.get(&hash) {
-        return Ok(Some(user));
+    if let Some(auth) = app.token_cache.get(&hash) {
+        if auth.token.active_on(&today(app)) {
+            return Ok(Some(auth));
+        }
     }
-    let user = app.store.user_by_token_hash(&hash).await?;
-    if let Some(u) = &user {
-        app.token_cache.put(hash, u.clone());
+    let Some((user, token)) = app.store.token_by_hash(&hash).await? else {
+        return Ok(None);
+    };
+    if !token.active_on(&today(app)) {
+        return Ok(None);
     }
-    Ok(user)
+    app.store
+        .touch_token(token.id, app.clock.now_ms(), LAST_USED_EVERY_MS)
+        .await?;
+    let auth = Authenticated { user, token };
+    app.token_cache.put(hash, auth.clone());
+    Ok(Some(auth))
+}
+
+/// Resolves a token to its user (see [`authenticate`]).
+pub async fn user_for_token(app: &App, token: &str) -> Result<Option<User>, StoreError> {
+    Ok(authenticate(app, token).await?.map(|a| a.user))
+}
+
+/// A new token's plain text and record; the text is shown once and never stored.
+pub struct IssuedToken {
+    pub secret: secrecy::SecretString,
+    pub token: AccessToken,
+}
+
+/// Makes a personal access token for user `user_id` (admins only, as GitLab's
+/// `POST /users/:id/personal_access_tokens`).
+pub async fn create_token(
+    app: &App,
+    caller: &User,
+    user_id: i64,
+    name: &str,
+    scopes: &[Scope],
+    expires_at: Option<&str>,
+) -> Result<IssuedToken, ServiceError> {
+    if !caller.is_admin {
+        return Err(ServiceError::Forbidden);
+    }
+    app.store
+        .user_by_id(user_id)
+        .await?
+        .ok_or(ServiceError::NotFound("User"))?;
+    let mut errors = FieldErrors::default();
+    if name.trim().is_empty() {
+        errors.add("name", "can't be blank");
+    }
+    if scopes.is_empty() {
+        errors.add("scopes", "can't be blank");
+    }
+    if expires_at.is_some_and(|d| !valid_date(d) || d < today(app).as_str()) {
+        errors.add("expires_at", "must be a date in the future (YYYY-MM-DD)");
+    }
+    if !errors.is_empty() {
+        return Err(errors.into());
+    }
+    let (secret, hash) = mint_token();
+    let token = app
+        .store
+        .create_token(
+            user_id,
+            &hash,
+            name.trim(),
+            scopes,
+            expires_at,
+            app.clock.now_ms(),
+        )
+        .await?;
+    Ok(IssuedToken { secret, token })
+}
+
+/// The tokens `caller` may see: their own, or (admins) anyone's, optionally one user's.
+pub async fn list_tokens(
+    app: &App,
+    caller: &User,
+    user_id: Option<i64>,
+) -> Result<Vec<AccessToken>, ServiceError> {
+    let of = if caller.is_admin {
+        user_id
+    } else {
+        Some(caller.id)
+    };
+    let mut tokens = app.store.tokens(of).await?;
+    if !caller.is_admin {
+        tokens.retain(|t| t.user_id == caller.id);
+    }
+    Ok(tokens)
+}
+
+/// One token `caller` may see.
+pub async fn find_token(app: &App, caller: &User, id: i64) -> Result<AccessToken, ServiceError> {
+    app.store
+        .token_by_id(id)
+        .await?
+        .filter(|t| caller.is_admin || t.user_id == caller.id)
+        .ok_or(ServiceError::NotFound("Personal Access Token"))
+}
+
+/// Revokes token `id` (one's own, or anyone's for admins); it stops working at once.
+pub async fn revoke_token(app: &App, caller: &User, id: i64) -> Result<(), ServiceError> {
+    let token = find_token(app, caller, id).await?;
+    if !app.store.revoke_token(token.id).await? {
+        return Err(ServiceError::Refused("Token already revoked".into()));
+    }
+    app.token_cache.evict(token.id);
+    Ok(())
+}
+
+/// Replaces token `id` by a new one with the same name and scopes, expiring on `expires_at`
+/// (one week from today by default, as GitLab); the old one stops working at once.
+pub async fn rotate_token(
+    app: &App,
+    caller: &User,
+    id: i64,
+    expires_at: Option<&str>,
+) -> Result<IssuedToken, ServiceError> {
+    let token = find_token(app, caller, id).await?;
+    if token.revoked {
+        return Err(ServiceError::Refused("Token already revoked".into()));
+    }
+    let default = chrono::DateTime::from_timestamp_millis(app.clock.now_ms() + 7 * 86_400_000)
+        .map(|t| t.format("%Y-%m-%d").to_string());
+    let expires_at = expires_at.map(str::to_owned).or(default);
+    if expires_at
+        .as_deref()
+        .is_some_and(|d| !valid_date(d) || d < today(app).as_str())
+    {
+        return Err(ServiceError::field(
+            "expires_at",
+            "must be a date in the future (YYYY-MM-DD)",
+        ));
+    }
+    let (secret, hash) = mint_token();
+    let new = app
+        .store
+        .rotate_token(token.id, &hash, expires_at.as_deref(), app.clock.now_ms())
+        .await?
+        .ok_or_else(|| ServiceError::Refused("Token already revoked".into()))?;
+    app.token_cache.evict(token.id);
+    Ok(IssuedToken { secret, token: new })
 }
 
 /// Issues a new personal access token named `name` for `username`, creating the user (an admin

@@ -5,8 +5,25 @@ use sqlx::Row;
 
 use super::{conflict, flag, Store, StoreError};
 use crate::model::entities::{Millis, Namespace, User};
+use crate::model::tokens::{format_scopes, parse_scopes, AccessToken, Scope};
 
 const USER_COLUMNS: &str = "u.id, u.username, u.name, u.is_admin, u.created_at";
+const TOKEN_COLUMNS: &str = "t.id as token_id, t.user_id as token_user_id, t.name as token_name, \
+    t.scopes, t.created_at as token_created_at, t.expires_at, t.revoked, t.last_used_at";
+
+fn token_from_row(r: &AnyRow) -> Result<AccessToken, sqlx::Error> {
+    let scopes: String = r.try_get("scopes")?;
+    Ok(AccessToken {
+        id: r.try_get("token_id")?,
+        user_id: r.try_get("token_user_id")?,
+        name: r.try_get("token_name")?,
+        scopes: parse_scopes(&scopes),
+        created_at: r.try_get("token_created_at")?,
+        expires_at: r.try_get("expires_at")?,
+        revoked: r.try_get::<i64, _>("revoked")? != 0,
+        last_used_at: r.try_get("last_used_at")?,
+    })
+}
 
 pub(super) fn user_from_row(row: &AnyRow, prefix: &str) -> Result<User, sqlx::Error> {
     Ok(User {
@@ -92,7 +109,7 @@ impl Store {
             .ok_or_else(|| StoreError::Db(sqlx::Error::RowNotFound))
     }
 
-    /// Stores a token hash for `user_id`.
+    /// Stores a token hash for `user_id` with full API access and no expiry (the CLI's token).
     pub async fn insert_token(
         &self,
         user_id: i64,
@@ -100,30 +117,140 @@ impl Store {
         name: &str,
         now: Millis,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "insert into personal_access_tokens (user_id, token_hash, name, created_at) \
-             values ($1, $2, $3, $4)",
+        self.create_token(user_id, token_hash, name, &[Scope::Api], None, now)
+            .await
+            .map(drop)
+    }
+
+    /// Stores a token hash for `user_id`.
+    pub async fn create_token(
+        &self,
+        user_id: i64,
+        token_hash: &str,
+        name: &str,
+        scopes: &[Scope],
+        expires_at: Option<&str>,
+        now: Millis,
+    ) -> Result<AccessToken, StoreError> {
+        let id: i64 = sqlx::query_scalar(
+            "insert into personal_access_tokens (user_id, token_hash, name, scopes, expires_at, \
+             created_at) values ($1, $2, $3, $4, $5, $6) returning id",
         )
         .bind(user_id)
         .bind(token_hash)
         .bind(name)
+        .bind(format_scopes(scopes))
+        .bind(expires_at)
         .bind(now)
-        .execute(&self.pool)
+        .fetch_one(&self.pool)
         .await
         .map_err(conflict)?;
-        Ok(())
+        self.token_by_id(id)
+            .await?
+            .ok_or(StoreError::Db(sqlx::Error::RowNotFound))
     }
 
-    /// The user owning the token with this hash.
-    pub async fn user_by_token_hash(&self, token_hash: &str) -> Result<Option<User>, StoreError> {
+    /// The user owning the token with this hash, and the token's record.
+    pub async fn token_by_hash(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(User, AccessToken)>, StoreError> {
         let row = sqlx::query(&format!(
-            "select {USER_COLUMNS} from personal_access_tokens t join users u on u.id = t.user_id \
-             where t.token_hash = $1"
+            "select {USER_COLUMNS}, {TOKEN_COLUMNS} from personal_access_tokens t \
+             join users u on u.id = t.user_id where t.token_hash = $1"
         ))
         .bind(token_hash)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|r| user_from_row(&r, "")).transpose()?)
+        Ok(row
+            .map(|r| -> Result<_, sqlx::Error> {
+                Ok((user_from_row(&r, "")?, token_from_row(&r)?))
+            })
+            .transpose()?)
+    }
+
+    /// A token's record by id.
+    pub async fn token_by_id(&self, id: i64) -> Result<Option<AccessToken>, StoreError> {
+        let row = sqlx::query(&format!(
+            "select {TOKEN_COLUMNS} from personal_access_tokens t where t.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(token_from_row).transpose()?)
+    }
+
+    /// Every token of `user_id` (of everyone with `None`), by id.
+    pub async fn tokens(&self, user_id: Option<i64>) -> Result<Vec<AccessToken>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "select {TOKEN_COLUMNS} from personal_access_tokens t \
+             where $1 < 0 or t.user_id = $1 order by t.id"
+        ))
+        .bind(user_id.unwrap_or(-1))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(token_from_row).collect::<Result<_, _>>()?)
+    }
+
+    /// Revokes a token; true when it was active.
+    pub async fn revoke_token(&self, id: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "update personal_access_tokens set revoked = 1 where id = $1 and revoked = 0",
+        )
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Replaces token `id` by a new one (same user, name and scopes; `new_hash`, expiring on
+    /// `expires_at`) in one transaction: the old one is revoked. `None` when `id` was not active.
+    pub async fn rotate_token(
+        &self,
+        id: i64,
+        new_hash: &str,
+        expires_at: Option<&str>,
+        now: Millis,
+    ) -> Result<Option<AccessToken>, StoreError> {
+        let mut tx = self.transaction().await?;
+        let done = sqlx::query(
+            "update personal_access_tokens set revoked = 1 where id = $1 and revoked = 0",
+        )
+        .bind(id)
+        .execute(&mut *tx.tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let new_id: i64 = sqlx::query_scalar(
+            "insert into personal_access_tokens (user_id, token_hash, name, scopes, expires_at, \
+             created_at) select user_id, $1, name, scopes, $2, $3 from personal_access_tokens \
+             where id = $4 returning id",
+        )
+        .bind(new_hash)
+        .bind(expires_at)
+        .bind(now)
+        .bind(id)
+        .fetch_one(&mut *tx.tx)
+        .await
+        .map_err(conflict)?;
+        tx.commit().await?;
+        self.token_by_id(new_id).await
+    }
+
+    /// Records that token `id` was used at `now`, unless it was within the last `every` ms
+    /// (a write per request would cost more than the information is worth, as in GitLab).
+    pub async fn touch_token(&self, id: i64, now: Millis, every: Millis) -> Result<(), StoreError> {
+        sqlx::query(
+            "update personal_access_tokens set last_used_at = $1 \
+             where id = $2 and (last_used_at is null or last_used_at < $3)",
+        )
+        .bind(now)
+        .bind(id)
+        .bind(now - every)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     /// A user by id.

@@ -26,3 +26,4 @@ mod remotes_selftest;
 mod repository_api;
 mod smart_http;
 mod tidy;
+mod tokens_api;

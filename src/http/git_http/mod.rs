@@ -34,12 +34,14 @@ use futures_util::TryStreamExt;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio_util::io::StreamReader;
 
-use super::auth::{request_token, user_for_token};
+use super::auth::request_token;
 use super::error::ApiError;
 use super::AppState;
 use crate::git::Subcommand;
 use crate::model::access::Caller;
 use crate::model::entities::{Project, User};
+use crate::model::tokens::{allows, Use};
+use crate::service::auth::authenticate as authenticate_token;
 use crate::service::error::ServiceError;
 use crate::service::projects::{find_project, ARCHIVED_REFUSAL};
 use crate::service::pushes::{judge_push, record_push, write_intent, RefUpdate};
@@ -217,7 +219,7 @@ async fn handle(
         Endpoint::Rpc(service) if parts.method == Method::POST => (service, false),
         _ => return Err(GitHttpError::MethodNotAllowed),
     };
-    let user = authenticate(state, &parts).await?;
+    let user = authenticate(state, &parts, service).await?;
     let (project, caller) = authorize(state, &target.full_path, user.as_ref(), service).await?;
     let repo = state.storage.repository_path(project.id);
     if !repo.is_dir() {
@@ -243,8 +245,14 @@ async fn handle(
     }
 }
 
-/// The caller's user: `None` without credentials; 401 for credentials that match no token.
-async fn authenticate(state: &AppState, parts: &Parts) -> Result<Option<User>, GitHttpError> {
+/// The caller's user: `None` without credentials; 401 for credentials that match no active
+/// token; 403 when the token's scopes do not cover `service` (fetching needs `read_repository`,
+/// pushing `write_repository`, or `api` for either).
+async fn authenticate(
+    state: &AppState,
+    parts: &Parts,
+    service: Service,
+) -> Result<Option<User>, GitHttpError> {
     let basic = parts
         .headers
         .get(header::AUTHORIZATION)
@@ -267,11 +275,21 @@ async fn authenticate(state: &AppState, parts: &Parts) -> Result<Option<User>, G
     let Some(token) = token else {
         return Ok(None);
     };
-    match user_for_token(state, &token).await {
-        Ok(Some(user)) => Ok(Some(user)),
-        Ok(None) => Err(GitHttpError::Unauthorized),
-        Err(e) => Err(GitHttpError::Internal(e.to_string())),
+    let auth = match authenticate_token(state, &token).await {
+        Ok(Some(auth)) => auth,
+        Ok(None) => return Err(GitHttpError::Unauthorized),
+        Err(e) => return Err(GitHttpError::Internal(e.to_string())),
+    };
+    let use_ = match service {
+        Service::UploadPack => Use::Fetch,
+        Service::ReceivePack => Use::Push,
+    };
+    if !allows(&auth.token.scopes, use_) {
+        return Err(GitHttpError::Forbidden(
+            "The token's scopes do not allow this git operation.",
+        ));
     }
+    Ok(Some(auth.user))
 }
 
 /// Finds the project and checks the caller may use `service` on it. Anonymous callers are asked
