@@ -64,6 +64,24 @@ pub fn admit(
     Ok((project, caller))
 }
 
+/// A store error as the use case reports it: a name or path already taken in the namespace is
+/// GitLab's field error.
+fn taken(e: StoreError) -> ServiceError {
+    match e {
+        StoreError::Conflict(c) => {
+            // PostgreSQL names the constraint (`projects_name_key`); SQLite lists the columns
+            // (`projects.namespace_id, projects.name`), where `namespace_id` also contains "name".
+            let field = if c.contains("projects_name_key") || c.ends_with("projects.name") {
+                "name"
+            } else {
+                "path"
+            };
+            ServiceError::field(field, "has already been taken")
+        }
+        e => e.into(),
+    }
+}
+
 /// What a new project is asked to be; at least one of `name` and `path` is given.
 #[derive(Debug, Clone, Default)]
 pub struct ProjectRequest {
@@ -123,20 +141,11 @@ pub async fn create_project(
         visibility: req.visibility,
         creator_id: creator.id,
     };
-    let project = match app.store.create_project(&new, app.clock.now_ms()).await {
-        Ok(p) => p,
-        Err(StoreError::Conflict(c)) => {
-            // PostgreSQL names the constraint (`projects_name_key`); SQLite lists the columns
-            // (`projects.namespace_id, projects.name`), where `namespace_id` also contains "name".
-            let field = if c.contains("projects_name_key") || c.ends_with("projects.name") {
-                "name"
-            } else {
-                "path"
-            };
-            return Err(ServiceError::field(field, "has already been taken"));
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let project = app
+        .store
+        .create_project(&new, app.clock.now_ms())
+        .await
+        .map_err(taken)?;
     let repo = app.storage.repository_path(project.id);
     let branch = req.default_branch.as_deref().unwrap_or("main");
     if let Err(e) = crate::git::init_bare(&app.git, &repo, branch).await {
@@ -228,18 +237,10 @@ pub async fn update_project(
         return Err(errors.into());
     }
     next.last_activity_at = app.clock.now_ms();
-    match app.store.update_project(&next, next.last_activity_at).await {
-        Ok(()) => {}
-        Err(StoreError::Conflict(c)) => {
-            let field = if c.contains("projects_name_key") || c.ends_with("projects.name") {
-                "name"
-            } else {
-                "path"
-            };
-            return Err(ServiceError::field(field, "has already been taken"));
-        }
-        Err(e) => return Err(e.into()),
-    }
+    app.store
+        .update_project(&next, next.last_activity_at)
+        .await
+        .map_err(taken)?;
     if next.default_branch != project.default_branch {
         if let Some(branch) = &next.default_branch {
             crate::git::ops::set_head(&app.git, &repo, branch)

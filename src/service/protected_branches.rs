@@ -95,6 +95,18 @@ async fn new_entry(
     }
 }
 
+/// The rule named exactly `name`.
+async fn find_rule(
+    app: &App,
+    project: &Project,
+    name: &str,
+) -> Result<ProtectedBranch, ServiceError> {
+    app.store
+        .protected_branch(project.id, name)
+        .await?
+        .ok_or(ServiceError::RecordNotFound)
+}
+
 /// Protects the branches `p.name` matches.
 pub async fn protect(
     app: &App,
@@ -155,11 +167,7 @@ pub async fn update(
     if !caller.can_admin_project() {
         return Err(ServiceError::Forbidden);
     }
-    let rule = app
-        .store
-        .protected_branch(project.id, name)
-        .await?
-        .ok_or(ServiceError::RecordNotFound)?;
+    let rule = find_rule(app, project, name).await?;
     let mut changes = ProtectionChanges {
         allow_force_push: patch.allow_force_push,
         code_owner_approval_required: patch.code_owner_approval_required,
@@ -190,10 +198,7 @@ pub async fn update(
         }
     }
     app.store.update_protection(rule.id, &changes).await?;
-    app.store
-        .protected_branch(project.id, name)
-        .await?
-        .ok_or(ServiceError::RecordNotFound)
+    find_rule(app, project, name).await
 }
 
 /// Removes the rule named exactly `name`. When the rule has an unprotect list, only those it
@@ -207,11 +212,7 @@ pub async fn unprotect(
     if !caller.can_admin_project() {
         return Err(ServiceError::Forbidden);
     }
-    let rule = app
-        .store
-        .protected_branch(project.id, name)
-        .await?
-        .ok_or(ServiceError::RecordNotFound)?;
+    let rule = find_rule(app, project, name).await?;
     if !rule.unprotect.is_empty() && !caller.is_admin && !meets_any(caller, &rule.unprotect) {
         return Err(ServiceError::Forbidden);
     }

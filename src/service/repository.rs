@@ -38,15 +38,7 @@ pub async fn branches(
     caller: Caller,
     search: Option<&str>,
 ) -> Result<Vec<Branch>, ServiceError> {
-    readable(project, caller)?;
-    let path = app.storage.repository_path(project.id);
-    let mut refs = repo::list_refs(&app.git, &path, RefKind::Branches)
-        .await
-        .map_err(internal)?;
-    if let Some(s) = search.filter(|s| !s.is_empty()) {
-        let s = s.to_lowercase();
-        refs.retain(|r| r.name.to_lowercase().contains(&s));
-    }
+    let refs = list(app, project, caller, RefKind::Branches, search).await?;
     describe(app, project, caller, refs).await
 }
 
@@ -146,16 +138,7 @@ pub async fn tags(
     caller: Caller,
     search: Option<&str>,
 ) -> Result<Vec<RefInfo>, ServiceError> {
-    readable(project, caller)?;
-    let path = app.storage.repository_path(project.id);
-    let mut refs = repo::list_refs(&app.git, &path, RefKind::Tags)
-        .await
-        .map_err(internal)?;
-    if let Some(s) = search.filter(|s| !s.is_empty()) {
-        let s = s.to_lowercase();
-        refs.retain(|r| r.name.to_lowercase().contains(&s));
-    }
-    Ok(refs)
+    list(app, project, caller, RefKind::Tags, search).await
 }
 
 /// One tag by its exact name.
@@ -258,6 +241,26 @@ pub async fn commit(
         .await
         .map_err(internal)?
         .ok_or(ServiceError::NotFound("Commit"))
+}
+
+/// The branches or tags whose name contains `search` (case-insensitive), by name.
+async fn list(
+    app: &App,
+    project: &Project,
+    caller: Caller,
+    kind: RefKind,
+    search: Option<&str>,
+) -> Result<Vec<RefInfo>, ServiceError> {
+    readable(project, caller)?;
+    let path = app.storage.repository_path(project.id);
+    let mut refs = repo::list_refs(&app.git, &path, kind)
+        .await
+        .map_err(internal)?;
+    if let Some(s) = search.filter(|s| !s.is_empty()) {
+        let s = s.to_lowercase();
+        refs.retain(|r| r.name.to_lowercase().contains(&s));
+    }
+    Ok(refs)
 }
 
 fn readable(project: &Project, caller: Caller) -> Result<(), ServiceError> {
