@@ -41,7 +41,7 @@ impl SshAgent {
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
         let socket = dir.join("agent.sock");
         let agent = runner
-            .process(OsStr::new("ssh-agent"))
+            .process_owning(OsStr::new("ssh-agent"), dir)
             .arg("-D")
             .arg("-a")
             .arg(&socket)

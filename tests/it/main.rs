@@ -25,4 +25,5 @@ mod protected_push;
 mod remotes_selftest;
 mod repository_api;
 mod smart_http;
+mod ssh;
 mod tidy;
