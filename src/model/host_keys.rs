@@ -329,7 +329,7 @@ mod tests {
         assert_eq!(err.to_string(), "Invalid SSH host key(s): not a key");
         let many = vec![KEY.to_owned(); MAX_HOST_KEYS + 1];
         assert!(known_hosts(&many, Some((&h, 22))).is_err());
-        let many_lines = vec![KEY; MAX_HOST_KEYS + 1].join("\n");
+        let many_lines = [KEY; MAX_HOST_KEYS + 1].join("\n");
         assert!(known_hosts(&[many_lines], Some((&h, 22))).is_err());
         assert_eq!(known_hosts(&[], Some((&h, 22))).unwrap(), None);
     }

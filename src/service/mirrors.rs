@@ -1,8 +1,10 @@
 //! A project's push mirrors: create, update, delete and sync, with GitLab's rules. URLs are
 //! checked as mirrors use them (syntax, scheme, then every address the host resolves to), the
 //! switches normalised (`model::mirror_settings`), host keys converted (`model::host_keys`), an
-//! SSH key pair generated when a mirror first authenticates by key, credentials sealed before
-//! they reach the store, and the enabled-mirror limit kept by the store's writing statement.
+//! SSH key pair generated when a mirror first authenticates by key (Ed25519, or RSA 4096 with
+//! `ssh_key_type`; replaced by [`rotate_key`] or by asking for the other type), passwords over
+//! `ssh://` refused, credentials sealed before they reach the store, and the enabled-mirror
+//! limit kept by the store's writing statement.
 //!
 //! A mirror's status starts over (`none`, no timestamps, the recorded remote state forgotten)
 //! only when its URL or credentials really change: a client that repeats the unchanged `url` on

@@ -272,12 +272,20 @@ async fn killing_the_server_mid_ssh_push_leaves_nothing() {
         &["ssh-agent", "ssh -F"],
         move |data| ssh_files_are_private(data, port),
         |data| {
-            // The agent's supervisor removes the update's directory once the server is dead.
+            // The agent's supervisor removes the update's directory once the server is dead,
+            // and no private key was ever written anywhere in the data directory.
             assert!(
                 poll_until_blocking(GONE, || crate::ssh::ssh_dirs_in(data).is_empty()),
                 "left on disk: {:?}",
                 crate::ssh::ssh_dirs_in(data)
             );
+            for (path, bytes) in common::read_all_files(data) {
+                assert!(
+                    !common::contains_bytes(&bytes, b"PRIVATE KEY"),
+                    "{}",
+                    path.display()
+                );
+            }
         },
     )
     .await;
@@ -292,7 +300,7 @@ fn ssh_files_are_private(data: &Path, port: u16) {
     assert_eq!(dirs.len(), 1, "{dirs:?}");
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&dirs[0]), 0o700);
-    assert_eq!(mode(&dirs[0].parent().unwrap()), 0o700);
+    assert_eq!(mode(dirs[0].parent().unwrap()), 0o700);
     for file in ["known_hosts", "config", "id.pub"] {
         assert_eq!(mode(&dirs[0].join(file)), 0o600, "{file}");
     }

@@ -1,7 +1,9 @@
 //! Turning a mirror into a [`Remote`] git can push to, at push time: the stored URL is checked
 //! again against the network policy, its host resolved once and the push pinned to the checked
 //! address (no DNS rebinding); credentials travel as an `Authorization` header or through a
-//! private ssh-agent, never in argv, a URL git prints, or a file.
+//! private ssh-agent, never in argv, a URL git prints, or a file. An ssh remote gets its own
+//! configuration file (login user, checked address, pinned host keys, the one identity), and a
+//! host key ssh refuses is explained ([`PreparedRemote::explain`]) and fails the update for good.
 
 use std::net::IpAddr;
 use std::path::Path;
