@@ -222,12 +222,13 @@ pub struct RepinHint<'a> {
 
 /// The `last_error` of an update whose remote offered a host key that is not pinned: the name
 /// checked, what the remote offers (from a scan of the pinned address; empty if that failed
-/// too), what is pinned, and how to pin the offered keys if they are genuine.
+/// too), what is pinned (`pinned_known_hosts`, noting keys filed under another name, which ssh
+/// does not consider), and how to pin the offered keys if they are genuine.
 pub fn host_key_failure_message(
     name: &str,
     address: IpAddr,
     offered: &[Fingerprint],
-    pinned: &[Fingerprint],
+    pinned_known_hosts: &str,
     hint: &RepinHint<'_>,
 ) -> String {
     let list = |fps: &[Fingerprint]| {
@@ -240,9 +241,23 @@ pub fn host_key_failure_message(
         [] => "the remote's keys could not be read".to_owned(),
         fps => format!("the remote offers {}", list(fps)),
     };
-    let pinned = match pinned {
+    let pinned: Vec<String> = pinned_known_hosts
+        .lines()
+        .filter_map(|line| {
+            let (names, key) = parse_line(line.trim())?;
+            let f = fingerprint(&ssh_key::PublicKey::from_openssh(&key).ok()?, 0)?;
+            // Hashed names (`|1|…`) cannot be compared; a plain list that lacks ours can.
+            let elsewhere =
+                names.filter(|n| !n.starts_with('|') && !n.split(',').any(|n| n == name));
+            Some(match elsewhere {
+                Some(other) => format!("{} ({}) for {other}", f.sha256, f.key_type),
+                None => format!("{} ({})", f.sha256, f.key_type),
+            })
+        })
+        .collect();
+    let pinned = match pinned.as_slice() {
         [] => "no host key is pinned".to_owned(),
-        fps => format!("pinned: {}", list(fps)),
+        keys => format!("pinned: {}", keys.join(", ")),
     };
     format!(
         "Host key verification failed for {name} ({address}): {offered}; {pinned}. \
@@ -371,7 +386,8 @@ mod tests {
     #[test]
     fn the_failure_message_names_both_sides_and_how_to_repin() {
         let offered = fingerprints(&format!("h {EC}"));
-        let pinned = fingerprints(&format!("h {KEY}"));
+        let pinned = format!("[h]:2222 {KEY}\nother.example {EC}");
+        let fp = fingerprints(&pinned);
         let hint = RepinHint {
             project_id: 3,
             mirror_id: 9,
@@ -379,17 +395,19 @@ mod tests {
         };
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
         let msg = host_key_failure_message("[h]:2222", ip, &offered, &pinned, &hint);
-        assert!(msg.contains(&offered[0].sha256), "{msg}");
-        assert!(
-            msg.contains(&format!("pinned: {} (ed25519)", pinned[0].sha256)),
-            "{msg}"
+        assert!(msg.starts_with("Host key verification failed for [h]:2222 (127.0.0.1): "));
+        assert!(msg.contains(&format!("the remote offers {} (ecdsa)", offered[0].sha256)));
+        let want = format!(
+            "pinned: {} (ed25519), {} (ecdsa) for other.example.",
+            fp[0].sha256, fp[1].sha256
         );
+        assert!(msg.contains(&want), "{msg}");
         assert!(msg.contains("/projects/3/mirror/ssh_host_keys?ssh_url=ssh://h:2222/x.git"));
         assert!(
             msg.contains("/projects/3/remote_mirrors/9 host_keys="),
             "{msg}"
         );
-        let none = host_key_failure_message("h", ip, &[], &[], &hint);
+        let none = host_key_failure_message("h", ip, &[], "", &hint);
         assert!(none.contains("could not be read") && none.contains("no host key is pinned"));
     }
 }

@@ -461,6 +461,7 @@ async fn an_unknown_host_key_fails_for_good() {
         )),
         "{error}"
     );
+    assert!(error.contains(") for git.example."), "{error}");
     assert!(fx.ssh.refs("unknown").is_empty());
 }
 

@@ -210,17 +210,13 @@ async fn host_key_failure(git: &GitRunner, mirror: &RemoteMirror, target: &SshTa
             Vec::new()
         }
     };
-    let pinned = mirror
-        .ssh_known_hosts
-        .as_deref()
-        .map(fingerprints)
-        .unwrap_or_default();
+    let pinned = mirror.ssh_known_hosts.as_deref().unwrap_or_default();
     let hint = RepinHint {
         project_id: mirror.project_id,
         mirror_id: mirror.id,
         url: &mirror.url,
     };
-    host_key_failure_message(&target.name, target.address, &offered, &pinned, &hint)
+    host_key_failure_message(&target.name, target.address, &offered, pinned, &hint)
 }
 
 /// The login name when the URL names none: the account hosting services serve git over ssh as
