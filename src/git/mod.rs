@@ -1,7 +1,7 @@
 //! The one place that starts processes: every git (and the per-push ssh-agent, see
-//! [`ssh_agent`], and `ssh-keyscan`, see [`keyscan`]) pushmirror runs is built here, with a cleared environment, forced configuration
-//! (each option says why), an allow-list of subcommands, and a deadline. Nothing else in the
-//! crate spawns git.
+//! [`ssh_agent`], and `ssh-keyscan`, see [`keyscan`]) pushmirror runs is built here, with a
+//! cleared environment, forced configuration (each option says why), an allow-list of
+//! subcommands, and a deadline. Nothing else in the crate spawns git.
 //!
 //! Lifetime: each process starts in its own process group. When [`GitRunner`] has a supervisor
 //! (the `pushmirror` binary; the server's default), each runs under `pushmirror __supervise`

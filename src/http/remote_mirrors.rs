@@ -1,7 +1,8 @@
 //! `/projects/:id/remote_mirrors`: GitLab's seven remote-mirror endpoints (list, get, public_key,
-//! create, update, sync, delete) and the key rotation GitLab lacks, with GitLab's before-filter order: project lookup (404/401), then
-//! Maintainer+ or admin (401, not 403), then the mirror lookup (`404 Not found`). The rules are
-//! `service::mirrors`; this module extracts parameters and renders GitLab's JSON.
+//! create, update, sync, delete) and the key rotation GitLab lacks, with GitLab's before-filter
+//! order: project lookup (404/401), then Maintainer+ or admin (401, not 403), then the mirror
+//! lookup (`404 Not found`). The rules are `service::mirrors`; this module extracts parameters
+//! and renders GitLab's JSON.
 
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
