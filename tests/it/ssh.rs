@@ -262,6 +262,47 @@ async fn an_ssh_mirror_logs_in_as_the_urls_user() {
         "sshd log:\n{log}"
     );
     fx.assert_no_key_material_on_disk();
+
+    // Without a user in the URL the login is `git` too, never our own OS user.
+    let no_user = url.replacen("git@", "", 1);
+    fx.ssh.create_repo("nouser");
+    let no_user = no_user.replace("/plain.git", "/nouser.git");
+    let id = fx
+        .add_mirror(json!({
+            "url": no_user, "enabled": true, "auth_method": "ssh_public_key",
+            "host_keys": [fx.ssh.host_key_line()],
+        }))
+        .await;
+    assert_eq!(fx.mirror_json(id).await["url"], no_user);
+    fx.ssh
+        .authorize_key(&fx.api.mirror_public_key(fx.project_id, id).await);
+    fx.sync_until(id, "finished", || fx.ssh.refs("nouser") == fx.local_refs())
+        .await;
+
+    // Another user is masked in the API and is who ssh asks for (sshd has no such account), and
+    // the name stays out of last_error.
+    let other = url.replacen("git@", "mirrorbot@", 1);
+    let id = fx
+        .add_mirror(json!({
+            "url": other, "enabled": true, "auth_method": "ssh_public_key",
+            "host_keys": [fx.ssh.host_key_line()],
+        }))
+        .await;
+    assert_eq!(
+        fx.mirror_json(id).await["url"],
+        url.replacen("git@", "*****@", 1)
+    );
+    fx.ssh
+        .authorize_key(&fx.api.mirror_public_key(fx.project_id, id).await);
+    let m = fx.sync_until(id, "to_retry", || true).await;
+    let error = m.last_error.unwrap();
+    assert!(error.contains("Permission denied"), "{error}");
+    assert!(!error.contains("mirrorbot"), "{error}");
+    let log = fx.ssh.log();
+    assert!(
+        log.contains("Invalid user mirrorbot from 127.0.0.1"),
+        "sshd log:\n{log}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
