@@ -5,6 +5,7 @@
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
+use crate::model::entities::SshKeyType;
 use crate::secret::{Cipher, SecretError};
 
 /// Associated data binding sealed blobs to this purpose.
@@ -72,18 +73,28 @@ impl MirrorCredentials {
     }
 }
 
-/// Generates an Ed25519 key pair for a mirror: (OpenSSH private key, public key line).
-pub fn generate_ssh_key(comment: &str) -> (SecretString, String) {
-    let mut key = ssh_key::PrivateKey::random(&mut rand::rngs::OsRng, ssh_key::Algorithm::Ed25519)
-        .expect("Ed25519 key generation from the OS RNG cannot fail");
+/// Size of generated RSA keys: GitLab's (`SSH_PRIVATE_KEY_OPTS`), and what old servers that
+/// cannot do Ed25519 accept.
+pub const RSA_KEY_BITS: usize = 4096;
+
+/// Generates a key pair for a mirror: (OpenSSH private key, public key line `<type> AAAA…
+/// <comment>`). RSA takes a second or more of CPU: call it off the async threads.
+pub fn generate_ssh_key(comment: &str, key_type: SshKeyType) -> (SecretString, String) {
+    let mut rng = rand::rngs::OsRng;
+    let mut key = match key_type {
+        SshKeyType::Ed25519 => ssh_key::PrivateKey::random(&mut rng, ssh_key::Algorithm::Ed25519),
+        SshKeyType::Rsa => ssh_key::private::RsaKeypair::random(&mut rng, RSA_KEY_BITS)
+            .map(ssh_key::PrivateKey::from),
+    }
+    .expect("key generation from the OS RNG cannot fail");
     key.set_comment(comment);
     let private = key
         .to_openssh(ssh_key::LineEnding::LF)
-        .expect("encoding an unencrypted Ed25519 key cannot fail");
+        .expect("encoding an unencrypted key cannot fail");
     let public = key
         .public_key()
         .to_openssh()
-        .expect("encoding an Ed25519 public key cannot fail");
+        .expect("encoding a public key cannot fail");
     (SecretString::from(private.to_string()), public)
 }
 
@@ -109,12 +120,17 @@ mod tests {
     }
 
     #[test]
-    fn generated_keys_are_openssh_ed25519() {
-        let (private, public) = generate_ssh_key("git@example");
+    fn generated_keys_are_openssh_ed25519_or_rsa_4096() {
+        let (private, public) = generate_ssh_key("git@example", SshKeyType::Ed25519);
         assert!(private
             .expose_secret()
             .starts_with("-----BEGIN OPENSSH PRIVATE KEY-----"));
         assert!(public.starts_with("ssh-ed25519 AAAA"), "{public}");
         assert!(public.ends_with("git@example"));
+        let (private, public) = generate_ssh_key("git@example", SshKeyType::Rsa);
+        assert!(ssh_key::PrivateKey::from_openssh(private.expose_secret()).is_ok());
+        assert!(public.starts_with("ssh-rsa AAAA"), "{public}");
+        let fps = crate::model::host_keys::fingerprints(&format!("h {public}"));
+        assert_eq!((fps[0].key_type, fps[0].bits), ("rsa", 4096));
     }
 }

@@ -1,7 +1,7 @@
 //! The one place that starts processes: every git (and the per-push ssh-agent, see
-//! [`ssh_agent`]) pushmirror runs is built here, with a cleared environment, forced configuration
-//! (each option says why), an allow-list of subcommands, and a deadline. Nothing else in the
-//! crate spawns git.
+//! [`ssh_agent`], and `ssh-keyscan`, see [`keyscan`]) pushmirror runs is built here, with a
+//! cleared environment, forced configuration (each option says why), an allow-list of
+//! subcommands, and a deadline. Nothing else in the crate spawns git.
 //!
 //! Lifetime: each process starts in its own process group. When [`GitRunner`] has a supervisor
 //! (the `pushmirror` binary; the server's default), each runs under `pushmirror __supervise`
@@ -18,6 +18,7 @@
 //! [`GitCommand::env_secret`], which only the child's environment sees.
 
 mod hooks;
+pub mod keyscan;
 pub mod ops;
 pub mod refs;
 pub mod repository;
@@ -140,7 +141,13 @@ pub struct GitRunner {
     supervisor: Option<PathBuf>,
     /// The server's own hooks (see [`hooks`]), beside `home`.
     hooks: PathBuf,
+    /// Where per-update private directories go (see [`GitRunner::private_dir`]), beside `home`.
+    scratch: PathBuf,
 }
+
+/// Longest path of the agent socket a private directory may have to hold: a Unix socket's
+/// address is at most 108 bytes with its NUL, and ssh-agent refuses longer ones.
+const MAX_SOCKET_PATH: usize = 100;
 
 impl GitRunner {
     /// A runner using `git` from PATH, with `home` (created if missing) as the empty HOME. When
@@ -152,7 +159,10 @@ impl GitRunner {
         let mut hooks_name = home.file_name().unwrap_or_default().to_owned();
         hooks_name.push("-hooks");
         let hooks = hooks::install(&home.with_file_name(hooks_name))?;
+        let mut scratch_name = home.file_name().unwrap_or_default().to_owned();
+        scratch_name.push("-ssh");
         Ok(GitRunner {
+            scratch: home.with_file_name(scratch_name),
             binary,
             hooks,
             home: home.to_owned(),
@@ -215,6 +225,43 @@ impl GitRunner {
             .process_group(0);
         if self.supervisor.is_some() {
             cmd.env(supervise::PARENT_ENV, std::process::id().to_string());
+        }
+        cmd
+    }
+
+    /// A new private directory (mode 0700, named `pushmirror-ssh-…`) for one update's ssh
+    /// files, removed when the value is dropped. It lives beside HOME in the data directory,
+    /// where only the server's user looks, unless that path is too long for the agent socket it
+    /// must hold; then in the system's temporary directory.
+    pub(crate) fn private_dir(&self) -> std::io::Result<tempfile::TempDir> {
+        use std::os::unix::fs::PermissionsExt as _;
+        let needed = self.scratch.as_os_str().len()
+            + "/".len()
+            + supervise::REMOVABLE_PREFIX.len()
+            + 6
+            + "/agent.sock".len();
+        let root = if needed <= MAX_SOCKET_PATH {
+            std::fs::create_dir_all(&self.scratch)?;
+            std::fs::set_permissions(&self.scratch, std::fs::Permissions::from_mode(0o700))?;
+            self.scratch.clone()
+        } else {
+            std::env::temp_dir()
+        };
+        let dir = tempfile::Builder::new()
+            .prefix(supervise::REMOVABLE_PREFIX)
+            .tempdir_in(root)?;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))?;
+        Ok(dir)
+    }
+
+    /// [`GitRunner::process`] for a program working in `dir`, a private directory named
+    /// `pushmirror-ssh-…`: its supervisor removes `dir` once the program and everything below it
+    /// are dead, even when the server died without running destructors. Without a supervisor
+    /// only the caller's own cleanup removes it.
+    pub(crate) fn process_owning(&self, program: &OsStr, dir: &Path) -> Command {
+        let mut cmd = self.process(program);
+        if self.supervisor.is_some() {
+            cmd.env(supervise::REMOVE_DIR_ENV, dir);
         }
         cmd
     }

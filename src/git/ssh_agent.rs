@@ -3,7 +3,8 @@
 //! socket inside a 0700 directory, and the agent dies with this value. Both are started by
 //! [`GitRunner::process`], so they run under the same supervision as git and die with the
 //! server; the key also carries a lifetime (`ssh-add -t`), so even an agent that somehow
-//! outlived everything would forget it.
+//! outlived everything would forget it. The agent's supervisor owns the socket's directory
+//! ([`GitRunner::process_owning`]): if the server dies, it removes the directory too.
 
 use std::ffi::OsStr;
 use std::os::unix::fs::PermissionsExt;
@@ -41,7 +42,7 @@ impl SshAgent {
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
         let socket = dir.join("agent.sock");
         let agent = runner
-            .process(OsStr::new("ssh-agent"))
+            .process_owning(OsStr::new("ssh-agent"), dir)
             .arg("-D")
             .arg("-a")
             .arg(&socket)

@@ -17,6 +17,10 @@
 //! (no polling). Its own stdin/stdout/stderr go to `/dev/null` once the program runs, so it
 //! holds no end of the caller's pipes.
 //!
+//! Given a directory to own ([`REMOVE_DIR_ENV`]), it removes it after killing the tree, on every
+//! way out it has (the watcher, left only when the supervisor was SIGKILLed, cannot; that is
+//! the caller dropping the run, whose own destructor removes it).
+//!
 //! Invariant: it signals only processes that are its own unreaped children (or, in the watcher,
 //! its own group, which it is a member of), so a recycled pid is never hit.
 
@@ -30,6 +34,16 @@ pub const MODE: &str = "__supervise";
 /// The server's pid, so the supervisor can tell that the server died before it armed its
 /// parent-death signal. Removed before the program starts.
 pub(crate) const PARENT_ENV: &str = "PUSHMIRROR_SUPERVISE_PARENT";
+
+/// A private directory the supervised program works in (the per-update ssh directory: its
+/// known_hosts, ssh configuration and agent socket), which the supervisor removes once
+/// everything below it is dead — also when the server died by SIGKILL and no destructor ran.
+/// Removed from the program's environment.
+pub(crate) const REMOVE_DIR_ENV: &str = "PUSHMIRROR_SUPERVISE_REMOVE_DIR";
+
+/// The only directories [`REMOVE_DIR_ENV`] may name: ours, by the prefix their creator gives
+/// them, so a stray variable cannot make the supervisor delete anything else.
+pub(crate) const REMOVABLE_PREFIX: &str = "pushmirror-ssh-";
 
 /// Bound on one wait for a SIGCHLD while killing descendants. Only reached if the kernel's list
 /// of children missed a process being reparented to us; the normal path is woken by SIGCHLD.
@@ -76,6 +90,21 @@ fn only(signals: &[libc::c_int]) -> libc::sigset_t {
 
 fn supervise(program: OsString, args: Vec<OsString>) -> ! {
     let parent: Option<libc::pid_t> = std::env::var(PARENT_ENV).ok().and_then(|p| p.parse().ok());
+    let owned_dir: Option<PathBuf> =
+        std::env::var_os(REMOVE_DIR_ENV)
+            .map(PathBuf::from)
+            .filter(|d| {
+                d.is_absolute()
+                    && d.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with(REMOVABLE_PREFIX))
+            });
+    let cleanup = || {
+        kill_descendants();
+        if let Some(dir) = &owned_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    };
     let signals = handled_signals();
     // SAFETY: plain syscalls on this single-threaded process, with valid pointers. Signals are
     // blocked before the parent-death signal is armed, so it is queued for sigwaitinfo.
@@ -85,6 +114,9 @@ fn supervise(program: OsString, args: Vec<OsString>) -> ! {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM, 0, 0, 0);
         if parent.is_some_and(|p| libc::getppid() != p) {
             // The server died before the signal was armed: there is nobody to work for.
+            if let Some(dir) = &owned_dir {
+                let _ = std::fs::remove_dir_all(dir);
+            }
             libc::_exit(128 + libc::SIGTERM);
         }
         libc::getpid()
@@ -97,6 +129,7 @@ fn supervise(program: OsString, args: Vec<OsString>) -> ! {
     let child = std::process::Command::new(&program)
         .args(&args)
         .env_remove(PARENT_ENV)
+        .env_remove(REMOVE_DIR_ENV)
         .spawn();
     let main = match child {
         Ok(child) => child.id() as libc::pid_t,
@@ -105,7 +138,7 @@ fn supervise(program: OsString, args: Vec<OsString>) -> ! {
                 "pushmirror {MODE}: cannot run {}: {e}",
                 program.to_string_lossy()
             );
-            kill_descendants();
+            cleanup();
             let code = if e.kind() == std::io::ErrorKind::NotFound {
                 127
             } else {
@@ -122,12 +155,12 @@ fn supervise(program: OsString, args: Vec<OsString>) -> ! {
         match sig {
             libc::SIGCHLD => {
                 if let Some(status) = reap(main) {
-                    kill_descendants();
+                    cleanup();
                     exit_like(status);
                 }
             }
             libc::SIGTERM | libc::SIGINT | libc::SIGHUP => {
-                kill_descendants();
+                cleanup();
                 exit_like_signal(sig);
             }
             _ => {}

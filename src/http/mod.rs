@@ -13,6 +13,7 @@ mod projects;
 mod protected_branches;
 mod remote_mirrors;
 mod repository;
+mod ssh_host_keys;
 mod tokens;
 mod users;
 mod views;
@@ -56,6 +57,17 @@ async fn refuse_malformed_path(
     }
 }
 
+/// Everything outside `/api/v4`: GitLab's host-key detection web route, else smart HTTP.
+async fn outside_api(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+) -> axum::response::Response {
+    match ssh_host_keys::web_path(request.uri().path()) {
+        Some(project) => ssh_host_keys::web(state, project, request).await,
+        None => git_http::serve(axum::extract::State(state), request).await,
+    }
+}
+
 /// The complete HTTP application.
 pub fn app(state: AppState) -> Router {
     let api = Router::new()
@@ -66,13 +78,16 @@ pub fn app(state: AppState) -> Router {
         .merge(remote_mirrors::router())
         .merge(repository::router())
         .merge(tokens::router())
+        .merge(ssh_host_keys::router())
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
     Router::new()
         .nest("/api/v4", api)
-        // Smart HTTP paths (`/<namespace>/<project>.git/…`) cannot be expressed as axum routes;
-        // the fallback recognises them and answers everything else with the API's 404.
-        .fallback(git_http::serve)
+        // Smart HTTP paths (`/<namespace>/<project>.git/…`) and GitLab's web route for host-key
+        // detection (`/<namespace>/<project>/-/mirror/…`) cannot be expressed as axum routes
+        // (a namespace has any number of segments); the fallback recognises them and answers
+        // everything else with the API's 404.
+        .fallback(outside_api)
         .layer(axum::middleware::from_fn(refuse_malformed_path))
         .with_state(state)
 }

@@ -1,7 +1,8 @@
 //! `/projects/:id/remote_mirrors`: GitLab's seven remote-mirror endpoints (list, get, public_key,
-//! create, update, sync, delete), with GitLab's before-filter order: project lookup (404/401), then
-//! Maintainer+ or admin (401, not 403), then the mirror lookup (`404 Not found`). The rules are
-//! `service::mirrors`; this module extracts parameters and renders GitLab's JSON.
+//! create, update, sync, delete) and the key rotation GitLab lacks, with GitLab's before-filter
+//! order: project lookup (404/401), then Maintainer+ or admin (401, not 403), then the mirror
+//! lookup (`404 Not found`). The rules are `service::mirrors`; this module extracts parameters
+//! and renders GitLab's JSON.
 
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
@@ -17,7 +18,7 @@ use super::params::{not_valid_value, Params};
 use super::projects::find_project;
 use super::{views, AppState};
 use crate::model::access::Caller;
-use crate::model::entities::{AuthMethod, Project, RemoteMirror, User};
+use crate::model::entities::{AuthMethod, Project, RemoteMirror, SshKeyType, User};
 use crate::model::mirror_settings::MirrorRequest;
 use crate::service::mirrors;
 use crate::service::projects::{admit, numeric_id};
@@ -34,10 +35,14 @@ pub(super) fn router() -> Router<AppState> {
             "/projects/{id}/remote_mirrors/{mirror_id}/public_key",
             get(public_key),
         )
+        .route(
+            "/projects/{id}/remote_mirrors/{mirror_id}/public_key/rotate",
+            post(rotate_key),
+        )
 }
 
 /// The before-filter: the project, and the caller's right to administer its mirrors.
-async fn mirror_project(
+pub(super) async fn mirror_project(
     state: &AppState,
     id: &str,
     user: Option<&User>,
@@ -82,6 +87,10 @@ fn read_request(params: &Params, creating: bool) -> Result<MirrorRequest, ApiErr
         only_protected_branches: params.bool("only_protected_branches")?,
         mirror_branch_regex: params.string("mirror_branch_regex")?,
         host_keys: params.string_array("host_keys")?,
+        ssh_key_type: match params.string("ssh_key_type")?.flatten() {
+            None => None,
+            Some(t) => Some(SshKeyType::parse(&t).ok_or_else(|| not_valid_value("ssh_key_type"))?),
+        },
     };
     params.mutually_exclusive(&["only_protected_branches", "mirror_branch_regex"])?;
     let unknown_method = req
@@ -145,6 +154,20 @@ async fn public_key(
     let project = mirror_project(&state, &id, user.as_ref()).await?;
     let mirror = find_mirror(&state, &project, &mirror_id).await?;
     let key = mirrors::public_key(&mirror).ok_or(ApiError::NotFoundPlain)?;
+    Ok(Json(json!({"public_key": key})))
+}
+
+// POST /projects/:id/remote_mirrors/:mirror_id/public_key/rotate (not in GitLab)
+async fn rotate_key(
+    State(state): State<AppState>,
+    MaybeUser(user): MaybeUser,
+    Path((id, mirror_id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let project = mirror_project(&state, &id, user.as_ref()).await?;
+    let mirror = find_mirror(&state, &project, &mirror_id).await?;
+    let key = mirrors::rotate_key(&state, &project, &mirror)
+        .await?
+        .ok_or(ApiError::NotFoundPlain)?;
     Ok(Json(json!({"public_key": key})))
 }
 

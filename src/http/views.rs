@@ -5,7 +5,9 @@ use serde_json::{json, Value};
 
 use crate::model::access::AccessLevel;
 use crate::model::entities::{Member, Millis, MirrorSummary, Project, ProtectedBranch, User};
+use crate::model::host_keys::fingerprints;
 use crate::model::url::masked_url;
+use crate::service::ssh_host_keys::Detection;
 
 /// GitLab's timestamp format: ISO 8601, UTC, milliseconds (`2020-01-06T17:32:02.823Z`).
 pub(super) fn time(ms: Millis) -> Value {
@@ -237,22 +239,36 @@ pub(super) fn remote_mirror(m: MirrorSummary) -> RemoteMirrorEntity {
 
 /// The fingerprint of each pinned host key (`SHA256:…`).
 fn host_key_fingerprints(known_hosts: Option<&str>) -> Vec<HostKey> {
-    let Some(text) = known_hosts else {
-        return Vec::new();
-    };
-    text.lines()
-        .filter_map(|line| {
-            let key_part = line
-                .split_whitespace()
-                .skip(1)
-                .collect::<Vec<_>>()
-                .join(" ");
-            ssh_key::PublicKey::from_openssh(&key_part).ok()
-        })
-        .map(|k| HostKey {
-            fingerprint_sha256: k.fingerprint(ssh_key::HashAlg::Sha256).to_string(),
+    fingerprints(known_hosts.unwrap_or_default())
+        .into_iter()
+        .map(|f| HostKey {
+            fingerprint_sha256: f.sha256,
         })
         .collect()
+}
+
+/// GitLab's host-key detection answer: `known_hosts`, one fingerprint per line of it (GitLab's
+/// `{type, bits, fingerprint, index}` plus the `fingerprint_sha256` its mirror entity shows), and
+/// `host_keys_changed`.
+pub(super) fn ssh_host_keys(found: &Detection) -> Value {
+    let fingerprints: Vec<Value> = found
+        .fingerprints
+        .iter()
+        .map(|f| {
+            json!({
+                "type": f.key_type,
+                "bits": f.bits,
+                "fingerprint": f.md5,
+                "fingerprint_sha256": f.sha256,
+                "index": f.index,
+            })
+        })
+        .collect();
+    json!({
+        "known_hosts": found.known_hosts,
+        "fingerprints": fingerprints,
+        "host_keys_changed": found.host_keys_changed,
+    })
 }
 
 #[cfg(test)]

@@ -124,6 +124,43 @@ impl AuthMethod {
     }
 }
 
+/// The kind of key pair a mirror authenticates with over SSH (`ssh_key_type`): Ed25519 by
+/// default, RSA (4096 bits) for servers too old for Ed25519.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SshKeyType {
+    #[default]
+    Ed25519,
+    Rsa,
+}
+
+impl SshKeyType {
+    /// The wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SshKeyType::Ed25519 => "ed25519",
+            SshKeyType::Rsa => "rsa",
+        }
+    }
+
+    /// Parses the wire spelling.
+    pub fn parse(s: &str) -> Option<SshKeyType> {
+        match s {
+            "ed25519" => Some(SshKeyType::Ed25519),
+            "rsa" => Some(SshKeyType::Rsa),
+            _ => None,
+        }
+    }
+
+    /// The type of a public key line (`ssh-rsa AAAA…`), `None` for any other kind.
+    pub fn of_public_key(line: &str) -> Option<SshKeyType> {
+        match line.split_whitespace().next()? {
+            "ssh-ed25519" => Some(SshKeyType::Ed25519),
+            "ssh-rsa" => Some(SshKeyType::Rsa),
+            _ => None,
+        }
+    }
+}
+
 /// A push mirror of a project.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RemoteMirror {

@@ -3,7 +3,7 @@
 //! means false, a regex in the request wins over "protected only" and "protected only" in the
 //! request clears a stored regex (GitLab EE). Pure: validation errors are collected per field.
 
-use super::entities::RemoteMirror;
+use super::entities::{AuthMethod, RemoteMirror, SshKeyType};
 use super::errors::FieldErrors;
 use super::refmatch::validate_branch_regex;
 
@@ -21,6 +21,9 @@ pub struct MirrorRequest {
     pub mirror_branch_regex: Option<Option<String>>,
     /// Host keys to pin (`known_hosts` lines or bare keys); an empty list clears them.
     pub host_keys: Option<Vec<String>>,
+    /// The key pair's type, when the client asks for one (`ed25519` or `rsa`): a different type
+    /// than the mirror's key replaces the key pair.
+    pub ssh_key_type: Option<SshKeyType>,
 }
 
 /// The switches and branch selection of a mirror after normalisation.
@@ -83,6 +86,20 @@ impl Switches {
     }
 }
 
+/// GitLab's refusal of password authentication over `ssh://`: the engine runs ssh in batch mode
+/// with keys only, so a password could never be used. A password in the URL, or
+/// `auth_method=password` asked for explicitly, is a `url` error naming what to do instead.
+pub fn check_ssh_auth(has_password: bool, requested: Option<AuthMethod>, errors: &mut FieldErrors) {
+    if has_password || requested == Some(AuthMethod::Password) {
+        errors.add(
+            "url",
+            "is blocked: password authentication is not supported for ssh:// mirrors: \
+             remove the password and use auth_method=ssh_public_key, then add the mirror's \
+             public key to the remote",
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,6 +154,21 @@ mod tests {
         assert!(!s.only_protected_branches);
         assert_eq!(s.mirror_branch_regex.as_deref(), Some("^main$"));
         assert!(errors.is_empty());
+    }
+
+    #[test]
+    fn passwords_over_ssh_are_refused() {
+        for (has_password, requested, refused) in [
+            (true, None, true),
+            (true, Some(AuthMethod::SshPublicKey), true),
+            (false, Some(AuthMethod::Password), true),
+            (false, Some(AuthMethod::SshPublicKey), false),
+            (false, None, false),
+        ] {
+            let mut errors = FieldErrors::default();
+            check_ssh_auth(has_password, requested, &mut errors);
+            assert_eq!(!errors.is_empty(), refused, "{has_password} {requested:?}");
+        }
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! A project's push mirrors: create, update, delete and sync, with GitLab's rules. URLs are
 //! checked as mirrors use them (syntax, scheme, then every address the host resolves to), the
 //! switches normalised (`model::mirror_settings`), host keys converted (`model::host_keys`), an
-//! SSH key pair generated when a mirror first authenticates by key, credentials sealed before
-//! they reach the store, and the enabled-mirror limit kept by the store's writing statement.
+//! SSH key pair generated when a mirror first authenticates by key (Ed25519, or RSA 4096 with
+//! `ssh_key_type`; replaced by [`rotate_key`] or by asking for the other type), passwords over
+//! `ssh://` refused, credentials sealed before they reach the store, and the enabled-mirror
+//! limit kept by the store's writing statement.
 //!
 //! A mirror's status starts over (`none`, no timestamps, the recorded remote state forgotten)
 //! only when its URL or credentials really change: a client that repeats the unchanged `url` on
@@ -12,12 +14,14 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::app::App;
 use crate::credentials::{generate_ssh_key, MirrorCredentials};
-use crate::model::entities::{AuthMethod, MirrorSettings, Project, RemoteMirror};
+use crate::model::entities::{AuthMethod, MirrorSettings, Project, RemoteMirror, SshKeyType};
 use crate::model::errors::FieldErrors;
 use crate::model::host_keys::known_hosts;
-use crate::model::mirror_settings::{MirrorRequest, Switches};
+use crate::model::mirror_settings::{check_ssh_auth, MirrorRequest, Switches};
 use crate::model::status::UpdateStatus;
-use crate::model::url::{parse_mirror_url, NetworkPolicy, ParsedMirrorUrl, UrlError};
+use crate::model::url::{
+    parse_mirror_url, ssh_login_user_error, NetworkPolicy, ParsedMirrorUrl, Scheme, UrlError,
+};
 use crate::netcheck::{resolve_checked, ResolveError};
 
 use super::error::ServiceError;
@@ -60,6 +64,10 @@ pub async fn create_mirror(
         Some(s) => auth_method(s, AuthMethod::Password, &mut errors),
     };
     let parsed = check_url(app, req.url.as_deref().unwrap_or_default(), &mut errors).await;
+    if let Some(p) = parsed.as_ref().filter(|p| p.scheme == Scheme::Ssh) {
+        let requested = req.auth_method.as_deref().and_then(AuthMethod::parse);
+        check_ssh_auth(p.password.is_some(), requested, &mut errors);
+    }
     let host_keys = match &req.host_keys {
         Some(keys) => host_keys_for(keys, parsed.as_ref())?,
         None => None,
@@ -75,7 +83,7 @@ pub async fn create_mirror(
     };
     let mut ssh_public_key = None;
     if auth_method == AuthMethod::SshPublicKey {
-        let (private, public) = generate_ssh_key(&key_comment(app));
+        let (private, public) = new_key_pair(app, req.ssh_key_type.unwrap_or_default()).await?;
         credentials.ssh_private_key = Some(private);
         ssh_public_key = Some(public);
     }
@@ -115,6 +123,17 @@ pub async fn update_mirror(
         None => None,
         Some(raw) => check_url(app, raw, &mut errors).await,
     };
+    let over_ssh = match &new_url {
+        Some(p) => p.scheme == Scheme::Ssh,
+        None => mirror.url.starts_with("ssh://"),
+    };
+    if over_ssh {
+        // A password stored before this rule existed does not block other changes; a new URL
+        // with one does.
+        let has_password = new_url.as_ref().is_some_and(|p| p.password.is_some());
+        let requested = req.auth_method.as_deref().and_then(AuthMethod::parse);
+        check_ssh_auth(has_password, requested, &mut errors);
+    }
     // Host keys are bound to the URL they will be used with: the new one, else the stored one.
     let host_keys = match &req.host_keys {
         None => mirror.ssh_known_hosts.clone(),
@@ -147,8 +166,13 @@ pub async fn update_mirror(
         creds.password = p.password.clone();
     }
     let mut ssh_public_key = mirror.ssh_public_key.clone();
-    if auth_method == AuthMethod::SshPublicKey && creds.ssh_private_key.is_none() {
-        let (private, public) = generate_ssh_key(&key_comment(app));
+    let current_type = ssh_public_key
+        .as_deref()
+        .and_then(SshKeyType::of_public_key);
+    let other_type = req.ssh_key_type.is_some_and(|t| Some(t) != current_type);
+    if auth_method == AuthMethod::SshPublicKey && (creds.ssh_private_key.is_none() || other_type) {
+        let key_type = req.ssh_key_type.or(current_type).unwrap_or_default();
+        let (private, public) = new_key_pair(app, key_type).await?;
         creds.ssh_private_key = Some(private);
         ssh_public_key = Some(public);
     }
@@ -185,6 +209,54 @@ pub async fn update_mirror(
         )
         .await?
         .ok_or_else(limit_reached)
+}
+
+/// Replaces the key pair of a mirror that authenticates by key over `ssh://` with a new one of
+/// the same type and returns its public key; `None` (nothing changed) for any other mirror. The
+/// old private key is gone once the sealed credentials are overwritten: nothing else holds it
+/// (an update already running keeps its copy in its agent until it ends). Nothing else about
+/// the mirror changes, its status included: the new key works as soon as the remote has it.
+pub async fn rotate_key(
+    app: &App,
+    project: &Project,
+    mirror: &RemoteMirror,
+) -> Result<Option<String>, ServiceError> {
+    let Some(current) = public_key(mirror) else {
+        return Ok(None);
+    };
+    let key_type = SshKeyType::of_public_key(current).unwrap_or_default();
+    let mut creds = MirrorCredentials::open(&app.cipher, mirror.credentials.as_deref())
+        .map_err(|e| ServiceError::Internal(e.to_string()))?;
+    let (private, public) = new_key_pair(app, key_type).await?;
+    creds.ssh_private_key = Some(private);
+    let settings = MirrorSettings {
+        credentials: creds.seal(&app.cipher),
+        ssh_public_key: Some(public.clone()),
+        ..mirror.settings()
+    };
+    app.store
+        .update_mirror(
+            mirror.id,
+            project.id,
+            &settings,
+            false,
+            MAX_ENABLED_MIRRORS,
+            app.clock.now_ms(),
+        )
+        .await?
+        .ok_or_else(limit_reached)?;
+    Ok(Some(public))
+}
+
+/// A new key pair with GitLab's comment, generated off the async threads (RSA takes seconds).
+async fn new_key_pair(
+    app: &App,
+    key_type: SshKeyType,
+) -> Result<(SecretString, String), ServiceError> {
+    let comment = key_comment(app);
+    tokio::task::spawn_blocking(move || generate_ssh_key(&comment, key_type))
+        .await
+        .map_err(|e| ServiceError::Internal(format!("key generation failed: {e}")))
 }
 
 /// Asks for an update of `mirror` now. A disabled mirror (or one of an archived project) is
@@ -239,12 +311,23 @@ async fn check_url(app: &App, raw: &str, errors: &mut FieldErrors) -> Option<Par
     }
     let checked = match parse_mirror_url(raw, app.network_policy) {
         Err(e) => Err(e.to_string()),
-        Ok(parsed) => match resolve_checked(&parsed, app.network_policy).await {
-            Ok(_) | Err(ResolveError::Unresolvable) => Ok(parsed),
-            Err(ResolveError::Blocked(reason)) => Err(UrlError::Blocked(reason).to_string()),
-        },
+        Ok(parsed) if parsed.scheme == Scheme::Ssh => {
+            match parsed.user.as_deref().and_then(ssh_login_user_error) {
+                Some(msg) => Err(msg.to_owned()),
+                None => resolve(app, parsed).await,
+            }
+        }
+        Ok(parsed) => resolve(app, parsed).await,
     };
     checked.map_err(|msg| errors.add("url", msg)).ok()
+}
+
+/// The parsed URL once every address of its host passed the policy (or it did not resolve).
+async fn resolve(app: &App, parsed: ParsedMirrorUrl) -> Result<ParsedMirrorUrl, String> {
+    match resolve_checked(&parsed, app.network_policy).await {
+        Ok(_) | Err(ResolveError::Unresolvable) => Ok(parsed),
+        Err(ResolveError::Blocked(reason)) => Err(UrlError::Blocked(reason).to_string()),
+    }
 }
 
 /// `host_keys` as `known_hosts` text for `url`; GitLab refuses bad keys with a plain 400.
@@ -252,8 +335,7 @@ fn host_keys_for(
     keys: &[String],
     url: Option<&ParsedMirrorUrl>,
 ) -> Result<Option<String>, ServiceError> {
-    let host = url.map(|u| (u.host_str(), u.port));
-    known_hosts(keys, host.as_ref().map(|(h, p)| (h.as_str(), *p)))
+    known_hosts(keys, url.map(|u| (&u.host, u.port)))
         .map_err(|e| ServiceError::Refused(e.to_string()))
 }
 

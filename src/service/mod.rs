@@ -4,8 +4,9 @@
 //! Multi-row changes run in one store transaction.
 //!
 //! - [`projects`]: find a project as a caller sees it, create one with its repository, delete one.
-//! - [`mirrors`]: create, update, sync and delete push mirrors (URL checks, key generation, the
-//!   enabled-mirror limit).
+//! - [`mirrors`]: create, update, sync and delete push mirrors (URL checks, key generation and
+//!   rotation, the enabled-mirror limit).
+//! - [`ssh_host_keys`]: detect a remote's SSH host keys so they can be pinned.
 //! - [`members`], [`protected_branches`]: manage who may do what.
 //! - [`pushes`]: decide which pushed refs are refused, and record pushes (durably, via intents).
 //! - [`repository`]: read branches, tags and commits; create and delete branches and tags.
@@ -19,3 +20,4 @@ pub mod projects;
 pub mod protected_branches;
 pub mod pushes;
 pub mod repository;
+pub mod ssh_host_keys;

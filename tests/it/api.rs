@@ -1008,8 +1008,8 @@ async fn remote_mirror_urls_are_masked_like_safe_url() {
             format!("ssh://git@{REMOTE}/x.git"),
         ),
         (
-            format!("ssh://git:pw@{REMOTE}/x.git"),
-            format!("ssh://git:*****@{REMOTE}/x.git"),
+            format!("ssh://deploy@{REMOTE}/x.git"),
+            format!("ssh://*****@{REMOTE}/x.git"),
         ),
         (
             format!("https://oauth2@{REMOTE}/x"),
@@ -1201,7 +1201,11 @@ async fn remote_mirror_urls_are_refused_with_gitlab_reasons() {
         ("file:///etc", SCHEME),
         ("ext::sh -c touch% /tmp/pwned", SCHEME),
         ("/srv/git/x.git", SCHEME),
-        ("git@203.0.113.10:group/x.git", INVALID),
+        (
+            "git@203.0.113.10:group/x.git",
+            "is blocked: URI is invalid: SCP-style addresses (git@host:path) are not supported, \
+             use ssh://git@203.0.113.10/group/x.git",
+        ),
         ("http://127.0.0.1/x", LOOPBACK),
         ("http://2130706433/x", LOOPBACK),
         ("http://0x7f.1/x", LOOPBACK),
@@ -1270,7 +1274,9 @@ async fn remote_mirror_urls_are_refused_with_gitlab_reasons() {
         check(&format!("allowed {url}"), &r, 201, None);
         assert_eq!(r.body["url"], url);
     }
-    for (url, reason) in [("file:///etc", SCHEME), ("git@127.0.0.1:x", INVALID)] {
+    const SCP: &str = "is blocked: URI is invalid: SCP-style addresses (git@host:path) are not \
+                       supported, use ssh://git@127.0.0.1/x";
+    for (url, reason) in [("file:///etc", SCHEME), ("git@127.0.0.1:x", SCP)] {
         let r = s.post_json(&base, &alice, json!({"url": url})).await;
         check(url, &r, 400, Some(json!({"message": {"url": [reason]}})));
     }
@@ -1492,7 +1498,10 @@ async fn remote_mirror_lookups_are_scoped_to_the_project() {
 
 /// An ed25519 public key line as OpenSSH writes it, and its SHA256 fingerprint.
 fn host_key() -> (String, String) {
-    let (_, public) = pushmirror::credentials::generate_ssh_key("host@example");
+    let (_, public) = pushmirror::credentials::generate_ssh_key(
+        "host@example",
+        pushmirror::model::entities::SshKeyType::Ed25519,
+    );
     let key = ssh_key::PublicKey::from_openssh(&public).unwrap();
     let fp = key.fingerprint(ssh_key::HashAlg::Sha256).to_string();
     let bare = public

@@ -25,5 +25,6 @@ mod protected_push;
 mod remotes_selftest;
 mod repository_api;
 mod smart_http;
+mod ssh;
 mod tidy;
 mod tokens_api;

@@ -176,8 +176,14 @@ async fn a_supervised_git_past_its_deadline_is_killed() {
 }
 
 /// SIGKILL of the server in the middle of a mirror push leaves no git, remote helper, ssh or
-/// ssh-agent behind: their supervisors see the server die and kill them.
-async fn killing_the_server_mid_push_leaves_nothing(mirror: Value, running: &[&str]) {
+/// ssh-agent behind: their supervisors see the server die and kill them. `while_running` looks
+/// at the data directory while the push hangs, `after` once everything is gone.
+async fn killing_the_server_mid_push_leaves_nothing(
+    mirror: Value,
+    running: &[&str],
+    while_running: impl FnOnce(&Path) + Send + 'static,
+    after: impl FnOnce(&Path) + Send + 'static,
+) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let token = create_admin_token(&data, None);
@@ -195,9 +201,11 @@ async fn killing_the_server_mid_push_leaves_nothing(mirror: Value, running: &[&s
         for what in &running {
             wait_for(&home, what, STARTED);
         }
+        while_running(&data);
         let mut server = server;
         server.kill_9();
         assert_all_gone(&home);
+        after(&data);
     })
     .await
     .unwrap();
@@ -211,6 +219,8 @@ async fn killing_the_server_mid_http_push_leaves_nothing() {
     killing_the_server_mid_push_leaves_nothing(
         json!({ "url": url, "enabled": true }),
         &["remote-http"],
+        |_| {},
+        |_| {},
     )
     .await;
 }
@@ -260,6 +270,58 @@ async fn killing_the_server_mid_ssh_push_leaves_nothing() {
             "host_keys": [format!("[127.0.0.1]:{port} {}", host_key.trim())],
         }),
         &["ssh-agent", "ssh -F"],
+        move |data| ssh_files_are_private(data, port),
+        |data| {
+            // The agent's supervisor removes the update's directory once the server is dead,
+            // and no private key was ever written anywhere in the data directory.
+            assert!(
+                poll_until_blocking(GONE, || crate::ssh::ssh_dirs_in(data).is_empty()),
+                "left on disk: {:?}",
+                crate::ssh::ssh_dirs_in(data)
+            );
+            for (path, bytes) in common::read_all_files(data) {
+                assert!(
+                    !common::contains_bytes(&bytes, b"PRIVATE KEY"),
+                    "{}",
+                    path.display()
+                );
+            }
+        },
     )
     .await;
+}
+
+/// While an ssh push runs: its one directory and every file in it are the server user's
+/// alone, its configuration names the login and only our identity, and ssh's argv carries
+/// neither the user nor a key.
+fn ssh_files_are_private(data: &Path, port: u16) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dirs = crate::ssh::ssh_dirs_in(data);
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dirs[0]), 0o700);
+    assert_eq!(mode(dirs[0].parent().unwrap()), 0o700);
+    for file in ["known_hosts", "config", "id.pub"] {
+        assert_eq!(mode(&dirs[0].join(file)), 0o600, "{file}");
+    }
+    let config = std::fs::read_to_string(dirs[0].join("config")).unwrap();
+    for line in [
+        "  User \"git\"",
+        "  IdentitiesOnly yes",
+        "  StrictHostKeyChecking yes",
+    ] {
+        assert!(config.lines().any(|l| l == line), "{line} not in\n{config}");
+    }
+    assert!(config.contains(&format!("  HostKeyAlias \"[127.0.0.1]:{port}\"")));
+    let home = data.join("git-home");
+    let ssh = processes_with_home(&home)
+        .into_iter()
+        .map(|(_, c)| c)
+        .find(|c| c.starts_with("ssh -F"))
+        .expect("ssh runs");
+    assert!(
+        ssh.contains(&dirs[0].join("config").display().to_string()),
+        "{ssh}"
+    );
+    assert!(!ssh.contains("git@") && !ssh.contains("-l "), "{ssh}");
 }

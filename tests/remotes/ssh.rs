@@ -1,10 +1,13 @@
-//! [`SshRemote`]: the real OpenSSH `sshd` on 127.0.0.1 with its own configuration, host key and
-//! `authorized_keys` in a temporary directory, serving bare repositories over
-//! `ssh://<current user>@127.0.0.1:<port>/<absolute path>.git`.
+//! [`SshRemote`]: the real OpenSSH `sshd` on 127.0.0.1 with its own configuration, host keys
+//! (Ed25519, ECDSA and RSA, like a real host) and `authorized_keys` in a temporary directory,
+//! serving bare repositories over `ssh://<login>@127.0.0.1:<port>/<absolute path>.git`.
 //!
-//! sshd logs in as the user running the tests (it cannot do otherwise when not root; as root it
-//! is allowed by `PermitRootLogin prohibit-password`). The login session runs the user's shell
-//! and git with the user's real HOME, so that user's git config applies to the server side.
+//! The login is `git`, as on hosting services, and not the user running the tests, so a client
+//! that drops the URL's user (and logs in as its own OS user) is refused. That takes root: the
+//! harness creates the `git` account (no password, `/bin/sh`, no home) if the machine lacks it
+//! and hands it the repositories. Without root sshd can only log in as the user running it;
+//! then the login is that user and [`SshRemote::login_is_another_user`] says so (tests that
+//! need another user skip, except under `CI=true`, which runs as root).
 //!
 //! When `/usr/sbin/sshd` is missing, [`SshRemote::start`] prints a skip reason and returns
 //! `None` — except under `CI=true`, where it panics, because CI must not skip.
@@ -30,12 +33,48 @@ pub struct SshRemote {
     home: PathBuf,
     /// The `AuthorizedKeysFile`; `authorize_key` appends to it.
     authorized_keys: PathBuf,
-    /// Login name in the URLs: the user running the tests.
+    /// Login name in the URLs: `git` when running as root, else the user running the tests.
     user: String,
     port: u16,
     /// `ssh-ed25519 AAAA…` (without comment).
     host_key_line: String,
+    /// Every host key the server offers, `<type> <base64>` (Ed25519, ECDSA, RSA).
+    host_key_lines: Vec<String>,
     child: Child,
+}
+
+/// The login every root-run remote uses, as on hosting services.
+const LOGIN: &str = "git";
+
+/// Creates the [`LOGIN`] account once per test process if the machine has none; returns
+/// whether it exists.
+fn ensure_login_account() -> bool {
+    static DONE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *DONE.get_or_init(|| {
+        let exists = |name: &str| {
+            Command::new("id")
+                .arg("-u")
+                .arg(name)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if !exists(LOGIN) {
+            // `-p '*'`: no password, but not locked (sshd refuses locked accounts even for
+            // keys). Exit code 9: another process created it meanwhile.
+            let status = Command::new("useradd")
+                .args(["--system", "--no-create-home", "--home-dir", "/nonexistent"])
+                .args(["--shell", "/bin/sh", "--password", "*", LOGIN])
+                .status()
+                .expect("run useradd");
+            assert!(
+                status.success() || status.code() == Some(9),
+                "useradd {LOGIN}: {status}"
+            );
+        }
+        exists(LOGIN)
+    })
 }
 
 impl SshRemote {
@@ -59,33 +98,54 @@ impl SshRemote {
         std::fs::create_dir_all(&home).expect("mkdir home");
         let authorized_keys = base.join("authorized_keys");
         std::fs::write(&authorized_keys, "").expect("create authorized_keys");
-        let host_key = base.join("host_ed25519");
-        super::run_checked(
-            Command::new("ssh-keygen")
-                .args(["-q", "-t", "ed25519", "-N", "", "-C", "", "-f"])
-                .arg(&host_key),
-        );
-        let host_key_line = std::fs::read_to_string(host_key.with_extension("pub"))
-            .expect("read host public key")
-            .split_whitespace()
-            .take(2)
-            .collect::<Vec<_>>()
-            .join(" ");
+        let mut host_keys = Vec::new();
+        let mut host_key_lines = Vec::new();
+        for (kind, bits) in [("ed25519", None), ("ecdsa", None), ("rsa", Some("2048"))] {
+            let host_key = base.join(format!("host_{kind}"));
+            let mut keygen = Command::new("ssh-keygen");
+            keygen.args(["-q", "-t", kind, "-N", "", "-C", ""]);
+            if let Some(bits) = bits {
+                keygen.args(["-b", bits]);
+            }
+            super::run_checked(keygen.arg("-f").arg(&host_key));
+            let line = std::fs::read_to_string(host_key.with_extension("pub"))
+                .expect("read host public key")
+                .split_whitespace()
+                .take(2)
+                .collect::<Vec<_>>()
+                .join(" ");
+            host_key_lines.push(line);
+            host_keys.push(host_key);
+        }
+        let host_key_line = host_key_lines[0].clone();
         // SAFETY: geteuid has no preconditions and cannot fail.
-        if unsafe { libc::geteuid() } == 0 {
+        let root = unsafe { libc::geteuid() } == 0;
+        let user = if root && ensure_login_account() {
+            // The login must reach its repositories and authorized_keys (sshd reads that file
+            // as the login): the directory is traversable, the repositories its own.
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o755))
+                .expect("chmod remote dir");
+            std::fs::set_permissions(&authorized_keys, std::fs::Permissions::from_mode(0o644))
+                .expect("chmod authorized_keys");
+            super::run_checked(Command::new("chown").arg(LOGIN).arg(&repos));
+            LOGIN.to_owned()
+        } else {
+            super::run_checked(Command::new("id").arg("-un"))
+                .trim()
+                .to_owned()
+        };
+        if root {
             // sshd's privilege-separation directory, which it requires when run as root.
             std::fs::create_dir_all("/run/sshd").expect("mkdir /run/sshd");
         }
-        let user = super::run_checked(Command::new("id").arg("-un"))
-            .trim()
-            .to_owned();
 
         for _ in 0..super::PORT_ATTEMPTS {
             let port = super::free_port();
             let config = base.join("sshd_config");
             std::fs::write(
                 &config,
-                sshd_config(port, &host_key, &authorized_keys, &base, &user),
+                sshd_config(port, &host_keys, &authorized_keys, &base, &user),
             )
             .expect("write sshd_config");
             let log = base.join("sshd.log");
@@ -111,6 +171,7 @@ impl SshRemote {
                     user,
                     port,
                     host_key_line,
+                    host_key_lines,
                     child,
                 });
             }
@@ -135,9 +196,27 @@ impl SshRemote {
         writeln!(file, "{}", public_key_line.trim()).expect("append authorized_keys");
     }
 
-    /// The server's public host key, `ssh-ed25519 AAAA…`.
+    /// Replaces every authorized key with `lines` (revoking the others).
+    pub fn set_authorized_keys(&self, lines: &[&str]) {
+        let text: String = lines.iter().map(|l| format!("{}\n", l.trim())).collect();
+        std::fs::write(&self.authorized_keys, text).expect("write authorized_keys");
+    }
+
+    /// The server's public Ed25519 host key, `ssh-ed25519 AAAA…`.
     pub fn host_key_line(&self) -> String {
         self.host_key_line.clone()
+    }
+
+    /// Every host key the server offers, `<type> AAAA…`.
+    pub fn host_key_lines(&self) -> Vec<String> {
+        self.host_key_lines.clone()
+    }
+
+    /// Whether the login in the URLs is another account than the one running the tests (so a
+    /// client that ignores the URL's user cannot log in). False only when not run as root.
+    pub fn login_is_another_user(&self) -> bool {
+        let me = super::run_checked(Command::new("id").arg("-un"));
+        me.trim() != self.user
     }
 
     /// A `known_hosts` line for this server: `[127.0.0.1]:<port> ssh-ed25519 AAAA…`.
@@ -149,7 +228,7 @@ impl SshRemote {
         self.port
     }
 
-    /// The login name used in URLs (the user running the tests).
+    /// The login name used in URLs (`git`, or the user running the tests when not root).
     pub fn user(&self) -> &str {
         &self.user
     }
@@ -157,6 +236,9 @@ impl SshRemote {
     /// Creates the bare repository and returns `ssh://<user>@127.0.0.1:<port>/<abs path>.git`.
     pub fn create_repo(&self, name: &str) -> String {
         let path = super::init_bare(&self.repos, &self.home, name);
+        if self.user == LOGIN {
+            super::run_checked(Command::new("chown").arg("-R").arg(LOGIN).arg(&path));
+        }
         format!(
             "ssh://{}@127.0.0.1:{}{}",
             self.user,
@@ -189,16 +271,19 @@ impl Drop for SshRemote {
 
 fn sshd_config(
     port: u16,
-    host_key: &Path,
+    host_keys: &[PathBuf],
     authorized_keys: &Path,
     dir: &Path,
     user: &str,
 ) -> String {
+    let host_keys: String = host_keys
+        .iter()
+        .map(|k| format!("HostKey {}\n", k.display()))
+        .collect();
     format!(
         "Port {port}
 ListenAddress 127.0.0.1
-HostKey {host_key}
-PidFile {pid}
+{host_keys}PidFile {pid}
 AuthorizedKeysFile {authorized_keys}
 AllowUsers {user}
 PubkeyAuthentication yes
@@ -211,7 +296,6 @@ PrintMotd no
 UseDNS no
 LogLevel VERBOSE
 ",
-        host_key = host_key.display(),
         pid = dir.join("sshd.pid").display(),
         authorized_keys = authorized_keys.display(),
     )

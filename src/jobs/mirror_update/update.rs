@@ -61,8 +61,11 @@ pub(super) async fn run(
         .map_err(|e| UpdateFailure::Retryable(e.to_string()))?;
     let prepared = prepare(mirror, creds, ctx.policy, ctx.git)
         .await
-        .map_err(|e| UpdateFailure::Retryable(e.to_string()))?;
-    let result = sync(ctx, mirror, &prepared).await;
+        .map_err(UpdateFailure::from)?;
+    let result = match sync(ctx, mirror, &prepared).await {
+        Err(f) => Err(prepared.explain(f, ctx.git, mirror).await),
+        ok => ok,
+    };
     if result.is_err() {
         // Part of a push may have landed: the remote state is unknown now.
         if let Err(e) = ctx.store.forget_remote_refs(mirror.id).await {

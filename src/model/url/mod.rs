@@ -142,6 +142,10 @@ pub enum UrlError {
     /// The URL parsed far enough to be judged, and a rule refused it.
     #[error("is blocked: {0}")]
     Blocked(BlockReason),
+    /// SCP syntax (`git@host:path`), which git reads as ssh but GitLab refuses; the message names
+    /// the `ssh://` URL to use instead (GitLab's wording first, so clients matching it still do).
+    #[error("is blocked: URI is invalid: SCP-style addresses (git@host:path) are not supported, use {0}")]
+    ScpSyntax(String),
 }
 
 /// The rule a URL broke, with GitLab's `UrlBlocker` messages as `Display`.
@@ -204,7 +208,37 @@ pub fn parse_mirror_url(input: &str, policy: NetworkPolicy) -> Result<ParsedMirr
     if input.is_empty() {
         return Err(UrlError::Blank);
     }
-    parse_nonblank(input, policy).map_err(UrlError::Blocked)
+    parse_nonblank(input, policy).map_err(|reason| match scp_equivalent(input) {
+        Some(ssh_url) if reason == BlockReason::InvalidUri => UrlError::ScpSyntax(ssh_url),
+        _ => UrlError::Blocked(reason),
+    })
+}
+
+/// The `ssh://` URL git would use for SCP syntax `user@host:path` (no `://`, an `@` before the
+/// first `:`, no `/` before it), or `None` when `input` is not written so. A relative path is
+/// relative to the login's home on the remote, which `ssh://` spells `/~/path`; hosting services
+/// resolve both forms to the same repository, so the plain `/path` is suggested.
+pub fn scp_equivalent(input: &str) -> Option<String> {
+    if input.contains("://") {
+        return None;
+    }
+    let (authority, path) = input.split_once(':')?;
+    let (user, host) = authority.rsplit_once('@')?;
+    if user.is_empty() || host.is_empty() || authority.contains(['/', ' ']) {
+        return None;
+    }
+    let path = path.trim_start_matches('/');
+    Some(format!("ssh://{user}@{host}/{path}"))
+}
+
+/// Why `user` cannot log in over `ssh://`, or `None` when it can. ssh reads the login name from
+/// a configuration file we write (`User`), where quotes, spaces, `%` tokens and `${}`
+/// expansions would change its meaning, so only the characters login names use are allowed.
+pub fn ssh_login_user_error(user: &str) -> Option<&'static str> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@' | '+');
+    (!user.chars().all(allowed)).then_some(
+        "is blocked: an ssh:// login user may contain only letters, digits and . _ - @ +",
+    )
 }
 
 fn parse_nonblank(input: &str, policy: NetworkPolicy) -> Result<ParsedMirrorUrl, BlockReason> {

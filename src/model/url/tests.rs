@@ -106,7 +106,6 @@ fn parse_refuses_with_gitlab_reasons() {
         ("https://host.example/%C2%85", LOCAL, Err(B::InvalidUri)),
         ("https://host.example/\tx", LOCAL, Err(B::InvalidUri)),
         ("https://u:%FF@host.example/", LOCAL, Err(B::InvalidUri)),
-        ("git@github.com:group/x.git", LOCAL, Err(B::InvalidUri)),
         ("https:host.example/x", LOCAL, Err(B::InvalidUri)),
         ("https:/host.example/x", LOCAL, Err(B::InvalidUri)),
         ("https://host.example:abc/", LOCAL, Err(B::InvalidUri)),
@@ -430,5 +429,51 @@ proptest! {
         prop_assert_eq!(parsed.url, "https://host.example/x.git");
         prop_assert_eq!(parsed.user.as_deref(), Some(user.as_str()));
         prop_assert_eq!(parsed.password.as_ref().map(|p| p.expose_secret()), Some(password.as_str()));
+    }
+}
+
+#[test]
+fn scp_syntax_is_refused_with_the_ssh_url_to_use() {
+    let cases = [
+        (
+            "git@github.com:group/x.git",
+            "ssh://git@github.com/group/x.git",
+        ),
+        (
+            "git@203.0.113.10:/srv/x.git",
+            "ssh://git@203.0.113.10/srv/x.git",
+        ),
+        ("deploy@host.example:x", "ssh://deploy@host.example/x"),
+    ];
+    for (input, suggestion) in cases {
+        let err = parse_mirror_url(input, LOCAL).unwrap_err();
+        assert_eq!(err, UrlError::ScpSyntax(suggestion.into()), "{input}");
+        assert!(err
+            .to_string()
+            .starts_with("is blocked: URI is invalid: SCP-style"));
+        assert!(err.to_string().ends_with(&format!("use {suggestion}")));
+    }
+    for not_scp in [
+        "github.com:group/x.git",
+        "ssh://git@host.example/x",
+        "/a@b:c",
+    ] {
+        assert_eq!(scp_equivalent(not_scp), None, "{not_scp}");
+    }
+}
+
+#[test]
+fn ssh_login_users_are_plain_names() {
+    for ok in [
+        "git",
+        "deploy-bot",
+        "first.last",
+        "APKAEIBAERJR2EXAMPLE",
+        "u@realm",
+    ] {
+        assert_eq!(ssh_login_user_error(ok), None, "{ok}");
+    }
+    for bad in ["a b", "a\"b", "%u", "${HOME}", "a'b", "a\\b"] {
+        assert!(ssh_login_user_error(bad).is_some(), "{bad}");
     }
 }
