@@ -211,6 +211,32 @@ impl RefUpdatePlan {
         Some((explicit, patterns))
     }
 
+    /// The remote's refs once this plan is pushed to a remote that held `remote`. Both lists
+    /// are `(full name, oid)` sorted by name with each name once. Linear in `remote`'s length,
+    /// whose entries are moved, not copied.
+    pub fn applied_to(&self, remote: Vec<(String, String)>) -> Vec<(String, String)> {
+        let changes: BTreeMap<&str, Option<&str>> = self
+            .updates
+            .iter()
+            .map(|u| (u.name.as_str(), Some(u.new.as_str())))
+            .chain(self.deletes.iter().map(|d| (d.name.as_str(), None)))
+            .collect();
+        let mut out = Vec::with_capacity(remote.len() + self.updates.len());
+        let mut pending = changes.into_iter().peekable();
+        let owned = |(name, oid): (&str, &str)| (name.to_owned(), oid.to_owned());
+        for (name, oid) in remote {
+            while let Some((changed, new)) = pending.next_if(|(n, _)| *n < name.as_str()) {
+                out.extend(new.map(|new| owned((changed, new))));
+            }
+            match pending.next_if(|(n, _)| *n == name.as_str()) {
+                Some((_, new)) => out.extend(new.map(|new| (name, new.to_owned()))),
+                None => out.push((name, oid)),
+            }
+        }
+        out.extend(pending.filter_map(|(name, new)| Some(owned((name, new?)))));
+        out
+    }
+
     /// The error GitLab records when refs have diverged, or `None` when none has.
     pub fn divergent_message(&self) -> Option<String> {
         if self.divergent.is_empty() {

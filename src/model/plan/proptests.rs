@@ -1,6 +1,7 @@
 //! Property tests of the planner over random repository pairs: a forced plan converges, a
 //! second plan after applying the first is empty, questions asked are exactly those used, the
-//! incremental plan agrees with the full one on changed refs, and batching keeps order.
+//! incremental plan agrees with the full one on changed refs, `applied_to` is the plan applied,
+//! and batching keeps order.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -222,6 +223,14 @@ proptest! {
         prop_assert_eq!(plan_changed(&input, &oracle), restrict(&full, &names));
         let asked: BTreeSet<_> = changed_ancestry_questions(&input).into_iter().collect();
         prop_assert!(asked.is_subset(&world.questions()));
+    }
+
+    #[test]
+    fn applied_to_is_every_change_applied_in_name_order(world in world()) {
+        let plan = world.plan_with(&world.remote, &world.oracle());
+        let remote: Vec<_> = world.remote.clone().into_iter().collect();
+        let want: Vec<_> = apply(&plan, &world.remote).into_iter().collect();
+        prop_assert_eq!(plan.applied_to(remote), want);
     }
 
     #[test]
