@@ -4,13 +4,15 @@
 //! are asked as [`AncestryQuestion`]s and answered by the caller, so the git work can be batched.
 //!
 //! Every sync is two pure steps: [`ancestry_questions`] lists what git must answer, then [`plan`]
-//! turns the answers into a [`RefUpdatePlan`]. [`changed_ancestry_questions`] and [`plan_changed`]
-//! do the same for only the refs changed since the last successful sync, at a cost independent
-//! of the repository's size.
+//! turns the answers into a [`RefUpdatePlan`]. Both read the two sides whole, in one pass by name
+//! over lists that arrive sorted. An update lists its local refs anyway, so finding the refs that
+//! changed since the last sync would cost that same pass; an incremental planner was measured and
+//! removed (BENCHMARKS.md, "Issue 8: remote state per ref").
 //!
-//! **Invariant:** both entry points classify each ref with the same private rule, so the full
-//! and incremental plans cannot drift apart.
+//! **Invariant:** both steps pair and classify refs with the same private code, so the questions
+//! asked are exactly those the plan uses (property-tested).
 
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::refmatch::RefFilter;
@@ -50,36 +52,6 @@ pub struct PlanInput<'a> {
     /// Deletions only happen when this branch exists in `local`.
     pub default_branch: Option<&'a str>,
     /// The mirror's `keep_divergent_refs`: no force, no deletions, diverged refs reported.
-    pub keep_divergent_refs: bool,
-    /// Which refs the mirror pushes and deletes.
-    pub filter: &'a RefFilter,
-}
-
-/// The local default branch, known to exist, with the commit it points at.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DefaultBranch<'a> {
-    /// Short branch name, such as `main`.
-    pub name: &'a str,
-    /// The object id `refs/heads/<name>` points at now.
-    pub oid: &'a str,
-}
-
-/// What an incremental plan reads: only the local refs changed since the last successful sync
-/// and the remote state that sync left behind.
-#[derive(Debug, Clone, Copy)]
-pub struct ChangedRefsInput<'a> {
-    /// Local refs changed since the last successful sync: full name to the new object id, or to
-    /// `None` when the ref was deleted locally. Names outside `refs/heads/` and `refs/tags/` are
-    /// ignored.
-    pub changed: &'a BTreeMap<String, Option<String>>,
-    /// The remote's refs as the last successful sync left them, trusted to be the remote's
-    /// current state. The caller pushes with `--force-with-lease=<ref>:<old_remote>` so a remote
-    /// that drifted is detected, and then falls back to a full [`plan`].
-    pub last_remote: &'a BTreeMap<String, String>,
-    /// The local default branch if it exists now; it must agree with `changed` when the default
-    /// branch is among the changed refs.
-    pub default_branch: Option<DefaultBranch<'a>>,
-    /// The mirror's `keep_divergent_refs`, as in [`PlanInput`].
     pub keep_divergent_refs: bool,
     /// Which refs the mirror pushes and deletes.
     pub filter: &'a RefFilter,
@@ -211,6 +183,32 @@ impl RefUpdatePlan {
         Some((explicit, patterns))
     }
 
+    /// The remote's refs once this plan is pushed to a remote that held `remote`. Both lists
+    /// are `(full name, oid)` sorted by name with each name once. Linear in `remote`'s length,
+    /// whose entries are moved, not copied.
+    pub fn applied_to(&self, remote: Vec<(String, String)>) -> Vec<(String, String)> {
+        let changes: BTreeMap<&str, Option<&str>> = self
+            .updates
+            .iter()
+            .map(|u| (u.name.as_str(), Some(u.new.as_str())))
+            .chain(self.deletes.iter().map(|d| (d.name.as_str(), None)))
+            .collect();
+        let mut out = Vec::with_capacity(remote.len() + self.updates.len());
+        let mut pending = changes.into_iter().peekable();
+        let owned = |(name, oid): (&str, &str)| (name.to_owned(), oid.to_owned());
+        for (name, oid) in remote {
+            while let Some((changed, new)) = pending.next_if(|(n, _)| *n < name.as_str()) {
+                out.extend(new.map(|new| owned((changed, new))));
+            }
+            match pending.next_if(|(n, _)| *n == name.as_str()) {
+                Some((_, new)) => out.extend(new.map(|new| (name, new.to_owned()))),
+                None => out.push((name, oid)),
+            }
+        }
+        out.extend(pending.filter_map(|(name, new)| Some(owned((name, new?)))));
+        out
+    }
+
     /// The error GitLab records when refs have diverged, or `None` when none has.
     pub fn divergent_message(&self) -> Option<String> {
         if self.divergent.is_empty() {
@@ -227,36 +225,14 @@ impl RefUpdatePlan {
 /// The ancestry questions [`plan`] will ask for `input`, deduplicated and sorted. None is asked
 /// for a ref the filter excludes or whose two sides are equal.
 pub fn ancestry_questions(input: &PlanInput<'_>) -> Vec<AncestryQuestion> {
-    let (rules, pairs) = full_pairs(input);
-    questions(&rules, &pairs)
+    questions(&Sides::new(input))
 }
 
 /// The full plan for `input`. `answers(ancestor, descendant)` answers the questions listed by
 /// [`ancestry_questions`]; `None` (an object unknown locally) counts as "not an ancestor", as in
 /// Gitaly, so a diverged ref is reported and an unmerged remote-only ref is kept.
 pub fn plan(input: &PlanInput<'_>, answers: &impl Fn(&str, &str) -> Option<bool>) -> RefUpdatePlan {
-    let (rules, pairs) = full_pairs(input);
-    assemble(&rules, &pairs, answers)
-}
-
-/// The ancestry questions [`plan_changed`] will ask for `input`, deduplicated and sorted.
-pub fn changed_ancestry_questions(input: &ChangedRefsInput<'_>) -> Vec<AncestryQuestion> {
-    let (rules, pairs) = changed_pairs(input);
-    questions(&rules, &pairs)
-}
-
-/// The plan for only the changed refs: for those refs, exactly what [`plan`] would decide if the
-/// remote were in the state `last_remote` records. Costs O(changed · log(remote refs)).
-///
-/// Refs absent from `changed` are not revisited, so a remote-only ref kept earlier as unmerged
-/// is not deleted when the default branch later absorbs it, and an unchanged diverged ref is not
-/// reported again: a full [`plan`] now and then catches both up.
-pub fn plan_changed(
-    input: &ChangedRefsInput<'_>,
-    answers: &impl Fn(&str, &str) -> Option<bool>,
-) -> RefUpdatePlan {
-    let (rules, pairs) = changed_pairs(input);
-    assemble(&rules, &pairs, answers)
+    assemble(&Sides::new(input), answers)
 }
 
 /// The settings every ref is judged by.
@@ -334,78 +310,143 @@ impl<'a> Verdict<'a> {
     }
 }
 
-/// Pairs every local and remote branch and tag by name, and works out the default branch.
-fn full_pairs<'a>(input: &PlanInput<'a>) -> (Rules<'a>, Vec<RefPair<'a>>) {
-    let local = mirrored_refs(input.local);
-    let remote = mirrored_refs(input.remote);
-    let default = input.default_branch.and_then(|name| {
-        let full = format!("refs/heads/{name}");
-        local.get(full.as_str()).map(|&oid| (full, oid))
-    });
-    let mut pairs: Vec<RefPair<'a>> = local
-        .iter()
-        .map(|(&name, &oid)| RefPair {
-            name,
-            local: Some(oid),
-            remote: remote.get(name).copied(),
-        })
-        .collect();
-    pairs.extend(
-        remote
+/// Whether a ref is in a namespace mirrors cover; other namespaces are not mirrored.
+fn mirrored(name: &str) -> bool {
+    name.starts_with("refs/heads/") || name.starts_with("refs/tags/")
+}
+
+/// One side's branches and tags, sorted by name with each name once.
+enum Side<'a> {
+    /// The caller's list, already strictly sorted by name (as both sides are in an update):
+    /// read in place, so planning allocates nothing per ref.
+    Sorted(&'a [(String, String)]),
+    /// A sorted copy of an unsorted list, keeping the last entry of a repeated name.
+    Copied(Vec<(&'a str, &'a str)>),
+}
+
+impl<'a> Side<'a> {
+    fn new(refs: &'a [(String, String)]) -> Side<'a> {
+        if refs.windows(2).all(|w| w[0].0 < w[1].0) {
+            return Side::Sorted(refs);
+        }
+        let mut sorted: Vec<(&str, &str)> = refs
             .iter()
-            .filter(|(name, _)| !local.contains_key(*name))
-            .map(|(&name, &oid)| RefPair {
-                name,
-                local: None,
-                remote: Some(oid),
-            }),
-    );
-    let (default_ref, default_oid) = default.unzip();
-    let rules = Rules {
-        filter: input.filter,
-        keep_divergent_refs: input.keep_divergent_refs,
-        default_ref,
-        default_oid,
-    };
-    (rules, pairs)
+            .filter(|(name, _)| mirrored(name))
+            .map(|(name, oid)| (name.as_str(), oid.as_str()))
+            .collect();
+        // Stable, so the entries of one name keep their order and the last can win.
+        sorted.sort_by(|a, b| a.0.cmp(b.0));
+        let mut unique: Vec<(&str, &str)> = Vec::with_capacity(sorted.len());
+        for entry in sorted {
+            match unique.last_mut() {
+                Some(last) if last.0 == entry.0 => *last = entry,
+                _ => unique.push(entry),
+            }
+        }
+        Side::Copied(unique)
+    }
+
+    /// The branches and tags in name order.
+    fn iter(&self) -> impl Iterator<Item = (&'a str, &'a str)> + '_ {
+        let (sorted, copied) = match self {
+            Side::Sorted(refs) => (Some(refs.iter()), None),
+            Side::Copied(refs) => (None, Some(refs.iter())),
+        };
+        sorted
+            .into_iter()
+            .flatten()
+            .map(|(name, oid)| (name.as_str(), oid.as_str()))
+            .chain(copied.into_iter().flatten().copied())
+            .filter(|(name, _)| mirrored(name))
+    }
+
+    /// The object id of branch or tag `name`.
+    fn get(&self, name: &str) -> Option<&'a str> {
+        match self {
+            Side::Sorted(refs) => refs
+                .binary_search_by(|(n, _)| n.as_str().cmp(name))
+                .ok()
+                .map(|at| refs[at].1.as_str()),
+            Side::Copied(refs) => refs
+                .binary_search_by(|(n, _)| (*n).cmp(name))
+                .ok()
+                .map(|at| refs[at].1),
+        }
+        .filter(|_| mirrored(name))
+    }
 }
 
-/// Pairs each changed ref with the remote state last left, by one lookup per changed ref.
-fn changed_pairs<'a>(input: &ChangedRefsInput<'a>) -> (Rules<'a>, Vec<RefPair<'a>>) {
-    let pairs = input
-        .changed
-        .iter()
-        .map(|(name, local)| RefPair {
-            name,
-            local: local.as_deref(),
-            remote: input.last_remote.get(name).map(String::as_str),
-        })
-        .collect();
-    let rules = Rules {
-        filter: input.filter,
-        keep_divergent_refs: input.keep_divergent_refs,
-        default_ref: input
-            .default_branch
-            .map(|d| format!("refs/heads/{}", d.name)),
-        default_oid: input.default_branch.map(|d| d.oid),
-    };
-    (rules, pairs)
+/// Both sides of one plan and the rules to judge their refs by.
+struct Sides<'a> {
+    rules: Rules<'a>,
+    local: Side<'a>,
+    remote: Side<'a>,
 }
 
-/// The branches and tags of one side by name; other namespaces are not mirrored.
-fn mirrored_refs(refs: &[(String, String)]) -> BTreeMap<&str, &str> {
-    refs.iter()
-        .filter(|(name, _)| name.starts_with("refs/heads/") || name.starts_with("refs/tags/"))
-        .map(|(name, oid)| (name.as_str(), oid.as_str()))
-        .collect()
+impl<'a> Sides<'a> {
+    /// Reads `input` and works out the default branch.
+    fn new(input: &PlanInput<'a>) -> Sides<'a> {
+        let local = Side::new(input.local);
+        let remote = Side::new(input.remote);
+        let default = input.default_branch.and_then(|name| {
+            let full = format!("refs/heads/{name}");
+            let oid = local.get(&full)?;
+            Some((full, oid))
+        });
+        let (default_ref, default_oid) = default.unzip();
+        let rules = Rules {
+            filter: input.filter,
+            keep_divergent_refs: input.keep_divergent_refs,
+            default_ref,
+            default_oid,
+        };
+        Sides {
+            rules,
+            local,
+            remote,
+        }
+    }
+
+    /// Calls `f` with every branch and tag of either side, paired by name, in name order.
+    fn for_each_pair(&self, mut f: impl FnMut(RefPair<'a>)) {
+        let (mut l, mut r) = (self.local.iter().peekable(), self.remote.iter().peekable());
+        loop {
+            let side = match (l.peek(), r.peek()) {
+                (None, None) => return,
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+                (Some((ln, _)), Some((rn, _))) => ln.cmp(rn),
+            };
+            let pair = match side {
+                Ordering::Less => l.next().map(|(name, oid)| RefPair {
+                    name,
+                    local: Some(oid),
+                    remote: None,
+                }),
+                Ordering::Greater => r.next().map(|(name, oid)| RefPair {
+                    name,
+                    local: None,
+                    remote: Some(oid),
+                }),
+                Ordering::Equal => {
+                    l.next()
+                        .zip(r.next())
+                        .map(|((name, ours), (_, theirs))| RefPair {
+                            name,
+                            local: Some(ours),
+                            remote: Some(theirs),
+                        })
+                }
+            };
+            pair.into_iter().for_each(&mut f);
+        }
+    }
 }
 
-/// The deduplicated, sorted questions the verdicts for `pairs` wait on.
-fn questions<'a>(rules: &Rules<'a>, pairs: &[RefPair<'a>]) -> Vec<AncestryQuestion> {
-    let asked: BTreeSet<(&str, &str)> = pairs
-        .iter()
-        .filter_map(|pair| rules.classify(pair).question())
-        .collect();
+/// The deduplicated, sorted questions the verdicts for both sides wait on.
+fn questions(sides: &Sides<'_>) -> Vec<AncestryQuestion> {
+    let mut asked: BTreeSet<(&str, &str)> = BTreeSet::new();
+    sides.for_each_pair(|pair| asked.extend(sides.rules.classify(&pair).question()));
     asked
         .into_iter()
         .map(|(ancestor, descendant)| AncestryQuestion {
@@ -415,46 +456,43 @@ fn questions<'a>(rules: &Rules<'a>, pairs: &[RefPair<'a>]) -> Vec<AncestryQuesti
         .collect()
 }
 
-/// Turns the verdicts for `pairs` (each side sorted by name) into a plan, asking `answers`.
-fn assemble(
-    rules: &Rules<'_>,
-    pairs: &[RefPair<'_>],
-    answers: &impl Fn(&str, &str) -> Option<bool>,
-) -> RefUpdatePlan {
+/// Turns the verdicts for both sides into a plan, asking `answers`.
+fn assemble(sides: &Sides<'_>, answers: &impl Fn(&str, &str) -> Option<bool>) -> RefUpdatePlan {
+    let rules = &sides.rules;
     let is_ancestor =
         |ancestor: &str, descendant: &str| answers(ancestor, descendant) == Some(true);
     let mut plan = RefUpdatePlan {
         force: !rules.keep_divergent_refs,
         ..RefUpdatePlan::default()
     };
-    for pair in pairs {
-        let name = pair.name.to_owned();
-        match rules.classify(pair) {
+    sides.for_each_pair(|pair| {
+        let name = pair.name;
+        match rules.classify(&pair) {
             Verdict::Nothing => {}
             Verdict::Update { old, new } => plan.updates.push(RefUpdate {
-                name,
+                name: name.to_owned(),
                 old_remote: old.map(str::to_owned),
                 new: new.to_owned(),
             }),
             Verdict::FastForwardOrDiverged { old, new } if is_ancestor(old, new) => {
                 plan.updates.push(RefUpdate {
-                    name,
+                    name: name.to_owned(),
                     old_remote: Some(old.to_owned()),
                     new: new.to_owned(),
                 });
             }
-            Verdict::FastForwardOrDiverged { .. } => plan.divergent.push(name),
+            Verdict::FastForwardOrDiverged { .. } => plan.divergent.push(name.to_owned()),
             Verdict::DeleteIfMerged { old, default_oid } if !is_ancestor(old, default_oid) => {}
             Verdict::Delete { old } | Verdict::DeleteIfMerged { old, .. } => {
                 plan.deletes.push(RefDelete {
-                    name,
+                    name: name.to_owned(),
                     old_remote: old.to_owned(),
                 });
             }
         }
-    }
-    // Sorting here, not trusting the callers' order, keeps the cap on the same refs as Gitaly,
-    // which walks local refs in name order.
+    });
+    // The pairs came in name order, so these sorts only check it; name order keeps the cap on
+    // the same refs as Gitaly, which walks local refs in name order.
     plan.updates.sort_by(|a, b| a.name.cmp(&b.name));
     plan.deletes.sort_by(|a, b| a.name.cmp(&b.name));
     plan.divergent.sort();

@@ -1,19 +1,37 @@
 //! A mirror's update status and the remote state its last update left: marking an update
 //! started, persisting the [`Transition`] the domain decided, sweeping updates abandoned in
-//! `started`, and the recorded remote refs (shared by every node, so any node plans from them).
+//! `started`, and the recorded remote state (shared by every node, so any node plans from it):
+//! a header per mirror whose `generation` changes with every write, and one row per remote ref,
+//! so an update writes only the refs its push changed.
 //!
 //! Invariant: status values are written from [`UpdateStatus::as_str`], never as SQL literals
 //! chosen here.
 
 use std::collections::BTreeMap;
 
+use rand::Rng;
+
 use super::mirrors::{mirror_job_key, mirror_job_key_sql};
-use super::{Store, StoreError};
+use super::{Dialect, Store, StoreError};
 use crate::model::entities::Millis;
 use crate::model::status::{Transition, UpdateStatus};
 
 /// A project id and, for each of its mirrors, the mirror id and its recorded source digest.
 pub(super) type ProjectDigests = (i64, Vec<(i64, Option<String>)>);
+
+/// What a write changes in a recorded remote state: full ref name → the oid it now has, or
+/// `None` when the remote no longer has it.
+pub type RemoteRefChanges = BTreeMap<String, Option<String>>;
+
+/// The header of a recorded remote state (`mirror_remote_states`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RemoteStateHeader {
+    /// Changes with every write of the state (a random value, never repeated in practice), so
+    /// a copy of the refs taken at one generation is current exactly while this is unchanged.
+    pub generation: i64,
+    /// When the update that wrote the state ended its push.
+    pub taken_at: Millis,
+}
 
 impl Store {
     /// Marks an update as running: status `started`, `last_update_started_at = now`. False when
@@ -80,59 +98,156 @@ impl Store {
         self.job_pending(&mirror_job_key(id)).await
     }
 
-    /// The remote refs (name → id) the last successful update to `url` left, and when.
-    pub async fn remote_refs(
+    /// The header of the remote state the last successful update to `url` recorded: one row,
+    /// read by every update to learn whether its cached copy of the refs is still current.
+    pub async fn remote_state_header(
         &self,
         mirror_id: i64,
         url: &str,
-    ) -> Result<Option<(Millis, BTreeMap<String, String>)>, StoreError> {
-        let row: Option<(i64, String)> = sqlx::query_as(
-            "select taken_at, refs from mirror_remote_refs where mirror_id = $1 and url = $2",
+    ) -> Result<Option<RemoteStateHeader>, StoreError> {
+        let row: Option<(i64, i64)> = sqlx::query_as(
+            "select generation, taken_at from mirror_remote_states where mirror_id = $1 and url = $2",
         )
         .bind(mirror_id)
         .bind(url)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|(at, text)| {
-            let refs = text
+        Ok(row.map(|(generation, taken_at)| RemoteStateHeader {
+            generation,
+            taken_at,
+        }))
+    }
+
+    /// The remote state the last successful update to `url` recorded: its header and every ref
+    /// as `(full name, oid)` sorted by name, from one statement (so from one snapshot).
+    ///
+    /// The refs come back as one aggregated text value rather than one row each: sqlx hands
+    /// every row over separately (on SQLite through a channel, with a wake-up per row), which
+    /// for 100,000 refs costs several times more than one 6 MB value.
+    pub async fn remote_state(
+        &self,
+        mirror_id: i64,
+        url: &str,
+    ) -> Result<Option<(RemoteStateHeader, Vec<(String, String)>)>, StoreError> {
+        let lines = match self.dialect {
+            Dialect::Sqlite => "group_concat(r.oid || ' ' || r.name, char(10))",
+            Dialect::Postgres => "string_agg(r.oid || ' ' || r.name, chr(10))",
+        };
+        let sql = format!(
+            "select h.generation, h.taken_at, \
+               (select {lines} from mirror_remote_state_refs r where r.mirror_id = h.mirror_id) \
+             from mirror_remote_states h where h.mirror_id = $1 and h.url = $2"
+        );
+        let row: Option<(i64, i64, Option<String>)> = sqlx::query_as(&sql)
+            .bind(mirror_id)
+            .bind(url)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|(generation, taken_at, text)| {
+            let mut refs: Vec<(String, String)> = text
+                .as_deref()
+                .unwrap_or("")
                 .lines()
                 .filter_map(|l| l.split_once(' '))
                 .map(|(oid, name)| (name.to_owned(), oid.to_owned()))
                 .collect();
-            (at, refs)
+            // Neither aggregate promises an order; names are unique (the primary key).
+            refs.sort_unstable();
+            let header = RemoteStateHeader {
+                generation,
+                taken_at,
+            };
+            (header, refs)
         }))
     }
 
-    /// Records the remote refs an update left.
-    pub async fn save_remote_refs(
+    /// Records the remote state an update left: the refs of generation `base` with `changes`
+    /// applied (`base` `None`: no state is recorded, so `changes` holds every ref), and a new
+    /// header, in one transaction. Returns the new generation, or `None` with nothing written
+    /// when the recorded state is no longer generation `base` (it was forgotten, or another run
+    /// wrote it, meanwhile).
+    pub async fn save_remote_state(
         &self,
         mirror_id: i64,
         url: &str,
-        refs: &BTreeMap<String, String>,
+        base: Option<i64>,
+        changes: &RemoteRefChanges,
         source_digest: &str,
         now: Millis,
-    ) -> Result<(), StoreError> {
-        let mut text = String::with_capacity(refs.len() * 64);
-        for (name, oid) in refs {
-            text.push_str(oid);
-            text.push(' ');
-            text.push_str(name);
-            text.push('\n');
+    ) -> Result<Option<i64>, StoreError> {
+        let generation = rand::thread_rng().gen_range(1..i64::MAX);
+        let mut tx = self.transaction().await?;
+        let header = match base {
+            Some(base) => sqlx::query(
+                "update mirror_remote_states set url = $1, taken_at = $2, source_digest = $3, \
+                 generation = $4 where mirror_id = $5 and generation = $6",
+            )
+            .bind(url)
+            .bind(now)
+            .bind(source_digest)
+            .bind(generation)
+            .bind(mirror_id)
+            .bind(base),
+            None => sqlx::query(
+                "insert into mirror_remote_states (url, taken_at, source_digest, generation, \
+                 mirror_id) values ($1, $2, $3, $4, $5) on conflict (mirror_id) do nothing",
+            )
+            .bind(url)
+            .bind(now)
+            .bind(source_digest)
+            .bind(generation)
+            .bind(mirror_id),
+        };
+        if header.execute(&mut *tx.tx).await?.rows_affected() == 0 {
+            return Ok(None);
         }
-        sqlx::query(
-            "insert into mirror_remote_refs (mirror_id, url, taken_at, refs, source_digest) \
-             values ($1, $2, $3, $4, $5) on conflict (mirror_id) do update set url = excluded.url, \
-             taken_at = excluded.taken_at, refs = excluded.refs, \
-             source_digest = excluded.source_digest",
-        )
-        .bind(mirror_id)
-        .bind(url)
-        .bind(now)
-        .bind(text)
-        .bind(source_digest)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        // Each kind of change is one statement whatever its size: the set travels as one JSON
+        // value that the database unpacks (a first mirror writes 100,000 rows).
+        let upserts: BTreeMap<&str, &str> = changes
+            .iter()
+            .filter_map(|(name, oid)| Some((name.as_str(), oid.as_deref()?)))
+            .collect();
+        if !upserts.is_empty() {
+            let sql = match self.dialect {
+                // `where true` tells SQLite's parser that `on conflict` is the upsert clause.
+                Dialect::Sqlite => {
+                    "insert into mirror_remote_state_refs (mirror_id, name, oid) \
+                     select $1, key, value from json_each($2) where true \
+                     on conflict (mirror_id, name) do update set oid = excluded.oid"
+                }
+                Dialect::Postgres => {
+                    "insert into mirror_remote_state_refs (mirror_id, name, oid) \
+                     select $1, key, value from json_each_text(cast($2 as json)) \
+                     on conflict (mirror_id, name) do update set oid = excluded.oid"
+                }
+            };
+            sqlx::query(sql)
+                .bind(mirror_id)
+                .bind(json_text(&upserts))
+                .execute(&mut *tx.tx)
+                .await?;
+        }
+        let deletes: Vec<&str> = changes
+            .iter()
+            .filter(|(_, oid)| oid.is_none())
+            .map(|(name, _)| name.as_str())
+            .collect();
+        if !deletes.is_empty() {
+            let names = match self.dialect {
+                Dialect::Sqlite => "select value from json_each($2)",
+                Dialect::Postgres => "select json_array_elements_text(cast($2 as json))",
+            };
+            let sql = format!(
+                "delete from mirror_remote_state_refs where mirror_id = $1 and name in ({names})"
+            );
+            sqlx::query(&sql)
+                .bind(mirror_id)
+                .bind(json_text(&deletes))
+                .execute(&mut *tx.tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(Some(generation))
     }
 
     /// Every enabled mirror whose last update succeeded, grouped by project, with the digest of
@@ -140,7 +255,7 @@ impl Store {
     pub async fn mirror_source_digests(&self) -> Result<Vec<ProjectDigests>, StoreError> {
         let rows: Vec<(i64, i64, Option<String>)> = sqlx::query_as(
             "select m.project_id, m.id, r.source_digest from remote_mirrors m \
-             left join mirror_remote_refs r on r.mirror_id = m.id \
+             left join mirror_remote_states r on r.mirror_id = m.id \
              where m.enabled = 1 and m.update_status = $1 order by m.project_id, m.id",
         )
         .bind(UpdateStatus::Finished.as_str())
@@ -156,12 +271,18 @@ impl Store {
         Ok(out)
     }
 
-    /// Forgets the recorded remote refs (an update failed part-way: the remote state is unknown).
-    pub async fn forget_remote_refs(&self, mirror_id: i64) -> Result<(), StoreError> {
-        sqlx::query("delete from mirror_remote_refs where mirror_id = $1")
+    /// Forgets the recorded remote state, header and refs (an update failed part-way: the
+    /// remote state is unknown).
+    pub async fn forget_remote_state(&self, mirror_id: i64) -> Result<(), StoreError> {
+        sqlx::query("delete from mirror_remote_states where mirror_id = $1")
             .bind(mirror_id)
             .execute(&self.pool)
             .await?;
         Ok(())
     }
+}
+
+/// A JSON text for one statement's bound set of names or name → oid pairs.
+fn json_text(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(value).expect("strings always serialise")
 }

@@ -362,7 +362,7 @@ impl Store {
             return Ok(None);
         }
         if reset_status {
-            sqlx::query("delete from mirror_remote_refs where mirror_id = $1")
+            sqlx::query("delete from mirror_remote_states where mirror_id = $1")
                 .bind(id)
                 .execute(&mut *tx.tx)
                 .await?;

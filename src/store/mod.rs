@@ -14,6 +14,7 @@ mod protected;
 mod users;
 
 pub use jobs::{ClaimedJob, NewJob, MIRROR_UPDATE_KIND, NOTIFY_CHANNEL, RECORD_PUSH_KIND};
+pub use mirror_status::{RemoteRefChanges, RemoteStateHeader};
 pub use mirrors::mirror_job_key;
 pub use projects::{NewProject, ProjectFilter, ProjectOrder};
 pub use protected::{AccessAction, NewAccess, NewProtection, ProtectionChanges};

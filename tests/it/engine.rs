@@ -618,13 +618,32 @@ async fn kill_9_mid_update_then_restart_converges_and_never_stays_started() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_remote_changed_behind_our_back_is_detected_and_forced_back() {
-    let fx = Fixture::new().await;
+    remote_changed_behind_our_back(Fixture::new().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_changed_behind_our_back_is_detected_and_forced_back_on_postgresql() {
+    let Some(fx) = Fixture::on_postgres().await else {
+        return;
+    };
+    remote_changed_behind_our_back(fx).await;
+}
+
+/// The first update lists the remote and records its state, which the node keeps; the second
+/// plans from that copy. Then someone force-pushes the remote: the third update, planning from
+/// the copy again, hits a stale lease, lists the remote and forces it back.
+async fn remote_changed_behind_our_back(fx: Fixture) {
     let daemon = GitDaemonRemote::start();
     let remote_url = daemon.create_repo("drift");
     let id = fx
         .add_mirror(json!({"url": remote_url, "enabled": true}))
         .await;
     let work = first_commit_pushed(&fx.push_url).await;
+    fx.wait_for(id, "finished", || daemon.refs("drift") == fx.local_refs())
+        .await;
+    let w = work.clone();
+    blocking(move || w.commit("two")).await;
+    work_push(&work, &fx.push_url, &["main"]).await;
     fx.wait_for(id, "finished", || daemon.refs("drift") == fx.local_refs())
         .await;
     // Someone force-pushes the remote's main; the engine's recorded state is now wrong.
@@ -646,7 +665,7 @@ async fn a_remote_changed_behind_our_back_is_detected_and_forced_back() {
     .await;
     assert_eq!(daemon.refs("drift")["refs/heads/main"], foreign);
     let w = work.clone();
-    let ours = blocking(move || w.commit("two")).await;
+    let ours = blocking(move || w.commit("three")).await;
     work_push(&work, &fx.push_url, &["main"]).await;
     let m = fx
         .wait_for(id, "finished", || {
@@ -654,6 +673,89 @@ async fn a_remote_changed_behind_our_back_is_detected_and_forced_back() {
         })
         .await;
     assert!(m.last_error.is_none(), "{m:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_never_plans_from_its_copy_of_a_state_another_node_rewrote() {
+    let server = TestServer::builder().local_network(true).start().await;
+    two_nodes_take_turns(server).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_never_plans_from_its_copy_of_a_state_another_node_rewrote_on_postgresql() {
+    let Some(server) = TestServer::builder()
+        .local_network(true)
+        .postgres()
+        .start()
+        .await
+    else {
+        return;
+    };
+    two_nodes_take_turns(server).await;
+}
+
+/// Two nodes share one database and one repository root, each with its own runner (so its own
+/// cache of remote states), and take turns updating one mirror. Node A records `main` and `t1`;
+/// node B reads that state from the database and adds tag `t2`; then `t2` is deleted and branch
+/// `feature` created. Node A still holds its copy without `t2`, and the lease cannot tell (it
+/// only pushes `feature`, absent in both states): only re-reading the state B wrote makes A
+/// delete `t2` from the remote.
+async fn two_nodes_take_turns(server: TestServer) {
+    use pushmirror::jobs::Runner;
+    let fx = Fixture::on(server).await;
+    let node_a = Runner::new(fx.server.state.0.clone());
+    let mut store =
+        pushmirror::config::StoreConfig::resolve(Some(fx.server.data_dir()), None, None);
+    store.database_url = fx.server.state.database_url.clone();
+    let config = pushmirror::config::ServeConfig {
+        store,
+        listen: "127.0.0.1:0".parse().unwrap(),
+        external_url: fx.server.base.clone(),
+        allow_local_network: true,
+        engine: pushmirror::config::EngineConfig::default(),
+        shutdown_grace: Duration::from_secs(5),
+    };
+    let node_b = Runner::new(pushmirror::app::App::build(&config).await.unwrap());
+    let daemon = GitDaemonRemote::start();
+    let id = fx
+        .add_mirror(json!({"url": daemon.create_repo("turns"), "enabled": true}))
+        .await;
+    // Runs `node`'s due jobs until the remote equals the hosted repository.
+    let converge = |node: Arc<Runner>, step: &'static str| {
+        let (fx, daemon) = (&fx, &daemon);
+        async move {
+            let converged = poll_until(CONVERGE, || {
+                let node = node.clone();
+                async move {
+                    node.run_pending().await;
+                    daemon.refs("turns") == fx.local_refs()
+                }
+            })
+            .await;
+            assert!(converged, "{step}: {:?}", daemon.refs("turns"));
+            let m = fx.mirror(id).await;
+            assert_eq!(m.update_status, "finished", "{step}: {m:?}");
+        }
+    };
+    let work = std::sync::Arc::new(Work::new());
+    let w = work.clone();
+    blocking(move || {
+        w.commit("one");
+        w.git(&["tag", "t1"]);
+    })
+    .await;
+    work_push(&work, &fx.push_url, &["main", "t1"]).await;
+    converge(node_a.clone(), "node A's first update").await;
+    let w = work.clone();
+    blocking(move || w.git(&["tag", "t2"])).await;
+    work_push(&work, &fx.push_url, &["t2"]).await;
+    converge(node_b.clone(), "node B's update").await;
+    assert!(daemon.refs("turns").contains_key("refs/tags/t2"));
+    let w = work.clone();
+    blocking(move || w.git(&["branch", "feature"])).await;
+    work_push(&work, &fx.push_url, &[":refs/tags/t2", "feature"]).await;
+    converge(node_a, "node A's second update").await;
+    assert!(!daemon.refs("turns").contains_key("refs/tags/t2"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,6 +8,7 @@
 
 mod host_limits;
 mod remote;
+mod remote_state;
 mod update;
 
 use std::sync::Arc;
@@ -20,12 +21,15 @@ use crate::config::EngineConfig;
 use crate::model::entities::Millis;
 use crate::model::status::{AttemptResult, HealthEvent, RetryPolicy};
 use host_limits::HostLimits;
+use remote_state::{RemoteStateCache, MAX_CACHED_REFS};
 use update::{UpdateContext, UpdateFailure};
 
-/// The kind's state, shared by its runs.
+/// The kind's state, shared by its runs (one per node).
 pub(crate) struct MirrorUpdates {
     per_host: HostLimits,
     retry: RetryPolicy,
+    /// Recent remote states, so an update need not read every ref of an unchanged state.
+    remote_states: RemoteStateCache,
 }
 
 impl MirrorUpdates {
@@ -36,6 +40,7 @@ impl MirrorUpdates {
                 protected_delay_ms: cfg.retry_delay_protected_secs as i64 * 1000,
                 default_delay_ms: cfg.retry_delay_secs as i64 * 1000,
             },
+            remote_states: RemoteStateCache::new(MAX_CACHED_REFS),
         }
     }
 }
@@ -71,6 +76,7 @@ pub(crate) async fn run(
         clock: app.clock.as_ref(),
         repo: app.storage.repository_path(mirror.project_id),
         policy: app.network_policy,
+        remote_states: &ctx.remote_states,
     };
     let result = match update::run(&uctx, &mirror).await {
         Ok(()) => AttemptResult::Succeeded,

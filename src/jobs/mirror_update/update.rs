@@ -1,7 +1,8 @@
 //! One mirror update: GitLab's sync algorithm (Gitaly's `UpdateRemoteMirror`) run against a real
 //! remote. List local refs; plan against the remote state the last update left (or, without one,
-//! against `ls-remote`); answer the plan's ancestry questions with git; push in batches; classify
-//! the outcome. Its result is data for the scheduler, which records it.
+//! against `ls-remote`); answer the plan's ancestry questions with git; push in batches; record
+//! the remote state the push left, writing only what changed; classify the outcome. Its result
+//! is data for the scheduler, which records it.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -9,6 +10,7 @@ use std::path::PathBuf;
 use secrecy::ExposeSecret;
 
 use super::remote::{prepare, PreparedRemote};
+use super::remote_state::{self, changes_between, NewState, RemoteStateCache};
 use super::source_digest;
 use crate::clock::Clock;
 use crate::credentials::MirrorCredentials;
@@ -19,7 +21,7 @@ use crate::model::plan::{ancestry_questions, plan, PlanInput, RefUpdatePlan};
 use crate::model::refmatch::{validate_branch_regex, RefFilter};
 use crate::model::url::{scrub, NetworkPolicy};
 use crate::secret::Cipher;
-use crate::store::Store;
+use crate::store::{RemoteRefChanges, Store};
 
 /// Refspecs per `git push`. Gitaly pushes 10 at a time; every push pays a full ref advertisement,
 /// so with 100,000 refs that would be 10,000 advertisements. 2,000 keeps argv near 200 KB (far
@@ -41,6 +43,8 @@ pub(super) struct UpdateContext<'a> {
     pub clock: &'a dyn Clock,
     pub repo: PathBuf,
     pub policy: NetworkPolicy,
+    /// This node's copies of recorded remote states.
+    pub remote_states: &'a RemoteStateCache,
 }
 
 /// How an update failed.
@@ -68,7 +72,7 @@ pub(super) async fn run(
     };
     if result.is_err() {
         // Part of a push may have landed: the remote state is unknown now.
-        if let Err(e) = ctx.store.forget_remote_refs(mirror.id).await {
+        if let Err(e) = remote_state::forget(ctx.store, ctx.remote_states, mirror.id).await {
             tracing::warn!(mirror = mirror.id, error = %e, "could not forget the remote state");
         }
     }
@@ -142,8 +146,8 @@ async fn filter_for(
     Ok(RefFilter::All)
 }
 
-/// Plans and pushes. With a recorded remote state, tries the lease path first; a remote that
-/// moved behind our back makes the lease fail, and the update is redone from `ls-remote`.
+/// Plans and pushes. With a recent recorded remote state, tries the lease path first; a remote
+/// that moved behind our back makes the lease fail, and the update is redone from `ls-remote`.
 async fn sync(
     ctx: &UpdateContext<'_>,
     mirror: &RemoteMirror,
@@ -161,13 +165,9 @@ async fn sync(
             .any(|(n, _)| n.strip_prefix("refs/heads/") == Some(b))
     });
     let filter = filter_for(ctx, mirror, &local).await?;
-    let recorded = ctx
-        .store
-        .remote_refs(mirror.id, &mirror.url)
+    let mut recorded = remote_state::load(ctx.store, ctx.remote_states, mirror.id, &mirror.url)
         .await
-        .map_err(|e| UpdateFailure::Retryable(e.to_string()))?
-        .filter(|(taken_at, _)| ctx.clock.now_ms() - taken_at < MAX_RECORD_AGE_MS)
-        .map(|(_, refs)| refs);
+        .map_err(|e| UpdateFailure::Retryable(e.to_string()))?;
     let target = Target {
         ctx,
         mirror,
@@ -176,24 +176,38 @@ async fn sync(
         default_branch: default_branch.as_deref(),
         filter: &filter,
     };
-    if let Some(recorded) = recorded {
-        match attempt(&target, recorded, true).await {
-            Err(Attempt::StaleLease) => {}
+    let now = ctx.clock.now_ms();
+    if let Some(fresh) = recorded.take_if(|r| now - r.taken_at < MAX_RECORD_AGE_MS) {
+        match attempt(&target, &fresh.refs, true).await {
+            Err(Attempt::StaleLease) => recorded = Some(fresh),
             Err(Attempt::Failed(f)) => return Err(f),
-            Ok(()) => return Ok(()),
+            Ok(planned) => {
+                let base = Some(fresh.generation);
+                return finish(&target, base, RemoteRefChanges::new(), fresh.refs, &planned).await;
+            }
         }
     }
-    let listed = ops::ls_remote(ctx.git, &ctx.repo, &prepared.remote)
+    let mut listed = ops::ls_remote(ctx.git, &ctx.repo, &prepared.remote)
         .await
         .map_err(git_failure)?;
-    let remote: BTreeMap<String, String> = listed.into_iter().collect();
-    match attempt(&target, remote, false).await {
-        Ok(()) => Ok(()),
-        Err(Attempt::Failed(f)) => Err(f),
-        Err(Attempt::StaleLease) => Err(UpdateFailure::Retryable(
-            "the remote changed while it was being updated".into(),
-        )),
-    }
+    listed.sort_unstable();
+    listed.dedup_by(|a, b| a.0 == b.0);
+    let planned = match attempt(&target, &listed, false).await {
+        Ok(planned) => planned,
+        Err(Attempt::Failed(f)) => return Err(f),
+        Err(Attempt::StaleLease) => {
+            return Err(UpdateFailure::Retryable(
+                "the remote changed while it was being updated".into(),
+            ))
+        }
+    };
+    // What the listing shows beyond the recorded state (all of it when none is recorded) is
+    // written along with the push's own changes.
+    let (base, drift) = match recorded {
+        Some(r) => (Some(r.generation), changes_between(&r.refs, &listed)),
+        None => (None, changes_between(&[], &listed)),
+    };
+    finish(&target, base, drift, listed, &planned).await
 }
 
 enum Attempt {
@@ -212,13 +226,13 @@ struct Target<'a> {
     filter: &'a RefFilter,
 }
 
-/// Plans against `remote_state` and pushes; `with_leases` pushes each ref only if the remote
-/// still holds what `remote_state` says (the recorded-state path).
+/// Plans against `remote_state` (sorted by name) and pushes; `with_leases` pushes each ref only
+/// if the remote still holds what `remote_state` says (the recorded-state path).
 async fn attempt(
     target: &Target<'_>,
-    mut remote_state: BTreeMap<String, String>,
+    remote_state: &[(String, String)],
     with_leases: bool,
-) -> Result<(), Attempt> {
+) -> Result<RefUpdatePlan, Attempt> {
     let Target {
         ctx,
         mirror,
@@ -227,13 +241,9 @@ async fn attempt(
         default_branch,
         filter,
     } = *target;
-    let remote_list: Vec<(String, String)> = remote_state
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
     let input = PlanInput {
         local,
-        remote: &remote_list,
+        remote: remote_state,
         default_branch,
         keep_divergent_refs: mirror.keep_divergent_refs,
         filter,
@@ -301,28 +311,54 @@ async fn attempt(
             Err(e) => return Err(Attempt::Failed(git_failure(e))),
         }
     }
+    Ok(planned)
+}
+
+/// After a push of `planned` to a remote that held `planned_from`: records the state it left
+/// (the recorded generation `base` with `changes` and the push's own changes written), and
+/// reports divergence, which fails the update.
+async fn finish(
+    target: &Target<'_>,
+    base: Option<i64>,
+    mut changes: RemoteRefChanges,
+    planned_from: Vec<(String, String)>,
+    planned: &RefUpdatePlan,
+) -> Result<(), UpdateFailure> {
+    let Target {
+        ctx, mirror, local, ..
+    } = *target;
+    if let Some(msg) = planned.divergent_message() {
+        // A failed update forgets the remote state (`run`): there is nothing to record.
+        return Err(UpdateFailure::Final(msg));
+    }
     for u in &planned.updates {
-        remote_state.insert(u.name.clone(), u.new.clone());
+        changes.insert(u.name.clone(), Some(u.new.clone()));
     }
     for d in &planned.deletes {
-        remote_state.remove(&d.name);
+        changes.insert(d.name.clone(), None);
     }
-    let saved = ctx
-        .store
-        .save_remote_refs(
-            mirror.id,
-            &mirror.url,
-            &remote_state,
-            &source_digest(local),
-            ctx.clock.now_ms(),
-        )
-        .await;
-    if let Err(e) = saved {
-        tracing::warn!(mirror = mirror.id, error = %e, "could not record the remote state");
-        let _ = ctx.store.forget_remote_refs(mirror.id).await;
-    }
-    match planned.divergent_message() {
-        Some(msg) => Err(Attempt::Failed(UpdateFailure::Final(msg))),
-        None => Ok(()),
-    }
+    let state = NewState {
+        base,
+        changes: &changes,
+        refs: planned.applied_to(planned_from),
+        source_digest: &source_digest(local),
+    };
+    let now = ctx.clock.now_ms();
+    let saved = remote_state::save(
+        ctx.store,
+        ctx.remote_states,
+        mirror.id,
+        &mirror.url,
+        state,
+        now,
+    )
+    .await;
+    let why = match saved {
+        Ok(true) => return Ok(()),
+        Ok(false) => "the recorded remote state changed during the update".to_owned(),
+        Err(e) => e.to_string(),
+    };
+    tracing::warn!(mirror = mirror.id, error = %why, "could not record the remote state");
+    let _ = remote_state::forget(ctx.store, ctx.remote_states, mirror.id).await;
+    Ok(())
 }

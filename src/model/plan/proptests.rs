@@ -1,6 +1,7 @@
 //! Property tests of the planner over random repository pairs: a forced plan converges, a
 //! second plan after applying the first is empty, questions asked are exactly those used, the
-//! incremental plan agrees with the full one on changed refs, and batching keeps order.
+//! order and repetition of the input do not matter (the last entry of a name wins),
+//! `applied_to` is the plan applied, and batching keeps order.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -127,37 +128,6 @@ fn apply(plan: &RefUpdatePlan, remote: &BTreeMap<String, String>) -> BTreeMap<St
     remote
 }
 
-/// The full plan cut down to `names`, as the incremental plan should see it.
-fn restrict(plan: &RefUpdatePlan, names: &BTreeSet<String>) -> RefUpdatePlan {
-    let updates: Vec<RefUpdate> = plan
-        .updates
-        .iter()
-        .filter(|u| names.contains(&u.name))
-        .cloned()
-        .collect();
-    RefUpdatePlan {
-        default_branch_first: plan.default_branch_first
-            && plan
-                .updates
-                .first()
-                .is_some_and(|u| names.contains(&u.name)),
-        updates,
-        deletes: plan
-            .deletes
-            .iter()
-            .filter(|d| names.contains(&d.name))
-            .cloned()
-            .collect(),
-        divergent: plan
-            .divergent
-            .iter()
-            .filter(|n| names.contains(*n))
-            .cloned()
-            .collect(),
-        force: plan.force,
-    }
-}
-
 proptest! {
     #[test]
     fn forced_plan_converges_on_covered_refs(mut world in world()) {
@@ -199,29 +169,36 @@ proptest! {
     }
 
     #[test]
-    fn plan_changed_equals_the_full_plan_on_changed_refs(
-        world in world(),
-        subset in proptest::collection::btree_set(proptest::sample::select(NAMES), 0..NAMES.len()),
-    ) {
-        let names: BTreeSet<String> = subset.iter().map(|n| n.to_string()).collect();
-        let changed: BTreeMap<String, Option<String>> =
-            names.iter().map(|n| (n.clone(), world.local.get(n).cloned())).collect();
+    fn input_order_and_repeated_names_do_not_matter(world in world(), stale in "[a-d]") {
+        let oracle = world.oracle();
+        let want = world.plan_with(&world.remote, &oracle);
+        // Each side reversed, with a stale entry before the real one of every name.
+        let shuffle = |side: &BTreeMap<String, String>| -> Vec<(String, String)> {
+            side.iter()
+                .rev()
+                .flat_map(|(n, o)| [(n.clone(), stale.clone()), (n.clone(), o.clone())])
+                .collect()
+        };
+        let (local, remote) = (shuffle(&world.local), shuffle(&world.remote));
         let filter = filter(world.filter);
-        let default_branch = world.default.and_then(|name| {
-            world.local.get(&format!("refs/heads/{name}")).map(|oid| DefaultBranch { name, oid })
-        });
-        let input = ChangedRefsInput {
-            changed: &changed,
-            last_remote: &world.remote,
-            default_branch,
+        let input = PlanInput {
+            local: &local,
+            remote: &remote,
+            default_branch: world.default,
             keep_divergent_refs: world.keep,
             filter: &filter,
         };
-        let oracle = world.oracle();
-        let full = world.plan_with(&world.remote, &oracle);
-        prop_assert_eq!(plan_changed(&input, &oracle), restrict(&full, &names));
-        let asked: BTreeSet<_> = changed_ancestry_questions(&input).into_iter().collect();
-        prop_assert!(asked.is_subset(&world.questions()));
+        prop_assert_eq!(plan(&input, &oracle), want);
+        let asked: BTreeSet<_> = ancestry_questions(&input).into_iter().collect();
+        prop_assert_eq!(asked, world.questions());
+    }
+
+    #[test]
+    fn applied_to_is_every_change_applied_in_name_order(world in world()) {
+        let plan = world.plan_with(&world.remote, &world.oracle());
+        let remote: Vec<_> = world.remote.clone().into_iter().collect();
+        let want: Vec<_> = apply(&plan, &world.remote).into_iter().collect();
+        prop_assert_eq!(plan.applied_to(remote), want);
     }
 
     #[test]

@@ -1,8 +1,8 @@
-//! Table-driven tests for every branch of the planning rules, each row also run through the
-//! incremental planner and checked for asking exactly the questions it uses.
+//! Table-driven tests for every branch of the planning rules, each row also checked for asking
+//! exactly the questions it uses.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use regex::Regex;
 
@@ -49,8 +49,7 @@ fn owned(refs: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Plans the row, checks the result, checks that exactly the listed questions were used, and
-/// checks that the incremental planner agrees when every ref counts as changed.
+/// Plans the row, checks the result, and checks that exactly the listed questions were used.
 fn check(case: Case) {
     let (local, remote) = (owned(case.local), owned(case.remote));
     let input = PlanInput {
@@ -102,37 +101,6 @@ fn check(case: Case) {
     assert_eq!(got, want, "{}", case.name);
     let asked: BTreeSet<_> = ancestry_questions(&input).into_iter().collect();
     assert_eq!(asked, used.take(), "{}: questions asked vs used", case.name);
-
-    let changed: BTreeMap<String, Option<String>> = remote
-        .iter()
-        .map(|(n, _)| (n.clone(), None))
-        .chain(local.iter().map(|(n, o)| (n.clone(), Some(o.clone()))))
-        .collect();
-    let last_remote: BTreeMap<String, String> = remote.iter().cloned().collect();
-    let default_branch = case.default.and_then(|name| {
-        let full = format!("refs/heads/{name}");
-        local
-            .iter()
-            .find(|(n, _)| *n == full)
-            .map(|(_, oid)| DefaultBranch { name, oid })
-    });
-    let changed_input = ChangedRefsInput {
-        changed: &changed,
-        last_remote: &last_remote,
-        default_branch,
-        keep_divergent_refs: case.keep,
-        filter: &case.filter,
-    };
-    assert_eq!(
-        plan_changed(&changed_input, &answers),
-        got,
-        "{}: incremental",
-        case.name
-    );
-    let asked: BTreeSet<_> = changed_ancestry_questions(&changed_input)
-        .into_iter()
-        .collect();
-    assert_eq!(asked, used.take(), "{}: incremental questions", case.name);
 }
 
 #[test]
@@ -420,58 +388,6 @@ fn refspecs_put_the_default_branch_first_then_deletions_in_batches() {
         [":refs/heads/gone", "m:refs/heads/main"]
     );
     assert!(RefUpdatePlan::default().refspecs(10).is_empty());
-}
-
-#[test]
-fn plan_changed_reads_only_changed_refs() {
-    let changed: BTreeMap<String, Option<String>> = [
-        ("refs/heads/new".to_string(), Some("n".to_string())),
-        ("refs/heads/gone".to_string(), None),
-        ("refs/heads/never".to_string(), None),
-        ("refs/keep-around/x".to_string(), Some("k".to_string())),
-    ]
-    .into();
-    let last_remote: BTreeMap<String, String> = [
-        ("refs/heads/main", "m"),
-        ("refs/heads/gone", "g"),
-        ("refs/heads/unchanged-merged", "u"),
-    ]
-    .map(|(n, o)| (n.to_string(), o.to_string()))
-    .into();
-    let input = ChangedRefsInput {
-        changed: &changed,
-        last_remote: &last_remote,
-        default_branch: Some(DefaultBranch {
-            name: "main",
-            oid: "m",
-        }),
-        keep_divergent_refs: false,
-        filter: &RefFilter::All,
-    };
-    let questions = changed_ancestry_questions(&input);
-    assert_eq!(
-        questions,
-        [AncestryQuestion {
-            ancestor: "g".into(),
-            descendant: "m".into()
-        }]
-    );
-    let got = plan_changed(&input, &|_: &str, _: &str| Some(true));
-    assert_eq!(
-        got.updates,
-        [RefUpdate {
-            name: "refs/heads/new".into(),
-            old_remote: None,
-            new: "n".into()
-        }]
-    );
-    assert_eq!(
-        got.deletes,
-        [RefDelete {
-            name: "refs/heads/gone".into(),
-            old_remote: "g".into()
-        }]
-    );
 }
 
 /// `n` local branches `refs/heads/bNNNNN`, all at `oid`.
