@@ -878,3 +878,69 @@ async fn retries_follow_gitlabs_schedule_on_a_manual_clock() {
     );
     assert!(!server.state.store.mirror_update_pending(id).await.unwrap());
 }
+
+/// A rotated credential is tried at once: after a finished mirror's password changes (same host
+/// and path), the next sync talks to the remote, fails loudly in words a person can act on
+/// (never the password), and succeeds once the right password is set. A sync with nothing to
+/// push still reaches the remote.
+async fn a_rotated_credential_is_tried(fx: Fixture) {
+    let remote = GitHttpRemote::start(Some(("bot", "right-Pa55"))).await;
+    remote.create_repo("rot");
+    let right = remote.url_with_credentials("rot", "bot", "right-Pa55");
+    let id = fx.add_mirror(json!({"url": right, "enabled": true})).await;
+    first_commit_pushed(&fx.push_url).await;
+    fx.wait_for(id, "finished", || remote.refs("rot") == fx.local_refs())
+        .await;
+
+    // Nothing to push: the sync still lists the remote.
+    let seen = remote.request_log().len();
+    fx.sync(id).await;
+    poll_until(CONVERGE, || async { remote.request_log().len() > seen }).await;
+    assert!(
+        remote.request_log().len() > seen,
+        "a no-op sync never reached the remote"
+    );
+
+    let wrong = remote.url_with_credentials("rot", "bot", "rotated-Wr0ng-Qx7");
+    let m = fx
+        .api
+        .update_mirror(fx.project_id, id, json!({"url": wrong}))
+        .await;
+    assert_eq!(
+        m.update_status, "none",
+        "a new credential starts the status over"
+    );
+    fx.sync(id).await;
+    let m = poll_for(
+        CONVERGE,
+        || fx.mirror(id),
+        |m| matches!(m.update_status.as_str(), "to_retry" | "failed"),
+    )
+    .await
+    .unwrap_or_else(|m| panic!("the wrong password was never tried: {m:?}"));
+    let err = m.last_error.unwrap_or_default();
+    assert!(err.starts_with("Authentication failed (HTTP 401)"), "{err}");
+    assert!(!err.contains("rotated-Wr0ng-Qx7"), "{err}");
+
+    fx.api
+        .update_mirror(fx.project_id, id, json!({"url": right}))
+        .await;
+    fx.sync(id).await;
+    let m = fx
+        .wait_for(id, "finished", || remote.refs("rot") == fx.local_refs())
+        .await;
+    assert!(m.last_error.is_none(), "{m:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_credential_is_tried_sqlite() {
+    a_rotated_credential_is_tried(Fixture::new().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_credential_is_tried_postgres() {
+    let Some(fx) = Fixture::on_postgres().await else {
+        return;
+    };
+    a_rotated_credential_is_tried(fx).await;
+}

@@ -97,7 +97,7 @@ pub(crate) async fn run(
         result,
         now,
     );
-    app.store.record_transition(id, &t, now).await?;
+    record_outcome(app, id, &t, now).await?;
     match (&t.event, &t.error) {
         (Some(HealthEvent::StartedFailing), Some(e)) => {
             tracing::warn!(mirror = id, status = t.status.as_str(), error = %e, "mirror started failing")
@@ -113,6 +113,33 @@ pub(crate) async fn run(
         None => Outcome::Done,
     })
 }
+
+/// Tries recording an update's outcome a few times over a few seconds (the run still holds its
+/// lease meanwhile): a database blip must not leave the mirror `started` until the lease
+/// expires and the update is redone.
+async fn record_outcome(
+    app: &Arc<App>,
+    id: i64,
+    t: &crate::model::status::Transition,
+    now: Millis,
+) -> Result<(), JobError> {
+    let mut delay = std::time::Duration::from_millis(200);
+    for attempt in 1.. {
+        match app.store.record_transition(id, t, now).await {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt < RECORD_ATTEMPTS => {
+                tracing::warn!(mirror = id, error = %e, attempt, "recording an update's outcome failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    unreachable!("the loop returns")
+}
+
+/// How many times an outcome is recorded before the run gives up (about 6 s in all).
+const RECORD_ATTEMPTS: u32 = 5;
 
 /// The digest of a repository's branches and tags (sorted `<oid> <name>` lines), recorded with
 /// each successful update so start-up can tell whether the repository moved on since.

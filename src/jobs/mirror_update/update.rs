@@ -17,6 +17,7 @@ use crate::credentials::MirrorCredentials;
 use crate::git::ops::{self, Remote};
 use crate::git::{GitError, GitRunner};
 use crate::model::entities::RemoteMirror;
+use crate::model::git_failure::with_explanation;
 use crate::model::plan::{ancestry_questions, plan, PlanInput, RefUpdatePlan};
 use crate::model::refmatch::{validate_branch_regex, RefFilter};
 use crate::model::url::{scrub, NetworkPolicy};
@@ -115,7 +116,7 @@ fn git_failure(e: GitError) -> UpdateFailure {
             if text.is_empty() {
                 "git failed without a message".to_owned()
             } else {
-                text
+                with_explanation(&text)
             }
         }
         other => other.to_string(),
@@ -181,6 +182,9 @@ async fn sync(
         match attempt(&target, &fresh.refs, true).await {
             Err(Attempt::StaleLease) => recorded = Some(fresh),
             Err(Attempt::Failed(f)) => return Err(f),
+            // Nothing to push: the remote was not contacted. A sync always reaches the remote
+            // (a rotated credential is tried, a remote that drifted is seen), so list it.
+            Ok(planned) if planned.is_empty() => recorded = Some(fresh),
             Ok(planned) => {
                 let base = Some(fresh.generation);
                 return finish(&target, base, RemoteRefChanges::new(), fresh.refs, &planned).await;
