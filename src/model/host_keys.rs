@@ -5,6 +5,12 @@
 /// GitLab's limit of pinned SSH host keys per mirror.
 pub const MAX_HOST_KEYS: usize = 10;
 
+/// Longest base64 text tried when rejoining a key's words: well above the 2,764 characters of the
+/// largest key ssh-keygen makes (RSA, 16384 bits), and the bound on the rejoining's cost, which
+/// grows with the square of the words tried (a 1 MiB request of one-letter words kept a core busy
+/// for minutes without it).
+const MAX_KEY_BASE64: usize = 4096;
+
 /// Why `host_keys` was refused; `Display` is GitLab's message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("Invalid SSH host key(s): {0}")]
@@ -39,10 +45,17 @@ pub fn known_hosts(
             invalid.push(key.to_owned());
             continue;
         };
-        let parsed = (1..=rest.len()).find_map(|n| {
-            let line = format!("{algo} {}", rest[..n].join("+"));
-            ssh_key::PublicKey::from_openssh(&line).ok().map(|_| line)
-        });
+        let mut blob = String::new();
+        let parsed = rest
+            .iter()
+            .map_while(|word| {
+                if !blob.is_empty() {
+                    blob.push('+');
+                }
+                blob.push_str(word);
+                (blob.len() <= MAX_KEY_BASE64).then(|| format!("{algo} {blob}"))
+            })
+            .find(|line| ssh_key::PublicKey::from_openssh(line).is_ok());
         let Some(line) = parsed else {
             invalid.push(key.to_owned());
             continue;
@@ -110,5 +123,15 @@ mod tests {
         let many = vec![KEY.to_owned(); MAX_HOST_KEYS + 1];
         assert!(known_hosts(&many, Some(("h", 22))).is_err());
         assert_eq!(known_hosts(&[], Some(("h", 22))).unwrap(), None);
+    }
+
+    #[test]
+    fn rejoining_words_is_bounded() {
+        // Every prefix of the words used to be rejoined and parsed, quadratic in their number:
+        // a 1 MiB request of ten such keys ran for over ten minutes.
+        let words = format!("ssh-ed25519 {}", "A ".repeat(200_000));
+        let started = std::time::Instant::now();
+        assert!(known_hosts(&[words], Some(("h", 22))).is_err());
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
     }
 }
