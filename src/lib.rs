@@ -20,7 +20,11 @@
 //! - [`model`]: the pure domain (mirror URLs, ref matching, ref planning, status machine).
 //! - [`credentials`], [`secret`], [`netcheck`]: sealed mirror credentials, the key and tokens,
 //!   resolving and checking a host against the network policy.
-
+#![cfg_attr(
+    fuzzing,
+    doc = "- [`fuzzing`]: the HTTP edge's crate-private parsers for the fuzz targets in `fuzz/` \
+           (only under `--cfg fuzzing`)."
+)]
 // Items are `pub(crate)` unless they are the crate's interface, which the binaries and the
 // integration tests use (`unreachable_pub` flags the rest).
 #![warn(unreachable_pub)]
@@ -30,6 +34,8 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod credentials;
+#[cfg(fuzzing)]
+pub mod fuzzing;
 pub mod git;
 pub mod http;
 pub mod jobs;

@@ -69,8 +69,10 @@ pub(super) async fn read_command_list(
             Err(e) => return Err(e.into()),
         }
         list.raw.extend_from_slice(&len);
+        // Four hex digits, as git reads them: `from_str_radix` alone also takes `+000`.
         let len = std::str::from_utf8(&len)
             .ok()
+            .filter(|s| s.bytes().all(|b| b.is_ascii_hexdigit()))
             .and_then(|s| usize::from_str_radix(s, 16).ok())
             .ok_or(PktError::Malformed)?;
         if len == 0 {
@@ -195,6 +197,8 @@ mod tests {
             ]
             .concat(),
             b"0010abc".to_vec(),
+            b"+000".to_vec(),
+            [line(&format!("{a} {a} refs/heads/x")), b"+000".to_vec()].concat(),
         ] {
             assert!(read_command_list(&mut &body[..]).await.is_err(), "{body:?}");
         }
