@@ -59,6 +59,21 @@ pub(super) enum ApiError {
     Internal(String),
 }
 
+/// Field errors as Ruby prints a hash of them (`{:path=>["has already been taken"]}`), which
+/// GitLab puts into some messages (`Failed to save group …`).
+pub(super) fn ruby_inspect(errors: &crate::model::errors::FieldErrors) -> String {
+    let quote = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
+    let fields: Vec<String> = errors
+        .0
+        .iter()
+        .map(|(field, messages)| {
+            let list: Vec<String> = messages.iter().map(|m| quote(m)).collect();
+            format!(":{field}=>[{}]", list.join(", "))
+        })
+        .collect();
+    format!("{{{}}}", fields.join(", "))
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         ApiError::Internal(e.to_string())

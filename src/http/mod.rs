@@ -6,7 +6,9 @@
 mod auth;
 mod error;
 mod git_http;
+mod groups;
 mod members;
+mod namespaces;
 mod pagination;
 mod params;
 mod projects;
@@ -73,6 +75,8 @@ pub fn app(state: AppState) -> Router {
     let api = Router::new()
         .merge(users::router())
         .merge(projects::router())
+        .merge(groups::router())
+        .merge(namespaces::router())
         .merge(members::router())
         .merge(protected_branches::router())
         .merge(remote_mirrors::router())
@@ -83,10 +87,11 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
     Router::new()
         .nest("/api/v4", api)
-        // Smart HTTP paths (`/<namespace>/<project>.git/…`) and GitLab's web route for host-key
-        // detection (`/<namespace>/<project>/-/mirror/…`) cannot be expressed as axum routes
-        // (a namespace has any number of segments); the fallback recognises them and answers
-        // everything else with the API's 404.
+        // Smart HTTP paths (`/<namespace>/<project>.git/…`, the namespace a user's or a group's
+        // at any depth) and GitLab's web route for host-key detection
+        // (`/<namespace>/<project>/-/mirror/…`) cannot be expressed as axum routes (a namespace
+        // has any number of segments); the fallback recognises them and answers everything else
+        // with the API's 404.
         .fallback(outside_api)
         .layer(axum::middleware::from_fn(refuse_malformed_path))
         .with_state(state)

@@ -9,14 +9,17 @@ mod jobs;
 mod members;
 mod mirror_status;
 mod mirrors;
+mod namespaces;
 mod projects;
 mod protected;
 mod users;
 
 pub use jobs::{ClaimedJob, NewJob, MIRROR_UPDATE_KIND, NOTIFY_CHANNEL, RECORD_PUSH_KIND};
+pub use members::MemberSource;
 pub use mirror_status::{RemoteRefChanges, RemoteStateHeader};
 pub use mirrors::mirror_job_key;
-pub use projects::{NewProject, ProjectFilter, ProjectOrder};
+pub use namespaces::{GroupChanges, GroupFilter, GroupForViewer, GroupOrder, GroupScope, NewGroup};
+pub use projects::{NewProject, ProjectFilter, ProjectOrder, TRANSFER_TAKEN};
 pub use protected::{AccessAction, NewAccess, NewProtection, ProtectionChanges};
 
 use std::str::FromStr;
@@ -83,6 +86,31 @@ impl PageRequest {
     /// Rows to skip before this page (saturating: a huge page is past every row).
     pub fn offset(&self) -> i64 {
         (self.page.max(1) - 1).saturating_mul(self.per_page)
+    }
+}
+
+/// Who looks at a list or a record: what decides which rows they see and their level in each.
+#[derive(Debug, Clone, Copy)]
+pub struct Viewer<'a> {
+    /// `None` for an anonymous caller.
+    pub user_id: Option<i64>,
+    pub is_admin: bool,
+    /// Today (`YYYY-MM-DD`, UTC): memberships expired before it grant nothing.
+    pub today: &'a str,
+}
+
+/// A `like` pattern matching text that contains `search` (lower-cased, with `\` escaping the
+/// wildcards); `""` when there is nothing to search for.
+fn like_pattern(search: Option<&str>) -> String {
+    match search.filter(|s| !s.is_empty()) {
+        Some(s) => format!(
+            "%{}%",
+            s.to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        ),
+        None => String::new(),
     }
 }
 
