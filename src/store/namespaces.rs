@@ -391,7 +391,7 @@ impl Store {
         if moved {
             // Lengths count characters in both databases, as `substr` does.
             sqlx::query(&format!(
-                "update namespaces set path = $1 || substr(path, $2) where {below}"
+                "update namespaces set path = $1 || substr(path, cast($2 as integer)) where {below}"
             ))
             .bind(&c.full_path)
             .bind(old.namespace.full_path.chars().count() as i64 + 1)
@@ -402,7 +402,7 @@ impl Store {
         }
         if c.full_name != old.namespace.full_name {
             sqlx::query(&format!(
-                "update namespaces set full_name = $1 || substr(full_name, $2) where {below}"
+                "update namespaces set full_name = $1 || substr(full_name, cast($2 as integer)) where {below}"
             ))
             .bind(&c.full_name)
             .bind(old.namespace.full_name.chars().count() as i64 + 1)
