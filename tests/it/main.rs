@@ -20,6 +20,7 @@ mod engine;
 mod group_members;
 mod groups_api;
 mod members_users;
+mod nested_projects;
 mod process_lifetime;
 mod projects_api;
 mod protected_ee;
