@@ -139,3 +139,21 @@ impl IntoResponse for ApiError {
         (status, Json(body)).into_response()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::errors::FieldErrors;
+
+    #[test]
+    fn field_errors_print_as_ruby_hashes() {
+        let mut e = FieldErrors::one("path", "has already been taken");
+        e.add("name", r#"can't be "blank""#);
+        e.add("name", "is too long");
+        assert_eq!(
+            ruby_inspect(&e),
+            r#"{:name=>["can't be \"blank\"", "is too long"], :path=>["has already been taken"]}"#
+        );
+        assert_eq!(ruby_inspect(&FieldErrors::default()), "{}");
+    }
+}

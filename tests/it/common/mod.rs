@@ -30,7 +30,7 @@ use secrecy::ExposeSecret;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
-pub use api::{Api, Group, Mirror, Project};
+pub use api::{Api, Mirror, Project};
 pub use client::{Body, Client, Resp};
 pub use observe::{contains_bytes, processes_with_home, read_all_files, refs_of};
 pub use poll::{poll_for, poll_until, poll_until_blocking};
