@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::members::{active, group_level};
-use super::{conflict, like_pattern, PageRequest, Paged, Store, StoreError, Viewer};
+use super::{conflict, like_pattern, Dialect, PageRequest, Paged, Store, StoreError, Viewer};
 use crate::model::access::{AccessLevel, ProjectCreationLevel, SubgroupCreationLevel, Visibility};
 use crate::model::entities::{Group, Millis, Namespace, NamespaceKind};
 
@@ -164,6 +164,23 @@ pub struct GroupChanges {
     pub subgroup_creation_level: SubgroupCreationLevel,
 }
 
+/// Locks a namespace's row until `tx` ends (PostgreSQL), so that of two writes placing a project
+/// and a subgroup at the same full path under it, the second sees the first (SQLite serialises
+/// every writer already).
+pub(super) async fn lock_namespace(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    dialect: Dialect,
+    id: i64,
+) -> Result<(), StoreError> {
+    if dialect == Dialect::Postgres {
+        sqlx::query("select id from namespaces where id = $1 for update")
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
 /// The conflict a group path taken by a project reports (as the path's own unique index would).
 const PATH_TAKEN: &str = "namespaces_path_lower_key";
 
@@ -301,6 +318,9 @@ impl Store {
     /// siblings, is [`StoreError::Conflict`].
     pub async fn create_group(&self, g: &NewGroup, now: Millis) -> Result<Group, StoreError> {
         let mut tx = self.pool.begin().await?;
+        if let Some(parent) = g.parent_id {
+            lock_namespace(&mut tx, self.dialect, parent).await?;
+        }
         let taken: Option<i64> = sqlx::query_scalar(
             "select p.id from projects p join namespaces n on n.id = p.namespace_id \
              where lower(n.path || '/' || p.path) = lower($1)",
@@ -358,6 +378,9 @@ impl Store {
     pub async fn update_group(&self, old: &Group, c: &GroupChanges) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         let moved = c.full_path != old.namespace.full_path;
+        if let (true, Some(parent)) = (moved, old.namespace.parent_id) {
+            lock_namespace(&mut tx, self.dialect, parent).await?;
+        }
         if moved {
             let taken: Option<i64> = sqlx::query_scalar(
                 "select p.id from projects p join namespaces n on n.id = p.namespace_id \

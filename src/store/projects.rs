@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::members::{level_columns, level_from_row, member_of_project};
-use super::namespaces::{namespace_from_row, NAMESPACE_COLUMNS};
+use super::namespaces::{lock_namespace, namespace_from_row, NAMESPACE_COLUMNS};
 use super::{
     conflict, flag, like_pattern, mirrors, Dialect, PageRequest, Paged, Store, StoreError, Tx,
     Viewer,
@@ -141,6 +141,7 @@ impl Store {
     /// [`StoreError::Conflict`].
     pub async fn create_project(&self, p: &NewProject, now: Millis) -> Result<Project, StoreError> {
         let mut tx = self.pool.begin().await?;
+        lock_namespace(&mut tx, self.dialect, p.namespace_id).await?;
         let namespace_path: String =
             sqlx::query_scalar("select path from namespaces where id = $1")
                 .bind(p.namespace_id)
@@ -391,6 +392,7 @@ impl Store {
             .fetch_one(&mut *tx)
             .await?;
         if !old_path.eq_ignore_ascii_case(&p.path) {
+            lock_namespace(&mut tx, self.dialect, p.namespace.id).await?;
             path_free_of_groups(&mut tx, &p.full_path()).await?;
         }
         sqlx::query(
@@ -425,6 +427,7 @@ impl Store {
         now: Millis,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
+        lock_namespace(&mut tx, self.dialect, namespace_id).await?;
         let taken: Option<i64> = sqlx::query_scalar(
             "select id from projects where namespace_id = $1 \
              and (lower(path) = lower($2) or name = $3)",
