@@ -552,6 +552,24 @@ async fn lists_filters_and_pagination(s: &TestServer) {
     let r = s.get(&format!("/groups/{alpha}"), &bob).await;
     assert_eq!(names(&json_resp(&r.body["projects"])), ["top-tool"]);
     let r = s
+        .request("GET", &format!("/groups/{alpha}"), None, common_body())
+        .await;
+    check("anonymous, public", &r, 200, None);
+    assert_eq!(names(&json_resp(&r.body["projects"])), ["top-tool"]);
+    let r = s
+        .request(
+            "GET",
+            &format!("/groups/{alpha}/projects?include_subgroups=true"),
+            None,
+            common_body(),
+        )
+        .await;
+    assert_eq!(
+        names(&r),
+        ["one-tool", "top-tool"],
+        "anonymous: public projects"
+    );
+    let r = s
         .get(&format!("/groups/{alpha}?with_projects=false"), &bob)
         .await;
     assert!(r.body.get("projects").is_none(), "{}", r.text);
