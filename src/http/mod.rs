@@ -35,6 +35,26 @@ impl AppState {
         pagination::paginated(&self.external_url, uri, page, total, items)
     }
 
+    /// One page of a list read whole and already in order, each shown item rendered by
+    /// `render`, with GitLab's pagination headers.
+    pub fn page_of_list<T>(
+        &self,
+        uri: &axum::http::Uri,
+        page: crate::store::PageRequest,
+        list: &[T],
+        render: impl FnMut(&T) -> serde_json::Value,
+    ) -> axum::response::Response {
+        let total = list.len() as i64;
+        let start = usize::try_from(page.offset().min(total)).unwrap_or(usize::MAX);
+        let shown: Vec<serde_json::Value> = list
+            .iter()
+            .skip(start)
+            .take(usize::try_from(page.per_page).unwrap_or(usize::MAX))
+            .map(render)
+            .collect();
+        self.page_response(uri, page, total, shown)
+    }
+
     /// Now, from the server's clock.
     pub fn now_ms(&self) -> crate::model::entities::Millis {
         self.clock.now_ms()

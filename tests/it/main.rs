@@ -28,3 +28,4 @@ mod smart_http;
 mod ssh;
 mod tidy;
 mod tokens_api;
+mod users_admin;

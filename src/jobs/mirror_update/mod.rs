@@ -60,6 +60,12 @@ pub(crate) async fn run(
     if !mirror.enabled {
         return Ok(Outcome::Done);
     }
+    // An archived project is read-only and its mirrors are not pushed (an update queued before
+    // the project was archived ends here; unarchiving and the next push or sync queue one again).
+    match app.store.project_by_id(mirror.project_id).await? {
+        Some(project) if !project.archived => {}
+        _ => return Ok(Outcome::Done),
+    }
     let _host = ctx
         .per_host
         .for_url(&mirror.url)
