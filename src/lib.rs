@@ -11,6 +11,7 @@
 //! - [`clock`]: the one source of "now" (a manual clock in tests).
 //! - [`config`]: flags > environment > TOML file > defaults.
 //! - [`storage`]: the one owner of "project → repository path".
+//! - [`metrics`]: this node's Prometheus metrics (bounded label sets).
 //! - [`http`]: GitLab's `/api/v4` and git smart HTTP.
 //! - [`service`]: the use cases (projects, mirrors, members, protected branches, pushes, tokens, users),
 //!   free of HTTP; handlers extract, authorise, call one and render.
@@ -39,6 +40,7 @@ pub mod fuzzing;
 pub mod git;
 pub mod http;
 pub mod jobs;
+pub mod metrics;
 pub mod model;
 pub mod netcheck;
 pub mod password;

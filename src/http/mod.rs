@@ -7,6 +7,7 @@ mod auth;
 mod error;
 mod git_http;
 mod members;
+mod monitoring;
 mod pagination;
 mod params;
 mod projects;
@@ -99,15 +100,21 @@ pub fn app(state: AppState) -> Router {
         .merge(repository::router())
         .merge(tokens::router())
         .merge(ssh_host_keys::router())
+        .route_layer(axum::middleware::from_fn(monitoring::label_route))
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
     Router::new()
         .nest("/api/v4", api)
+        .merge(monitoring::router().route_layer(axum::middleware::from_fn(monitoring::label_route)))
         // Smart HTTP paths (`/<namespace>/<project>.git/…`) and GitLab's web route for host-key
         // detection (`/<namespace>/<project>/-/mirror/…`) cannot be expressed as axum routes
         // (a namespace has any number of segments); the fallback recognises them and answers
         // everything else with the API's 404.
         .fallback(outside_api)
         .layer(axum::middleware::from_fn(refuse_malformed_path))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            monitoring::observe,
+        ))
         .with_state(state)
 }

@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod cidr;
 pub mod entities;
 pub mod errors;
 pub mod git_failure;

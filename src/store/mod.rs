@@ -13,7 +13,9 @@ mod projects;
 mod protected;
 mod users;
 
-pub use jobs::{ClaimedJob, NewJob, MIRROR_UPDATE_KIND, NOTIFY_CHANNEL, RECORD_PUSH_KIND};
+pub use jobs::{
+    ClaimedJob, NewJob, QueueStats, MIRROR_UPDATE_KIND, NOTIFY_CHANNEL, RECORD_PUSH_KIND,
+};
 pub use mirror_status::{RemoteRefChanges, RemoteStateHeader};
 pub use mirrors::mirror_job_key;
 pub use projects::{NewProject, ProjectFilter, ProjectOrder};
@@ -147,6 +149,12 @@ impl Store {
     /// The underlying pool, for tests and the bench that look behind the API.
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Asks the database for a trivial answer (the readiness check's `db_check`).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("select 1").execute(&self.pool).await?;
+        Ok(())
     }
 
     /// Whether this store is PostgreSQL (whose NOTIFY wakes other nodes).

@@ -716,6 +716,7 @@ async fn two_nodes_take_turns(server: TestServer) {
         allow_local_network: true,
         engine: pushmirror::config::EngineConfig::default(),
         shutdown_grace: Duration::from_secs(5),
+        monitoring_allowlist: pushmirror::model::cidr::loopback(),
     };
     let node_b = Runner::new(pushmirror::app::App::build(&config).await.unwrap());
     let daemon = GitDaemonRemote::start();

@@ -18,6 +18,7 @@ mod case_insensitive;
 mod durability;
 mod engine;
 mod members_users;
+mod monitoring;
 mod process_lifetime;
 mod projects_api;
 mod protected_ee;

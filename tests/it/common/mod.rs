@@ -247,6 +247,7 @@ impl<B> Builder<B> {
                 ..EngineConfig::default()
             },
             shutdown_grace: Duration::from_secs(5),
+            monitoring_allowlist: pushmirror::model::cidr::loopback(),
         };
         for tweak in self.tweaks {
             tweak(&mut config);
