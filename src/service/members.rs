@@ -96,7 +96,13 @@ pub async fn add_member(
     }
     let user = match who.parse::<i64>() {
         Ok(uid) => app.store.user_by_id(uid).await?,
-        Err(_) => app.store.users(Some(who)).await?.into_iter().next(),
+        Err(_) => {
+            let filter = crate::store::UserFilter {
+                username: Some(who.to_owned()),
+                ..Default::default()
+            };
+            app.store.users(&filter).await?.into_iter().next()
+        }
     }
     .ok_or(ServiceError::NotFound("User"))?;
     check_expiry(app, expires_at.as_deref())?;

@@ -15,6 +15,7 @@
 //! - [`pushes`]: decide which pushed refs are refused, and record pushes (durably, via intents).
 //! - [`repository`]: read branches, tags and commits; create and delete branches and tags.
 //! - [`auth`]: authenticate tokens and issue them.
+//! - [`users`]: users as administrators manage them (create, change, block).
 
 pub mod auth;
 pub mod error;
@@ -27,3 +28,4 @@ pub mod protected_branches;
 pub mod pushes;
 pub mod repository;
 pub mod ssh_host_keys;
+pub mod users;

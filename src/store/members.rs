@@ -85,7 +85,8 @@ pub(super) fn member_of_project(user: &str, today: &str) -> String {
     )
 }
 
-const MEMBER_COLUMNS: &str = "u.id, u.username, u.name, u.is_admin, u.created_at, \
+const MEMBER_COLUMNS: &str =
+    "u.id, u.username, u.name, u.email, u.is_admin, u.state, u.created_at, \
     m.access_level, m.created_at as member_since, m.expires_at as member_expires_at";
 
 fn member_from_row(r: &sqlx::any::AnyRow) -> Result<Member, sqlx::Error> {
@@ -219,7 +220,7 @@ impl Store {
         now: Millis,
     ) -> Result<(), StoreError> {
         let (table, key) = (source.table(), source.key());
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         sqlx::query(&format!(
             "delete from {table} where {key} = $1 and user_id = $2 and expires_at < $3"
         ))

@@ -14,13 +14,16 @@ mod projects;
 mod protected;
 mod users;
 
-pub use jobs::{ClaimedJob, NewJob, MIRROR_UPDATE_KIND, NOTIFY_CHANNEL, RECORD_PUSH_KIND};
+pub use jobs::{
+    ClaimedJob, NewJob, QueueStats, MIRROR_UPDATE_KIND, NOTIFY_CHANNEL, RECORD_PUSH_KIND,
+};
 pub use members::MemberSource;
 pub use mirror_status::{RemoteRefChanges, RemoteStateHeader};
 pub use mirrors::mirror_job_key;
 pub use namespaces::{GroupChanges, GroupFilter, GroupForViewer, GroupOrder, GroupScope, NewGroup};
 pub use projects::{NewProject, ProjectFilter, ProjectOrder, TRANSFER_TAKEN};
 pub use protected::{AccessAction, NewAccess, NewProtection, ProtectionChanges};
+pub use users::{AccountUpdate, NewAccount, UserFilter};
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -99,19 +102,13 @@ pub struct Viewer<'a> {
     pub today: &'a str,
 }
 
-/// A `like` pattern matching text that contains `search` (lower-cased, with `\` escaping the
-/// wildcards); `""` when there is nothing to search for.
-fn like_pattern(search: Option<&str>) -> String {
-    match search.filter(|s| !s.is_empty()) {
-        Some(s) => format!(
-            "%{}%",
-            s.to_lowercase()
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        ),
-        None => String::new(),
-    }
+/// [`like_pattern`] of an optional search; `""` when there is nothing to search for (queries
+/// test `$n = ''` to skip the condition).
+fn search_pattern(search: Option<&str>) -> String {
+    search
+        .filter(|s| !s.is_empty())
+        .map(like_pattern)
+        .unwrap_or_default()
 }
 
 /// One page of a list plus the total number of rows.
@@ -176,6 +173,12 @@ impl Store {
         &self.pool
     }
 
+    /// Asks the database for a trivial answer (the readiness check's `db_check`).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("select 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// Whether this store is PostgreSQL (whose NOTIFY wakes other nodes).
     pub fn is_postgres(&self) -> bool {
         self.dialect == Dialect::Postgres
@@ -184,9 +187,20 @@ impl Store {
     /// Starts a transaction: what it writes lands together at [`Tx::commit`] or not at all.
     pub async fn transaction(&self) -> Result<Tx, StoreError> {
         Ok(Tx {
-            tx: self.pool.begin().await?,
+            tx: self.begin().await?,
             dialect: self.dialect,
         })
+    }
+
+    /// Begins a transaction that may write. On SQLite it takes the write lock at once (`begin
+    /// immediate`): a transaction that read first and then writes cannot wait for the lock in
+    /// WAL mode (SQLite answers "database is locked" at once rather than risk a stale read), so
+    /// every transaction waits its turn up front, under the busy timeout.
+    async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("begin immediate").await,
+            Dialect::Postgres => self.pool.begin().await,
+        }
     }
 }
 
@@ -213,6 +227,18 @@ fn redact_url(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
+}
+
+/// A case-insensitive `like` pattern matching `s` anywhere, with a backslash as the escape
+/// character (use it with `like $n escape` and a backslash, against a `lower(...)` column).
+fn like_pattern(s: &str) -> String {
+    format!(
+        "%{}%",
+        s.to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    )
 }
 
 /// Maps a unique-constraint violation to [`StoreError::Conflict`].

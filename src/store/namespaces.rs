@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::members::{active, group_level};
-use super::{conflict, like_pattern, Dialect, PageRequest, Paged, Store, StoreError, Viewer};
+use super::{conflict, search_pattern, Dialect, PageRequest, Paged, Store, StoreError, Viewer};
 use crate::model::access::{AccessLevel, ProjectCreationLevel, SubgroupCreationLevel, Visibility};
 use crate::model::entities::{Group, Millis, Namespace, NamespaceKind};
 
@@ -317,7 +317,7 @@ impl Store {
     /// transaction. A full path taken by a namespace or a project, or a name taken among the
     /// siblings, is [`StoreError::Conflict`].
     pub async fn create_group(&self, g: &NewGroup, now: Millis) -> Result<Group, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         if let Some(parent) = g.parent_id {
             lock_namespace(&mut tx, self.dialect, parent).await?;
         }
@@ -376,7 +376,7 @@ impl Store {
     /// Changes a group; a new full path or full name is carried down to every descendant in the
     /// same transaction. Conflicts as [`Store::create_group`].
     pub async fn update_group(&self, old: &Group, c: &GroupChanges) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let moved = c.full_path != old.namespace.full_path;
         if let (true, Some(parent)) = (moved, old.namespace.parent_id) {
             lock_namespace(&mut tx, self.dialect, parent).await?;
@@ -441,7 +441,7 @@ impl Store {
     /// members and rules) in one transaction; returns the ids of the projects deleted, whose
     /// repositories the caller removes.
     pub async fn delete_group(&self, id: i64) -> Result<Vec<i64>, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let projects: Vec<i64> = sqlx::query_scalar(
             "select p.id from projects p join namespace_ancestors a \
              on a.namespace_id = p.namespace_id where a.ancestor_id = $1 order by p.id",
@@ -510,7 +510,7 @@ impl Store {
             GroupScope::All => -1,
             GroupScope::Children(id) | GroupScope::Descendants(id) => id,
         };
-        let search = like_pattern(filter.search.as_deref());
+        let search = search_pattern(filter.search.as_deref());
         let visibility = filter.visibility.map(Visibility::as_str).unwrap_or("");
         let min_level = filter.min_access_level.map_or(-1, AccessLevel::as_i64);
         let user = viewer.user_id.unwrap_or(-1);
@@ -589,7 +589,7 @@ impl Store {
             AccessLevel::Guest
         }
         .as_i64();
-        let search = like_pattern(search);
+        let search = search_pattern(search);
         let user = viewer.user_id.unwrap_or(-1);
         let total: i64 = sqlx::query_scalar(&format!("select count(*) {from} where {condition}"))
             .bind(user)

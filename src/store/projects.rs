@@ -9,7 +9,7 @@ use sqlx::Row;
 use super::members::{level_columns, level_from_row, member_of_project};
 use super::namespaces::{lock_namespace, namespace_from_row, NAMESPACE_COLUMNS};
 use super::{
-    conflict, flag, like_pattern, mirrors, Dialect, PageRequest, Paged, Store, StoreError, Tx,
+    conflict, flag, mirrors, search_pattern, Dialect, PageRequest, Paged, Store, StoreError, Tx,
     Viewer,
 };
 use crate::model::access::{AccessLevel, Visibility};
@@ -140,7 +140,7 @@ impl Store {
     /// name or path taken in the namespace, or a full path a group has, is
     /// [`StoreError::Conflict`].
     pub async fn create_project(&self, p: &NewProject, now: Millis) -> Result<Project, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         lock_namespace(&mut tx, self.dialect, p.namespace_id).await?;
         let namespace_path: String =
             sqlx::query_scalar("select path from namespaces where id = $1")
@@ -340,7 +340,7 @@ impl Store {
                 .into(),
         });
         let condition = conditions.join(" and ");
-        let search = like_pattern(filter.search.as_deref());
+        let search = search_pattern(filter.search.as_deref());
         let visibility = filter.visibility.map(Visibility::as_str).unwrap_or("");
         let archived: i64 = filter.archived.map_or(-1, i64::from);
         let group = filter.group.map_or(-1, |(id, _)| id);
@@ -386,7 +386,7 @@ impl Store {
     /// archived); a name or path already taken in the namespace (or by a group) is
     /// [`StoreError::Conflict`].
     pub async fn update_project(&self, p: &Project, now: Millis) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let old_path: String = sqlx::query_scalar("select path from projects where id = $1")
             .bind(p.id)
             .fetch_one(&mut *tx)
@@ -426,7 +426,7 @@ impl Store {
         owner: Option<i64>,
         now: Millis,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         lock_namespace(&mut tx, self.dialect, namespace_id).await?;
         let taken: Option<i64> = sqlx::query_scalar(
             "select id from projects where namespace_id = $1 \
