@@ -96,8 +96,8 @@ fn split_name(name: &str, depth: usize) -> (&str, &str) {
             Some(start) => (&name[..start], &name[start..]),
             None => (name, ""),
         }
-    } else if name.starts_with("[]") {
-        ("[]", &name[2..])
+    } else if let Some(rest) = name.strip_prefix("[]") {
+        ("[]", rest)
     } else if let Some(end) = name.starts_with('[').then(|| from_second(b']')).flatten() {
         (&name[1..end], &name[end + 1..])
     } else {
