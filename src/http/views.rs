@@ -125,6 +125,8 @@ pub(super) fn project(p: &Project, caller_level: Option<AccessLevel>, external_u
         "empty_repo": p.empty_repo,
         "creator_id": p.creator_id,
         "remote_mirror_available_overridden": null,
+        // No project is shared with a group here; gitlabform's members section reads it.
+        "shared_with_groups": [],
         "permissions": {
             "project_access": caller_level.map(|l| json!({"access_level": l.as_i64(), "notification_level": 3})),
             "group_access": null,

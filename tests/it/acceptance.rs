@@ -214,6 +214,7 @@ projects_and_groups:
       description: {app_description}
       default_branch: main
     members:
+      enforce: true
       users:
         ops:
           access_level: maintainer
@@ -232,6 +233,7 @@ projects_and_groups:
           - access_level: maintainer
         code_owner_approval_required: true
     remote_mirrors:
+      enforce: true
       "{mirror_url}":
         enabled: true
         only_protected_branches: true
@@ -355,7 +357,13 @@ async fn gitlabform_applies_a_config_and_applying_it_again_changes_nothing() {
         .create_group_with(json!({"name": "GF Org", "path": "gf-org"}))
         .await;
     let team = api.create_group("team", Some(org.id)).await;
-    api.create_project_with(json!({"name": "app", "namespace_id": team.id}))
+    let app = api
+        .create_project_with(json!({"name": "app", "namespace_id": team.id}))
+        .await;
+    // What the configuration does not name and enforces away: a direct member (who keeps the
+    // group's access) and a mirror.
+    api.add_member(app.id, dev, 20).await;
+    api.create_mirror(app.id, "https://203.0.113.10/stray.git", false)
         .await;
     api.create_project_with(json!({"name": "lib", "namespace_id": org.id}))
         .await;
@@ -419,6 +427,7 @@ async fn gitlabform_applies_a_config_and_applying_it_again_changes_nothing() {
         (app["description"].clone(), app["default_branch"].clone()),
         (json!("The app"), json!("main"))
     );
+    // `enforce`: the unnamed direct member is gone, and so is the unnamed mirror.
     let app_members = by(&state, "/projects/gf-org%2Fteam%2Fapp/members", "username");
     assert_eq!(app_members.keys().collect::<Vec<_>>(), ["ops"]);
     assert_eq!(app_members["ops"]["access_level"], 40);
