@@ -156,9 +156,7 @@ async fn ee_access_lists_are_stored_changed_and_enforced() {
 /// @gitbeaker sends a new rule's lists in the query string (`allowed_to_push[][user_id]=…`), and
 /// forms may send them so too: Rack nests those names into lists of objects. A user entry reads
 /// as GitLab's: level 40 (the column's default) and the user's name as its description.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn access_lists_in_the_query_string_and_forms_nest_as_rack_does() {
-    let s = TestServer::builder().start().await;
+async fn rack_nested_access_lists(s: &TestServer) {
     let owner = s.token("owner", false).await;
     let p = s.api(&owner).create_project("rack").await;
     let id = p.id;
@@ -252,4 +250,17 @@ async fn access_lists_in_the_query_string_and_forms_nest_as_rack_does() {
         (r.status, r.body["error"].clone()),
         (400, json!("allowed_to_push is invalid"))
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_lists_in_the_query_string_and_forms_nest_as_rack_does_sqlite() {
+    rack_nested_access_lists(&TestServer::builder().start().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_lists_in_the_query_string_and_forms_nest_as_rack_does_postgres() {
+    let Some(s) = TestServer::builder().postgres().start().await else {
+        return;
+    };
+    rack_nested_access_lists(&s).await;
 }
