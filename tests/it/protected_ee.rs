@@ -66,7 +66,7 @@ async fn ee_access_lists_are_stored_changed_and_enforced() {
             json!({"name": "c", "allowed_to_push": [{"access_level": 35}]}),
             "not included",
         ),
-        (json!({"name": "d", "allowed_to_push": [{}]}), "exactly one"),
+        (json!({"name": "d", "allowed_to_push": [{}]}), "must name"),
     ] {
         let r = s.post_json(&base, &owner, body).await;
         assert_eq!(r.status, 422, "{}", r.text);
@@ -236,6 +236,27 @@ async fn rack_nested_access_lists(s: &TestServer) {
     assert_eq!(r.body["push_access_levels"][0]["access_level"], 0);
     assert_eq!(r.body["unprotect_access_levels"][0]["user_id"], ops);
     assert_eq!(r.body["unprotect_access_levels"][0]["access_level"], 40);
+
+    // gitbeaker's `[{accessLevel: 40}, {userId}]` is one entry under Rack's rule, which names
+    // a user: the user's entry, as GitLab takes it.
+    let r = s
+        .request(
+            "POST",
+            &format!(
+                "{base}?name=hotfix&allowed_to_push%5B%5D%5Baccess_level%5D=40\
+                 &allowed_to_push%5B%5D%5Buser_id%5D={dev}"
+            ),
+            Some(&owner),
+            crate::common::Body::None,
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let push = r.body["push_access_levels"].as_array().unwrap();
+    assert_eq!(push.len(), 1, "{}", r.text);
+    assert_eq!(
+        (push[0]["user_id"].clone(), push[0]["access_level"].clone()),
+        (json!(dev), json!(40))
+    );
 
     // A list that is not a list of objects is still GitLab's 400.
     let r = s
