@@ -61,6 +61,8 @@ const keep = (value) => {
 async function main() {
   const me = await api.Users.showCurrentUser();
   equal(me.username, 'root', 'Users.showCurrentUser');
+  const metadata = await api.Metadata.show();
+  expect(metadata.version.startsWith('18.') && metadata.enterprise === true, 'Metadata.show: GitLab 18 EE');
   const [dev] = await api.Users.all({ username: process.env.DEV_USERNAME });
   const [ops] = await api.Users.all({ username: process.env.OPS_USERNAME });
   expect(dev && ops, 'Users.all({ username }) finds both users');
