@@ -11,8 +11,8 @@ use secrecy::ExposeSecret;
 
 use crate::app::{App, StartError};
 use crate::config::{
-    parse_allowlist, parse_external_url, parse_listen, ConfigError, EngineConfig, FileConfig,
-    ServeConfig, StoreConfig, DEFAULT_SHUTDOWN_GRACE_SECS,
+    parse_allowlist, parse_external_url, parse_listen, parse_smtp, ConfigError, EngineConfig,
+    FileConfig, ServeConfig, StoreConfig, DEFAULT_SHUTDOWN_GRACE_SECS,
 };
 use crate::server;
 
@@ -133,6 +133,13 @@ struct ServeArgs {
     /// addresses or ranges. Default 127.0.0.0/8,::1/128
     #[arg(long, env = "PUSHMIRROR_MONITORING_ALLOWLIST")]
     monitoring_allowlist: Option<String>,
+    /// SMTP server for notification e-mail: smtp://[user:pass@]host[:port] (STARTTLS when
+    /// offered) or smtps://… Default: no e-mail
+    #[arg(long, env = "PUSHMIRROR_SMTP_URL", hide_env_values = true)]
+    smtp_url: Option<String>,
+    /// From address of notification e-mail. Default pushmirror@<external URL's host>
+    #[arg(long, env = "PUSHMIRROR_SMTP_FROM")]
+    smtp_from: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -216,9 +223,18 @@ fn serve_config(args: &ServeArgs) -> Result<ServeConfig, ConfigError> {
         (None, Some(list)) => parse_allowlist(&list.join(","))?,
         (None, None) => crate::model::cidr::loopback(),
     };
+    let smtp = parse_smtp(
+        args.smtp_url
+            .clone()
+            .or_else(|| file.smtp_url.clone())
+            .map(secrecy::SecretString::from),
+        args.smtp_from.clone().or_else(|| file.smtp_from.clone()),
+        &external_url,
+    )?;
     Ok(ServeConfig {
         store: store_config(&args.store, &file),
         monitoring_allowlist,
+        smtp,
         listen,
         external_url,
         shutdown_grace: std::time::Duration::from_secs(grace),

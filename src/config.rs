@@ -35,6 +35,32 @@ pub struct ServeConfig {
     /// Clients that may read `/-/health`, `/-/liveness`, `/-/readiness` and `/-/metrics`
     /// (GitLab's monitoring IP allowlist; loopback by default).
     pub monitoring_allowlist: Vec<crate::model::cidr::Cidr>,
+    /// Where notification e-mail goes out; `None` sends none.
+    pub smtp: Option<crate::mail::SmtpSettings>,
+}
+
+/// The SMTP settings from `--smtp-url` and `--smtp-from` (default `pushmirror@<external host>`).
+pub fn parse_smtp(
+    url: Option<secrecy::SecretString>,
+    from: Option<String>,
+    external_url: &str,
+) -> Result<Option<crate::mail::SmtpSettings>, ConfigError> {
+    let Some(url) = url else {
+        return Ok(None);
+    };
+    let from = from.unwrap_or_else(|| {
+        let host = url::Url::parse(external_url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_else(|| "localhost".into());
+        format!("pushmirror@{host}")
+    });
+    crate::mail::SmtpSettings::parse(&url, &from)
+        .map(Some)
+        .map_err(|message| ConfigError::Invalid {
+            name: "smtp-url",
+            message,
+        })
 }
 
 /// Parses a comma-separated monitoring allowlist (`127.0.0.0/8,::1/128,10.0.0.0/8`).
@@ -112,6 +138,8 @@ pub struct FileConfig {
     pub api_only: Option<bool>,
     pub shutdown_grace_secs: Option<u64>,
     pub monitoring_allowlist: Option<Vec<String>>,
+    pub smtp_url: Option<String>,
+    pub smtp_from: Option<String>,
 }
 
 /// A configuration problem a person can act on.

@@ -40,6 +40,7 @@ pub mod fuzzing;
 pub mod git;
 pub mod http;
 pub mod jobs;
+pub mod mail;
 pub mod metrics;
 pub mod model;
 pub mod netcheck;

@@ -12,6 +12,7 @@ pub mod host_keys;
 pub mod membership;
 pub mod mirror_settings;
 pub mod naming;
+pub mod notifications;
 pub mod plan;
 pub mod push_rules;
 pub mod refmatch;
