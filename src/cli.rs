@@ -44,7 +44,7 @@ enum LogFormat {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the server.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage personal access tokens.
     Token {
         #[command(subcommand)]
@@ -268,7 +268,7 @@ pub fn main() -> ExitCode {
     };
     runtime.block_on(async {
         match cli.command {
-            Command::Serve(args) => serve(args).await,
+            Command::Serve(args) => serve(*args).await,
             Command::Token {
                 command: TokenCommand::Create(args),
             } => token_create(args).await,
