@@ -15,6 +15,7 @@ pub mod client;
 pub mod observe;
 pub mod poll;
 pub mod postgres;
+pub mod smtp;
 pub mod work;
 
 use std::marker::PhantomData;
