@@ -120,6 +120,9 @@ struct ServeArgs {
     /// Seconds in-flight requests may finish after SIGTERM before they are cancelled. Default 30
     #[arg(long, env = "PUSHMIRROR_SHUTDOWN_GRACE_SECS")]
     shutdown_grace_secs: Option<u64>,
+    /// Deadline of one webhook delivery, seconds. Default 10
+    #[arg(long, env = "PUSHMIRROR_WEBHOOK_TIMEOUT_SECS")]
+    webhook_timeout_secs: Option<u64>,
 }
 
 #[derive(Args, Debug)]
@@ -193,6 +196,11 @@ fn serve_config(args: &ServeArgs) -> Result<ServeConfig, ConfigError> {
             .or(file.lease_secs)
             .unwrap_or(d.lease_secs)
             .max(2),
+        webhook_timeout_secs: args
+            .webhook_timeout_secs
+            .or(file.webhook_timeout_secs)
+            .unwrap_or(d.webhook_timeout_secs)
+            .max(1),
     };
     let grace = args
         .shutdown_grace_secs

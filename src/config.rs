@@ -57,6 +57,9 @@ pub struct EngineConfig {
     /// How long a worker's claim on an update lasts before another worker may take it over, in
     /// seconds. The worker renews it while it runs.
     pub lease_secs: u64,
+    /// How long one webhook delivery may take, connection and answer together, in seconds
+    /// (GitLab's `webhook_timeout`).
+    pub webhook_timeout_secs: u64,
 }
 
 impl Default for EngineConfig {
@@ -73,6 +76,8 @@ impl Default for EngineConfig {
             git_timeout_secs: 3600,
             // Short enough that a crashed node's work resumes within seconds.
             lease_secs: 30,
+            // GitLab's default: a receiver should answer at once and work afterwards.
+            webhook_timeout_secs: 10,
         }
     }
 }
@@ -95,6 +100,7 @@ pub struct FileConfig {
     pub lease_secs: Option<u64>,
     pub api_only: Option<bool>,
     pub shutdown_grace_secs: Option<u64>,
+    pub webhook_timeout_secs: Option<u64>,
 }
 
 /// A configuration problem a person can act on.

@@ -5,6 +5,7 @@ pub mod access;
 pub mod entities;
 pub mod errors;
 pub mod git_failure;
+pub mod hooks;
 pub mod host_keys;
 pub mod mirror_settings;
 pub mod naming;
@@ -14,3 +15,7 @@ pub mod refmatch;
 pub mod status;
 pub mod tokens;
 pub mod url;
+
+/// The GitLab version pushmirror answers as (`GET /version`, and the `User-Agent: GitLab/<version>`
+/// of webhook deliveries): the newest one whose remote-mirror API it matches.
+pub const GITLAB_VERSION: &str = "18.6.0";

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use rand::Rng;
 
 use super::mirrors::{mirror_job_key, mirror_job_key_sql};
-use super::{Dialect, Store, StoreError};
+use super::{Dialect, NewJob, Store, StoreError};
 use crate::model::entities::Millis;
 use crate::model::status::{Transition, UpdateStatus};
 
@@ -48,13 +48,17 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
-    /// Persists how an attempt ended.
+    /// Persists how an attempt ended, and enqueues `announcements` (the webhook deliveries of
+    /// a health change) in the same transaction: a change is announced exactly when it is
+    /// recorded, whatever crashes around it.
     pub async fn record_transition(
         &self,
         id: i64,
         t: &Transition,
         now: Millis,
+        announcements: &[NewJob],
     ) -> Result<(), StoreError> {
+        let mut tx = self.transaction().await?;
         sqlx::query(
             "update remote_mirrors set update_status = $1, last_error = $2, retry_count = $3, \
              last_update_at = case when $4 = 1 then last_update_at else $5 end, \
@@ -69,9 +73,12 @@ impl Store {
         .bind(now)
         .bind(t.succeeded() as i64)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&mut *tx.tx)
         .await?;
-        Ok(())
+        for job in announcements {
+            tx.enqueue_job(job, now).await?;
+        }
+        tx.commit().await
     }
 
     /// Mirrors left `started` by a worker that died and with no pending update to resume them:
