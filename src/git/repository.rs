@@ -273,7 +273,7 @@ pub async fn tag_message(
     Ok(text
         .split_once(FIELD)
         .filter(|(kind, _)| *kind == "tag")
-        .map(|(_, message)| message.strip_suffix('\n').unwrap_or(message).to_owned()))
+        .map(|(_, message)| message.trim_end_matches('\n').to_owned()))
 }
 
 /// The newest `limit` commits of `rev` (a full ref name), newest first.

@@ -330,7 +330,7 @@ enum Examined {
         empty: bool,
         /// The project as it was before the push (`None` when the updates were unknown and
         /// so are not announced).
-        project: Option<Project>,
+        project: Option<Box<Project>>,
         /// The branch and tag updates that took effect (none when unknown).
         changed: Vec<RefUpdate>,
     },
@@ -403,7 +403,7 @@ async fn examine(
     Ok(Examined::Changed {
         default_branch,
         empty,
-        project: Some(project),
+        project: Some(Box::new(project)),
         changed,
     })
 }

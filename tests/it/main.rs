@@ -17,6 +17,7 @@ mod bench_smoke;
 mod case_insensitive;
 mod durability;
 mod engine;
+mod hooks;
 mod members_users;
 mod process_lifetime;
 mod projects_api;

@@ -133,7 +133,10 @@ mod tests {
             assert!(!sealed.windows(needle.len()).any(|w| w == needle.as_bytes()));
         }
         let opened = HookSecrets::open(&cipher, Some(&sealed)).unwrap();
-        assert_eq!(opened.token.unwrap().expose_secret(), "tok-3x4mple");
+        assert_eq!(
+            opened.token.as_ref().unwrap().expose_secret(),
+            "tok-3x4mple"
+        );
         assert_eq!(opened.variables()["token"], "var-v4lue");
         assert_eq!(opened.custom_headers["X-Key"].expose_secret(), "hdr-v4lue");
     }
