@@ -114,7 +114,8 @@ struct ServeArgs {
     /// Lease on a running update before another worker may take it over, seconds. Default 30
     #[arg(long, env = "PUSHMIRROR_LEASE_SECS")]
     lease_secs: Option<u64>,
-    /// Run no mirror updates on this node (another node of the same database runs them).
+    /// Run no mirror updates or webhook deliveries on this node (another node of the same
+    /// database runs them).
     #[arg(long, env = "PUSHMIRROR_API_ONLY", num_args = 0..=1, default_missing_value = "true")]
     api_only: Option<bool>,
     /// Seconds in-flight requests may finish after SIGTERM before they are cancelled. Default 30

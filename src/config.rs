@@ -41,8 +41,9 @@ pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 30;
 /// Engine tuning. Defaults follow GitLab where GitLab has a number, and say why where it has not.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
-    /// Serve the API and hosting only and run no mirror updates: on a multi-node PostgreSQL
-    /// installation, other nodes run them. Pushes and syncs are still queued.
+    /// Serve the API and hosting only and run no jobs (mirror updates, webhook deliveries): on a
+    /// multi-node PostgreSQL installation, other nodes run them. Pushes, syncs and webhook
+    /// events are still queued.
     pub api_only: bool,
     /// Retry delay for protected-only mirrors, in seconds (GitLab: 60).
     pub retry_delay_protected_secs: u64,
