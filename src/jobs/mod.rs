@@ -182,7 +182,7 @@ impl Runner {
         while !shutdown.jobs_stopping() {
             if last_sweep.elapsed() >= ABANDONED_SWEEP {
                 last_sweep = tokio::time::Instant::now();
-                if let Err(e) = self.app.store.fail_abandoned(self.now()).await {
+                if let Err(e) = mirror_update::fail_abandoned(&self.app, self.now()).await {
                     tracing::warn!(error = %e, "sweeping abandoned updates failed");
                 }
                 let expired = self.now() - crate::model::hooks::LOG_RETENTION_MS;

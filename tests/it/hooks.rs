@@ -1052,3 +1052,48 @@ async fn deliveries_survive_kill_9(db: Option<PostgresDb>) {
         .all(|d| d.body["after"] == refused[1].body["after"]));
     drop(db);
 }
+
+/// An update abandoned in `started` (its worker died and nothing resumes it) is recorded as
+/// failed by the runner's sweep, and that is news for a healthy mirror: one
+/// `remote_mirror_failed` delivery, so the recovery that follows is never announced alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abandoned_update_is_announced_as_a_failure() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let token = create_admin_token(&data, None);
+    let receiver = Receiver::start().await;
+    let flags = ["--allow-local-network", "--api-only"];
+    let mut server = ServerProcess::start(&data, None, &flags, &[]);
+    let api = server.api(&token);
+    let project = api.create_project("origin").await.id;
+    let mirror = api
+        .create_mirror(project, "http://203.0.113.7/m.git", true)
+        .await
+        .id;
+    let r = api
+        .request(
+            "POST",
+            &format!("/projects/{project}/hooks"),
+            common::Body::Json(json!({"url": receiver.url("/m"), "remote_mirror_events": true})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    server.kill_9();
+    // What a worker killed mid-update leaves: `started`, and (its lease long expired and its
+    // job gone) nothing to resume it.
+    let url = format!("sqlite://{}?mode=rwc", data.join("pushmirror.db").display());
+    let store = pushmirror::store::Store::open(&url)
+        .await
+        .expect("open the store");
+    assert!(store.mark_started(mirror, T0).await.unwrap());
+    drop(store);
+    let _server = ServerProcess::start(&data, None, &flags[..1], &[]);
+    let got = receiver.wait_for(1, ARRIVE).await;
+    let b = &got[0].body;
+    assert_eq!(b["event_name"], "remote_mirror_failed", "{b}");
+    assert_eq!(b["remote_mirror"]["update_status"], "failed");
+    assert_eq!(
+        b["remote_mirror"]["last_error"],
+        "The remote mirror update was interrupted."
+    );
+}

@@ -208,6 +208,33 @@ pub(crate) fn source_digest(refs: &[(String, String)]) -> String {
     hex::encode(h.finalize())
 }
 
+/// Records every mirror abandoned in `started` (its worker died, nothing resumes it) as failed,
+/// announcing the health change to webhooks when it had been healthy; returns how many.
+pub(crate) async fn fail_abandoned(app: &Arc<App>, now: Millis) -> Result<u64, JobError> {
+    let mut failed = 0;
+    for mirror in app.store.abandoned_mirrors().await? {
+        let t = Transition::interrupted(
+            mirror.last_error.is_some(),
+            mirror.retry_count.max(0) as u32,
+        );
+        let started_at = mirror.last_update_started_at.unwrap_or(now);
+        let after = after_transition(&mirror, &t, started_at, now);
+        let jobs = announcements(app, &after, &t).await?;
+        if app
+            .store
+            .record_abandoned(mirror.id, &t, now, &jobs)
+            .await?
+        {
+            tracing::warn!(
+                mirror = mirror.id,
+                "an abandoned mirror update was recorded as failed"
+            );
+            failed += 1;
+        }
+    }
+    Ok(failed)
+}
+
 /// Queues an update of every enabled mirror whose last successful update pushed from another
 /// state of its repository than the one it has now; returns how many were queued.
 pub(crate) async fn requeue_stale(app: &Arc<App>, now: Millis) -> Result<u64, JobError> {
