@@ -193,6 +193,8 @@ async fn attempt(
     }
     if let Some(token) = &secrets.token {
         let token = token.expose_secret().replace(['\r', '\n'], "");
+        headers.retain(|(name, _)| !name.eq_ignore_ascii_case("X-Gitlab-Token"));
+        logged.retain(|(name, _)| !name.eq_ignore_ascii_case("X-Gitlab-Token"));
         headers.push(("X-Gitlab-Token".into(), token));
         logged.push(("X-Gitlab-Token".into(), REDACTED.into()));
     }
