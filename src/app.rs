@@ -61,6 +61,10 @@ pub struct App {
     pub shutdown_grace: Duration,
     /// Recently authenticated tokens.
     pub token_cache: TokenCache,
+    /// This node's Prometheus metrics.
+    pub metrics: crate::metrics::Metrics,
+    /// Clients that may read health and metrics.
+    pub monitoring_allowlist: Vec<crate::model::cidr::Cidr>,
 }
 
 /// The shared state every HTTP handler receives. Cheap to clone (one `Arc`).
@@ -113,6 +117,8 @@ impl App {
             engine: config.engine.clone(),
             shutdown_grace: config.shutdown_grace,
             token_cache: TokenCache::default(),
+            metrics: crate::metrics::Metrics::default(),
+            monitoring_allowlist: config.monitoring_allowlist.clone(),
         }))
     }
 }

@@ -11,8 +11,8 @@ use secrecy::ExposeSecret;
 
 use crate::app::{App, StartError};
 use crate::config::{
-    parse_external_url, parse_listen, ConfigError, EngineConfig, FileConfig, ServeConfig,
-    StoreConfig, DEFAULT_SHUTDOWN_GRACE_SECS,
+    parse_allowlist, parse_external_url, parse_listen, ConfigError, EngineConfig, FileConfig,
+    ServeConfig, StoreConfig, DEFAULT_SHUTDOWN_GRACE_SECS,
 };
 use crate::server;
 
@@ -28,8 +28,17 @@ const EXIT_START: u8 = 3;
     about = "Push-mirror server speaking GitLab's v4 remote-mirrors API"
 )]
 struct Cli {
+    /// Log lines as `text` (for people) or `json` (one object per line, for log collectors).
+    #[arg(long, global = true, env = "PUSHMIRROR_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand, Debug)]
@@ -124,6 +133,10 @@ struct ServeArgs {
     /// Deadline of one webhook delivery, seconds. Default 10
     #[arg(long, env = "PUSHMIRROR_WEBHOOK_TIMEOUT_SECS")]
     webhook_timeout_secs: Option<u64>,
+    /// Clients allowed to read /-/health, /-/readiness, /-/liveness and /-/metrics, comma-separated
+    /// addresses or ranges. Default 127.0.0.0/8,::1/128
+    #[arg(long, env = "PUSHMIRROR_MONITORING_ALLOWLIST")]
+    monitoring_allowlist: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -207,8 +220,14 @@ fn serve_config(args: &ServeArgs) -> Result<ServeConfig, ConfigError> {
         .shutdown_grace_secs
         .or(file.shutdown_grace_secs)
         .unwrap_or(DEFAULT_SHUTDOWN_GRACE_SECS);
+    let monitoring_allowlist = match (&args.monitoring_allowlist, &file.monitoring_allowlist) {
+        (Some(flag), _) => parse_allowlist(flag)?,
+        (None, Some(list)) => parse_allowlist(&list.join(","))?,
+        (None, None) => crate::model::cidr::loopback(),
+    };
     Ok(ServeConfig {
         store: store_config(&args.store, &file),
+        monitoring_allowlist,
         listen,
         external_url,
         shutdown_grace: std::time::Duration::from_secs(grace),
@@ -223,13 +242,16 @@ fn serve_config(args: &ServeArgs) -> Result<ServeConfig, ConfigError> {
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("PUSHMIRROR_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {

@@ -32,6 +32,22 @@ pub struct ServeConfig {
     pub engine: EngineConfig,
     /// How long in-flight requests may finish after SIGTERM before they are cancelled.
     pub shutdown_grace: std::time::Duration,
+    /// Clients that may read `/-/health`, `/-/liveness`, `/-/readiness` and `/-/metrics`
+    /// (GitLab's monitoring IP allowlist; loopback by default).
+    pub monitoring_allowlist: Vec<crate::model::cidr::Cidr>,
+}
+
+/// Parses a comma-separated monitoring allowlist (`127.0.0.0/8,::1/128,10.0.0.0/8`).
+pub fn parse_allowlist(s: &str) -> Result<Vec<crate::model::cidr::Cidr>, ConfigError> {
+    s.split(',')
+        .filter(|part| !part.trim().is_empty())
+        .map(|part| {
+            crate::model::cidr::Cidr::parse(part).map_err(|message| ConfigError::Invalid {
+                name: "monitoring-allowlist",
+                message,
+            })
+        })
+        .collect()
 }
 
 /// The default of [`ServeConfig::shutdown_grace`]: long enough for a typical push or clone to
@@ -102,6 +118,7 @@ pub struct FileConfig {
     pub api_only: Option<bool>,
     pub shutdown_grace_secs: Option<u64>,
     pub webhook_timeout_secs: Option<u64>,
+    pub monitoring_allowlist: Option<Vec<String>>,
 }
 
 /// A configuration problem a person can act on.

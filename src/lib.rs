@@ -11,17 +11,18 @@
 //! - [`clock`]: the one source of "now" (a manual clock in tests).
 //! - [`config`]: flags > environment > TOML file > defaults.
 //! - [`storage`]: the one owner of "project → repository path".
+//! - [`metrics`]: this node's Prometheus metrics (bounded label sets).
 //! - [`http`]: GitLab's `/api/v4` and git smart HTTP.
 //! - [`service`]: the use cases (projects, mirrors, members, protected branches, pushes, tokens,
-//!   webhooks),
+//!   users, webhooks),
 //!   free of HTTP; handlers extract, authorise, call one and render.
 //! - [`jobs`]: the durable job runner and its kinds (mirror updates, push intents, webhook
 //!   deliveries).
 //! - [`store`]: the database (SQLite or PostgreSQL).
 //! - [`git`]: the one module that spawns processes.
 //! - [`model`]: the pure domain (mirror URLs, ref matching, ref planning, status machine).
-//! - [`credentials`], [`secret`], [`netcheck`]: sealed mirror credentials, the key and tokens,
-//!   resolving and checking a host against the network policy.
+//! - [`credentials`], [`secret`], [`password`], [`netcheck`]: sealed mirror credentials, the key
+//!   and tokens, password hashes, resolving and checking a host against the network policy.
 #![cfg_attr(
     fuzzing,
     doc = "- [`fuzzing`]: the HTTP edge's crate-private parsers for the fuzz targets in `fuzz/` \
@@ -41,8 +42,10 @@ pub mod fuzzing;
 pub mod git;
 pub mod http;
 pub mod jobs;
+pub mod metrics;
 pub mod model;
 pub mod netcheck;
+pub mod password;
 pub mod secret;
 pub mod server;
 pub mod service;

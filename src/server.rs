@@ -45,8 +45,11 @@ pub async fn run(
     });
     let shutdown = app.shutdown.clone();
     let draining = tokio_util::sync::CancellationToken::new();
-    let serve = axum::serve(listener, router(AppState(app.clone())))
-        .with_graceful_shutdown(draining.clone().cancelled_owned());
+    // The peer address is what the monitoring allowlist checks.
+    let service =
+        router(AppState(app.clone())).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let serve =
+        axum::serve(listener, service).with_graceful_shutdown(draining.clone().cancelled_owned());
     let mut serve = std::pin::pin!(std::future::IntoFuture::into_future(serve));
     let stop = async {
         stop.await;

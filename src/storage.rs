@@ -37,6 +37,15 @@ impl Storage {
 }
 
 impl Storage {
+    /// Checks the storage can be written: creates, writes and removes a probe file in it (the
+    /// readiness check's `storage_check`).
+    pub fn check_writable(&self) -> std::io::Result<()> {
+        let probe = tempfile::NamedTempFile::new_in(&self.root)?;
+        std::io::Write::write_all(&mut probe.as_file(), b"ok")?;
+        probe.as_file().sync_all()?;
+        probe.close()
+    }
+
     /// Removes the lock files a killed git left in any repository (`HEAD.lock`, `config.lock`,
     /// `packed-refs.lock`, `refs/**/*.lock`): while one exists, every push touching that ref is
     /// refused. Call only while no git runs in this storage (at start-up, before serving: the

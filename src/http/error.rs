@@ -21,6 +21,9 @@ pub(super) enum ApiError {
     /// 403 `{"message":"403 Forbidden"}`.
     #[error("403 Forbidden")]
     Forbidden,
+    /// 403 `{"message":"403 Forbidden - Your account has been blocked."}`.
+    #[error("403 Forbidden - Your account has been blocked.")]
+    Blocked,
     /// 403 `{"error":"insufficient_scope", …, "scope": <scope>}`: the token may not do this.
     #[error("insufficient scope: {0} required")]
     InsufficientScope(&'static str),
@@ -75,6 +78,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::RecordNotFound => ApiError::RecordNotFound,
             ServiceError::Unauthenticated => ApiError::Unauthorized,
             ServiceError::Forbidden => ApiError::Forbidden,
+            ServiceError::Blocked => ApiError::Blocked,
             ServiceError::Invalid(errors) => ApiError::Validation(errors.0),
             ServiceError::Refused(m) => ApiError::BadRequest(m),
             ServiceError::Conflict(m) => ApiError::Conflict(m),
@@ -94,6 +98,7 @@ impl IntoResponse for ApiError {
                 json!({"message": "401 Unauthorized"}),
             ),
             ApiError::Forbidden => (StatusCode::FORBIDDEN, json!({"message": "403 Forbidden"})),
+            ApiError::Blocked => (StatusCode::FORBIDDEN, json!({"message": self.to_string()})),
             ApiError::InsufficientScope(scope) => (
                 StatusCode::FORBIDDEN,
                 json!({

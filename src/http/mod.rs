@@ -8,6 +8,7 @@ mod error;
 mod git_http;
 mod hooks;
 mod members;
+mod monitoring;
 mod pagination;
 mod params;
 mod projects;
@@ -34,6 +35,26 @@ impl AppState {
         items: impl serde::Serialize,
     ) -> axum::response::Response {
         pagination::paginated(&self.external_url, uri, page, total, items)
+    }
+
+    /// One page of a list read whole and already in order, each shown item rendered by
+    /// `render`, with GitLab's pagination headers.
+    pub fn page_of_list<T>(
+        &self,
+        uri: &axum::http::Uri,
+        page: crate::store::PageRequest,
+        list: &[T],
+        render: impl FnMut(&T) -> serde_json::Value,
+    ) -> axum::response::Response {
+        let total = list.len() as i64;
+        let start = usize::try_from(page.offset().min(total)).unwrap_or(usize::MAX);
+        let shown: Vec<serde_json::Value> = list
+            .iter()
+            .skip(start)
+            .take(usize::try_from(page.per_page).unwrap_or(usize::MAX))
+            .map(render)
+            .collect();
+        self.page_response(uri, page, total, shown)
     }
 
     /// Now, from the server's clock.
@@ -81,15 +102,21 @@ pub fn app(state: AppState) -> Router {
         .merge(repository::router())
         .merge(tokens::router())
         .merge(ssh_host_keys::router())
+        .route_layer(axum::middleware::from_fn(monitoring::label_route))
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
     Router::new()
         .nest("/api/v4", api)
+        .merge(monitoring::router().route_layer(axum::middleware::from_fn(monitoring::label_route)))
         // Smart HTTP paths (`/<namespace>/<project>.git/…`) and GitLab's web route for host-key
         // detection (`/<namespace>/<project>/-/mirror/…`) cannot be expressed as axum routes
         // (a namespace has any number of segments); the fallback recognises them and answers
         // everything else with the API's 404.
         .fallback(outside_api)
         .layer(axum::middleware::from_fn(refuse_malformed_path))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            monitoring::observe,
+        ))
         .with_state(state)
 }

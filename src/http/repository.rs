@@ -39,24 +39,6 @@ fn web_url(state: &AppState, project: &Project) -> String {
     format!("{}/{}", state.external_url, project.full_path())
 }
 
-/// A list page of `items` (already in order), with GitLab's pagination headers.
-fn page_of(
-    state: &AppState,
-    uri: &axum::http::Uri,
-    params: &Params,
-    items: Vec<Value>,
-) -> Result<Response, ApiError> {
-    let page = page_request(params)?;
-    let total = items.len() as i64;
-    let start = usize::try_from(page.offset().min(total)).unwrap_or(usize::MAX);
-    let shown: Vec<Value> = items
-        .into_iter()
-        .skip(start)
-        .take(page.per_page as usize)
-        .collect();
-    Ok(state.page_response(uri, page, total, shown))
-}
-
 // GET /projects/:id/repository/branches
 async fn branches(
     State(state): State<AppState>,
@@ -67,10 +49,10 @@ async fn branches(
 ) -> Result<Response, ApiError> {
     let (project, caller) = find_project(&state, &id, user.as_ref()).await?;
     let search = params.string("search")?.flatten();
+    let page = page_request(&params)?;
     let list = svc::branches(&state, &project, caller, search.as_deref()).await?;
     let url = web_url(&state, &project);
-    let items = list.iter().map(|b| views::branch(b, &url)).collect();
-    page_of(&state, &uri, &params, items)
+    Ok(state.page_of_list(&uri, page, &list, |b| views::branch(b, &url)))
 }
 
 // GET /projects/:id/repository/branches/:branch
@@ -125,13 +107,13 @@ async fn tags(
 ) -> Result<Response, ApiError> {
     let (project, caller) = find_project(&state, &id, user.as_ref()).await?;
     let search = params.string("search")?.flatten();
+    let page = page_request(&params)?;
     let list = svc::tags(&state, &project, caller, search.as_deref()).await?;
     let url = web_url(&state, &project);
     // GitLab lists tags newest first by default (`order_by=updated`, `sort=desc`).
     let mut list = list;
     list.sort_by(|a, b| b.commit.committed_date.cmp(&a.commit.committed_date));
-    let items = list.iter().map(|t| views::tag(t, &url)).collect();
-    page_of(&state, &uri, &params, items)
+    Ok(state.page_of_list(&uri, page, &list, |t| views::tag(t, &url)))
 }
 
 // GET /projects/:id/repository/tags/:tag

@@ -97,15 +97,8 @@ async fn list(
     let page = super::pagination::page_request(&params)?;
     let user_id = params.int("user_id")?;
     let tokens = svc::list_tokens(&state, &caller, user_id).await?;
-    let total = tokens.len() as i64;
-    let start = usize::try_from(page.offset().min(total)).unwrap_or(usize::MAX);
-    let items: Vec<Value> = tokens
-        .iter()
-        .skip(start)
-        .take(page.per_page as usize)
-        .map(|t| entity(t, &svc::today(&state), None))
-        .collect();
-    Ok(state.page_response(&uri, page, total, items))
+    let today = svc::today(&state);
+    Ok(state.page_of_list(&uri, page, &tokens, |t| entity(t, &today, None)))
 }
 
 // GET /personal_access_tokens/:id (or self)

@@ -75,7 +75,7 @@ pub(super) fn user_basic(u: &User, external_url: &str) -> Value {
         "id": u.id,
         "username": u.username,
         "name": u.name,
-        "state": "active",
+        "state": u.state.as_str(),
         "locked": false,
         "avatar_url": null,
         "web_url": format!("{external_url}/{}", u.username),
@@ -87,6 +87,7 @@ pub(super) fn user_full(u: &User, external_url: &str) -> Value {
     let mut v = user_basic(u, external_url);
     let obj = v.as_object_mut().expect("object");
     obj.insert("is_admin".into(), json!(u.is_admin));
+    obj.insert("email".into(), json!(u.email));
     obj.insert("created_at".into(), time(u.created_at));
     obj.insert("bot".into(), json!(false));
     v

@@ -3,6 +3,7 @@
 //! neither a secret nor a wire detail lives here (credentials stay sealed bytes until one push).
 
 use crate::model::access::{AccessLevel, Visibility};
+use crate::model::accounts::UserState;
 use crate::model::status::UpdateStatus;
 
 /// Milliseconds since the Unix epoch, UTC: the one time representation of the domain.
@@ -14,8 +15,18 @@ pub struct User {
     pub id: i64,
     pub username: String,
     pub name: String,
+    /// Users made before e-mail addresses were kept have none.
+    pub email: Option<String>,
     pub is_admin: bool,
+    pub state: UserState,
     pub created_at: Millis,
+}
+
+impl User {
+    /// Whether an administrator blocked the account.
+    pub fn is_blocked(&self) -> bool {
+        self.state == UserState::Blocked
+    }
 }
 
 /// A namespace that holds projects. Every user has one of kind `user` with their username as path.

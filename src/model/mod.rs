@@ -2,6 +2,8 @@
 //! was not handed, and knows nothing of JSON or SQL. Most unit tests live here.
 
 pub mod access;
+pub mod accounts;
+pub mod cidr;
 pub mod entities;
 pub mod errors;
 pub mod git_failure;

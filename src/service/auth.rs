@@ -56,6 +56,12 @@ impl TokenCache {
         let mut map = self.0.lock().expect("token cache is never poisoned");
         map.retain(|_, (a, _)| a.token.id != id);
     }
+
+    /// Forgets every token of user `user_id` (blocked, or changed by an administrator).
+    pub(super) fn evict_user(&self, user_id: i64) {
+        let mut map = self.0.lock().expect("token cache is never poisoned");
+        map.retain(|_, (a, _)| a.user.id != user_id);
+    }
 }
 
 /// How often a token's `last_used_at` is written at most.
@@ -68,8 +74,9 @@ pub fn today(app: &App) -> String {
         .unwrap_or_default()
 }
 
-/// Resolves a token to its user and record: `None` for an unknown, revoked or expired token.
-pub async fn authenticate(app: &App, token: &str) -> Result<Option<Authenticated>, StoreError> {
+/// Resolves a token to its user and record: `None` for an unknown, revoked or expired token,
+/// [`ServiceError::Blocked`] when its user is blocked.
+pub async fn authenticate(app: &App, token: &str) -> Result<Option<Authenticated>, ServiceError> {
     if token.is_empty() {
         return Ok(None);
     }
@@ -82,6 +89,9 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Option<Authenticated
     let Some((user, token)) = app.store.token_by_hash(&hash).await? else {
         return Ok(None);
     };
+    if user.is_blocked() {
+        return Err(ServiceError::Blocked);
+    }
     if !token.active_on(&today(app)) {
         return Ok(None);
     }
@@ -91,11 +101,6 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Option<Authenticated
     let auth = Authenticated { user, token };
     app.token_cache.put(hash, auth.clone());
     Ok(Some(auth))
-}
-
-/// Resolves a token to its user (see [`authenticate`]).
-pub async fn user_for_token(app: &App, token: &str) -> Result<Option<User>, StoreError> {
-    Ok(authenticate(app, token).await?.map(|a| a.user))
 }
 
 /// A new token's plain text and record; the text is shown once and never stored.

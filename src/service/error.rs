@@ -21,6 +21,9 @@ pub enum ServiceError {
     /// The caller may not do this.
     #[error("forbidden")]
     Forbidden,
+    /// The caller's account is blocked: nothing it sends is accepted.
+    #[error("the account is blocked")]
+    Blocked,
     /// The request broke field rules; nothing was written.
     #[error("invalid: {0:?}")]
     Invalid(FieldErrors),

@@ -29,7 +29,13 @@ pub async fn add_member(
     }
     let user = match target.parse::<i64>() {
         Ok(uid) => app.store.user_by_id(uid).await?,
-        Err(_) => app.store.users(Some(target)).await?.into_iter().next(),
+        Err(_) => {
+            let filter = crate::store::UserFilter {
+                username: Some(target.to_owned()),
+                ..Default::default()
+            };
+            app.store.users(&filter).await?.into_iter().next()
+        }
     }
     .ok_or(ServiceError::NotFound("User"))?;
     match app

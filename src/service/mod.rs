@@ -13,6 +13,7 @@
 //! - [`auth`]: authenticate tokens and issue them.
 //! - [`hooks`]: project webhooks (the API's use cases), the push and mirror events they are
 //!   sent, and their delivery.
+//! - [`users`]: users as administrators manage them (create, change, block).
 
 pub mod auth;
 pub mod error;
@@ -24,3 +25,4 @@ pub mod protected_branches;
 pub mod pushes;
 pub mod repository;
 pub mod ssh_host_keys;
+pub mod users;

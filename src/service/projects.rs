@@ -241,6 +241,16 @@ pub async fn update_project(
         .update_project(&next, next.last_activity_at)
         .await
         .map_err(taken)?;
+    if project.archived && !next.archived {
+        // Updates that ran while the project was archived pushed nothing: catch the mirrors up.
+        // (Should this be lost to a crash, the start-up pass re-queues every mirror whose
+        // repository moved on since its last success.)
+        let mut tx = app.store.transaction().await?;
+        tx.request_project_mirror_updates(project.id, next.last_activity_at)
+            .await?;
+        tx.commit().await?;
+        app.jobs_wakeup.notify_one();
+    }
     if next.default_branch != project.default_branch {
         if let Some(branch) = &next.default_branch {
             crate::git::ops::set_head(&app.git, &repo, branch)

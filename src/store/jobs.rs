@@ -124,7 +124,41 @@ fn kind_list(kinds: &[&str]) -> String {
         .join(", ")
 }
 
+/// The queue at a glance, for metrics and the admin pages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueStats {
+    /// Mirror updates asked for and not yet done (due, running or waiting to retry).
+    pub mirror_updates_wanted: i64,
+    /// Of those, the ones due now (running ones included).
+    pub mirror_updates_due: i64,
+    /// When the oldest wanted mirror update was first asked for.
+    pub oldest_mirror_update_at: Option<Millis>,
+    /// Jobs of every kind.
+    pub jobs: i64,
+}
+
 impl Store {
+    /// The queue's depth and age now.
+    pub async fn queue_stats(&self, now: Millis) -> Result<QueueStats, StoreError> {
+        let row = sqlx::query(
+            "select count(*) as jobs, \
+             coalesce(sum(case when kind = $1 then 1 else 0 end), 0) as wanted, \
+             coalesce(sum(case when kind = $1 and run_at <= $2 then 1 else 0 end), 0) as due, \
+             min(case when kind = $1 then created_at end) as oldest \
+             from jobs",
+        )
+        .bind(MIRROR_UPDATE_KIND)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(QueueStats {
+            jobs: row.try_get("jobs")?,
+            mirror_updates_wanted: row.try_get("wanted")?,
+            mirror_updates_due: row.try_get("due")?,
+            oldest_mirror_update_at: row.try_get("oldest")?,
+        })
+    }
+
     /// Enqueues one job.
     pub async fn enqueue_job(&self, job: &NewJob, now: Millis) -> Result<(), StoreError> {
         let mut conn = self.pool.acquire().await?;

@@ -7,7 +7,8 @@ use super::{conflict, PageRequest, Paged, Store, StoreError};
 use crate::model::access::AccessLevel;
 use crate::model::entities::{Member, Millis};
 
-const MEMBER_SELECT: &str = "select u.id, u.username, u.name, u.is_admin, u.created_at, \
+const MEMBER_SELECT: &str =
+    "select u.id, u.username, u.name, u.email, u.is_admin, u.state, u.created_at, \
     m.access_level, m.created_at as member_since from members m join users u on u.id = m.user_id";
 
 fn member_from_row(r: &sqlx::any::AnyRow) -> Result<Member, sqlx::Error> {

@@ -15,11 +15,14 @@ mod protected;
 mod users;
 
 pub use hooks::{LogStatus, NewHookLog, HOOK_DELIVERY_KIND};
-pub use jobs::{ClaimedJob, NewJob, MIRROR_UPDATE_KIND, NOTIFY_CHANNEL, RECORD_PUSH_KIND};
+pub use jobs::{
+    ClaimedJob, NewJob, QueueStats, MIRROR_UPDATE_KIND, NOTIFY_CHANNEL, RECORD_PUSH_KIND,
+};
 pub use mirror_status::{RemoteRefChanges, RemoteStateHeader};
 pub use mirrors::mirror_job_key;
 pub use projects::{NewProject, ProjectFilter, ProjectOrder};
 pub use protected::{AccessAction, NewAccess, NewProtection, ProtectionChanges};
+pub use users::{AccountUpdate, NewAccount, UserFilter};
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -150,6 +153,12 @@ impl Store {
         &self.pool
     }
 
+    /// Asks the database for a trivial answer (the readiness check's `db_check`).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("select 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     /// Whether this store is PostgreSQL (whose NOTIFY wakes other nodes).
     pub fn is_postgres(&self) -> bool {
         self.dialect == Dialect::Postgres
@@ -158,9 +167,20 @@ impl Store {
     /// Starts a transaction: what it writes lands together at [`Tx::commit`] or not at all.
     pub async fn transaction(&self) -> Result<Tx, StoreError> {
         Ok(Tx {
-            tx: self.pool.begin().await?,
+            tx: self.begin().await?,
             dialect: self.dialect,
         })
+    }
+
+    /// Begins a transaction that may write. On SQLite it takes the write lock at once (`begin
+    /// immediate`): a transaction that read first and then writes cannot wait for the lock in
+    /// WAL mode (SQLite answers "database is locked" at once rather than risk a stale read), so
+    /// every transaction waits its turn up front, under the busy timeout.
+    async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("begin immediate").await,
+            Dialect::Postgres => self.pool.begin().await,
+        }
     }
 }
 
@@ -190,6 +210,18 @@ fn redact_url(url: &str) -> String {
 }
 
 /// Maps a unique-constraint violation to [`StoreError::Conflict`].
+/// A case-insensitive `like` pattern matching `s` anywhere, with a backslash as the escape
+/// character (use it with `like $n escape` and a backslash, against a `lower(...)` column).
+fn like_pattern(s: &str) -> String {
+    format!(
+        "%{}%",
+        s.to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    )
+}
+
 fn conflict(e: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &e {
         if db.is_unique_violation() {

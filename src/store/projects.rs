@@ -117,7 +117,7 @@ fn project_from_row(r: &AnyRow) -> Result<Project, sqlx::Error> {
 impl Store {
     /// Creates a project and makes its creator Owner, in one transaction.
     pub async fn create_project(&self, p: &NewProject, now: Millis) -> Result<Project, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let id: i64 = sqlx::query_scalar(
             "insert into projects (namespace_id, name, path, description, default_branch, \
              visibility, creator_id, empty_repo, created_at, last_activity_at) \
@@ -279,13 +279,7 @@ impl Store {
         conditions.push("($4 < 0 or p.archived = $4)".into());
         let condition = conditions.join(" and ");
         let search = match filter.search.as_deref().filter(|s| !s.is_empty()) {
-            Some(s) => format!(
-                "%{}%",
-                s.to_lowercase()
-                    .replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_")
-            ),
+            Some(s) => super::like_pattern(s),
             None => String::new(),
         };
         let visibility = filter.visibility.map(Visibility::as_str).unwrap_or("");

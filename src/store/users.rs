@@ -4,10 +4,11 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::{conflict, flag, Store, StoreError};
+use crate::model::accounts::UserState;
 use crate::model::entities::{Millis, Namespace, User};
 use crate::model::tokens::{format_scopes, parse_scopes, AccessToken, Scope};
 
-const USER_COLUMNS: &str = "u.id, u.username, u.name, u.is_admin, u.created_at";
+const USER_COLUMNS: &str = "u.id, u.username, u.name, u.email, u.is_admin, u.state, u.created_at";
 const TOKEN_COLUMNS: &str = "t.id as token_id, t.user_id as token_user_id, t.name as token_name, \
     t.scopes, t.created_at as token_created_at, t.expires_at, t.revoked, t.last_used_at";
 
@@ -30,7 +31,9 @@ pub(super) fn user_from_row(row: &AnyRow, prefix: &str) -> Result<User, sqlx::Er
         id: row.try_get(format!("{prefix}id").as_str())?,
         username: row.try_get(format!("{prefix}username").as_str())?,
         name: row.try_get(format!("{prefix}name").as_str())?,
+        email: row.try_get(format!("{prefix}email").as_str())?,
         is_admin: row.try_get::<i64, _>(format!("{prefix}is_admin").as_str())? != 0,
+        state: UserState::parse(&row.try_get::<String, _>(format!("{prefix}state").as_str())?),
         created_at: row.try_get(format!("{prefix}created_at").as_str())?,
     })
 }
@@ -45,7 +48,7 @@ impl Store {
         admin: bool,
         now: Millis,
     ) -> Result<User, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let existing = sqlx::query(&format!(
             "select {USER_COLUMNS} from users u where lower(u.username) = lower($1)"
         ))
@@ -264,27 +267,185 @@ impl Store {
         Ok(row.map(|r| user_from_row(&r, "")).transpose()?)
     }
 
-    /// Users, optionally only the one with this exact username.
-    pub async fn users(&self, username: Option<&str>) -> Result<Vec<User>, StoreError> {
-        let rows = match username {
-            Some(name) => {
-                sqlx::query(&format!(
-                    "select {USER_COLUMNS} from users u where lower(u.username) = lower($1)"
-                ))
-                .bind(name)
-                .fetch_all(&self.pool)
-                .await?
-            }
-            None => {
-                sqlx::query(&format!("select {USER_COLUMNS} from users u order by u.id"))
-                    .fetch_all(&self.pool)
-                    .await?
-            }
-        };
+    /// Users matching `filter`, by id.
+    pub async fn users(&self, filter: &UserFilter) -> Result<Vec<User>, StoreError> {
+        let mut sql = format!("select {USER_COLUMNS} from users u where 1 = 1");
+        let mut binds: Vec<String> = Vec::new();
+        if let Some(name) = &filter.username {
+            binds.push(name.clone());
+            sql.push_str(&format!(" and lower(u.username) = lower(${})", binds.len()));
+        }
+        if let Some(search) = &filter.search {
+            // GitLab matches the username, the name and (exactly) the e-mail address.
+            let pattern = super::like_pattern(search);
+            binds.push(pattern);
+            let n = binds.len();
+            binds.push(search.to_lowercase());
+            let m = binds.len();
+            sql.push_str(&format!(
+                " and (lower(u.username) like ${n} escape '\\' or lower(u.name) like ${n} escape '\\' \
+                 or lower(u.email) = ${m})"
+            ));
+        }
+        if let Some(state) = filter.state {
+            binds.push(state.as_str().to_owned());
+            sql.push_str(&format!(" and u.state = ${}", binds.len()));
+        }
+        if filter.admins {
+            sql.push_str(" and u.is_admin = 1");
+        }
+        sql.push_str(" order by u.id");
+        let mut q = sqlx::query(&sql);
+        for b in &binds {
+            q = q.bind(b);
+        }
+        let rows = q.fetch_all(&self.pool).await?;
         Ok(rows
             .iter()
             .map(|r| user_from_row(r, ""))
             .collect::<Result<_, _>>()?)
+    }
+
+    /// Creates a user with its personal namespace, in one transaction. A username or e-mail
+    /// address taken regardless of case (a username also by a group's path) is
+    /// [`StoreError::Conflict`] naming `username` or `email`.
+    pub async fn create_user(&self, a: &NewAccount, now: Millis) -> Result<User, StoreError> {
+        let mut tx = self.begin().await?;
+        let taken: Option<String> =
+            sqlx::query_scalar("select path from namespaces where lower(path) = lower($1)")
+                .bind(&a.username)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if taken.is_some() {
+            return Err(StoreError::Conflict("username".into()));
+        }
+        let id: i64 = sqlx::query_scalar(
+            "insert into users (username, name, email, is_admin, password_hash, created_at) \
+             values ($1, $2, $3, $4, $5, $6) returning id",
+        )
+        .bind(&a.username)
+        .bind(&a.name)
+        .bind(&a.email)
+        .bind(flag(a.admin))
+        .bind(&a.password_hash)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(account_conflict)?;
+        sqlx::query(
+            "insert into namespaces (path, name, kind, owner_id) values ($1, $2, 'user', $3)",
+        )
+        .bind(&a.username)
+        .bind(&a.name)
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| match conflict(e) {
+            StoreError::Conflict(_) => StoreError::Conflict("username".into()),
+            other => other,
+        })?;
+        tx.commit().await?;
+        self.user_by_id(id)
+            .await?
+            .ok_or_else(|| StoreError::Db(sqlx::Error::RowNotFound))
+    }
+
+    /// Changes user `id` as `c` says (absent fields stay), renaming the personal namespace with
+    /// the username, in one transaction. `Ok(None)` when there is no such user; conflicts as
+    /// [`Store::create_user`].
+    pub async fn update_user(
+        &self,
+        id: i64,
+        c: &AccountUpdate,
+    ) -> Result<Option<User>, StoreError> {
+        let mut tx = self.begin().await?;
+        let exists: Option<i64> = sqlx::query_scalar("select id from users where id = $1")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            return Ok(None);
+        }
+        if let Some(username) = &c.username {
+            let taken: Option<i64> = sqlx::query_scalar(
+                "select id from namespaces where lower(path) = lower($1) \
+                 and not (kind = 'user' and owner_id = $2)",
+            )
+            .bind(username)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if taken.is_some() {
+                return Err(StoreError::Conflict("username".into()));
+            }
+            sqlx::query("update users set username = $1 where id = $2")
+                .bind(username)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(account_conflict)?;
+            sqlx::query("update namespaces set path = $1 where kind = 'user' and owner_id = $2")
+                .bind(username)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(account_conflict)?;
+        }
+        if let Some(name) = &c.name {
+            sqlx::query("update users set name = $1 where id = $2")
+                .bind(name)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("update namespaces set name = $1 where kind = 'user' and owner_id = $2")
+                .bind(name)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(email) = &c.email {
+            sqlx::query("update users set email = $1 where id = $2")
+                .bind(email)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(account_conflict)?;
+        }
+        if let Some(hash) = &c.password_hash {
+            sqlx::query("update users set password_hash = $1 where id = $2")
+                .bind(hash)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(admin) = c.admin {
+            sqlx::query("update users set is_admin = $1 where id = $2")
+                .bind(flag(admin))
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(state) = c.state {
+            sqlx::query("update users set state = $1 where id = $2")
+                .bind(state.as_str())
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        self.user_by_id(id).await
+    }
+
+    /// Whether any other active administrator than `id` exists (the last one is never
+    /// demoted or blocked).
+    pub async fn other_active_admin(&self, id: i64) -> Result<bool, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "select count(*) from users where is_admin = 1 and state = 'active' and id <> $1",
+        )
+        .bind(id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n > 0)
     }
 
     /// A namespace by id or by path.
@@ -316,5 +477,46 @@ impl Store {
                 })
             })
             .transpose()?)
+    }
+}
+
+/// Which users a listing wants (GitLab's `GET /users` filters).
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    pub username: Option<String>,
+    pub search: Option<String>,
+    pub state: Option<UserState>,
+    pub admins: bool,
+}
+
+/// A user to create; the password is already hashed (or there is none).
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub username: String,
+    pub name: String,
+    pub email: String,
+    pub admin: bool,
+    pub password_hash: Option<String>,
+}
+
+/// What an update changes; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct AccountUpdate {
+    pub username: Option<String>,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub password_hash: Option<String>,
+    pub admin: Option<bool>,
+    pub state: Option<UserState>,
+}
+
+/// A unique violation on users as the field it is about (`email` or `username`).
+fn account_conflict(e: sqlx::Error) -> StoreError {
+    match conflict(e) {
+        StoreError::Conflict(name) if name.contains("email") => {
+            StoreError::Conflict("email".into())
+        }
+        StoreError::Conflict(_) => StoreError::Conflict("username".into()),
+        other => other,
     }
 }

@@ -40,6 +40,7 @@ async fn first_commit_pushed(url: &str) -> Arc<Work> {
 struct Fixture {
     server: TestServer,
     api: Api,
+    token: String,
     project_id: i64,
     push_url: String,
 }
@@ -86,6 +87,7 @@ impl Fixture {
             push_url: server.push_url(&token, &project.path_with_namespace),
             project_id: project.id,
             api,
+            token,
             server,
         }
     }
@@ -714,6 +716,7 @@ async fn two_nodes_take_turns(server: TestServer) {
         allow_local_network: true,
         engine: pushmirror::config::EngineConfig::default(),
         shutdown_grace: Duration::from_secs(5),
+        monitoring_allowlist: pushmirror::model::cidr::loopback(),
     };
     let node_b = Runner::new(pushmirror::app::App::build(&config).await.unwrap());
     let daemon = GitDaemonRemote::start();
@@ -943,4 +946,44 @@ async fn a_rotated_credential_is_tried_postgres() {
         return;
     };
     a_rotated_credential_is_tried(fx).await;
+}
+
+/// An update queued before its project was archived pushes nothing; unarchiving queues the
+/// project's mirrors again and they catch up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_archived_projects_mirrors_wait_until_it_is_unarchived() {
+    let clock = Arc::new(ManualClock::new(1_800_000_000_000));
+    let fx = Fixture::on_manual_clock(clock).await;
+    let daemon = GitDaemonRemote::start();
+    daemon.create_repo("arch");
+    let id = fx
+        .add_mirror(json!({"url": daemon.url("arch"), "enabled": true}))
+        .await;
+    let work = Arc::new(Work::new());
+    let w = work.clone();
+    blocking(move || {
+        w.commit("a");
+    })
+    .await;
+    work_push(&work, &fx.push_url, &["HEAD:main"]).await;
+    fx.wait_until_requested(id).await;
+    let archive = format!("/projects/{}/archive", fx.project_id);
+    let r = fx.server.post_json(&archive, &fx.token, json!({})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    fx.server.run_pending().await;
+    assert!(
+        daemon.refs("arch").is_empty(),
+        "nothing is pushed while archived"
+    );
+    assert_eq!(fx.mirror(id).await.update_status, "none");
+
+    let unarchive = format!("/projects/{}/unarchive", fx.project_id);
+    let r = fx.server.post_json(&unarchive, &fx.token, json!({})).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert!(
+        fx.server.run_pending().await >= 1,
+        "unarchiving queued the mirror"
+    );
+    assert_eq!(daemon.refs("arch"), fx.local_refs());
+    assert_eq!(fx.mirror(id).await.update_status, "finished");
 }

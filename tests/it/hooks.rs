@@ -955,6 +955,20 @@ async fn test_triggers_resend_the_log_deadlines_and_redirects() {
     let missing = format!("{}/{id}/events/999999/resend", fx.hooks_path());
     assert_eq!(s.post_json(&missing, &fx.root, json!({})).await.status, 404);
 
+    // Every attempt is counted in the metrics, by result.
+    let metrics = reqwest::get(format!("{}/-/metrics", s.base))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    for line in [
+        "pushmirror_hook_deliveries_total{result=\"success\"} 5",
+        "pushmirror_hook_deliveries_total{result=\"failed\"} 2",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in {metrics}");
+    }
+
     // Only the last 7 days are listed.
     clock.advance(8 * 86_400_000);
     assert!(fx.events(id).await.is_empty());

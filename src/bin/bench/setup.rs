@@ -54,6 +54,7 @@ impl BenchServer {
             allow_local_network: true,
             engine,
             shutdown_grace: Duration::from_secs(5),
+            monitoring_allowlist: pushmirror::model::cidr::loopback(),
         };
         let state = AppState(
             pushmirror::app::App::build(&config)

@@ -280,6 +280,9 @@ async fn authenticate(
     let auth = match authenticate_token(state, &token).await {
         Ok(Some(auth)) => auth,
         Ok(None) => return Err(GitHttpError::Unauthorized),
+        Err(ServiceError::Blocked) => {
+            return Err(GitHttpError::Forbidden("Your account has been blocked."))
+        }
         Err(e) => return Err(GitHttpError::Internal(e.to_string())),
     };
     let use_ = match service {

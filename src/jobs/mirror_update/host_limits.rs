@@ -24,12 +24,9 @@ impl HostLimits {
         }
     }
 
-    /// The semaphore of the host of `url` (lower-cased; an unparsable URL shares the empty host).
+    /// The semaphore of the host of `url` (see [`host_of`]).
     pub(super) fn for_url(&self, url: &str) -> Arc<Semaphore> {
-        let host = url::Url::parse(url)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
-            .unwrap_or_default();
+        let host = host_of(url);
         let mut hosts = self.hosts.lock().expect("host map is never poisoned");
         if hosts.len() >= SWEEP_ABOVE && !hosts.contains_key(&host) {
             // Only the map holds an idle host's semaphore: nobody can be waiting on it, and a
@@ -46,6 +43,14 @@ impl HostLimits {
     fn len(&self) -> usize {
         self.hosts.lock().unwrap().len()
     }
+}
+
+/// The host of `url`, lower-cased; an unparsable URL has the empty host.
+pub(super) fn host_of(url: &str) -> String {
+    url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

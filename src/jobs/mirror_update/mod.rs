@@ -64,6 +64,12 @@ pub(crate) async fn run(
     if !mirror.enabled {
         return Ok(Outcome::Done);
     }
+    // An archived project is read-only and its mirrors are not pushed (an update queued before
+    // the project was archived ends here; unarchiving and the next push or sync queue one again).
+    match app.store.project_by_id(mirror.project_id).await? {
+        Some(project) if !project.archived => {}
+        _ => return Ok(Outcome::Done),
+    }
     let _host = ctx
         .per_host
         .for_url(&mirror.url)
@@ -74,6 +80,10 @@ pub(crate) async fn run(
     if !app.store.mark_started(id, started_at).await? {
         return Ok(Outcome::Done);
     }
+    let started = std::time::Instant::now();
+    let _in_flight = app
+        .metrics
+        .update_started(&host_limits::host_of(&mirror.url));
     let uctx = UpdateContext {
         store: &app.store,
         cipher: &app.cipher,
@@ -83,8 +93,12 @@ pub(crate) async fn run(
         policy: app.network_policy,
         remote_states: &ctx.remote_states,
     };
+    let mut refs_pushed = 0;
     let result = match update::run(&uctx, &mirror).await {
-        Ok(()) => AttemptResult::Succeeded,
+        Ok(n) => {
+            refs_pushed = n;
+            AttemptResult::Succeeded
+        }
         Err(UpdateFailure::Retryable(error)) => AttemptResult::Failed {
             error,
             retryable: true,
@@ -104,15 +118,38 @@ pub(crate) async fn run(
     );
     let after = after_transition(&mirror, &t, started_at, now);
     record_outcome(app, &after, &t, now).await?;
+    let secs = started.elapsed().as_secs_f64();
+    app.metrics.update_ended(
+        t.status.as_str(),
+        secs,
+        t.error.as_deref().map(crate::model::git_failure::kind),
+    );
+    let duration_ms = (secs * 1000.0) as u64;
+    let result = t.status.as_str();
+    // `last_error` is scrubbed of credentials already; nothing else here can hold a secret.
     match (&t.event, &t.error) {
         (Some(HealthEvent::StartedFailing), Some(e)) => {
-            tracing::warn!(mirror = id, status = t.status.as_str(), error = %e, "mirror started failing")
+            tracing::warn!(mirror = id, result, duration_ms, error = %e, "mirror started failing")
         }
-        (Some(HealthEvent::Recovered), _) => tracing::info!(mirror = id, "mirror recovered"),
+        (Some(HealthEvent::Recovered), _) => {
+            tracing::info!(
+                mirror = id,
+                result,
+                duration_ms,
+                refs_pushed,
+                "mirror recovered"
+            )
+        }
         (None, Some(e)) => {
-            tracing::info!(mirror = id, status = t.status.as_str(), error = %e, "mirror update failed")
+            tracing::info!(mirror = id, result, duration_ms, error = %e, "mirror update failed")
         }
-        (_, None) => tracing::info!(mirror = id, "mirror updated"),
+        (_, None) => tracing::info!(
+            mirror = id,
+            result,
+            duration_ms,
+            refs_pushed,
+            "mirror updated"
+        ),
     }
     Ok(match t.retry_at {
         Some(at) => Outcome::RetryAt(at),

@@ -58,10 +58,11 @@ pub(super) enum UpdateFailure {
 }
 
 /// Runs one update of `mirror`.
+/// Runs one update; on success, how many remote refs it created, moved or deleted.
 pub(super) async fn run(
     ctx: &UpdateContext<'_>,
     mirror: &RemoteMirror,
-) -> Result<(), UpdateFailure> {
+) -> Result<usize, UpdateFailure> {
     let creds = MirrorCredentials::open(ctx.cipher, mirror.credentials.as_deref())
         .map_err(|e| UpdateFailure::Retryable(e.to_string()))?;
     let prepared = prepare(mirror, creds, ctx.policy, ctx.git)
@@ -153,7 +154,7 @@ async fn sync(
     ctx: &UpdateContext<'_>,
     mirror: &RemoteMirror,
     prepared: &PreparedRemote,
-) -> Result<(), UpdateFailure> {
+) -> Result<usize, UpdateFailure> {
     let local = ops::local_refs(ctx.git, &ctx.repo)
         .await
         .map_err(git_failure)?;
@@ -187,7 +188,8 @@ async fn sync(
             Ok(planned) if planned.is_empty() => recorded = Some(fresh),
             Ok(planned) => {
                 let base = Some(fresh.generation);
-                return finish(&target, base, RemoteRefChanges::new(), fresh.refs, &planned).await;
+                finish(&target, base, RemoteRefChanges::new(), fresh.refs, &planned).await?;
+                return Ok(refs_changed(&planned));
             }
         }
     }
@@ -211,7 +213,13 @@ async fn sync(
         Some(r) => (Some(r.generation), changes_between(&r.refs, &listed)),
         None => (None, changes_between(&[], &listed)),
     };
-    finish(&target, base, drift, listed, &planned).await
+    finish(&target, base, drift, listed, &planned).await?;
+    Ok(refs_changed(&planned))
+}
+
+/// How many remote refs a pushed plan creates, moves or deletes.
+fn refs_changed(planned: &RefUpdatePlan) -> usize {
+    planned.updates.len() + planned.deletes.len()
 }
 
 enum Attempt {

@@ -207,6 +207,11 @@ async fn attempt(
         let refs: Vec<&str> = secret_values.iter().map(String::as_str).collect();
         scrub(&text, &refs)
     };
+    app.metrics.hook_delivery(match &sent {
+        Ok(answer) if delivery_succeeded(Some(answer.status)) => "success",
+        Err(SendError::Refused(_)) => "refused",
+        _ => "failed",
+    });
     let (outcome, log_status, log_headers, log_body) = match sent {
         Ok(answer) => {
             let body = scrubbed(answer.body);
@@ -217,7 +222,7 @@ async fn attempt(
                 body,
             )
         }
-        Err(why) => {
+        Err(SendError::Refused(why) | SendError::Transport(why)) => {
             let why = scrubbed(why);
             (
                 DeliveryOutcome::Failed(why.clone()),
@@ -319,14 +324,22 @@ fn truncated(mut s: String, limit: usize) -> String {
     s
 }
 
-/// Sends the request to the checked, pinned address. The error text names no URL.
+/// Why no answer came; the text names no URL.
+enum SendError {
+    /// The URL check refused the target (the network policy, DNS): nothing was sent.
+    Refused(String),
+    /// The connection failed or the deadline passed.
+    Transport(String),
+}
+
+/// Sends the request to the checked, pinned address.
 async fn send(
     app: &App,
     hook: &ProjectHook,
     secrets: &HookSecrets,
     headers: &[(String, String)],
     body: String,
-) -> Result<Answer, String> {
+) -> Result<Answer, SendError> {
     let template = UrlTemplate {
         url: hook.settings.url.clone(),
         userinfo: secrets
@@ -337,7 +350,7 @@ async fn send(
     let variables: BTreeMap<String, String> = secrets.variables();
     let (parsed, addr) = target::resolve(app, &template, &variables)
         .await
-        .map_err(|reason| format!("the URL {reason}"))?;
+        .map_err(|reason| SendError::Refused(format!("the URL {reason}")))?;
     let timeout = Duration::from_secs(app.engine.webhook_timeout_secs.max(1));
     let mut builder = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -349,7 +362,9 @@ async fn send(
         // Connect to the address checked above, whatever DNS says by now.
         builder = builder.resolve(name, SocketAddr::new(addr, parsed.port));
     }
-    let client = builder.build().map_err(|e| e.without_url().to_string())?;
+    let client = builder
+        .build()
+        .map_err(|e| SendError::Transport(e.without_url().to_string()))?;
     let mut request = client.post(parsed.url.as_str()).body(body);
     for (k, v) in headers {
         request = request.header(k.as_str(), v.as_str());
@@ -363,7 +378,10 @@ async fn send(
                 .map(|p| p.expose_secret().to_owned()),
         );
     }
-    let mut response = request.send().await.map_err(|e| describe(e, timeout))?;
+    let mut response = request
+        .send()
+        .await
+        .map_err(|e| SendError::Transport(describe(e, timeout)))?;
     let status = response.status().as_u16();
     let mut logged = Map::new();
     for (name, value) in response.headers().iter().take(RESPONSE_HEADERS_COUNT) {
@@ -379,7 +397,7 @@ async fn send(
         match response.chunk().await {
             Ok(Some(chunk)) => kept.extend_from_slice(&chunk),
             Ok(None) => break,
-            Err(e) => return Err(describe(e, timeout)),
+            Err(e) => return Err(SendError::Transport(describe(e, timeout))),
         }
     }
     let body = truncated(

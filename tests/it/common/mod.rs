@@ -113,7 +113,11 @@ impl TestServer {
 
     /// The id of a user created by [`TestServer::token`].
     pub async fn user_id(&self, username: &str) -> i64 {
-        self.state.store.users(Some(username)).await.expect("users")[0].id
+        let filter = pushmirror::store::UserFilter {
+            username: Some(username.to_owned()),
+            ..Default::default()
+        };
+        self.state.store.users(&filter).await.expect("users")[0].id
     }
 
     /// The typed API as `token`'s user; its answers are recorded with this server's.
@@ -247,6 +251,7 @@ impl<B> Builder<B> {
                 ..EngineConfig::default()
             },
             shutdown_grace: Duration::from_secs(5),
+            monitoring_allowlist: pushmirror::model::cidr::loopback(),
         };
         for tweak in self.tweaks {
             tweak(&mut config);

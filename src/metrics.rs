@@ -1,0 +1,398 @@
+//! The server's Prometheus metrics: counters, gauges and histograms kept in memory by this node
+//! and rendered in the text exposition format at `/-/metrics`. Label sets are bounded by
+//! construction: HTTP requests by route *template* and status, updates and failures by a fixed
+//! set of words, in-flight updates by remote host (at most [`MAX_HOSTS`] hosts, the rest as
+//! `other`), never a label per mirror, project or user. Gauges that describe the shared queue
+//! (depth, oldest wanted update) are read from the database when scraped and passed in.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// Most distinct remote hosts labelled; updates to any further host count as `other`.
+pub const MAX_HOSTS: usize = 64;
+
+/// Upper bounds (seconds) of the update duration histogram's buckets.
+const UPDATE_BUCKETS: [f64; 12] = [
+    0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0,
+];
+/// Upper bounds (seconds) of the HTTP request duration histogram's buckets.
+const HTTP_BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0];
+
+/// A histogram with fixed buckets.
+struct Histogram {
+    bounds: &'static [f64],
+    counts: Vec<AtomicU64>,
+    /// The sum of observations, in microseconds (integral so it can be atomic).
+    sum_micros: AtomicU64,
+    count: AtomicU64,
+}
+
+impl Histogram {
+    fn new(bounds: &'static [f64]) -> Histogram {
+        Histogram {
+            bounds,
+            counts: bounds.iter().map(|_| AtomicU64::new(0)).collect(),
+            sum_micros: AtomicU64::new(0),
+            count: AtomicU64::new(0),
+        }
+    }
+
+    fn observe(&self, secs: f64) {
+        for (bound, count) in self.bounds.iter().zip(&self.counts) {
+            if secs <= *bound {
+                count.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.sum_micros
+            .fetch_add((secs.max(0.0) * 1e6) as u64, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn render(&self, out: &mut String, name: &str) {
+        for (bound, count) in self.bounds.iter().zip(&self.counts) {
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{le=\"{bound}\"}} {}",
+                count.load(Ordering::Relaxed)
+            );
+        }
+        let n = self.count.load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {n}");
+        let sum = self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "{name}_sum {sum}");
+        let _ = writeln!(out, "{name}_count {n}");
+    }
+}
+
+/// What the queue looks like, read from the database at scrape time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct QueueGauges {
+    /// Mirror updates wanted (due now or waiting for a retry).
+    pub mirror_updates_wanted: i64,
+    /// Mirror updates due now (not waiting for a retry), including running ones.
+    pub mirror_updates_due: i64,
+    /// Seconds since the oldest wanted mirror update was first asked for (0 when none).
+    pub oldest_wanted_update_age_secs: f64,
+    /// Jobs of every kind in the queue.
+    pub jobs: i64,
+}
+
+/// This node's metrics.
+pub struct Metrics {
+    http_requests: Mutex<BTreeMap<(&'static str, String, u16), u64>>,
+    http_duration: Histogram,
+    updates: Mutex<BTreeMap<&'static str, u64>>,
+    update_duration: Histogram,
+    retries: AtomicU64,
+    in_flight: Mutex<BTreeMap<String, i64>>,
+    failures: Mutex<BTreeMap<&'static str, u64>>,
+    deliveries: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            http_requests: Mutex::default(),
+            http_duration: Histogram::new(&HTTP_BUCKETS),
+            updates: Mutex::default(),
+            update_duration: Histogram::new(&UPDATE_BUCKETS),
+            retries: AtomicU64::new(0),
+            in_flight: Mutex::default(),
+            failures: Mutex::default(),
+            deliveries: Mutex::default(),
+        }
+    }
+}
+
+fn bump<K: Ord>(map: &Mutex<BTreeMap<K, u64>>, key: K) {
+    *map.lock()
+        .expect("metrics are never poisoned")
+        .entry(key)
+        .or_insert(0) += 1;
+}
+
+/// A label value with `\`, `"` and newlines escaped, as the text format wants.
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// The HTTP methods labelled by name; anything else is `other` (a bounded label).
+fn method_label(method: &str) -> &'static str {
+    match method {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "OPTIONS" => "OPTIONS",
+        _ => "other",
+    }
+}
+
+impl Metrics {
+    /// One HTTP request answered: `route` is a template (`/api/v4/projects/{id}`), never a raw path.
+    pub fn http_request(&self, method: &str, route: &str, status: u16, secs: f64) {
+        bump(
+            &self.http_requests,
+            (method_label(method), route.to_owned(), status),
+        );
+        self.http_duration.observe(secs);
+    }
+
+    /// One mirror update ended with `result` (`finished`, `to_retry` or `failed`) after `secs`;
+    /// a failure also counts under its `kind` (see `model::git_failure::kind`).
+    pub fn update_ended(
+        &self,
+        result: &'static str,
+        secs: f64,
+        failure_kind: Option<&'static str>,
+    ) {
+        bump(&self.updates, result);
+        self.update_duration.observe(secs);
+        if result == "to_retry" {
+            self.retries.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(kind) = failure_kind {
+            bump(&self.failures, kind);
+        }
+    }
+
+    /// An update against `host` started; the returned guard counts it as in flight until dropped.
+    pub fn update_started(&self, host: &str) -> InFlight<'_> {
+        let mut map = self.in_flight.lock().expect("metrics are never poisoned");
+        let label = if map.contains_key(host) || map.len() < MAX_HOSTS {
+            host.to_owned()
+        } else {
+            "other".to_owned()
+        };
+        *map.entry(label.clone()).or_insert(0) += 1;
+        InFlight {
+            metrics: self,
+            host: label,
+        }
+    }
+
+    /// One webhook delivery attempt ended with `result` (`success`, `failed`, `refused`).
+    pub fn hook_delivery(&self, result: &'static str) {
+        bump(&self.deliveries, result);
+    }
+
+    /// The text exposition of every metric, with the queue's gauges as read now.
+    pub fn render(&self, queue: QueueGauges) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "# HELP pushmirror_build_info The running pushmirror build."
+        );
+        let _ = writeln!(out, "# TYPE pushmirror_build_info gauge");
+        let _ = writeln!(
+            out,
+            "pushmirror_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        );
+
+        let _ = writeln!(out, "# HELP pushmirror_http_requests_total HTTP requests answered, by method, route template and status.");
+        let _ = writeln!(out, "# TYPE pushmirror_http_requests_total counter");
+        for ((method, route, status), n) in self.http_requests.lock().expect("metrics").iter() {
+            let _ = writeln!(
+                out,
+                "pushmirror_http_requests_total{{method=\"{method}\",route=\"{}\",status=\"{status}\"}} {n}",
+                escape(route)
+            );
+        }
+        let _ = writeln!(out, "# HELP pushmirror_http_request_duration_seconds Time to answer an HTTP request (to the response head).");
+        let _ = writeln!(
+            out,
+            "# TYPE pushmirror_http_request_duration_seconds histogram"
+        );
+        self.http_duration
+            .render(&mut out, "pushmirror_http_request_duration_seconds");
+
+        let _ = writeln!(
+            out,
+            "# HELP pushmirror_mirror_updates_total Mirror updates that ended, by result."
+        );
+        let _ = writeln!(out, "# TYPE pushmirror_mirror_updates_total counter");
+        {
+            let updates = self.updates.lock().expect("metrics");
+            for result in ["finished", "to_retry", "failed"] {
+                let n = updates.get(result).copied().unwrap_or(0);
+                let _ = writeln!(
+                    out,
+                    "pushmirror_mirror_updates_total{{result=\"{result}\"}} {n}"
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP pushmirror_mirror_update_duration_seconds How long a mirror update took."
+        );
+        let _ = writeln!(
+            out,
+            "# TYPE pushmirror_mirror_update_duration_seconds histogram"
+        );
+        self.update_duration
+            .render(&mut out, "pushmirror_mirror_update_duration_seconds");
+        let _ = writeln!(out, "# HELP pushmirror_mirror_update_retries_total Mirror updates that failed and were scheduled to be retried.");
+        let _ = writeln!(out, "# TYPE pushmirror_mirror_update_retries_total counter");
+        let _ = writeln!(
+            out,
+            "pushmirror_mirror_update_retries_total {}",
+            self.retries.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(out, "# HELP pushmirror_mirror_update_failures_total Failed mirror updates, by what went wrong.");
+        let _ = writeln!(
+            out,
+            "# TYPE pushmirror_mirror_update_failures_total counter"
+        );
+        for (kind, n) in self.failures.lock().expect("metrics").iter() {
+            let _ = writeln!(
+                out,
+                "pushmirror_mirror_update_failures_total{{kind=\"{kind}\"}} {n}"
+            );
+        }
+        let _ = writeln!(out, "# HELP pushmirror_mirror_updates_in_flight Mirror updates running on this node, by remote host.");
+        let _ = writeln!(out, "# TYPE pushmirror_mirror_updates_in_flight gauge");
+        for (host, n) in self.in_flight.lock().expect("metrics").iter() {
+            let _ = writeln!(
+                out,
+                "pushmirror_mirror_updates_in_flight{{host=\"{}\"}} {n}",
+                escape(host)
+            );
+        }
+
+        let _ = writeln!(out, "# HELP pushmirror_mirror_updates_wanted Mirror updates asked for and not yet done (due or waiting to retry).");
+        let _ = writeln!(out, "# TYPE pushmirror_mirror_updates_wanted gauge");
+        let _ = writeln!(
+            out,
+            "pushmirror_mirror_updates_wanted {}",
+            queue.mirror_updates_wanted
+        );
+        let _ = writeln!(
+            out,
+            "# HELP pushmirror_mirror_updates_due Mirror updates due now (queue depth)."
+        );
+        let _ = writeln!(out, "# TYPE pushmirror_mirror_updates_due gauge");
+        let _ = writeln!(
+            out,
+            "pushmirror_mirror_updates_due {}",
+            queue.mirror_updates_due
+        );
+        let _ = writeln!(out, "# HELP pushmirror_mirror_oldest_wanted_update_age_seconds Age of the oldest mirror update asked for and not yet done.");
+        let _ = writeln!(
+            out,
+            "# TYPE pushmirror_mirror_oldest_wanted_update_age_seconds gauge"
+        );
+        let _ = writeln!(
+            out,
+            "pushmirror_mirror_oldest_wanted_update_age_seconds {}",
+            queue.oldest_wanted_update_age_secs
+        );
+        let _ = writeln!(
+            out,
+            "# HELP pushmirror_jobs Jobs of every kind in the durable queue."
+        );
+        let _ = writeln!(out, "# TYPE pushmirror_jobs gauge");
+        let _ = writeln!(out, "pushmirror_jobs {}", queue.jobs);
+
+        let _ = writeln!(
+            out,
+            "# HELP pushmirror_hook_deliveries_total Webhook delivery attempts, by result."
+        );
+        let _ = writeln!(out, "# TYPE pushmirror_hook_deliveries_total counter");
+        {
+            let deliveries = self.deliveries.lock().expect("metrics");
+            for result in ["success", "failed", "refused"] {
+                let n = deliveries.get(result).copied().unwrap_or(0);
+                let _ = writeln!(
+                    out,
+                    "pushmirror_hook_deliveries_total{{result=\"{result}\"}} {n}"
+                );
+            }
+        }
+        out
+    }
+}
+
+/// An update counted as in flight against a host until this is dropped.
+pub struct InFlight<'a> {
+    metrics: &'a Metrics,
+    host: String,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let mut map = self
+            .metrics
+            .in_flight
+            .lock()
+            .expect("metrics are never poisoned");
+        if let Some(n) = map.get_mut(&self.host) {
+            *n -= 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_histograms_and_gauges() {
+        let m = Metrics::default();
+        m.http_request("GET", "/api/v4/projects/{id}", 200, 0.003);
+        m.http_request("GET", "/api/v4/projects/{id}", 200, 0.2);
+        m.http_request("BREW", "/x\"y", 418, 0.2);
+        m.update_ended("finished", 1.5, None);
+        m.update_ended("to_retry", 0.4, Some("auth"));
+        let text = m.render(QueueGauges {
+            mirror_updates_wanted: 3,
+            mirror_updates_due: 1,
+            oldest_wanted_update_age_secs: 12.5,
+            jobs: 4,
+        });
+        assert!(text.contains("pushmirror_http_requests_total{method=\"GET\",route=\"/api/v4/projects/{id}\",status=\"200\"} 2"), "{text}");
+        assert!(
+            text.contains("method=\"other\",route=\"/x\\\"y\",status=\"418\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("pushmirror_http_request_duration_seconds_bucket{le=\"0.005\"} 1"));
+        assert!(text.contains("pushmirror_http_request_duration_seconds_bucket{le=\"+Inf\"} 3"));
+        assert!(text.contains("pushmirror_mirror_updates_total{result=\"finished\"} 1"));
+        assert!(text.contains("pushmirror_mirror_updates_total{result=\"failed\"} 0"));
+        assert!(text.contains("pushmirror_mirror_update_retries_total 1"));
+        assert!(text.contains("pushmirror_mirror_update_failures_total{kind=\"auth\"} 1"));
+        assert!(text.contains("pushmirror_mirror_update_duration_seconds_count 2"));
+        assert!(text.contains("pushmirror_mirror_update_duration_seconds_sum 1.9"));
+        assert!(text.contains("pushmirror_mirror_oldest_wanted_update_age_seconds 12.5"));
+        assert!(text.contains("pushmirror_build_info{version="));
+    }
+
+    #[test]
+    fn in_flight_hosts_are_bounded_and_counted_down() {
+        let m = Metrics::default();
+        let guards: Vec<_> = (0..MAX_HOSTS + 5)
+            .map(|i| m.update_started(&format!("h{i}.example")))
+            .collect();
+        let text = m.render(QueueGauges::default());
+        assert!(
+            text.contains("pushmirror_mirror_updates_in_flight{host=\"other\"} 5"),
+            "{text}"
+        );
+        assert_eq!(
+            text.matches("pushmirror_mirror_updates_in_flight{").count(),
+            MAX_HOSTS + 1
+        );
+        drop(guards);
+        let text = m.render(QueueGauges::default());
+        assert!(
+            text.contains("pushmirror_mirror_updates_in_flight{host=\"h0.example\"} 0"),
+            "{text}"
+        );
+    }
+}

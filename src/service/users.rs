@@ -1,0 +1,143 @@
+//! Users as an administrator manages them (GitLab's admin users API): list and look up, create
+//! (with a personal namespace and, optionally, an Argon2id password), change (name, username,
+//! e-mail, password, admin flag), block and unblock. Blocking, demoting or any other change takes
+//! effect at once on this node: the user's cached tokens are forgotten.
+
+use secrecy::SecretString;
+
+use crate::app::App;
+use crate::model::accounts::{check_changes, check_new, AccountChanges, UserState};
+use crate::model::entities::User;
+use crate::password;
+use crate::store::{AccountUpdate, NewAccount, StoreError, UserFilter};
+
+use super::error::ServiceError;
+
+/// GitLab's message when a username (or a namespace path) is taken.
+const USERNAME_TAKEN: &str = "Username has already been taken";
+/// GitLab's message when an e-mail address is taken.
+const EMAIL_TAKEN: &str = "Email has already been taken";
+
+/// The users `caller` may list with `filter`: only administrators filter by state or list
+/// administrators, as in GitLab.
+pub async fn list(app: &App, caller: &User, filter: UserFilter) -> Result<Vec<User>, ServiceError> {
+    if (filter.admins || filter.state == Some(UserState::Blocked)) && !caller.is_admin {
+        return Err(ServiceError::Forbidden);
+    }
+    Ok(app.store.users(&filter).await?)
+}
+
+/// User `id`.
+pub async fn find(app: &App, id: i64) -> Result<User, ServiceError> {
+    app.store
+        .user_by_id(id)
+        .await?
+        .ok_or(ServiceError::NotFound("User"))
+}
+
+fn admin_only(caller: &User) -> Result<(), ServiceError> {
+    if caller.is_admin {
+        Ok(())
+    } else {
+        Err(ServiceError::Forbidden)
+    }
+}
+
+fn hashed(password: Option<&str>) -> Result<Option<String>, ServiceError> {
+    password
+        .map(|p| password::hash(&SecretString::from(p.to_owned())).map_err(ServiceError::Internal))
+        .transpose()
+}
+
+fn taken(e: StoreError) -> ServiceError {
+    match e {
+        StoreError::Conflict(field) if field == "email" => {
+            ServiceError::Conflict(EMAIL_TAKEN.into())
+        }
+        StoreError::Conflict(_) => ServiceError::Conflict(USERNAME_TAKEN.into()),
+        other => other.into(),
+    }
+}
+
+/// Creates a user (administrators only).
+pub async fn create(app: &App, caller: &User, c: AccountChanges) -> Result<User, ServiceError> {
+    admin_only(caller)?;
+    check_new(&c)?;
+    let account = NewAccount {
+        username: c.username.unwrap_or_default().trim().to_owned(),
+        name: c.name.unwrap_or_default().trim().to_owned(),
+        email: c.email.unwrap_or_default().trim().to_owned(),
+        admin: c.admin.unwrap_or(false),
+        password_hash: hashed(c.password.as_deref())?,
+    };
+    app.store
+        .create_user(&account, app.clock.now_ms())
+        .await
+        .map_err(taken)
+}
+
+/// Changes user `id` (administrators only). The last active administrator cannot take away
+/// their own admin flag.
+pub async fn update(
+    app: &App,
+    caller: &User,
+    id: i64,
+    c: AccountChanges,
+) -> Result<User, ServiceError> {
+    admin_only(caller)?;
+    let user = find(app, id).await?;
+    check_changes(&c)?;
+    if c.admin == Some(false) && user.is_admin && !app.store.other_active_admin(id).await? {
+        return Err(ServiceError::Refused(
+            "The last administrator cannot be demoted".into(),
+        ));
+    }
+    let update = AccountUpdate {
+        username: c.username.map(|u| u.trim().to_owned()),
+        name: c.name.map(|n| n.trim().to_owned()),
+        email: c.email.map(|e| e.trim().to_owned()),
+        password_hash: hashed(c.password.as_deref())?,
+        admin: c.admin,
+        state: None,
+    };
+    let updated = app
+        .store
+        .update_user(id, &update)
+        .await
+        .map_err(taken)?
+        .ok_or(ServiceError::NotFound("User"))?;
+    app.token_cache.evict_user(id);
+    Ok(updated)
+}
+
+/// Blocks (`blocked`) or unblocks user `id` (administrators only): a blocked user's tokens are
+/// refused from the next request on. Administrators cannot block themselves, so an instance
+/// never locks out the person fixing it. Idempotent.
+pub async fn set_blocked(
+    app: &App,
+    caller: &User,
+    id: i64,
+    blocked: bool,
+) -> Result<User, ServiceError> {
+    admin_only(caller)?;
+    find(app, id).await?;
+    if blocked && id == caller.id {
+        return Err(ServiceError::Refused("You cannot block yourself".into()));
+    }
+    let state = if blocked {
+        UserState::Blocked
+    } else {
+        UserState::Active
+    };
+    let update = AccountUpdate {
+        state: Some(state),
+        ..AccountUpdate::default()
+    };
+    let updated = app
+        .store
+        .update_user(id, &update)
+        .await?
+        .ok_or(ServiceError::NotFound("User"))?;
+    app.token_cache.evict_user(id);
+    Ok(updated)
+}
