@@ -65,6 +65,21 @@ pub(super) enum ApiError {
     Internal(String),
 }
 
+/// Field errors as Ruby prints a hash of them (`{:path=>["has already been taken"]}`), which
+/// GitLab puts into some messages (`Failed to save group …`).
+pub(super) fn ruby_inspect(errors: &crate::model::errors::FieldErrors) -> String {
+    let quote = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
+    let fields: Vec<String> = errors
+        .0
+        .iter()
+        .map(|(field, messages)| {
+            let list: Vec<String> = messages.iter().map(|m| quote(m)).collect();
+            format!(":{field}=>[{}]", list.join(", "))
+        })
+        .collect();
+    format!("{{{}}}", fields.join(", "))
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         ApiError::Internal(e.to_string())
@@ -132,5 +147,23 @@ impl IntoResponse for ApiError {
             }
         };
         (status, Json(body)).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::errors::FieldErrors;
+
+    #[test]
+    fn field_errors_print_as_ruby_hashes() {
+        let mut e = FieldErrors::one("path", "has already been taken");
+        e.add("name", r#"can't be "blank""#);
+        e.add("name", "is too long");
+        assert_eq!(
+            ruby_inspect(&e),
+            r#"{:name=>["can't be \"blank\"", "is too long"], :path=>["has already been taken"]}"#
+        );
+        assert_eq!(ruby_inspect(&FieldErrors::default()), "{}");
     }
 }

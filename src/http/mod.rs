@@ -6,9 +6,11 @@
 mod auth;
 mod error;
 mod git_http;
+mod groups;
 mod hooks;
 mod members;
 mod monitoring;
+mod namespaces;
 mod pagination;
 mod params;
 mod projects;
@@ -95,6 +97,8 @@ pub fn app(state: AppState) -> Router {
     let api = Router::new()
         .merge(users::router())
         .merge(projects::router())
+        .merge(groups::router())
+        .merge(namespaces::router())
         .merge(members::router())
         .merge(protected_branches::router())
         .merge(remote_mirrors::router())
@@ -108,10 +112,11 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .nest("/api/v4", api)
         .merge(monitoring::router().route_layer(axum::middleware::from_fn(monitoring::label_route)))
-        // Smart HTTP paths (`/<namespace>/<project>.git/…`) and GitLab's web route for host-key
-        // detection (`/<namespace>/<project>/-/mirror/…`) cannot be expressed as axum routes
-        // (a namespace has any number of segments); the fallback recognises them and answers
-        // everything else with the API's 404.
+        // Smart HTTP paths (`/<namespace>/<project>.git/…`, the namespace a user's or a group's
+        // at any depth) and GitLab's web route for host-key detection
+        // (`/<namespace>/<project>/-/mirror/…`) cannot be expressed as axum routes (a namespace
+        // has any number of segments); the fallback recognises them and answers everything else
+        // with the API's 404.
         .fallback(outside_api)
         .layer(axum::middleware::from_fn(refuse_malformed_path))
         .layer(axum::middleware::from_fn_with_state(

@@ -34,6 +34,11 @@ const LINK_PARAMS: &[&str] = &[
     "statistics",
     "with_shared",
     "min_access_level",
+    "all_available",
+    "top_level_only",
+    "include_subgroups",
+    "owned_only",
+    "with_projects",
 ];
 
 /// Reads `page` and `per_page` with GitLab's defaults and clamping.

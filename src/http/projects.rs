@@ -1,10 +1,11 @@
-//! `/projects`: create, list (GitLab's filters), get, update, archive, unarchive, delete. Project lookup and the use cases are
-//! `service::projects`; this module extracts parameters and renders GitLab's JSON.
+//! `/projects`: create, list (GitLab's filters), get, update, archive, unarchive, transfer,
+//! delete. Project lookup and the use cases are `service::projects`; this module extracts
+//! parameters and renders GitLab's JSON.
 
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
@@ -15,8 +16,9 @@ use super::params::{not_valid_value, Params};
 use super::{views, AppState};
 use crate::model::access::{Caller, Visibility};
 use crate::model::entities::{Project, User};
+use crate::service::error::ServiceError;
 use crate::service::projects::{self, ProjectChanges, ProjectRequest};
-use crate::store::{ProjectFilter, ProjectOrder};
+use crate::store::{ProjectFilter, ProjectOrder, Viewer};
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -24,6 +26,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/projects/{id}", get(show).put(update).delete(remove))
         .route("/projects/{id}/archive", post(archive))
         .route("/projects/{id}/unarchive", post(unarchive))
+        .route("/projects/{id}/transfer", put(transfer))
 }
 
 /// Resolves `:id` (numeric id or URL-encoded `namespace/path`) and the caller's standing in it,
@@ -53,10 +56,14 @@ async fn create(
         None => Visibility::Private,
         Some(v) => Visibility::parse(&v).ok_or_else(|| not_valid_value("visibility"))?,
     };
+    let namespace = match params.string("namespace_id")?.flatten() {
+        Some(ns) => Some(ns),
+        None => params.string("namespace_path")?.flatten(),
+    };
     let req = ProjectRequest {
         name,
         path,
-        namespace: params.string("namespace_id")?.flatten(),
+        namespace,
         description: params.string("description")?.flatten(),
         default_branch: params.string("default_branch")?.flatten(),
         visibility,
@@ -93,7 +100,7 @@ const SIMPLE_KEYS: &[&str] = &[
 ];
 
 /// GitLab's list filters from `params`.
-fn list_filter(params: &Params) -> Result<ProjectFilter, ApiError> {
+pub(super) fn list_filter(params: &Params) -> Result<ProjectFilter, ApiError> {
     let flag =
         |key: &str| -> Result<bool, ApiError> { Ok(params.bool(key)?.flatten().unwrap_or(false)) };
     let visibility = match params.string("visibility")?.flatten() {
@@ -110,6 +117,7 @@ fn list_filter(params: &Params) -> Result<ProjectFilter, ApiError> {
         Some(_) => return Err(not_valid_value("sort")),
     };
     Ok(ProjectFilter {
+        group: None,
         search: params.string("search")?.flatten(),
         owned: flag("owned")?,
         membership: flag("membership")?,
@@ -120,6 +128,40 @@ fn list_filter(params: &Params) -> Result<ProjectFilter, ApiError> {
     })
 }
 
+/// One page of projects as GitLab lists them (`simple` keeps the simple entity's keys).
+pub(super) async fn list_page(
+    state: &AppState,
+    user: Option<&User>,
+    all: bool,
+    filter: &ProjectFilter,
+    params: &Params,
+    uri: &axum::http::Uri,
+) -> Result<Response, ApiError> {
+    let page = page_request(params)?;
+    let simple = params.bool("simple")?.flatten().unwrap_or(false);
+    let today = crate::service::auth::today(state);
+    let viewer = Viewer {
+        user_id: user.map(|u| u.id),
+        is_admin: user.is_some_and(|u| u.is_admin),
+        today: &today,
+    };
+    let paged = state.store.projects_for(viewer, all, filter, page).await?;
+    let items: Vec<Value> = paged
+        .items
+        .iter()
+        .map(|(p, level)| {
+            let mut entity = views::project(p, *level, &state.external_url);
+            if simple {
+                if let Some(obj) = entity.as_object_mut() {
+                    obj.retain(|k, _| SIMPLE_KEYS.contains(&k.as_str()));
+                }
+            }
+            entity
+        })
+        .collect();
+    Ok(state.page_response(uri, page, paged.total, items))
+}
+
 // GET /projects
 async fn list(
     State(state): State<AppState>,
@@ -127,25 +169,8 @@ async fn list(
     OriginalUri(uri): OriginalUri,
     params: Params,
 ) -> Result<Response, ApiError> {
-    let page = page_request(&params)?;
     let filter = list_filter(&params)?;
-    let simple = params.bool("simple")?.flatten().unwrap_or(false);
-    let paged = state
-        .store
-        .projects_for(user.id, user.is_admin, &filter, page)
-        .await?;
-    let mut items = Vec::with_capacity(paged.items.len());
-    for p in &paged.items {
-        let level = state.store.access_level(p.id, user.id).await?;
-        let mut entity = views::project(p, level, &state.external_url);
-        if simple {
-            if let Some(obj) = entity.as_object_mut() {
-                obj.retain(|k, _| SIMPLE_KEYS.contains(&k.as_str()));
-            }
-        }
-        items.push(entity);
-    }
-    Ok(state.page_response(&uri, page, paged.total, items))
+    list_page(&state, Some(&user), true, &filter, &params, &uri).await
 }
 
 // PUT /projects/:id
@@ -212,6 +237,38 @@ async fn unarchive(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     set_archived(&state, &user, &id, false).await
+}
+
+/// A field error as GitLab's failed-transfer message: `Failed to transfer project
+/// {:new_namespace=>["…"]}` (Ruby's rendering of the errors).
+fn transfer_failed(e: ServiceError) -> ApiError {
+    match e {
+        ServiceError::Invalid(errors) => ApiError::BadRequest(format!(
+            "Failed to transfer project {}",
+            super::error::ruby_inspect(&errors)
+        )),
+        e => e.into(),
+    }
+}
+
+// PUT /projects/:id/transfer
+async fn transfer(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(id): Path<String>,
+    params: Params,
+) -> Result<Json<Value>, ApiError> {
+    let (project, caller) = find_project(&state, &id, Some(&user)).await?;
+    let target = params.required_string("namespace")?;
+    let moved = projects::transfer_project(&state, &project, caller, &user, &target)
+        .await
+        .map_err(transfer_failed)?;
+    let (moved, caller) = find_project(&state, &moved.id.to_string(), Some(&user)).await?;
+    Ok(Json(views::project(
+        &moved,
+        caller.level,
+        &state.external_url,
+    )))
 }
 
 // GET /projects/:id

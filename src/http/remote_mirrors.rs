@@ -118,7 +118,12 @@ async fn list(
         Some(n) => {
             let (found, paged) = state
                 .store
-                .project_with_mirrors_for(n, user.as_ref().map(|u| u.id), page)
+                .project_with_mirrors_for(
+                    n,
+                    user.as_ref().map(|u| u.id),
+                    &crate::service::auth::today(&state),
+                    page,
+                )
                 .await?
                 .map(|(project, level, paged)| ((project, level), paged))
                 .unzip();

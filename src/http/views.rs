@@ -4,7 +4,9 @@
 use serde_json::{json, Value};
 
 use crate::model::access::AccessLevel;
-use crate::model::entities::{Member, Millis, MirrorSummary, Project, ProtectedBranch, User};
+use crate::model::entities::{
+    Group, Member, Millis, MirrorSummary, Namespace, NamespaceKind, Project, ProtectedBranch, User,
+};
 use crate::model::host_keys::fingerprints;
 use crate::model::url::masked_url;
 use crate::service::ssh_host_keys::Detection;
@@ -101,7 +103,7 @@ pub(super) fn project(p: &Project, caller_level: Option<AccessLevel>, external_u
         "id": p.id,
         "description": p.description,
         "name": p.name,
-        "name_with_namespace": format!("{} / {}", p.namespace.name, p.name),
+        "name_with_namespace": format!("{} / {}", p.namespace.full_name, p.name),
         "path": p.path,
         "path_with_namespace": full,
         "created_at": time(p.created_at),
@@ -116,16 +118,7 @@ pub(super) fn project(p: &Project, caller_level: Option<AccessLevel>, external_u
         "forks_count": 0,
         "star_count": 0,
         "last_activity_at": time(p.last_activity_at),
-        "namespace": {
-            "id": p.namespace.id,
-            "name": p.namespace.name,
-            "path": p.namespace.path,
-            "kind": p.namespace.kind,
-            "full_path": p.namespace.path,
-            "parent_id": null,
-            "avatar_url": null,
-            "web_url": format!("{external_url}/{}", p.namespace.path),
-        },
+        "namespace": namespace_basic(&p.namespace, external_url),
         "visibility": p.visibility.as_str(),
         "archived": p.archived,
         "empty_repo": p.empty_repo,
@@ -138,13 +131,100 @@ pub(super) fn project(p: &Project, caller_level: Option<AccessLevel>, external_u
     })
 }
 
+/// A namespace's web URL: a user's profile, or a group's page (`/groups/<full path>`).
+fn namespace_web_url(n: &Namespace, external_url: &str) -> String {
+    match n.kind {
+        NamespaceKind::User => format!("{external_url}/{}", n.full_path),
+        NamespaceKind::Group => format!("{external_url}/groups/{}", n.full_path),
+    }
+}
+
+/// GitLab's `NamespaceBasic` entity (a project's `namespace`).
+pub(super) fn namespace_basic(n: &Namespace, external_url: &str) -> Value {
+    json!({
+        "id": n.id,
+        "name": n.name,
+        "path": n.path(),
+        "kind": n.kind.as_str(),
+        "full_path": n.full_path,
+        "parent_id": n.parent_id,
+        "avatar_url": null,
+        "web_url": namespace_web_url(n, external_url),
+    })
+}
+
+/// GitLab's `Namespace` entity; `members_count_with_descendants` only for those who may
+/// administer the group.
+pub(super) fn namespace(n: &Namespace, members_count: Option<i64>, external_url: &str) -> Value {
+    let mut v = namespace_basic(n, external_url);
+    if let (Some(count), Some(obj)) = (members_count, v.as_object_mut()) {
+        obj.insert("members_count_with_descendants".into(), json!(count));
+    }
+    v
+}
+
+/// GitLab's `Group` entity.
+pub(super) fn group(g: &Group, external_url: &str) -> Value {
+    let n = &g.namespace;
+    json!({
+        "id": n.id,
+        "web_url": namespace_web_url(n, external_url),
+        "name": n.name,
+        "path": n.path(),
+        "description": g.description.clone().unwrap_or_default(),
+        "visibility": n.visibility.as_str(),
+        "share_with_group_lock": false,
+        "require_two_factor_authentication": false,
+        "two_factor_grace_period": 48,
+        "project_creation_level": g.project_creation_level.as_str(),
+        "auto_devops_enabled": null,
+        "subgroup_creation_level": g.subgroup_creation_level.as_str(),
+        "emails_disabled": false,
+        "emails_enabled": true,
+        "mentions_disabled": null,
+        "lfs_enabled": true,
+        "archived": false,
+        "default_branch": null,
+        "default_branch_protection": 2,
+        "avatar_url": null,
+        "request_access_enabled": true,
+        "full_name": n.full_name,
+        "full_path": n.full_path,
+        "created_at": time(g.created_at),
+        "parent_id": n.parent_id,
+        "organization_id": 1,
+        "shared_runners_setting": "enabled",
+        "max_artifacts_size": null,
+        "marked_for_deletion_on": null,
+    })
+}
+
+/// GitLab's `GroupDetail` entity: the group with its projects (the first 100 the caller may
+/// see, as GitLab caps them) when asked.
+pub(super) fn group_detail(g: &Group, projects: Option<Vec<Value>>, external_url: &str) -> Value {
+    let mut v = group(g, external_url);
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert("shared_with_groups".into(), json!([]));
+        obj.insert(
+            "prevent_sharing_groups_outside_hierarchy".into(),
+            json!(false),
+        );
+        if let Some(projects) = projects {
+            obj.insert("projects".into(), Value::Array(projects));
+            obj.insert("shared_projects".into(), json!([]));
+        }
+    }
+    v
+}
+
 /// The member entity.
 pub(super) fn member(m: &Member, external_url: &str) -> Value {
     let mut v = user_basic(&m.user, external_url);
     let obj = v.as_object_mut().expect("object");
     obj.insert("access_level".into(), json!(m.access_level.as_i64()));
     obj.insert("created_at".into(), time(m.created_at));
-    obj.insert("expires_at".into(), Value::Null);
+    obj.insert("expires_at".into(), json!(m.expires_at));
+    obj.insert("membership_state".into(), json!("active"));
     v
 }
 

@@ -1,5 +1,6 @@
-//! GitLab access levels and the permission rules pushmirror derives from them. Pure: callers pass in
-//! the caller's membership and admin flag; nothing here reads the store.
+//! GitLab access levels and the permission rules pushmirror derives from them, for projects and
+//! groups. Pure: callers pass in the caller's membership (the highest of a project's own and
+//! every ancestor group's) and admin flag; nothing here reads the store.
 
 /// A GitLab project access level. The numeric values are GitLab's wire values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -32,12 +33,13 @@ impl AccessLevel {
     }
 }
 
-/// Who is asking, relative to one project: enough to decide every permission question.
+/// Who is asking, relative to one project or group: enough to decide every permission question.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Caller {
     /// Instance administrators may do anything.
     pub is_admin: bool,
-    /// The caller's membership level in the project, if a member.
+    /// The caller's effective level in the project or group: the highest of its own membership
+    /// and those of every ancestor group, expired ones not counted.
     pub level: Option<AccessLevel>,
     /// Whether the caller is authenticated at all (anonymous callers can only read public projects).
     pub authenticated: bool,
@@ -71,6 +73,88 @@ impl Visibility {
             Visibility::Private => "private",
             Visibility::Internal => "internal",
             Visibility::Public => "public",
+        }
+    }
+
+    /// How open it is: private < internal < public.
+    pub fn rank(self) -> u8 {
+        match self {
+            Visibility::Private => 0,
+            Visibility::Internal => 1,
+            Visibility::Public => 2,
+        }
+    }
+
+    /// The more closed of two visibilities.
+    pub fn min(self, other: Visibility) -> Visibility {
+        if other.rank() < self.rank() {
+            other
+        } else {
+            self
+        }
+    }
+}
+
+/// Who may create projects in a group (GitLab's `project_creation_level`). GitLab's default is
+/// Developers and Maintainers (`developer`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProjectCreationLevel {
+    NoOne,
+    Administrator,
+    Owner,
+    Maintainer,
+    #[default]
+    Developer,
+}
+
+impl ProjectCreationLevel {
+    pub const ALL: [ProjectCreationLevel; 5] = [
+        ProjectCreationLevel::NoOne,
+        ProjectCreationLevel::Administrator,
+        ProjectCreationLevel::Owner,
+        ProjectCreationLevel::Maintainer,
+        ProjectCreationLevel::Developer,
+    ];
+
+    /// GitLab's wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProjectCreationLevel::NoOne => "noone",
+            ProjectCreationLevel::Administrator => "administrator",
+            ProjectCreationLevel::Owner => "owner",
+            ProjectCreationLevel::Maintainer => "maintainer",
+            ProjectCreationLevel::Developer => "developer",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ProjectCreationLevel> {
+        Self::ALL.into_iter().find(|l| l.as_str() == s)
+    }
+}
+
+/// Who may create subgroups in a group (GitLab's `subgroup_creation_level`); GitLab's default
+/// is Maintainers (and Owners).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SubgroupCreationLevel {
+    Owner,
+    #[default]
+    Maintainer,
+}
+
+impl SubgroupCreationLevel {
+    /// GitLab's wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubgroupCreationLevel::Owner => "owner",
+            SubgroupCreationLevel::Maintainer => "maintainer",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SubgroupCreationLevel> {
+        match s {
+            "owner" => Some(SubgroupCreationLevel::Owner),
+            "maintainer" => Some(SubgroupCreationLevel::Maintainer),
+            _ => None,
         }
     }
 }
@@ -122,6 +206,37 @@ impl Caller {
     /// always leave. Otherwise the rule of [`Caller::can_grant`].
     pub fn can_remove_member(&self, level: AccessLevel, is_self: bool) -> bool {
         is_self || self.can_grant(level)
+    }
+
+    /// May see a group (GitLab's `read_group`): as a project, or, for a private group, when a
+    /// member of something below it (`member_below`: a subgroup or a project in it), as GitLab
+    /// lets a subgroup's members see its ancestors.
+    pub fn can_read_group(&self, visibility: Visibility, member_below: bool) -> bool {
+        self.can_read_project(visibility) || (self.authenticated && member_below)
+    }
+
+    /// May change or delete a group (GitLab's `admin_group`, `remove_group`): Owner, or admin.
+    pub fn can_admin_group(&self) -> bool {
+        self.at_least(AccessLevel::Owner)
+    }
+
+    /// May create a project in a group whose rule is `rule` (and transfer one into it).
+    pub fn can_create_project_in_group(&self, rule: ProjectCreationLevel) -> bool {
+        match rule {
+            ProjectCreationLevel::NoOne => false,
+            ProjectCreationLevel::Administrator => self.is_admin,
+            ProjectCreationLevel::Owner => self.at_least(AccessLevel::Owner),
+            ProjectCreationLevel::Maintainer => self.at_least(AccessLevel::Maintainer),
+            ProjectCreationLevel::Developer => self.at_least(AccessLevel::Developer),
+        }
+    }
+
+    /// May create a subgroup in a group whose rule is `rule`.
+    pub fn can_create_subgroup(&self, rule: SubgroupCreationLevel) -> bool {
+        match rule {
+            SubgroupCreationLevel::Owner => self.at_least(AccessLevel::Owner),
+            SubgroupCreationLevel::Maintainer => self.at_least(AccessLevel::Maintainer),
+        }
     }
 }
 
@@ -187,6 +302,49 @@ mod tests {
         assert!(!outsider.can_read_code(Visibility::Private));
         assert_eq!(Visibility::parse("internal"), Some(Visibility::Internal));
         assert_eq!(Visibility::parse("secret"), None);
+    }
+
+    #[test]
+    fn group_rules() {
+        use AccessLevel::*;
+        let anon = Caller {
+            is_admin: false,
+            level: None,
+            authenticated: false,
+            user_id: None,
+        };
+        let outsider = caller(None, false);
+        assert!(!outsider.can_read_group(Visibility::Private, false));
+        assert!(
+            outsider.can_read_group(Visibility::Private, true),
+            "a member below sees it"
+        );
+        assert!(!anon.can_read_group(Visibility::Private, true));
+        assert!(outsider.can_read_group(Visibility::Internal, false));
+        let dev = caller(Some(Developer), false);
+        let maint = caller(Some(Maintainer), false);
+        let owner = caller(Some(Owner), false);
+        let admin = caller(None, true);
+        assert!(dev.can_create_project_in_group(ProjectCreationLevel::Developer));
+        assert!(!dev.can_create_project_in_group(ProjectCreationLevel::Maintainer));
+        assert!(!owner.can_create_project_in_group(ProjectCreationLevel::Administrator));
+        assert!(admin.can_create_project_in_group(ProjectCreationLevel::Administrator));
+        assert!(!admin.can_create_project_in_group(ProjectCreationLevel::NoOne));
+        assert!(maint.can_create_subgroup(SubgroupCreationLevel::Maintainer));
+        assert!(!maint.can_create_subgroup(SubgroupCreationLevel::Owner));
+        assert!(!dev.can_create_subgroup(SubgroupCreationLevel::Maintainer));
+        assert!(owner.can_admin_group() && admin.can_admin_group() && !maint.can_admin_group());
+        for l in ProjectCreationLevel::ALL {
+            assert_eq!(ProjectCreationLevel::parse(l.as_str()), Some(l));
+        }
+        assert_eq!(
+            Visibility::Public.min(Visibility::Internal),
+            Visibility::Internal
+        );
+        assert_eq!(
+            Visibility::Private.min(Visibility::Public),
+            Visibility::Private
+        );
     }
 
     #[test]

@@ -1,8 +1,9 @@
-//! The records pushmirror keeps: users, projects, members, protected branches and remote mirrors,
+//! The records pushmirror keeps: users, namespaces and groups, projects, members, protected
+//! branches and remote mirrors,
 //! as plain domain values. The store produces them, the HTTP edge converts them to GitLab JSON;
 //! neither a secret nor a wire detail lives here (credentials stay sealed bytes until one push).
 
-use crate::model::access::{AccessLevel, Visibility};
+use crate::model::access::{AccessLevel, ProjectCreationLevel, SubgroupCreationLevel, Visibility};
 use crate::model::accounts::UserState;
 use crate::model::status::UpdateStatus;
 
@@ -29,14 +30,78 @@ impl User {
     }
 }
 
-/// A namespace that holds projects. Every user has one of kind `user` with their username as path.
+/// What kind of namespace a [`Namespace`] is: a user's own, or a group (at any depth).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NamespaceKind {
+    User,
+    Group,
+}
+
+impl NamespaceKind {
+    /// GitLab's wire spelling (`kind`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NamespaceKind::User => "user",
+            NamespaceKind::Group => "group",
+        }
+    }
+
+    /// Parses the stored spelling; anything but `group` is a user's namespace.
+    pub fn parse(s: &str) -> NamespaceKind {
+        if s == "group" {
+            NamespaceKind::Group
+        } else {
+            NamespaceKind::User
+        }
+    }
+}
+
+/// A namespace that holds projects: every user has one of kind `user` with their username as
+/// path; groups nest (`org/team/sub`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Namespace {
     pub id: i64,
-    pub path: String,
+    /// `org/team/sub`, or a user's username: unique regardless of case.
+    pub full_path: String,
     pub name: String,
-    pub kind: String,
+    /// The names from the top down, GitLab's `full_name` (`Org / Team`).
+    pub full_name: String,
+    pub kind: NamespaceKind,
+    /// The user of a user namespace.
     pub owner_id: Option<i64>,
+    /// The parent group of a subgroup.
+    pub parent_id: Option<i64>,
+    /// A group's visibility (a user namespace's is not used).
+    pub visibility: Visibility,
+}
+
+impl Namespace {
+    /// The namespace's own path, the last segment of its full path.
+    pub fn path(&self) -> &str {
+        self.full_path.rsplit('/').next().unwrap_or(&self.full_path)
+    }
+
+    pub fn is_group(&self) -> bool {
+        self.kind == NamespaceKind::Group
+    }
+}
+
+/// A group (or subgroup): its namespace and the settings only groups have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub namespace: Namespace,
+    pub description: Option<String>,
+    /// Who may create projects in the group.
+    pub project_creation_level: ProjectCreationLevel,
+    /// Who may create subgroups in the group.
+    pub subgroup_creation_level: SubgroupCreationLevel,
+    pub created_at: Millis,
+}
+
+impl Group {
+    pub fn id(&self) -> i64 {
+        self.namespace.id
+    }
 }
 
 /// A hosted project and its bare repository.
@@ -60,18 +125,20 @@ pub struct Project {
 }
 
 impl Project {
-    /// `namespace/path`, GitLab's `path_with_namespace`.
+    /// `namespace/path` at any depth, GitLab's `path_with_namespace`.
     pub fn full_path(&self) -> String {
-        format!("{}/{}", self.namespace.path, self.path)
+        format!("{}/{}", self.namespace.full_path, self.path)
     }
 }
 
-/// A user's membership in a project.
+/// A user's membership in a project or a group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
     pub user: User,
     pub access_level: AccessLevel,
     pub created_at: Millis,
+    /// `YYYY-MM-DD`: the membership grants nothing from the day after.
+    pub expires_at: Option<String>,
 }
 
 /// Who one entry of a protected branch's access list lets act: a role (`access_level`: 0 no

@@ -1,10 +1,95 @@
 //! The names people give things: a project's `name` and `path` (and the path GitLab derives from
-//! a name), and branch names as git accepts them. Pure rules with GitLab's error wording.
+//! a name), a group's `name` and `path` (with the names GitLab reserves for its own routes), and
+//! branch names as git accepts them. Pure rules with GitLab's error wording.
 
 /// GitLab's message for a `path` that breaks [`valid_path`].
 pub const PATH_MESSAGE: &str = "can contain only letters, digits, '_', '-' and '.'. Cannot start with '-', end in '.git' or end in '.atom'";
 /// GitLab's message for a `name` that breaks [`valid_name`].
 pub const NAME_MESSAGE: &str = "can contain only letters, digits, emoji, '_', '.', '+', dashes, or spaces. It must start with a letter, digit, emoji, or '_'.";
+
+/// GitLab's message for a group `path` that breaks [`valid_group_path`].
+pub const GROUP_PATH_MESSAGE: &str = "can contain only letters, digits, '_', '-' and '.'. Cannot start with '-' or end in '.', '.git' or '.atom'.";
+/// GitLab's message for a group `name` that breaks [`valid_group_name`].
+pub const GROUP_NAME_MESSAGE: &str = "can contain only letters, digits, emoji, '_', '.', dash, space, parenthesis. It must start with letter, digit, emoji or '_'.";
+
+/// Top-level paths GitLab keeps for its own routes (`Gitlab::PathRegex::TOP_LEVEL_ROUTES`): a
+/// top-level group so named would hide them (`api` hides ours too).
+const TOP_LEVEL_ROUTES: &[&str] = &[
+    "-",
+    ".well-known",
+    "404.html",
+    "422.html",
+    "500.html",
+    "502.html",
+    "503.html",
+    "admin",
+    "api",
+    "apple-touch-icon-precomposed.png",
+    "apple-touch-icon.png",
+    "assets",
+    "dashboard",
+    "deploy.html",
+    "explore",
+    "favicon.ico",
+    "favicon.png",
+    "files",
+    "groups",
+    "health_check",
+    "help",
+    "import",
+    "jwt",
+    "login",
+    "oauth",
+    "profile",
+    "projects",
+    "public",
+    "robots.txt",
+    "s",
+    "search",
+    "sitemap",
+    "sitemap.xml",
+    "sitemap.xml.gz",
+    "slash-command-logo.png",
+    "snippets",
+    "unsubscribes",
+    "uploads",
+    "users",
+    "v2",
+];
+
+/// Whether `path` is a group path GitLab accepts (`Gitlab::PathRegex.namespace_format_regex`):
+/// letters, digits, `_`, `-`, `.`; not starting with `-`, not ending in `.`, `.git` or `.atom`.
+pub fn valid_group_path(path: &str) -> bool {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-');
+    let Some(first) = path.chars().next() else {
+        return false;
+    };
+    let last = path.chars().last().unwrap_or(first);
+    (first.is_ascii_alphanumeric() || matches!(first, '_' | '.'))
+        && path.chars().all(ok_char)
+        && (last.is_ascii_alphanumeric() || matches!(last, '_' | '-'))
+        && !path.ends_with(".git")
+        && !path.ends_with(".atom")
+        && path.len() <= 255
+}
+
+/// Whether a group path is one GitLab reserves (`<path> is a reserved name`): its own top-level
+/// routes for a top-level group, `-` (the separator of GitLab's routes) below.
+pub fn reserved_group_path(path: &str, top_level: bool) -> bool {
+    let lower = path.to_ascii_lowercase();
+    lower == "-" || (top_level && TOP_LEVEL_ROUTES.contains(&lower.as_str()))
+}
+
+/// Whether `name` is a group name GitLab accepts (`Gitlab::Regex.group_name_regex`).
+pub fn valid_group_name(name: &str) -> bool {
+    let emoji = |c: char| ('\u{00A9}'..='\u{1f9ff}').contains(&c);
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_alphanumeric() || c == '_' || emoji(c))
+        && chars.all(|c| {
+            c.is_alphanumeric() || emoji(c) || matches!(c, '_' | '.' | '-' | ' ' | '(' | ')')
+        })
+        && name.len() <= 255
+}
 
 /// The `path` GitLab derives from a `name`: lower case, runs of other characters become `-`.
 pub fn path_from_name(name: &str) -> String {
@@ -86,6 +171,24 @@ mod tests {
         assert!(valid_name("My project 2"));
         assert!(!valid_name("-bad"));
         assert!(!valid_name(""));
+    }
+
+    #[test]
+    fn group_paths_and_names() {
+        for ok in ["org", "_x", ".hidden", "a-b_c.d", "team-"] {
+            assert!(valid_group_path(ok), "{ok}");
+        }
+        for bad in ["", "-x", "x.", "x.git", "x.atom", "a/b", "a b", "ü"] {
+            assert!(!valid_group_path(bad), "{bad}");
+        }
+        assert!(reserved_group_path("API", true) && reserved_group_path("groups", true));
+        assert!(
+            !reserved_group_path("api", false),
+            "only top-level routes are reserved"
+        );
+        assert!(!reserved_group_path("acme", true));
+        assert!(valid_group_name("My Team (core)") && valid_group_name("Équipe 🚀"));
+        assert!(!valid_group_name("(x)") && !valid_group_name("") && !valid_group_name("a/b"));
     }
 
     #[test]

@@ -3,11 +3,15 @@
 //! types here; handlers extract parameters, authorise, call a service and render its result.
 //! Multi-row changes run in one store transaction.
 //!
-//! - [`projects`]: find a project as a caller sees it, create one with its repository, delete one.
+//! - [`projects`]: find a project as a caller sees it, create one with its repository, move one
+//!   to another namespace, delete one.
+//! - [`groups`]: find, create, change and delete groups and subgroups.
+//! - [`namespaces`]: find a namespace as a caller sees it, and whether they may put projects there.
 //! - [`mirrors`]: create, update, sync and delete push mirrors (URL checks, key generation and
 //!   rotation, the enabled-mirror limit).
 //! - [`ssh_host_keys`]: detect a remote's SSH host keys so they can be pinned.
-//! - [`members`], [`protected_branches`]: manage who may do what.
+//! - [`members`] (of projects and groups, with expiry), [`protected_branches`]: manage who may do
+//!   what.
 //! - [`pushes`]: decide which pushed refs are refused, and record pushes (durably, via intents).
 //! - [`repository`]: read branches, tags and commits; create and delete branches and tags.
 //! - [`auth`]: authenticate tokens and issue them.
@@ -17,9 +21,11 @@
 
 pub mod auth;
 pub mod error;
+pub mod groups;
 pub mod hooks;
 pub mod members;
 pub mod mirrors;
+pub mod namespaces;
 pub mod projects;
 pub mod protected_branches;
 pub mod pushes;

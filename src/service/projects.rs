@@ -1,16 +1,21 @@
-//! Projects: finding one as a caller sees it (by id or `namespace/path`; hidden ones do not
-//! exist for the caller), creating one with its bare repository, and deleting one with it.
+//! Projects: finding one as a caller sees it (by id or full path at any depth; hidden ones do
+//! not exist for the caller), creating one with its bare repository in a namespace the caller
+//! may create projects in, moving one to another namespace, and deleting one with its
+//! repository.
 
 use crate::app::App;
 use crate::model::access::{AccessLevel, Caller, Visibility};
 use crate::model::entities::{Project, User};
 use crate::model::errors::FieldErrors;
+use crate::model::groups::project_visibility_error;
 use crate::model::naming::{
     path_from_name, valid_branch_name, valid_name, valid_path, NAME_MESSAGE, PATH_MESSAGE,
 };
-use crate::store::{NewProject, StoreError};
+use crate::store::{NewProject, StoreError, TRANSFER_TAKEN};
 
+use super::auth::today;
 use super::error::ServiceError;
+use super::namespaces::{find_namespace, own_namespace};
 
 /// `id` as a numeric project id, when it is one (otherwise it may be a `namespace/path`).
 pub fn numeric_id(id: &str) -> Option<i64> {
@@ -29,10 +34,11 @@ pub async fn find_project(
     user: Option<&User>,
 ) -> Result<(Project, Caller), ServiceError> {
     let user_id = user.map(|u| u.id);
+    let today = today(app);
     let found = if let Some(n) = numeric_id(id) {
-        app.store.project_by_id_for(n, user_id).await?
+        app.store.project_by_id_for(n, user_id, &today).await?
     } else if id.contains('/') {
-        app.store.project_by_path_for(id, user_id).await?
+        app.store.project_by_path_for(id, user_id, &today).await?
     } else {
         None
     };
@@ -64,8 +70,8 @@ pub fn admit(
     Ok((project, caller))
 }
 
-/// A store error as the use case reports it: a name or path already taken in the namespace is
-/// GitLab's field error.
+/// A store error as the use case reports it: a name or path already taken in the namespace (or
+/// by a group) is GitLab's field error.
 fn taken(e: StoreError) -> ServiceError {
     match e {
         StoreError::Conflict(c) => {
@@ -87,30 +93,34 @@ fn taken(e: StoreError) -> ServiceError {
 pub struct ProjectRequest {
     pub name: Option<String>,
     pub path: Option<String>,
-    /// The namespace by id or path; the creator's own namespace when absent.
+    /// The namespace by id or full path; the creator's own namespace when absent.
     pub namespace: Option<String>,
     pub description: Option<String>,
     pub default_branch: Option<String>,
     pub visibility: Visibility,
 }
 
-/// Creates a project owned by `creator` and its bare repository; returns it with the creator's
-/// access level. A path derived from the name as GitLab does; names and paths unique per
-/// namespace. Either both the row and the repository exist afterwards, or neither.
+/// GitLab's refusal of a namespace the creator may see but not create projects in.
+const NAMESPACE_NOT_VALID: &str = "is not valid";
+
+/// Creates a project by `creator` and its bare repository; returns it with the creator's
+/// access level. The namespace is the creator's own unless asked: another user's (for an
+/// admin) or a group whose project creation rule the creator's level meets. A path derived from
+/// the name as GitLab does; names and paths unique per namespace (and a project's full path
+/// never a group's); in a group, no more open than the group. Either both the row and the
+/// repository exist afterwards, or neither.
 pub async fn create_project(
     app: &App,
     creator: &User,
     req: ProjectRequest,
 ) -> Result<(Project, Option<AccessLevel>), ServiceError> {
-    let namespace = match &req.namespace {
-        Some(ns) => app
-            .store
-            .namespace(ns)
-            .await?
-            .filter(|n| creator.is_admin || n.owner_id == Some(creator.id)),
-        None => app.store.namespace(&creator.username).await?,
+    let found = match &req.namespace {
+        Some(ns) => find_namespace(app, ns, creator).await?,
+        None => own_namespace(app, creator).await?,
+    };
+    if !found.may_create_projects() {
+        return Err(ServiceError::field("namespace", NAMESPACE_NOT_VALID));
     }
-    .ok_or(ServiceError::NotFound("Namespace"))?;
     let path = req
         .path
         .unwrap_or_else(|| path_from_name(req.name.as_deref().unwrap_or_default()));
@@ -129,17 +139,23 @@ pub async fn create_project(
     {
         errors.add("default_branch", "is invalid");
     }
+    if let Some(g) = &found.group {
+        if let Some(m) = project_visibility_error(req.visibility, g.namespace.visibility) {
+            errors.add("visibility_level", m);
+        }
+    }
     if !errors.is_empty() {
         return Err(errors.into());
     }
     let new = NewProject {
-        namespace_id: namespace.id,
+        namespace_id: found.namespace.id,
         name,
         path,
         description: req.description,
         default_branch: req.default_branch.clone(),
         visibility: req.visibility,
         creator_id: creator.id,
+        creator_level: found.creator_level(),
     };
     let project = app
         .store
@@ -154,7 +170,10 @@ pub async fn create_project(
         let _ = tokio::fs::remove_dir_all(&repo).await;
         return Err(ServiceError::Internal(format!("creating repository: {e}")));
     }
-    let level = app.store.access_level(project.id, creator.id).await?;
+    let level = app
+        .store
+        .access_level(project.id, creator.id, &today(app))
+        .await?;
     Ok((project, level))
 }
 
@@ -209,6 +228,11 @@ pub async fn update_project(
         next.description = description;
     }
     if let Some(v) = changes.visibility {
+        if v != project.visibility && project.namespace.is_group() {
+            if let Some(m) = project_visibility_error(v, project.namespace.visibility) {
+                errors.add("visibility_level", m);
+            }
+        }
         next.visibility = v;
     }
     if let Some(a) = changes.archived {
@@ -281,11 +305,76 @@ pub async fn delete_project(
         return Err(ServiceError::Forbidden);
     }
     app.store.delete_project(project.id).await?;
-    let repo = app.storage.repository_path(project.id);
+    remove_repository(app, project.id).await;
+    Ok(())
+}
+
+/// Removes the repository of a project whose row is gone (a failure is logged: the row, which
+/// the API answers from, is already deleted).
+pub(super) async fn remove_repository(app: &App, project_id: i64) {
+    let repo = app.storage.repository_path(project_id);
     if let Err(e) = tokio::fs::remove_dir_all(&repo).await {
         if e.kind() != std::io::ErrorKind::NotFound {
-            tracing::warn!(project = project.id, error = %e, "could not remove repository");
+            tracing::warn!(project = project_id, error = %e, "could not remove repository");
         }
     }
-    Ok(())
+}
+
+/// GitLab's refusals of a transfer, reported on `new_namespace`.
+const ALREADY_THERE: &str = "Project is already in this namespace.";
+const NO_PERMISSION_THERE: &str =
+    "You don't have permission to transfer projects into that namespace.";
+const SAME_NAME_OR_PATH: &str = "Project with same name or path in target namespace already exists";
+
+/// Moves `project` into the namespace `target` (an id or full path): the project's Owners (and
+/// admins) may, into a namespace they may create projects in. A project more open than its new
+/// group takes the group's visibility; one moved into a personal namespace gets that user as
+/// an Owner. Repositories are stored by project id, so nothing moves on disk, and nothing else
+/// is keyed by the project's path (mirrors and jobs by id, tokens by hash). Refusals are
+/// GitLab's, on `new_namespace`.
+pub async fn transfer_project(
+    app: &App,
+    project: &Project,
+    caller: Caller,
+    user: &User,
+    target: &str,
+) -> Result<Project, ServiceError> {
+    if !caller.can_remove_project() {
+        return Err(ServiceError::Forbidden);
+    }
+    let found = find_namespace(app, target, user).await?;
+    let refuse = |m: &str| Err(ServiceError::field("new_namespace", m));
+    if found.namespace.id == project.namespace.id {
+        return refuse(ALREADY_THERE);
+    }
+    if !found.may_create_projects() {
+        return refuse(NO_PERMISSION_THERE);
+    }
+    let visibility = match &found.group {
+        Some(g) => project.visibility.min(g.namespace.visibility),
+        None => project.visibility,
+    };
+    let owner = match &found.group {
+        None => found.namespace.owner_id,
+        Some(_) => None,
+    };
+    match app
+        .store
+        .transfer_project(
+            project,
+            found.namespace.id,
+            visibility,
+            owner,
+            app.clock.now_ms(),
+        )
+        .await
+    {
+        Ok(()) => {}
+        Err(StoreError::Conflict(c)) if c == TRANSFER_TAKEN => return refuse(SAME_NAME_OR_PATH),
+        Err(e) => return Err(e.into()),
+    }
+    app.store
+        .project_by_id(project.id)
+        .await?
+        .ok_or(ServiceError::NotFound("Project"))
 }

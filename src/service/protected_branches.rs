@@ -82,7 +82,12 @@ async fn new_entry(
         }),
         (Some(_), None) => Err(fail("access level is not included in the list")),
         (None, Some(user)) => {
-            if app.store.access_level(project.id, user).await?.is_none() {
+            if app
+                .store
+                .access_level(project.id, user, &super::auth::today(app))
+                .await?
+                .is_none()
+            {
                 return Err(fail("user is not a member of the project"));
             }
             Ok(NewAccess {

@@ -10,6 +10,7 @@ mod jobs;
 mod members;
 mod mirror_status;
 mod mirrors;
+mod namespaces;
 mod projects;
 mod protected;
 mod users;
@@ -18,9 +19,11 @@ pub use hooks::{LogStatus, NewHookLog, HOOK_DELIVERY_KIND};
 pub use jobs::{
     ClaimedJob, NewJob, QueueStats, MIRROR_UPDATE_KIND, NOTIFY_CHANNEL, RECORD_PUSH_KIND,
 };
+pub use members::MemberSource;
 pub use mirror_status::{RemoteRefChanges, RemoteStateHeader};
 pub use mirrors::mirror_job_key;
-pub use projects::{NewProject, ProjectFilter, ProjectOrder};
+pub use namespaces::{GroupChanges, GroupFilter, GroupForViewer, GroupOrder, GroupScope, NewGroup};
+pub use projects::{NewProject, ProjectFilter, ProjectOrder, TRANSFER_TAKEN};
 pub use protected::{AccessAction, NewAccess, NewProtection, ProtectionChanges};
 pub use users::{AccountUpdate, NewAccount, UserFilter};
 
@@ -89,6 +92,25 @@ impl PageRequest {
     pub fn offset(&self) -> i64 {
         (self.page.max(1) - 1).saturating_mul(self.per_page)
     }
+}
+
+/// Who looks at a list or a record: what decides which rows they see and their level in each.
+#[derive(Debug, Clone, Copy)]
+pub struct Viewer<'a> {
+    /// `None` for an anonymous caller.
+    pub user_id: Option<i64>,
+    pub is_admin: bool,
+    /// Today (`YYYY-MM-DD`, UTC): memberships expired before it grant nothing.
+    pub today: &'a str,
+}
+
+/// [`like_pattern`] of an optional search; `""` when there is nothing to search for (queries
+/// test `$n = ''` to skip the condition).
+fn search_pattern(search: Option<&str>) -> String {
+    search
+        .filter(|s| !s.is_empty())
+        .map(like_pattern)
+        .unwrap_or_default()
 }
 
 /// One page of a list plus the total number of rows.
@@ -209,7 +231,6 @@ fn redact_url(url: &str) -> String {
     }
 }
 
-/// Maps a unique-constraint violation to [`StoreError::Conflict`].
 /// A case-insensitive `like` pattern matching `s` anywhere, with a backslash as the escape
 /// character (use it with `like $n escape` and a backslash, against a `lower(...)` column).
 fn like_pattern(s: &str) -> String {
@@ -222,6 +243,7 @@ fn like_pattern(s: &str) -> String {
     )
 }
 
+/// Maps a unique-constraint violation to [`StoreError::Conflict`].
 fn conflict(e: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &e {
         if db.is_unique_violation() {

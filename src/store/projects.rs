@@ -1,17 +1,32 @@
-//! Projects (with their namespace) and the membership lookups that permission checks need.
+//! Projects (with their namespace, at any depth), read with the viewer's effective level (see
+//! `members`), created, changed, moved to another namespace and deleted.
 
 use std::sync::LazyLock;
 
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use super::{conflict, flag, mirrors, Dialect, PageRequest, Paged, Store, StoreError, Tx};
+use super::members::{level_columns, level_from_row, member_of_project};
+use super::namespaces::{lock_namespace, namespace_from_row, NAMESPACE_COLUMNS};
+use super::{
+    conflict, flag, mirrors, search_pattern, Dialect, PageRequest, Paged, Store, StoreError, Tx,
+    Viewer,
+};
 use crate::model::access::{AccessLevel, Visibility};
-use crate::model::entities::{Millis, MirrorSummary, Namespace, Project};
+use crate::model::entities::{Millis, MirrorSummary, Project};
 
-const PROJECT_COLUMNS: &str = "p.id, p.name, p.path, p.description, p.default_branch, \
-    p.visibility, p.creator_id, p.empty_repo, p.archived, p.created_at, p.last_activity_at, \
-    n.id as ns_id, n.path as ns_path, n.name as ns_name, n.kind as ns_kind, n.owner_id as ns_owner_id";
+/// A project's columns (aliased `p`) and its namespace's (aliased `n`).
+static PROJECT_COLUMNS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "p.id, p.name, p.path, p.description, p.default_branch, p.visibility, p.creator_id, \
+         p.empty_repo, p.archived, p.created_at, p.last_activity_at, {NAMESPACE_COLUMNS}"
+    )
+});
+
+/// The conflict a project path taken by a group reports (as the path's own unique index would).
+const PATH_TAKEN: &str = "projects_path_key";
+/// The conflict a transfer reports when the target holds a project of the same name or path.
+pub const TRANSFER_TAKEN: &str = "transfer_name_or_path_taken";
 
 /// What creating a project needs.
 #[derive(Debug, Clone)]
@@ -23,6 +38,9 @@ pub struct NewProject {
     pub default_branch: Option<String>,
     pub visibility: Visibility,
     pub creator_id: i64,
+    /// The creator's own membership, if they get one (the Owner of a personal project; in a
+    /// group, see `service::projects`).
+    pub creator_level: Option<AccessLevel>,
 }
 
 /// The order of a project list (GitLab's `order_by`), always broken by id.
@@ -64,6 +82,8 @@ impl ProjectOrder {
 /// GitLab's project list filters.
 #[derive(Debug, Clone, Default)]
 pub struct ProjectFilter {
+    /// Only the projects of this group (with `include_subgroups`, of the groups below too).
+    pub group: Option<(i64, bool)>,
     /// Name or path contains this, case-insensitively.
     pub search: Option<String>,
     /// Only projects in the caller's own namespace.
@@ -77,30 +97,15 @@ pub struct ProjectFilter {
     pub ascending: bool,
 }
 
-/// The caller's access level as a column, the caller's id being parameter `$2` (`null` for an
-/// anonymous caller, which matches no member).
-const CALLER_LEVEL: &str = "(select m.access_level from members m \
-    where m.project_id = p.id and m.user_id = $2) as caller_level";
-/// [`CALLER_LEVEL`] with the caller's id as parameter `$3`.
-const CALLER_LEVEL_3: &str = "(select m.access_level from members m \
-    where m.project_id = p.id and m.user_id = $3) as caller_level";
-
 fn project_and_level(r: &AnyRow) -> Result<(Project, Option<AccessLevel>), sqlx::Error> {
-    let level: Option<i64> = r.try_get("caller_level")?;
-    Ok((project_from_row(r)?, level.and_then(AccessLevel::from_i64)))
+    Ok((project_from_row(r)?, level_from_row(r)?))
 }
 
 fn project_from_row(r: &AnyRow) -> Result<Project, sqlx::Error> {
     let visibility: String = r.try_get("visibility")?;
     Ok(Project {
         id: r.try_get("id")?,
-        namespace: Namespace {
-            id: r.try_get("ns_id")?,
-            path: r.try_get("ns_path")?,
-            name: r.try_get("ns_name")?,
-            kind: r.try_get("ns_kind")?,
-            owner_id: r.try_get("ns_owner_id")?,
-        },
+        namespace: namespace_from_row(r)?,
         name: r.try_get("name")?,
         path: r.try_get("path")?,
         description: r.try_get("description")?,
@@ -114,10 +119,35 @@ fn project_from_row(r: &AnyRow) -> Result<Project, sqlx::Error> {
     })
 }
 
+/// Refuses, inside `tx`, a project full path that a namespace (a subgroup) already has.
+async fn path_free_of_groups(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    full_path: &str,
+) -> Result<(), StoreError> {
+    let taken: Option<i64> =
+        sqlx::query_scalar("select id from namespaces where lower(path) = lower($1)")
+            .bind(full_path)
+            .fetch_optional(&mut **tx)
+            .await?;
+    match taken {
+        Some(_) => Err(StoreError::Conflict(PATH_TAKEN.into())),
+        None => Ok(()),
+    }
+}
+
 impl Store {
-    /// Creates a project and makes its creator Owner, in one transaction.
+    /// Creates a project and, when it has one, its creator's membership, in one transaction. A
+    /// name or path taken in the namespace, or a full path a group has, is
+    /// [`StoreError::Conflict`].
     pub async fn create_project(&self, p: &NewProject, now: Millis) -> Result<Project, StoreError> {
         let mut tx = self.begin().await?;
+        lock_namespace(&mut tx, self.dialect, p.namespace_id).await?;
+        let namespace_path: String =
+            sqlx::query_scalar("select path from namespaces where id = $1")
+                .bind(p.namespace_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        path_free_of_groups(&mut tx, &format!("{namespace_path}/{}", p.path)).await?;
         let id: i64 = sqlx::query_scalar(
             "insert into projects (namespace_id, name, path, description, default_branch, \
              visibility, creator_id, empty_repo, created_at, last_activity_at) \
@@ -134,15 +164,18 @@ impl Store {
         .fetch_one(&mut *tx)
         .await
         .map_err(conflict)?;
-        sqlx::query(
-            "insert into members (project_id, user_id, access_level, created_at) values ($1, $2, $3, $4)",
-        )
-        .bind(id)
-        .bind(p.creator_id)
-        .bind(AccessLevel::Owner.as_i64())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        if let Some(level) = p.creator_level {
+            sqlx::query(
+                "insert into members (project_id, user_id, access_level, created_at) \
+                 values ($1, $2, $3, $4)",
+            )
+            .bind(id)
+            .bind(p.creator_id)
+            .bind(level.as_i64())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         self.project_by_id(id)
             .await?
@@ -152,8 +185,9 @@ impl Store {
     /// A project by id.
     pub async fn project_by_id(&self, id: i64) -> Result<Option<Project>, StoreError> {
         let row = sqlx::query(&format!(
-            "select {PROJECT_COLUMNS} from projects p join namespaces n on n.id = p.namespace_id \
-             where p.id = $1"
+            "select {} from projects p join namespaces n on n.id = p.namespace_id \
+             where p.id = $1",
+            *PROJECT_COLUMNS
         ))
         .bind(id)
         .fetch_optional(&self.pool)
@@ -161,21 +195,28 @@ impl Store {
         Ok(row.as_ref().map(project_from_row).transpose()?)
     }
 
-    /// A project by id together with `user_id`'s access level in it, in one round trip: every
-    /// project-scoped API request starts with this pair.
+    /// A project by id together with `user_id`'s effective access level in it on `today`, in
+    /// one round trip: every project-scoped API request starts with this pair.
     pub async fn project_by_id_for(
         &self,
         id: i64,
         user_id: Option<i64>,
+        today: &str,
     ) -> Result<Option<(Project, Option<AccessLevel>)>, StoreError> {
-        let row = sqlx::query(&format!(
-            "select {PROJECT_COLUMNS}, {CALLER_LEVEL} from projects p \
-             join namespaces n on n.id = p.namespace_id where p.id = $1"
-        ))
-        .bind(id)
-        .bind(user_id)
-        .fetch_optional(&self.pool)
-        .await?;
+        static QUERY: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "select {}, {} from projects p join namespaces n on n.id = p.namespace_id \
+                 where p.id = $1",
+                *PROJECT_COLUMNS,
+                level_columns("$2", "$3")
+            )
+        });
+        let row = sqlx::query(&QUERY)
+            .bind(id)
+            .bind(user_id)
+            .bind(today)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.as_ref().map(project_and_level).transpose()?)
     }
 
@@ -186,20 +227,24 @@ impl Store {
         &self,
         id: i64,
         user_id: Option<i64>,
+        today: &str,
         page: PageRequest,
     ) -> Result<Option<(Project, Option<AccessLevel>, Paged<MirrorSummary>)>, StoreError> {
         static QUERIES: LazyLock<[String; 2]> = LazyLock::new(|| {
             [Dialect::Sqlite, Dialect::Postgres].map(|d| {
                 format!(
-                    "select {PROJECT_COLUMNS}, {CALLER_LEVEL}, {} from projects p \
+                    "select {}, {}, {} from projects p \
                      join namespaces n on n.id = p.namespace_id where p.id = $1",
-                    mirrors::page_columns(d, "p.id", "$3", "$4")
+                    *PROJECT_COLUMNS,
+                    level_columns("$2", "$3"),
+                    mirrors::page_columns(d, "p.id", "$4", "$5")
                 )
             })
         });
         let row = sqlx::query(&QUERIES[self.dialect as usize])
             .bind(id)
             .bind(user_id)
+            .bind(today)
             .bind(page.per_page)
             .bind(page.offset())
             .fetch_optional(&self.pool)
@@ -211,36 +256,43 @@ impl Store {
         Ok(Some((project, level, mirrors::page_from_row(&row)?)))
     }
 
-    /// [`Store::project_by_path`] together with `user_id`'s access level, in one round trip.
+    /// [`Store::project_by_path`] together with `user_id`'s effective level, in one round trip.
     pub async fn project_by_path_for(
         &self,
         full_path: &str,
         user_id: Option<i64>,
+        today: &str,
     ) -> Result<Option<(Project, Option<AccessLevel>)>, StoreError> {
-        let Some((ns, path)) = full_path.split_once('/') else {
+        static QUERY: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "select {}, {} from projects p join namespaces n on n.id = p.namespace_id \
+                 where lower(n.path) = lower($4) and lower(p.path) = lower($1)",
+                *PROJECT_COLUMNS,
+                level_columns("$2", "$3")
+            )
+        });
+        let Some((ns, path)) = full_path.rsplit_once('/') else {
             return Ok(None);
         };
-        let row = sqlx::query(&format!(
-            "select {PROJECT_COLUMNS}, {CALLER_LEVEL_3} from projects p \
-             join namespaces n on n.id = p.namespace_id \
-             where lower(n.path) = lower($1) and lower(p.path) = lower($2)"
-        ))
-        .bind(ns)
-        .bind(path)
-        .bind(user_id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(&QUERY)
+            .bind(path)
+            .bind(user_id)
+            .bind(today)
+            .bind(ns)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.as_ref().map(project_and_level).transpose()?)
     }
 
-    /// A project by `namespace/path` (case-insensitive, as GitLab).
+    /// A project by its full path (`org/team/project`, case-insensitive, as GitLab).
     pub async fn project_by_path(&self, full_path: &str) -> Result<Option<Project>, StoreError> {
-        let Some((ns, path)) = full_path.split_once('/') else {
+        let Some((ns, path)) = full_path.rsplit_once('/') else {
             return Ok(None);
         };
         let row = sqlx::query(&format!(
-            "select {PROJECT_COLUMNS} from projects p join namespaces n on n.id = p.namespace_id \
-             where lower(n.path) = lower($1) and lower(p.path) = lower($2)"
+            "select {} from projects p join namespaces n on n.id = p.namespace_id \
+             where lower(n.path) = lower($1) and lower(p.path) = lower($2)",
+            *PROJECT_COLUMNS
         ))
         .bind(ns)
         .bind(path)
@@ -249,24 +301,27 @@ impl Store {
         Ok(row.as_ref().map(project_from_row).transpose()?)
     }
 
-    /// The projects `user_id` may see (every project for an admin when `all`: public, internal
-    /// and those they are a member of otherwise) that pass `filter`, in its order.
+    /// The projects `viewer` may see (every project for an admin when `all`; otherwise public
+    /// ones, internal ones when signed in, and those they are a member of, directly or through a
+    /// group) that pass `filter`, in its order, with the viewer's effective level in each.
     pub async fn projects_for(
         &self,
-        user_id: i64,
+        viewer: Viewer<'_>,
         all: bool,
         filter: &ProjectFilter,
         page: PageRequest,
-    ) -> Result<Paged<Project>, StoreError> {
-        let visible = if all {
-            "1 = 1"
+    ) -> Result<Paged<(Project, Option<AccessLevel>)>, StoreError> {
+        let member = member_of_project("$1", "$5");
+        let visible = if all && viewer.is_admin {
+            "$1 = $1".to_owned()
         } else {
-            "(p.visibility in ('public', 'internal') \
-              or p.id in (select project_id from members where user_id = $1))"
+            format!(
+                "(p.visibility = 'public' or ($1 > 0 and p.visibility = 'internal') or {member})"
+            )
         };
-        let mut conditions = vec![visible.to_owned()];
+        let mut conditions = vec![visible];
         if filter.membership {
-            conditions.push("p.id in (select project_id from members where user_id = $1)".into());
+            conditions.push(member.clone());
         }
         if filter.owned {
             conditions.push("n.owner_id = $1".into());
@@ -277,47 +332,69 @@ impl Store {
         );
         conditions.push("($3 = '' or p.visibility = $3)".into());
         conditions.push("($4 < 0 or p.archived = $4)".into());
+        conditions.push(match filter.group {
+            None => "$6 < 0".into(),
+            Some((_, false)) => "p.namespace_id = $6".into(),
+            Some((_, true)) => "p.namespace_id in (select namespace_id \
+                                from namespace_ancestors where ancestor_id = $6)"
+                .into(),
+        });
         let condition = conditions.join(" and ");
-        let search = match filter.search.as_deref().filter(|s| !s.is_empty()) {
-            Some(s) => super::like_pattern(s),
-            None => String::new(),
-        };
+        let search = search_pattern(filter.search.as_deref());
         let visibility = filter.visibility.map(Visibility::as_str).unwrap_or("");
         let archived: i64 = filter.archived.map_or(-1, i64::from);
+        let group = filter.group.map_or(-1, |(id, _)| id);
+        let user = viewer.user_id.unwrap_or(-1);
+        let from = "from projects p join namespaces n on n.id = p.namespace_id";
         let total: i64 = sqlx::query_scalar(&format!(
-            "select count(*) from projects p join namespaces n on n.id = p.namespace_id \
-             where {condition}"
+            "select count(*) {from} where {condition} and $5 = $5"
         ))
-        .bind(user_id)
+        .bind(user)
         .bind(&search)
         .bind(visibility)
         .bind(archived)
+        .bind(viewer.today)
+        .bind(group)
         .fetch_one(&self.pool)
         .await?;
         let dir = if filter.ascending { "asc" } else { "desc" };
         let rows = sqlx::query(&format!(
-            "select {PROJECT_COLUMNS} from projects p join namespaces n on n.id = p.namespace_id \
-             where {condition} order by {} {dir}, p.id {dir} limit $5 offset $6",
+            "select {}, {} {from} where {condition} order by {} {dir}, p.id {dir} \
+             limit $7 offset $8",
+            *PROJECT_COLUMNS,
+            level_columns("$1", "$5"),
             filter.order.column()
         ))
-        .bind(user_id)
+        .bind(user)
         .bind(&search)
         .bind(visibility)
         .bind(archived)
+        .bind(viewer.today)
+        .bind(group)
         .bind(page.per_page)
         .bind(page.offset())
         .fetch_all(&self.pool)
         .await?;
         let items = rows
             .iter()
-            .map(project_from_row)
+            .map(project_and_level)
             .collect::<Result<_, _>>()?;
         Ok(Paged { items, total })
     }
 
     /// Changes a project's settings (name, path, description, default branch, visibility,
-    /// archived); a name or path already taken in the namespace is [`StoreError::Conflict`].
+    /// archived); a name or path already taken in the namespace (or by a group) is
+    /// [`StoreError::Conflict`].
     pub async fn update_project(&self, p: &Project, now: Millis) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        let old_path: String = sqlx::query_scalar("select path from projects where id = $1")
+            .bind(p.id)
+            .fetch_one(&mut *tx)
+            .await?;
+        if !old_path.eq_ignore_ascii_case(&p.path) {
+            lock_namespace(&mut tx, self.dialect, p.namespace.id).await?;
+            path_free_of_groups(&mut tx, &p.full_path()).await?;
+        }
         sqlx::query(
             "update projects set name = $1, path = $2, description = $3, default_branch = $4, \
              visibility = $5, archived = $6, last_activity_at = $7 where id = $8",
@@ -330,9 +407,74 @@ impl Store {
         .bind(flag(p.archived))
         .bind(now)
         .bind(p.id)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(conflict)?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Moves a project into another namespace with the visibility it takes there; when
+    /// `owner` is given (a personal namespace's user), makes them an Owner of the project too.
+    /// A project of the same name or path there (or a group at its new full path) is
+    /// [`StoreError::Conflict`] with [`TRANSFER_TAKEN`]; nothing is written then.
+    pub async fn transfer_project(
+        &self,
+        project: &Project,
+        namespace_id: i64,
+        visibility: Visibility,
+        owner: Option<i64>,
+        now: Millis,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        lock_namespace(&mut tx, self.dialect, namespace_id).await?;
+        let taken: Option<i64> = sqlx::query_scalar(
+            "select id from projects where namespace_id = $1 \
+             and (lower(path) = lower($2) or name = $3)",
+        )
+        .bind(namespace_id)
+        .bind(&project.path)
+        .bind(&project.name)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let namespace_path: String =
+            sqlx::query_scalar("select path from namespaces where id = $1")
+                .bind(namespace_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        let group_there =
+            path_free_of_groups(&mut tx, &format!("{namespace_path}/{}", project.path)).await;
+        if taken.is_some() || group_there.is_err() {
+            return Err(StoreError::Conflict(TRANSFER_TAKEN.into()));
+        }
+        sqlx::query("update projects set namespace_id = $1, visibility = $2 where id = $3")
+            .bind(namespace_id)
+            .bind(visibility.as_str())
+            .bind(project.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| match conflict(e) {
+                StoreError::Conflict(_) => StoreError::Conflict(TRANSFER_TAKEN.into()),
+                other => other,
+            })?;
+        if let Some(user) = owner {
+            sqlx::query("delete from members where project_id = $1 and user_id = $2")
+                .bind(project.id)
+                .bind(user)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "insert into members (project_id, user_id, access_level, created_at) \
+                 values ($1, $2, $3, $4)",
+            )
+            .bind(project.id)
+            .bind(user)
+            .bind(AccessLevel::Owner.as_i64())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -345,20 +487,27 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
-    /// The caller's access level in a project, if a member.
+    /// The user's effective access level in a project on `today`, if any: their own membership
+    /// or one of a group above, whichever is higher.
     pub async fn access_level(
         &self,
         project_id: i64,
         user_id: i64,
+        today: &str,
     ) -> Result<Option<AccessLevel>, StoreError> {
-        let level: Option<i64> = sqlx::query_scalar(
-            "select access_level from members where project_id = $1 and user_id = $2",
-        )
-        .bind(project_id)
-        .bind(user_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(level.and_then(AccessLevel::from_i64))
+        static QUERY: LazyLock<String> = LazyLock::new(|| {
+            format!(
+                "select {} from projects p where p.id = $1",
+                level_columns("$2", "$3")
+            )
+        });
+        let row = sqlx::query(&QUERY)
+            .bind(project_id)
+            .bind(user_id)
+            .bind(today)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(level_from_row).transpose()?.flatten())
     }
 }
 

@@ -5,7 +5,7 @@ use sqlx::Row;
 
 use super::{conflict, flag, Store, StoreError};
 use crate::model::accounts::UserState;
-use crate::model::entities::{Millis, Namespace, User};
+use crate::model::entities::{Millis, User};
 use crate::model::tokens::{format_scopes, parse_scopes, AccessToken, Scope};
 
 const USER_COLUMNS: &str = "u.id, u.username, u.name, u.email, u.is_admin, u.state, u.created_at";
@@ -446,37 +446,6 @@ impl Store {
         .fetch_one(&self.pool)
         .await?;
         Ok(n > 0)
-    }
-
-    /// A namespace by id or by path.
-    pub async fn namespace(&self, id_or_path: &str) -> Result<Option<Namespace>, StoreError> {
-        let row = match id_or_path.parse::<i64>() {
-            Ok(id) => {
-                sqlx::query("select id, path, name, kind, owner_id from namespaces where id = $1")
-                    .bind(id)
-                    .fetch_optional(&self.pool)
-                    .await?
-            }
-            Err(_) => {
-                sqlx::query(
-                    "select id, path, name, kind, owner_id from namespaces where lower(path) = lower($1)",
-                )
-                .bind(id_or_path)
-                .fetch_optional(&self.pool)
-                .await?
-            }
-        };
-        Ok(row
-            .map(|r| -> Result<Namespace, sqlx::Error> {
-                Ok(Namespace {
-                    id: r.try_get("id")?,
-                    path: r.try_get("path")?,
-                    name: r.try_get("name")?,
-                    kind: r.try_get("kind")?,
-                    owner_id: r.try_get("owner_id")?,
-                })
-            })
-            .transpose()?)
     }
 }
 

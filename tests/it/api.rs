@@ -147,7 +147,14 @@ async fn user_version_and_users_lookup() {
     assert_eq!(users.len(), 1);
     assert_eq!(users[0]["username"], "alice");
     assert_eq!(users[0]["id"], s.user_id("alice").await);
-    assert!(users[0].get("is_admin").is_none(), "basic entity only");
+    assert_eq!(users[0]["is_admin"], false, "an admin sees the full entity");
+    let r = s.get("/users?username=root", &alice).await;
+    let users = r.body.as_array().unwrap();
+    assert_eq!(users[0]["username"], "root");
+    assert!(
+        users[0].get("is_admin").is_none(),
+        "others the basic entity only"
+    );
     check(
         "GET /users?username=nobody",
         &s.get("/users?username=nobody", &alice).await,

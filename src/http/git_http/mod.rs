@@ -1,6 +1,7 @@
 //! Hosting over git's smart HTTP protocol: `GET /<namespace>/<project>.git/info/refs?service=…`
 //! and `POST /<namespace>/<project>.git/git-upload-pack|git-receive-pack`, as `git http-backend`
-//! and GitLab Workhorse serve them. axum cannot route `{project}.git`, so [`serve`] is the app's
+//! and GitLab Workhorse serve them; the namespace is a user's or a group's at any depth
+//! (`/org/team/sub/project.git`). axum cannot route `{project}.git`, so [`serve`] is the app's
 //! fallback and parses the path itself; anything else stays the API's JSON 404.
 //!
 //! Callers authenticate with HTTP Basic (any user name, a personal access token as password, so
@@ -90,10 +91,14 @@ enum Endpoint {
     Rpc(Service),
 }
 
+/// The most path segments a repository's path has: a top-level group, the most subgroups below
+/// it, and the project.
+const MAX_SEGMENTS: usize = crate::model::groups::MAX_ANCESTORS + 2;
+
 /// A parsed `/<namespace>/<project>.git/<endpoint>` path.
 #[derive(Debug, PartialEq, Eq)]
 struct GitPath {
-    /// `namespace/project`, as [`find_project`] takes it.
+    /// `namespace/project` (`org/team/project`), as [`find_project`] takes it.
     full_path: String,
     endpoint: Endpoint,
 }
@@ -108,16 +113,18 @@ impl GitPath {
         .into_iter()
         .find_map(|(suffix, e)| path.strip_suffix(suffix).map(|rest| (rest, e)))?;
         let full_path = rest.strip_prefix('/')?.strip_suffix(".git")?;
-        let (namespace, project) = full_path.split_once('/')?;
         let segment_ok = |s: &str| {
             !s.is_empty()
                 && s.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
         };
-        (segment_ok(namespace) && segment_ok(project)).then(|| GitPath {
-            full_path: full_path.to_owned(),
-            endpoint,
-        })
+        let segments = full_path.split('/').count();
+        ((2..=MAX_SEGMENTS).contains(&segments) && full_path.split('/').all(segment_ok)).then(
+            || GitPath {
+                full_path: full_path.to_owned(),
+                endpoint,
+            },
+        )
     }
 }
 
@@ -574,10 +581,17 @@ mod tests {
         let p = GitPath::parse("/a.git/b.c.git/git-receive-pack").unwrap();
         assert_eq!(p.full_path, "a.git/b.c");
         assert_eq!(p.endpoint, Endpoint::Rpc(Service::ReceivePack));
+        let p = GitPath::parse("/org/team/sub/proj.git/git-upload-pack").unwrap();
+        assert_eq!(p.full_path, "org/team/sub/proj", "a project in a subgroup");
+        let deepest = format!("/{}p.git/info/refs", "g/".repeat(MAX_SEGMENTS - 1));
+        assert!(GitPath::parse(&deepest).is_some());
+        let deeper = format!("/{}p.git/info/refs", "g/".repeat(MAX_SEGMENTS));
         for bad in [
             "/alice/proj/info/refs",
             "/proj.git/info/refs",
-            "/a/b/c.git/info/refs",
+            "/a//c.git/info/refs",
+            "/a/b/.git/info/refs",
+            deeper.as_str(),
             "/a/.git/git-upload-pack",
             "/api/v4/projects",
             "/a/b%2f.git/info/refs",

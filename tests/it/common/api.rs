@@ -20,6 +20,13 @@ pub struct Project {
     pub empty_repo: bool,
 }
 
+/// A group as the API shows it (the fields tests read).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Group {
+    pub id: i64,
+    pub full_path: String,
+}
+
 /// A push mirror as the API shows it (the fields tests read).
 #[derive(Debug, Clone, Deserialize)]
 pub struct Mirror {
@@ -92,6 +99,33 @@ impl Api {
             .expect(
                 "POST",
                 &format!("/projects/{project}/members"),
+                Body::Json(body),
+                201,
+            )
+            .await;
+    }
+
+    /// `POST /groups`: a group named and pathed `path` (a subgroup of `parent` when given).
+    pub async fn create_group(&self, path: &str, parent: Option<i64>) -> Group {
+        let mut body = json!({ "name": path, "path": path });
+        if let Some(p) = parent {
+            body["parent_id"] = json!(p);
+        }
+        self.create_group_with(body).await
+    }
+
+    /// `POST /groups` with every attribute in `body`.
+    pub async fn create_group_with(&self, body: Value) -> Group {
+        self.expect("POST", "/groups", Body::Json(body), 201).await
+    }
+
+    /// `POST /groups/:id/members`: `user_id` gets `access_level` (GitLab's numbers).
+    pub async fn add_group_member(&self, group: impl Display, user_id: i64, access_level: i64) {
+        let body = json!({ "user_id": user_id, "access_level": access_level });
+        let _: Value = self
+            .expect(
+                "POST",
+                &format!("/groups/{group}/members"),
                 Body::Json(body),
                 201,
             )
