@@ -123,12 +123,16 @@ struct ServeArgs {
     /// Lease on a running update before another worker may take it over, seconds. Default 30
     #[arg(long, env = "PUSHMIRROR_LEASE_SECS")]
     lease_secs: Option<u64>,
-    /// Run no mirror updates on this node (another node of the same database runs them).
+    /// Run no mirror updates or webhook deliveries on this node (another node of the same
+    /// database runs them).
     #[arg(long, env = "PUSHMIRROR_API_ONLY", num_args = 0..=1, default_missing_value = "true")]
     api_only: Option<bool>,
     /// Seconds in-flight requests may finish after SIGTERM before they are cancelled. Default 30
     #[arg(long, env = "PUSHMIRROR_SHUTDOWN_GRACE_SECS")]
     shutdown_grace_secs: Option<u64>,
+    /// Deadline of one webhook delivery, seconds. Default 10
+    #[arg(long, env = "PUSHMIRROR_WEBHOOK_TIMEOUT_SECS")]
+    webhook_timeout_secs: Option<u64>,
     /// Clients allowed to read /-/health, /-/readiness, /-/liveness and /-/metrics, comma-separated
     /// addresses or ranges. Default 127.0.0.0/8,::1/128
     #[arg(long, env = "PUSHMIRROR_MONITORING_ALLOWLIST")]
@@ -213,6 +217,11 @@ fn serve_config(args: &ServeArgs) -> Result<ServeConfig, ConfigError> {
             .or(file.lease_secs)
             .unwrap_or(d.lease_secs)
             .max(2),
+        webhook_timeout_secs: args
+            .webhook_timeout_secs
+            .or(file.webhook_timeout_secs)
+            .unwrap_or(d.webhook_timeout_secs)
+            .max(1),
     };
     let grace = args
         .shutdown_grace_secs

@@ -13,9 +13,11 @@
 //! - [`storage`]: the one owner of "project → repository path".
 //! - [`metrics`]: this node's Prometheus metrics (bounded label sets).
 //! - [`http`]: GitLab's `/api/v4` and git smart HTTP.
-//! - [`service`]: the use cases (projects, mirrors, members, protected branches, pushes, tokens, users),
+//! - [`service`]: the use cases (projects, mirrors, members, protected branches, pushes, tokens,
+//!   users, webhooks),
 //!   free of HTTP; handlers extract, authorise, call one and render.
-//! - [`jobs`]: the durable job runner and its kinds (mirror updates, push intents).
+//! - [`jobs`]: the durable job runner and its kinds (mirror updates, push intents, webhook
+//!   deliveries).
 //! - [`store`]: the database (SQLite or PostgreSQL).
 //! - [`git`]: the one module that spawns processes.
 //! - [`model`]: the pure domain (mirror URLs, ref matching, ref planning, status machine).

@@ -19,6 +19,7 @@ mod durability;
 mod engine;
 mod group_members;
 mod groups_api;
+mod hooks;
 mod members_users;
 mod monitoring;
 mod nested_projects;
