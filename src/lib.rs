@@ -12,6 +12,7 @@
 //! - [`config`]: flags > environment > TOML file > defaults.
 //! - [`storage`]: the one owner of "project → repository path".
 //! - [`metrics`]: this node's Prometheus metrics (bounded label sets).
+//! - [`mail`]: notification e-mail over SMTP.
 //! - [`http`]: GitLab's `/api/v4` and git smart HTTP.
 //! - [`service`]: the use cases (projects, mirrors, members, protected branches, pushes, tokens,
 //!   users, webhooks),

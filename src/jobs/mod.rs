@@ -12,6 +12,8 @@
 //!   happened (the server died), and then records the repository's state.
 //! - `hook_delivery` (dedup key `hook:<hook>:<idempotency key>`): one webhook event to one
 //!   hook, enqueued with the event.
+//! - `mirror_failure_email` (dedup key `mirror-failure-email:<id>`): the "Remote mirror update
+//!   failed" e-mail of a mirror's failure streak, enqueued with the transition to `failed`.
 //!
 //! # Idempotency contract
 //! A job can run more than once for one request: a node may die after the job's effect and
@@ -26,6 +28,7 @@
 //! Invariant: the runner spawns only through [`crate::shutdown::Shutdown`].
 
 mod hook_delivery;
+mod mirror_failure_email;
 pub(crate) mod mirror_update;
 mod record_push;
 
@@ -55,17 +58,24 @@ pub enum Kind {
     MirrorUpdate,
     RecordPush,
     HookDelivery,
+    MirrorFailureEmail,
 }
 
 impl Kind {
     /// Every kind this binary runs: the one registry.
-    pub const ALL: [Kind; 3] = [Kind::MirrorUpdate, Kind::RecordPush, Kind::HookDelivery];
+    pub const ALL: [Kind; 4] = [
+        Kind::MirrorUpdate,
+        Kind::RecordPush,
+        Kind::HookDelivery,
+        Kind::MirrorFailureEmail,
+    ];
 
     /// The stored names of [`Kind::ALL`], in its order, for the runner's queries.
-    const NAMES: [&'static str; 3] = [
+    const NAMES: [&'static str; 4] = [
         Kind::ALL[0].as_str(),
         Kind::ALL[1].as_str(),
         Kind::ALL[2].as_str(),
+        Kind::ALL[3].as_str(),
     ];
 
     /// The stored spelling.
@@ -74,6 +84,7 @@ impl Kind {
             Kind::MirrorUpdate => crate::store::MIRROR_UPDATE_KIND,
             Kind::RecordPush => crate::store::RECORD_PUSH_KIND,
             Kind::HookDelivery => crate::store::HOOK_DELIVERY_KIND,
+            Kind::MirrorFailureEmail => crate::store::MIRROR_FAILURE_EMAIL_KIND,
         }
     }
 
@@ -330,6 +341,7 @@ async fn run_kind(
         Some(Kind::MirrorUpdate) => mirror_update::run(app, mirrors, &job.payload).await,
         Some(Kind::RecordPush) => record_push::run(app, &job.payload).await,
         Some(Kind::HookDelivery) => hook_delivery::run(app, &job.payload).await,
+        Some(Kind::MirrorFailureEmail) => mirror_failure_email::run(app, &job.payload).await,
         None => Err(JobError::Other(format!("unknown job kind {}", job.kind))),
     }
 }

@@ -96,7 +96,8 @@ impl Store {
         let sql = format!(
             "update remote_mirrors set update_status = $1, last_error = $2, retry_count = $3, \
              last_update_at = case when $4 = 1 then last_update_at else $5 end, \
-             last_successful_update_at = case when $6 = 1 then $5 else last_successful_update_at end \
+             last_successful_update_at = case when $6 = 1 then $5 else last_successful_update_at end, \
+             error_notification_sent = case when $6 = 1 then 0 else error_notification_sent end \
              where id = $7{abandoned}"
         );
         let mut tx = self.transaction().await?;
@@ -119,6 +120,29 @@ impl Store {
         }
         tx.commit().await?;
         Ok(true)
+    }
+
+    /// Whether mirror `id` failed (`failed`, with an error) and its failure e-mail has not gone
+    /// out in this streak.
+    pub async fn failure_email_due(&self, id: i64) -> Result<bool, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "select count(*) from remote_mirrors where id = $1 and update_status = $2 \
+             and last_error is not null and error_notification_sent = 0",
+        )
+        .bind(id)
+        .bind(UpdateStatus::Failed.as_str())
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(n > 0)
+    }
+
+    /// Records that mirror `id`'s failure e-mail went out (until the next success or URL change).
+    pub async fn mark_failure_emailed(&self, id: i64) -> Result<(), StoreError> {
+        sqlx::query("update remote_mirrors set error_notification_sent = 1 where id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// Mirrors left `started` by a worker that died and with no pending update to resume them,

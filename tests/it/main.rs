@@ -23,6 +23,7 @@ mod hooks;
 mod members_users;
 mod monitoring;
 mod nested_projects;
+mod notifications;
 mod process_lifetime;
 mod projects_api;
 mod protected_ee;

@@ -179,22 +179,32 @@ fn after_transition(
     after
 }
 
-/// The webhook deliveries announcing `t`'s health change, if it has one.
+/// The jobs that announce `t`: webhook deliveries of a health change, and the failure e-mail.
 async fn announcements(
     app: &Arc<App>,
     after: &RemoteMirror,
     t: &Transition,
 ) -> Result<Vec<NewJob>, crate::store::StoreError> {
-    match t.event {
-        None => Ok(Vec::new()),
+    let mut jobs = match t.event {
+        None => Vec::new(),
         Some(event) => {
             let e = MirrorEvent {
                 mirror: after,
                 event,
             };
-            mirror_event_deliveries(app, e).await
+            mirror_event_deliveries(app, e).await?
         }
+    };
+    // GitLab e-mails on `failed` (never on `to_retry`); the job sends once per streak.
+    if t.status == UpdateStatus::Failed && app.mailer.is_some() {
+        jobs.push(NewJob {
+            kind: crate::store::MIRROR_FAILURE_EMAIL_KIND,
+            dedup_key: format!("mirror-failure-email:{}", after.id),
+            payload: after.id.to_string(),
+            run_at: 0,
+        });
     }
+    Ok(jobs)
 }
 
 /// Tries recording an update's outcome, with the webhook deliveries of a health change in the

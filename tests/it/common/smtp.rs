@@ -34,7 +34,10 @@ impl SmtpReceiver {
             return None;
         }
         let dir = tempfile::tempdir().expect("tempdir");
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/common/smtp_receiver.py");
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/it/common/smtp_receiver.py"
+        );
         let mut child = Command::new("python3")
             .arg(script)
             .arg(dir.path())
@@ -61,9 +64,15 @@ impl SmtpReceiver {
             ) else {
                 break;
             };
+            // Bodies come quoted-printable: undo its soft line breaks and `=3D` so tests can
+            // look for whole lines (other escapes stay as they are).
+            let text = String::from_utf8_lossy(&text)
+                .replace("=\r\n", "")
+                .replace("=\n", "")
+                .replace("=3D", "=");
             out.push(Mail {
                 to: rcpt.lines().map(str::to_owned).collect(),
-                text: String::from_utf8_lossy(&text).into_owned(),
+                text,
             });
         }
         out
