@@ -65,6 +65,8 @@ pub struct App {
     pub metrics: crate::metrics::Metrics,
     /// Clients that may read health and metrics.
     pub monitoring_allowlist: Vec<crate::model::cidr::Cidr>,
+    /// Sends notification e-mail, when SMTP is configured.
+    pub mailer: Option<crate::mail::Mailer>,
 }
 
 /// The shared state every HTTP handler receives. Cheap to clone (one `Arc`).
@@ -119,6 +121,7 @@ impl App {
             token_cache: TokenCache::default(),
             metrics: crate::metrics::Metrics::default(),
             monitoring_allowlist: config.monitoring_allowlist.clone(),
+            mailer: config.smtp.clone().map(crate::mail::Mailer::new),
         }))
     }
 }

@@ -11,8 +11,8 @@ use secrecy::ExposeSecret;
 
 use crate::app::{App, StartError};
 use crate::config::{
-    parse_allowlist, parse_external_url, parse_listen, ConfigError, EngineConfig, FileConfig,
-    ServeConfig, StoreConfig, DEFAULT_SHUTDOWN_GRACE_SECS,
+    parse_allowlist, parse_external_url, parse_listen, parse_smtp, ConfigError, EngineConfig,
+    FileConfig, ServeConfig, StoreConfig, DEFAULT_SHUTDOWN_GRACE_SECS,
 };
 use crate::server;
 
@@ -44,7 +44,7 @@ enum LogFormat {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Run the server.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage personal access tokens.
     Token {
         #[command(subcommand)]
@@ -123,16 +123,27 @@ struct ServeArgs {
     /// Lease on a running update before another worker may take it over, seconds. Default 30
     #[arg(long, env = "PUSHMIRROR_LEASE_SECS")]
     lease_secs: Option<u64>,
-    /// Run no mirror updates on this node (another node of the same database runs them).
+    /// Run no mirror updates or webhook deliveries on this node (another node of the same
+    /// database runs them).
     #[arg(long, env = "PUSHMIRROR_API_ONLY", num_args = 0..=1, default_missing_value = "true")]
     api_only: Option<bool>,
     /// Seconds in-flight requests may finish after SIGTERM before they are cancelled. Default 30
     #[arg(long, env = "PUSHMIRROR_SHUTDOWN_GRACE_SECS")]
     shutdown_grace_secs: Option<u64>,
+    /// Deadline of one webhook delivery, seconds. Default 10
+    #[arg(long, env = "PUSHMIRROR_WEBHOOK_TIMEOUT_SECS")]
+    webhook_timeout_secs: Option<u64>,
     /// Clients allowed to read /-/health, /-/readiness, /-/liveness and /-/metrics, comma-separated
     /// addresses or ranges. Default 127.0.0.0/8,::1/128
     #[arg(long, env = "PUSHMIRROR_MONITORING_ALLOWLIST")]
     monitoring_allowlist: Option<String>,
+    /// SMTP server for notification e-mail: smtp://[user:pass@]host[:port] (STARTTLS when
+    /// offered) or smtps://… Default: no e-mail
+    #[arg(long, env = "PUSHMIRROR_SMTP_URL", hide_env_values = true)]
+    smtp_url: Option<String>,
+    /// From address of notification e-mail. Default pushmirror@<external URL's host>
+    #[arg(long, env = "PUSHMIRROR_SMTP_FROM")]
+    smtp_from: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -206,6 +217,11 @@ fn serve_config(args: &ServeArgs) -> Result<ServeConfig, ConfigError> {
             .or(file.lease_secs)
             .unwrap_or(d.lease_secs)
             .max(2),
+        webhook_timeout_secs: args
+            .webhook_timeout_secs
+            .or(file.webhook_timeout_secs)
+            .unwrap_or(d.webhook_timeout_secs)
+            .max(1),
     };
     let grace = args
         .shutdown_grace_secs
@@ -216,9 +232,18 @@ fn serve_config(args: &ServeArgs) -> Result<ServeConfig, ConfigError> {
         (None, Some(list)) => parse_allowlist(&list.join(","))?,
         (None, None) => crate::model::cidr::loopback(),
     };
+    let smtp = parse_smtp(
+        args.smtp_url
+            .clone()
+            .or_else(|| file.smtp_url.clone())
+            .map(secrecy::SecretString::from),
+        args.smtp_from.clone().or_else(|| file.smtp_from.clone()),
+        &external_url,
+    )?;
     Ok(ServeConfig {
         store: store_config(&args.store, &file),
         monitoring_allowlist,
+        smtp,
         listen,
         external_url,
         shutdown_grace: std::time::Duration::from_secs(grace),
@@ -252,7 +277,7 @@ pub fn main() -> ExitCode {
     };
     runtime.block_on(async {
         match cli.command {
-            Command::Serve(args) => serve(args).await,
+            Command::Serve(args) => serve(*args).await,
             Command::Token {
                 command: TokenCommand::Create(args),
             } => token_create(args).await,

@@ -35,6 +35,32 @@ pub struct ServeConfig {
     /// Clients that may read `/-/health`, `/-/liveness`, `/-/readiness` and `/-/metrics`
     /// (GitLab's monitoring IP allowlist; loopback by default).
     pub monitoring_allowlist: Vec<crate::model::cidr::Cidr>,
+    /// Where notification e-mail goes out; `None` sends none.
+    pub smtp: Option<crate::mail::SmtpSettings>,
+}
+
+/// The SMTP settings from `--smtp-url` and `--smtp-from` (default `pushmirror@<external host>`).
+pub fn parse_smtp(
+    url: Option<secrecy::SecretString>,
+    from: Option<String>,
+    external_url: &str,
+) -> Result<Option<crate::mail::SmtpSettings>, ConfigError> {
+    let Some(url) = url else {
+        return Ok(None);
+    };
+    let from = from.unwrap_or_else(|| {
+        let host = url::Url::parse(external_url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_else(|| "localhost".into());
+        format!("pushmirror@{host}")
+    });
+    crate::mail::SmtpSettings::parse(&url, &from)
+        .map(Some)
+        .map_err(|message| ConfigError::Invalid {
+            name: "smtp-url",
+            message,
+        })
 }
 
 /// Parses a comma-separated monitoring allowlist (`127.0.0.0/8,::1/128,10.0.0.0/8`).
@@ -57,8 +83,9 @@ pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 30;
 /// Engine tuning. Defaults follow GitLab where GitLab has a number, and say why where it has not.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
-    /// Serve the API and hosting only and run no mirror updates: on a multi-node PostgreSQL
-    /// installation, other nodes run them. Pushes and syncs are still queued.
+    /// Serve the API and hosting only and run no jobs (mirror updates, webhook deliveries): on a
+    /// multi-node PostgreSQL installation, other nodes run them. Pushes, syncs and webhook
+    /// events are still queued.
     pub api_only: bool,
     /// Retry delay for protected-only mirrors, in seconds (GitLab: 60).
     pub retry_delay_protected_secs: u64,
@@ -73,6 +100,9 @@ pub struct EngineConfig {
     /// How long a worker's claim on an update lasts before another worker may take it over, in
     /// seconds. The worker renews it while it runs.
     pub lease_secs: u64,
+    /// How long one webhook delivery may take, connection and answer together, in seconds
+    /// (GitLab's `webhook_timeout`).
+    pub webhook_timeout_secs: u64,
 }
 
 impl Default for EngineConfig {
@@ -89,6 +119,8 @@ impl Default for EngineConfig {
             git_timeout_secs: 3600,
             // Short enough that a crashed node's work resumes within seconds.
             lease_secs: 30,
+            // GitLab's default: a receiver should answer at once and work afterwards.
+            webhook_timeout_secs: 10,
         }
     }
 }
@@ -111,7 +143,10 @@ pub struct FileConfig {
     pub lease_secs: Option<u64>,
     pub api_only: Option<bool>,
     pub shutdown_grace_secs: Option<u64>,
+    pub webhook_timeout_secs: Option<u64>,
     pub monitoring_allowlist: Option<Vec<String>>,
+    pub smtp_url: Option<String>,
+    pub smtp_from: Option<String>,
 }
 
 /// A configuration problem a person can act on.

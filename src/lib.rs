@@ -12,10 +12,13 @@
 //! - [`config`]: flags > environment > TOML file > defaults.
 //! - [`storage`]: the one owner of "project → repository path".
 //! - [`metrics`]: this node's Prometheus metrics (bounded label sets).
+//! - [`mail`]: notification e-mail over SMTP.
 //! - [`http`]: GitLab's `/api/v4` and git smart HTTP.
-//! - [`service`]: the use cases (projects, mirrors, members, protected branches, pushes, tokens, users),
+//! - [`service`]: the use cases (projects, mirrors, members, protected branches, pushes, tokens,
+//!   users, webhooks),
 //!   free of HTTP; handlers extract, authorise, call one and render.
-//! - [`jobs`]: the durable job runner and its kinds (mirror updates, push intents).
+//! - [`jobs`]: the durable job runner and its kinds (mirror updates, push intents, webhook
+//!   deliveries).
 //! - [`store`]: the database (SQLite or PostgreSQL).
 //! - [`git`]: the one module that spawns processes.
 //! - [`model`]: the pure domain (mirror URLs, ref matching, ref planning, status machine).
@@ -40,6 +43,7 @@ pub mod fuzzing;
 pub mod git;
 pub mod http;
 pub mod jobs;
+pub mod mail;
 pub mod metrics;
 pub mod model;
 pub mod netcheck;

@@ -55,6 +55,7 @@ pub enum Subcommand {
     HashObject,
     Mktree,
     Log,
+    RevList,
     Tag,
 }
 
@@ -75,6 +76,7 @@ impl Subcommand {
             Subcommand::HashObject => "hash-object",
             Subcommand::Mktree => "mktree",
             Subcommand::Log => "log",
+            Subcommand::RevList => "rev-list",
             Subcommand::Tag => "tag",
         }
     }

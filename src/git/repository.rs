@@ -211,6 +211,81 @@ pub async fn resolve_commit(
     }
 }
 
+/// The newest `limit` commits reachable from `tip` but not from `exclude` (a commit id or a
+/// full ref name), newest first, and how many there are in all: what a push brought, for its
+/// webhook payload. `tip` and `exclude` are ids and ref names the server chose, never user text.
+pub async fn commits_since(
+    runner: &GitRunner,
+    repo: &Path,
+    tip: &str,
+    exclude: Option<&str>,
+    limit: usize,
+) -> Result<(Vec<CommitInfo>, u64), GitError> {
+    let range: Vec<String> = std::iter::once(tip.to_owned())
+        .chain(exclude.map(|e| format!("^{e}")))
+        .collect();
+    let format = "%H%x1f%P%x1f%an%x1f%ae%x1f%aI%x1f%cn%x1f%ce%x1f%cI%x1f%B%x1e";
+    let out = runner
+        .command(Some(repo), Subcommand::Log)
+        .args([format!("--max-count={limit}"), format!("--format={format}")])
+        .args(&range)
+        .args(["--"])
+        .run()
+        .await?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let commits: Vec<CommitInfo> = text
+        .split(RECORD)
+        .map(|r| r.trim_start_matches('\n'))
+        .filter(|r| !r.is_empty())
+        .map(|r| commit_from(&r.split(FIELD).collect::<Vec<_>>()))
+        .filter(|c| !c.id.is_empty())
+        .collect();
+    let counted = runner
+        .command(Some(repo), Subcommand::RevList)
+        .args(["--count"])
+        .args(&range)
+        .args(["--"])
+        .run()
+        .await?;
+    let total = String::from_utf8_lossy(&counted.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(commits.len() as u64);
+    Ok((commits, total))
+}
+
+/// The message of the annotated tag `full_name` (`None` for a lightweight tag or none).
+pub async fn tag_message(
+    runner: &GitRunner,
+    repo: &Path,
+    full_name: &str,
+) -> Result<Option<String>, GitError> {
+    let out = runner
+        .command(Some(repo), Subcommand::ForEachRef)
+        .args([
+            "--format=%(objecttype)%1f%(contents)",
+            "--end-of-options",
+            full_name,
+        ])
+        .run()
+        .await?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    Ok(text
+        .split_once(FIELD)
+        .filter(|(kind, _)| *kind == "tag")
+        .map(|(_, message)| message.trim_end_matches('\n').to_owned()))
+}
+
+/// The newest `limit` commits of `rev` (a full ref name), newest first.
+pub async fn recent_commits(
+    runner: &GitRunner,
+    repo: &Path,
+    rev: &str,
+    limit: usize,
+) -> Result<Vec<CommitInfo>, GitError> {
+    Ok(commits_since(runner, repo, rev, None, limit).await?.0)
+}
+
 /// Sets `full_name` to `new`, only if it now holds `old` (`None`: only if it does not exist);
 /// `new` `None` deletes it. False when the ref was not in the expected state.
 pub async fn update_ref(

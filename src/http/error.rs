@@ -54,6 +54,9 @@ pub(super) enum ApiError {
     /// 409 `{"message": <text>}`.
     #[error("{0}")]
     Conflict(String),
+    /// 422 `{"message": <text>}`.
+    #[error("{0}")]
+    Rejected(String),
     /// 422 `{"message": [<full messages>]}`.
     #[error("{0:?}")]
     Unprocessable(Vec<String>),
@@ -94,6 +97,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Invalid(errors) => ApiError::Validation(errors.0),
             ServiceError::Refused(m) => ApiError::BadRequest(m),
             ServiceError::Conflict(m) => ApiError::Conflict(m),
+            ServiceError::Rejected(m) => ApiError::Rejected(m),
             ServiceError::Unprocessable(list) => ApiError::Unprocessable(list),
             ServiceError::Store(e) => ApiError::Internal(e.to_string()),
             ServiceError::Internal(m) => ApiError::Internal(m),
@@ -130,6 +134,7 @@ impl IntoResponse for ApiError {
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, json!({"message": m})),
             ApiError::Validation(map) => (StatusCode::BAD_REQUEST, json!({"message": map})),
             ApiError::Conflict(m) => (StatusCode::CONFLICT, json!({"message": m})),
+            ApiError::Rejected(m) => (StatusCode::UNPROCESSABLE_ENTITY, json!({"message": m})),
             ApiError::Unprocessable(list) => {
                 (StatusCode::UNPROCESSABLE_ENTITY, json!({"message": list}))
             }

@@ -7,6 +7,7 @@ mod auth;
 mod error;
 mod git_http;
 mod groups;
+mod hooks;
 mod members;
 mod monitoring;
 mod namespaces;
@@ -101,6 +102,7 @@ pub fn app(state: AppState) -> Router {
         .merge(members::router())
         .merge(protected_branches::router())
         .merge(remote_mirrors::router())
+        .merge(hooks::router())
         .merge(repository::router())
         .merge(tokens::router())
         .merge(ssh_host_keys::router())

@@ -18,7 +18,7 @@ use super::params::Params;
 use super::{views, AppState};
 
 /// The GitLab API version pushmirror answers as: the newest one whose remote-mirror API it matches.
-pub(super) const GITLAB_API_VERSION: &str = "18.6.0";
+pub(super) const GITLAB_API_VERSION: &str = crate::model::GITLAB_VERSION;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()

@@ -10,6 +10,10 @@
 //! - `record_push` (dedup key `push:<project>:<nonce>`): a push intent, written before
 //!   receive-pack starts and deleted when the push was recorded; it runs only when that never
 //!   happened (the server died), and then records the repository's state.
+//! - `hook_delivery` (dedup key `hook:<hook>:<idempotency key>`): one webhook event to one
+//!   hook, enqueued with the event.
+//! - `mirror_failure_email` (dedup key `mirror-failure-email:<id>`): the "Remote mirror update
+//!   failed" e-mail of a mirror's failure streak, enqueued with the transition to `failed`.
 //!
 //! # Idempotency contract
 //! A job can run more than once for one request: a node may die after the job's effect and
@@ -23,6 +27,8 @@
 //! lease can expire, so two nodes never run one job at once.
 //! Invariant: the runner spawns only through [`crate::shutdown::Shutdown`].
 
+mod hook_delivery;
+mod mirror_failure_email;
 pub(crate) mod mirror_update;
 mod record_push;
 
@@ -39,7 +45,7 @@ use crate::store::{ClaimedJob, StoreError};
 /// Longest the runner sleeps without looking at the queue: other nodes' expired leases and
 /// retries that come due are noticed within this time even without a wake-up.
 const MAX_IDLE: Duration = Duration::from_secs(1);
-/// How often mirrors abandoned in `started` are swept.
+/// How often mirrors abandoned in `started` are swept (and webhook logs older than 7 days).
 const ABANDONED_SWEEP: Duration = Duration::from_secs(30);
 /// First backoff after a failed run; doubles with each consecutive failure.
 const BACKOFF_BASE_MS: i64 = 1_000;
@@ -51,20 +57,34 @@ const BACKOFF_CAP_MS: i64 = 600_000;
 pub enum Kind {
     MirrorUpdate,
     RecordPush,
+    HookDelivery,
+    MirrorFailureEmail,
 }
 
 impl Kind {
     /// Every kind this binary runs: the one registry.
-    pub const ALL: [Kind; 2] = [Kind::MirrorUpdate, Kind::RecordPush];
+    pub const ALL: [Kind; 4] = [
+        Kind::MirrorUpdate,
+        Kind::RecordPush,
+        Kind::HookDelivery,
+        Kind::MirrorFailureEmail,
+    ];
 
     /// The stored names of [`Kind::ALL`], in its order, for the runner's queries.
-    const NAMES: [&'static str; 2] = [Kind::ALL[0].as_str(), Kind::ALL[1].as_str()];
+    const NAMES: [&'static str; 4] = [
+        Kind::ALL[0].as_str(),
+        Kind::ALL[1].as_str(),
+        Kind::ALL[2].as_str(),
+        Kind::ALL[3].as_str(),
+    ];
 
     /// The stored spelling.
     pub const fn as_str(self) -> &'static str {
         match self {
             Kind::MirrorUpdate => crate::store::MIRROR_UPDATE_KIND,
             Kind::RecordPush => crate::store::RECORD_PUSH_KIND,
+            Kind::HookDelivery => crate::store::HOOK_DELIVERY_KIND,
+            Kind::MirrorFailureEmail => crate::store::MIRROR_FAILURE_EMAIL_KIND,
         }
     }
 
@@ -173,8 +193,12 @@ impl Runner {
         while !shutdown.jobs_stopping() {
             if last_sweep.elapsed() >= ABANDONED_SWEEP {
                 last_sweep = tokio::time::Instant::now();
-                if let Err(e) = self.app.store.fail_abandoned(self.now()).await {
+                if let Err(e) = mirror_update::fail_abandoned(&self.app, self.now()).await {
                     tracing::warn!(error = %e, "sweeping abandoned updates failed");
+                }
+                let expired = self.now() - crate::model::hooks::LOG_RETENTION_MS;
+                if let Err(e) = self.app.store.prune_hook_logs(expired).await {
+                    tracing::warn!(error = %e, "pruning old webhook logs failed");
                 }
             }
             // Fill every free slot with a due job.
@@ -316,6 +340,8 @@ async fn run_kind(
     match Kind::parse(&job.kind) {
         Some(Kind::MirrorUpdate) => mirror_update::run(app, mirrors, &job.payload).await,
         Some(Kind::RecordPush) => record_push::run(app, &job.payload).await,
+        Some(Kind::HookDelivery) => hook_delivery::run(app, &job.payload).await,
+        Some(Kind::MirrorFailureEmail) => mirror_failure_email::run(app, &job.payload).await,
         None => Err(JobError::Other(format!("unknown job kind {}", job.kind))),
     }
 }

@@ -8,13 +8,19 @@ pub mod entities;
 pub mod errors;
 pub mod git_failure;
 pub mod groups;
+pub mod hooks;
 pub mod host_keys;
 pub mod membership;
 pub mod mirror_settings;
 pub mod naming;
+pub mod notifications;
 pub mod plan;
 pub mod push_rules;
 pub mod refmatch;
 pub mod status;
 pub mod tokens;
 pub mod url;
+
+/// The GitLab version pushmirror answers as (`GET /version`, and the `User-Agent: GitLab/<version>`
+/// of webhook deliveries): the newest one whose remote-mirror API it matches.
+pub const GITLAB_VERSION: &str = "18.6.0";

@@ -133,6 +133,24 @@ impl Transition {
     }
 }
 
+/// The `last_error` of an update whose worker died with no update pending to resume it.
+pub const INTERRUPTED: &str = "The remote mirror update was interrupted.";
+
+impl Transition {
+    /// The transition of a mirror whose update was abandoned in `started` (its worker died and
+    /// nothing resumes it): `failed` with [`INTERRUPTED`], its retry count kept; a health change
+    /// when it had not been failing.
+    pub fn interrupted(was_failing: bool, retries: u32) -> Transition {
+        Transition {
+            status: UpdateStatus::Failed,
+            error: Some(INTERRUPTED.to_owned()),
+            retry_count: retries,
+            retry_at: None,
+            event: (!was_failing).then_some(HealthEvent::StartedFailing),
+        }
+    }
+}
+
 impl RetryPolicy {
     /// The transition after an attempt of a mirror that had been retried `retries` times and
     /// whose previous attempt failed when `was_failing` (it has a `last_error`).
@@ -213,6 +231,17 @@ mod tests {
         );
         let t = p.transition(false, 0, false, AttemptResult::Succeeded, 0);
         assert_eq!(t.event, None);
+    }
+
+    #[test]
+    fn an_interrupted_update_fails_and_is_news_only_for_a_healthy_mirror() {
+        let t = Transition::interrupted(false, 2);
+        assert_eq!(
+            (t.status, t.retry_count, t.event),
+            (UpdateStatus::Failed, 2, Some(HealthEvent::StartedFailing))
+        );
+        assert_eq!(t.error.as_deref(), Some(INTERRUPTED));
+        assert_eq!(Transition::interrupted(true, 0).event, None);
     }
 
     #[test]

@@ -33,6 +33,9 @@ pub enum ServiceError {
     /// The request conflicts with what exists.
     #[error("{0}")]
     Conflict(String),
+    /// The request is refused as a whole with 422 and a message (GitLab's hooks API).
+    #[error("{0}")]
+    Rejected(String),
     /// The request could not be processed, with GitLab's full messages.
     #[error("{0:?}")]
     Unprocessable(Vec<String>),

@@ -15,14 +15,19 @@
 //! - [`pushes`]: decide which pushed refs are refused, and record pushes (durably, via intents).
 //! - [`repository`]: read branches, tags and commits; create and delete branches and tags.
 //! - [`auth`]: authenticate tokens and issue them.
+//! - [`hooks`]: project webhooks (the API's use cases), the push and mirror events they are
+//!   sent, and their delivery.
+//! - [`notifications`]: the failure e-mail to a mirror's Maintainers, once per streak.
 //! - [`users`]: users as administrators manage them (create, change, block).
 
 pub mod auth;
 pub mod error;
 pub mod groups;
+pub mod hooks;
 pub mod members;
 pub mod mirrors;
 pub mod namespaces;
+pub mod notifications;
 pub mod projects;
 pub mod protected_branches;
 pub mod pushes;

@@ -4,7 +4,8 @@
 //! `record_push` job when a push's recording was lost. Each hands [`record_push`] the
 //! `<old> <new> <ref>` updates git reported (none when they are unknown); it records the
 //! repository's new state and asks for every enabled mirror of the project to be updated, in
-//! one transaction that also deletes the push's intent.
+//! one transaction that also deletes the push's intent and enqueues the push's webhook events
+//! (one per changed branch or tag, `service::hooks`).
 //!
 //! A push over smart HTTP first writes an intent ([`write_intent`]) before receive-pack starts,
 //! so once a client has seen its push accepted, the need to update the mirrors is durable even
@@ -21,6 +22,7 @@ use crate::git::{refs, GitError, GitRunner, Subcommand};
 use crate::model::access::Caller;
 use crate::model::entities::{Millis, Project};
 use crate::model::push_rules::{Change, PushRules, Verdict};
+use crate::service::hooks::{push_deliveries, PushedRef};
 use crate::store::{NewJob, StoreError, RECORD_PUSH_KIND};
 
 /// Most updates of one push whose refs are read by name afterwards; a push with more lists every
@@ -143,14 +145,54 @@ pub enum PushRecord {
     NoProject,
 }
 
+/// What an intent knows of its push: who pushed and, for a push of at most
+/// [`NAMED_REFS_MAX`] refs, its command list, so that a push recorded from its intent is
+/// announced to webhooks like any other.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IntentDetails {
+    pub pusher: Option<i64>,
+    pub updates: Option<Vec<RefUpdate>>,
+}
+
+impl IntentDetails {
+    /// The payload of an intent into `project_id`: the project id on the first line (all that
+    /// older intents hold), then `user <id>` and the `<old> <new> <ref>` lines.
+    fn payload(&self, project_id: i64) -> String {
+        let mut out = project_id.to_string();
+        if let Some(user) = self.pusher {
+            out.push_str(&format!("\nuser {user}"));
+        }
+        for u in self.updates.iter().flatten() {
+            out.push_str(&format!("\n{} {} {}", u.old, u.new, u.name));
+        }
+        out
+    }
+
+    /// Reads [`IntentDetails::payload`]: the project id and the details.
+    pub fn parse(payload: &str) -> Option<(i64, IntentDetails)> {
+        let mut lines = payload.lines();
+        let project_id = lines.next()?.trim().parse().ok()?;
+        let mut details = IntentDetails::default();
+        let mut updates = Vec::new();
+        for line in lines {
+            match line.strip_prefix("user ") {
+                Some(id) => details.pusher = id.trim().parse().ok(),
+                None => updates.extend(RefUpdate::parse(line)),
+            }
+        }
+        details.updates = (!updates.is_empty()).then_some(updates);
+        Some((project_id, details))
+    }
+}
+
 /// The intent of one push into `project_id`, due at `due` unless deleted first. Each push has
 /// its own key, so one push's recording never deletes another's intent.
-fn intent_job(project_id: i64, due: Millis) -> NewJob {
+fn intent_job(project_id: i64, due: Millis, details: &IntentDetails) -> NewJob {
     let nonce: u64 = rand::random();
     NewJob {
         kind: RECORD_PUSH_KIND,
         dedup_key: format!("push:{project_id}:{nonce:016x}"),
-        payload: project_id.to_string(),
+        payload: details.payload(project_id),
         run_at: due,
     }
 }
@@ -159,11 +201,29 @@ fn intent_job(project_id: i64, due: Millis) -> NewJob {
 /// key, which [`record_push`] deletes once the push is recorded. Should the server die first,
 /// the `record_push` job records the repository's state at the next start.
 pub async fn write_intent(app: &App, project_id: i64) -> Result<String, StoreError> {
+    write_intent_with(app, project_id, &IntentDetails::default()).await
+}
+
+/// [`write_intent`] for a push whose pusher and command list are known (a push over smart
+/// HTTP): a recording from the intent then announces it to webhooks too.
+pub async fn write_intent_with(
+    app: &App,
+    project_id: i64,
+    details: &IntentDetails,
+) -> Result<String, StoreError> {
     let now = app.clock.now_ms();
     // Due only after the longest a push may take, so a slow push is recorded by its own
     // request; a restart makes every intent left behind due at once.
     let due = now + app.git.timeout().as_millis() as i64 + app.engine.lease_secs as i64 * 1000;
-    let job = intent_job(project_id, due);
+    let mut details = details.clone();
+    if details
+        .updates
+        .as_ref()
+        .is_some_and(|u| u.len() > NAMED_REFS_MAX)
+    {
+        details.updates = None;
+    }
+    let job = intent_job(project_id, due, &details);
     app.store.enqueue_job(&job, now).await?;
     Ok(job.dedup_key)
 }
@@ -194,24 +254,61 @@ pub async fn record_push(
     updates: Option<&[RefUpdate]>,
     intent: Option<&str>,
 ) -> Result<PushRecord, HostingError> {
+    record_push_by(app, project_id, updates, intent, None).await
+}
+
+/// [`record_push`] for a push by the user `pusher` (when known): the push events of the refs
+/// that changed go to the project's webhooks, enqueued in the same transaction.
+pub async fn record_push_by(
+    app: &App,
+    project_id: i64,
+    updates: Option<&[RefUpdate]>,
+    intent: Option<&str>,
+    pusher: Option<i64>,
+) -> Result<PushRecord, HostingError> {
     let record = examine(app, project_id, updates).await?;
+    // Webhook payloads need git (the pushed commits), so they are built before the
+    // transaction; their jobs are enqueued in it.
+    let announcements = match &record {
+        Examined::Changed {
+            project: Some(project),
+            changed,
+            ..
+        } if !changed.is_empty() => {
+            let pushed: Vec<PushedRef> = changed
+                .iter()
+                .map(|u| PushedRef {
+                    before: u.old.clone(),
+                    after: u.new.clone(),
+                    name: u.name.clone(),
+                })
+                .collect();
+            let default_branch = project.default_branch.as_deref();
+            push_deliveries(app, project, pusher, &pushed, default_branch).await?
+        }
+        _ => Vec::new(),
+    };
     let now = app.clock.now_ms();
     let mut tx = app.store.transaction().await?;
     let mut requested = 0;
     if let Examined::Changed {
         default_branch,
         empty,
+        ..
     } = &record
     {
         tx.set_repository_state(project_id, default_branch.as_deref(), *empty, now)
             .await?;
         requested = tx.request_project_mirror_updates(project_id, now).await?;
+        for job in &announcements {
+            tx.enqueue_job(job, now).await?;
+        }
     }
     if let Some(key) = intent {
         tx.delete_job(key).await?;
     }
     tx.commit().await?;
-    if requested > 0 {
+    if requested > 0 || !announcements.is_empty() {
         app.jobs_wakeup.notify_one();
     }
     Ok(match record {
@@ -231,6 +328,11 @@ enum Examined {
     Changed {
         default_branch: Option<String>,
         empty: bool,
+        /// The project as it was before the push (`None` when the updates were unknown and
+        /// so are not announced).
+        project: Option<Box<Project>>,
+        /// The branch and tag updates that took effect (none when unknown).
+        changed: Vec<RefUpdate>,
     },
 }
 
@@ -256,6 +358,8 @@ async fn examine(
         return Ok(Examined::Changed {
             default_branch,
             empty,
+            project: None,
+            changed: Vec::new(),
         });
     };
     // A push names the refs it changed; reading just those spares listing every ref of a
@@ -282,8 +386,8 @@ async fn examine(
     let Some(project) = app.store.project_by_id(project_id).await? else {
         return Ok(Examined::NoProject);
     };
-    let default_branch = match project.default_branch {
-        Some(b) => Some(b),
+    let default_branch = match &project.default_branch {
+        Some(b) => Some(b.clone()),
         // The first push: rare, and HEAD's branch may be one this push did not name.
         None => {
             let all = current_refs(git, repo).await?;
@@ -295,9 +399,12 @@ async fn examine(
     } else {
         refs.is_empty()
     };
+    let changed = changed.into_iter().cloned().collect();
     Ok(Examined::Changed {
         default_branch,
         empty,
+        project: Some(Box::new(project)),
+        changed,
     })
 }
 

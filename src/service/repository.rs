@@ -10,7 +10,7 @@ use crate::model::access::Caller;
 use crate::model::entities::{Project, User};
 use crate::model::naming::valid_branch_name;
 use crate::model::push_rules::{Change, PushRules, Verdict};
-use crate::service::pushes::{drop_intent, record_push, write_intent, RefUpdate};
+use crate::service::pushes::{drop_intent, record_push_by, write_intent, RefUpdate};
 
 use super::error::ServiceError;
 
@@ -89,6 +89,7 @@ pub async fn create_branch(
     change_ref(
         app,
         project,
+        caller.user_id,
         &full,
         None,
         Some(&target),
@@ -123,6 +124,7 @@ pub async fn delete_branch(
     change_ref(
         app,
         project,
+        caller.user_id,
         &full,
         Some(&found.info.target),
         None,
@@ -180,7 +182,10 @@ pub async fn create_tag(
     let exists = format!("Tag {name} already exists");
     let full = format!("refs/tags/{name}");
     match message.filter(|m| !m.trim().is_empty()) {
-        None => change_ref(app, project, &full, None, Some(&target), &exists).await?,
+        None => {
+            let pusher = caller.user_id;
+            change_ref(app, project, pusher, &full, None, Some(&target), &exists).await?
+        }
         Some(message) => {
             let intent = write_intent(app, project.id).await?;
             let email = tagger_email(app, user);
@@ -198,7 +203,16 @@ pub async fn create_tag(
                 let _ = drop_intent(app, &intent).await;
                 return Err(ServiceError::Refused(exists));
             };
-            record(app, project, &full, None, Some(&object), &intent).await?;
+            record(
+                app,
+                project,
+                caller.user_id,
+                &full,
+                None,
+                Some(&object),
+                &intent,
+            )
+            .await?;
         }
     }
     tag(app, project, caller, name).await
@@ -220,6 +234,7 @@ pub async fn delete_tag(
     change_ref(
         app,
         project,
+        caller.user_id,
         &full,
         Some(&found.target),
         None,
@@ -295,6 +310,7 @@ fn tagger_email(app: &App, user: &User) -> String {
 async fn change_ref(
     app: &App,
     project: &Project,
+    pusher: Option<i64>,
     full: &str,
     old: Option<&str>,
     new: Option<&str>,
@@ -309,12 +325,13 @@ async fn change_ref(
         let _ = drop_intent(app, &intent).await;
         return Err(ServiceError::Refused(conflict.to_owned()));
     }
-    record(app, project, full, old, new, &intent).await
+    record(app, project, pusher, full, old, new, &intent).await
 }
 
 async fn record(
     app: &App,
     project: &Project,
+    pusher: Option<i64>,
     full: &str,
     old: Option<&str>,
     new: Option<&str>,
@@ -327,7 +344,7 @@ async fn record(
         name: full.to_owned(),
     };
     // On failure the intent stays and the `record_push` job records the change later.
-    record_push(app, project.id, Some(&[update]), Some(intent))
+    record_push_by(app, project.id, Some(&[update]), Some(intent), pusher)
         .await
         .map_err(|e| ServiceError::Internal(e.to_string()))?;
     Ok(())

@@ -18,6 +18,8 @@ use crate::model::entities::Millis;
 pub const MIRROR_UPDATE_KIND: &str = "mirror_update";
 /// The kind of a push intent (`jobs::Kind::RecordPush`).
 pub const RECORD_PUSH_KIND: &str = "record_push";
+/// The job kind that sends a failed mirror's "Remote mirror update failed" e-mail.
+pub const MIRROR_FAILURE_EMAIL_KIND: &str = "mirror_failure_email";
 
 /// The channel PostgreSQL's NOTIFY uses to wake other nodes' runners when a job is enqueued.
 pub const NOTIFY_CHANNEL: &str = "pushmirror_jobs";

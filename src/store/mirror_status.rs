@@ -1,6 +1,6 @@
 //! A mirror's update status and the remote state its last update left: marking an update
-//! started, persisting the [`Transition`] the domain decided, sweeping updates abandoned in
-//! `started`, and the recorded remote state (shared by every node, so any node plans from it):
+//! started, persisting the [`Transition`] the domain decided (with the webhook deliveries it
+//! announces), finding updates abandoned in `started`, and the recorded remote state (shared by every node, so any node plans from it):
 //! a header per mirror whose `generation` changes with every write, and one row per remote ref,
 //! so an update writes only the refs its push changed.
 //!
@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 
 use rand::Rng;
 
-use super::mirrors::{mirror_job_key, mirror_job_key_sql};
-use super::{Dialect, Store, StoreError};
-use crate::model::entities::Millis;
+use super::mirrors::{mirror_from_row, mirror_job_key, mirror_job_key_sql, MIRROR_COLUMNS};
+use super::{Dialect, NewJob, Store, StoreError};
+use crate::model::entities::{Millis, RemoteMirror};
 use crate::model::status::{Transition, UpdateStatus};
 
 /// A project id and, for each of its mirrors, the mirror id and its recorded source digest.
@@ -48,49 +48,121 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
-    /// Persists how an attempt ended.
+    /// Persists how an attempt ended, and enqueues `announcements` (the webhook deliveries of
+    /// a health change) in the same transaction: a change is announced exactly when it is
+    /// recorded, whatever crashes around it.
     pub async fn record_transition(
         &self,
         id: i64,
         t: &Transition,
         now: Millis,
+        announcements: &[NewJob],
     ) -> Result<(), StoreError> {
-        sqlx::query(
+        self.write_transition(id, t, now, announcements, false)
+            .await
+            .map(drop)
+    }
+
+    /// [`Store::record_transition`] for a mirror [`Store::abandoned_mirrors`] found, only if it is
+    /// still abandoned (`started`, no update pending); false when it is not, with nothing written.
+    pub async fn record_abandoned(
+        &self,
+        id: i64,
+        t: &Transition,
+        now: Millis,
+        announcements: &[NewJob],
+    ) -> Result<bool, StoreError> {
+        self.write_transition(id, t, now, announcements, true).await
+    }
+
+    async fn write_transition(
+        &self,
+        id: i64,
+        t: &Transition,
+        now: Millis,
+        announcements: &[NewJob],
+        only_if_abandoned: bool,
+    ) -> Result<bool, StoreError> {
+        let abandoned = if only_if_abandoned {
+            format!(
+                " and update_status = '{}' and not exists \
+                 (select 1 from jobs where jobs.dedup_key = {})",
+                UpdateStatus::Started.as_str(),
+                mirror_job_key_sql("remote_mirrors.id")
+            )
+        } else {
+            String::new()
+        };
+        let sql = format!(
             "update remote_mirrors set update_status = $1, last_error = $2, retry_count = $3, \
              last_update_at = case when $4 = 1 then last_update_at else $5 end, \
-             last_successful_update_at = case when $6 = 1 then $5 else last_successful_update_at end \
-             where id = $7",
+             last_successful_update_at = case when $6 = 1 then $5 else last_successful_update_at end, \
+             error_notification_sent = case when $6 = 1 then 0 else error_notification_sent end \
+             where id = $7{abandoned}"
+        );
+        let mut tx = self.transaction().await?;
+        let done = sqlx::query(&sql)
+            .bind(t.status.as_str())
+            .bind(t.error.as_deref())
+            .bind(t.retry_count as i64)
+            // GitLab leaves last_update_at alone while an update waits for its retry.
+            .bind((t.status == UpdateStatus::ToRetry) as i64)
+            .bind(now)
+            .bind(t.succeeded() as i64)
+            .bind(id)
+            .execute(&mut *tx.tx)
+            .await?;
+        if only_if_abandoned && done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        for job in announcements {
+            tx.enqueue_job(job, now).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Whether mirror `id` failed (`failed`, with an error) and its failure e-mail has not gone
+    /// out in this streak.
+    pub async fn failure_email_due(&self, id: i64) -> Result<bool, StoreError> {
+        let n: i64 = sqlx::query_scalar(
+            "select count(*) from remote_mirrors where id = $1 and update_status = $2 \
+             and last_error is not null and error_notification_sent = 0",
         )
-        .bind(t.status.as_str())
-        .bind(t.error.as_deref())
-        .bind(t.retry_count as i64)
-        // GitLab leaves last_update_at alone while an update waits for its retry.
-        .bind((t.status == UpdateStatus::ToRetry) as i64)
-        .bind(now)
-        .bind(t.succeeded() as i64)
         .bind(id)
-        .execute(&self.pool)
+        .bind(UpdateStatus::Failed.as_str())
+        .fetch_one(&self.pool)
         .await?;
+        Ok(n > 0)
+    }
+
+    /// Records that mirror `id`'s failure e-mail went out (until the next success or URL change).
+    pub async fn mark_failure_emailed(&self, id: i64) -> Result<(), StoreError> {
+        sqlx::query("update remote_mirrors set error_notification_sent = 1 where id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
-    /// Mirrors left `started` by a worker that died and with no pending update to resume them:
-    /// recorded as failed so the status never stays `started`.
-    pub async fn fail_abandoned(&self, now: Millis) -> Result<u64, StoreError> {
+    /// Mirrors left `started` by a worker that died and with no pending update to resume them,
+    /// to be recorded as failed ([`Store::record_abandoned`]) so the status never stays
+    /// `started`.
+    pub async fn abandoned_mirrors(&self) -> Result<Vec<RemoteMirror>, StoreError> {
         let sql = format!(
-            "update remote_mirrors set update_status = $1, last_update_at = $2, \
-             last_error = 'The remote mirror update was interrupted.' \
-             where update_status = $3 and not exists \
+            "select {} from remote_mirrors where update_status = $1 and not exists \
                (select 1 from jobs where jobs.dedup_key = {key})",
+            *MIRROR_COLUMNS,
             key = mirror_job_key_sql("remote_mirrors.id")
         );
-        let done = sqlx::query(&sql)
-            .bind(UpdateStatus::Failed.as_str())
-            .bind(now)
+        let rows = sqlx::query(&sql)
             .bind(UpdateStatus::Started.as_str())
-            .execute(&self.pool)
+            .fetch_all(&self.pool)
             .await?;
-        Ok(done.rows_affected())
+        Ok(rows
+            .iter()
+            .map(mirror_from_row)
+            .collect::<Result<Vec<_>, _>>()?)
     }
 
     /// Whether an update of this mirror is pending (waiting or running).

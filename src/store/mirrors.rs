@@ -328,7 +328,7 @@ impl Store {
                     format!(
                         ", update_status = '{}', last_update_at = null, \
                          last_update_started_at = null, last_successful_update_at = null, \
-                         last_error = null, retry_count = 0",
+                         last_error = null, retry_count = 0, error_notification_sent = 0",
                         UpdateStatus::None.as_str()
                     )
                 } else {

@@ -5,6 +5,7 @@
 //! Invariant: every multi-row change runs in one transaction, so a failed request writes nothing.
 //! Invariant: the store never sees a plain-text credential or token; it keeps sealed bytes and hashes.
 
+mod hooks;
 mod jobs;
 mod members;
 mod mirror_status;
@@ -14,8 +15,10 @@ mod projects;
 mod protected;
 mod users;
 
+pub use hooks::{LogStatus, NewHookLog, HOOK_DELIVERY_KIND};
 pub use jobs::{
-    ClaimedJob, NewJob, QueueStats, MIRROR_UPDATE_KIND, NOTIFY_CHANNEL, RECORD_PUSH_KIND,
+    ClaimedJob, NewJob, QueueStats, MIRROR_FAILURE_EMAIL_KIND, MIRROR_UPDATE_KIND, NOTIFY_CHANNEL,
+    RECORD_PUSH_KIND,
 };
 pub use members::MemberSource;
 pub use mirror_status::{RemoteRefChanges, RemoteStateHeader};

@@ -55,6 +55,7 @@ impl BenchServer {
             engine,
             shutdown_grace: Duration::from_secs(5),
             monitoring_allowlist: pushmirror::model::cidr::loopback(),
+            smtp: None,
         };
         let state = AppState(
             pushmirror::app::App::build(&config)

@@ -45,7 +45,9 @@ use crate::model::tokens::{allows, Use};
 use crate::service::auth::authenticate as authenticate_token;
 use crate::service::error::ServiceError;
 use crate::service::projects::{find_project, ARCHIVED_REFUSAL};
-use crate::service::pushes::{judge_push, record_push, write_intent, RefUpdate};
+use crate::service::pushes::{
+    judge_push, record_push_by, write_intent_with, IntentDetails, RefUpdate,
+};
 use pktline::{read_command_list, refusal_report, CommandList};
 
 /// Longest `Git-Protocol` header passed on to git; real values are a few bytes (`version=2`).
@@ -492,12 +494,17 @@ async fn receive_pack(
     let mut after = None;
     if !list.updates.is_empty() {
         // Durable before git can accept anything: see `service::pushes`.
-        let intent = write_intent(state, project.id).await?;
+        let details = IntentDetails {
+            pusher: caller.user_id,
+            updates: Some(list.updates.clone()),
+        };
+        let intent = write_intent_with(state, project.id, &details).await?;
         let state = state.clone();
         let project_id = project.id;
         let updates = list.updates.clone();
+        let pusher = caller.user_id;
         after = Some(Box::new(move || {
-            Box::pin(async move { after_push(state, project_id, updates, intent).await })
+            Box::pin(async move { after_push(state, project_id, updates, intent, pusher).await })
                 as Pin<Box<dyn std::future::Future<Output = ()> + Send>>
         }) as rpc::AfterExit);
     }
@@ -548,8 +555,15 @@ async fn refuse(
 
 /// Records a push once receive-pack exited (whether or not it succeeded: git may have applied
 /// some updates; the recording judges by the refs) and deletes its intent.
-async fn after_push(state: AppState, project_id: i64, updates: Vec<RefUpdate>, intent: String) {
-    if let Err(e) = record_push(&state, project_id, Some(&updates), Some(&intent)).await {
+async fn after_push(
+    state: AppState,
+    project_id: i64,
+    updates: Vec<RefUpdate>,
+    intent: String,
+    pusher: Option<i64>,
+) {
+    let recorded = record_push_by(&state, project_id, Some(&updates), Some(&intent), pusher);
+    if let Err(e) = recorded.await {
         // The intent stays: the `record_push` job records the push later.
         tracing::error!(project = project_id, error = %e, "recording a push failed");
     }

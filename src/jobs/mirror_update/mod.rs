@@ -1,7 +1,8 @@
 //! The `mirror_update` job kind: one update of one push mirror. Loads the mirror, waits for a
 //! slot of its remote host, marks it `started`, runs GitLab's sync algorithm ([`update`]), lets
 //! the domain decide the status [`Transition`](crate::model::status::Transition) and persists
-//! it. A to-retry mirror asks the runner to run it again at GitLab's retry time.
+//! it, with the webhook deliveries of a health change (`remote_mirror_events`) enqueued in the
+//! same transaction. A to-retry mirror asks the runner to run it again at GitLab's retry time.
 //!
 //! Idempotent: an update re-plans from the hosted repository and the remote each time.
 //! Invariant: a decrypted credential lives no longer than one update.
@@ -19,7 +20,10 @@ use super::{JobError, Outcome};
 use crate::app::App;
 use crate::config::EngineConfig;
 use crate::model::entities::Millis;
-use crate::model::status::{AttemptResult, HealthEvent, RetryPolicy};
+use crate::model::entities::RemoteMirror;
+use crate::model::status::{AttemptResult, HealthEvent, RetryPolicy, Transition, UpdateStatus};
+use crate::service::hooks::{mirror_event_deliveries, MirrorEvent};
+use crate::store::NewJob;
 use host_limits::HostLimits;
 use remote_state::{RemoteStateCache, MAX_CACHED_REFS};
 use update::{UpdateContext, UpdateFailure};
@@ -72,7 +76,8 @@ pub(crate) async fn run(
         .acquire_owned()
         .await
         .expect("host semaphores are never closed");
-    if !app.store.mark_started(id, app.clock.now_ms()).await? {
+    let started_at = app.clock.now_ms();
+    if !app.store.mark_started(id, started_at).await? {
         return Ok(Outcome::Done);
     }
     let started = std::time::Instant::now();
@@ -111,7 +116,8 @@ pub(crate) async fn run(
         result,
         now,
     );
-    record_outcome(app, id, &t, now).await?;
+    let after = after_transition(&mirror, &t, started_at, now);
+    record_outcome(app, &after, &t, now).await?;
     let secs = started.elapsed().as_secs_f64();
     app.metrics.update_ended(
         t.status.as_str(),
@@ -151,18 +157,74 @@ pub(crate) async fn run(
     })
 }
 
-/// Tries recording an update's outcome a few times over a few seconds (the run still holds its
-/// lease meanwhile): a database blip must not leave the mirror `started` until the lease
-/// expires and the update is redone.
+/// The mirror as the transition `t` leaves it (what `record_transition` writes), for the
+/// webhook payload of a health change.
+fn after_transition(
+    m: &RemoteMirror,
+    t: &Transition,
+    started_at: Millis,
+    now: Millis,
+) -> RemoteMirror {
+    let mut after = m.clone();
+    after.update_status = t.status;
+    after.last_error = t.error.clone();
+    after.retry_count = i64::from(t.retry_count);
+    after.last_update_started_at = Some(started_at);
+    if t.status != UpdateStatus::ToRetry {
+        after.last_update_at = Some(now);
+    }
+    if t.succeeded() {
+        after.last_successful_update_at = Some(now);
+    }
+    after
+}
+
+/// The jobs that announce `t`: webhook deliveries of a health change, and the failure e-mail.
+async fn announcements(
+    app: &Arc<App>,
+    after: &RemoteMirror,
+    t: &Transition,
+) -> Result<Vec<NewJob>, crate::store::StoreError> {
+    let mut jobs = match t.event {
+        None => Vec::new(),
+        Some(event) => {
+            let e = MirrorEvent {
+                mirror: after,
+                event,
+            };
+            mirror_event_deliveries(app, e).await?
+        }
+    };
+    // GitLab e-mails on `failed` (never on `to_retry`); the job sends once per streak.
+    if t.status == UpdateStatus::Failed && app.mailer.is_some() {
+        jobs.push(NewJob {
+            kind: crate::store::MIRROR_FAILURE_EMAIL_KIND,
+            dedup_key: format!("mirror-failure-email:{}", after.id),
+            payload: after.id.to_string(),
+            run_at: 0,
+        });
+    }
+    Ok(jobs)
+}
+
+/// Tries recording an update's outcome, with the webhook deliveries of a health change in the
+/// same transaction, a few times over a few seconds (the run still holds its lease
+/// meanwhile): a database blip must not leave the mirror `started` until the lease expires and
+/// the update is redone.
 async fn record_outcome(
     app: &Arc<App>,
-    id: i64,
-    t: &crate::model::status::Transition,
+    after: &RemoteMirror,
+    t: &Transition,
     now: Millis,
 ) -> Result<(), JobError> {
+    let id = after.id;
     let mut delay = std::time::Duration::from_millis(200);
     for attempt in 1.. {
-        match app.store.record_transition(id, t, now).await {
+        let recorded = match announcements(app, after, t).await {
+            Ok(jobs) => app.store.record_transition(id, t, now, &jobs).await,
+            Err(e) => Err(e),
+        };
+        match recorded {
             Ok(()) => return Ok(()),
             Err(e) if attempt < RECORD_ATTEMPTS => {
                 tracing::warn!(mirror = id, error = %e, attempt, "recording an update's outcome failed; retrying");
@@ -191,6 +253,33 @@ pub(crate) fn source_digest(refs: &[(String, String)]) -> String {
         h.update(b"\n");
     }
     hex::encode(h.finalize())
+}
+
+/// Records every mirror abandoned in `started` (its worker died, nothing resumes it) as failed,
+/// announcing the health change to webhooks when it had been healthy; returns how many.
+pub(crate) async fn fail_abandoned(app: &Arc<App>, now: Millis) -> Result<u64, JobError> {
+    let mut failed = 0;
+    for mirror in app.store.abandoned_mirrors().await? {
+        let t = Transition::interrupted(
+            mirror.last_error.is_some(),
+            mirror.retry_count.max(0) as u32,
+        );
+        let started_at = mirror.last_update_started_at.unwrap_or(now);
+        let after = after_transition(&mirror, &t, started_at, now);
+        let jobs = announcements(app, &after, &t).await?;
+        if app
+            .store
+            .record_abandoned(mirror.id, &t, now, &jobs)
+            .await?
+        {
+            tracing::warn!(
+                mirror = mirror.id,
+                "an abandoned mirror update was recorded as failed"
+            );
+            failed += 1;
+        }
+    }
+    Ok(failed)
 }
 
 /// Queues an update of every enabled mirror whose last successful update pushed from another

@@ -7,7 +7,9 @@
 //! - [`binary`]: the real `pushmirror` binary as a child process, the one other way to run a
 //!   server;
 //! - [`postgres`], [`poll`] (bounded waiting), [`observe`] (files, refs, processes) and [`work`]
-//!   (a client's repository, pushed with the real git CLI).
+//!   (a client's repository, pushed with the real git CLI);
+//! - [`receiver`]: a real webhook receiver on loopback that records deliveries and fails on
+//!   demand.
 
 pub mod api;
 pub mod binary;
@@ -15,6 +17,8 @@ pub mod client;
 pub mod observe;
 pub mod poll;
 pub mod postgres;
+pub mod receiver;
+pub mod smtp;
 pub mod work;
 
 use std::marker::PhantomData;
@@ -35,6 +39,7 @@ pub use client::{Body, Client, Resp};
 pub use observe::{contains_bytes, processes_with_home, read_all_files, refs_of};
 pub use poll::{poll_for, poll_until, poll_until_blocking};
 pub use postgres::PostgresDb;
+pub use receiver::{Received, Receiver};
 pub use work::{blocking, Work};
 
 /// A running server and everything it owns; dropping it stops the server and removes its data.
@@ -248,6 +253,7 @@ impl<B> Builder<B> {
             },
             shutdown_grace: Duration::from_secs(5),
             monitoring_allowlist: pushmirror::model::cidr::loopback(),
+            smtp: None,
         };
         for tweak in self.tweaks {
             tweak(&mut config);

@@ -1,0 +1,72 @@
+//! Notification e-mail: a mirror that ends `failed` tells the project's Maintainers and Owners
+//! (direct or inherited members, active, with an address) once per failure streak, as GitLab's
+//! `RemoteMirrorNotificationWorker` does. Sent by the `mirror_failure_email` job after the
+//! transition to `failed` committed; without SMTP settings nothing is queued or sent.
+
+use crate::app::App;
+use crate::model::access::AccessLevel;
+use crate::model::notifications::{mirror_failed, MirrorFailure};
+use crate::model::url::masked_url;
+
+use super::error::ServiceError;
+use super::members::{all_members, Target};
+
+/// What became of a failure e-mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sent {
+    /// Sent to this many people.
+    To(usize),
+    /// Nothing to send: no SMTP settings, the streak was told already, the mirror recovered
+    /// (or is gone), or nobody with an address may hear of it.
+    Nothing,
+}
+
+/// Sends mirror `id`'s failure e-mail if it is due (at least once: a crash after sending and
+/// before recording it sends it again).
+pub async fn send_mirror_failure(app: &App, id: i64) -> Result<Sent, ServiceError> {
+    let Some(mailer) = &app.mailer else {
+        return Ok(Sent::Nothing);
+    };
+    if !app.store.failure_email_due(id).await? {
+        return Ok(Sent::Nothing);
+    }
+    let Some(mirror) = app.store.mirror_by_id(id).await? else {
+        return Ok(Sent::Nothing);
+    };
+    let Some(project) = app.store.project_by_id(mirror.project_id).await? else {
+        return Ok(Sent::Nothing);
+    };
+    let recipients: Vec<String> = all_members(app, Target::Project(&project))
+        .await?
+        .into_iter()
+        .filter(|m| m.access_level >= AccessLevel::Maintainer && !m.user.is_blocked())
+        .filter_map(|m| m.user.email)
+        .collect();
+    if recipients.is_empty() {
+        app.store.mark_failure_emailed(id).await?;
+        return Ok(Sent::Nothing);
+    }
+    let user = mirror
+        .has_user
+        .then_some(if mirror.user_is_git { "git" } else { "x" });
+    let project_name = format!("{} / {}", project.namespace.full_name, project.name);
+    let project_url = format!("{}/{}", app.external_url, project.full_path());
+    let last_update_at = mirror
+        .last_update_at
+        .and_then(chrono::DateTime::from_timestamp_millis)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+        .unwrap_or_default();
+    let message = mirror_failed(&MirrorFailure {
+        project_name: &project_name,
+        project_url: &project_url,
+        mirror_url: &masked_url(&mirror.url, user, mirror.has_password),
+        last_update_at: &last_update_at,
+        last_error: mirror.last_error.as_deref().unwrap_or_default(),
+    });
+    mailer
+        .send(&recipients, &message.subject, &message.body)
+        .await
+        .map_err(|e| ServiceError::Internal(e.to_string()))?;
+    app.store.mark_failure_emailed(id).await?;
+    Ok(Sent::To(recipients.len()))
+}
