@@ -3,7 +3,8 @@
 //!
 //! Input: the query string, a newline, the Content-Type (empty for none), a newline, the body.
 //! Properties: accepted parameters hold no NUL anywhere; a JSON or form body wins over the query
-//! for every key it sends, and `key[]` keys collect their values in order (query first); every
+//! for every key it sends, and `key[]` keys collect their values in order (query first; deeper
+//! nesting, Rack's `a[b]` and `a[][b]`, is checked by the unit tests of `params.rs`); every
 //! accessor agrees with the value it reads and fails only with Grape's message for that key;
 //! `page_request` stays within GitLab's bounds and fails exactly when `page` or `per_page` is
 //! not an integer.
@@ -27,36 +28,42 @@ fn has_nul(v: &Value) -> bool {
     }
 }
 
-/// Adds form pairs to `merged` the documented way: a plain key's last value wins, `key[]`
-/// values collect into an array under `key` (replacing a plain value).
-fn merge_pairs(merged: &mut Map<String, Value>, raw: &[u8]) {
+/// Adds form pairs to `merged` the documented way: an empty name is dropped, a plain key's last
+/// value wins, `key[]` values collect into an array under `key` (replacing a plain value).
+/// `None` when a name nests deeper (`a[b]`, `a[][b]`): then only the parser's word counts.
+fn merge_pairs(merged: &mut Map<String, Value>, raw: &[u8]) -> Option<()> {
     for (k, v) in url::form_urlencoded::parse(raw) {
         let v = Value::String(v.into_owned());
-        match k.strip_suffix("[]") {
-            Some(base) => match merged.get_mut(base) {
+        // Rack's split: the key is what comes before the first `[` past the first character.
+        let start = k.bytes().skip(1).position(|b| b == b'[').map(|i| i + 1);
+        match start.map(|i| (&k[..i], &k[i..])) {
+            _ if k.is_empty() => {}
+            None | Some((_, "[")) => {
+                merged.insert(k.to_string(), v);
+            }
+            Some((base, "[]")) => match merged.get_mut(base) {
                 Some(Value::Array(items)) => items.push(v),
                 _ => {
                     merged.insert(base.to_owned(), Value::Array(vec![v]));
                 }
             },
-            None => {
-                merged.insert(k.into_owned(), v);
-            }
+            Some(_) => return None,
         }
     }
+    Some(())
 }
 
 /// The merged map the body promises, or `None` when only the parser's word counts (multipart,
 /// or a body it must refuse).
 fn expected(query: &str, content_type: &str, body: &[u8]) -> Option<Map<String, Value>> {
     let mut merged = Map::new();
-    merge_pairs(&mut merged, query.as_bytes());
+    merge_pairs(&mut merged, query.as_bytes())?;
     let ct = content_type.to_ascii_lowercase();
     if body.iter().all(u8::is_ascii_whitespace) {
         return (!ct.starts_with("multipart/form-data")).then_some(merged);
     }
     if ct.starts_with("application/x-www-form-urlencoded") {
-        merge_pairs(&mut merged, body);
+        merge_pairs(&mut merged, body)?;
     } else if ct.is_empty() || ct.starts_with("application/json") {
         match serde_json::from_slice::<Value>(body) {
             Ok(Value::Object(obj)) => merged.extend(obj),

@@ -15,18 +15,127 @@ const MAX_BODY: usize = 1024 * 1024;
 #[derive(Debug, Default, Clone)]
 pub(super) struct Params(pub Map<String, Value>);
 
+/// Rack's `param_depth_limit`: a name nested deeper keeps the rest of its brackets as one key
+/// (Rack refuses it; no client sends one, and this bounds the recursion).
+const MAX_DEPTH: usize = 32;
+
+/// One `name=value` pair of a query string, form or multipart body, nested as Rack (and so
+/// GitLab) nests it: `a[b]=1` is `{"a": {"b": "1"}}`, `a[]=1` appends to an array, and
+/// `a[][b]=1&a[][c]=2&a[][b]=3` is `[{"b": "1", "c": "2"}, {"b": "3"}]` (a key already in the
+/// array's last object starts a new one), the form @gitbeaker sends `allowed_to_push` in. Where
+/// a name's shape contradicts an earlier one's (`a=1&a[]=2`), the later shape wins (Rack refuses).
 fn insert_pair(map: &mut Map<String, Value>, key: String, value: String) {
-    if let Some(base) = key.strip_suffix("[]") {
-        match map
-            .entry(base.to_owned())
-            .or_insert_with(|| Value::Array(Vec::new()))
-        {
-            Value::Array(items) => items.push(Value::String(value)),
-            other => *other = Value::Array(vec![Value::String(value)]),
+    normalize(map, &key, Value::String(value), 0);
+}
+
+/// Rack's `normalize_params` for `name` at nesting `depth` of `params`. Returns a value only
+/// for a bare `[]` below the top, which Rack makes `[value]`.
+fn normalize(
+    params: &mut Map<String, Value>,
+    name: &str,
+    value: Value,
+    depth: usize,
+) -> Option<Value> {
+    if depth >= MAX_DEPTH {
+        params.insert(name.to_owned(), value);
+        return None;
+    }
+    let (k, after) = split_name(name, depth);
+    if k.is_empty() {
+        return None;
+    }
+    if after.is_empty() {
+        if k == "[]" && depth != 0 {
+            return Some(Value::Array(vec![value]));
+        }
+        params.insert(k.to_owned(), value);
+    } else if after == "[" {
+        params.insert(name.to_owned(), value);
+    } else if after == "[]" {
+        array_at(params, k).push(value);
+    } else if let Some(rest) = after.strip_prefix("[]") {
+        // `x[][y]`: objects inside an array; anything else after `[]` nests as it reads.
+        let child = match rest.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
+            Some(c) if !c.is_empty() && !c.contains(['[', ']']) => c,
+            _ => rest,
+        };
+        let items = array_at(params, k);
+        match items.last_mut() {
+            Some(Value::Object(last)) if !has_key(last, child) => {
+                normalize(last, child, value, depth + 1);
+            }
+            _ => {
+                let mut fresh = Map::new();
+                let nested = normalize(&mut fresh, child, value, depth + 1);
+                items.push(nested.unwrap_or(Value::Object(fresh)));
+            }
         }
     } else {
-        map.insert(key, Value::String(value));
+        let entry = params
+            .entry(k.to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !entry.is_object() {
+            *entry = Value::Object(Map::new());
+        }
+        if let Value::Object(inner) = entry {
+            if let Some(nested) = normalize(inner, after, value, depth + 1) {
+                *entry = nested;
+            }
+        }
     }
+    None
+}
+
+/// A name's first key and the brackets after it. At the top the key is everything before the
+/// first `[` (past the first character); below, `[]`, or the text inside the leading `[…]`.
+fn split_name(name: &str, depth: usize) -> (&str, &str) {
+    // Byte positions of ASCII brackets are always character boundaries.
+    let from_second = |c: u8| name.bytes().skip(1).position(|b| b == c).map(|i| i + 1);
+    if depth == 0 {
+        match from_second(b'[') {
+            Some(start) => (&name[..start], &name[start..]),
+            None => (name, ""),
+        }
+    } else if let Some(rest) = name.strip_prefix("[]") {
+        ("[]", rest)
+    } else if let Some(end) = name.starts_with('[').then(|| from_second(b']')).flatten() {
+        (&name[1..end], &name[end + 1..])
+    } else {
+        (name, "")
+    }
+}
+
+/// The array at `params[k]`, made (or put in place of another shape) when needed.
+fn array_at<'a>(params: &'a mut Map<String, Value>, k: &str) -> &'a mut Vec<Value> {
+    let entry = params
+        .entry(k.to_owned())
+        .or_insert_with(|| Value::Array(Vec::new()));
+    if !entry.is_array() {
+        *entry = Value::Array(Vec::new());
+    }
+    match entry {
+        Value::Array(items) => items,
+        _ => unreachable!("made an array above"),
+    }
+}
+
+/// Rack's `params_hash_has_key?`: whether the nested key `a[b]` is already in `hash`.
+fn has_key(hash: &Map<String, Value>, key: &str) -> bool {
+    if key.contains("[]") {
+        return false;
+    }
+    let mut here = Some(hash);
+    let mut found = true;
+    for part in key.split(['[', ']']).filter(|p| !p.is_empty()) {
+        match here.and_then(|h| h.get(part)) {
+            Some(v) => here = v.as_object(),
+            None => {
+                found = false;
+                break;
+            }
+        }
+    }
+    found
 }
 
 fn parse_pairs(map: &mut Map<String, Value>, raw: &[u8]) {
@@ -278,5 +387,53 @@ mod tests {
         parse_pairs(&mut m, b"host_keys[]=a&host_keys[]=b+c&enabled=1");
         assert_eq!(m["host_keys"], json!(["a", "b c"]));
         assert_eq!(m["enabled"], json!("1"));
+    }
+
+    fn parsed(raw: &str) -> Value {
+        let mut m = Map::new();
+        parse_pairs(&mut m, raw.as_bytes());
+        Value::Object(m)
+    }
+
+    #[test]
+    fn form_pairs_nest_as_rack_does() {
+        for (raw, want) in [
+            ("a[b]=1&a[c]=2", json!({"a": {"b": "1", "c": "2"}})),
+            ("a[b][c]=1", json!({"a": {"b": {"c": "1"}}})),
+            // @gitbeaker's `allowed_to_push`: a key already in the last object starts a new one.
+            (
+                "p[][access_level]=40&p[][user_id]=2&p[][access_level]=30",
+                json!({"p": [{"access_level": "40", "user_id": "2"}, {"access_level": "30"}]}),
+            ),
+            (
+                "p[][user_id]=1&p[][user_id]=2",
+                json!({"p": [{"user_id": "1"}, {"user_id": "2"}]}),
+            ),
+            (
+                "p[][x][y]=1&p[][x][z]=2",
+                json!({"p": [{"x": {"y": "1", "z": "2"}}]}),
+            ),
+            ("a[][]=1", json!({"a": [["1"]]})),
+            ("[a]=1&=2&a[=3", json!({"[a]": "1", "a[": "3"})),
+            ("a=1&a[]=2", json!({"a": ["2"]})),
+            ("a[]=1&a[b]=2", json!({"a": {"b": "2"}})),
+            ("é[ü]=1", json!({"é": {"ü": "1"}})),
+        ] {
+            assert_eq!(parsed(raw), want, "{raw}");
+        }
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let deep = format!("a{}=1", "[b]".repeat(10_000));
+        let v = parsed(&deep);
+        let mut here = &v["a"];
+        for _ in 1..MAX_DEPTH {
+            here = &here["b"];
+        }
+        assert!(
+            here.is_object(),
+            "nested {MAX_DEPTH} levels, then the rest as one key"
+        );
     }
 }

@@ -28,6 +28,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/users/{id}/block", post(block_user))
         .route("/users/{id}/unblock", post(unblock_user))
         .route("/version", get(version))
+        .route("/metadata", get(version))
 }
 
 // GET /user
@@ -176,7 +177,8 @@ async fn unblock_user(
     Ok((StatusCode::CREATED, Json(json!(true))))
 }
 
-// GET /version
+// GET /version, and GET /metadata (GitLab 15.2's name for it, which @gitbeaker's
+// `Metadata.show()` calls): the same entity.
 async fn version(CurrentUser(_): CurrentUser) -> Json<Value> {
     Json(json!({
         "version": GITLAB_API_VERSION,

@@ -9,6 +9,7 @@ use crate::model::entities::{
 };
 use crate::model::host_keys::fingerprints;
 use crate::model::url::masked_url;
+use crate::service::protected_branches::DEFAULT_LEVEL;
 use crate::service::ssh_host_keys::Detection;
 
 /// GitLab's timestamp format: ISO 8601, UTC, milliseconds (`2020-01-06T17:32:02.823Z`).
@@ -124,6 +125,8 @@ pub(super) fn project(p: &Project, caller_level: Option<AccessLevel>, external_u
         "empty_repo": p.empty_repo,
         "creator_id": p.creator_id,
         "remote_mirror_available_overridden": null,
+        // No project is shared with a group here; gitlabform's members section reads it.
+        "shared_with_groups": [],
         "permissions": {
             "project_access": caller_level.map(|l| json!({"access_level": l.as_i64(), "notification_level": 3})),
             "group_access": null,
@@ -244,14 +247,20 @@ pub(super) fn protected_branch(b: &ProtectedBranch) -> Value {
         entries
             .iter()
             .map(|e| {
+                // A user entry, as GitLab's: the column's default level (Maintainer, which
+                // grants nothing by itself) and the user's name as its description.
+                let (level, description) = match (e.access_level, e.user_id) {
+                    (Some(l), _) => (l, access_description(l).to_owned()),
+                    (None, Some(u)) => (
+                        DEFAULT_LEVEL,
+                        e.user_name.clone().unwrap_or_else(|| format!("User {u}")),
+                    ),
+                    (None, None) => (DEFAULT_LEVEL, String::new()),
+                };
                 json!({
                     "id": e.id,
-                    "access_level": e.access_level,
-                    "access_level_description": match (e.access_level, e.user_id) {
-                        (Some(l), _) => access_description(l).to_owned(),
-                        (None, Some(u)) => format!("User {u}"),
-                        (None, None) => String::new(),
-                    },
+                    "access_level": level,
+                    "access_level_description": description,
                     "deploy_key_id": null,
                     "user_id": e.user_id,
                     "group_id": null,

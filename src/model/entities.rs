@@ -148,6 +148,8 @@ pub struct AccessEntry {
     pub id: i64,
     pub access_level: Option<i64>,
     pub user_id: Option<i64>,
+    /// A user entry's user's name, which GitLab describes the entry by.
+    pub user_name: Option<String>,
 }
 
 impl AccessEntry {
@@ -157,6 +159,7 @@ impl AccessEntry {
             id,
             access_level: Some(access_level),
             user_id: None,
+            user_name: None,
         }
     }
 }

@@ -252,6 +252,7 @@ mod tests {
             id: 3,
             access_level: None,
             user_id: Some(7),
+            user_name: None,
         });
         let rules = PushRules::new(vec![r]);
         let seven = Caller {

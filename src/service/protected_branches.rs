@@ -81,7 +81,10 @@ async fn new_entry(
             user_id: None,
         }),
         (Some(_), None) => Err(fail("access level is not included in the list")),
-        (None, Some(user)) => {
+        // An entry naming a user is that user's, whatever level it also names (GitLab keeps
+        // the level but checks only the user): Rack makes one such entry of @gitbeaker's
+        // `[{accessLevel: 40}, {userId: 5}]`.
+        (_, Some(user)) => {
             if app
                 .store
                 .access_level(project.id, user, &super::auth::today(app))
@@ -96,7 +99,7 @@ async fn new_entry(
                 user_id: Some(user),
             })
         }
-        _ => Err(fail("must name exactly one of access_level and user_id")),
+        (None, None) => Err(fail("must name an access_level or a user_id")),
     }
 }
 

@@ -78,9 +78,11 @@ impl Store {
             return Ok(rules);
         };
         let rows = sqlx::query(
-            "select a.id, a.protected_branch_id, a.action, a.access_level, a.user_id \
+            "select a.id, a.protected_branch_id, a.action, a.access_level, a.user_id, \
+             u.name as user_name \
              from protected_branch_access a join protected_branches b \
-             on b.id = a.protected_branch_id where b.project_id = $1 order by a.id",
+             on b.id = a.protected_branch_id left join users u on u.id = a.user_id \
+             where b.project_id = $1 order by a.id",
         )
         .bind(project_id)
         .fetch_all(&self.pool)
@@ -93,6 +95,7 @@ impl Store {
                 id: row.try_get("id")?,
                 access_level: row.try_get("access_level")?,
                 user_id: row.try_get("user_id")?,
+                user_name: row.try_get("user_name")?,
             };
             let action: String = row.try_get("action")?;
             match action.as_str() {

@@ -140,6 +140,10 @@ async fn user_version_and_users_lookup() {
         .as_str()
         .unwrap()
         .starts_with("pushmirror-"));
+    let metadata = s.get("/metadata", &alice).await;
+    check("GET /metadata", &metadata, 200, None);
+    assert_eq!(metadata.body, r.body, "/metadata is /version's entity");
+    assert_eq!(metadata.body["enterprise"], true);
 
     let r = s.get("/users?username=alice", &admin).await;
     check("GET /users?username=alice", &r, 200, None);

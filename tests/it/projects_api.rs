@@ -227,3 +227,21 @@ async fn project_filters_update_and_archive_postgres() {
     };
     filters_update_and_archive(&s).await;
 }
+
+/// gitlabform's `members` section with `enforce` reads the project's `shared_with_groups` (no
+/// project is shared with a group here: always empty), in the project and in lists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_project_entity_says_it_is_shared_with_no_group() {
+    let s = TestServer::builder().start().await;
+    let alice = s.token("alice", false).await;
+    let p = s.api(&alice).create_project("solo").await;
+    let one = s.get(&format!("/projects/{}", p.id), &alice).await;
+    assert_eq!(one.body["shared_with_groups"], json!([]), "{}", one.text);
+    let list = s.get("/projects", &alice).await;
+    assert_eq!(
+        list.body[0]["shared_with_groups"],
+        json!([]),
+        "{}",
+        list.text
+    );
+}

@@ -1,7 +1,8 @@
 //! Architecture rules that fail the build when broken (ARCHITECTURE.md, Invariants): the
 //! dependency direction, the one module that spawns processes, the one module that spawns
-//! tasks, every module in the crate map (and every test file in the one test binary), and both
-//! backends' migrated schemas having the same tables and columns.
+//! tasks, every module in the crate map (and every test file in the one test binary), every
+//! route in README's API tables, and both backends' migrated schemas having the same tables and
+//! columns.
 
 use crate::common;
 
@@ -101,6 +102,51 @@ fn only_shutdown_spawns_tasks() {
     assert!(bad.is_empty(), "these spawn untracked tasks: {bad:?}");
     let bad = offenders(|rel| rel == "shutdown.rs", "JoinSet");
     assert!(bad.is_empty(), "these track tasks their own way: {bad:?}");
+}
+
+/// The path of every `.route("…", …)` in `text`, with axum's `{param}` written as `:param`.
+fn routes(text: &str) -> Vec<String> {
+    text.split(".route(")
+        .skip(1)
+        .filter_map(|rest| rest.trim_start().strip_prefix('"')?.split('"').next())
+        .map(|path| path.replace('{', ":").replace('}', ""))
+        .collect()
+}
+
+/// Whether `readme` names `path` whole: not only as the start of a longer path.
+fn names_path(readme: &str, path: &str) -> bool {
+    readme.match_indices(path).any(|(at, _)| {
+        !readme[at + path.len()..]
+            .starts_with(|c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '/' | ':'))
+    })
+}
+
+#[test]
+fn readme_lists_every_route() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let mut seen = 0;
+    let mut missing = Vec::new();
+    for (rel, text) in sources() {
+        if !rel.starts_with("http/") {
+            continue;
+        }
+        for path in routes(&text) {
+            seen += 1;
+            if !names_path(&readme, &path) {
+                missing.push(format!("{path} ({rel})"));
+            }
+        }
+    }
+    assert!(
+        seen > 40,
+        "found only {seen} routes: has the router's shape changed?"
+    );
+    assert!(
+        missing.is_empty(),
+        "README's API coverage misses these routes: {missing:?}"
+    );
+    assert!(!names_path("`/projects/:id/members`", "/projects/:id"));
 }
 
 #[test]

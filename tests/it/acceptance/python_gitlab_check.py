@@ -116,4 +116,56 @@ for obj in (masked, plain, live, project, pb, member):
 project.delete()
 expect_error(lambda: gl.projects.get(project.id), 404, "404 Project Not Found", "deleted project is gone")
 
+# Groups, a subgroup, projects in them and group members, as a set-up script makes them.
+org = gl.groups.create({"name": "PG Org", "path": "pg-org", "description": "python-gitlab"})
+expect((org.full_path, org.parent_id, org.visibility) == ("pg-org", None, "private"), "groups.create")
+team = gl.groups.create({"name": "Team", "path": "team", "parent_id": org.id, "visibility": "private"})
+expect(team.full_path == "pg-org/team" and team.full_name == "PG Org / Team", "subgroup full path and name")
+expect(gl.groups.get("pg-org/team").id == team.id, "groups.get by full path")
+expect([g.id for g in org.subgroups.list(get_all=True)] == [team.id], "group.subgroups.list")
+expect([g.id for g in org.descendant_groups.list(get_all=True)] == [team.id], "group.descendant_groups.list")
+expect([g.id for g in gl.groups.list(search="PG Org", get_all=True)] == [org.id], "groups.list(search=)")
+expect_error(lambda: gl.groups.create({"name": "Team", "path": "team", "parent_id": org.id}),
+             400, "has already been taken", "duplicate subgroup path")
+
+app = gl.projects.create({"name": "App", "namespace_id": team.id})
+expect(app.path_with_namespace == "pg-org/team/app", "project in a subgroup")
+expect(app.http_url_to_repo == f"{url}/pg-org/team/app.git", "git URL at depth")
+tool = gl.projects.create({"name": "Tool", "namespace_id": org.id})
+expect(gl.projects.get("pg-org/team/app").id == app.id, "projects.get by full path at depth")
+listed = org.projects.list(include_subgroups=True, order_by="path", sort="asc", get_all=True)
+expect([p.path_with_namespace for p in listed] == ["pg-org/team/app", "pg-org/tool"], "group.projects.list")
+expect([p.id for p in gl.projects.list(search="Tool", get_all=True)] == [tool.id], "projects.list(search=)")
+
+gm = org.members.create({"user_id": dev.id, "access_level": 30, "expires_at": "2999-12-31"})
+expect((gm.access_level, gm.expires_at) == (30, "2999-12-31"), "group member with expires_at")
+expect_error(lambda: org.members.create({"user_id": dev.id, "access_level": 30}),
+             409, "Member already exists", "duplicate group member")
+gm.access_level = 40
+gm.save()
+expect(org.members.get(dev.id).access_level == 40, "group member changed with save()")
+expect(sorted(m.username for m in org.members.list(get_all=True)) == sorted(["root", dev.username]),
+       "group members")
+inherited = {m.username: m.access_level for m in team.members_all.list(get_all=True)}
+expect(inherited == {"root": 50, dev.username: 40}, "subgroup members_all inherits the group's")
+on_app = {m.username: m.access_level for m in app.members_all.list(get_all=True)}
+expect(on_app == {"root": 50, dev.username: 40}, "project members_all inherits both groups'")
+expect(app.members.list(get_all=True) == [], "the project has no direct members")
+dev_app = dev_gl.projects.get("pg-org/team/app")
+expect(dev_app.id == app.id, "a group member reads a project of its subgroup")
+
+namespaces = {n.full_path: (n.kind, n.parent_id) for n in gl.namespaces.list(search="team", get_all=True)}
+expect(namespaces.get("pg-org/team") == ("group", org.id), "namespaces.list(search=) finds the subgroup")
+expect(gl.namespaces.get("pg-org/team").id == team.id, "namespaces.get by full path")
+
+tool.transfer(team.id)
+expect(gl.projects.get(tool.id).path_with_namespace == "pg-org/team/tool", "project.transfer")
+team.description = "the team"
+team.save()
+expect(gl.groups.get(team.id).description == "the team", "group.save()")
+
+org.delete()
+expect_error(lambda: gl.groups.get("pg-org/team"), 404, "404 Group Not Found", "deleted group's subgroup is gone")
+expect_error(lambda: gl.projects.get(app.id), 404, "404 Project Not Found", "deleted group's project is gone")
+
 print(f"{checks} passed, 0 failed")
