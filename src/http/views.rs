@@ -5,22 +5,16 @@ use serde_json::{json, Value};
 
 use crate::model::access::AccessLevel;
 use crate::model::entities::{
-    Group, Member, Millis, MirrorSummary, Namespace, NamespaceKind, Project, ProtectedBranch, User,
+    gitlab_time, Group, Member, Millis, MirrorSummary, Namespace, NamespaceKind, Project,
+    ProtectedBranch, User,
 };
 use crate::model::host_keys::fingerprints;
-use crate::model::url::masked_url;
 use crate::service::protected_branches::DEFAULT_LEVEL;
 use crate::service::ssh_host_keys::Detection;
 
 /// GitLab's timestamp format: ISO 8601, UTC, milliseconds (`2020-01-06T17:32:02.823Z`).
 pub(super) fn time(ms: Millis) -> Value {
-    time_text(ms).map(Value::String).unwrap_or(Value::Null)
-}
-
-/// [`time`] as text (`None` for an instant chrono cannot represent).
-fn time_text(ms: Millis) -> Option<String> {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+    gitlab_time(ms).map(Value::String).unwrap_or(Value::Null)
 }
 
 /// A commit entity; `project_url` is the project's web URL.
@@ -307,17 +301,14 @@ struct HostKey {
 
 /// The remote-mirror entity of `m`.
 pub(super) fn remote_mirror(m: MirrorSummary) -> RemoteMirrorEntity {
-    let user = m
-        .has_user
-        .then_some(if m.user_is_git { "git" } else { "x" });
     RemoteMirrorEntity {
         id: m.id,
         enabled: m.enabled,
-        url: masked_url(&m.url, user, m.has_password),
+        url: m.safe_url(),
         update_status: m.update_status.as_str(),
-        last_update_at: m.last_update_at.and_then(time_text),
-        last_update_started_at: m.last_update_started_at.and_then(time_text),
-        last_successful_update_at: m.last_successful_update_at.and_then(time_text),
+        last_update_at: m.last_update_at.and_then(gitlab_time),
+        last_update_started_at: m.last_update_started_at.and_then(gitlab_time),
+        last_successful_update_at: m.last_successful_update_at.and_then(gitlab_time),
         last_error: m.last_error,
         only_protected_branches: m.only_protected_branches,
         keep_divergent_refs: m.keep_divergent_refs,

@@ -10,6 +10,21 @@ use crate::model::status::UpdateStatus;
 /// Milliseconds since the Unix epoch, UTC: the one time representation of the domain.
 pub type Millis = i64;
 
+/// `ms` as GitLab prints times (API, hook payloads, e-mail): ISO 8601, UTC, milliseconds
+/// (`2020-01-06T17:32:02.823Z`); `None` for an instant chrono cannot represent.
+pub fn gitlab_time(ms: Millis) -> Option<String> {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+}
+
+/// The mirror URL as anyone may see it, from the stored URL (never with credentials) and what
+/// its sealed credentials hold: a user named exactly `git` shows, any other user and any
+/// password are masked (GitLab's `safe_url`).
+fn safe_mirror_url(url: &str, has_user: bool, user_is_git: bool, has_password: bool) -> String {
+    let user = has_user.then_some(if user_is_git { "git" } else { "x" });
+    crate::model::url::masked_url(url, user, has_password)
+}
+
 /// A user account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
@@ -279,6 +294,18 @@ pub struct RemoteMirror {
 }
 
 impl RemoteMirror {
+    /// The URL with credentials masked, as the API, hooks and e-mail show it.
+    pub fn safe_url(&self) -> String {
+        safe_mirror_url(
+            &self.url,
+            self.has_user,
+            self.user_is_git,
+            self.has_password,
+        )
+    }
+}
+
+impl RemoteMirror {
     /// The settings this mirror was saved with.
     pub fn settings(&self) -> MirrorSettings {
         MirrorSettings {
@@ -340,6 +367,18 @@ pub struct MirrorSummary {
     pub last_update_started_at: Option<Millis>,
     pub last_successful_update_at: Option<Millis>,
     pub last_error: Option<String>,
+}
+
+impl MirrorSummary {
+    /// The URL with credentials masked, as the API, hooks and e-mail show it.
+    pub fn safe_url(&self) -> String {
+        safe_mirror_url(
+            &self.url,
+            self.has_user,
+            self.user_is_git,
+            self.has_password,
+        )
+    }
 }
 
 impl From<&RemoteMirror> for MirrorSummary {

@@ -6,7 +6,6 @@
 use crate::app::App;
 use crate::model::access::AccessLevel;
 use crate::model::notifications::{mirror_failed, MirrorFailure};
-use crate::model::url::masked_url;
 
 use super::error::ServiceError;
 use super::members::{all_members, Target};
@@ -46,20 +45,16 @@ pub async fn send_mirror_failure(app: &App, id: i64) -> Result<Sent, ServiceErro
         app.store.mark_failure_emailed(id).await?;
         return Ok(Sent::Nothing);
     }
-    let user = mirror
-        .has_user
-        .then_some(if mirror.user_is_git { "git" } else { "x" });
     let project_name = format!("{} / {}", project.namespace.full_name, project.name);
     let project_url = format!("{}/{}", app.external_url, project.full_path());
     let last_update_at = mirror
         .last_update_at
-        .and_then(chrono::DateTime::from_timestamp_millis)
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+        .and_then(crate::model::entities::gitlab_time)
         .unwrap_or_default();
     let message = mirror_failed(&MirrorFailure {
         project_name: &project_name,
         project_url: &project_url,
-        mirror_url: &masked_url(&mirror.url, user, mirror.has_password),
+        mirror_url: &mirror.safe_url(),
         last_update_at: &last_update_at,
         last_error: mirror.last_error.as_deref().unwrap_or_default(),
     });

@@ -9,15 +9,14 @@ use crate::git::repository::CommitInfo;
 use crate::model::access::Visibility;
 use crate::model::entities::{Millis, Project, RemoteMirror, User};
 use crate::model::hooks::Trigger;
-use crate::model::url::masked_url;
 
 /// What GitLab's logs show in place of an e-mail address.
 pub(super) const REDACTED: &str = "[REDACTED]";
 
 /// ISO 8601 in UTC with milliseconds, as the API shows times.
 fn time(ms: Option<Millis>) -> Value {
-    ms.and_then(chrono::DateTime::from_timestamp_millis)
-        .map(|t| Value::String(t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()))
+    ms.and_then(crate::model::entities::gitlab_time)
+        .map(Value::String)
         .unwrap_or(Value::Null)
 }
 
@@ -143,16 +142,13 @@ pub(super) fn remote_mirror(
     m: &RemoteMirror,
     event: &str,
 ) -> Value {
-    let user = m
-        .has_user
-        .then_some(if m.user_is_git { "git" } else { "x" });
     json!({
         "object_kind": "remote_mirror",
         "event_name": event,
         "project": project(p, external_url),
         "remote_mirror": {
             "id": m.id,
-            "url": masked_url(&m.url, user, m.has_password),
+            "url": m.safe_url(),
             "enabled": m.enabled,
             "update_status": m.update_status.as_str(),
             "last_error": m.last_error,
