@@ -120,7 +120,6 @@ pub async fn set_blocked(
     blocked: bool,
 ) -> Result<User, ServiceError> {
     admin_only(caller)?;
-    find(app, id).await?;
     if blocked && id == caller.id {
         return Err(ServiceError::Refused("You cannot block yourself".into()));
     }
