@@ -11,6 +11,7 @@ mod hooks;
 mod members;
 mod monitoring;
 mod namespaces;
+mod openapi;
 mod pagination;
 mod params;
 mod projects;
@@ -92,20 +93,38 @@ async fn outside_api(
     }
 }
 
+/// `/api/v4`'s routes and the OpenAPI document collected from them as they are registered.
+fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, api) = utoipa_axum::router::OpenApiRouter::with_openapi(openapi::base())
+        .merge(users::router().into())
+        .merge(projects::router().into())
+        .merge(groups::router().into())
+        .merge(namespaces::router().into())
+        .merge(members::router().into())
+        .merge(protected_branches::router().into())
+        .merge(remote_mirrors::router())
+        .merge(hooks::router().into())
+        .merge(repository::router().into())
+        .merge(tokens::router().into())
+        .merge(ssh_host_keys::router().into())
+        .split_for_parts();
+    (router, openapi::finish(api))
+}
+
+/// The OpenAPI document of `/api/v4` as `/api/v4/openapi.json` serves it (pretty JSON).
+pub fn openapi_json() -> String {
+    openapi::Document::new(&api_routes().1).text().to_owned()
+}
+
 /// The complete HTTP application.
 pub fn app(state: AppState) -> Router {
-    let api = Router::new()
-        .merge(users::router())
-        .merge(projects::router())
-        .merge(groups::router())
-        .merge(namespaces::router())
-        .merge(members::router())
-        .merge(protected_branches::router())
-        .merge(remote_mirrors::router())
-        .merge(hooks::router())
-        .merge(repository::router())
-        .merge(tokens::router())
-        .merge(ssh_host_keys::router())
+    let (routes, api) = api_routes();
+    let document = openapi::Document::new(&api);
+    let api = routes
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || async move { document.response() }),
+        )
         .route_layer(axum::middleware::from_fn(monitoring::label_route))
         .fallback(|| async { ApiError::NoRoute })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });

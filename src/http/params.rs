@@ -1,6 +1,8 @@
 //! Request parameters the way GitLab's Grape API takes them: the query string, a JSON body, a
 //! form-urlencoded body and a multipart body all merge into one map (body over query), and typed
 //! accessors coerce values with Grape's rules and error texts (`url is missing`, `enabled is invalid`).
+//! Each operation declares its parameters as a typed struct ([`Params::parse`], its fields read
+//! through [`lenient`]); the same struct documents the operation in the OpenAPI document.
 
 use axum::extract::{FromRequest, Multipart, Request};
 use axum::http::header::CONTENT_TYPE;
@@ -323,6 +325,149 @@ impl Params {
             )));
         }
         Ok(())
+    }
+}
+
+impl Params {
+    /// The parameters as the operation's typed request struct `T`, whose fields read their
+    /// values through [`lenient`]. A field that fails is reported as Grape reports it:
+    /// `<key> is missing`, `<key> is invalid` or `<key> does not have a valid value`.
+    pub(super) fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, ApiError> {
+        let value = Value::Object(self.0.clone());
+        serde_path_to_error::deserialize(value).map_err(|e| {
+            let path = e.path().to_string();
+            let message = e.inner().to_string();
+            grape_error(&path, &message)
+        })
+    }
+}
+
+/// Grape's text for a field of a typed request struct that failed with serde's `message` at
+/// `path` (`.` when the failure is the struct's own, as a missing field is).
+fn grape_error(path: &str, message: &str) -> ApiError {
+    let at = |key: &str| -> String {
+        match path {
+            "." | "" => key.to_owned(),
+            p => format!("{p}.{key}"),
+        }
+    };
+    if let Some(field) = message
+        .strip_prefix("missing field `")
+        .and_then(|m| m.strip_suffix('`'))
+    {
+        return ApiError::Param(format!("{} is missing", at(field)));
+    }
+    let key = if path == "." { "parameters" } else { path };
+    if message == lenient::MISSING {
+        ApiError::Param(format!("{key} is missing"))
+    } else if message == lenient::NOT_VALID || message.starts_with("unknown variant") {
+        not_valid_value(key)
+    } else {
+        invalid(key)
+    }
+}
+
+/// Field readers for typed request structs (`#[serde(default, deserialize_with = "…")]`), each
+/// the typed twin of one of [`Params`]' accessors: Grape's coercions (`"true"`, `"1"`, `"yes"`
+/// are true; numbers in strings are numbers; a lone string is a one-element array), and `null`
+/// kept apart from absence where an update must tell "leave it" from "clear it".
+pub(super) mod lenient {
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer};
+    use serde_json::Value;
+
+    /// The error text of a required parameter that is absent or null.
+    pub(in crate::http) const MISSING: &str = "is missing";
+    /// The error text of a value outside the parameter's allowed set.
+    pub(in crate::http) const NOT_VALID: &str = "does not have a valid value";
+    const INVALID: &str = "is invalid";
+
+    fn text(v: Value) -> Result<Option<String>, &'static str> {
+        match v {
+            Value::Null => Ok(None),
+            Value::String(s) => Ok(Some(s)),
+            Value::Number(n) => Ok(Some(n.to_string())),
+            Value::Bool(b) => Ok(Some(b.to_string())),
+            _ => Err(INVALID),
+        }
+    }
+
+    fn integer(v: Value) -> Result<Option<i64>, &'static str> {
+        match v {
+            Value::Null => Ok(None),
+            Value::Number(n) => n.as_i64().map(Some).ok_or(INVALID),
+            Value::String(s) => s.trim().parse().map(Some).map_err(|_| INVALID),
+            _ => Err(INVALID),
+        }
+    }
+
+    /// A string (numbers and Booleans as their text); absent and null are `None`.
+    pub(in crate::http) fn string<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<String>, D::Error> {
+        text(Value::deserialize(d)?).map_err(D::Error::custom)
+    }
+
+    /// A string that must be given: null reads as missing, as in Grape.
+    pub(in crate::http) fn required_string<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<String, D::Error> {
+        string(d)?.ok_or_else(|| D::Error::custom(MISSING))
+    }
+
+    /// A string where null (`Some(None)`) differs from absence (`None`, the field's default).
+    pub(in crate::http) fn nullable_string<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<String>>, D::Error> {
+        string(d).map(Some)
+    }
+
+    /// A Boolean; absent and null are `None`.
+    pub(in crate::http) fn bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+        nullable_bool(d).map(Option::flatten)
+    }
+
+    /// A Boolean where null (`Some(None)`) differs from absence (`None`).
+    pub(in crate::http) fn nullable_bool<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<bool>>, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Null => Ok(Some(None)),
+            v => super::coerce_bool(&v)
+                .map(|b| Some(Some(b)))
+                .ok_or_else(|| D::Error::custom(INVALID)),
+        }
+    }
+
+    /// An integer (also in a string); absent and null are `None`.
+    pub(in crate::http) fn int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        integer(Value::deserialize(d)?).map_err(D::Error::custom)
+    }
+
+    /// An integer where null (`Some(None)`) differs from absence (`None`).
+    pub(in crate::http) fn nullable_int<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<i64>>, D::Error> {
+        int(d).map(Some)
+    }
+
+    /// An array of strings; a lone string is a one-element array; absent and null are `None`.
+    pub(in crate::http) fn strings<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Vec<String>>, D::Error> {
+        match Value::deserialize(d)? {
+            Value::Null => Ok(None),
+            Value::String(s) => Ok(Some(vec![s])),
+            Value::Array(items) => items
+                .into_iter()
+                .map(|v| match v {
+                    Value::String(s) => Ok(s),
+                    _ => Err(D::Error::custom(INVALID)),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            _ => Err(D::Error::custom(INVALID)),
+        }
     }
 }
 

@@ -7,14 +7,17 @@
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde_json::{json, Value};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::MaybeUser;
 use super::error::ApiError;
+use super::openapi::{Pagination, ProjectId};
 use super::pagination::page_request;
-use super::params::{not_valid_value, Params};
+use super::params::{lenient, not_valid_value, Params};
 use super::projects::find_project;
 use super::{views, AppState};
 use crate::model::access::Caller;
@@ -23,22 +26,22 @@ use crate::model::mirror_settings::MirrorRequest;
 use crate::service::mirrors;
 use crate::service::projects::{admit, numeric_id};
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/projects/{id}/remote_mirrors", get(list).post(create))
-        .route(
-            "/projects/{id}/remote_mirrors/{mirror_id}",
-            get(show).put(update).post(update).delete(remove),
-        )
-        .route("/projects/{id}/remote_mirrors/{mirror_id}/sync", post(sync))
-        .route(
-            "/projects/{id}/remote_mirrors/{mirror_id}/public_key",
-            get(public_key),
-        )
-        .route(
-            "/projects/{id}/remote_mirrors/{mirror_id}/public_key/rotate",
-            post(rotate_key),
-        )
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show, update, remove))
+        .routes(routes!(sync))
+        .routes(routes!(public_key))
+        .routes(routes!(rotate_key))
+}
+
+/// The `:mirror_id` segment.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // documentation only: handlers take the segment as a string
+struct MirrorId {
+    /// The mirror's id.
+    mirror_id: i64,
 }
 
 /// The before-filter: the project, and the caller's right to administer its mirrors.
@@ -71,23 +74,53 @@ async fn find_mirror(
     Ok(mirrors::find_mirror(state, project.id, id).await?)
 }
 
+/// A mirror's settings as `POST` and `PUT` take them. `url` is required when creating; on
+/// `PUT` every parameter is optional and an absent one is left as it is.
+#[derive(Debug, Deserialize, ToSchema)]
+struct MirrorBody {
+    /// The mirror's URL (`https://`, `http://`, `ssh://`, `git://` or scp-like `user@host:path`).
+    /// Credentials in it are sealed and never shown again. Required when creating.
+    #[serde(default, deserialize_with = "lenient::string")]
+    url: Option<String>,
+    /// Whether pushes update the mirror (default false).
+    #[serde(default, deserialize_with = "lenient::nullable_bool")]
+    enabled: Option<Option<bool>>,
+    /// `password` (default) or `ssh_public_key`.
+    #[serde(default, deserialize_with = "lenient::string")]
+    auth_method: Option<String>,
+    /// Leave refs that diverged on the mirror alone instead of overwriting them.
+    #[serde(default, deserialize_with = "lenient::nullable_bool")]
+    keep_divergent_refs: Option<Option<bool>>,
+    /// Push only protected branches (exclusive with `mirror_branch_regex`).
+    #[serde(default, deserialize_with = "lenient::nullable_bool")]
+    only_protected_branches: Option<Option<bool>>,
+    /// Push only branches matching this RE2 regular expression; null or empty clears it.
+    #[serde(default, deserialize_with = "lenient::nullable_string")]
+    mirror_branch_regex: Option<Option<String>>,
+    /// The SSH host keys to trust, in known_hosts form (pinned before the first push).
+    #[serde(default, deserialize_with = "lenient::strings")]
+    host_keys: Option<Vec<String>>,
+    /// The type of the SSH key pair made for `ssh_public_key`: `ed25519` (default), `ecdsa` or `rsa`.
+    #[serde(default, deserialize_with = "lenient::string")]
+    ssh_key_type: Option<String>,
+}
+
 /// A create or update request's parameters. On create `url` is required and `auth_method` is a
 /// declared parameter (an unknown value is a 400 before anything else is looked at).
 fn read_request(params: &Params, creating: bool) -> Result<MirrorRequest, ApiError> {
-    let url = if creating {
-        Some(params.required_string("url")?)
-    } else {
-        params.string("url")?.flatten()
-    };
+    let body: MirrorBody = params.parse()?;
+    if creating && body.url.is_none() {
+        return Err(ApiError::Param("url is missing".into()));
+    }
     let req = MirrorRequest {
-        url,
-        enabled: params.bool("enabled")?,
-        auth_method: params.string("auth_method")?.flatten(),
-        keep_divergent_refs: params.bool("keep_divergent_refs")?,
-        only_protected_branches: params.bool("only_protected_branches")?,
-        mirror_branch_regex: params.string("mirror_branch_regex")?,
-        host_keys: params.string_array("host_keys")?,
-        ssh_key_type: match params.string("ssh_key_type")?.flatten() {
+        url: body.url,
+        enabled: body.enabled,
+        auth_method: body.auth_method,
+        keep_divergent_refs: body.keep_divergent_refs,
+        only_protected_branches: body.only_protected_branches,
+        mirror_branch_regex: body.mirror_branch_regex,
+        host_keys: body.host_keys,
+        ssh_key_type: match body.ssh_key_type {
             None => None,
             Some(t) => Some(SshKeyType::parse(&t).ok_or_else(|| not_valid_value("ssh_key_type"))?),
         },
@@ -103,7 +136,17 @@ fn read_request(params: &Params, creating: bool) -> Result<MirrorRequest, ApiErr
     Ok(req)
 }
 
-// GET /projects/:id/remote_mirrors
+/// A mirror's SSH public key (`auth_method: ssh_public_key`), to install on the remote.
+#[derive(Debug, Serialize, ToSchema)]
+struct PublicKey {
+    /// The key in OpenSSH's one-line form.
+    public_key: String,
+}
+
+/// List a project's remote mirrors (Maintainer or admin).
+#[utoipa::path(get, path = "/projects/{id}/remote_mirrors", tag = "remote_mirrors",
+    params(ProjectId, Pagination),
+    responses((status = 200, description = "The mirrors, paginated", body = Vec<views::RemoteMirrorEntity>)))]
 async fn list(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
@@ -139,7 +182,10 @@ async fn list(
     Ok(state.page_response(&uri, page, paged.total, items))
 }
 
-// GET /projects/:id/remote_mirrors/:mirror_id
+/// Get one remote mirror.
+#[utoipa::path(get, path = "/projects/{id}/remote_mirrors/{mirror_id}", tag = "remote_mirrors",
+    params(ProjectId, MirrorId),
+    responses((status = 200, description = "The mirror", body = views::RemoteMirrorEntity)))]
 async fn show(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
@@ -150,33 +196,48 @@ async fn show(
     Ok(Json(views::remote_mirror((&mirror).into())))
 }
 
-// GET /projects/:id/remote_mirrors/:mirror_id/public_key
+/// Get the SSH public key of a mirror that authenticates with one (404 otherwise).
+#[utoipa::path(get, path = "/projects/{id}/remote_mirrors/{mirror_id}/public_key", tag = "remote_mirrors",
+    params(ProjectId, MirrorId),
+    responses((status = 200, description = "The public key", body = PublicKey)))]
 async fn public_key(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
     Path((id, mirror_id)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PublicKey>, ApiError> {
     let project = mirror_project(&state, &id, user.as_ref()).await?;
     let mirror = find_mirror(&state, &project, &mirror_id).await?;
     let key = mirrors::public_key(&mirror).ok_or(ApiError::NotFoundPlain)?;
-    Ok(Json(json!({"public_key": key})))
+    Ok(Json(PublicKey {
+        public_key: key.to_owned(),
+    }))
 }
 
-// POST /projects/:id/remote_mirrors/:mirror_id/public_key/rotate (not in GitLab)
+/// Replace a mirror's SSH key pair with a new one (not in GitLab); the old key keeps working
+/// until the new one has been accepted by the remote once.
+#[utoipa::path(post, path = "/projects/{id}/remote_mirrors/{mirror_id}/public_key/rotate", tag = "remote_mirrors",
+    params(ProjectId, MirrorId),
+    responses((status = 200, description = "The new public key", body = PublicKey)))]
 async fn rotate_key(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
     Path((id, mirror_id)): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PublicKey>, ApiError> {
     let project = mirror_project(&state, &id, user.as_ref()).await?;
     let mirror = find_mirror(&state, &project, &mirror_id).await?;
     let key = mirrors::rotate_key(&state, &project, &mirror)
         .await?
         .ok_or(ApiError::NotFoundPlain)?;
-    Ok(Json(json!({"public_key": key})))
+    Ok(Json(PublicKey {
+        public_key: key.to_owned(),
+    }))
 }
 
-// POST /projects/:id/remote_mirrors
+/// Create a push mirror.
+#[utoipa::path(post, path = "/projects/{id}/remote_mirrors", tag = "remote_mirrors",
+    params(ProjectId),
+    request_body(content = MirrorBody, description = "The mirror's settings; `url` is required"),
+    responses((status = 201, description = "The mirror", body = views::RemoteMirrorEntity)))]
 async fn create(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
@@ -193,7 +254,11 @@ async fn create(
         .into_response())
 }
 
-// PUT /projects/:id/remote_mirrors/:mirror_id (and POST, which @gitbeaker sends)
+/// Change a mirror's settings (`POST` too, which @gitbeaker sends).
+#[utoipa::path(method(put, post), path = "/projects/{id}/remote_mirrors/{mirror_id}", tag = "remote_mirrors",
+    params(ProjectId, MirrorId),
+    request_body(content = MirrorBody, description = "The settings to change"),
+    responses((status = 200, description = "The mirror", body = views::RemoteMirrorEntity)))]
 async fn update(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
@@ -207,7 +272,10 @@ async fn update(
     Ok(Json(views::remote_mirror((&updated).into())))
 }
 
-// POST /projects/:id/remote_mirrors/:mirror_id/sync
+/// Queue an update of the mirror now.
+#[utoipa::path(post, path = "/projects/{id}/remote_mirrors/{mirror_id}/sync", tag = "remote_mirrors",
+    params(ProjectId, MirrorId),
+    responses((status = 204, description = "The update is queued")))]
 async fn sync(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
@@ -219,7 +287,10 @@ async fn sync(
     Ok(StatusCode::NO_CONTENT)
 }
 
-// DELETE /projects/:id/remote_mirrors/:mirror_id
+/// Delete a mirror.
+#[utoipa::path(delete, path = "/projects/{id}/remote_mirrors/{mirror_id}", tag = "remote_mirrors",
+    params(ProjectId, MirrorId),
+    responses((status = 204, description = "Deleted")))]
 async fn remove(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,

@@ -15,6 +15,7 @@ mod api;
 mod bad_input;
 mod bench_smoke;
 mod case_insensitive;
+mod contract;
 mod durability;
 mod engine;
 mod group_members;
