@@ -1,8 +1,20 @@
 //! The API contract: the OpenAPI document `/api/v4/openapi.json` serves, pinned by a snapshot
 //! (`tests/snapshots/openapi.json`) so every change to a route or a shape shows up as a diff in
-//! review.
+//! review; and schemathesis (PyPI) fuzzing the real binary against that document, on SQLite and
+//! on PostgreSQL, as a Developer and then as an admin: no 5xx, no undocumented status, no
+//! response that breaks its schema or its content type.
+//!
+//! schemathesis missing skips those tests with a printed reason, except under `CI=true`, where
+//! `.ci/run` installs it (`target/schemathesis-venv`, or `$SCHEMATHESIS`) and a missing one fails.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::json;
+
+use crate::common::binary::{create_token, ServerProcess};
+use crate::common::postgres::PostgresDb;
+use crate::common::{blocking, Body, Work};
 
 /// Where the snapshot lives, and the variable that rewrites it.
 const SNAPSHOT: &str = "tests/snapshots/openapi.json";
@@ -65,4 +77,174 @@ fn every_operation_is_documented_with_its_errors() {
             );
         }
     }
+}
+
+/// schemathesis's executable: `$SCHEMATHESIS`, else the venv `.ci/run` makes in `target/`.
+fn schemathesis() -> Option<PathBuf> {
+    let path = std::env::var_os("SCHEMATHESIS").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("target/schemathesis-venv/bin/schemathesis"),
+        PathBuf::from,
+    );
+    let runs = Command::new(&path)
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if runs {
+        return Some(path);
+    }
+    let why = format!(
+        "schemathesis not found at {} (set SCHEMATHESIS, or run .ci/run)",
+        path.display()
+    );
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{why}; under CI, .ci/run installs it"
+    );
+    eprintln!("SKIPPED: {why}");
+    None
+}
+
+/// The checks that make the contract: GitLab's clients depend on each.
+const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,\
+                      response_schema_conformance";
+
+/// Test cases per operation and phase. Each run covers ~90 operations with the examples,
+/// coverage (boundary and invalid values of every parameter) and fuzzing phases; this bounds the
+/// fuzzing phase so the four runs together stay within a few minutes on a 2-core machine.
+const MAX_EXAMPLES: &str = "12";
+
+/// A fixed seed: a failure is reproduced by rerunning the test.
+const SEED: &str = "20261202";
+
+/// schemathesis's configuration: path parameters drawn mostly from ids that exist (so the
+/// operations behind the 404 are reached too), tokens' own operations pointed at a token that is
+/// neither of the callers' (rotating or revoking the caller's own token would end the run's
+/// authentication, which is right but tests nothing further).
+fn config_toml(victim_token_id: i64) -> String {
+    format!(
+        r#"
+[dictionaries.ids]
+values = ["1", "2", "3", "root%2Fapp", "team", "team%2Fsvc"]
+
+[dictionaries.small]
+values = [1, 2, 3]
+
+[parameters]
+"path.id" = {{ dictionary = "ids", probability = 0.8 }}
+"path.mirror_id" = {{ dictionary = "small", probability = 0.8 }}
+"path.hook_id" = {{ dictionary = "small", probability = 0.8 }}
+"path.user_id" = {{ dictionary = "small", probability = 0.8 }}
+"path.event_id" = {{ dictionary = "small", probability = 0.8 }}
+
+[[operations]]
+include-path-regex = "^/personal_access_tokens/"
+parameters = {{ "path.id" = "{victim_token_id}" }}
+"#
+    )
+}
+
+/// Seeds a server as the admin `root`: a project `root/app` with a pushed `main`, a tag, a
+/// protected branch, a mirror and a hook, `dev` a Developer of it; a group `team` with a
+/// project `team/svc`. Returns the id of a third user's token for the token operations.
+async fn seed(server: &ServerProcess, admin: &str, dev: &str, victim: &str) -> i64 {
+    let api = server.api(admin);
+    let app = api.create_project("app").await;
+    let who = server.api(dev).request("GET", "/user", Body::None).await;
+    api.add_member(app.id, who.body["id"].as_i64().unwrap(), 30)
+        .await;
+    let push_url = server.push_url(admin, "app");
+    blocking(move || {
+        let work = Work::new();
+        work.commit("first");
+        work.git(&["tag", "v1"]);
+        work.push(&push_url, &["main", "v1"]);
+    })
+    .await;
+    api.protect_branch(app.id, "main").await;
+    api.create_mirror(app.id, "http://127.0.0.1:9/mirror.git", true)
+        .await;
+    let hook = api
+        .request(
+            "POST",
+            &format!("/projects/{}/hooks", app.id),
+            Body::Json(json!({"url": "http://127.0.0.1:9/hook", "push_events": true})),
+        )
+        .await;
+    assert_eq!(hook.status, 201, "{}", hook.text);
+    let team = api.create_group("team", None).await;
+    api.create_project_with(json!({"name": "svc", "namespace_id": team.id}))
+        .await;
+    let tokens = server
+        .api(victim)
+        .request("GET", "/personal_access_tokens", Body::None)
+        .await;
+    tokens.body[0]["id"].as_i64().unwrap()
+}
+
+/// Runs schemathesis against `server` as the holder of `token`; fails with its report.
+fn fuzz(tool: &Path, server: &ServerProcess, token: &str, config: &Path, label: &str) {
+    let reports = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/schemathesis")
+        .join(label);
+    let out = Command::new(tool)
+        .arg("--config-file")
+        .arg(config)
+        .arg("run")
+        .arg(format!("{}/api/v4/openapi.json", server.base()))
+        .args(["--url", &format!("{}/api/v4", server.base())])
+        .args(["--header", &format!("PRIVATE-TOKEN: {token}")])
+        .args(["--checks", CHECKS])
+        .args(["--phases", "examples,coverage,fuzzing"])
+        .args(["--max-examples", MAX_EXAMPLES, "--seed", SEED])
+        .args(["--workers", "2", "--request-timeout", "30"])
+        .args(["--suppress-health-check", "all", "--no-color"])
+        .args(["--report", "junit", "--report-dir"])
+        .arg(&reports)
+        .env("SCHEMATHESIS_HOOKS", "")
+        .output()
+        .expect("run schemathesis");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "schemathesis ({label}) found failures:\n{stdout}\n{stderr}\nserver log:\n{}",
+        server.log_tail()
+    );
+    eprintln!(
+        "schemathesis ({label}):\n{}",
+        stdout.lines().rev().take(12).collect::<Vec<_>>().join("\n")
+    );
+}
+
+/// The whole contract run on one database: seed, fuzz as the Developer, then as the admin.
+async fn contract_run(database: Option<&str>, label: &str) {
+    let Some(tool) = schemathesis() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let admin = create_token(&data, database, "root", true);
+    let dev = create_token(&data, database, "dev", false);
+    let victim = create_token(&data, database, "victim", false);
+    let server = ServerProcess::start(&data, database, &["--allow-local-network"], &[]);
+    let victim_id = seed(&server, &admin, &dev, &victim).await;
+    let config = dir.path().join("schemathesis.toml");
+    std::fs::write(&config, config_toml(victim_id)).unwrap();
+    let label = label.to_owned();
+    blocking(move || {
+        fuzz(&tool, &server, &dev, &config, &format!("{label}-developer"));
+        fuzz(&tool, &server, &admin, &config, &format!("{label}-admin"));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schemathesis_finds_nothing_on_sqlite() {
+    contract_run(None, "sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schemathesis_finds_nothing_on_postgres() {
+    let Some(db) = PostgresDb::create_or_skip().await else {
+        return;
+    };
+    contract_run(Some(&db.url), "postgres").await;
 }
