@@ -4,16 +4,19 @@
 
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::{json, Value};
+use axum::response::Response;
+use axum::Json;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::{CurrentUser, MaybeUser};
 use super::error::{ruby_inspect, ApiError};
+use super::openapi::{GroupId, Pagination};
 use super::pagination::page_request;
-use super::params::{not_valid_value, Params};
-use super::projects::{list_filter, list_page};
+use super::params::{lenient, not_valid_value, Params};
+use super::projects::{list_page, ProjectListQuery};
 use super::{views, AppState};
 use crate::model::access::{
     AccessLevel, Caller, ProjectCreationLevel, SubgroupCreationLevel, Visibility,
@@ -24,13 +27,13 @@ use crate::service::error::ServiceError;
 use crate::service::groups::{self, GroupRequest, GroupUpdate};
 use crate::store::{GroupFilter, GroupOrder, GroupScope, PageRequest, ProjectFilter, Viewer};
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/groups", get(list).post(create))
-        .route("/groups/{id}", get(show).put(update).delete(remove))
-        .route("/groups/{id}/subgroups", get(subgroups))
-        .route("/groups/{id}/descendant_groups", get(descendant_groups))
-        .route("/groups/{id}/projects", get(projects))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show, update, remove))
+        .routes(routes!(subgroups))
+        .routes(routes!(descendant_groups))
+        .routes(routes!(projects))
 }
 
 /// Resolves `:id` (numeric id or URL-encoded full path) and the caller's standing in it, as
@@ -43,55 +46,83 @@ pub(super) async fn find_group(
     Ok(groups::find_group(state, id, user).await?)
 }
 
-/// An optional visibility parameter.
-fn visibility(params: &Params) -> Result<Option<Visibility>, ApiError> {
-    match params.string("visibility")?.flatten() {
-        None => Ok(None),
-        Some(v) => Visibility::parse(&v)
-            .map(Some)
-            .ok_or_else(|| not_valid_value("visibility")),
-    }
+/// A `visibility` parameter's value (`visibility does not have a valid value` for one that is
+/// not `private`, `internal` or `public`).
+fn visibility(value: Option<&str>) -> Result<Option<Visibility>, ApiError> {
+    value
+        .map(|v| Visibility::parse(v).ok_or_else(|| not_valid_value("visibility")))
+        .transpose()
 }
 
-/// The creation rules a request sets, if any.
+/// The creation rules a request sets, if any, from its `project_creation_level` and
+/// `subgroup_creation_level`.
 fn creation_levels(
-    params: &Params,
+    project: Option<&str>,
+    subgroup: Option<&str>,
 ) -> Result<(Option<ProjectCreationLevel>, Option<SubgroupCreationLevel>), ApiError> {
-    let project = match params.string("project_creation_level")?.flatten() {
-        None => None,
-        Some(v) => Some(
-            ProjectCreationLevel::parse(&v)
-                .ok_or_else(|| not_valid_value("project_creation_level"))?,
-        ),
-    };
-    let subgroup = match params.string("subgroup_creation_level")?.flatten() {
-        None => None,
-        Some(v) => Some(
-            SubgroupCreationLevel::parse(&v)
-                .ok_or_else(|| not_valid_value("subgroup_creation_level"))?,
-        ),
-    };
+    let project = project
+        .map(|v| {
+            ProjectCreationLevel::parse(v).ok_or_else(|| not_valid_value("project_creation_level"))
+        })
+        .transpose()?;
+    let subgroup = subgroup
+        .map(|v| {
+            SubgroupCreationLevel::parse(v)
+                .ok_or_else(|| not_valid_value("subgroup_creation_level"))
+        })
+        .transpose()?;
     Ok((project, subgroup))
 }
 
-/// GitLab's group list filters from `params`; `all_available` defaults to what GitLab's does
+/// GitLab's group list filters, on `GET /groups`, `/groups/:id/subgroups` and
+/// `/groups/:id/descendant_groups`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct GroupListQuery {
+    /// Only groups whose name or own path contains this, case-insensitively.
+    #[serde(default, deserialize_with = "lenient::string")]
+    search: Option<String>,
+    /// Every group the caller may see, not only those they are a member of (default: true for
+    /// an admin and below a group, false otherwise).
+    #[serde(default, deserialize_with = "lenient::bool")]
+    all_available: Option<bool>,
+    /// Only groups the caller is a direct Owner of (default false).
+    #[serde(default, deserialize_with = "lenient::bool")]
+    owned: Option<bool>,
+    /// Only groups where the caller has at least this access level: 10, 20, 30, 40 or 50.
+    #[serde(default, deserialize_with = "lenient::int")]
+    min_access_level: Option<i64>,
+    /// Only top-level groups (default false).
+    #[serde(default, deserialize_with = "lenient::bool")]
+    top_level_only: Option<bool>,
+    /// Only groups of this visibility: `private`, `internal` or `public`.
+    #[serde(default, deserialize_with = "lenient::string")]
+    visibility: Option<String>,
+    /// `name` (default), `path`, `id` or `similarity` (by name).
+    #[serde(default, deserialize_with = "lenient::string")]
+    order_by: Option<String>,
+    /// `asc` (default) or `desc`.
+    #[serde(default, deserialize_with = "lenient::string")]
+    sort: Option<String>,
+}
+
+/// GitLab's group list filters from the query; `all_available` defaults to what GitLab's does
 /// (every visible group for an admin and within a group, the caller's own groups otherwise).
 fn group_filter(
-    params: &Params,
+    query: GroupListQuery,
     user: Option<&User>,
     scope: GroupScope,
 ) -> Result<GroupFilter, ApiError> {
-    let flag = |key: &str| -> Result<Option<bool>, ApiError> { Ok(params.bool(key)?.flatten()) };
-    let order = match params.string("order_by")?.flatten() {
+    let order = match query.order_by.as_deref() {
         None => GroupOrder::default(),
-        Some(o) => GroupOrder::parse(&o).ok_or_else(|| not_valid_value("order_by"))?,
+        Some(o) => GroupOrder::parse(o).ok_or_else(|| not_valid_value("order_by"))?,
     };
-    let ascending = match params.string("sort")?.flatten().as_deref() {
+    let ascending = match query.sort.as_deref() {
         None | Some("asc") => true,
         Some("desc") => false,
         Some(_) => return Err(not_valid_value("sort")),
     };
-    let min_access_level = match params.int("min_access_level")? {
+    let min_access_level = match query.min_access_level {
         None => None,
         Some(l) => {
             Some(AccessLevel::from_i64(l).ok_or_else(|| not_valid_value("min_access_level"))?)
@@ -100,12 +131,12 @@ fn group_filter(
     let default_all = user.is_some_and(|u| u.is_admin) || scope != GroupScope::All;
     Ok(GroupFilter {
         scope,
-        search: params.string("search")?.flatten(),
-        all_available: flag("all_available")?.unwrap_or(default_all),
-        owned: flag("owned")?.unwrap_or(false),
+        search: query.search,
+        all_available: query.all_available.unwrap_or(default_all),
+        owned: query.owned.unwrap_or(false),
         min_access_level,
-        top_level_only: flag("top_level_only")?.unwrap_or(false),
-        visibility: visibility(params)?,
+        top_level_only: query.top_level_only.unwrap_or(false),
+        visibility: visibility(query.visibility.as_deref())?,
         order,
         ascending,
     })
@@ -127,7 +158,7 @@ async fn list_groups(
         today: &today,
     };
     let paged = state.store.groups_for(viewer, filter, page).await?;
-    let items: Vec<Value> = paged
+    let items: Vec<views::GroupEntity> = paged
         .items
         .iter()
         .map(|(g, _)| views::group(g, &state.external_url))
@@ -135,18 +166,24 @@ async fn list_groups(
     Ok(state.page_response(uri, page, paged.total, items))
 }
 
-// GET /groups
+/// List the groups the caller may see (GitLab's filters).
+#[utoipa::path(get, path = "/groups", tag = "groups",
+    params(GroupListQuery, Pagination),
+    responses((status = 200, description = "The groups, paginated", body = Vec<views::GroupEntity>)))]
 async fn list(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
     OriginalUri(uri): OriginalUri,
     params: Params,
 ) -> Result<Response, ApiError> {
-    let filter = group_filter(&params, user.as_ref(), GroupScope::All)?;
+    let filter = group_filter(params.parse()?, user.as_ref(), GroupScope::All)?;
     list_groups(&state, user.as_ref(), &filter, &params, &uri).await
 }
 
-// GET /groups/:id/subgroups
+/// List a group's direct subgroups the caller may see.
+#[utoipa::path(get, path = "/groups/{id}/subgroups", tag = "groups",
+    params(GroupId, GroupListQuery, Pagination),
+    responses((status = 200, description = "The subgroups, paginated", body = Vec<views::GroupEntity>)))]
 async fn subgroups(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
@@ -155,11 +192,18 @@ async fn subgroups(
     params: Params,
 ) -> Result<Response, ApiError> {
     let (group, _) = find_group(&state, &id, user.as_ref()).await?;
-    let filter = group_filter(&params, user.as_ref(), GroupScope::Children(group.id()))?;
+    let filter = group_filter(
+        params.parse()?,
+        user.as_ref(),
+        GroupScope::Children(group.id()),
+    )?;
     list_groups(&state, user.as_ref(), &filter, &params, &uri).await
 }
 
-// GET /groups/:id/descendant_groups
+/// List every group below a group that the caller may see.
+#[utoipa::path(get, path = "/groups/{id}/descendant_groups", tag = "groups",
+    params(GroupId, GroupListQuery, Pagination),
+    responses((status = 200, description = "The descendant groups, paginated", body = Vec<views::GroupEntity>)))]
 async fn descendant_groups(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
@@ -168,11 +212,27 @@ async fn descendant_groups(
     params: Params,
 ) -> Result<Response, ApiError> {
     let (group, _) = find_group(&state, &id, user.as_ref()).await?;
-    let filter = group_filter(&params, user.as_ref(), GroupScope::Descendants(group.id()))?;
+    let filter = group_filter(
+        params.parse()?,
+        user.as_ref(),
+        GroupScope::Descendants(group.id()),
+    )?;
     list_groups(&state, user.as_ref(), &filter, &params, &uri).await
 }
 
-// GET /groups/:id/projects
+/// `GET /groups/:id/projects`' own parameter (the project list filters come with it).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct GroupProjectsQuery {
+    /// Include the projects of every group below (default false).
+    #[serde(default, deserialize_with = "lenient::bool")]
+    include_subgroups: Option<bool>,
+}
+
+/// List a group's projects the caller may see (GitLab's project list filters).
+#[utoipa::path(get, path = "/groups/{id}/projects", tag = "groups",
+    params(GroupId, GroupProjectsQuery, ProjectListQuery, Pagination),
+    responses((status = 200, description = "The projects, paginated", body = Vec<views::ProjectListItem>)))]
 async fn projects(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
@@ -181,12 +241,13 @@ async fn projects(
     params: Params,
 ) -> Result<Response, ApiError> {
     let (group, _) = find_group(&state, &id, user.as_ref()).await?;
-    let include_subgroups = params.bool("include_subgroups")?.flatten().unwrap_or(false);
+    let own: GroupProjectsQuery = params.parse()?;
+    let query: ProjectListQuery = params.parse()?;
     let filter = ProjectFilter {
-        group: Some((group.id(), include_subgroups)),
-        ..list_filter(&params)?
+        group: Some((group.id(), own.include_subgroups.unwrap_or(false))),
+        ..query.filter()?
     };
-    list_page(&state, user.as_ref(), true, &filter, &params, &uri).await
+    list_page(&state, user.as_ref(), true, &filter, &query, &params, &uri).await
 }
 
 /// The group's detail entity: with the first 100 of its projects the caller may see, unless
@@ -196,7 +257,7 @@ async fn detail(
     group: &Group,
     user: Option<&User>,
     with_projects: bool,
-) -> Result<Value, ApiError> {
+) -> Result<views::GroupDetailEntity, ApiError> {
     let projects = if with_projects {
         let today = today(state);
         let viewer = Viewer {
@@ -239,15 +300,46 @@ fn save_failed(e: ServiceError) -> ApiError {
     }
 }
 
-// POST /groups
+/// `POST /groups`' parameters.
+#[derive(Debug, Deserialize, ToSchema)]
+struct CreateGroupBody {
+    /// The group's name.
+    #[serde(default, deserialize_with = "lenient::string")]
+    #[schema(required = true, value_type = String)]
+    name: Option<String>,
+    /// The group's path (its last URL segment).
+    #[serde(default, deserialize_with = "lenient::string")]
+    #[schema(required = true, value_type = String)]
+    path: Option<String>,
+    /// The parent group's id, to create a subgroup (default: a top-level group).
+    #[serde(default, deserialize_with = "lenient::int")]
+    parent_id: Option<i64>,
+    /// The description (default: none).
+    #[serde(default, deserialize_with = "lenient::string")]
+    description: Option<String>,
+    /// `private` (default), `internal` or `public`; a subgroup no more open than its parent.
+    #[serde(default, deserialize_with = "lenient::string")]
+    visibility: Option<String>,
+    /// Who may create projects: `noone`, `administrator`, `owner`, `maintainer` or
+    /// `developer` (default).
+    #[serde(default, deserialize_with = "lenient::string")]
+    project_creation_level: Option<String>,
+    /// Who may create subgroups: `owner` or `maintainer` (default).
+    #[serde(default, deserialize_with = "lenient::string")]
+    subgroup_creation_level: Option<String>,
+}
+
+/// Create a group, or a subgroup with `parent_id`; the caller becomes its Owner.
+#[utoipa::path(post, path = "/groups", tag = "groups",
+    request_body(content = CreateGroupBody, description = "The group; `name` and `path` are required"),
+    responses((status = 201, description = "The group with its projects", body = views::GroupDetailEntity)))]
 async fn create(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     params: Params,
-) -> Result<Response, ApiError> {
-    let name = params.string("name")?.flatten();
-    let path = params.string("path")?.flatten();
-    let missing: Vec<&str> = [("name", &name), ("path", &path)]
+) -> Result<(StatusCode, Json<views::GroupDetailEntity>), ApiError> {
+    let body: CreateGroupBody = params.parse()?;
+    let missing: Vec<&str> = [("name", &body.name), ("path", &body.path)]
         .iter()
         .filter(|(_, v)| v.is_none())
         .map(|(k, _)| *k)
@@ -256,14 +348,16 @@ async fn create(
         let text: Vec<String> = missing.iter().map(|k| format!("{k} is missing")).collect();
         return Err(ApiError::Param(text.join(", ")));
     }
-    let parent_id = params.int("parent_id")?.map(|id| id.to_string());
-    let (project_creation_level, subgroup_creation_level) = creation_levels(&params)?;
+    let (project_creation_level, subgroup_creation_level) = creation_levels(
+        body.project_creation_level.as_deref(),
+        body.subgroup_creation_level.as_deref(),
+    )?;
     let req = GroupRequest {
-        name: name.unwrap_or_default(),
-        path: path.unwrap_or_default(),
-        parent_id,
-        description: params.string("description")?.flatten(),
-        visibility: visibility(&params)?,
+        visibility: visibility(body.visibility.as_deref())?,
+        name: body.name.unwrap_or_default(),
+        path: body.path.unwrap_or_default(),
+        parent_id: body.parent_id.map(|id| id.to_string()),
+        description: body.description,
         project_creation_level,
         subgroup_creation_level,
     };
@@ -271,37 +365,82 @@ async fn create(
         .await
         .map_err(save_failed)?;
     let body = detail(&state, &group, Some(&user), true).await?;
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    Ok((StatusCode::CREATED, Json(body)))
 }
 
-// GET /groups/:id
+/// `GET /groups/:id`'s parameter.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct GroupShowQuery {
+    /// Include the group's projects (the first 100 the caller may see) (default true).
+    #[serde(default, deserialize_with = "lenient::bool")]
+    with_projects: Option<bool>,
+}
+
+/// Get one group, with its projects unless `with_projects=false`.
+#[utoipa::path(get, path = "/groups/{id}", tag = "groups",
+    params(GroupId, GroupShowQuery),
+    responses((status = 200, description = "The group", body = views::GroupDetailEntity)))]
 async fn show(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
     Path(id): Path<String>,
     params: Params,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<views::GroupDetailEntity>, ApiError> {
     let (group, _) = find_group(&state, &id, user.as_ref()).await?;
-    let with_projects = params.bool("with_projects")?.flatten().unwrap_or(true);
+    let query: GroupShowQuery = params.parse()?;
+    let with_projects = query.with_projects.unwrap_or(true);
     Ok(Json(
         detail(&state, &group, user.as_ref(), with_projects).await?,
     ))
 }
 
-// PUT /groups/:id
+/// `PUT /groups/:id`'s parameters; an absent one is left as it is.
+#[derive(Debug, Deserialize, ToSchema)]
+struct UpdateGroupBody {
+    /// The new name (carried into every descendant's full name).
+    #[serde(default, deserialize_with = "lenient::string")]
+    name: Option<String>,
+    /// The new path (carried into every descendant's full path).
+    #[serde(default, deserialize_with = "lenient::string")]
+    path: Option<String>,
+    /// The new description; null clears it.
+    #[serde(default, deserialize_with = "lenient::nullable_string")]
+    description: Option<Option<String>>,
+    /// `private`, `internal` or `public`: within the parent's, and no more closed than
+    /// anything below.
+    #[serde(default, deserialize_with = "lenient::string")]
+    visibility: Option<String>,
+    /// Who may create projects: `noone`, `administrator`, `owner`, `maintainer` or `developer`.
+    #[serde(default, deserialize_with = "lenient::string")]
+    project_creation_level: Option<String>,
+    /// Who may create subgroups: `owner` or `maintainer`.
+    #[serde(default, deserialize_with = "lenient::string")]
+    subgroup_creation_level: Option<String>,
+}
+
+/// Change a group's settings (Owner or admin).
+#[utoipa::path(put, path = "/groups/{id}", tag = "groups",
+    params(GroupId),
+    request_body(content = UpdateGroupBody, description = "The settings to change"),
+    responses((status = 200, description = "The group with its projects", body = views::GroupDetailEntity)))]
 async fn update(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
     params: Params,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<views::GroupDetailEntity>, ApiError> {
     let (group, caller) = find_group(&state, &id, Some(&user)).await?;
-    let (project_creation_level, subgroup_creation_level) = creation_levels(&params)?;
+    let body: UpdateGroupBody = params.parse()?;
+    let (project_creation_level, subgroup_creation_level) = creation_levels(
+        body.project_creation_level.as_deref(),
+        body.subgroup_creation_level.as_deref(),
+    )?;
     let changes = GroupUpdate {
-        name: params.string("name")?.flatten(),
-        path: params.string("path")?.flatten(),
-        description: params.string("description")?,
-        visibility: visibility(&params)?,
+        visibility: visibility(body.visibility.as_deref())?,
+        name: body.name,
+        path: body.path,
+        description: body.description,
         project_creation_level,
         subgroup_creation_level,
     };
@@ -309,17 +448,16 @@ async fn update(
     Ok(Json(detail(&state, &updated, Some(&user), true).await?))
 }
 
-// DELETE /groups/:id
+/// Delete a group with its subgroups and projects (Owner or admin).
+#[utoipa::path(delete, path = "/groups/{id}", tag = "groups",
+    params(GroupId),
+    responses((status = 202, description = "Deleted", body = views::AcceptedEntity)))]
 async fn remove(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+) -> Result<(StatusCode, Json<views::AcceptedEntity>), ApiError> {
     let (group, caller) = find_group(&state, &id, Some(&user)).await?;
     groups::delete_group(&state, &group, caller).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({"message": "202 Accepted"})),
-    )
-        .into_response())
+    Ok((StatusCode::ACCEPTED, Json(views::accepted())))
 }

@@ -3,26 +3,56 @@
 
 use axum::extract::{OriginalUri, Path, State};
 use axum::response::Response;
-use axum::routing::get;
-use axum::{Json, Router};
-use serde_json::Value;
+use axum::Json;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::CurrentUser;
 use super::error::ApiError;
+use super::openapi::Pagination;
 use super::pagination::page_request;
-use super::params::Params;
+use super::params::{lenient, Params};
 use super::{views, AppState};
 use crate::service::auth::today;
 use crate::service::namespaces::find_namespace;
 use crate::store::Viewer;
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/namespaces", get(list))
-        .route("/namespaces/{id}", get(show))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(show))
 }
 
-// GET /namespaces
+/// The `:id` of a namespace: its numeric id or its URL-encoded full path.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // documentation only: the handler takes the segment as a string
+struct NamespaceId {
+    /// The ID or URL-encoded full path of the namespace.
+    id: String,
+}
+
+/// `GET /namespaces`' filters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct NamespaceListQuery {
+    /// Only the caller's own namespace and the groups they are an Owner of (default false).
+    #[serde(default, deserialize_with = "lenient::bool")]
+    owned_only: Option<bool>,
+    /// Only top-level namespaces (default false).
+    #[serde(default, deserialize_with = "lenient::bool")]
+    top_level_only: Option<bool>,
+    /// Only namespaces whose name or own path contains this, case-insensitively.
+    #[serde(default, deserialize_with = "lenient::string")]
+    search: Option<String>,
+}
+
+/// List the caller's own namespace and the groups they are a member of (every one for an admin).
+#[utoipa::path(get, path = "/namespaces", tag = "namespaces",
+    params(NamespaceListQuery, Pagination),
+    responses((status = 200, description = "The namespaces, paginated", body = Vec<views::NamespaceEntity>)))]
 async fn list(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -30,26 +60,24 @@ async fn list(
     params: Params,
 ) -> Result<Response, ApiError> {
     let page = page_request(&params)?;
-    let flag =
-        |key: &str| -> Result<bool, ApiError> { Ok(params.bool(key)?.flatten().unwrap_or(false)) };
+    let query: NamespaceListQuery = params.parse()?;
     let today = today(&state);
     let viewer = Viewer {
         user_id: Some(user.id),
         is_admin: user.is_admin,
         today: &today,
     };
-    let search = params.string("search")?.flatten();
     let paged = state
         .store
         .namespaces_for(
             viewer,
-            flag("owned_only")?,
-            flag("top_level_only")?,
-            search.as_deref(),
+            query.owned_only.unwrap_or(false),
+            query.top_level_only.unwrap_or(false),
+            query.search.as_deref(),
             page,
         )
         .await?;
-    let items: Vec<Value> = paged
+    let items: Vec<views::NamespaceEntity> = paged
         .items
         .iter()
         .map(|n| views::namespace(n, None, &state.external_url))
@@ -57,12 +85,15 @@ async fn list(
     Ok(state.page_response(&uri, page, paged.total, items))
 }
 
-// GET /namespaces/:id
+/// Get one namespace the caller may see (with its member count for a group's Owners).
+#[utoipa::path(get, path = "/namespaces/{id}", tag = "namespaces",
+    params(NamespaceId),
+    responses((status = 200, description = "The namespace", body = views::NamespaceEntity)))]
 async fn show(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<views::NamespaceEntity>, ApiError> {
     let found = find_namespace(&state, &id, &user).await?;
     let members = match &found.group {
         Some(g) if found.caller.can_admin_group() => Some(

@@ -4,15 +4,18 @@
 
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
-use serde_json::{json, Value};
+use axum::response::Response;
+use axum::Json;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::{CurrentUser, MaybeUser};
 use super::error::ApiError;
+use super::openapi::{Pagination, ProjectId};
 use super::pagination::page_request;
-use super::params::{not_valid_value, Params};
+use super::params::{lenient, not_valid_value, Params};
 use super::{views, AppState};
 use crate::model::access::{Caller, Visibility};
 use crate::model::entities::{Project, User};
@@ -20,13 +23,13 @@ use crate::service::error::ServiceError;
 use crate::service::projects::{self, ProjectChanges, ProjectRequest};
 use crate::store::{ProjectFilter, ProjectOrder, Viewer};
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/projects", get(list).post(create))
-        .route("/projects/{id}", get(show).put(update).delete(remove))
-        .route("/projects/{id}/archive", post(archive))
-        .route("/projects/{id}/unarchive", post(unarchive))
-        .route("/projects/{id}/transfer", put(transfer))
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show, update, remove))
+        .routes(routes!(archive))
+        .routes(routes!(unarchive))
+        .routes(routes!(transfer))
 }
 
 /// Resolves `:id` (numeric id or URL-encoded `namespace/path`) and the caller's standing in it,
@@ -39,93 +42,125 @@ pub(super) async fn find_project(
     Ok(projects::find_project(state, id, user).await?)
 }
 
-// POST /projects
+/// A `visibility` parameter's value (`visibility does not have a valid value` for one that is
+/// not `private`, `internal` or `public`).
+fn parse_visibility(value: Option<String>) -> Result<Option<Visibility>, ApiError> {
+    value
+        .map(|v| Visibility::parse(&v).ok_or_else(|| not_valid_value("visibility")))
+        .transpose()
+}
+
+/// `POST /projects`' parameters: at least one of `name` and `path`.
+#[derive(Debug, Deserialize, ToSchema)]
+struct CreateProjectBody {
+    /// The project's name (default: the path). At least one of `name` and `path` is required.
+    #[serde(default, deserialize_with = "lenient::string")]
+    name: Option<String>,
+    /// The project's path (default: derived from the name as GitLab does).
+    #[serde(default, deserialize_with = "lenient::string")]
+    path: Option<String>,
+    /// The namespace to create the project in, by id or full path (default: the caller's own).
+    #[serde(default, deserialize_with = "lenient::string")]
+    namespace_id: Option<String>,
+    /// The namespace by full path, when `namespace_id` is not given.
+    #[serde(default, deserialize_with = "lenient::string")]
+    namespace_path: Option<String>,
+    /// The description (default: none).
+    #[serde(default, deserialize_with = "lenient::string")]
+    description: Option<String>,
+    /// The default branch (default: set by the first push).
+    #[serde(default, deserialize_with = "lenient::string")]
+    default_branch: Option<String>,
+    /// `private` (default), `internal` or `public`; in a group, no more open than the group.
+    #[serde(default, deserialize_with = "lenient::string")]
+    visibility: Option<String>,
+}
+
+/// Create a project (in the caller's namespace unless another is named).
+#[utoipa::path(post, path = "/projects", tag = "projects",
+    request_body(content = CreateProjectBody, description = "The project; `name` or `path` is required"),
+    responses((status = 201, description = "The project", body = views::ProjectEntity)))]
 async fn create(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     params: Params,
-) -> Result<Response, ApiError> {
-    let name = params.string("name")?.flatten();
-    let path = params.string("path")?.flatten();
-    if name.is_none() && path.is_none() {
+) -> Result<(StatusCode, Json<views::ProjectEntity>), ApiError> {
+    let body: CreateProjectBody = params.parse()?;
+    if body.name.is_none() && body.path.is_none() {
         return Err(ApiError::Param(
             "name, path are missing, at least one parameter must be provided".into(),
         ));
     }
-    let visibility = match params.string("visibility")?.flatten() {
-        None => Visibility::Private,
-        Some(v) => Visibility::parse(&v).ok_or_else(|| not_valid_value("visibility"))?,
-    };
-    let namespace = match params.string("namespace_id")?.flatten() {
-        Some(ns) => Some(ns),
-        None => params.string("namespace_path")?.flatten(),
-    };
+    let visibility = parse_visibility(body.visibility)?.unwrap_or(Visibility::Private);
     let req = ProjectRequest {
-        name,
-        path,
-        namespace,
-        description: params.string("description")?.flatten(),
-        default_branch: params.string("default_branch")?.flatten(),
+        name: body.name,
+        path: body.path,
+        namespace: body.namespace_id.or(body.namespace_path),
+        description: body.description,
+        default_branch: body.default_branch,
         visibility,
     };
     let (project, level) = projects::create_project(&state, &user, req).await?;
     Ok((
         StatusCode::CREATED,
         Json(views::project(&project, level, &state.external_url)),
-    )
-        .into_response())
+    ))
 }
 
-/// The keys of GitLab's `simple` project entity.
-const SIMPLE_KEYS: &[&str] = &[
-    "id",
-    "description",
-    "name",
-    "name_with_namespace",
-    "path",
-    "path_with_namespace",
-    "created_at",
-    "default_branch",
-    "tag_list",
-    "topics",
-    "ssh_url_to_repo",
-    "http_url_to_repo",
-    "web_url",
-    "readme_url",
-    "forks_count",
-    "avatar_url",
-    "star_count",
-    "last_activity_at",
-    "namespace",
-];
+/// GitLab's project list filters, on `GET /projects` and `GET /groups/:id/projects`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct ProjectListQuery {
+    /// Only projects whose name or path contains this, case-insensitively.
+    #[serde(default, deserialize_with = "lenient::string")]
+    search: Option<String>,
+    /// Only projects in the caller's own namespace (default false).
+    #[serde(default, deserialize_with = "lenient::bool")]
+    owned: Option<bool>,
+    /// Only projects the caller is a member of (default false).
+    #[serde(default, deserialize_with = "lenient::bool")]
+    membership: Option<bool>,
+    /// Only projects of this visibility: `private`, `internal` or `public`.
+    #[serde(default, deserialize_with = "lenient::string")]
+    visibility: Option<String>,
+    /// Only archived (true) or only unarchived (false) projects (default: both).
+    #[serde(default, deserialize_with = "lenient::bool")]
+    archived: Option<bool>,
+    /// `id`, `name`, `path`, `created_at` (default), `updated_at` or `last_activity_at`.
+    #[serde(default, deserialize_with = "lenient::string")]
+    order_by: Option<String>,
+    /// `asc` or `desc` (default).
+    #[serde(default, deserialize_with = "lenient::string")]
+    sort: Option<String>,
+    /// Show GitLab's simple entity (fewer keys, no `permissions`) (default false).
+    #[serde(default, deserialize_with = "lenient::bool")]
+    simple: Option<bool>,
+}
 
-/// GitLab's list filters from `params`.
-pub(super) fn list_filter(params: &Params) -> Result<ProjectFilter, ApiError> {
-    let flag =
-        |key: &str| -> Result<bool, ApiError> { Ok(params.bool(key)?.flatten().unwrap_or(false)) };
-    let visibility = match params.string("visibility")?.flatten() {
-        None => None,
-        Some(v) => Some(Visibility::parse(&v).ok_or_else(|| not_valid_value("visibility"))?),
-    };
-    let order = match params.string("order_by")?.flatten() {
-        None => ProjectOrder::default(),
-        Some(o) => ProjectOrder::parse(&o).ok_or_else(|| not_valid_value("order_by"))?,
-    };
-    let ascending = match params.string("sort")?.flatten().as_deref() {
-        None | Some("desc") => false,
-        Some("asc") => true,
-        Some(_) => return Err(not_valid_value("sort")),
-    };
-    Ok(ProjectFilter {
-        group: None,
-        search: params.string("search")?.flatten(),
-        owned: flag("owned")?,
-        membership: flag("membership")?,
-        visibility,
-        archived: params.bool("archived")?.flatten(),
-        order,
-        ascending,
-    })
+impl ProjectListQuery {
+    /// GitLab's list filters from the query.
+    pub(super) fn filter(&self) -> Result<ProjectFilter, ApiError> {
+        let visibility = parse_visibility(self.visibility.clone())?;
+        let order = match self.order_by.as_deref() {
+            None => ProjectOrder::default(),
+            Some(o) => ProjectOrder::parse(o).ok_or_else(|| not_valid_value("order_by"))?,
+        };
+        let ascending = match self.sort.as_deref() {
+            None | Some("desc") => false,
+            Some("asc") => true,
+            Some(_) => return Err(not_valid_value("sort")),
+        };
+        Ok(ProjectFilter {
+            group: None,
+            search: self.search.clone(),
+            owned: self.owned.unwrap_or(false),
+            membership: self.membership.unwrap_or(false),
+            visibility,
+            archived: self.archived,
+            order,
+            ascending,
+        })
+    }
 }
 
 /// One page of projects as GitLab lists them (`simple` keeps the simple entity's keys).
@@ -134,11 +169,11 @@ pub(super) async fn list_page(
     user: Option<&User>,
     all: bool,
     filter: &ProjectFilter,
+    query: &ProjectListQuery,
     params: &Params,
     uri: &axum::http::Uri,
 ) -> Result<Response, ApiError> {
     let page = page_request(params)?;
-    let simple = params.bool("simple")?.flatten().unwrap_or(false);
     let today = crate::service::auth::today(state);
     let viewer = Viewer {
         user_id: user.map(|u| u.id),
@@ -146,52 +181,82 @@ pub(super) async fn list_page(
         today: &today,
     };
     let paged = state.store.projects_for(viewer, all, filter, page).await?;
-    let items: Vec<Value> = paged
-        .items
-        .iter()
-        .map(|(p, level)| {
-            let mut entity = views::project(p, *level, &state.external_url);
-            if simple {
-                if let Some(obj) = entity.as_object_mut() {
-                    obj.retain(|k, _| SIMPLE_KEYS.contains(&k.as_str()));
-                }
-            }
-            entity
-        })
-        .collect();
-    Ok(state.page_response(uri, page, paged.total, items))
+    let url = &state.external_url;
+    Ok(if query.simple.unwrap_or(false) {
+        let items: Vec<_> = paged
+            .items
+            .iter()
+            .map(|(p, _)| views::project_simple(p, url))
+            .collect();
+        state.page_response(uri, page, paged.total, items)
+    } else {
+        let items: Vec<_> = paged
+            .items
+            .iter()
+            .map(|(p, level)| views::project(p, *level, url))
+            .collect();
+        state.page_response(uri, page, paged.total, items)
+    })
 }
 
-// GET /projects
+/// List the projects the caller may see (GitLab's filters).
+#[utoipa::path(get, path = "/projects", tag = "projects",
+    params(ProjectListQuery, Pagination),
+    responses((status = 200, description = "The projects, paginated", body = Vec<views::ProjectListItem>)))]
 async fn list(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     OriginalUri(uri): OriginalUri,
     params: Params,
 ) -> Result<Response, ApiError> {
-    let filter = list_filter(&params)?;
-    list_page(&state, Some(&user), true, &filter, &params, &uri).await
+    let query: ProjectListQuery = params.parse()?;
+    let filter = query.filter()?;
+    list_page(&state, Some(&user), true, &filter, &query, &params, &uri).await
 }
 
-// PUT /projects/:id
+/// `PUT /projects/:id`'s parameters; an absent one is left as it is.
+#[derive(Debug, Deserialize, ToSchema)]
+struct UpdateProjectBody {
+    /// The new name.
+    #[serde(default, deserialize_with = "lenient::string")]
+    name: Option<String>,
+    /// The new path (Owner or admin).
+    #[serde(default, deserialize_with = "lenient::string")]
+    path: Option<String>,
+    /// The new description; null clears it.
+    #[serde(default, deserialize_with = "lenient::nullable_string")]
+    description: Option<Option<String>>,
+    /// The new default branch; it must exist once the repository has branches.
+    #[serde(default, deserialize_with = "lenient::string")]
+    default_branch: Option<String>,
+    /// `private`, `internal` or `public` (Owner or admin).
+    #[serde(default, deserialize_with = "lenient::string")]
+    visibility: Option<String>,
+    /// Archive (true) or unarchive (false) the project (Owner or admin).
+    #[serde(default, deserialize_with = "lenient::bool")]
+    archived: Option<bool>,
+}
+
+/// Change a project's settings (Maintainers; the path, visibility and archiving need an Owner).
+#[utoipa::path(put, path = "/projects/{id}", tag = "projects",
+    params(ProjectId),
+    request_body(content = UpdateProjectBody, description = "The settings to change"),
+    responses((status = 200, description = "The project", body = views::ProjectEntity)))]
 async fn update(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
     params: Params,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<views::ProjectEntity>, ApiError> {
     let (project, caller) = find_project(&state, &id, Some(&user)).await?;
-    let visibility = match params.string("visibility")?.flatten() {
-        None => None,
-        Some(v) => Some(Visibility::parse(&v).ok_or_else(|| not_valid_value("visibility"))?),
-    };
+    let body: UpdateProjectBody = params.parse()?;
     let changes = ProjectChanges {
-        name: params.string("name")?.flatten(),
-        path: params.string("path")?.flatten(),
-        description: params.string("description")?,
-        default_branch: params.string("default_branch")?.flatten(),
-        visibility,
-        archived: params.bool("archived")?.flatten(),
+        visibility: parse_visibility(body.visibility)?,
+        name: body.name,
+        path: body.path,
+        description: body.description,
+        default_branch: body.default_branch,
+        archived: body.archived,
     };
     let updated = projects::update_project(&state, &project, caller, changes).await?;
     Ok(Json(views::project(
@@ -207,7 +272,7 @@ async fn set_archived(
     user: &User,
     id: &str,
     archived: bool,
-) -> Result<Response, ApiError> {
+) -> Result<(StatusCode, Json<views::ProjectEntity>), ApiError> {
     let (project, caller) = find_project(state, id, Some(user)).await?;
     let changes = ProjectChanges {
         archived: Some(archived),
@@ -217,25 +282,30 @@ async fn set_archived(
     Ok((
         StatusCode::CREATED,
         Json(views::project(&updated, caller.level, &state.external_url)),
-    )
-        .into_response())
+    ))
 }
 
-// POST /projects/:id/archive
+/// Archive a project: it becomes read-only and its mirrors are no longer pushed (Owner or admin).
+#[utoipa::path(post, path = "/projects/{id}/archive", tag = "projects",
+    params(ProjectId),
+    responses((status = 201, description = "The archived project", body = views::ProjectEntity)))]
 async fn archive(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+) -> Result<(StatusCode, Json<views::ProjectEntity>), ApiError> {
     set_archived(&state, &user, &id, true).await
 }
 
-// POST /projects/:id/unarchive
+/// Unarchive a project (Owner or admin).
+#[utoipa::path(post, path = "/projects/{id}/unarchive", tag = "projects",
+    params(ProjectId),
+    responses((status = 201, description = "The unarchived project", body = views::ProjectEntity)))]
 async fn unarchive(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+) -> Result<(StatusCode, Json<views::ProjectEntity>), ApiError> {
     set_archived(&state, &user, &id, false).await
 }
 
@@ -251,16 +321,28 @@ fn transfer_failed(e: ServiceError) -> ApiError {
     }
 }
 
-// PUT /projects/:id/transfer
+/// `PUT /projects/:id/transfer`'s parameters.
+#[derive(Debug, Deserialize, ToSchema)]
+struct TransferBody {
+    /// The namespace to move the project to, by id or full path.
+    #[serde(deserialize_with = "lenient::required_string")]
+    namespace: String,
+}
+
+/// Move a project to another namespace (Owner or admin, who may create projects there).
+#[utoipa::path(put, path = "/projects/{id}/transfer", tag = "projects",
+    params(ProjectId),
+    request_body(content = TransferBody, description = "The new namespace"),
+    responses((status = 200, description = "The moved project", body = views::ProjectEntity)))]
 async fn transfer(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
     params: Params,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<views::ProjectEntity>, ApiError> {
     let (project, caller) = find_project(&state, &id, Some(&user)).await?;
-    let target = params.required_string("namespace")?;
-    let moved = projects::transfer_project(&state, &project, caller, &user, &target)
+    let body: TransferBody = params.parse()?;
+    let moved = projects::transfer_project(&state, &project, caller, &user, &body.namespace)
         .await
         .map_err(transfer_failed)?;
     let (moved, caller) = find_project(&state, &moved.id.to_string(), Some(&user)).await?;
@@ -271,12 +353,15 @@ async fn transfer(
     )))
 }
 
-// GET /projects/:id
+/// Get one project.
+#[utoipa::path(get, path = "/projects/{id}", tag = "projects",
+    params(ProjectId),
+    responses((status = 200, description = "The project", body = views::ProjectEntity)))]
 async fn show(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<views::ProjectEntity>, ApiError> {
     let (project, caller) = find_project(&state, &id, user.as_ref()).await?;
     Ok(Json(views::project(
         &project,
@@ -285,17 +370,16 @@ async fn show(
     )))
 }
 
-// DELETE /projects/:id
+/// Delete a project and its repository (Owner or admin).
+#[utoipa::path(delete, path = "/projects/{id}", tag = "projects",
+    params(ProjectId),
+    responses((status = 202, description = "Deleted", body = views::AcceptedEntity)))]
 async fn remove(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+) -> Result<(StatusCode, Json<views::AcceptedEntity>), ApiError> {
     let (project, caller) = find_project(&state, &id, Some(&user)).await?;
     projects::delete_project(&state, &project, caller).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({"message": "202 Accepted"})),
-    )
-        .into_response())
+    Ok((StatusCode::ACCEPTED, Json(views::accepted())))
 }
