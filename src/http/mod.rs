@@ -42,16 +42,16 @@ impl AppState {
 
     /// One page of a list read whole and already in order, each shown item rendered by
     /// `render`, with GitLab's pagination headers.
-    pub fn page_of_list<T>(
+    pub fn page_of_list<T, R: serde::Serialize>(
         &self,
         uri: &axum::http::Uri,
         page: crate::store::PageRequest,
         list: &[T],
-        render: impl FnMut(&T) -> serde_json::Value,
+        render: impl FnMut(&T) -> R,
     ) -> axum::response::Response {
         let total = list.len() as i64;
         let start = usize::try_from(page.offset().min(total)).unwrap_or(usize::MAX);
-        let shown: Vec<serde_json::Value> = list
+        let shown: Vec<R> = list
             .iter()
             .skip(start)
             .take(usize::try_from(page.per_page).unwrap_or(usize::MAX))
@@ -96,16 +96,16 @@ async fn outside_api(
 /// `/api/v4`'s routes and the OpenAPI document collected from them as they are registered.
 fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, api) = utoipa_axum::router::OpenApiRouter::with_openapi(openapi::base())
-        .merge(users::router().into())
-        .merge(projects::router().into())
-        .merge(groups::router().into())
-        .merge(namespaces::router().into())
-        .merge(members::router().into())
+        .merge(users::router())
+        .merge(projects::router())
+        .merge(groups::router())
+        .merge(namespaces::router())
+        .merge(members::router())
         .merge(protected_branches::router().into())
         .merge(remote_mirrors::router())
         .merge(hooks::router().into())
         .merge(repository::router().into())
-        .merge(tokens::router().into())
+        .merge(tokens::router())
         .merge(ssh_host_keys::router().into())
         .split_for_parts();
     (router, openapi::finish(api))
