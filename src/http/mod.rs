@@ -101,12 +101,12 @@ fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(groups::router())
         .merge(namespaces::router())
         .merge(members::router())
-        .merge(protected_branches::router().into())
+        .merge(protected_branches::router())
         .merge(remote_mirrors::router())
-        .merge(hooks::router().into())
-        .merge(repository::router().into())
+        .merge(hooks::router())
+        .merge(repository::router())
         .merge(tokens::router())
-        .merge(ssh_host_keys::router().into())
+        .merge(ssh_host_keys::router())
         .split_for_parts();
     (router, openapi::finish(api))
 }

@@ -1,8 +1,9 @@
 //! Request parameters the way GitLab's Grape API takes them: the query string, a JSON body, a
-//! form-urlencoded body and a multipart body all merge into one map (body over query), and typed
-//! accessors coerce values with Grape's rules and error texts (`url is missing`, `enabled is invalid`).
-//! Each operation declares its parameters as a typed struct ([`Params::parse`], its fields read
-//! through [`lenient`]); the same struct documents the operation in the OpenAPI document.
+//! form-urlencoded body and a multipart body all merge into one map (body over query). Each
+//! operation declares its parameters as a typed struct ([`Params::parse`]) whose fields read
+//! their values through [`lenient`], with Grape's coercions and error texts (`url is missing`,
+//! `enabled is invalid`); the same struct documents the operation in the OpenAPI document. The
+//! per-key accessors are those readers' twins, kept for the fuzz target and the tests.
 
 use axum::extract::{FromRequest, Multipart, Request};
 use axum::http::header::CONTENT_TYPE;
@@ -260,6 +261,7 @@ impl Params {
 
     /// A string parameter. Numbers are taken as their decimal text; arrays and objects are invalid.
     /// `Some(None)` means an explicit null.
+    #[cfg(any(test, fuzzing))]
     pub(super) fn string(&self, key: &str) -> Result<Option<Option<String>>, ApiError> {
         match self.0.get(key) {
             None => Ok(None),
@@ -272,6 +274,7 @@ impl Params {
     }
 
     /// A string that must be present (`<key> is missing`); null reads as missing, as in Grape.
+    #[cfg(any(test, fuzzing))]
     pub(super) fn required_string(&self, key: &str) -> Result<String, ApiError> {
         self.string(key)?
             .flatten()
@@ -279,6 +282,7 @@ impl Params {
     }
 
     /// A Boolean parameter; `Some(None)` is an explicit null.
+    #[cfg(any(test, fuzzing))]
     pub(super) fn bool(&self, key: &str) -> Result<Option<Option<bool>>, ApiError> {
         match self.0.get(key) {
             None => Ok(None),
@@ -444,13 +448,6 @@ pub(super) mod lenient {
     /// An integer (also in a string); absent and null are `None`.
     pub(in crate::http) fn int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
         integer(Value::deserialize(d)?).map_err(D::Error::custom)
-    }
-
-    /// An integer where null (`Some(None)`) differs from absence (`None`).
-    pub(in crate::http) fn nullable_int<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<Option<i64>>, D::Error> {
-        int(d).map(Some)
     }
 
     /// An array of strings; a lone string is a one-element array; absent and null are `None`.

@@ -8,12 +8,16 @@
 
 use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::MaybeUser;
 use super::error::ApiError;
-use super::params::Params;
+use super::openapi::ProjectId;
+use super::params::{lenient, Params};
 use super::remote_mirrors::mirror_project;
 use super::{views, AppState};
 use crate::model::entities::User;
@@ -22,17 +26,36 @@ use crate::service::ssh_host_keys::{detect, INVALID_URL};
 /// The suffix of GitLab's web route after the project's full path.
 const WEB_SUFFIX: &str = "/-/mirror/ssh_host_keys.json";
 
-pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/projects/{id}/mirror/ssh_host_keys", get(api))
+/// Only the `/api/v4` route is documented: GitLab's web route is served from the router's
+/// fallback, outside the API.
+pub(super) fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(api))
 }
 
-// GET /projects/:id/mirror/ssh_host_keys
+/// The scan's parameters, on either route.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ScanQuery {
+    /// The `ssh://` URL of the remote whose host to scan (`Invalid URL` when missing).
+    #[serde(default, deserialize_with = "lenient::string")]
+    #[param(required = true)]
+    ssh_url: Option<String>,
+    /// `known_hosts` text to compare the keys found with (`host_keys_changed`).
+    #[serde(default, deserialize_with = "lenient::string")]
+    compare_host_keys: Option<String>,
+}
+
+/// Detect the SSH host keys of a mirror's remote (Maintainer or admin), to pin them as the
+/// mirror's `host_keys`.
+#[utoipa::path(get, path = "/projects/{id}/mirror/ssh_host_keys", tag = "ssh_host_keys",
+    params(ProjectId, ScanQuery),
+    responses((status = 200, description = "The keys found", body = views::SshHostKeysEntity)))]
 async fn api(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
     Path(id): Path<String>,
     params: Params,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<views::SshHostKeysEntity>, ApiError> {
     detect_for(&state, &id, user.as_ref(), &params).await
 }
 
@@ -69,12 +92,12 @@ async fn detect_for(
     project: &str,
     user: Option<&User>,
     params: &Params,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<views::SshHostKeysEntity>, ApiError> {
     mirror_project(state, project, user).await?;
-    let Some(ssh_url) = params.string("ssh_url")?.flatten() else {
+    let query: ScanQuery = params.parse()?;
+    let Some(ssh_url) = query.ssh_url else {
         return Err(ApiError::BadRequest(INVALID_URL.into()));
     };
-    let compare = params.string("compare_host_keys")?.flatten();
-    let found = detect(state, &ssh_url, compare.as_deref()).await?;
+    let found = detect(state, &ssh_url, query.compare_host_keys.as_deref()).await?;
     Ok(Json(views::ssh_host_keys(&found)))
 }

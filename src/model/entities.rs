@@ -403,3 +403,17 @@ impl From<&RemoteMirror> for MirrorSummary {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::gitlab_time;
+
+    #[test]
+    fn times_have_milliseconds_and_z() {
+        assert_eq!(
+            gitlab_time(1_578_331_922_823).as_deref(),
+            Some("2020-01-06T17:32:02.823Z")
+        );
+        assert_eq!(gitlab_time(0).as_deref(), Some("1970-01-01T00:00:00.000Z"));
+    }
+}

@@ -1,7 +1,5 @@
 //! GitLab's remote-mirror entity and its host-key detection answer.
 
-use serde_json::{json, Value};
-
 use crate::model::entities::{gitlab_time, MirrorSummary};
 use crate::model::host_keys::fingerprints;
 use crate::service::ssh_host_keys::Detection;
@@ -59,26 +57,86 @@ fn host_key_fingerprints(known_hosts: Option<&str>) -> Vec<HostKey> {
         .collect()
 }
 
-/// GitLab's host-key detection answer: `known_hosts`, one fingerprint per line of it (GitLab's
-/// `{type, bits, fingerprint, index}` plus the `fingerprint_sha256` its mirror entity shows), and
-/// `host_keys_changed`.
-pub(in crate::http) fn ssh_host_keys(found: &Detection) -> Value {
-    let fingerprints: Vec<Value> = found
-        .fingerprints
-        .iter()
-        .map(|f| {
-            json!({
-                "type": f.key_type,
-                "bits": f.bits,
-                "fingerprint": f.md5,
-                "fingerprint_sha256": f.sha256,
-                "index": f.index,
+/// GitLab's host-key detection answer.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub(in crate::http) struct SshHostKeysEntity {
+    /// The keys found, as `known_hosts` lines (to pin unchanged as a mirror's `host_keys`).
+    known_hosts: String,
+    /// One per line of `known_hosts`.
+    fingerprints: Vec<HostKeyFingerprint>,
+    /// Whether the keys differ from `compare_host_keys` (ignoring order, duplicates and
+    /// comments); false when nothing was compared.
+    host_keys_changed: bool,
+}
+
+/// One key found: GitLab's `{type, bits, fingerprint, index}` plus the `fingerprint_sha256`
+/// its mirror entity shows.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+struct HostKeyFingerprint {
+    /// `rsa`, `dsa`, `ecdsa`, `ed25519`, `ecdsa_sk` or `ed25519_sk`.
+    #[serde(rename = "type")]
+    key_type: &'static str,
+    /// The key's size in bits.
+    bits: u32,
+    /// The MD5 fingerprint, colon-separated hex (`2e:65:…`).
+    fingerprint: String,
+    /// The SHA-256 fingerprint (`SHA256:…`), as `ssh-keygen -l` prints it.
+    fingerprint_sha256: String,
+    /// The line of `known_hosts` the key is on, from 0.
+    index: usize,
+}
+
+/// The detection answer of `found`.
+pub(in crate::http) fn ssh_host_keys(found: &Detection) -> SshHostKeysEntity {
+    SshHostKeysEntity {
+        known_hosts: found.known_hosts.clone(),
+        fingerprints: found
+            .fingerprints
+            .iter()
+            .map(|f| HostKeyFingerprint {
+                key_type: f.key_type,
+                bits: f.bits,
+                fingerprint: f.md5.clone(),
+                fingerprint_sha256: f.sha256.clone(),
+                index: f.index,
             })
-        })
-        .collect();
-    json!({
-        "known_hosts": found.known_hosts,
-        "fingerprints": fingerprints,
-        "host_keys_changed": found.host_keys_changed,
-    })
+            .collect(),
+        host_keys_changed: found.host_keys_changed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::host_keys::Fingerprint;
+    use serde_json::json;
+
+    #[test]
+    fn detection_answers_gitlabs_shape() {
+        let found = Detection {
+            known_hosts: "[h]:22 ssh-ed25519 AAAA\n".into(),
+            fingerprints: vec![Fingerprint {
+                key_type: "ed25519",
+                bits: 256,
+                md5: "2e:65".into(),
+                sha256: "SHA256:abc".into(),
+                index: 0,
+            }],
+            host_keys_changed: true,
+        };
+        assert_eq!(
+            serde_json::to_value(ssh_host_keys(&found)).unwrap(),
+            json!({
+                "known_hosts": "[h]:22 ssh-ed25519 AAAA\n",
+                "fingerprints": [{
+                    "type": "ed25519",
+                    "bits": 256,
+                    "fingerprint": "2e:65",
+                    "fingerprint_sha256": "SHA256:abc",
+                    "index": 0,
+                }],
+                "host_keys_changed": true,
+            })
+        );
+    }
 }
