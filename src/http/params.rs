@@ -383,9 +383,9 @@ pub(super) mod lenient {
     use serde_json::Value;
 
     /// The error text of a required parameter that is absent or null.
-    pub(in crate::http) const MISSING: &str = "is missing";
+    pub(in super::super) const MISSING: &str = "is missing";
     /// The error text of a value outside the parameter's allowed set.
-    pub(in crate::http) const NOT_VALID: &str = "does not have a valid value";
+    pub(in super::super) const NOT_VALID: &str = "does not have a valid value";
     const INVALID: &str = "is invalid";
 
     fn text(v: Value) -> Result<Option<String>, &'static str> {
@@ -408,33 +408,33 @@ pub(super) mod lenient {
     }
 
     /// A string (numbers and Booleans as their text); absent and null are `None`.
-    pub(in crate::http) fn string<'de, D: Deserializer<'de>>(
+    pub(in super::super) fn string<'de, D: Deserializer<'de>>(
         d: D,
     ) -> Result<Option<String>, D::Error> {
         text(Value::deserialize(d)?).map_err(D::Error::custom)
     }
 
     /// A string that must be given: null reads as missing, as in Grape.
-    pub(in crate::http) fn required_string<'de, D: Deserializer<'de>>(
+    pub(in super::super) fn required_string<'de, D: Deserializer<'de>>(
         d: D,
     ) -> Result<String, D::Error> {
         string(d)?.ok_or_else(|| D::Error::custom(MISSING))
     }
 
     /// A string where null (`Some(None)`) differs from absence (`None`, the field's default).
-    pub(in crate::http) fn nullable_string<'de, D: Deserializer<'de>>(
+    pub(in super::super) fn nullable_string<'de, D: Deserializer<'de>>(
         d: D,
     ) -> Result<Option<Option<String>>, D::Error> {
         string(d).map(Some)
     }
 
     /// A Boolean; absent and null are `None`.
-    pub(in crate::http) fn bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    pub(in super::super) fn bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
         nullable_bool(d).map(Option::flatten)
     }
 
     /// A Boolean where null (`Some(None)`) differs from absence (`None`).
-    pub(in crate::http) fn nullable_bool<'de, D: Deserializer<'de>>(
+    pub(in super::super) fn nullable_bool<'de, D: Deserializer<'de>>(
         d: D,
     ) -> Result<Option<Option<bool>>, D::Error> {
         match Value::deserialize(d)? {
@@ -446,12 +446,12 @@ pub(super) mod lenient {
     }
 
     /// An integer (also in a string); absent and null are `None`.
-    pub(in crate::http) fn int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    pub(in super::super) fn int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
         integer(Value::deserialize(d)?).map_err(D::Error::custom)
     }
 
     /// An array of strings; a lone string is a one-element array; absent and null are `None`.
-    pub(in crate::http) fn strings<'de, D: Deserializer<'de>>(
+    pub(in super::super) fn strings<'de, D: Deserializer<'de>>(
         d: D,
     ) -> Result<Option<Vec<String>>, D::Error> {
         match Value::deserialize(d)? {
