@@ -429,7 +429,9 @@ pub(super) mod lenient {
     }
 
     /// A Boolean; absent and null are `None`.
-    pub(in super::super) fn bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
+    pub(in super::super) fn bool<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<bool>, D::Error> {
         nullable_bool(d).map(Option::flatten)
     }
 
