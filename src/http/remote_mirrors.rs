@@ -76,7 +76,8 @@ async fn find_mirror(
 
 /// A mirror's settings as `POST` and `PUT` take them. `url` is required when creating; on
 /// `PUT` every parameter is optional and an absent one is left as it is.
-#[derive(Debug, Deserialize, ToSchema)]
+// No `Debug`: it holds a credential (a password, or a URL that may carry one).
+#[derive(Deserialize, ToSchema)]
 struct MirrorBody {
     /// The mirror's URL (`https://`, `http://`, `ssh://`, `git://` or scp-like `user@host:path`).
     /// Credentials in it are sealed and never shown again. Required when creating.

@@ -135,7 +135,8 @@ async fn show_user(
 }
 
 /// A new user's account, as `POST /users` takes it.
-#[derive(Debug, Deserialize, ToSchema)]
+// No `Debug`: it holds a credential (a password, or a URL that may carry one).
+#[derive(Deserialize, ToSchema)]
 struct UserCreateBody {
     /// The login name, also the user's namespace path (required).
     #[serde(default, deserialize_with = "lenient::string")]
@@ -171,7 +172,8 @@ struct UserCreateBody {
 }
 
 /// The account changes `PUT /users/:id` takes; an absent parameter leaves its field as it is.
-#[derive(Debug, Deserialize, ToSchema)]
+// No `Debug`: it holds a credential (a password, or a URL that may carry one).
+#[derive(Deserialize, ToSchema)]
 struct UserUpdateBody {
     /// The new login name (the user's namespace path changes with it).
     #[serde(default, deserialize_with = "lenient::string")]
