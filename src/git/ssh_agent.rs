@@ -60,14 +60,16 @@ impl SshAgent {
         Ok(agent)
     }
 
-    /// Waits for the socket, then pipes the key into `ssh-add`.
+    /// Waits until the agent accepts connections, then pipes the key into `ssh-add`. The socket's
+    /// file appears at bind(), a moment before listen(): a connection in between is refused, so
+    /// the wait is for a connection that succeeds, not for the file.
     async fn load(
         &mut self,
         runner: &GitRunner,
         key: &SecretString,
         lifetime: Duration,
     ) -> std::io::Result<()> {
-        while !self.socket.exists() {
+        while tokio::net::UnixStream::connect(&self.socket).await.is_err() {
             if let Some(status) = self.process.0.try_wait()? {
                 return Err(std::io::Error::other(format!(
                     "ssh-agent exited before it listened ({status})"
