@@ -61,6 +61,8 @@ pub struct App {
     pub shutdown_grace: Duration,
     /// Recently authenticated tokens.
     pub token_cache: TokenCache,
+    /// This node's failed web sign-ins, to slow repeated ones down.
+    pub sign_in_throttle: crate::service::sessions::SignInThrottle,
     /// This node's Prometheus metrics.
     pub metrics: crate::metrics::Metrics,
     /// Clients that may read health and metrics.
@@ -119,6 +121,7 @@ impl App {
             engine: config.engine.clone(),
             shutdown_grace: config.shutdown_grace,
             token_cache: TokenCache::default(),
+            sign_in_throttle: Default::default(),
             metrics: crate::metrics::Metrics::default(),
             monitoring_allowlist: config.monitoring_allowlist.clone(),
             mailer: config.smtp.clone().map(crate::mail::Mailer::new),

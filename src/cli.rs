@@ -50,6 +50,11 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Manage user accounts and their web sign-in passwords.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
     /// Git hooks an operator may install in hosted repositories.
     Hook {
         #[command(subcommand)]
@@ -74,6 +79,47 @@ struct HookArgs {
 enum TokenCommand {
     /// Create a user if missing and print a new personal access token for it (only the token).
     Create(TokenArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum UserCommand {
+    /// Create a user with a password for the web interface (read from stdin, never from argv).
+    Create(UserCreateArgs),
+    /// Set a user's password (read from stdin); the user's web sessions end.
+    SetPassword(SetPasswordArgs),
+}
+
+#[derive(Args, Debug)]
+struct UserCreateArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// The new user's username.
+    #[arg(long)]
+    username: String,
+    /// The new user's e-mail address.
+    #[arg(long)]
+    email: String,
+    /// The new user's name. Default: the username
+    #[arg(long)]
+    name: Option<String>,
+    /// Read the password from standard input (its first line).
+    #[arg(long, required = true)]
+    password_stdin: bool,
+    /// Make the user an instance administrator.
+    #[arg(long)]
+    admin: bool,
+}
+
+#[derive(Args, Debug)]
+struct SetPasswordArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// The user whose password to set.
+    #[arg(long)]
+    username: String,
+    /// Read the password from standard input (its first line).
+    #[arg(long, required = true)]
+    password_stdin: bool,
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -284,6 +330,12 @@ pub fn main() -> ExitCode {
             Command::Hook {
                 command: HookCommand::PostReceive(args),
             } => hook_post_receive(args).await,
+            Command::User {
+                command: UserCommand::Create(args),
+            } => user_create(args).await,
+            Command::User {
+                command: UserCommand::SetPassword(args),
+            } => user_set_password(args).await,
         }
     })
 }
@@ -374,6 +426,99 @@ async fn token_create(args: TokenArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => start_failed(e.into()),
+    }
+}
+
+/// The first line of standard input, without its line ending: a password piped in.
+fn password_from_stdin() -> Result<String, ExitCode> {
+    let mut line = String::new();
+    if let Err(e) = std::io::stdin().read_line(&mut line) {
+        eprintln!("pushmirror: cannot read the password from stdin: {e}");
+        return Err(ExitCode::from(EXIT_CONFIG));
+    }
+    let password = line.trim_end_matches(['\n', '\r']).to_owned();
+    if password.is_empty() {
+        eprintln!("pushmirror: no password on stdin");
+        return Err(ExitCode::from(EXIT_CONFIG));
+    }
+    Ok(password)
+}
+
+/// Prints why a user command was refused: the field messages GitLab would give, one per line.
+fn user_refused(e: crate::service::error::ServiceError) -> ExitCode {
+    use crate::service::error::ServiceError;
+    match e {
+        ServiceError::Invalid(errors) => {
+            for m in errors.full_messages() {
+                eprintln!("pushmirror: {m}");
+            }
+            ExitCode::from(EXIT_CONFIG)
+        }
+        ServiceError::Conflict(m) | ServiceError::Refused(m) => {
+            eprintln!("pushmirror: {m}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+        ServiceError::NotFound(what) => {
+            eprintln!("pushmirror: {what} not found");
+            ExitCode::from(EXIT_CONFIG)
+        }
+        other => {
+            eprintln!("pushmirror: {other}");
+            ExitCode::from(EXIT_START)
+        }
+    }
+}
+
+/// `pushmirror user create`: a user with a password, for signing in to the web interface.
+async fn user_create(args: UserCreateArgs) -> ExitCode {
+    let config = match command_config(&args.store) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let password = match password_from_stdin() {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let app = match App::build(&config).await {
+        Ok(a) => a,
+        Err(e) => return start_failed(e),
+    };
+    let changes = crate::model::accounts::AccountChanges {
+        name: Some(args.name.unwrap_or_else(|| args.username.clone())),
+        username: Some(args.username),
+        email: Some(args.email),
+        password: Some(password),
+        admin: Some(args.admin),
+    };
+    match crate::service::users::create_account(&app, changes).await {
+        Ok(user) => {
+            println!("created user {} (id {})", user.username, user.id);
+            ExitCode::SUCCESS
+        }
+        Err(e) => user_refused(e),
+    }
+}
+
+/// `pushmirror user set-password`.
+async fn user_set_password(args: SetPasswordArgs) -> ExitCode {
+    let config = match command_config(&args.store) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let password = match password_from_stdin() {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let app = match App::build(&config).await {
+        Ok(a) => a,
+        Err(e) => return start_failed(e),
+    };
+    match crate::service::users::set_password(&app, args.username.trim(), &password).await {
+        Ok(user) => {
+            println!("password set for {}", user.username);
+            ExitCode::SUCCESS
+        }
+        Err(e) => user_refused(e),
     }
 }
 

@@ -22,6 +22,7 @@ mod ssh_host_keys;
 mod tokens;
 mod users;
 mod views;
+mod web;
 
 use axum::Router;
 
@@ -82,14 +83,22 @@ async fn refuse_malformed_path(
     }
 }
 
-/// Everything outside `/api/v4`: GitLab's host-key detection web route, else smart HTTP.
+/// Everything outside `/api/v4` and the fixed web paths: GitLab's host-key detection web route,
+/// smart HTTP, a project's web pages, else a 404 (a page for browsers, JSON for the rest).
 async fn outside_api(
     axum::extract::State(state): axum::extract::State<AppState>,
     request: axum::extract::Request,
 ) -> axum::response::Response {
-    match ssh_host_keys::web_path(request.uri().path()) {
-        Some(project) => ssh_host_keys::web(state, project, request).await,
-        None => git_http::serve(axum::extract::State(state), request).await,
+    let path = request.uri().path().to_owned();
+    if let Some(project) = ssh_host_keys::web_path(&path) {
+        return ssh_host_keys::web(state, project, request).await;
+    }
+    if git_http::is_git_path(&path) {
+        return git_http::serve(axum::extract::State(state), request).await;
+    }
+    match web::project_target(&path) {
+        Some((project, rest)) => web::serve_project(state, project, rest, request).await,
+        None => web::not_found(&request),
     }
 }
 
@@ -131,11 +140,12 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .nest("/api/v4", api)
         .merge(monitoring::router().route_layer(axum::middleware::from_fn(monitoring::label_route)))
+        .merge(web::router().route_layer(axum::middleware::from_fn(monitoring::label_route)))
         // Smart HTTP paths (`/<namespace>/<project>.git/…`, the namespace a user's or a group's
         // at any depth) and GitLab's web route for host-key detection
         // (`/<namespace>/<project>/-/mirror/…`) cannot be expressed as axum routes (a namespace
-        // has any number of segments); the fallback recognises them and answers everything else
-        // with the API's 404.
+        // has any number of segments), nor can a project's web pages; the fallback recognises
+        // them and answers everything else with a 404.
         .fallback(outside_api)
         .layer(axum::middleware::from_fn(refuse_malformed_path))
         .layer(axum::middleware::from_fn_with_state(

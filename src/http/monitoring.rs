@@ -174,6 +174,20 @@ pub(super) async fn label_route(request: Request, next: Next) -> Response {
     response
 }
 
+/// [`label_route`] for a project's web pages, whose router sees paths below the project:
+/// `/{project}/-/settings/repository`.
+pub(super) async fn label_project_route(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| format!("/{{project}}{}", m.as_str().trim_end_matches('/')));
+    let mut response = next.run(request).await;
+    if let Some(route) = route {
+        response.extensions_mut().insert(RouteLabel(route));
+    }
+    response
+}
+
 /// The label of a request no route matched: git's smart HTTP by service, else `unmatched`.
 fn fallback_route(path: &str) -> &'static str {
     if path.ends_with("/info/refs") {

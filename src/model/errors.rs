@@ -26,4 +26,19 @@ impl FieldErrors {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// Each message with its field in front, as a sentence for a person (Rails'
+    /// `full_messages`: `"Url is blocked: …"`, `"Password is too short …"`).
+    pub fn full_messages(&self) -> Vec<String> {
+        self.0
+            .iter()
+            .flat_map(|(field, messages)| {
+                let mut name = field.replace('_', " ");
+                if let Some(first) = name.get(0..1) {
+                    name = format!("{}{}", first.to_uppercase(), &name[1..]);
+                }
+                messages.iter().map(move |m| format!("{name} {m}"))
+            })
+            .collect()
+    }
 }

@@ -17,6 +17,7 @@ pub mod notifications;
 pub mod plan;
 pub mod push_rules;
 pub mod refmatch;
+pub mod sign_in;
 pub mod status;
 pub mod tokens;
 pub mod url;

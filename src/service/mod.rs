@@ -32,5 +32,6 @@ pub mod projects;
 pub mod protected_branches;
 pub mod pushes;
 pub mod repository;
+pub mod sessions;
 pub mod ssh_host_keys;
 pub mod users;

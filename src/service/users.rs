@@ -62,6 +62,11 @@ fn taken(e: StoreError) -> ServiceError {
 /// Creates a user (administrators only).
 pub async fn create(app: &App, caller: &User, c: AccountChanges) -> Result<User, ServiceError> {
     admin_only(caller)?;
+    create_account(app, c).await
+}
+
+/// Creates a user on the operator's word (`pushmirror user create`), with GitLab's field rules.
+pub async fn create_account(app: &App, c: AccountChanges) -> Result<User, ServiceError> {
     check_new(&c)?;
     let account = NewAccount {
         username: c.username.unwrap_or_default().trim().to_owned(),
@@ -107,6 +112,40 @@ pub async fn update(
         .map_err(taken)?
         .ok_or(ServiceError::NotFound("User"))?;
     app.token_cache.evict_user(id);
+    if update.password_hash.is_some() {
+        app.store.delete_user_sessions(id).await?;
+    }
+    Ok(updated)
+}
+
+/// Sets the password of the user named `username` on the operator's word
+/// (`pushmirror user set-password`), with GitLab's length rule; the user's web sessions end.
+pub async fn set_password(app: &App, username: &str, password: &str) -> Result<User, ServiceError> {
+    let user = app
+        .store
+        .users(&UserFilter {
+            username: Some(username.to_owned()),
+            ..UserFilter::default()
+        })
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(ServiceError::NotFound("User"))?;
+    let changes = AccountChanges {
+        password: Some(password.to_owned()),
+        ..AccountChanges::default()
+    };
+    check_changes(&changes)?;
+    let update = AccountUpdate {
+        password_hash: hashed(Some(password))?,
+        ..AccountUpdate::default()
+    };
+    let updated = app
+        .store
+        .update_user(user.id, &update)
+        .await?
+        .ok_or(ServiceError::NotFound("User"))?;
+    app.store.delete_user_sessions(user.id).await?;
     Ok(updated)
 }
 
@@ -138,5 +177,8 @@ pub async fn set_blocked(
         .await?
         .ok_or(ServiceError::NotFound("User"))?;
     app.token_cache.evict_user(id);
+    if blocked {
+        app.store.delete_user_sessions(id).await?;
+    }
     Ok(updated)
 }

@@ -13,6 +13,7 @@ mod mirrors;
 mod namespaces;
 mod projects;
 mod protected;
+mod sessions;
 mod users;
 
 pub use hooks::{LogStatus, NewHookLog, HOOK_DELIVERY_KIND};
@@ -26,6 +27,7 @@ pub use mirrors::mirror_job_key;
 pub use namespaces::{GroupChanges, GroupFilter, GroupForViewer, GroupOrder, GroupScope, NewGroup};
 pub use projects::{NewProject, ProjectFilter, ProjectOrder, TRANSFER_TAKEN};
 pub use protected::{AccessAction, NewAccess, NewProtection, ProtectionChanges};
+pub use sessions::Credentials;
 pub use users::{AccountUpdate, NewAccount, UserFilter};
 
 use std::str::FromStr;

@@ -194,6 +194,11 @@ fn text(status: StatusCode, message: &str) -> Response {
 }
 
 /// The app's fallback: smart HTTP for git paths, the API's JSON 404 for everything else.
+/// Whether `path` names a smart-HTTP endpoint of a repository (`/<namespace>/<project>.git/…`).
+pub(super) fn is_git_path(path: &str) -> bool {
+    GitPath::parse(path).is_some()
+}
+
 pub(super) async fn serve(State(state): State<AppState>, request: Request) -> Response {
     let Some(target) = GitPath::parse(request.uri().path()) else {
         return ApiError::NoRoute.into_response();

@@ -1,0 +1,136 @@
+//! The web interface for people: server-rendered HTML (maud templates compiled into the binary)
+//! at GitLab's paths, so habits and bookmarks carry over. Every form works without JavaScript;
+//! the script served beside the stylesheet only adds live updates, copy buttons and
+//! confirmations. Pages read and change through the same services as `/api/v4`, so a page
+//! shows and allows exactly what the API would for the same person; nobody sees a credential.
+//!
+//! `session.rs` signs people in and checks every form's CSRF token; `layout.rs` the shared page
+//! shell; `assets.rs` the stylesheet and script; `error.rs` failures as pages; one module per
+//! screen. Pages under a project (`/<namespace>/<project>` and `/<namespace>/<project>/-/…`)
+//! cannot be axum routes (a namespace has any number of segments): the router's fallback
+//! recognises them with [`project_target`] and hands them to [`project_router`] with the
+//! project's path as a [`ProjectPath`] extension.
+
+mod assets;
+mod error;
+mod layout;
+mod session;
+mod sign_in;
+
+use axum::extract::Request;
+use axum::http::header::ACCEPT;
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use tower::ServiceExt;
+
+pub(super) use error::not_found_page;
+
+use super::AppState;
+
+/// The full path of the project a project page is about (`group/sub/app`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(in crate::http) struct ProjectPath(pub String);
+
+/// The interface's pages at fixed paths.
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .merge(assets::router())
+        .merge(sign_in::router())
+}
+
+/// The pages of one project, at paths relative to the project (`/` is the project's page,
+/// `/-/settings/repository` its repository settings).
+fn project_router() -> Router<AppState> {
+    Router::new()
+}
+
+/// The most segments a project's path has (its namespace's 20 ancestors, the namespace, itself).
+const MAX_SEGMENTS: usize = 22;
+
+/// Splits a request path into a project's full path and the page below it (`/` or `/-/…`):
+/// `/org/team/app/-/settings/repository` → `("org/team/app", "/-/settings/repository")`. A
+/// project has at least a namespace and a name; segments are GitLab path characters.
+pub(super) fn project_target(path: &str) -> Option<(String, String)> {
+    let path = path.strip_prefix('/')?;
+    let (project, rest) = match path.split_once("/-/") {
+        Some((p, r)) => (p, format!("/-/{r}")),
+        None => (path.strip_suffix('/').unwrap_or(path), "/".to_owned()),
+    };
+    let segments: Vec<&str> = project.split('/').collect();
+    let ok = (2..=MAX_SEGMENTS).contains(&segments.len())
+        && segments.iter().all(|s| {
+            !s.is_empty()
+                && !s.starts_with('.')
+                && !s.ends_with(".git")
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        });
+    ok.then(|| (project.to_owned(), rest))
+}
+
+/// Serves a project page: the request's path becomes the page's path below the project.
+pub(super) async fn serve_project(
+    state: AppState,
+    project: String,
+    rest: String,
+    mut request: Request,
+) -> Response {
+    let query = request
+        .uri()
+        .query()
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
+    let Ok(uri) = format!("{rest}{query}").parse() else {
+        return not_found(&request);
+    };
+    *request.uri_mut() = uri;
+    request.extensions_mut().insert(ProjectPath(project));
+    let router = project_router()
+        .route_layer(axum::middleware::from_fn(
+            super::monitoring::label_project_route,
+        ))
+        .fallback(|request: Request| async move { not_found(&request) })
+        .with_state(state);
+    match router.oneshot(request).await {
+        Ok(r) => r,
+        Err(never) => match never {},
+    }
+}
+
+/// Whether the client is a browser asking for a page.
+pub(super) fn wants_html(request: &Request) -> bool {
+    request
+        .headers()
+        .get(ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"))
+}
+
+/// A 404 in the client's language: an HTML page for browsers, GitLab's JSON for API clients.
+pub(super) fn not_found(request: &Request) -> Response {
+    if wants_html(request) {
+        not_found_page()
+    } else {
+        super::error::ApiError::NoRoute.into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn project_pages_are_recognised_at_any_depth() {
+        assert_eq!(
+            project_target("/root/app"),
+            Some(("root/app".into(), "/".into()))
+        );
+        assert_eq!(
+            project_target("/org/team/app/-/settings/repository"),
+            Some(("org/team/app".into(), "/-/settings/repository".into()))
+        );
+        for bad in ["/root", "/", "/root/app.git", "/a//b", "/a/.b", "/a/b c"] {
+            assert_eq!(project_target(bad), None, "{bad}");
+        }
+    }
+}
