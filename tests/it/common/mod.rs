@@ -19,6 +19,7 @@ pub mod poll;
 pub mod postgres;
 pub mod receiver;
 pub mod smtp;
+pub mod web;
 pub mod work;
 
 use std::marker::PhantomData;
