@@ -86,7 +86,8 @@ async fn refuse_malformed_path(
 /// Everything outside `/api/v4` and the fixed web paths: GitLab's host-key detection web route,
 /// smart HTTP, a project's web pages, else a 404 (a page for browsers, JSON for the rest).
 async fn outside_api(
-    axum::extract::State(state): axum::extract::State<AppState>,
+    state: AppState,
+    pages: web::ProjectPages,
     request: axum::extract::Request,
 ) -> axum::response::Response {
     let path = request.uri().path().to_owned();
@@ -97,7 +98,7 @@ async fn outside_api(
         return git_http::serve(axum::extract::State(state), request).await;
     }
     match web::project_target(&path) {
-        Some((project, rest)) => web::serve_project(state, project, rest, request).await,
+        Some((project, rest)) => pages.serve(project, rest, request).await,
         None => web::not_found(&request),
     }
 }
@@ -129,6 +130,7 @@ pub fn openapi_json() -> String {
 pub fn app(state: AppState) -> Router {
     let (routes, api) = api_routes();
     let document = openapi::Document::new(&api);
+    let pages = web::ProjectPages::new(state.clone());
     let api = routes
         .route(
             "/openapi.json",
@@ -146,7 +148,11 @@ pub fn app(state: AppState) -> Router {
         // (`/<namespace>/<project>/-/mirror/…`) cannot be expressed as axum routes (a namespace
         // has any number of segments), nor can a project's web pages; the fallback recognises
         // them and answers everything else with a 404.
-        .fallback(outside_api)
+        .fallback(
+            move |axum::extract::State(state): axum::extract::State<AppState>, request| {
+                outside_api(state, pages.clone(), request)
+            },
+        )
         .layer(axum::middleware::from_fn(refuse_malformed_path))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

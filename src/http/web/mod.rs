@@ -8,7 +8,8 @@
 //! shell; `assets.rs` the stylesheet and script; `error.rs` failures as pages; one module per
 //! screen. Pages under a project (`/<namespace>/<project>` and `/<namespace>/<project>/-/…`)
 //! cannot be axum routes (a namespace has any number of segments): the router's fallback
-//! recognises them with [`project_target`] and hands them to [`project_router`] with the
+//! recognises them with [`project_target`] and hands them to [`ProjectPages`] (the routes of
+//! `project_router`) with the
 //! project's path as a [`ProjectPath`] extension.
 
 mod assets;
@@ -68,32 +69,46 @@ pub(super) fn project_target(path: &str) -> Option<(String, String)> {
     ok.then(|| (project.to_owned(), rest))
 }
 
-/// Serves a project page: the request's path becomes the page's path below the project.
-pub(super) async fn serve_project(
-    state: AppState,
-    project: String,
-    rest: String,
-    mut request: Request,
-) -> Response {
-    let query = request
-        .uri()
-        .query()
-        .map(|q| format!("?{q}"))
-        .unwrap_or_default();
-    let Ok(uri) = format!("{rest}{query}").parse() else {
-        return not_found(&request);
-    };
-    *request.uri_mut() = uri;
-    request.extensions_mut().insert(ProjectPath(project));
-    let router = project_router()
-        .route_layer(axum::middleware::from_fn(
-            super::monitoring::label_project_route,
-        ))
-        .fallback(|request: Request| async move { not_found(&request) })
-        .with_state(state);
-    match router.oneshot(request).await {
-        Ok(r) => r,
-        Err(never) => match never {},
+/// The project pages, ready to serve (built once, when the application is).
+#[derive(Clone)]
+pub(super) struct ProjectPages(Router);
+
+impl ProjectPages {
+    pub(super) fn new(state: AppState) -> ProjectPages {
+        let mut router = project_router();
+        if router.has_routes() {
+            router = router.route_layer(axum::middleware::from_fn(
+                super::monitoring::label_project_route,
+            ));
+        }
+        ProjectPages(
+            router
+                .fallback(|request: Request| async move { not_found(&request) })
+                .with_state(state),
+        )
+    }
+
+    /// Serves a project page: the request's path becomes the page's path below the project.
+    pub(super) async fn serve(
+        &self,
+        project: String,
+        rest: String,
+        mut request: Request,
+    ) -> Response {
+        let query = request
+            .uri()
+            .query()
+            .map(|q| format!("?{q}"))
+            .unwrap_or_default();
+        let Ok(uri) = format!("{rest}{query}").parse() else {
+            return not_found(&request);
+        };
+        *request.uri_mut() = uri;
+        request.extensions_mut().insert(ProjectPath(project));
+        match self.0.clone().oneshot(request).await {
+            Ok(r) => r,
+            Err(never) => match never {},
+        }
     }
 }
 
