@@ -36,4 +36,5 @@ mod ssh;
 mod tidy;
 mod tokens_api;
 mod users_admin;
+mod web_browser;
 mod web_sign_in;

@@ -13,6 +13,7 @@
 
 pub mod api;
 pub mod binary;
+pub mod browser;
 pub mod client;
 pub mod observe;
 pub mod poll;
