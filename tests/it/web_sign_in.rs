@@ -490,3 +490,27 @@ async fn styles_and_scripts_are_served_by_the_binary_with_content_hashes() {
         page.html
     );
 }
+
+#[tokio::test]
+async fn cookies_are_secure_when_the_external_url_is_https() {
+    let s = TestServer::builder()
+        .tweak(|c| c.external_url = "https://git.example.com".into())
+        .start()
+        .await;
+    let root = s.token("root", true).await;
+    user_with_password(&s, &root, "bob").await;
+    let web = WebClient::new(&s.base);
+    let form = web.get("/users/sign_in").await;
+    assert!(form.header("set-cookie").contains("; Secure"), "{form:?}");
+    let r = web
+        .post(
+            "/users/sign_in",
+            &[("user[login]", "bob"), ("user[password]", PASSWORD)],
+        )
+        .await;
+    let cookie = r.header("set-cookie");
+    assert!(
+        cookie.starts_with("_pushmirror_session=") && cookie.contains("; Secure"),
+        "{cookie}"
+    );
+}

@@ -3,6 +3,8 @@
 //   stays in their title).
 // - [data-copy="<id>"] buttons copy the value of element <id> to the clipboard.
 // - forms with data-confirm="<question>" ask before they are sent.
+// - forms with data-remote are sent in the background (the page stays; live updates show the
+//   outcome) and the flash message of the page they lead to is shown at the top.
 (function () {
   "use strict";
   function ago(then) {
@@ -41,9 +43,37 @@
       done();
     }
   });
+  function showFlash(flash) {
+    var main = document.querySelector("main");
+    if (!main || !flash) return;
+    var old = main.querySelector(":scope > .flash");
+    if (old) old.replaceWith(flash); else main.prepend(flash);
+  }
   document.addEventListener("submit", function (e) {
-    var q = e.target.getAttribute("data-confirm");
-    if (q && !window.confirm(q)) e.preventDefault();
+    var f = e.target;
+    var q = f.getAttribute("data-confirm");
+    if (q && !window.confirm(q)) { e.preventDefault(); return; }
+    if (!f.hasAttribute("data-remote") || !window.fetch) return;
+    e.preventDefault();
+    var buttons = f.querySelectorAll("button");
+    buttons.forEach(function (b) { b.disabled = true; });
+    fetch(f.action, { method: "POST", body: new URLSearchParams(new FormData(f)), credentials: "same-origin" })
+      .then(function (r) {
+        return r.text().then(function (html) {
+          var doc = new DOMParser().parseFromString(html, "text/html");
+          var flash = doc.querySelector(".flash");
+          if (!flash) {
+            flash = document.createElement("div");
+            flash.className = r.ok ? "flash notice" : "flash alert";
+            flash.setAttribute("role", r.ok ? "status" : "alert");
+            var h = doc.querySelector("h1");
+            flash.textContent = r.ok ? "Done." : (h ? h.textContent : "That did not work.");
+          }
+          showFlash(document.importNode(flash, true));
+        });
+      })
+      .catch(function () { f.submit(); })
+      .finally(function () { buttons.forEach(function (b) { b.disabled = false; }); });
   });
   refreshTimes();
   setInterval(refreshTimes, 15000);
