@@ -136,3 +136,126 @@ async fn signing_in_in_a_browser() {
     b.click_button("Sign out").await;
     b.wait_for_text("Signed out successfully.").await;
 }
+
+/// What the current page breaks of the basics: inputs without a label, buttons without text,
+/// content wider than the window (at 360 px), images without alt text. Empty when none.
+async fn accessibility_problems(b: &Browser) -> Vec<String> {
+    let v = b
+        .js(
+            "const out = [];
+             for (const el of document.querySelectorAll('input, select, textarea')) {
+               if (el.type === 'hidden') continue;
+               const named = (el.labels && el.labels.length > 0) || el.getAttribute('aria-label')
+                 || el.getAttribute('aria-labelledby');
+               if (!named) out.push('unlabelled ' + el.tagName.toLowerCase() + ' ' + (el.name || el.id));
+             }
+             for (const el of document.querySelectorAll('button, a')) {
+               const t = (el.textContent || '').trim() || el.getAttribute('aria-label') || el.title;
+               if (!t) out.push('nameless ' + el.tagName.toLowerCase() + ' ' + el.outerHTML.slice(0, 80));
+             }
+             for (const img of document.querySelectorAll('img')) {
+               if (!img.hasAttribute('alt')) out.push('img without alt ' + img.src);
+             }
+             if (document.documentElement.scrollWidth > window.innerWidth + 1)
+               out.push('wider than the window: ' + document.documentElement.scrollWidth + ' > ' + window.innerWidth);
+             if (!document.documentElement.lang) out.push('no lang');
+             if (!document.title) out.push('no title');
+             return out;",
+            vec![],
+        )
+        .await;
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Visits `path` at desktop width and at 360 px: saves both screenshots as `<name>` and
+/// `<name>-360`, checks the basics of accessibility at both widths and that every form on it
+/// refuses a post without its CSRF token; returns the number of forms.
+async fn check_page(b: &Browser, base: &str, path: &str, name: &str) -> usize {
+    b.client.set_window_size(1280, 900).await.expect("resize");
+    b.open(&format!("{base}{path}")).await;
+    let problems = accessibility_problems(b).await;
+    assert!(problems.is_empty(), "{path} at 1280 px: {problems:?}");
+    b.screenshot(name).await;
+    let forms = forms_refuse_without_csrf(b).await;
+    b.client.set_window_size(360, 800).await.expect("resize");
+    b.open(&format!("{base}{path}")).await;
+    let problems = accessibility_problems(b).await;
+    assert!(problems.is_empty(), "{path} at 360 px: {problems:?}");
+    b.screenshot(&format!("{name}-360")).await;
+    b.client.set_window_size(1280, 900).await.expect("resize");
+    forms
+}
+
+/// Checks the checkbox labelled `label` (exactly), as a click on it.
+async fn check(b: &Browser, label: &str) {
+    let id = b.label_target(label).await;
+    let el = b
+        .client
+        .find(fantoccini::Locator::Id(&id))
+        .await
+        .expect("checkbox");
+    if el.prop("checked").await.ok().flatten().as_deref() != Some("true") {
+        el.click().await.expect("check");
+    }
+}
+
+/// Clicks `button` in a form with `data-confirm` and accepts the browser's confirmation.
+async fn click_and_confirm(b: &Browser, button: &str) {
+    b.click_button(button).await;
+    let accepted = crate::common::poll_until(crate::common::browser::PAGE_WAIT, || async {
+        b.client.accept_alert().await.is_ok()
+    })
+    .await;
+    assert!(accepted, "no confirmation asked before '{button}'");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_made_in_the_browser_is_shown_once_and_revoked_there() {
+    let Some(b) = Browser::start_or_skip(1280, 900).await else {
+        return;
+    };
+    let s = TestServer::builder().start().await;
+    let root = s.token("root", true).await;
+    user_with_password(&s, &root, "alice", false).await;
+    sign_in(&b, &s.base, "alice", "/-/profile/personal_access_tokens").await;
+
+    b.fill("Token name", "deploy script").await;
+    check(&b, "api").await;
+    b.click_button("Create token").await;
+    b.wait_for_text("Your new personal access token has been created.")
+        .await;
+    b.screenshot("token_created").await;
+    let token = b
+        .js(
+            "return document.getElementById(arguments[0]).value;",
+            vec![json!(
+                b.label_target("Your new personal access token").await
+            )],
+        )
+        .await
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(token.starts_with("pmpat-"), "{token}");
+    let r = s.get("/user", &token).await;
+    assert_eq!(
+        (r.status, r.body["username"].clone()),
+        (200, json!("alice"))
+    );
+
+    // Shown once: a reload shows the token's row, never the token.
+    b.open(&format!("{}/-/profile/personal_access_tokens", s.base))
+        .await;
+    let text = b.wait_for_text("deploy script").await;
+    assert!(!b.client.source().await.unwrap().contains(&token), "{text}");
+    click_and_confirm(&b, "Revoke").await;
+    b.wait_for_text("This user has no active personal access tokens.")
+        .await;
+    assert_eq!(s.get("/user", &token).await.status, 401);
+}
