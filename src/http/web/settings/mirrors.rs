@@ -219,8 +219,8 @@ fn mirror_form(viewer: &Viewer, target: &FormTarget<'_>, v: &MirrorFormView) -> 
                 }
             }
             div class="field" {
-                span class="label" id="mirror_direction_label" { "Mirror direction" }
-                span aria-labelledby="mirror_direction_label" { "Push" }
+                span class="label" { "Mirror direction" }
+                span id="mirror_direction" { "Push" }
             }
             div class="field" {
                 label for="mirror_auth_method" { "Authentication method" }

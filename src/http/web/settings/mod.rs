@@ -24,13 +24,14 @@ use crate::model::access::Caller;
 use crate::model::entities::Project;
 use crate::service::error::ServiceError;
 
-/// The settings page's path below a project.
+/// The settings page's path below a project (its route names it too, literally, for the
+/// README check).
 const PAGE: &str = "/-/settings/repository";
 
 /// The routes of the settings page and its forms, relative to the project.
 pub(super) fn router() -> Router<AppState> {
     Router::new()
-        .route(PAGE, get(show))
+        .route("/-/settings/repository", get(show))
         .route("/-/mirrors", post(mirrors::create))
         .route("/-/mirrors/detect_host_keys", post(mirrors::detect_new))
         .route(
