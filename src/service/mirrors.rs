@@ -9,6 +9,12 @@
 //! A mirror's status starts over (`none`, no timestamps, the recorded remote state forgotten)
 //! only when its URL or credentials really change: a client that repeats the unchanged `url` on
 //! every update (gitlabform does) keeps its mirror's history.
+//!
+//! Who may administer a project's mirrors (Maintainers, Owners, admins) is decided here once
+//! ([`admit_mirror_admin`]) for the API and the settings page. The page's "Username" and
+//! "Password" fields are put into the URL by [`create_mirror_typed`] and
+//! [`update_mirror_typed`]; on an edit, blank fields keep the stored credentials only while the
+//! URL stays the same.
 
 use secrecy::{ExposeSecret, SecretString};
 
@@ -506,4 +512,60 @@ fn key_comment(app: &App) -> String {
         .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_else(|| "pushmirror".into());
     format!("git@{host}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn typed(user: &str, password: &str) -> TypedCredentials {
+        TypedCredentials {
+            user: Some(user.to_owned()),
+            password: Some(SecretString::from(password.to_owned())),
+        }
+    }
+
+    fn url(raw: &str, t: &TypedCredentials, kept: Option<&MirrorCredentials>) -> String {
+        with_typed_credentials(raw, t, kept)
+            .expose_secret()
+            .to_owned()
+    }
+
+    #[test]
+    fn typed_credentials_go_into_the_url_percent_encoded() {
+        let t = typed("bot", "p@ss:w/rd");
+        assert_eq!(
+            url("https://example.com/a.git", &t, None),
+            "https://bot:p%40ss%3Aw%2Frd@example.com/a.git"
+        );
+        // A typed field replaces its part of the URL; the other part stays.
+        assert_eq!(
+            url(
+                "https://old:secret@example.com/a.git",
+                &typed("", "new"),
+                None
+            ),
+            "https://old:new@example.com/a.git"
+        );
+    }
+
+    #[test]
+    fn blank_fields_keep_what_is_stored_and_bad_urls_stay_as_typed() {
+        let none = TypedCredentials::default();
+        assert_eq!(url("ftp://x/y", &typed("u", "p"), None), "ftp://x/y");
+        assert_eq!(url(" https://e.com/a ", &none, None), " https://e.com/a ");
+        let stored = MirrorCredentials {
+            user: Some(SecretString::from("bot".to_owned())),
+            password: Some(SecretString::from("kept".to_owned())),
+            ssh_private_key: None,
+        };
+        assert_eq!(
+            url("https://e.com/a.git", &typed("", ""), Some(&stored)),
+            "https://bot:kept@e.com/a.git"
+        );
+        assert_eq!(
+            url("https://e.com/a.git", &typed("", "fresh"), Some(&stored)),
+            "https://bot:fresh@e.com/a.git"
+        );
+    }
 }
