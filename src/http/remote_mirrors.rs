@@ -23,6 +23,7 @@ use super::{views, AppState};
 use crate::model::access::Caller;
 use crate::model::entities::{AuthMethod, Project, RemoteMirror, SshKeyType, User};
 use crate::model::mirror_settings::MirrorRequest;
+use crate::service::error::ServiceError;
 use crate::service::mirrors;
 use crate::service::projects::{admit, numeric_id};
 
@@ -53,12 +54,13 @@ pub(super) async fn mirror_project(
     admit_admin(find_project(state, id, user).await?)
 }
 
-/// Mirrors are for a project's maintainers (and admins); others get 401, as in GitLab.
-fn admit_admin((project, caller): (Project, Caller)) -> Result<Project, ApiError> {
-    if !caller.can_admin_project() {
-        return Err(ApiError::Unauthorized);
-    }
-    Ok(project)
+/// Mirrors are for a project's maintainers (and admins, `mirrors::admit_mirror_admin`); others
+/// get 401, as in GitLab.
+fn admit_admin(found: (Project, Caller)) -> Result<Project, ApiError> {
+    mirrors::admit_mirror_admin(found).map_err(|e| match e {
+        ServiceError::Forbidden => ApiError::Unauthorized,
+        e => e.into(),
+    })
 }
 
 /// The mirror named by the `:mirror_id` segment; anything but a mirror of `project` is

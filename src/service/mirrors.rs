@@ -9,18 +9,26 @@
 //! A mirror's status starts over (`none`, no timestamps, the recorded remote state forgotten)
 //! only when its URL or credentials really change: a client that repeats the unchanged `url` on
 //! every update (gitlabform does) keeps its mirror's history.
+//!
+//! Who may administer a project's mirrors (Maintainers, Owners, admins) is decided here once
+//! ([`admit_mirror_admin`]) for the API and the settings page. The page's "Username" and
+//! "Password" fields are put into the URL by [`create_mirror_typed`] and
+//! [`update_mirror_typed`]; on an edit, blank fields keep the stored credentials only while the
+//! URL stays the same.
 
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::app::App;
 use crate::credentials::{generate_ssh_key, MirrorCredentials};
-use crate::model::entities::{AuthMethod, MirrorSettings, Project, RemoteMirror, SshKeyType};
+use crate::model::access::Caller;
+use crate::model::entities::{AuthMethod, MirrorSettings, Project, RemoteMirror, SshKeyType, User};
 use crate::model::errors::FieldErrors;
 use crate::model::host_keys::known_hosts;
 use crate::model::mirror_settings::{check_ssh_auth, MirrorRequest, Switches};
 use crate::model::status::UpdateStatus;
 use crate::model::url::{
-    parse_mirror_url, ssh_login_user_error, NetworkPolicy, ParsedMirrorUrl, Scheme, UrlError,
+    parse_mirror_url, ssh_login_user_error, url_with_credentials, NetworkPolicy, ParsedMirrorUrl,
+    Scheme, UrlError,
 };
 use crate::netcheck::{resolve_checked, ResolveError};
 
@@ -32,6 +40,128 @@ pub const MAX_ENABLED_MIRRORS: i64 = 10;
 /// GitLab's refusal to sync a disabled mirror.
 const SYNC_REFUSED: &str =
     "Cannot proceed with the push mirroring. Please verify your mirror configuration.";
+
+/// Mirror settings are for a project's Maintainers and Owners (and admins): anyone else who
+/// sees the project is `Forbidden` (the API answers 401, the web interface "not found").
+pub fn admit_mirror_admin((project, caller): (Project, Caller)) -> Result<Project, ServiceError> {
+    if !caller.can_admin_project() {
+        return Err(ServiceError::Forbidden);
+    }
+    Ok(project)
+}
+
+/// The project `id` (numeric or full path) whose mirrors `user` may administer.
+pub async fn mirror_project(
+    app: &App,
+    id: &str,
+    user: Option<&User>,
+) -> Result<Project, ServiceError> {
+    admit_mirror_admin(super::projects::find_project(app, id, user).await?)
+}
+
+/// Credentials typed beside a mirror URL (the settings page's "Username" and "Password"),
+/// rather than inside it. Blank fields count as absent.
+// No `Debug`: it holds a password.
+#[derive(Default)]
+pub struct TypedCredentials {
+    pub user: Option<String>,
+    pub password: Option<SecretString>,
+}
+
+impl TypedCredentials {
+    fn user(&self) -> Option<&str> {
+        self.user.as_deref().filter(|u| !u.is_empty())
+    }
+
+    fn password(&self) -> Option<&str> {
+        self.password
+            .as_ref()
+            .map(|p| p.expose_secret())
+            .filter(|p| !p.is_empty())
+    }
+}
+
+/// `raw` with `typed` put into it: a typed user or password replaces the one written in the URL
+/// (which is otherwise kept, as the API keeps it). A URL that does not parse is returned as typed,
+/// so that the use case answers GitLab's error for it.
+fn with_typed_credentials(
+    raw: &str,
+    typed: &TypedCredentials,
+    kept: Option<&MirrorCredentials>,
+) -> SecretString {
+    if typed.user().is_none() && typed.password().is_none() && kept.is_none() {
+        return SecretString::from(raw.to_owned());
+    }
+    let split = NetworkPolicy {
+        allow_local_network: true,
+    };
+    let Ok(parsed) = parse_mirror_url(raw, split) else {
+        return SecretString::from(raw.to_owned());
+    };
+    let kept_user = kept
+        .and_then(|c| c.user.as_ref())
+        .map(|s| s.expose_secret());
+    let kept_password = kept
+        .and_then(|c| c.password.as_ref())
+        .map(|s| s.expose_secret());
+    let user = typed.user().or(parsed.user.as_deref()).or(kept_user);
+    let password = typed
+        .password()
+        .or(parsed.password.as_ref().map(|s| s.expose_secret()))
+        .or(kept_password);
+    url_with_credentials(&parsed.url, user, password)
+}
+
+/// Creates a mirror from the settings page's form: `req.url` as typed, `typed` its "Username"
+/// and "Password" fields.
+pub async fn create_mirror_typed(
+    app: &App,
+    project: &Project,
+    mut req: MirrorRequest,
+    typed: &TypedCredentials,
+) -> Result<RemoteMirror, ServiceError> {
+    if let Some(raw) = req.url.take() {
+        req.url = Some(
+            with_typed_credentials(&raw, typed, None)
+                .expose_secret()
+                .to_owned(),
+        );
+    }
+    create_mirror(app, project, req).await
+}
+
+/// Changes a mirror from the settings page's edit form. A blank "Username" or "Password" keeps
+/// the stored one while the URL (without credentials) stays the same; a mirror moved to another
+/// URL keeps no credential it was not given again, so a stored password never follows the
+/// mirror to a host it was not typed for.
+pub async fn update_mirror_typed(
+    app: &App,
+    project: &Project,
+    mirror: &RemoteMirror,
+    mut req: MirrorRequest,
+    typed: &TypedCredentials,
+) -> Result<RemoteMirror, ServiceError> {
+    if let Some(raw) = req.url.take() {
+        let policy = NetworkPolicy {
+            allow_local_network: true,
+        };
+        let same_url = parse_mirror_url(&raw, policy).is_ok_and(|p| p.url == mirror.url);
+        let stored = if same_url {
+            Some(
+                MirrorCredentials::open(&app.cipher, mirror.credentials.as_deref())
+                    .map_err(|e| ServiceError::Internal(e.to_string()))?,
+            )
+        } else {
+            None
+        };
+        req.url = Some(
+            with_typed_credentials(&raw, typed, stored.as_ref())
+                .expose_secret()
+                .to_owned(),
+        );
+    }
+    update_mirror(app, project, mirror, req).await
+}
 
 /// One mirror of `project_id`; a mirror of another project is not found.
 pub async fn find_mirror(
@@ -382,4 +512,60 @@ fn key_comment(app: &App) -> String {
         .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_else(|| "pushmirror".into());
     format!("git@{host}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn typed(user: &str, password: &str) -> TypedCredentials {
+        TypedCredentials {
+            user: Some(user.to_owned()),
+            password: Some(SecretString::from(password.to_owned())),
+        }
+    }
+
+    fn url(raw: &str, t: &TypedCredentials, kept: Option<&MirrorCredentials>) -> String {
+        with_typed_credentials(raw, t, kept)
+            .expose_secret()
+            .to_owned()
+    }
+
+    #[test]
+    fn typed_credentials_go_into_the_url_percent_encoded() {
+        let t = typed("bot", "p@ss:w/rd");
+        assert_eq!(
+            url("https://example.com/a.git", &t, None),
+            "https://bot:p%40ss%3Aw%2Frd@example.com/a.git"
+        );
+        // A typed field replaces its part of the URL; the other part stays.
+        assert_eq!(
+            url(
+                "https://old:secret@example.com/a.git",
+                &typed("", "new"),
+                None
+            ),
+            "https://old:new@example.com/a.git"
+        );
+    }
+
+    #[test]
+    fn blank_fields_keep_what_is_stored_and_bad_urls_stay_as_typed() {
+        let none = TypedCredentials::default();
+        assert_eq!(url("ftp://x/y", &typed("u", "p"), None), "ftp://x/y");
+        assert_eq!(url(" https://e.com/a ", &none, None), " https://e.com/a ");
+        let stored = MirrorCredentials {
+            user: Some(SecretString::from("bot".to_owned())),
+            password: Some(SecretString::from("kept".to_owned())),
+            ssh_private_key: None,
+        };
+        assert_eq!(
+            url("https://e.com/a.git", &typed("", ""), Some(&stored)),
+            "https://bot:kept@e.com/a.git"
+        );
+        assert_eq!(
+            url("https://e.com/a.git", &typed("", "fresh"), Some(&stored)),
+            "https://bot:fresh@e.com/a.git"
+        );
+    }
 }

@@ -38,3 +38,4 @@ mod tokens_api;
 mod users_admin;
 mod web_browser;
 mod web_sign_in;
+mod web_settings;

@@ -16,6 +16,7 @@ mod assets;
 mod error;
 mod layout;
 mod session;
+mod settings;
 mod sign_in;
 
 use axum::extract::Request;
@@ -42,7 +43,7 @@ pub(super) fn router() -> Router<AppState> {
 /// The pages of one project, at paths relative to the project (`/` is the project's page,
 /// `/-/settings/repository` its repository settings).
 fn project_router() -> Router<AppState> {
-    Router::new()
+    Router::new().merge(settings::router())
 }
 
 /// The most segments a project's path has (its namespace's 20 ancestors, the namespace, itself).
