@@ -454,7 +454,9 @@ fn row(viewer: &Viewer, path: &ProjectPath, m: &MirrorSummary, now: i64) -> Mark
                 @if let Some(e) = &m.last_error { span class="error-text" { (e) } }
             }
             td data-label="Actions" class="actions" {
-                form class="inline" method="post" action={ (base) "/update_now" } {
+                // Sent in the background by base.js (the page stays and the live stream shows
+                // the update); without JavaScript, a post and a redirect back.
+                form class="inline" method="post" action={ (base) "/update_now" } data-remote {
                     (csrf_field(viewer))
                     button type="submit" class="secondary" aria-label={ "Update now: " (url) } {
                         "Update now"
