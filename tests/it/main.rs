@@ -37,5 +37,5 @@ mod tidy;
 mod tokens_api;
 mod users_admin;
 mod web_browser;
-mod web_sign_in;
 mod web_settings;
+mod web_sign_in;

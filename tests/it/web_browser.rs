@@ -259,3 +259,275 @@ async fn a_token_made_in_the_browser_is_shown_once_and_revoked_there() {
         .await;
     assert_eq!(s.get("/user", &token).await.status, 401);
 }
+
+/// The engine's retry delay in the journey's server, so a failing mirror fails for good soon.
+const RETRY_DELAY_SECS: u64 = 1;
+
+/// Sets `user_id`'s password through the admin API.
+async fn set_password(s: &TestServer, admin_token: &str, user_id: i64) {
+    let r = s
+        .put_json(
+            &format!("/users/{user_id}"),
+            admin_token,
+            json!({"password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}
+
+/// Adds a mirror through the settings form (the page must be open) and waits for its row;
+/// returns the new row's mirror id.
+async fn add_mirror_by_form(b: &Browser, url: &str, user: Option<(&str, &str)>) -> i64 {
+    let before = mirror_ids(b).await;
+    b.fill("Git repository URL", url).await;
+    if let Some((name, password)) = user {
+        b.select("Authentication method", "Username and Password")
+            .await;
+        b.fill("Username", name).await;
+        b.fill("Password", password).await;
+    }
+    b.click_button("Mirror repository").await;
+    b.wait_for_text("Mirroring settings were successfully updated.")
+        .await;
+    let after = mirror_ids(b).await;
+    let new: Vec<i64> = after
+        .into_iter()
+        .filter(|id| !before.contains(id))
+        .collect();
+    assert_eq!(new.len(), 1, "one new row: {new:?}");
+    new[0]
+}
+
+/// The mirror ids of the table rows on the page.
+async fn mirror_ids(b: &Browser) -> Vec<i64> {
+    b.js(
+        "return [...document.querySelectorAll('tr[data-mirror-id]')].map(r => Number(r.dataset.mirrorId));",
+        vec![],
+    )
+    .await
+    .as_array()
+    .map(|a| a.iter().filter_map(Value::as_i64).collect())
+    .unwrap_or_default()
+}
+
+/// Waits until mirror `id`'s row shows status `word`, with no reload of the page since
+/// [`mark_page`] (its mark must still be there).
+async fn wait_for_row_status(b: &Browser, id: i64, word: &str) {
+    b.wait_for_js(
+        &format!("mirror {id} showing '{word}' without a reload"),
+        &format!(
+            "const c = document.querySelector('tr[data-mirror-id=\"{id}\"] [data-field=status]'); \
+             return window.__e2eMark === 1 && !!c && c.innerText.trim() === '{word}';"
+        ),
+    )
+    .await;
+}
+
+/// Marks the page, so a later check can tell it was not reloaded.
+async fn mark_page(b: &Browser) {
+    b.js("window.__e2eMark = 1;", vec![]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mirrors_are_added_updated_and_watched_in_the_browser() {
+    let Some(b) = Browser::start_or_skip(1280, 900).await else {
+        return;
+    };
+    let ssh = crate::remotes::SshRemote::start().filter(|r| r.login_is_another_user());
+    if ssh.is_none() {
+        let why = "the SSH part needs sshd and root (to log in as `git`)";
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true: {why}"
+        );
+        eprintln!("skipping the SSH mirror: {why}");
+    }
+    let s = TestServer::builder()
+        .engine(true)
+        .local_network(true)
+        .tweak(|c| {
+            c.engine.retry_delay_secs = RETRY_DELAY_SECS;
+            c.engine.retry_delay_protected_secs = RETRY_DELAY_SECS;
+        })
+        .start()
+        .await;
+    let root = s.token("root", true).await;
+    set_password(&s, &root, s.user_id("root").await).await;
+    let api = s.api(&root);
+    let project = api.create_project("app").await;
+    let work = std::sync::Arc::new(crate::common::Work::new());
+    let push_url = s.push_url(&root, &project.path_with_namespace);
+    {
+        let (w, url) = (work.clone(), push_url.clone());
+        crate::common::blocking(move || {
+            w.commit("one");
+            w.git(&["tag", "v1"]);
+            w.push(&url, &["main", "v1"]);
+        })
+        .await;
+    }
+    let local_refs = crate::common::refs_of(
+        &s.data_dir()
+            .join(format!("repositories/{}.git", project.id)),
+    );
+
+    let http = crate::remotes::GitHttpRemote::start(Some(("mirror-bot", "remote-secret-77"))).await;
+    http.create_repo("app");
+    sign_in(&b, &s.base, "root", "/root/app/-/settings/repository").await;
+    b.wait_for_text("Mirroring repositories").await;
+
+    // An HTTP mirror with a password, through the form; the engine updates it.
+    let http_id = add_mirror_by_form(
+        &b,
+        &http.url("app"),
+        Some(("mirror-bot", "remote-secret-77")),
+    )
+    .await;
+    mark_page(&b).await;
+    wait_for_row_status(&b, http_id, "Up to date").await;
+    assert_eq!(http.refs("app"), local_refs);
+    assert!(!b
+        .client
+        .source()
+        .await
+        .unwrap()
+        .contains("remote-secret-77"));
+
+    // "Update now": the page stays, the status goes through an update and back to up to date.
+    let before = last_update(&b, http_id).await;
+    let requests = http.request_log().len();
+    b.click_in(&format!("tr[data-mirror-id=\"{http_id}\"]"), "Update now")
+        .await;
+    b.wait_for_text("The remote repository is being updated")
+        .await;
+    let moved = crate::common::poll_until(crate::common::browser::PAGE_WAIT, || async {
+        last_update(&b, http_id).await != before
+    })
+    .await;
+    assert!(moved, "the last update time never changed on the page");
+    wait_for_row_status(&b, http_id, "Up to date").await;
+    assert!(
+        http.request_log().len() > requests,
+        "the update reached the remote"
+    );
+    b.screenshot("settings_repository").await;
+
+    // An SSH mirror: detect the host keys, confirm them, give the remote the mirror's key.
+    if let Some(ssh) = &ssh {
+        let url = ssh.create_repo("app-ssh");
+        b.fill("Git repository URL", &url).await;
+        b.select("Authentication method", "SSH public key").await;
+        b.click_button("Detect host keys").await;
+        let text = b.wait_for_text("SHA256:").await;
+        let expected = ssh_fingerprint(&ssh.host_key_line());
+        assert!(text.contains(&expected), "{expected} not in\n{text}");
+        b.screenshot("settings_detected_host_keys").await;
+        check(&b, "The host keys are correct: pin them to this mirror").await;
+        let before = mirror_ids(&b).await;
+        b.click_button("Mirror repository").await;
+        b.wait_for_text("Mirroring settings were successfully updated.")
+            .await;
+        let ssh_id = *mirror_ids(&b)
+            .await
+            .iter()
+            .find(|id| !before.contains(id))
+            .expect("the SSH mirror's row");
+        let key = b
+            .js(
+                "return document.getElementById(arguments[0]).value;",
+                vec![json!(format!("mirror_public_key_{ssh_id}"))],
+            )
+            .await
+            .as_str()
+            .expect("public key shown")
+            .to_owned();
+        assert!(key.starts_with("ssh-ed25519 "), "{key}");
+        ssh.authorize_key(&key);
+        mark_page(&b).await;
+        b.click_in(&format!("tr[data-mirror-id=\"{ssh_id}\"]"), "Update now")
+            .await;
+        wait_for_row_status(&b, ssh_id, "Up to date").await;
+        assert_eq!(ssh.refs("app-ssh"), local_refs);
+        let m = api.mirror(project.id, ssh_id).await;
+        assert_eq!(m.update_status, "finished");
+    }
+
+    // A mirror whose remote is down fails, and the dashboard shows it first, with its error.
+    let down = crate::remotes::GitHttpRemote::start(None).await;
+    down.create_repo("gone");
+    down.set_down(true);
+    b.open(&format!("{}/root/app/-/settings/repository", s.base))
+        .await;
+    let failing = add_mirror_by_form(&b, &down.url("gone"), None).await;
+    b.open(&format!("{}/", s.base)).await;
+    mark_page(&b).await;
+    b.wait_for_js(
+        "the failing mirror at the top of the dashboard",
+        &format!(
+            "const r = document.querySelector('tr[data-mirror-id]'); \
+             return !!r && r.dataset.mirrorId === '{failing}' && \
+               ['Failed', 'Retrying'].includes(r.querySelector('[data-field=status]').innerText.trim()) && \
+               r.querySelector('[data-field=last_error]').innerText.trim().length > 0;"
+        ),
+    )
+    .await;
+    let text = b.text().await;
+    let total = if ssh.is_some() { 3 } else { 2 };
+    assert!(
+        text.contains(&format!("{total} mirrors, 1 failing")),
+        "{text}"
+    );
+    b.wait_for_js(
+        "the mirror failing for good",
+        &format!(
+            "const r = document.querySelector('tr[data-mirror-id=\"{failing}\"] [data-field=status]'); \
+             return window.__e2eMark === 1 && !!r && r.innerText.trim() === 'Failed';"
+        ),
+    )
+    .await;
+    b.screenshot("dashboard").await;
+    let error = b
+        .text_of(&format!(
+            "tr[data-mirror-id=\"{failing}\"] [data-field=last_error]"
+        ))
+        .await;
+    let api_error = api
+        .mirror(project.id, failing)
+        .await
+        .last_error
+        .unwrap_or_default();
+    assert_eq!(error, api_error.trim());
+}
+
+/// The `datetime` of mirror `id`'s last update attempt as its row shows it.
+async fn last_update(b: &Browser, id: i64) -> Value {
+    b.js(
+        "const t = document.querySelector(arguments[0]); return t ? t.getAttribute('datetime') : null;",
+        vec![json!(format!(
+            "tr[data-mirror-id=\"{id}\"] [data-field=last_update] time"
+        ))],
+    )
+    .await
+}
+
+/// The SHA256 fingerprint of a `known_hosts` line, as ssh-keygen prints it (`SHA256:…`).
+fn ssh_fingerprint(known_hosts_line: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("key.pub");
+    let key = known_hosts_line
+        .split_whitespace()
+        .skip(1)
+        .collect::<Vec<_>>()
+        .join(" ");
+    std::fs::write(&file, format!("{key}\n")).unwrap();
+    let out = std::process::Command::new("ssh-keygen")
+        .args(["-l", "-E", "sha256", "-f"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.split_whitespace()
+        .find(|w| w.starts_with("SHA256:"))
+        .unwrap_or_else(|| panic!("no fingerprint in {text}"))
+        .to_owned()
+}

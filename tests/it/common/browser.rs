@@ -165,6 +165,56 @@ impl Browser {
             .unwrap_or_else(|e| panic!("click '{text}': {e}"));
     }
 
+    /// Chooses the option reading `option` in the select labelled `label`.
+    pub async fn select(&self, label: &str, option: &str) {
+        let id = self.label_target(label).await;
+        let el = self.client.find(Locator::Id(&id)).await.expect("select");
+        el.select_by_label(option)
+            .await
+            .unwrap_or_else(|e| panic!("option '{option}' of '{label}': {e}"));
+    }
+
+    /// Clicks the button (or link) reading `text` inside the first element matching `scope`.
+    pub async fn click_in(&self, scope: &str, text: &str) {
+        let found = self
+            .js(
+                "const root = document.querySelector(arguments[0]); if (!root) return false;                  for (const b of root.querySelectorAll('button, input[type=submit], a')) {                    const t = (b.textContent || b.value || '').trim();                    if (t === arguments[1]) { b.setAttribute('data-e2e-click', '1'); return true; } }                  return false;",
+                vec![json!(scope), json!(text)],
+            )
+            .await;
+        assert_eq!(
+            found,
+            json!(true),
+            "no '{text}' in {scope} on {}",
+            self.url().await
+        );
+        let el = self
+            .client
+            .find(Locator::Css("[data-e2e-click='1']"))
+            .await
+            .expect("marked button");
+        self.js(
+            "document.querySelector(\"[data-e2e-click='1']\").removeAttribute('data-e2e-click');",
+            vec![],
+        )
+        .await;
+        el.click()
+            .await
+            .unwrap_or_else(|e| panic!("click '{text}': {e}"));
+    }
+
+    /// The text of the first element matching `css` ("" when there is none).
+    pub async fn text_of(&self, css: &str) -> String {
+        self.js(
+            "const e = document.querySelector(arguments[0]); return e ? e.innerText.trim() : '';",
+            vec![json!(css)],
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+    }
+
     /// Runs `script` in the page (its `arguments` are `args`) and returns what it returns.
     pub async fn js(&self, script: &str, args: Vec<Value>) -> Value {
         self.client.execute(script, args).await.expect("script")
