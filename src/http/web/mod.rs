@@ -11,11 +11,13 @@
 //! recognises them with [`project_target`] and hands them to [`project_router`] with the
 //! project's path as a [`ProjectPath`] extension.
 
+mod admin;
 mod assets;
 mod error;
 mod layout;
 mod session;
 mod sign_in;
+mod tokens;
 
 use axum::extract::Request;
 use axum::http::header::ACCEPT;
@@ -36,6 +38,8 @@ pub(super) fn router() -> Router<AppState> {
     Router::new()
         .merge(assets::router())
         .merge(sign_in::router())
+        .merge(tokens::router())
+        .merge(admin::router())
 }
 
 /// The pages of one project, at paths relative to the project (`/` is the project's page,
