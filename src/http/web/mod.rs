@@ -14,7 +14,9 @@
 mod admin;
 mod assets;
 mod error;
+mod hooks;
 mod layout;
+mod members;
 mod session;
 mod sign_in;
 mod tokens;
@@ -46,6 +48,8 @@ pub(super) fn router() -> Router<AppState> {
 /// `/-/settings/repository` its repository settings).
 fn project_router() -> Router<AppState> {
     Router::new()
+        .merge(members::router())
+        .merge(hooks::router())
 }
 
 /// The most segments a project's path has (its namespace's 20 ancestors, the namespace, itself).
