@@ -80,13 +80,13 @@ fn triggers_of(hook: &ProjectHook) -> Vec<&'static str> {
 /// The fields of the add and edit forms; `hook` fills them for editing (never the token, never
 /// the URL's credentials, which are not in the stored URL).
 fn hook_fields(hook: Option<&ProjectHook>) -> Markup {
-    let s = hook.map(|h| h.settings.clone()).unwrap_or_else(|| {
-        crate::model::hooks::HookSettings {
+    let s = hook
+        .map(|h| h.settings.clone())
+        .unwrap_or_else(|| crate::model::hooks::HookSettings {
             push_events: true,
             enable_ssl_verification: true,
             ..Default::default()
-        }
-    });
+        });
     let strategy = if s.push_events_branch_filter.is_none() {
         BranchFilterStrategy::AllBranches
     } else {
@@ -384,11 +384,7 @@ async fn create(
     let back = hooks_path(&path);
     Ok(
         match hooks::create_hook(&state, &project, form.request(None)).await {
-            Ok(_) => redirect_with(
-                &state,
-                &back,
-                Some(Flash::Notice("Webhook created".into())),
-            ),
+            Ok(_) => redirect_with(&state, &back, Some(Flash::Notice("Webhook created".into()))),
             Err(e) => back_with(&state, &back, e),
         },
     )
@@ -406,11 +402,7 @@ async fn update(
     let back = format!("{}/{}/edit", hooks_path(&path), hook.id);
     Ok(
         match hooks::update_hook(&state, &hook, form.request(Some(&hook))).await {
-            Ok(_) => redirect_with(
-                &state,
-                &back,
-                Some(Flash::Notice("Webhook updated".into())),
-            ),
+            Ok(_) => redirect_with(&state, &back, Some(Flash::Notice("Webhook updated".into()))),
             Err(e) => back_with(&state, &back, e),
         },
     )
@@ -431,11 +423,7 @@ async fn remove(
     let hook = find(&state, &project, &id).await?;
     let back = hooks_path(&path);
     Ok(match hooks::delete_hook(&state, &hook).await {
-        Ok(()) => redirect_with(
-            &state,
-            &back,
-            Some(Flash::Notice("Webhook deleted".into())),
-        ),
+        Ok(()) => redirect_with(&state, &back, Some(Flash::Notice("Webhook deleted".into()))),
         Err(e) => back_with(&state, &back, e),
     })
 }

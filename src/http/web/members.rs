@@ -254,7 +254,15 @@ async fn invite(
     let result = async {
         let level = form.level()?;
         let expires = form.expires()?;
-        members::add_member(&state, Target::Project(&project), caller, &who, level, expires).await
+        members::add_member(
+            &state,
+            Target::Project(&project),
+            caller,
+            &who,
+            level,
+            expires,
+        )
+        .await
     }
     .await;
     Ok(match result {
@@ -329,7 +337,10 @@ async fn remove(
             Ok(()) if leaving => redirect_with(
                 &state,
                 "/",
-                Some(Flash::Notice(format!("You left the \"{}\" project.", project.name))),
+                Some(Flash::Notice(format!(
+                    "You left the \"{}\" project.",
+                    project.name
+                ))),
             ),
             Ok(()) => redirect_with(
                 &state,

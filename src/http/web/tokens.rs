@@ -234,10 +234,7 @@ async fn revoke(
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
-        .route(
-            "/-/profile/personal_access_tokens",
-            get(show).post(create),
-        )
+        .route("/-/profile/personal_access_tokens", get(show).post(create))
         .route(
             "/-/profile/personal_access_tokens/{id}/revoke",
             post(revoke),
