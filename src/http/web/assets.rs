@@ -14,7 +14,10 @@ use super::error::not_found_page;
 use crate::http::AppState;
 
 /// The stylesheet's parts.
-const CSS: &[&str] = &[include_str!("assets/base.css")];
+const CSS: &[&str] = &[
+    include_str!("assets/base.css"),
+    include_str!("assets/pages.css"),
+];
 /// The script's parts.
 const JS: &[&str] = &[include_str!("assets/base.js")];
 
