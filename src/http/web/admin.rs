@@ -76,18 +76,20 @@ fn check_badge(result: &Result<(), String>) -> Markup {
 /// A hook's delivery state as a word and a colour.
 pub(super) fn hook_state(hook: &ProjectHook, now: i64) -> Markup {
     html! {
-        @match hook.health.alert_status(now) {
-            AlertStatus::Executable if hook.health.recent_failures > 0 => {
-                span class="status status-to_retry" { "Failing" }
-            }
-            AlertStatus::Executable => span class="status status-finished" { "Enabled" },
-            AlertStatus::TemporarilyDisabled => {
-                span class="status status-to_retry" { "Temporarily disabled" }
-                @if let Some(until) = hook.health.disabled_until {
-                    " until " (super::layout::exact_time(until))
+        span class="hook-state" {
+            @match hook.health.alert_status(now) {
+                AlertStatus::Executable if hook.health.recent_failures > 0 => {
+                    span class="status status-to_retry" { "Failing" }
                 }
+                AlertStatus::Executable => span class="status status-finished" { "Enabled" },
+                AlertStatus::TemporarilyDisabled => {
+                    span class="status status-to_retry" { "Temporarily disabled" }
+                    @if let Some(until) = hook.health.disabled_until {
+                        " until " (super::layout::exact_time(until))
+                    }
+                }
+                AlertStatus::Disabled => span class="status status-failed" { "Disabled" },
             }
-            AlertStatus::Disabled => span class="status status-failed" { "Disabled" },
         }
     }
 }
@@ -239,7 +241,7 @@ async fn users_page(State(state): State<AppState>, viewer: Viewer) -> Result<Res
                             }
                         }
                         td data-label="Admin" { @if u.is_admin { "Yes" } @else { "No" } }
-                        td data-label="Actions" {
+                        td data-label="Actions" { div {
                             @if u.state == UserState::Active {
                                 form class="inline" method="post" action=(action(u.id, "block"))
                                     data-confirm={ "Block user " (u.username) "? They are signed out and their tokens stop working." } {
@@ -266,7 +268,7 @@ async fn users_page(State(state): State<AppState>, viewer: Viewer) -> Result<Res
                                     button class="secondary" type="submit" aria-label={ "Make admin " (u.username) } { "Make admin" }
                                 }
                             }
-                        }
+                        } }
                     }
                 }
             }

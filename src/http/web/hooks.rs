@@ -157,8 +157,10 @@ fn hook_fields(hook: Option<&ProjectHook>) -> Markup {
             }
             div class="check" {
                 input type="checkbox" id="hook_remote_mirror_events" name="hook[remote_mirror_events]" value="1" checked[s.remote_mirror_events];
-                label for="hook_remote_mirror_events" { "Remote mirror events" }
-                span class="hint" { "When a push mirror of this project starts failing or recovers." }
+                div {
+                    label for="hook_remote_mirror_events" { "Remote mirror events" }
+                    span class="hint" { "When a push mirror of this project starts failing or recovers." }
+                }
             }
         }
         fieldset {
@@ -215,9 +217,11 @@ async fn list(
                     @for h in &all.items {
                         tr {
                             td data-label="URL" {
-                                code { (hooks::shown_url(h)) }
-                                @if let Some(n) = &h.settings.name { br; strong { (n) } }
-                                @if let Some(d) = &h.settings.description { br; span class="muted" { (d) } }
+                                div {
+                                    code { (hooks::shown_url(h)) }
+                                    @if let Some(n) = &h.settings.name { br; strong { (n) } }
+                                    @if let Some(d) = &h.settings.description { br; span class="muted" { (d) } }
+                                }
                             }
                             td data-label="Triggers" { (triggers_of(h).join(", ")) }
                             td data-label="SSL verification" {
@@ -225,13 +229,15 @@ async fn list(
                             }
                             td data-label="State" { (hook_state(h, now)) }
                             td data-label="Actions" {
-                                (test_buttons(&viewer, &base, h))
-                                a class="button secondary" href={ (base) "/" (h.id) "/edit" } { "Edit" }
-                                " "
-                                form class="inline" method="post" action={ (base) "/" (h.id) "/delete" }
-                                    data-confirm="Are you sure you want to delete this project hook?" {
-                                    (csrf_field(&viewer))
-                                    button type="submit" class="danger" { "Delete" }
+                                div {
+                                    (test_buttons(&viewer, &base, h))
+                                    a class="button secondary" href={ (base) "/" (h.id) "/edit" } { "Edit" }
+                                    " "
+                                    form class="inline" method="post" action={ (base) "/" (h.id) "/delete" }
+                                        data-confirm="Are you sure you want to delete this project hook?" {
+                                        (csrf_field(&viewer))
+                                        button type="submit" class="danger" { "Delete" }
+                                    }
                                 }
                             }
                         }

@@ -160,17 +160,21 @@ async fn show(
                     @let uid = m.user.id;
                     tr {
                         td data-label="Account" {
-                            (m.user.name) " " span class="muted" { "@" (m.user.username) }
-                            @if uid == viewer.user.id { " " strong { "It's you" } }
+                            div {
+                                (m.user.name) " " span class="muted" { "@" (m.user.username) }
+                                @if uid == viewer.user.id { " " strong { "It's you" } }
+                            }
                         }
                         td data-label="Source" {
-                            @match &row.group {
-                                None => "Direct member",
-                                Some(g) => { "Inherited from " code { (g) } },
+                            div {
+                                @match &row.group {
+                                    None => "Direct member",
+                                    Some(g) => { "Inherited from " code { (g) } },
+                                }
                             }
                         }
                         @if row.group.is_none() && caller.can_grant(m.access_level) {
-                            td data-label="Role" colspan="2" {
+                            td data-label="Role and expiration" colspan="2" {
                                 form class="copy" method="post" action={ (base) "/" (uid) } {
                                     (csrf_field(&viewer))
                                     label class="visually-hidden" for={ "role_" (uid) } { "Role of " (m.user.username) }
