@@ -481,3 +481,60 @@ pub(super) fn router() -> Router<AppState> {
         .route("/-/hooks/{id}/delete", post(remove))
         .route("/-/hooks/{id}/test", post(test))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::hooks::{HookHealth, HookSettings};
+    use secrecy::ExposeSecret;
+
+    fn form(url: &str, token: &str, push: bool) -> HookForm {
+        HookForm {
+            url: url.into(),
+            name: " ".into(),
+            description: "d".into(),
+            token: token.into(),
+            push_events: push.then(|| "1".into()),
+            branch_filter_strategy: "bogus".into(),
+            push_events_branch_filter: String::new(),
+            tag_push_events: None,
+            remote_mirror_events: Some("1".into()),
+            enable_ssl_verification: None,
+        }
+    }
+
+    #[test]
+    fn an_edit_keeps_the_write_only_parts_unless_replaced() {
+        let old = ProjectHook {
+            id: 1,
+            project_id: 1,
+            settings: HookSettings {
+                url: "https://example.com/h".into(),
+                has_password: true,
+                ..HookSettings::default()
+            },
+            health: HookHealth::default(),
+            created_at: 0,
+        };
+        // The stored URL (which lacks the credentials) sent back unchanged is not a new URL,
+        // which would drop the credentials and the token.
+        let same = form(" https://example.com/h ", "", true).request(Some(&old));
+        assert!(same.url.is_none() && same.token.is_none());
+        let moved = form("https://example.org/h", "t0ken", false).request(Some(&old));
+        assert_eq!(moved.url.as_deref(), Some("https://example.org/h"));
+        let token = moved.token.flatten().map(|t| t.expose_secret().to_owned());
+        assert_eq!(token.as_deref(), Some("t0ken"));
+        // Unchecked boxes are off, blank texts clear, an unknown strategy is every branch.
+        assert_eq!(moved.push_events, Some(false));
+        assert_eq!(moved.tag_push_events, Some(false));
+        assert_eq!(moved.remote_mirror_events, Some(true));
+        assert_eq!(moved.name, Some(None));
+        assert_eq!(moved.description, Some(Some("d".into())));
+        assert_eq!(
+            moved.branch_filter_strategy,
+            Some(BranchFilterStrategy::AllBranches)
+        );
+        let new = form("https://example.com/h", "", true).request(None);
+        assert_eq!(new.url.as_deref(), Some("https://example.com/h"));
+    }
+}

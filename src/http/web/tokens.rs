@@ -240,15 +240,3 @@ pub(super) fn router() -> Router<AppState> {
             post(revoke),
         )
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_scope_has_a_description() {
-        for scope in Scope::ALL {
-            assert!(scope_description(scope).starts_with("Grants"), "{scope:?}");
-        }
-    }
-}
