@@ -574,6 +574,31 @@ async fn members_page_postgres() {
     members_are_managed_with_the_apis_rules(s).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inherited_members_show_the_group_they_come_from() {
+    let s = TestServer::builder().start().await;
+    let root = s.token("root", true).await;
+    user(&s, &root, "boss", true).await;
+    let gus = user(&s, &root, "gus", false).await;
+    let api = s.api(&root);
+    let org = api.create_group("org", None).await;
+    let team = api.create_group("team", Some(org.id)).await;
+    api.add_group_member(org.id, gus, 40).await;
+    api.create_project_with(json!({"name": "lib", "namespace_id": team.id}))
+        .await;
+    let boss = sign_in(&s, "boss").await;
+    let page = boss.get("/org/team/lib/-/project_members").await;
+    assert_eq!(page.status, 200);
+    let row = page.html.split("@gus").nth(1).expect("gus is listed");
+    let row = row.split("</tr>").next().unwrap();
+    assert!(row.contains("Inherited from <code>org</code>"), "{row}");
+    assert!(row.contains("Maintainer"), "{row}");
+    assert!(
+        !row.contains("<form"),
+        "an inherited membership is managed in its group: {row}"
+    );
+}
+
 const HOOKS: &str = "/olga/app/-/hooks";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
