@@ -80,6 +80,34 @@ fn check(result: Result<(), String>) -> (bool, Value) {
     }
 }
 
+/// The dependencies `/-/readiness?all=1` checks (and the admin page shows): each `Ok`, or
+/// why not, in words that name no address (the causes go to the log).
+pub(in crate::http) struct DependencyChecks {
+    /// The database answers.
+    pub database: Result<(), String>,
+    /// The repository storage can be written.
+    pub storage: Result<(), String>,
+}
+
+/// Checks the database and the repository storage now.
+pub(in crate::http) async fn dependency_checks(state: &AppState) -> DependencyChecks {
+    // The database's own error text can name the server's address; keep it for the log.
+    let database = state.store.ping().await.map_err(|e| {
+        tracing::warn!(error = %e, "readiness: the database check failed");
+        "the database does not answer".to_owned()
+    });
+    let storage = state.storage.clone();
+    let storage = tokio::task::spawn_blocking(move || storage.check_writable())
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()))
+        .map_err(|e| {
+            tracing::warn!(error = %e, "readiness: the storage check failed");
+            "the repository storage cannot be written".to_owned()
+        });
+    DependencyChecks { database, storage }
+}
+
 // GET /-/readiness[?all=1]: ready to serve; with `all`, the database and the repository
 // storage are checked too, and any failure is a 503.
 async fn readiness(State(state): State<AppState>, request: Request) -> Response {
@@ -100,22 +128,9 @@ async fn readiness(State(state): State<AppState>, request: Request) -> Response 
         body["master_check"] = json!([{"status": "failed", "message": "shutting down"}]);
     }
     if all {
-        // The database's own error text can name the server's address; keep it for the log.
-        let (db_ok, db) = check(state.store.ping().await.map_err(|e| {
-            tracing::warn!(error = %e, "readiness: the database check failed");
-            "the database does not answer".to_owned()
-        }));
-        let storage = state.storage.clone();
-        let (storage_ok, st) = check(
-            tokio::task::spawn_blocking(move || storage.check_writable())
-                .await
-                .map_err(|e| e.to_string())
-                .and_then(|r| r.map_err(|e| e.to_string()))
-                .map_err(|e| {
-                    tracing::warn!(error = %e, "readiness: the storage check failed");
-                    "the repository storage cannot be written".to_owned()
-                }),
-        );
+        let checks = dependency_checks(&state).await;
+        let (db_ok, db) = check(checks.database);
+        let (storage_ok, st) = check(checks.storage);
         body["db_check"] = db;
         body["storage_check"] = st;
         ok &= db_ok && storage_ok;

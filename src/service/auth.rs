@@ -1,6 +1,7 @@
 //! Authentication by personal access token: a token's SHA-256 hash is looked up, and the user
 //! it belongs to is reused for a few seconds (see [`TokenCache`]). And issuing a token
-//! (`pushmirror token create`): only its hash is stored.
+//! (`pushmirror token create`, an admin's API call, or one's own on the profile page): only its
+//! hash is stored.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -126,6 +127,32 @@ pub async fn create_token(
         .user_by_id(user_id)
         .await?
         .ok_or(ServiceError::NotFound("User"))?;
+    mint_for(app, user_id, name, scopes, expires_at).await
+}
+
+/// Makes a personal access token for `caller` themselves (the profile page's "Add new
+/// token"), with the rules of [`create_token`].
+pub async fn create_own_token(
+    app: &App,
+    caller: &User,
+    name: &str,
+    scopes: &[Scope],
+    expires_at: Option<&str>,
+) -> Result<IssuedToken, ServiceError> {
+    if caller.is_blocked() {
+        return Err(ServiceError::Blocked);
+    }
+    mint_for(app, caller.id, name, scopes, expires_at).await
+}
+
+/// Checks a new token's name, scopes and expiry (today or later), then mints and stores it.
+async fn mint_for(
+    app: &App,
+    user_id: i64,
+    name: &str,
+    scopes: &[Scope],
+    expires_at: Option<&str>,
+) -> Result<IssuedToken, ServiceError> {
     let mut errors = FieldErrors::default();
     if name.trim().is_empty() {
         errors.add("name", "can't be blank");

@@ -274,6 +274,20 @@ impl Store {
         })
     }
 
+    /// Hooks anywhere that failed their latest deliveries or are disabled, most failures
+    /// first, at most `limit` (the admin page's "failing deliveries").
+    pub async fn failing_hooks(&self, limit: i64) -> Result<Vec<ProjectHook>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "select {} from project_hooks where recent_failures > 0 or disabled_until is not null \
+             order by recent_failures desc, id limit $1",
+            *HOOK_COLUMNS
+        ))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(hook_from_row).collect()
+    }
+
     /// Every hook of a project that hears of at least one of the events pushmirror sends, for
     /// routing an event (a project has a handful).
     pub async fn event_hooks(&self, project_id: i64) -> Result<Vec<ProjectHook>, StoreError> {

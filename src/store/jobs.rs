@@ -139,6 +139,17 @@ pub struct QueueStats {
     pub jobs: i64,
 }
 
+/// How many jobs of one kind are queued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueDepth {
+    /// The kind's stored name.
+    pub kind: String,
+    /// Jobs of this kind (due, running or waiting).
+    pub jobs: i64,
+    /// Of those, the ones due now (running ones included).
+    pub due: i64,
+}
+
 impl Store {
     /// The queue's depth and age now.
     pub async fn queue_stats(&self, now: Millis) -> Result<QueueStats, StoreError> {
@@ -159,6 +170,28 @@ impl Store {
             mirror_updates_due: row.try_get("due")?,
             oldest_mirror_update_at: row.try_get("oldest")?,
         })
+    }
+
+    /// The queue's depth per kind now: `(kind, jobs, of them due)`, by kind name (the admin
+    /// page's breakdown of [`Store::queue_stats`]'s total).
+    pub async fn queue_depths(&self, now: Millis) -> Result<Vec<QueueDepth>, StoreError> {
+        let rows = sqlx::query(
+            "select kind, count(*) as jobs, \
+             coalesce(sum(case when run_at <= $1 then 1 else 0 end), 0) as due \
+             from jobs group by kind order by kind",
+        )
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(QueueDepth {
+                    kind: r.try_get("kind")?,
+                    jobs: r.try_get("jobs")?,
+                    due: r.try_get("due")?,
+                })
+            })
+            .collect()
     }
 
     /// Enqueues one job.

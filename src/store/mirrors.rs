@@ -406,6 +406,29 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Per project with mirrors: `(project id, mirrors, failing ones)` (the admin page's
+    /// projects table; one grouped scan of `remote_mirrors`).
+    pub async fn mirror_counts(&self) -> Result<Vec<(i64, i64, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "select project_id, count(*) as mirrors, \
+             coalesce(sum(case when update_status = 'failed' then 1 else 0 end), 0) as failing \
+             from remote_mirrors group by project_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("project_id")?,
+                    r.try_get("mirrors")?,
+                    r.try_get("failing")?,
+                ))
+            })
+            .collect()
+    }
+}
+
 /// The dedup key of a mirror's update job (`mirror:<id>`): one pending update per mirror.
 pub fn mirror_job_key(mirror_id: i64) -> String {
     format!("mirror:{mirror_id}")

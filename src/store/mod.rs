@@ -18,8 +18,8 @@ mod users;
 
 pub use hooks::{LogStatus, NewHookLog, HOOK_DELIVERY_KIND};
 pub use jobs::{
-    ClaimedJob, NewJob, QueueStats, MIRROR_FAILURE_EMAIL_KIND, MIRROR_UPDATE_KIND, NOTIFY_CHANNEL,
-    RECORD_PUSH_KIND,
+    ClaimedJob, NewJob, QueueDepth, QueueStats, MIRROR_FAILURE_EMAIL_KIND, MIRROR_UPDATE_KIND,
+    NOTIFY_CHANNEL, RECORD_PUSH_KIND,
 };
 pub use members::MemberSource;
 pub use mirror_status::{RemoteRefChanges, RemoteStateHeader};

@@ -17,6 +17,7 @@ use crate::http::AppState;
 const CSS: &[&str] = &[
     include_str!("assets/base.css"),
     include_str!("assets/settings.css"),
+    include_str!("assets/pages.css"),
 ];
 /// The script's parts.
 const JS: &[&str] = &[include_str!("assets/base.js")];

@@ -12,12 +12,16 @@
 //! `project_router`) with the
 //! project's path as a [`ProjectPath`] extension.
 
+mod admin;
 mod assets;
 mod error;
+mod hooks;
 mod layout;
+mod members;
 mod session;
 mod settings;
 mod sign_in;
+mod tokens;
 
 use axum::extract::Request;
 use axum::http::header::ACCEPT;
@@ -38,12 +42,17 @@ pub(super) fn router() -> Router<AppState> {
     Router::new()
         .merge(assets::router())
         .merge(sign_in::router())
+        .merge(tokens::router())
+        .merge(admin::router())
 }
 
 /// The pages of one project, at paths relative to the project (`/` is the project's page,
 /// `/-/settings/repository` its repository settings).
 fn project_router() -> Router<AppState> {
-    Router::new().merge(settings::router())
+    Router::new()
+        .merge(settings::router())
+        .merge(members::router())
+        .merge(hooks::router())
 }
 
 /// The most segments a project's path has (its namespace's 20 ancestors, the namespace, itself).
