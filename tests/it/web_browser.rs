@@ -531,3 +531,90 @@ fn ssh_fingerprint(known_hosts_line: &str) -> String {
         .unwrap_or_else(|| panic!("no fingerprint in {text}"))
         .to_owned()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_is_accessible_and_every_form_needs_its_token() {
+    let Some(b) = Browser::start_or_skip(1280, 900).await else {
+        return;
+    };
+    let s = TestServer::builder().local_network(true).start().await;
+    let root = s.token("root", true).await;
+    set_password(&s, &root, s.user_id("root").await).await;
+    user_with_password(&s, &root, "dev", false).await;
+    let api = s.api(&root);
+    let project = api.create_project("app").await;
+    let work = crate::common::Work::new();
+    let push_url = s.push_url(&root, &project.path_with_namespace);
+    crate::common::blocking(move || {
+        work.commit("one");
+        work.git(&["tag", "v1"]);
+        work.push(&push_url, &["main", "v1"]);
+    })
+    .await;
+    let mirror = api
+        .create_mirror_with(
+            project.id,
+            json!({"url": "https://mirror-bot:s3cret@git.example.com/app.git", "enabled": false}),
+        )
+        .await;
+    let r = s
+        .post_json(
+            &format!("/projects/{}/hooks", project.id),
+            &root,
+            json!({"url": "http://127.0.0.1:9/in", "token": "hook-secret", "remote_mirror_events": true}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let hook = r.body["id"].as_i64().unwrap();
+    let dev = s.user_id("dev").await;
+    let r = s
+        .post_json(
+            &format!("/projects/{}/members", project.id),
+            &root,
+            json!({"user_id": dev, "access_level": 30}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+
+    sign_in(&b, &s.base, "root", "/").await;
+    let pages = [
+        ("/".to_owned(), "dashboard-page"),
+        ("/root/app".to_owned(), "project"),
+        ("/root/app/-/settings/repository".to_owned(), "settings"),
+        (
+            format!("/root/app/-/mirrors/{}/edit", mirror.id),
+            "mirror_edit",
+        ),
+        ("/root/app/-/project_members".to_owned(), "members"),
+        ("/root/app/-/hooks".to_owned(), "hooks"),
+        (format!("/root/app/-/hooks/{hook}/edit"), "hook_edit"),
+        ("/-/profile/personal_access_tokens".to_owned(), "tokens"),
+        ("/admin".to_owned(), "admin"),
+        ("/admin/users".to_owned(), "admin_users"),
+        ("/admin/projects".to_owned(), "admin_projects"),
+    ];
+    let mut forms = 0;
+    for (path, name) in &pages {
+        forms += check_page(&b, &s.base, path, name).await;
+        let text = b.text().await;
+        assert!(!text.contains("Page not found"), "{path}: {text}");
+        let html = b.client.source().await.unwrap();
+        for secret in ["s3cret", "hook-secret"] {
+            assert!(!html.contains(secret), "{path} shows a credential");
+        }
+    }
+    assert!(forms >= 20, "only {forms} forms checked");
+
+    // A Developer sees the project and the mirror's status, never its settings.
+    let b2 = Browser::start_or_skip(1280, 900)
+        .await
+        .expect("second browser");
+    sign_in(&b2, &s.base, "dev", "/root/app").await;
+    let text = b2.wait_for_text("app").await;
+    assert!(!text.contains("Page not found"), "{text}");
+    b2.open(&format!("{}/root/app/-/settings/repository", s.base))
+        .await;
+    b2.wait_for_text("Page not found").await;
+    b2.open(&format!("{}/admin", s.base)).await;
+    b2.wait_for_text("Page not found").await;
+}
