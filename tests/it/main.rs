@@ -36,3 +36,4 @@ mod ssh;
 mod tidy;
 mod tokens_api;
 mod users_admin;
+mod web_dashboard;

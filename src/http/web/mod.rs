@@ -12,8 +12,11 @@
 //! project's path as a [`ProjectPath`] extension.
 
 mod assets;
+mod dashboard;
 mod error;
 mod layout;
+mod live;
+mod project;
 mod session;
 mod sign_in;
 
@@ -36,12 +39,14 @@ pub(super) fn router() -> Router<AppState> {
     Router::new()
         .merge(assets::router())
         .merge(sign_in::router())
+        .merge(dashboard::router())
+        .merge(live::router())
 }
 
 /// The pages of one project, at paths relative to the project (`/` is the project's page,
 /// `/-/settings/repository` its repository settings).
 fn project_router() -> Router<AppState> {
-    Router::new()
+    Router::new().merge(project::router())
 }
 
 /// The most segments a project's path has (its namespace's 20 ancestors, the namespace, itself).

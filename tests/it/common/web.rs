@@ -78,8 +78,11 @@ impl WebClient {
     pub async fn sign_in(&self, login: &str, password: &str) -> Page {
         let form = self.get("/users/sign_in").await;
         assert_eq!(form.status, 200, "{form:?}");
-        self.post("/users/sign_in", &[("user[login]", login), ("user[password]", password)])
-            .await
+        self.post(
+            "/users/sign_in",
+            &[("user[login]", login), ("user[password]", password)],
+        )
+        .await
     }
 
     /// The value of cookie `name`, if the browser holds it.
@@ -143,7 +146,8 @@ impl WebClient {
 
     /// GET `path` as a browser.
     pub async fn get(&self, path: &str) -> Page {
-        self.send(self.http.get(format!("{}{path}", self.base))).await
+        self.send(self.http.get(format!("{}{path}", self.base)))
+            .await
     }
 
     /// POSTs a form to `path` with the last page's CSRF token added.
