@@ -12,8 +12,6 @@
 
 use std::sync::LazyLock;
 
-use sqlx::Row;
-
 use super::members::level_columns;
 use super::mirrors::mirror_job_key_sql;
 use super::{Store, StoreError, Viewer};
@@ -43,11 +41,38 @@ pub struct DashboardMirror {
     pub project_activity_at: Millis,
 }
 
-/// The dashboard's statement; `$1` the user (0 for none), `$2` today, `$3` 1 for an
+/// The columns of a [`DashboardRow`], in its order, as the inner statement names them.
+const COLUMNS: [&str; 22] = [
+    "project_id",
+    "project_path",
+    "default_branch",
+    "last_activity_at",
+    "mirror_id",
+    "url",
+    "has_user",
+    "user_is_git",
+    "has_password",
+    "enabled",
+    "only_protected_branches",
+    "keep_divergent_refs",
+    "mirror_branch_regex",
+    "auth_method",
+    "update_status",
+    "last_update_at",
+    "last_update_started_at",
+    "last_successful_update_at",
+    "last_error",
+    "state_mirror",
+    "remote_head",
+    "wanted_since",
+];
+
+/// The dashboard's rows; `$1` the user (0 for none), `$2` today, `$3` 1 for an
 /// administrator, `$4` a project's full path or `''` for every project.
-static QUERY: LazyLock<String> = LazyLock::new(|| {
+static ROWS: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "select v.*, m.id as mirror_id, m.url, m.has_user, m.user_is_git, m.has_password, \
+        "select v.project_id, v.project_path, v.default_branch, v.last_activity_at, \
+           m.id as mirror_id, m.url, m.has_user, m.user_is_git, m.has_password, \
            m.enabled, m.only_protected_branches, m.keep_divergent_refs, m.mirror_branch_regex, \
            m.auth_method, m.update_status, m.last_update_at, m.last_update_started_at, \
            m.last_successful_update_at, m.last_error, \
@@ -62,47 +87,90 @@ static QUERY: LazyLock<String> = LazyLock::new(|| {
            and r.name = 'refs/heads/' || v.default_branch \
          left join jobs j on j.dedup_key = {key} \
          where $3 = 1 or coalesce(v.direct_level, 0) >= {dev} \
-           or coalesce(v.inherited_level, 0) >= {dev} \
-         order by v.project_path, m.id",
+           or coalesce(v.inherited_level, 0) >= {dev}",
         levels = level_columns("$1", "$2"),
         key = mirror_job_key_sql("m.id"),
         dev = AccessLevel::Developer.as_i64(),
     )
 });
 
-fn from_row(r: &sqlx::any::AnyRow) -> Result<DashboardMirror, sqlx::Error> {
-    let b = |name: &str| -> Result<bool, sqlx::Error> { Ok(r.try_get::<i64, _>(name)? != 0) };
-    let status: String = r.try_get("update_status")?;
-    let auth: String = r.try_get("auth_method")?;
-    let state: Option<i64> = r.try_get("state_mirror")?;
-    let mirror = MirrorSummary {
-        id: r.try_get("mirror_id")?,
-        url: r.try_get("url")?,
-        has_user: b("has_user")?,
-        user_is_git: b("user_is_git")?,
-        has_password: b("has_password")?,
-        enabled: b("enabled")?,
-        only_protected_branches: b("only_protected_branches")?,
-        keep_divergent_refs: b("keep_divergent_refs")?,
-        mirror_branch_regex: r.try_get("mirror_branch_regex")?,
-        auth_method: AuthMethod::parse(&auth).unwrap_or(AuthMethod::Password),
-        ssh_known_hosts: None,
-        update_status: UpdateStatus::parse(&status),
-        last_update_at: r.try_get("last_update_at")?,
-        last_update_started_at: r.try_get("last_update_started_at")?,
-        last_successful_update_at: r.try_get("last_successful_update_at")?,
-        last_error: r.try_get("last_error")?,
-    };
-    Ok(DashboardMirror {
-        project_id: r.try_get("project_id")?,
-        project_path: r.try_get("project_path")?,
-        mirror,
-        default_branch: r.try_get("default_branch")?,
-        remote_state_known: state.is_some(),
-        remote_head: r.try_get("remote_head")?,
-        update_wanted_since: r.try_get("wanted_since")?,
-        project_activity_at: r.try_get("last_activity_at")?,
-    })
+/// [`ROWS`] aggregated into one JSON array by the database, per dialect: sqlx's `Any` driver
+/// hands every row over separately (on SQLite a thread wake-up per row) and allocates every
+/// column's name and value, which for 1,000 mirrors cost most of the page (BENCHMARKS.md,
+/// dashboard), as it did for the API's mirror list.
+static QUERIES: LazyLock<[String; 2]> = LazyLock::new(|| {
+    let pairs: Vec<String> = COLUMNS.iter().map(|c| format!("'{c}', q.{c}")).collect();
+    [
+        format!(
+            "select json_group_array(json_object({})) from ({}) q",
+            pairs.join(", "),
+            *ROWS
+        ),
+        format!(
+            "select coalesce(json_agg(q), '[]')::text from ({}) q",
+            *ROWS
+        ),
+    ]
+});
+
+/// One element of the aggregated array (flags are 0/1 columns).
+#[derive(serde::Deserialize)]
+struct DashboardRow {
+    project_id: i64,
+    project_path: String,
+    default_branch: Option<String>,
+    last_activity_at: Millis,
+    mirror_id: i64,
+    url: String,
+    has_user: i64,
+    user_is_git: i64,
+    has_password: i64,
+    enabled: i64,
+    only_protected_branches: i64,
+    keep_divergent_refs: i64,
+    mirror_branch_regex: Option<String>,
+    auth_method: String,
+    update_status: String,
+    last_update_at: Option<Millis>,
+    last_update_started_at: Option<Millis>,
+    last_successful_update_at: Option<Millis>,
+    last_error: Option<String>,
+    state_mirror: Option<i64>,
+    remote_head: Option<String>,
+    wanted_since: Option<Millis>,
+}
+
+impl DashboardRow {
+    fn into_mirror(self) -> DashboardMirror {
+        let mirror = MirrorSummary {
+            id: self.mirror_id,
+            url: self.url,
+            has_user: self.has_user != 0,
+            user_is_git: self.user_is_git != 0,
+            has_password: self.has_password != 0,
+            enabled: self.enabled != 0,
+            only_protected_branches: self.only_protected_branches != 0,
+            keep_divergent_refs: self.keep_divergent_refs != 0,
+            mirror_branch_regex: self.mirror_branch_regex,
+            auth_method: AuthMethod::parse(&self.auth_method).unwrap_or(AuthMethod::Password),
+            ssh_known_hosts: None,
+            update_status: UpdateStatus::parse(&self.update_status),
+            last_update_at: self.last_update_at,
+            last_update_started_at: self.last_update_started_at,
+            last_successful_update_at: self.last_successful_update_at,
+            last_error: self.last_error,
+        };
+        DashboardMirror {
+            project_id: self.project_id,
+            project_path: self.project_path,
+            mirror,
+            default_branch: self.default_branch,
+            remote_state_known: self.state_mirror.is_some(),
+            remote_head: self.remote_head,
+            update_wanted_since: self.wanted_since,
+            project_activity_at: self.last_activity_at,
+        }
+    }
 }
 
 impl Store {
@@ -116,13 +184,21 @@ impl Store {
         if viewer.user_id.is_none() && !viewer.is_admin {
             return Ok(Vec::new());
         }
-        let rows = sqlx::query(&QUERY)
+        let json: Option<String> = sqlx::query_scalar(&QUERIES[self.dialect as usize])
             .bind(viewer.user_id.unwrap_or(0))
             .bind(viewer.today)
             .bind(viewer.is_admin as i64)
             .bind(project.unwrap_or(""))
-            .fetch_all(&self.pool)
+            .fetch_one(&self.pool)
             .await?;
-        Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
+        let rows: Vec<DashboardRow> = serde_json::from_str(json.as_deref().unwrap_or("[]"))
+            .map_err(|e| sqlx::Error::Decode(format!("dashboard: {e}").into()))?;
+        let mut mirrors: Vec<DashboardMirror> =
+            rows.into_iter().map(DashboardRow::into_mirror).collect();
+        // Neither aggregate promises an order.
+        mirrors.sort_unstable_by(|a, b| {
+            (&a.project_path, a.mirror.id).cmp(&(&b.project_path, b.mirror.id))
+        });
+        Ok(mirrors)
     }
 }
