@@ -96,6 +96,10 @@ async fn dashboard(s: TestServer, clock: Arc<ManualClock>) {
     let broken = api
         .create_mirror(beta.id, &failing_url("broken"), true)
         .await;
+    // beta has a commit its mirror never got.
+    let work = Work::new();
+    let head = work.commit("Not mirrored yet");
+    work.push(&s.push_url(&root, "root/beta"), &["HEAD:refs/heads/main"]);
     fail_for_good(&s, &clock, &root, beta.id, broken.id).await;
     // Created after the failures ran: never updated.
     let fresh = api
@@ -129,6 +133,12 @@ async fn dashboard(s: TestServer, clock: Arc<ManualClock>) {
         page.html.contains("href=\"/root/beta\""),
         "links to the project"
     );
+    // Behind: the source's newest commit, not on the mirror.
+    let behind = format!(
+        "<code title=\"{head}\">{}</code> not on the mirror, since",
+        &head[..8]
+    );
+    assert!(page.html.contains(&behind), "{}", page.html);
     assert!(!page.html.contains(MIRROR_PASSWORD));
     // The filters are a labelled GET form.
     for id in ["filter-status", "filter-project"] {
@@ -211,16 +221,12 @@ impl Events {
         }
     }
 
-    /// Reads until an event's data satisfies `found` (true), or the stream ends or 30 s pass.
+    /// Reads until an event (its `event:` and `data:` lines) satisfies `found` (true), or the
+    /// stream ends or 30 s pass.
     async fn until(&mut self, found: impl Fn(&str) -> bool) -> bool {
         let read = async {
             loop {
-                if self
-                    .text
-                    .split("\n\n")
-                    .filter_map(|e| e.lines().find_map(|l| l.strip_prefix("data: ")))
-                    .any(&found)
-                {
+                if self.text.split("\n\n").any(&found) {
                     return true;
                 }
                 match self.response.chunk().await {
@@ -283,13 +289,23 @@ async fn live(s: TestServer) {
     );
     assert!(events.text.contains("data-field") || events.text.contains("status-to_retry"));
     assert!(!events.text.contains(MIRROR_PASSWORD), "{}", events.text);
+    // Signing out ends the stream (the session is re-checked every few seconds).
+    let r = boss.post("/users/sign_out", &[]).await;
+    assert_eq!(r.status, 303);
+    assert!(
+        events.until(|e| e.contains("event: signed_out")).await,
+        "{}",
+        events.text
+    );
+    assert!(events.ends().await);
     // A stream of another project's mirrors hears nothing of this one.
-    let mut other = Events::open(&s, &boss, "?project=root%2Fnone").await;
+    let again = browser(&s, "boss").await;
+    let mut other = Events::open(&s, &again, "?project=root%2Fnone").await;
     assert!(other.until(|d| d.contains("\"total\":\"0 mirrors\"")).await);
     assert!(!other.text.contains(&id));
     // The stream ends when the server stops, well within the requests' grace period.
     drop(s);
-    assert!(events.ends().await, "the stream outlived the server");
+    assert!(other.ends().await, "the stream outlived the server");
 }
 
 fn live_builder() -> Builder {
