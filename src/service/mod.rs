@@ -3,6 +3,7 @@
 //! types here; handlers extract parameters, authorise, call a service and render its result.
 //! Multi-row changes run in one store transaction.
 //!
+//! - [`dashboard`]: every mirror a person may see, failing first, and how far behind each is.
 //! - [`projects`]: find a project as a caller sees it, create one with its repository, move one
 //!   to another namespace, delete one.
 //! - [`groups`]: find, create, change and delete groups and subgroups.
@@ -21,6 +22,7 @@
 //! - [`users`]: users as administrators manage them (create, change, block).
 
 pub mod auth;
+pub mod dashboard;
 pub mod error;
 pub mod groups;
 pub mod hooks;

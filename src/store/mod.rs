@@ -5,6 +5,7 @@
 //! Invariant: every multi-row change runs in one transaction, so a failed request writes nothing.
 //! Invariant: the store never sees a plain-text credential or token; it keeps sealed bytes and hashes.
 
+mod dashboard;
 mod hooks;
 mod jobs;
 mod members;
@@ -16,6 +17,7 @@ mod protected;
 mod sessions;
 mod users;
 
+pub use dashboard::DashboardMirror;
 pub use hooks::{LogStatus, NewHookLog, HOOK_DELIVERY_KIND};
 pub use jobs::{
     ClaimedJob, NewJob, QueueDepth, QueueStats, MIRROR_FAILURE_EMAIL_KIND, MIRROR_UPDATE_KIND,

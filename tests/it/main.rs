@@ -37,6 +37,7 @@ mod tidy;
 mod tokens_api;
 mod users_admin;
 mod web_browser;
+mod web_dashboard;
 mod web_pages;
 mod web_settings;
 mod web_sign_in;

@@ -147,14 +147,15 @@ async fn load(server: &BenchServer, path: &str, duration: Duration) -> Load {
     }
 }
 
-/// A uniquely named PostgreSQL database for one run, dropped afterwards.
-struct PostgresDb {
+/// A uniquely named PostgreSQL database for one run, dropped afterwards (the `dashboard`
+/// scenario uses it too).
+pub(crate) struct PostgresDb {
     name: String,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl PostgresDb {
-    async fn create() -> Result<PostgresDb, String> {
+    pub(crate) async fn create() -> Result<PostgresDb, String> {
         use sqlx::Connection as _;
         let mut conn = tokio::time::timeout(
             Duration::from_secs(5),
@@ -179,7 +180,7 @@ impl PostgresDb {
         })
     }
 
-    async fn drop_now(self) {
+    pub(crate) async fn drop_now(self) {
         use sqlx::Connection as _;
         if let Ok(mut conn) = sqlx::PgConnection::connect(POSTGRES_ADMIN_URL).await {
             if let Err(e) = sqlx::query(&format!(

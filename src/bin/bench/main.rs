@@ -4,7 +4,7 @@
 //! `tests/remotes/`, the real git CLI.
 //!
 //! ```text
-//! cargo run --release --bin bench -- <propagation|many-refs|fan-out|api|footprint|chaos|all> [--tiny]
+//! cargo run --release --bin bench -- <propagation|many-refs|fan-out|api|dashboard|footprint|chaos|all> [--tiny]
 //! ```
 //!
 //! `--tiny` shrinks every size so the whole run takes seconds (the CI smoke test uses it). Every
@@ -14,6 +14,7 @@
 mod api;
 mod chaos;
 mod client;
+mod dashboard;
 mod fan_out;
 mod footprint;
 mod many_refs;
@@ -29,11 +30,12 @@ use std::process::ExitCode;
 use report::Row;
 
 /// The scenarios in the order `all` runs them.
-const SCENARIOS: [&str; 6] = [
+const SCENARIOS: [&str; 7] = [
     "propagation",
     "many-refs",
     "fan-out",
     "api",
+    "dashboard",
     "footprint",
     "chaos",
 ];
@@ -127,6 +129,7 @@ fn main() -> ExitCode {
                     "many-refs" => many_refs::run(sizes).await,
                     "fan-out" => fan_out::run(sizes).await,
                     "api" => api::run(sizes).await,
+                    "dashboard" => dashboard::run(sizes).await,
                     "footprint" => footprint::run(sizes).await,
                     "chaos" => chaos::run(sizes).await,
                     _ => unreachable!("checked above"),

@@ -16,11 +16,15 @@ use crate::http::AppState;
 /// The stylesheet's parts.
 const CSS: &[&str] = &[
     include_str!("assets/base.css"),
+    include_str!("assets/dashboard.css"),
     include_str!("assets/settings.css"),
     include_str!("assets/pages.css"),
 ];
 /// The script's parts.
-const JS: &[&str] = &[include_str!("assets/base.js")];
+const JS: &[&str] = &[
+    include_str!("assets/base.js"),
+    include_str!("assets/live.js"),
+];
 
 /// One served file: its content and its hashed name.
 struct Asset {

@@ -14,10 +14,13 @@
 
 mod admin;
 mod assets;
+mod dashboard;
 mod error;
 mod hooks;
 mod layout;
+mod live;
 mod members;
+mod project;
 mod session;
 mod settings;
 mod sign_in;
@@ -44,12 +47,15 @@ pub(super) fn router() -> Router<AppState> {
         .merge(sign_in::router())
         .merge(tokens::router())
         .merge(admin::router())
+        .merge(dashboard::router())
+        .merge(live::router())
 }
 
 /// The pages of one project, at paths relative to the project (`/` is the project's page,
 /// `/-/settings/repository` its repository settings).
 fn project_router() -> Router<AppState> {
     Router::new()
+        .merge(project::router())
         .merge(settings::router())
         .merge(members::router())
         .merge(hooks::router())

@@ -1,0 +1,203 @@
+//! `/<namespace>/<project>`: a project's overview: its description, the HTTP clone URL with a
+//! copy button, its branches and tags with their latest commit, and (for Developers and more)
+//! the status of its mirrors, live, with a link to the mirror settings for Maintainers. Who
+//! sees the project is exactly the API's project lookup ([`find_project`]): a public project is
+//! shown to anyone, a hidden one is a 404 page, and a signed-out visitor of a non-public one is
+//! asked to sign in.
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Router};
+use maud::{html, Markup};
+
+use super::error::WebError;
+use super::layout::{anonymous_page, page, status_badge, time_ago};
+use super::session::{AnonymousCsrf, MaybeViewer};
+use super::ProjectPath;
+use crate::git::repository::RefInfo;
+use crate::http::AppState;
+use crate::model::entities::{Millis, Project};
+use crate::service::dashboard::{mirror_health, MirrorHealth};
+use crate::service::error::ServiceError;
+use crate::service::projects::find_project;
+use crate::service::repository::{branches, tags, Branch};
+
+/// How many branches and how many tags the overview lists (the rest are counted).
+const MAX_REFS_SHOWN: usize = 20;
+/// How many hex digits of a commit id a person reads.
+const SHORT_SHA: usize = 8;
+
+/// A commit date as git prints it (`iso-strict`), in milliseconds.
+fn commit_millis(iso: &str) -> Option<Millis> {
+    chrono::DateTime::parse_from_rfc3339(iso)
+        .ok()
+        .map(|t| t.timestamp_millis())
+}
+
+fn refs_table(caption: &str, refs: &[&RefInfo], now: Millis) -> Markup {
+    html! {
+        div class="table-wrap" {
+            table class="responsive refs" {
+                caption class="visually-hidden" { (caption) }
+                thead {
+                    tr {
+                        th scope="col" { "Name" }
+                        th scope="col" { "Commit" }
+                        th scope="col" { "Title" }
+                        th scope="col" { "Committed" }
+                    }
+                }
+                tbody {
+                    @for r in refs {
+                        tr {
+                            td data-label="Name" { code { (r.name) } }
+                            td data-label="Commit" {
+                                code title=(r.commit.id) {
+                                    (r.commit.id.get(..SHORT_SHA).unwrap_or(&r.commit.id))
+                                }
+                            }
+                            td data-label="Title" { (r.commit.title) }
+                            td data-label="Committed" {
+                                (time_ago(commit_millis(&r.commit.committed_date), now))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn refs_section(heading: &str, refs: &[&RefInfo], total: usize, now: Millis) -> Markup {
+    html! {
+        h2 { (heading) " " span class="muted" { "(" (total) ")" } }
+        @if refs.is_empty() {
+            p class="muted" { "None yet." }
+        } @else {
+            (refs_table(heading, refs, now))
+            @if total > refs.len() {
+                p class="muted" { "And " (total - refs.len()) " more." }
+            }
+        }
+    }
+}
+
+fn mirrors_section(
+    project: &Project,
+    mirrors: &[MirrorHealth],
+    may_manage: bool,
+    now: Millis,
+) -> Markup {
+    let path = project.full_path();
+    let stream = format!(
+        "/-/mirrors/stream?project={}",
+        url::form_urlencoded::byte_serialize(path.as_bytes()).collect::<String>()
+    );
+    html! {
+        section class="mirror-summary" data-live-mirrors=(stream) {
+            h2 { "Mirrors" }
+            @if mirrors.is_empty() {
+                p class="muted" { "This project has no mirrors." }
+            } @else {
+                div class="table-wrap" {
+                    table class="responsive mirrors" {
+                        caption class="visually-hidden" { "Mirrors of this project" }
+                        thead {
+                            tr {
+                                th scope="col" { "URL" }
+                                th scope="col" { "Status" }
+                                th scope="col" { "Last successful update" }
+                            }
+                        }
+                        tbody {
+                            @for m in mirrors {
+                                tr data-mirror-id=(m.mirror.id) {
+                                    td data-label="URL" { code { (m.mirror.safe_url()) } }
+                                    td data-label="Status" data-field="status" {
+                                        (status_badge(m.mirror.update_status, m.mirror.enabled))
+                                    }
+                                    td data-label="Last successful update"
+                                        data-field="last_successful" {
+                                        (time_ago(m.mirror.last_successful_update_at, now))
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            @if may_manage {
+                p { a href={ "/" (path) "/-/settings/repository" } { "Manage mirrors" } }
+            }
+        }
+    }
+}
+
+/// `GET /<namespace>/<project>`: the project's overview.
+async fn show(
+    State(state): State<AppState>,
+    Extension(ProjectPath(path)): Extension<ProjectPath>,
+    MaybeViewer(viewer): MaybeViewer,
+    csrf: AnonymousCsrf,
+) -> Result<Response, WebError> {
+    let user = viewer.as_ref().map(|v| &v.user);
+    let (project, caller) = match find_project(&state, &path, user).await {
+        Ok(found) => found,
+        Err(ServiceError::Unauthenticated) => return Err(WebError::SignIn(format!("/{path}"))),
+        Err(e) => return Err(e.into()),
+    };
+    let now = state.now_ms();
+    // A Guest of a private project sees the project but not its code (the API's rule).
+    let (branch_list, tag_list) = match branches(&state, &project, caller, None).await {
+        Ok(b) => (b, tags(&state, &project, caller, None).await?),
+        Err(ServiceError::Forbidden) => (Vec::new(), Vec::new()),
+        Err(e) => return Err(e.into()),
+    };
+    let code_readable = caller.can_read_code(project.visibility);
+    let shown_branches: Vec<&RefInfo> = branch_list
+        .iter()
+        .map(|b: &Branch| &b.info)
+        .take(MAX_REFS_SHOWN)
+        .collect();
+    let mut newest_tags: Vec<&RefInfo> = tag_list.iter().collect();
+    newest_tags.sort_by(|a, b| b.commit.committed_date.cmp(&a.commit.committed_date));
+    newest_tags.truncate(MAX_REFS_SHOWN);
+    let mirrors = match user {
+        Some(u) if caller.can_push() => {
+            mirror_health(&state, u, Some(&project.full_path())).await?
+        }
+        _ => Vec::new(),
+    };
+    let full_path = project.full_path();
+    let clone_url = format!("{}/{}.git", state.external_url, full_path);
+    let body = html! {
+        h1 { (project.name) }
+        p class="muted" { code { (full_path) } }
+        @if let Some(d) = project.description.as_deref().filter(|d| !d.is_empty()) {
+            p class="description" { (d) }
+        }
+        div class="field" {
+            label for="clone-url" { "Clone with HTTP" }
+            div class="copy" {
+                input type="text" id="clone-url" value=(clone_url) readonly;
+                button type="button" class="secondary" data-copy="clone-url" { "Copy URL" }
+            }
+        }
+        @if code_readable {
+            (refs_section("Branches", &shown_branches, branch_list.len(), now))
+            (refs_section("Tags", &newest_tags, tag_list.len(), now))
+        }
+        @if user.is_some() && caller.can_push() {
+            (mirrors_section(&project, &mirrors, caller.can_admin_project(), now))
+        }
+    };
+    Ok(match &viewer {
+        Some(v) => page(&state, v, &project.name, body),
+        None => anonymous_page(&state, &csrf, &project.name, body).into_response(),
+    })
+}
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new().route("/", get(show))
+}
