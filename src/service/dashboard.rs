@@ -113,7 +113,7 @@ impl StatusFilter {
         match self {
             StatusFilter::Disabled => !m.enabled,
             _ if !m.enabled => false,
-            StatusFilter::Failing => status == UpdateStatus::Failed,
+            StatusFilter::Failing => is_failing(m),
             StatusFilter::Retrying => status == UpdateStatus::ToRetry,
             StatusFilter::Updating => status == UpdateStatus::Started,
             StatusFilter::UpToDate => status == UpdateStatus::Finished,
@@ -137,9 +137,15 @@ pub fn rank(m: &MirrorSummary) -> u8 {
     }
 }
 
-/// Whether a mirror counts as failing (an enabled mirror whose last update failed for good).
+/// Whether a mirror counts as failing: an enabled mirror whose last attempt failed, for good
+/// (`failed`) or with a retry due (`to_retry`) — the same streak webhooks announce as
+/// `remote_mirror_failed`.
 pub fn is_failing(m: &MirrorSummary) -> bool {
-    m.enabled && m.update_status == UpdateStatus::Failed
+    m.enabled
+        && matches!(
+            m.update_status,
+            UpdateStatus::Failed | UpdateStatus::ToRetry
+        )
 }
 
 /// The numbers at the top of the dashboard.
@@ -351,8 +357,13 @@ mod tests {
             assert_eq!(StatusFilter::parse(f.as_str()), Some(f));
         }
         assert_eq!(StatusFilter::parse("bogus"), None);
+        let retrying = row(UpdateStatus::ToRetry, None, None).mirror;
+        assert!(
+            StatusFilter::Failing.admits(&retrying) && StatusFilter::Retrying.admits(&retrying)
+        );
+        assert!(is_failing(&retrying), "a retry due is a failure streak too");
         let mut m = row(UpdateStatus::Failed, None, None).mirror;
-        assert!(StatusFilter::Failing.admits(&m));
+        assert!(StatusFilter::Failing.admits(&m) && !StatusFilter::Retrying.admits(&m));
         m.enabled = false;
         assert!(!StatusFilter::Failing.admits(&m) && StatusFilter::Disabled.admits(&m));
     }

@@ -376,30 +376,39 @@ async fn mirrors_are_added_updated_and_watched_in_the_browser() {
     sign_in(&b, &s.base, "root", "/root/app/-/settings/repository").await;
     b.wait_for_text("Mirroring repositories").await;
 
-    // An HTTP mirror with a password, through the form; the engine updates it.
+    // An HTTP mirror with a password, through the form; "Update now" updates it while the page
+    // stays, and the status turns without a reload.
     let http_id = add_mirror_by_form(
         &b,
         &http.url("app"),
         Some(("mirror-bot", "remote-secret-77")),
     )
     .await;
-    mark_page(&b).await;
-    wait_for_row_status(&b, http_id, "Up to date").await;
-    assert_eq!(http.refs("app"), local_refs);
     assert!(!b
         .client
         .source()
         .await
         .unwrap()
         .contains("remote-secret-77"));
-
-    // "Update now": the page stays, the status goes through an update and back to up to date.
-    let before = last_update(&b, http_id).await;
-    let requests = http.request_log().len();
+    mark_page(&b).await;
     b.click_in(&format!("tr[data-mirror-id=\"{http_id}\"]"), "Update now")
         .await;
     b.wait_for_text("The remote repository is being updated")
         .await;
+    wait_for_row_status(&b, http_id, "Up to date").await;
+    assert_eq!(http.refs("app"), local_refs);
+
+    // A push updates the mirror, and the open page shows the new update as it happens.
+    let before = last_update(&b, http_id).await;
+    let requests = http.request_log().len();
+    {
+        let (w, url) = (work.clone(), push_url.clone());
+        crate::common::blocking(move || {
+            w.commit("two");
+            w.push(&url, &["main"]);
+        })
+        .await;
+    }
     let moved = crate::common::poll_until(crate::common::browser::PAGE_WAIT, || async {
         last_update(&b, http_id).await != before
     })
@@ -410,6 +419,15 @@ async fn mirrors_are_added_updated_and_watched_in_the_browser() {
         http.request_log().len() > requests,
         "the update reached the remote"
     );
+    let local_refs = crate::common::refs_of(
+        &s.data_dir()
+            .join(format!("repositories/{}.git", project.id)),
+    );
+    crate::common::poll_until(crate::common::browser::PAGE_WAIT, || async {
+        http.refs("app") == local_refs
+    })
+    .await;
+    assert_eq!(http.refs("app"), local_refs);
     b.screenshot("settings_repository").await;
 
     // An SSH mirror: detect the host keys, confirm them, give the remote the mirror's key.
@@ -459,6 +477,10 @@ async fn mirrors_are_added_updated_and_watched_in_the_browser() {
     b.open(&format!("{}/root/app/-/settings/repository", s.base))
         .await;
     let failing = add_mirror_by_form(&b, &down.url("gone"), None).await;
+    b.click_in(&format!("tr[data-mirror-id=\"{failing}\"]"), "Update now")
+        .await;
+    b.wait_for_text("The remote repository is being updated")
+        .await;
     b.open(&format!("{}/", s.base)).await;
     mark_page(&b).await;
     b.wait_for_js(
@@ -496,7 +518,9 @@ async fn mirrors_are_added_updated_and_watched_in_the_browser() {
         .await
         .last_error
         .unwrap_or_default();
-    assert_eq!(error, api_error.trim());
+    let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(!error.is_empty());
+    assert_eq!(words(&error), words(&api_error), "the error as the API shows it");
 }
 
 /// The `datetime` of mirror `id`'s last update attempt as its row shows it.
@@ -510,25 +534,32 @@ async fn last_update(b: &Browser, id: i64) -> Value {
     .await
 }
 
-/// The SHA256 fingerprint of a `known_hosts` line, as ssh-keygen prints it (`SHA256:…`).
-fn ssh_fingerprint(known_hosts_line: &str) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("key.pub");
-    let key = known_hosts_line
-        .split_whitespace()
-        .skip(1)
-        .collect::<Vec<_>>()
-        .join(" ");
-    std::fs::write(&file, format!("{key}\n")).unwrap();
-    let out = std::process::Command::new("ssh-keygen")
-        .args(["-l", "-E", "sha256", "-f"])
-        .arg(&file)
-        .output()
+/// The SHA256 fingerprint of a host key (`<type> AAAA…`), as ssh-keygen prints it (`SHA256:…`).
+fn ssh_fingerprint(key: &str) -> String {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new("ssh-keygen")
+        .args(["-l", "-E", "sha256", "-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run ssh-keygen");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("h {key}\n").as_bytes())
         .unwrap();
+    let out = child.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     text.split_whitespace()
         .find(|w| w.starts_with("SHA256:"))
-        .unwrap_or_else(|| panic!("no fingerprint in {text}"))
+        .unwrap_or_else(|| {
+            panic!(
+                "no fingerprint of {key} in {text}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
         .to_owned()
 }
 
