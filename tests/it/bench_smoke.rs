@@ -22,7 +22,14 @@ fn bench_all_tiny_runs_and_prints_its_table() {
         stdout.contains("| scenario | metric | value | baseline | ratio | target | met |"),
         "no table:\n{stdout}"
     );
-    for scenario in ["propagation", "many-refs", "fan-out", "api", "dashboard", "footprint"] {
+    for scenario in [
+        "propagation",
+        "many-refs",
+        "fan-out",
+        "api",
+        "dashboard",
+        "footprint",
+    ] {
         assert!(
             stdout.contains(&format!("| {scenario} |")),
             "no {scenario} rows:\n{stdout}"

@@ -520,7 +520,11 @@ async fn mirrors_are_added_updated_and_watched_in_the_browser() {
         .unwrap_or_default();
     let words = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(!error.is_empty());
-    assert_eq!(words(&error), words(&api_error), "the error as the API shows it");
+    assert_eq!(
+        words(&error),
+        words(&api_error),
+        "the error as the API shows it"
+    );
 }
 
 /// The `datetime` of mirror `id`'s last update attempt as its row shows it.
