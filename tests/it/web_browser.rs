@@ -653,3 +653,82 @@ async fn every_page_is_accessible_and_every_form_needs_its_token() {
     b2.open(&format!("{}/admin", s.base)).await;
     b2.wait_for_text("Page not found").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn people_sign_in_and_reach_their_tokens_with_the_keyboard_alone() {
+    use fantoccini::key::Key;
+    let Some(b) = Browser::start_or_skip(1280, 900).await else {
+        return;
+    };
+    let s = TestServer::builder().start().await;
+    let root = s.token("root", true).await;
+    user_with_password(&s, &root, "alice", false).await;
+    b.open(&format!("{}/users/sign_in", s.base)).await;
+    // The login field has the focus; Tab moves to the password; Enter signs in.
+    let typed = format!(
+        "alice{}{PASSWORD}{}",
+        char::from(Key::Tab),
+        char::from(Key::Enter)
+    );
+    b.client
+        .active_element()
+        .await
+        .expect("focused element")
+        .send_keys(&typed)
+        .await
+        .expect("type");
+    b.wait_for_text("Signed in as").await;
+    // From the top of the page, Tab reaches the skip link first, then the navigation.
+    b.js(
+        "document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0);",
+        vec![],
+    )
+    .await;
+    let mut reached = Vec::new();
+    for _ in 0..4 {
+        b.client
+            .active_element()
+            .await
+            .expect("focus")
+            .send_keys(&char::from(Key::Tab).to_string())
+            .await
+            .expect("tab");
+        let focused = b
+            .js(
+                "const e = document.activeElement; return [e.tagName, (e.textContent || '').trim(), \
+                 getComputedStyle(e).outlineStyle];",
+                vec![],
+            )
+            .await;
+        reached.push(focused);
+    }
+    let texts: Vec<&str> = reached.iter().filter_map(|v| v[1].as_str()).collect();
+    assert_eq!(texts.first(), Some(&"Skip to content"), "{reached:?}");
+    assert!(texts.contains(&"Access tokens"), "{reached:?}");
+    assert!(
+        reached.iter().all(|v| v[2] != "none"),
+        "every focused element shows its focus: {reached:?}"
+    );
+    // Enter on the focused link follows it.
+    while b
+        .js("return document.activeElement.textContent.trim();", vec![])
+        .await
+        != json!("Access tokens")
+    {
+        b.client
+            .active_element()
+            .await
+            .unwrap()
+            .send_keys(&char::from(Key::Tab).to_string())
+            .await
+            .unwrap();
+    }
+    b.client
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys(&char::from(Key::Enter).to_string())
+        .await
+        .unwrap();
+    b.wait_for_text("Personal access tokens").await;
+}
