@@ -1972,11 +1972,14 @@ async fn malformed_requests_unknown_routes_and_wrong_methods() {
         "/projects/1/nope",
         "/api/v4",
         "/api/v3/projects",
-        "/",
     ] {
         let r = s.request("GET", path, Some(&alice), Body::None).await;
         check(path, &r, 404, Some(json!({"error": "404 Not Found"})));
     }
+    // `/` is the web interface's dashboard: without a session, GitLab's way to sign in.
+    let r = s.request("GET", "/", Some(&alice), Body::None).await;
+    check("/", &r, 303, None);
+    assert_eq!(r.header("location"), "/users/sign_in?redirect_to=%2F");
     for (method, path) in [
         ("DELETE", "/user".to_string()),
         ("PATCH", base.clone()),

@@ -105,12 +105,21 @@ impl ProjectPages {
     }
 
     /// Serves a project page: the request's path becomes the page's path below the project.
+    /// Pages are for browsers: a GET that does not accept HTML (an API client, a script
+    /// probing a path) gets GitLab's JSON 404, as any path outside the API does.
     pub(super) async fn serve(
         &self,
         project: String,
         rest: String,
         mut request: Request,
     ) -> Response {
+        let reads = matches!(
+            *request.method(),
+            axum::http::Method::GET | axum::http::Method::HEAD
+        );
+        if reads && !wants_html(&request) {
+            return not_found(&request);
+        }
         let query = request
             .uri()
             .query()

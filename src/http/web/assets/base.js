@@ -57,7 +57,7 @@
     e.preventDefault();
     var buttons = f.querySelectorAll("button");
     buttons.forEach(function (b) { b.disabled = true; });
-    fetch(f.action, { method: "POST", body: new URLSearchParams(new FormData(f)), credentials: "same-origin" })
+    fetch(f.action, { method: "POST", body: new URLSearchParams(new FormData(f)), credentials: "same-origin", headers: { Accept: "text/html" } })
       .then(function (r) {
         return r.text().then(function (html) {
           var doc = new DOMParser().parseFromString(html, "text/html");
