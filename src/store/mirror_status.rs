@@ -33,6 +33,15 @@ pub struct RemoteStateHeader {
     pub taken_at: Millis,
 }
 
+/// Which mirror rows a transition may be written to.
+#[derive(Clone, Copy)]
+enum Guard {
+    /// The row of the attempt that began at this time and is still `started`.
+    Attempt(Millis),
+    /// A row still abandoned: `started` with no update pending.
+    Abandoned,
+}
+
 impl Store {
     /// Marks an update as running: status `started`, `last_update_started_at = now`. False when
     /// the mirror is gone.
@@ -48,19 +57,22 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
-    /// Persists how an attempt ended, and enqueues `announcements` (the webhook deliveries of
-    /// a health change) in the same transaction: a change is announced exactly when it is
-    /// recorded, whatever crashes around it.
+    /// Persists how the attempt [`Store::mark_started`] began at `started_at` ended, and
+    /// enqueues `announcements` (the webhook deliveries of a health change) in the same
+    /// transaction: a change is announced exactly when it is recorded, whatever crashes around
+    /// it. Only while that attempt is still the mirror's (`started` at `started_at`): a URL or
+    /// credential change meanwhile reset the status, and an outcome reached with the old
+    /// settings must not overwrite it. False, with nothing written, when it no longer is.
     pub async fn record_transition(
         &self,
         id: i64,
         t: &Transition,
+        started_at: Millis,
         now: Millis,
         announcements: &[NewJob],
-    ) -> Result<(), StoreError> {
-        self.write_transition(id, t, now, announcements, false)
+    ) -> Result<bool, StoreError> {
+        self.write_transition(id, t, now, announcements, Guard::Attempt(started_at))
             .await
-            .map(drop)
     }
 
     /// [`Store::record_transition`] for a mirror [`Store::abandoned_mirrors`] found, only if it is
@@ -72,7 +84,8 @@ impl Store {
         now: Millis,
         announcements: &[NewJob],
     ) -> Result<bool, StoreError> {
-        self.write_transition(id, t, now, announcements, true).await
+        self.write_transition(id, t, now, announcements, Guard::Abandoned)
+            .await
     }
 
     async fn write_transition(
@@ -81,17 +94,19 @@ impl Store {
         t: &Transition,
         now: Millis,
         announcements: &[NewJob],
-        only_if_abandoned: bool,
+        guard: Guard,
     ) -> Result<bool, StoreError> {
-        let abandoned = if only_if_abandoned {
-            format!(
+        let abandoned = match guard {
+            Guard::Abandoned => format!(
                 " and update_status = '{}' and not exists \
                  (select 1 from jobs where jobs.dedup_key = {})",
                 UpdateStatus::Started.as_str(),
                 mirror_job_key_sql("remote_mirrors.id")
-            )
-        } else {
-            String::new()
+            ),
+            Guard::Attempt(_) => format!(
+                " and update_status = '{}' and last_update_started_at = $8",
+                UpdateStatus::Started.as_str()
+            ),
         };
         let sql = format!(
             "update remote_mirrors set update_status = $1, last_error = $2, retry_count = $3, \
@@ -109,10 +124,14 @@ impl Store {
             .bind((t.status == UpdateStatus::ToRetry) as i64)
             .bind(now)
             .bind(t.succeeded() as i64)
-            .bind(id)
-            .execute(&mut *tx.tx)
-            .await?;
-        if only_if_abandoned && done.rows_affected() == 0 {
+            .bind(id);
+        let done = match guard {
+            Guard::Attempt(started_at) => done.bind(started_at),
+            Guard::Abandoned => done,
+        }
+        .execute(&mut *tx.tx)
+        .await?;
+        if done.rows_affected() == 0 {
             return Ok(false);
         }
         for job in announcements {

@@ -1967,12 +1967,7 @@ async fn malformed_requests_unknown_routes_and_wrong_methods() {
     check("unsupported content type", &r, 400, None);
     assert!(r.body["error"].is_string(), "{}", r.text);
 
-    for path in [
-        "/nope",
-        "/projects/1/nope",
-        "/api/v4",
-        "/api/v3/projects",
-    ] {
+    for path in ["/nope", "/projects/1/nope", "/api/v4", "/api/v3/projects"] {
         let r = s.request("GET", path, Some(&alice), Body::None).await;
         check(path, &r, 404, Some(json!({"error": "404 Not Found"})));
     }

@@ -988,3 +988,75 @@ async fn an_archived_projects_mirrors_wait_until_it_is_unarchived() {
     assert_eq!(daemon.refs("arch"), fx.local_refs());
     assert_eq!(fx.mirror(id).await.update_status, "finished");
 }
+
+/// An update that ends after its mirror's credentials changed records nothing: the change reset
+/// the status, and what the old password achieved must not show as the new one's success (the
+/// race `a_rotated_credential_is_tried` met on a busy machine).
+async fn an_outcome_reached_with_old_settings_is_not_recorded(s: TestServer) {
+    use pushmirror::model::status::{Transition, UpdateStatus};
+    let root = s.token("root", true).await;
+    let api = s.api(&root);
+    let project = api.create_project("stale").await.id;
+    let m = api
+        .create_mirror_with(
+            project,
+            json!({"url": "https://bot:old-Pa55@git.example.com/m.git", "enabled": false}),
+        )
+        .await;
+    let store = &s.state.store;
+    assert!(store.mark_started(m.id, 1_000).await.unwrap());
+    let finished = Transition {
+        status: UpdateStatus::Finished,
+        error: None,
+        retry_count: 0,
+        retry_at: None,
+        event: None,
+    };
+    // Meanwhile the password changes: the status starts over.
+    let r = s
+        .put_json(
+            &format!("/projects/{project}/remote_mirrors/{}", m.id),
+            &root,
+            json!({"url": "https://bot:new-Pa55@git.example.com/m.git"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["update_status"], "none", "{}", r.text);
+    assert!(!store
+        .record_transition(m.id, &finished, 1_000, 2_000, &[])
+        .await
+        .unwrap());
+    let after = api.mirror(project, m.id).await;
+    assert_eq!(
+        after.update_status, "none",
+        "the stale outcome was discarded"
+    );
+    assert!(after.last_successful_update_at.is_none());
+    // The attempt that is the mirror's own is recorded.
+    assert!(store.mark_started(m.id, 3_000).await.unwrap());
+    assert!(
+        !store
+            .record_transition(m.id, &finished, 1_000, 4_000, &[])
+            .await
+            .unwrap(),
+        "an older attempt's outcome"
+    );
+    assert!(store
+        .record_transition(m.id, &finished, 3_000, 4_000, &[])
+        .await
+        .unwrap());
+    assert_eq!(api.mirror(project, m.id).await.update_status, "finished");
+}
+
+#[tokio::test]
+async fn an_outcome_reached_with_old_settings_is_not_recorded_sqlite() {
+    an_outcome_reached_with_old_settings_is_not_recorded(TestServer::builder().start().await).await;
+}
+
+#[tokio::test]
+async fn an_outcome_reached_with_old_settings_is_not_recorded_postgres() {
+    let Some(s) = TestServer::builder().postgres().start().await else {
+        return;
+    };
+    an_outcome_reached_with_old_settings_is_not_recorded(s).await;
+}

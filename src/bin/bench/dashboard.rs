@@ -130,9 +130,15 @@ async fn backend(name: &'static str, url: Option<&str>, sizes: Sizes) -> Vec<Row
             }
             state
                 .store
-                .record_transition(mirror, &t, now, &[])
+                .mark_started(mirror, now)
+                .await
+                .expect("mark started");
+            let recorded = state
+                .store
+                .record_transition(mirror, &t, now, now, &[])
                 .await
                 .expect("record a status");
+            assert!(recorded, "the attempt just marked started is the mirror's");
             if t.status == UpdateStatus::Finished {
                 let changes = BTreeMap::from([("refs/heads/main".to_owned(), Some(head.clone()))]);
                 state

@@ -99,4 +99,70 @@ mod tests {
             build(&["b"], "x", "css").path
         );
     }
+
+    /// The colours `base.css` defines, by variable name.
+    fn palette() -> std::collections::HashMap<String, [f64; 3]> {
+        let css = include_str!("assets/base.css");
+        let root = css
+            .split(":root {")
+            .nth(1)
+            .unwrap()
+            .split('}')
+            .next()
+            .unwrap();
+        root.split(';')
+            .filter_map(|decl| {
+                let (name, value) = decl.trim().split_once(':')?;
+                let hex = value.trim().strip_prefix('#')?;
+                let c =
+                    |i: usize| f64::from(u8::from_str_radix(&hex[i..i + 2], 16).unwrap()) / 255.0;
+                Some((
+                    name.trim().trim_start_matches("--").to_owned(),
+                    [c(0), c(2), c(4)],
+                ))
+            })
+            .collect()
+    }
+
+    /// WCAG's contrast ratio of two sRGB colours.
+    fn contrast(a: [f64; 3], b: [f64; 3]) -> f64 {
+        let lum = |c: [f64; 3]| {
+            let f = |v: f64| {
+                if v <= 0.03928 {
+                    v / 12.92
+                } else {
+                    ((v + 0.055) / 1.055).powf(2.4)
+                }
+            };
+            0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2])
+        };
+        let (x, y) = (lum(a), lum(b));
+        (x.max(y) + 0.05) / (x.min(y) + 0.05)
+    }
+
+    #[test]
+    fn every_text_colour_meets_wcag_aa_on_its_background() {
+        let p = palette();
+        for (fg, bg) in [
+            ("fg", "bg"),
+            ("muted", "bg"),
+            ("muted", "panel"),
+            ("link", "bg"),
+            ("link", "panel"),
+            ("ok-fg", "ok-bg"),
+            ("fail-fg", "fail-bg"),
+            ("warn-fg", "warn-bg"),
+            ("run-fg", "run-bg"),
+            ("idle-fg", "idle-bg"),
+            ("ok-fg", "bg"),
+            ("fail-fg", "bg"),
+            ("warn-fg", "bg"),
+        ] {
+            let ratio = contrast(p[fg], p[bg]);
+            assert!(
+                ratio >= 4.5,
+                "--{fg} on --{bg}: {ratio:.2}:1 is below AA's 4.5:1"
+            );
+        }
+    }
 }

@@ -117,7 +117,15 @@ pub(crate) async fn run(
         now,
     );
     let after = after_transition(&mirror, &t, started_at, now);
-    record_outcome(app, &after, &t, now).await?;
+    if !record_outcome(app, &after, &t, started_at, now).await? {
+        // The mirror's URL or credentials changed (or it was deleted) while this attempt ran:
+        // its status was reset, and what the old settings achieved is not its news.
+        tracing::info!(
+            mirror = id,
+            "the mirror changed during its update; the update's outcome is discarded"
+        );
+        return Ok(Outcome::Done);
+    }
     let secs = started.elapsed().as_secs_f64();
     app.metrics.update_ended(
         t.status.as_str(),
@@ -210,22 +218,28 @@ async fn announcements(
 /// Tries recording an update's outcome, with the webhook deliveries of a health change in the
 /// same transaction, a few times over a few seconds (the run still holds its lease
 /// meanwhile): a database blip must not leave the mirror `started` until the lease expires and
-/// the update is redone.
+/// the update is redone. False when the attempt begun at `started_at` is no longer the
+/// mirror's (its settings were reset meanwhile): nothing is recorded or announced.
 async fn record_outcome(
     app: &Arc<App>,
     after: &RemoteMirror,
     t: &Transition,
+    started_at: Millis,
     now: Millis,
-) -> Result<(), JobError> {
+) -> Result<bool, JobError> {
     let id = after.id;
     let mut delay = std::time::Duration::from_millis(200);
     for attempt in 1.. {
         let recorded = match announcements(app, after, t).await {
-            Ok(jobs) => app.store.record_transition(id, t, now, &jobs).await,
+            Ok(jobs) => {
+                app.store
+                    .record_transition(id, t, started_at, now, &jobs)
+                    .await
+            }
             Err(e) => Err(e),
         };
         match recorded {
-            Ok(()) => return Ok(()),
+            Ok(applied) => return Ok(applied),
             Err(e) if attempt < RECORD_ATTEMPTS => {
                 tracing::warn!(mirror = id, error = %e, attempt, "recording an update's outcome failed; retrying");
                 tokio::time::sleep(delay).await;
