@@ -4,12 +4,12 @@
 //! reads them, webhooks that keep failing); `/admin/users` lists and manages users through
 //! [`crate::service::users`] (create, block and unblock, make and remove admin, with GitLab's
 //! rules: nobody blocks themselves, the last admin stays); `/admin/projects` lists every project
-//! with its mirrors. Also [`back_with`], the answer every screen's refused form gets.
+//! with its mirrors.
 
 use std::collections::HashMap;
 
 use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use maud::{html, Markup};
@@ -17,12 +17,11 @@ use serde::Deserialize;
 
 use super::error::WebError;
 use super::layout::{csrf_field, page, relative, time_ago};
-use super::session::{redirect_with, Flash, Posted, Viewer};
+use super::session::{back_with, redirect_with, Flash, Posted, Viewer};
 use crate::http::monitoring::dependency_checks;
 use crate::http::AppState;
 use crate::model::accounts::{AccountChanges, UserState};
 use crate::model::hooks::{AlertStatus, ProjectHook};
-use crate::service::error::ServiceError;
 use crate::service::{hooks, users};
 use crate::store::{PageRequest, ProjectFilter, ProjectOrder, UserFilter};
 
@@ -30,15 +29,6 @@ use crate::store::{PageRequest, ProjectFilter, ProjectOrder, UserFilter};
 const MAX_ROWS: i64 = 500;
 /// Most failing webhooks listed on `/admin`.
 const MAX_FAILING_HOOKS: i64 = 50;
-
-/// After a refused form: back to `to` with the service's message for the person as an alert;
-/// hidden things and faults become their pages.
-pub(super) fn back_with(state: &AppState, to: &str, e: ServiceError) -> Response {
-    match WebError::from(e) {
-        WebError::BadRequest(message) => redirect_with(state, to, Some(Flash::Alert(message))),
-        other => other.into_response(),
-    }
-}
 
 /// The admin area's viewer: an administrator, or the 404 page.
 fn admin(viewer: &Viewer) -> Result<(), WebError> {

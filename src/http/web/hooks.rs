@@ -14,9 +14,10 @@ use maud::{html, Markup};
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::admin::{back_with, hook_state};
+use super::admin::hook_state;
 use super::error::WebError;
 use super::layout::{csrf_field, page, time_ago};
+use super::session::back_with;
 use super::session::{redirect_with, Flash, Posted, Viewer};
 use super::ProjectPath;
 use crate::http::AppState;

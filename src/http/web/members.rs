@@ -13,9 +13,9 @@ use axum::{Extension, Router};
 use maud::{html, Markup};
 use serde::Deserialize;
 
-use super::admin::back_with;
 use super::error::WebError;
 use super::layout::{csrf_field, page};
+use super::session::back_with;
 use super::session::{redirect_with, Flash, Posted, Viewer};
 use super::ProjectPath;
 use crate::http::AppState;

@@ -4,7 +4,8 @@
 //! GitLab's): the SHA-256 of the session's cookie value under a purpose of its own, or, before
 //! signing in, of the `_pushmirror_csrf` cookie's random value. [`Posted`] refuses a form whose
 //! token is missing or wrong before its handler runs. A short-lived `_pushmirror_flash` cookie
-//! carries one notice or alert across a redirect (Post/Redirect/Get).
+//! carries one notice or alert across a redirect (Post/Redirect/Get); [`back_with`] is the answer
+//! every screen gives a refused form.
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::{COOKIE, LOCATION, SET_COOKIE};
@@ -307,6 +308,19 @@ pub(in crate::http) fn redirect_with(state: &AppState, to: &str, flash: Option<F
         );
     }
     response
+}
+
+/// After a refused form: back to `to` with the service's message for the person as an alert;
+/// hidden things and faults become their pages.
+pub(in crate::http) fn back_with(
+    state: &AppState,
+    to: &str,
+    e: crate::service::error::ServiceError,
+) -> Response {
+    match WebError::from(e) {
+        WebError::BadRequest(message) => redirect_with(state, to, Some(Flash::Alert(message))),
+        other => other.into_response(),
+    }
 }
 
 /// The `Set-Cookie` that deletes the flash once a page showed it.

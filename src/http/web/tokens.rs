@@ -13,9 +13,9 @@ use axum::Router;
 use maud::{html, Markup};
 use secrecy::ExposeSecret;
 
-use super::admin::back_with;
 use super::error::WebError;
 use super::layout::{csrf_field, exact_time, page, time_ago};
+use super::session::back_with;
 use super::session::{redirect_with, Flash, Posted, Viewer};
 use crate::http::AppState;
 use crate::model::tokens::Scope;
