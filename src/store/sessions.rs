@@ -3,7 +3,7 @@
 
 use sqlx::Row;
 
-use super::users::user_from_row;
+use super::users::{user_from_row, USER_COLUMNS};
 use super::{Store, StoreError};
 use crate::model::entities::{Millis, User};
 
@@ -12,8 +12,6 @@ pub struct Credentials {
     pub user: User,
     pub password_hash: Option<String>,
 }
-
-const USER_COLUMNS: &str = "u.id, u.username, u.name, u.email, u.is_admin, u.state, u.created_at";
 
 impl Store {
     /// The user whose username or e-mail address is `login`, regardless of case.

@@ -8,7 +8,8 @@ use crate::model::accounts::UserState;
 use crate::model::entities::{Millis, User};
 use crate::model::tokens::{format_scopes, parse_scopes, AccessToken, Scope};
 
-const USER_COLUMNS: &str = "u.id, u.username, u.name, u.email, u.is_admin, u.state, u.created_at";
+pub(super) const USER_COLUMNS: &str =
+    "u.id, u.username, u.name, u.email, u.is_admin, u.state, u.created_at";
 const TOKEN_COLUMNS: &str = "t.id as token_id, t.user_id as token_user_id, t.name as token_name, \
     t.scopes, t.created_at as token_created_at, t.expires_at, t.revoked, t.last_used_at";
 

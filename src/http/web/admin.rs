@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use super::error::WebError;
 use super::layout::{csrf_field, page, relative, time_ago};
-use super::session::{back_with, redirect_with, Flash, Posted, Viewer};
+use super::session::{back_with, redirect_with, CsrfOnly, Flash, Posted, Viewer};
 use crate::http::monitoring::dependency_checks;
 use crate::http::AppState;
 use crate::model::accounts::{AccountChanges, UserState};
@@ -305,10 +305,6 @@ async fn create_user(
     })
 }
 
-/// A form that carries nothing but its CSRF token.
-#[derive(Deserialize)]
-struct Button {}
-
 /// What a user's button asks.
 #[derive(Clone, Copy)]
 enum UserAction {
@@ -358,7 +354,7 @@ async fn user_action(
 async fn block(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Posted { viewer, .. }: Posted<Button>,
+    Posted { viewer, .. }: Posted<CsrfOnly>,
 ) -> Result<Response, WebError> {
     user_action(state, viewer, id, UserAction::Block).await
 }
@@ -367,7 +363,7 @@ async fn block(
 async fn unblock(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Posted { viewer, .. }: Posted<Button>,
+    Posted { viewer, .. }: Posted<CsrfOnly>,
 ) -> Result<Response, WebError> {
     user_action(state, viewer, id, UserAction::Unblock).await
 }
@@ -376,7 +372,7 @@ async fn unblock(
 async fn make_admin(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Posted { viewer, .. }: Posted<Button>,
+    Posted { viewer, .. }: Posted<CsrfOnly>,
 ) -> Result<Response, WebError> {
     user_action(state, viewer, id, UserAction::MakeAdmin).await
 }
@@ -385,7 +381,7 @@ async fn make_admin(
 async fn remove_admin(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Posted { viewer, .. }: Posted<Button>,
+    Posted { viewer, .. }: Posted<CsrfOnly>,
 ) -> Result<Response, WebError> {
     user_action(state, viewer, id, UserAction::RemoveAdmin).await
 }

@@ -17,8 +17,7 @@ use serde::Deserialize;
 use super::admin::hook_state;
 use super::error::WebError;
 use super::layout::{csrf_field, page, time_ago};
-use super::session::back_with;
-use super::session::{redirect_with, Flash, Posted, Viewer};
+use super::session::{back_with, redirect_with, CsrfOnly, Flash, Posted, Viewer};
 use super::ProjectPath;
 use crate::http::AppState;
 use crate::model::entities::Project;
@@ -415,16 +414,12 @@ async fn update(
     )
 }
 
-/// A form that carries nothing but its CSRF token.
-#[derive(Deserialize)]
-struct Button {}
-
 // POST /<project>/-/hooks/{id}/delete
 async fn remove(
     State(state): State<AppState>,
     Extension(path): Extension<ProjectPath>,
     Path(id): Path<String>,
-    Posted { viewer, .. }: Posted<Button>,
+    Posted { viewer, .. }: Posted<CsrfOnly>,
 ) -> Result<Response, WebError> {
     let project = hook_project(&state, &path, &viewer).await?;
     let hook = find(&state, &project, &id).await?;

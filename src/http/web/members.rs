@@ -15,8 +15,7 @@ use serde::Deserialize;
 
 use super::error::WebError;
 use super::layout::{csrf_field, page};
-use super::session::back_with;
-use super::session::{redirect_with, Flash, Posted, Viewer};
+use super::session::{back_with, redirect_with, CsrfOnly, Flash, Posted, Viewer};
 use super::ProjectPath;
 use crate::http::AppState;
 use crate::model::access::{AccessLevel, Caller};
@@ -320,16 +319,12 @@ async fn update(
     })
 }
 
-/// A form that carries nothing but its CSRF token.
-#[derive(Deserialize)]
-struct Button {}
-
 // POST /<project>/-/project_members/{user_id}/delete
 async fn remove(
     State(state): State<AppState>,
     Extension(path): Extension<ProjectPath>,
     Path(user_id): Path<String>,
-    Posted { viewer, .. }: Posted<Button>,
+    Posted { viewer, .. }: Posted<CsrfOnly>,
 ) -> Result<Response, WebError> {
     let (project, caller) = find_project(&state, &path.0, Some(&viewer.user)).await?;
     let uid: i64 = user_id.parse().map_err(|_| WebError::NotFound)?;

@@ -229,6 +229,10 @@ async fn checked_form<T: DeserializeOwned>(
         .map_err(|e| WebError::BadRequest(format!("The form is invalid: {e}.")))
 }
 
+/// The form of a button that carries nothing but its CSRF token (sign out, remove, revoke…).
+#[derive(serde::Deserialize)]
+pub(in crate::http) struct CsrfOnly {}
+
 /// A form posted by a signed-in viewer, its CSRF token checked.
 pub(in crate::http) struct Posted<T> {
     pub viewer: Viewer,

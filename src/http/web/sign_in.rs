@@ -15,8 +15,8 @@ use serde::Deserialize;
 use super::error::WebError;
 use super::layout::{anonymous_page, csrf_field, page};
 use super::session::{
-    local_path, redirect_with, session_cookie, set_cookie, AnonymousCsrf, AnonymousPosted, Flash,
-    MaybeViewer, Posted, CSRF_FIELD, SESSION_COOKIE,
+    local_path, redirect_with, session_cookie, set_cookie, AnonymousCsrf, AnonymousPosted,
+    CsrfOnly, Flash, MaybeViewer, Posted, CSRF_FIELD, SESSION_COOKIE,
 };
 use crate::http::AppState;
 
@@ -97,10 +97,7 @@ async fn submit(
     }
 }
 
-#[derive(Deserialize)]
-struct Empty {}
-
-async fn sign_out(State(state): State<AppState>, posted: Posted<Empty>) -> Response {
+async fn sign_out(State(state): State<AppState>, posted: Posted<CsrfOnly>) -> Response {
     let token = SecretString::from(posted.viewer.session().to_owned());
     if let Err(e) = crate::service::sessions::sign_out(&state, &token).await {
         return WebError::from(e).into_response();

@@ -15,8 +15,7 @@ use secrecy::ExposeSecret;
 
 use super::error::WebError;
 use super::layout::{csrf_field, exact_time, page, time_ago};
-use super::session::back_with;
-use super::session::{redirect_with, Flash, Posted, Viewer};
+use super::session::{back_with, redirect_with, CsrfOnly, Flash, Posted, Viewer};
 use crate::http::AppState;
 use crate::model::tokens::Scope;
 use crate::service::auth::{self as svc, IssuedToken};
@@ -211,7 +210,7 @@ async fn create(
 async fn revoke(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Posted { viewer, .. }: Posted<Pairs>,
+    Posted { viewer, .. }: Posted<CsrfOnly>,
 ) -> Result<Response, WebError> {
     let id: i64 = id.parse().map_err(|_| WebError::NotFound)?;
     let token = svc::find_token(&state, &viewer.user, id).await?;

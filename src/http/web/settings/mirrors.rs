@@ -19,7 +19,7 @@ use serde::Deserialize;
 use super::{after_change, breadcrumb, page_path, project_path, refusal, settings_project};
 use crate::http::web::error::WebError;
 use crate::http::web::layout::{csrf_field, page, status_badge, time_ago};
-use crate::http::web::session::{redirect_with, Flash, Posted, Viewer};
+use crate::http::web::session::{redirect_with, CsrfOnly, Flash, Posted, Viewer};
 use crate::http::web::ProjectPath;
 use crate::http::AppState;
 use crate::model::entities::{AuthMethod, MirrorSummary, Project, RemoteMirror};
@@ -619,7 +619,7 @@ pub(super) async fn update_now(
     State(state): State<AppState>,
     Extension(path): Extension<ProjectPath>,
     Path(id): Path<String>,
-    Posted { viewer, .. }: Posted<Empty>,
+    Posted { viewer, .. }: Posted<CsrfOnly>,
 ) -> Result<Response, WebError> {
     let (project, _) = settings_project(&state, &path, &viewer).await?;
     let mirror = find(&state, &project, &id).await?;
@@ -637,7 +637,7 @@ pub(super) async fn rotate_key(
     State(state): State<AppState>,
     Extension(path): Extension<ProjectPath>,
     Path(id): Path<String>,
-    Posted { viewer, .. }: Posted<Empty>,
+    Posted { viewer, .. }: Posted<CsrfOnly>,
 ) -> Result<Response, WebError> {
     let (project, _) = settings_project(&state, &path, &viewer).await?;
     let mirror = find(&state, &project, &id).await?;
@@ -657,7 +657,7 @@ pub(super) async fn remove(
     State(state): State<AppState>,
     Extension(path): Extension<ProjectPath>,
     Path(id): Path<String>,
-    Posted { viewer, .. }: Posted<Empty>,
+    Posted { viewer, .. }: Posted<CsrfOnly>,
 ) -> Result<Response, WebError> {
     let (project, _) = settings_project(&state, &path, &viewer).await?;
     let mirror = find(&state, &project, &id).await?;
@@ -669,10 +669,6 @@ pub(super) async fn remove(
         "The mirror was removed.",
     )
 }
-
-/// A form of only its CSRF token.
-#[derive(Deserialize)]
-pub(super) struct Empty {}
 
 #[cfg(test)]
 mod tests {
