@@ -7,22 +7,8 @@
 use serde_json::{json, Value};
 
 use crate::common::browser::Browser;
+use crate::common::web::{create_user, PASSWORD};
 use crate::common::TestServer;
-
-const PASSWORD: &str = "correct-horse-battery";
-
-/// Creates `username` with [`PASSWORD`] through the admin API.
-async fn user_with_password(s: &TestServer, admin_token: &str, username: &str, admin: bool) {
-    let r = s
-        .post_json(
-            "/users",
-            admin_token,
-            json!({"username": username, "name": username, "email": format!("{username}@example.com"),
-                   "password": PASSWORD, "admin": admin}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-}
 
 /// Signs in through the form, as a person would.
 async fn sign_in(b: &Browser, base: &str, login: &str, then: &str) {
@@ -99,7 +85,7 @@ async fn signing_in_in_a_browser() {
     };
     let s = TestServer::builder().start().await;
     let root = s.token("root", true).await;
-    user_with_password(&s, &root, "alice", false).await;
+    create_user(&s, &root, "alice", false).await;
 
     b.open(&format!("{}/users/sign_in", s.base)).await;
     b.screenshot("sign_in").await;
@@ -222,7 +208,7 @@ async fn a_token_made_in_the_browser_is_shown_once_and_revoked_there() {
     };
     let s = TestServer::builder().start().await;
     let root = s.token("root", true).await;
-    user_with_password(&s, &root, "alice", false).await;
+    create_user(&s, &root, "alice", false).await;
     sign_in(&b, &s.base, "alice", "/-/profile/personal_access_tokens").await;
 
     b.fill("Token name", "deploy script").await;
@@ -575,7 +561,7 @@ async fn every_page_is_accessible_and_every_form_needs_its_token() {
     let s = TestServer::builder().local_network(true).start().await;
     let root = s.token("root", true).await;
     set_password(&s, &root, s.user_id("root").await).await;
-    user_with_password(&s, &root, "dev", false).await;
+    create_user(&s, &root, "dev", false).await;
     let api = s.api(&root);
     let project = api.create_project("app").await;
     let work = crate::common::Work::new();
@@ -662,7 +648,7 @@ async fn people_sign_in_and_reach_their_tokens_with_the_keyboard_alone() {
     };
     let s = TestServer::builder().start().await;
     let root = s.token("root", true).await;
-    user_with_password(&s, &root, "alice", false).await;
+    create_user(&s, &root, "alice", false).await;
     b.open(&format!("{}/users/sign_in", s.base)).await;
     // The login field has the focus; Tab moves to the password; Enter signs in.
     let typed = format!(

@@ -10,7 +10,7 @@ use std::time::Duration;
 use pushmirror::clock::ManualClock;
 use serde_json::json;
 
-use crate::common::web::WebClient;
+use crate::common::web::{create_user, WebClient, PASSWORD};
 use crate::common::{Builder, TestServer, Work};
 
 /// The password in every mirror URL: no page or event may ever carry it.
@@ -20,22 +20,8 @@ fn failing_url(name: &str) -> String {
     format!("http://bot:{MIRROR_PASSWORD}@127.0.0.1:9/{name}.git")
 }
 
-/// Creates a user with a password through the admin API; returns their id.
-async fn user(s: &TestServer, root: &str, name: &str, admin: bool) -> i64 {
-    let r = s
-        .post_json(
-            "/users",
-            root,
-            json!({"username": name, "name": name, "email": format!("{name}@example.com"),
-                   "password": "correct-horse-battery", "admin": admin}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    r.body["id"].as_i64().unwrap()
-}
-
 async fn browser(s: &TestServer, name: &str) -> WebClient {
-    WebClient::signed_in(&s.base, name, "correct-horse-battery").await
+    WebClient::signed_in(&s.base, name, PASSWORD).await
 }
 
 /// The mirror ids of a page's rows, in order.
@@ -80,10 +66,10 @@ async fn fail_for_good(s: &TestServer, clock: &ManualClock, root: &str, project:
 
 async fn dashboard(s: TestServer, clock: Arc<ManualClock>) {
     let root = s.token("root", true).await;
-    user(&s, &root, "boss", true).await;
-    let dev = user(&s, &root, "dev", false).await;
-    let rep = user(&s, &root, "rep", false).await;
-    user(&s, &root, "stranger", false).await;
+    create_user(&s, &root, "boss", true).await;
+    let dev = create_user(&s, &root, "dev", false).await;
+    let rep = create_user(&s, &root, "rep", false).await;
+    create_user(&s, &root, "stranger", false).await;
     let api = s.api(&root);
     let alpha = api.create_project("alpha").await;
     let beta = api.create_project("beta").await;
@@ -255,7 +241,7 @@ impl Events {
 
 async fn live(s: TestServer) {
     let root = s.token("root", true).await;
-    user(&s, &root, "boss", true).await;
+    create_user(&s, &root, "boss", true).await;
     let api = s.api(&root);
     let p = api.create_project("live").await;
     let m = api.create_mirror(p.id, &failing_url("live"), true).await;
@@ -331,10 +317,10 @@ async fn the_stream_sends_status_changes_and_ends_with_the_server_on_postgres() 
 async fn the_project_page_shows_clone_url_refs_and_mirror_status() {
     let s = TestServer::builder().local_network(true).start().await;
     let root = s.token("root", true).await;
-    user(&s, &root, "boss", true).await;
-    let dev = user(&s, &root, "dev", false).await;
-    let rep = user(&s, &root, "rep", false).await;
-    user(&s, &root, "stranger", false).await;
+    create_user(&s, &root, "boss", true).await;
+    let dev = create_user(&s, &root, "dev", false).await;
+    let rep = create_user(&s, &root, "rep", false).await;
+    create_user(&s, &root, "stranger", false).await;
     let api = s.api(&root);
     let p = api
         .create_project_with(

@@ -9,27 +9,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::common::web::{Page, WebClient};
+use crate::common::web::{create_user, Page, WebClient, PASSWORD};
 use crate::common::{blocking, Receiver, TestServer, Work};
-
-/// A password every test user gets.
-const PASSWORD: &str = "correct-horse-battery";
-
-/// Creates `username` with [`PASSWORD`] through the admin users API; their id.
-async fn user(s: &TestServer, admin_token: &str, username: &str, admin: bool) -> i64 {
-    let r = s
-        .post_json(
-            "/users",
-            admin_token,
-            json!({
-                "username": username, "name": username.to_uppercase(),
-                "email": format!("{username}@example.com"), "password": PASSWORD, "admin": admin,
-            }),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    r.body["id"].as_i64().unwrap()
-}
 
 async fn sign_in(s: &TestServer, username: &str) -> WebClient {
     WebClient::signed_in(&s.base, username, PASSWORD).await
@@ -64,7 +45,7 @@ const TOKENS: &str = "/-/profile/personal_access_tokens";
 
 async fn tokens_are_shown_once_and_revoked(s: TestServer) {
     let root = s.token("root", true).await;
-    user(&s, &root, "alice", false).await;
+    create_user(&s, &root, "alice", false).await;
     let web = sign_in(&s, "alice").await;
 
     let form = web.get(TOKENS).await;
@@ -230,8 +211,8 @@ async fn tokens_page_postgres() {
 
 async fn admin_manages_users_and_sees_the_server(s: TestServer) {
     let root = s.token("root", true).await;
-    let boss_id = user(&s, &root, "boss", true).await;
-    user(&s, &root, "alice", false).await;
+    let boss_id = create_user(&s, &root, "boss", true).await;
+    create_user(&s, &root, "alice", false).await;
     let root_id = s.user_id("root").await;
 
     // Only administrators: everyone else gets the 404 page, forms included.
@@ -421,10 +402,10 @@ struct Team {
 
 async fn team(s: &TestServer) -> Team {
     let root = s.token("root", true).await;
-    user(s, &root, "olga", false).await;
-    let dave = user(s, &root, "dave", false).await;
-    let gus = user(s, &root, "gus", false).await;
-    user(s, &root, "eve", false).await;
+    create_user(s, &root, "olga", false).await;
+    let dave = create_user(s, &root, "dave", false).await;
+    let gus = create_user(s, &root, "gus", false).await;
+    create_user(s, &root, "eve", false).await;
     let olga = s.token("olga", false).await;
     s.api(&olga).create_project("app").await;
     s.api(&root).add_member("olga%2Fapp", dave, 30).await;
@@ -578,8 +559,8 @@ async fn members_page_postgres() {
 async fn inherited_members_show_the_group_they_come_from() {
     let s = TestServer::builder().start().await;
     let root = s.token("root", true).await;
-    user(&s, &root, "boss", true).await;
-    let gus = user(&s, &root, "gus", false).await;
+    create_user(&s, &root, "boss", true).await;
+    let gus = create_user(&s, &root, "gus", false).await;
     let api = s.api(&root);
     let org = api.create_group("org", None).await;
     let team = api.create_group("team", Some(org.id)).await;
@@ -605,7 +586,7 @@ const HOOKS: &str = "/olga/app/-/hooks";
 async fn webhooks_are_added_tested_and_deleted() {
     let s = TestServer::builder().local_network(true).start().await;
     let t = team(&s).await;
-    user(&s, &t.root, "boss", true).await;
+    create_user(&s, &t.root, "boss", true).await;
     let url = s.push_url(&t.olga, "olga/app");
     blocking(move || {
         let work = Work::new();

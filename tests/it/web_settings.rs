@@ -6,12 +6,11 @@
 
 use serde_json::{json, Value};
 
-use crate::common::web::{Page, WebClient};
+use crate::common::web::{create_user, Page, WebClient, PASSWORD};
 use crate::common::{blocking, TestServer, Work};
 use crate::remotes::{GitHttpRemote, SshRemote};
 
 /// The password of every user these tests sign in as.
-const PASSWORD: &str = "Web-Settings-Pa55";
 
 /// A project with a commit, its Maintainer signed in, and an admin token for setup and checks.
 struct Setup {
@@ -23,30 +22,12 @@ struct Setup {
     web: WebClient,
 }
 
-/// Creates `username` with [`PASSWORD`] through the admin API; its id.
-async fn create_user(server: &TestServer, admin: &str, username: &str) -> i64 {
-    let r = server
-        .post_json(
-            "/users",
-            admin,
-            json!({
-                "username": username,
-                "name": username,
-                "email": format!("{username}@example.com"),
-                "password": PASSWORD,
-            }),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    r.body["id"].as_i64().unwrap()
-}
-
 impl Setup {
     async fn on(server: TestServer) -> Setup {
         let admin = server.token("root", true).await;
         let api = server.api(&admin);
         let project = api.create_project("site").await;
-        let maintainer = create_user(&server, &admin, "maria").await;
+        let maintainer = create_user(&server, &admin, "maria", false).await;
         api.add_member(project.id, maintainer, 40).await;
         let url = server.push_url(&admin, &project.path_with_namespace);
         blocking(move || {
@@ -535,9 +516,9 @@ async fn below_maintainer_the_settings_are_not_found() {
     let mirror = api
         .create_mirror(s.project_id, "https://example.com/hidden.git", true)
         .await;
-    let dev = create_user(&s.server, &s.admin, "devon").await;
+    let dev = create_user(&s.server, &s.admin, "devon", false).await;
     api.add_member(s.project_id, dev, 30).await;
-    create_user(&s.server, &s.admin, "outsider").await;
+    create_user(&s.server, &s.admin, "outsider", false).await;
     for login in ["devon", "outsider"] {
         let web = WebClient::signed_in(&s.server.base, login, PASSWORD).await;
         let page = web.get(&s.path("/-/settings/repository")).await;

@@ -11,23 +11,8 @@ use pushmirror::clock::ManualClock;
 use serde_json::json;
 
 use crate::common::binary::pushmirror;
-use crate::common::web::WebClient;
+use crate::common::web::{create_user, WebClient, PASSWORD};
 use crate::common::{contains_bytes, read_all_files, TestServer};
-
-const PASSWORD: &str = "correct-horse-battery";
-
-/// Creates `username` with [`PASSWORD`] through the admin API; returns its id.
-async fn user_with_password(s: &TestServer, admin_token: &str, username: &str) -> i64 {
-    let r = s
-        .post_json(
-            "/users",
-            admin_token,
-            json!({"username": username, "name": username, "email": format!("{username}@example.com"), "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    r.body["id"].as_i64().unwrap()
-}
 
 /// The alert or notice the next page shows after a redirect.
 async fn flash_after(web: &WebClient, location: &str) -> String {
@@ -38,7 +23,7 @@ async fn flash_after(web: &WebClient, location: &str) -> String {
 
 async fn signs_in_and_out(s: TestServer) {
     let root = s.token("root", true).await;
-    user_with_password(&s, &root, "bob").await;
+    create_user(&s, &root, "bob", false).await;
     let web = WebClient::new(&s.base);
 
     let form = web.get("/users/sign_in").await;
@@ -158,7 +143,7 @@ async fn wrong_logins_get_one_message_and_repeated_failures_are_slowed_down() {
     let clock = Arc::new(ManualClock::new(1_800_000_000_000));
     let s = TestServer::builder().clock(clock.clone()).start().await;
     let root = s.token("root", true).await;
-    user_with_password(&s, &root, "bob").await;
+    create_user(&s, &root, "bob", false).await;
     let web = WebClient::new(&s.base);
     web.get("/users/sign_in").await;
 
@@ -215,7 +200,7 @@ async fn wrong_logins_get_one_message_and_repeated_failures_are_slowed_down() {
 async fn the_sign_in_form_needs_its_own_browsers_token_and_stays_on_this_server() {
     let s = TestServer::builder().start().await;
     let root = s.token("root", true).await;
-    user_with_password(&s, &root, "bob").await;
+    create_user(&s, &root, "bob", false).await;
 
     let web = WebClient::new(&s.base);
     let fields = [("user[login]", "bob"), ("user[password]", PASSWORD)];
@@ -255,7 +240,7 @@ async fn sessions_expire_and_end_with_a_block() {
     let clock = Arc::new(ManualClock::new(1_800_000_000_000));
     let s = TestServer::builder().clock(clock.clone()).start().await;
     let root = s.token("root", true).await;
-    let bob = user_with_password(&s, &root, "bob").await;
+    let bob = create_user(&s, &root, "bob", false).await;
 
     let web = WebClient::signed_in(&s.base, "bob", PASSWORD).await;
     assert_eq!(web.get("/users/sign_out").await.status, 200);
@@ -498,7 +483,7 @@ async fn cookies_are_secure_when_the_external_url_is_https() {
         .start()
         .await;
     let root = s.token("root", true).await;
-    user_with_password(&s, &root, "bob").await;
+    create_user(&s, &root, "bob", false).await;
     let web = WebClient::new(&s.base);
     let form = web.get("/users/sign_in").await;
     assert!(form.header("set-cookie").contains("; Secure"), "{form:?}");

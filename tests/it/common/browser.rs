@@ -135,34 +135,7 @@ impl Browser {
 
     /// Clicks the first visible button (or submit input, or link) whose text is `text`.
     pub async fn click_button(&self, text: &str) {
-        let found = self
-            .js(
-                "for (const b of document.querySelectorAll('button, input[type=submit], a')) { \
-                   const t = (b.textContent || b.value || '').trim(); \
-                   if (t === arguments[0] && b.offsetParent !== null) { b.setAttribute('data-e2e-click', '1'); return true; } } \
-                 return false;",
-                vec![json!(text)],
-            )
-            .await;
-        assert_eq!(
-            found,
-            json!(true),
-            "no button '{text}' on {}",
-            self.url().await
-        );
-        let el = self
-            .client
-            .find(Locator::Css("[data-e2e-click='1']"))
-            .await
-            .expect("marked button");
-        self.js(
-            "document.querySelector(\"[data-e2e-click='1']\").removeAttribute('data-e2e-click');",
-            vec![],
-        )
-        .await;
-        el.click()
-            .await
-            .unwrap_or_else(|e| panic!("click '{text}': {e}"));
+        self.click_in("body", text).await;
     }
 
     /// Chooses the option reading `option` in the select labelled `label`.
@@ -174,18 +147,25 @@ impl Browser {
             .unwrap_or_else(|e| panic!("option '{option}' of '{label}': {e}"));
     }
 
-    /// Clicks the button (or link) reading `text` inside the first element matching `scope`.
+    /// Clicks the first visible button (or submit input, or link) reading `text` inside the
+    /// first element matching `scope`. The element is marked by a script, found by WebDriver and
+    /// clicked as a person would (so focus, default actions and the page's handlers all run).
     pub async fn click_in(&self, scope: &str, text: &str) {
         let found = self
             .js(
-                "const root = document.querySelector(arguments[0]); if (!root) return false;                  for (const b of root.querySelectorAll('button, input[type=submit], a')) {                    const t = (b.textContent || b.value || '').trim();                    if (t === arguments[1]) { b.setAttribute('data-e2e-click', '1'); return true; } }                  return false;",
+                "const root = document.querySelector(arguments[0]); if (!root) return false; \
+                 for (const b of root.querySelectorAll('button, input[type=submit], a')) { \
+                   const t = (b.textContent || b.value || '').trim(); \
+                   if (t === arguments[1] && b.offsetParent !== null) { \
+                     b.setAttribute('data-e2e-click', '1'); return true; } } \
+                 return false;",
                 vec![json!(scope), json!(text)],
             )
             .await;
         assert_eq!(
             found,
             json!(true),
-            "no '{text}' in {scope} on {}",
+            "no button '{text}' in {scope} on {}",
             self.url().await
         );
         let el = self

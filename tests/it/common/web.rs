@@ -7,6 +7,28 @@ use std::sync::Mutex;
 
 use reqwest::header::{HeaderMap, COOKIE, SET_COOKIE};
 
+use super::TestServer;
+
+/// The password of every user [`create_user`] makes.
+pub const PASSWORD: &str = "correct-horse-battery";
+
+/// Creates `username` with [`PASSWORD`] through the admin users API (an administrator if
+/// `admin`), named in capitals so a page can tell the name from the username; returns the id.
+pub async fn create_user(s: &TestServer, admin_token: &str, username: &str, admin: bool) -> i64 {
+    let r = s
+        .post_json(
+            "/users",
+            admin_token,
+            serde_json::json!({
+                "username": username, "name": username.to_uppercase(),
+                "email": format!("{username}@example.com"), "password": PASSWORD, "admin": admin,
+            }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.body["id"].as_i64().unwrap()
+}
+
 /// One page as a browser got it.
 #[derive(Debug)]
 pub struct Page {
