@@ -469,19 +469,20 @@ fn user_refused(e: crate::service::error::ServiceError) -> ExitCode {
     }
 }
 
+/// What both user commands start with: the configuration, the password from stdin (read before
+/// the database is opened, so a missing one changes nothing), then the application.
+async fn app_and_password(store: &StoreArgs) -> Result<(std::sync::Arc<App>, String), ExitCode> {
+    let config = command_config(store)?;
+    let password = password_from_stdin()?;
+    let app = App::build(&config).await.map_err(start_failed)?;
+    Ok((app, password))
+}
+
 /// `pushmirror user create`: a user with a password, for signing in to the web interface.
 async fn user_create(args: UserCreateArgs) -> ExitCode {
-    let config = match command_config(&args.store) {
-        Ok(c) => c,
+    let (app, password) = match app_and_password(&args.store).await {
+        Ok(both) => both,
         Err(code) => return code,
-    };
-    let password = match password_from_stdin() {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
-    let app = match App::build(&config).await {
-        Ok(a) => a,
-        Err(e) => return start_failed(e),
     };
     let changes = crate::model::accounts::AccountChanges {
         name: Some(args.name.unwrap_or_else(|| args.username.clone())),
@@ -501,17 +502,9 @@ async fn user_create(args: UserCreateArgs) -> ExitCode {
 
 /// `pushmirror user set-password`.
 async fn user_set_password(args: SetPasswordArgs) -> ExitCode {
-    let config = match command_config(&args.store) {
-        Ok(c) => c,
+    let (app, password) = match app_and_password(&args.store).await {
+        Ok(both) => both,
         Err(code) => return code,
-    };
-    let password = match password_from_stdin() {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
-    let app = match App::build(&config).await {
-        Ok(a) => a,
-        Err(e) => return start_failed(e),
     };
     match crate::service::users::set_password(&app, args.username.trim(), &password).await {
         Ok(user) => {

@@ -38,11 +38,13 @@ impl From<ServiceError> for WebError {
             ServiceError::NotFound(_) | ServiceError::RecordNotFound => WebError::NotFound,
             ServiceError::Unauthenticated => WebError::SignIn("/".into()),
             ServiceError::Forbidden | ServiceError::Blocked => WebError::Forbidden,
-            ServiceError::Invalid(errors) => WebError::BadRequest(errors.full_messages().join(" ")),
+            ServiceError::Invalid(errors) => {
+                WebError::BadRequest(errors.full_messages().join(", "))
+            }
             ServiceError::Refused(m) | ServiceError::Conflict(m) | ServiceError::Rejected(m) => {
                 WebError::BadRequest(m)
             }
-            ServiceError::Unprocessable(list) => WebError::BadRequest(list.join(" ")),
+            ServiceError::Unprocessable(list) => WebError::BadRequest(list.join(", ")),
             ServiceError::Store(e) => WebError::Internal(e.to_string()),
             ServiceError::Internal(m) => WebError::Internal(m),
         }

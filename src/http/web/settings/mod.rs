@@ -79,15 +79,17 @@ fn project_path(path: &ProjectPath, rest: &str) -> String {
 }
 
 /// What a refused change tells the person: GitLab's full messages. Failures that are not the
-/// person's to fix stay errors (a page of their own).
+/// person's to fix stay errors (a page of their own). The message is `WebError`'s; unlike
+/// [`back_with`](super::session::back_with), a record gone meanwhile or a forbidden change is
+/// said in the alert too: the page itself is the viewer's to see.
 fn refusal(e: ServiceError) -> Result<String, WebError> {
     match e {
-        ServiceError::Invalid(errors) => Ok(errors.full_messages().join(", ")),
-        ServiceError::Refused(m) | ServiceError::Conflict(m) | ServiceError::Rejected(m) => Ok(m),
-        ServiceError::Unprocessable(list) => Ok(list.join(", ")),
         ServiceError::RecordNotFound => Ok("Not found: it may have been removed meanwhile.".into()),
         ServiceError::Forbidden => Ok("You don't have permission to do this.".into()),
-        e => Err(e.into()),
+        e => match WebError::from(e) {
+            WebError::BadRequest(message) => Ok(message),
+            other => Err(other),
+        },
     }
 }
 
