@@ -54,9 +54,9 @@ impl Filters {
         }
         let q = q.finish();
         if q.is_empty() {
-            "/-/mirrors/stream".to_owned()
+            super::live::STREAM.to_owned()
         } else {
-            format!("/-/mirrors/stream?{q}")
+            format!("{}?{q}", super::live::STREAM)
         }
     }
 }

@@ -90,10 +90,7 @@ fn mirrors_section(
     now: Millis,
 ) -> Markup {
     let path = project.full_path();
-    let stream = format!(
-        "/-/mirrors/stream?project={}",
-        url::form_urlencoded::byte_serialize(path.as_bytes()).collect::<String>()
-    );
+    let stream = super::live::project_stream_url(&path);
     html! {
         section class="mirror-summary" data-live-mirrors=(stream) {
             h2 { "Mirrors" }
