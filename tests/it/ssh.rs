@@ -195,7 +195,10 @@ fn keyscan_keys(port: u16) -> BTreeSet<String> {
 }
 
 /// `ssh-keygen -l -E <hash>` of a `known_hosts` text: (bits, fingerprint, type) per key.
-fn keygen_fingerprints(known_hosts: &str, hash: &str) -> BTreeSet<(u32, String, String)> {
+pub(crate) fn keygen_fingerprints(
+    known_hosts: &str,
+    hash: &str,
+) -> BTreeSet<(u32, String, String)> {
     let mut child = Command::new("ssh-keygen")
         .args(["-l", "-E", hash, "-f", "-"])
         .stdin(Stdio::piped())

@@ -526,31 +526,9 @@ async fn last_update(b: &Browser, id: i64) -> Value {
 
 /// The SHA256 fingerprint of a host key (`<type> AAAA…`), as ssh-keygen prints it (`SHA256:…`).
 fn ssh_fingerprint(key: &str) -> String {
-    use std::io::Write as _;
-    let mut child = std::process::Command::new("ssh-keygen")
-        .args(["-l", "-E", "sha256", "-f", "-"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run ssh-keygen");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("h {key}\n").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.split_whitespace()
-        .find(|w| w.starts_with("SHA256:"))
-        .unwrap_or_else(|| {
-            panic!(
-                "no fingerprint of {key} in {text}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-        })
-        .to_owned()
+    let fingerprints = crate::ssh::keygen_fingerprints(&format!("h {key}"), "sha256");
+    let (_, fingerprint, _) = fingerprints.iter().next().expect("ssh-keygen read the key");
+    fingerprint.clone()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
