@@ -94,9 +94,10 @@ async fn outside_api(
     if let Some(project) = ssh_host_keys::web_path(&path) {
         return ssh_host_keys::web(state, project, request).await;
     }
-    if git_http::is_git_path(&path) {
-        return git_http::serve(axum::extract::State(state), request).await;
-    }
+    let request = match git_http::serve(&state, request).await {
+        Ok(response) => return response,
+        Err(other) => other,
+    };
     match web::project_target(&path) {
         Some((project, rest)) => pages.serve(project, rest, request).await,
         None => web::not_found(&request),

@@ -10,8 +10,6 @@ use crate::common::web::{create_user, Page, WebClient, PASSWORD};
 use crate::common::{blocking, TestServer, Work};
 use crate::remotes::{GitHttpRemote, SshRemote};
 
-/// The password of every user these tests sign in as.
-
 /// A project with a commit, its Maintainer signed in, and an admin token for setup and checks.
 struct Setup {
     server: TestServer,

@@ -25,7 +25,7 @@ use std::io::Cursor;
 use std::pin::Pin;
 
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -36,7 +36,6 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio_util::io::StreamReader;
 
 use super::auth::request_token;
-use super::error::ApiError;
 use super::AppState;
 use crate::git::Subcommand;
 use crate::model::access::Caller;
@@ -193,20 +192,16 @@ fn text(status: StatusCode, message: &str) -> Response {
         .into_response()
 }
 
-/// The app's fallback: smart HTTP for git paths, the API's JSON 404 for everything else.
-/// Whether `path` names a smart-HTTP endpoint of a repository (`/<namespace>/<project>.git/…`).
-pub(super) fn is_git_path(path: &str) -> bool {
-    GitPath::parse(path).is_some()
-}
-
-pub(super) async fn serve(State(state): State<AppState>, request: Request) -> Response {
+/// Smart HTTP, when `request` is for a git endpoint of a repository
+/// (`/<namespace>/<project>.git/…`); any other request comes back untouched.
+pub(super) async fn serve(state: &AppState, request: Request) -> Result<Response, Request> {
     let Some(target) = GitPath::parse(request.uri().path()) else {
-        return ApiError::NoRoute.into_response();
+        return Err(request);
     };
-    match handle(&state, target, request).await {
+    Ok(match handle(state, target, request).await {
         Ok(r) => r,
         Err(e) => e.into_response(),
-    }
+    })
 }
 
 async fn handle(
