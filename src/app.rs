@@ -15,7 +15,7 @@ use crate::model::url::NetworkPolicy;
 use crate::secret::{Cipher, SecretError};
 use crate::service::auth::TokenCache;
 use crate::shutdown::Shutdown;
-use crate::storage::Storage;
+use crate::storage::{StorageError, Storages};
 use crate::store::{Store, StoreError};
 
 /// Why a process could not start.
@@ -27,6 +27,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Secret(#[from] SecretError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
     #[error("cannot prepare git: {0}")]
     Git(std::io::Error),
     #[error("server error: {0}")]
@@ -43,8 +45,8 @@ pub struct App {
     pub cipher: Cipher,
     /// Runs git (repository creation, smart HTTP, pushes) with the configured deadline.
     pub git: GitRunner,
-    /// Where hosted repositories live.
-    pub storage: Storage,
+    /// The repository storages this node serves: the only maker of repository paths.
+    pub storages: Storages,
     /// The time for everything stored or scheduled.
     pub clock: Arc<dyn Clock>,
     /// Wakes the job runner after an enqueue.
@@ -95,9 +97,9 @@ impl App {
         clock: Arc<dyn Clock>,
     ) -> Result<Arc<App>, StartError> {
         let store_cfg = &config.store;
-        let repositories = store_cfg.repositories_dir();
-        std::fs::create_dir_all(&repositories)
+        std::fs::create_dir_all(&store_cfg.data_dir)
             .map_err(|e| StartError::DataDir(store_cfg.data_dir.display().to_string(), e))?;
+        let storages = Storages::open_all(&store_cfg.storage_dirs(), &store_cfg.data_dir)?;
         let store = Store::open(&store_cfg.database_url).await?;
         let cipher = Cipher::load_or_create(&store_cfg.secret_key_file, true)?;
         let git = GitRunner::new(
@@ -110,7 +112,7 @@ impl App {
             database_url: store_cfg.database_url.clone(),
             cipher,
             git,
-            storage: Storage::new(repositories),
+            storages,
             clock,
             jobs_wakeup: Arc::new(Notify::new()),
             shutdown: Shutdown::new(),

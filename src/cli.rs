@@ -11,8 +11,8 @@ use secrecy::ExposeSecret;
 
 use crate::app::{App, StartError};
 use crate::config::{
-    parse_allowlist, parse_external_url, parse_listen, parse_smtp, ConfigError, EngineConfig,
-    FileConfig, ServeConfig, StoreConfig, DEFAULT_SHUTDOWN_GRACE_SECS,
+    parse_allowlist, parse_external_url, parse_listen, parse_smtp, parse_storage, ConfigError,
+    EngineConfig, FileConfig, ServeConfig, StoreConfig, DEFAULT_SHUTDOWN_GRACE_SECS,
 };
 use crate::server;
 
@@ -136,6 +136,10 @@ struct StoreArgs {
     /// File holding the 32-byte credential key. Default: <data-dir>/secret.key
     #[arg(long, env = "PUSHMIRROR_SECRET_KEY_FILE")]
     secret_key_file: Option<PathBuf>,
+    /// A named repository storage, NAME=PATH (repeatable). `default` is always served, in
+    /// <data-dir>/repositories unless given here.
+    #[arg(long = "storage", value_name = "NAME=PATH")]
+    storages: Vec<String>,
 }
 
 #[derive(Args, Debug, Default)]
@@ -204,8 +208,8 @@ struct TokenArgs {
     admin: bool,
 }
 
-fn store_config(args: &StoreArgs, file: &FileConfig) -> StoreConfig {
-    StoreConfig::resolve(
+fn store_config(args: &StoreArgs, file: &FileConfig) -> Result<StoreConfig, ConfigError> {
+    let mut config = StoreConfig::resolve(
         args.data_dir.clone().or_else(|| file.data_dir.clone()),
         args.database_url
             .clone()
@@ -213,7 +217,21 @@ fn store_config(args: &StoreArgs, file: &FileConfig) -> StoreConfig {
         args.secret_key_file
             .clone()
             .or_else(|| file.secret_key_file.clone()),
-    )
+    );
+    // Flags replace the file's table as a whole, like every other setting.
+    config.storages = if args.storages.is_empty() {
+        let table = file.storages.clone().unwrap_or_default();
+        table
+            .iter()
+            .map(|(name, path)| parse_storage(&format!("{name}={}", path.display())))
+            .collect::<Result<_, _>>()?
+    } else {
+        args.storages
+            .iter()
+            .map(|s| parse_storage(s))
+            .collect::<Result<_, _>>()?
+    };
+    Ok(config)
 }
 
 fn serve_config(args: &ServeArgs) -> Result<ServeConfig, ConfigError> {
@@ -287,7 +305,7 @@ fn serve_config(args: &ServeArgs) -> Result<ServeConfig, ConfigError> {
         &external_url,
     )?;
     Ok(ServeConfig {
-        store: store_config(&args.store, &file),
+        store: store_config(&args.store, &file)?,
         monitoring_allowlist,
         smtp,
         listen,
@@ -516,8 +534,9 @@ async fn user_set_password(args: SetPasswordArgs) -> ExitCode {
 }
 
 /// `pushmirror hook post-receive`: finds the project from the repository git runs the hook in
-/// (`<data-dir>/repositories/<id>.git`) and records the push as the smart-HTTP handler does. When
-/// no data directory is configured, the repository's own location names it.
+/// (`<storage>/<id>.git`) and records the push as the smart-HTTP handler does. The storage's
+/// marker (`storage::marker`) names the storage and, when no data directory is configured, the
+/// installation's data directory.
 async fn hook_post_receive(args: HookArgs) -> ExitCode {
     let file = match FileConfig::load(args.store.config.as_deref()) {
         Ok(f) => f,
@@ -531,12 +550,34 @@ async fn hook_post_receive(args: HookArgs) -> ExitCode {
         eprintln!("pushmirror: {} does not exist", git_dir.display());
         return ExitCode::from(EXIT_CONFIG);
     };
+    let Some(root) = repo.parent() else {
+        eprintln!(
+            "pushmirror: {} is not a pushmirror repository",
+            repo.display()
+        );
+        return ExitCode::from(EXIT_CONFIG);
+    };
+    let Some(marker) = crate::storage::marker::read(root) else {
+        eprintln!(
+            "pushmirror: {} is not a pushmirror repository (its directory has no {})",
+            repo.display(),
+            crate::storage::marker::MARKER_FILE
+        );
+        return ExitCode::from(EXIT_CONFIG);
+    };
     let mut store_args = args.store.clone();
     if store_args.data_dir.is_none()
         && file.data_dir.is_none()
         && std::env::var_os("PUSHMIRROR_DATA_DIR").is_none()
     {
-        store_args.data_dir = repo.parent().and_then(|r| r.parent()).map(PathBuf::from);
+        store_args.data_dir = Some(marker.data_dir.clone());
+    }
+    // The repository's own storage is served by this command, whatever else is configured.
+    let named = format!("{}=", marker.storage);
+    if !store_args.storages.iter().any(|s| s.starts_with(&named)) {
+        store_args
+            .storages
+            .push(format!("{named}{}", root.display()));
     }
     let config = match command_config(&store_args) {
         Ok(c) => c,
@@ -553,19 +594,33 @@ async fn hook_post_receive(args: HookArgs) -> ExitCode {
         .lines()
         .filter_map(crate::service::pushes::RefUpdate::parse)
         .collect();
-    let storage = crate::storage::Storage::new(config.store.repositories_dir());
-    let Some(project_id) = storage.project_of(&repo) else {
-        eprintln!(
-            "pushmirror: {} is not a pushmirror repository ({}/<id>.git)",
-            repo.display(),
-            config.store.repositories_dir().display()
-        );
-        return ExitCode::from(EXIT_CONFIG);
-    };
     let app = match App::build(&config).await {
         Ok(a) => a,
         Err(e) => return start_failed(e),
     };
+    let Some(repo_ref) = app.storages.identify(&repo) else {
+        eprintln!(
+            "pushmirror: {} is not a pushmirror repository (<storage>/<id>.git)",
+            repo.display()
+        );
+        return ExitCode::from(EXIT_CONFIG);
+    };
+    let project_id = repo_ref.project_id;
+    match app.store.project_by_id(project_id).await {
+        Ok(Some(p)) if p.storage == repo_ref.storage => {}
+        Ok(_) => {
+            eprintln!(
+                "pushmirror: {} is not the repository of a project on storage '{}'",
+                repo.display(),
+                repo_ref.storage
+            );
+            return ExitCode::from(EXIT_CONFIG);
+        }
+        Err(e) => {
+            eprintln!("pushmirror: cannot read the project: {e}");
+            return ExitCode::from(EXIT_START);
+        }
+    }
     match crate::service::pushes::record_push(&app, project_id, Some(&updates), None).await {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::model::storage::StorageName;
+
 /// Settings that every subcommand touching the data shares.
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
@@ -16,6 +18,8 @@ pub struct StoreConfig {
     pub database_url: String,
     /// The 32-byte key that seals mirror credentials.
     pub secret_key_file: PathBuf,
+    /// Named repository storages from `--storage NAME=PATH` (see [`StoreConfig::storage_dirs`]).
+    pub storages: Vec<(StorageName, PathBuf)>,
 }
 
 /// Everything `pushmirror serve` needs.
@@ -135,6 +139,8 @@ pub struct FileConfig {
     pub external_url: Option<String>,
     pub allow_local_network: Option<bool>,
     pub secret_key_file: Option<PathBuf>,
+    /// `[storages]` table: `name = "path"`.
+    pub storages: Option<std::collections::BTreeMap<String, PathBuf>>,
     pub retry_delay_protected_secs: Option<u64>,
     pub retry_delay_secs: Option<u64>,
     pub max_concurrent_updates: Option<usize>,
@@ -200,13 +206,42 @@ impl StoreConfig {
             data_dir,
             database_url,
             secret_key_file,
+            storages: Vec::new(),
         }
     }
 
-    /// Where hosted bare repositories live.
-    pub fn repositories_dir(&self) -> PathBuf {
-        self.data_dir.join("repositories")
+    /// Every storage this node serves and its directory: the configured ones, and `default` in
+    /// `<data-dir>/repositories` unless it was configured elsewhere (new projects go there).
+    pub fn storage_dirs(&self) -> Vec<(StorageName, PathBuf)> {
+        let mut dirs = self.storages.clone();
+        if !dirs.iter().any(|(n, _)| n.as_str() == StorageName::DEFAULT) {
+            dirs.insert(
+                0,
+                (
+                    StorageName::default_storage(),
+                    self.data_dir.join("repositories"),
+                ),
+            );
+        }
+        dirs
     }
+}
+
+/// Parses one `--storage NAME=PATH` (a relative path is taken from the working directory).
+pub fn parse_storage(s: &str) -> Result<(StorageName, PathBuf), ConfigError> {
+    let invalid = |message: String| ConfigError::Invalid {
+        name: "storage",
+        message,
+    };
+    let (name, path) = s
+        .split_once('=')
+        .ok_or_else(|| invalid(format!("'{s}' is not NAME=PATH")))?;
+    let name = StorageName::parse(name).map_err(invalid)?;
+    if path.is_empty() {
+        return Err(invalid(format!("storage '{name}' has no path")));
+    }
+    let path = PathBuf::from(path);
+    Ok((name, std::path::absolute(&path).unwrap_or(path)))
 }
 
 /// Parses a listen address, naming the setting in the error.
@@ -269,5 +304,31 @@ mod tests {
         let s = StoreConfig::resolve(Some(PathBuf::from("/tmp/pm")), None, None);
         assert_eq!(s.database_url, "sqlite:///tmp/pm/pushmirror.db?mode=rwc");
         assert_eq!(s.secret_key_file, PathBuf::from("/tmp/pm/secret.key"));
+        let dirs = s.storage_dirs();
+        assert_eq!(dirs.len(), 1);
+        assert_eq!(dirs[0].0.as_str(), "default");
+        assert_eq!(dirs[0].1, PathBuf::from("/tmp/pm/repositories"));
+    }
+
+    #[test]
+    fn storages_are_parsed_and_default_is_always_served() {
+        let (n, p) = parse_storage("b=/srv/b").unwrap();
+        assert_eq!((n.as_str(), p), ("b", PathBuf::from("/srv/b")));
+        for bad in ["b", "=/x", "B=/x", "b=", "../b=/x"] {
+            assert!(parse_storage(bad).is_err(), "{bad}");
+        }
+        let mut s = StoreConfig::resolve(Some(PathBuf::from("/tmp/pm")), None, None);
+        s.storages = vec![parse_storage("b=/srv/b").unwrap()];
+        let names: Vec<_> = s
+            .storage_dirs()
+            .into_iter()
+            .map(|(n, _)| n.to_string())
+            .collect();
+        assert_eq!(names, ["default", "b"]);
+        s.storages = vec![parse_storage("default=/srv/d").unwrap()];
+        assert_eq!(
+            s.storage_dirs(),
+            vec![parse_storage("default=/srv/d").unwrap()]
+        );
     }
 }

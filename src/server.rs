@@ -28,11 +28,13 @@ pub async fn run(
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
     // Before anything can start git here: no git of ours runs, so any lock is a killed one's.
-    match app.storage.remove_stale_locks() {
+    // Each storage is served by one node, so no other node's git runs in these either.
+    match app.storages.remove_stale_locks() {
         Ok(0) => {}
         Ok(n) => tracing::warn!(locks = n, "removed lock files a killed git left behind"),
         Err(e) => tracing::warn!(error = %e, "cannot look for stale lock files"),
     }
+    crate::service::projects::record_missing_heads(&app).await;
     if !app.engine.api_only {
         Runner::new(app.clone()).start();
     }

@@ -96,7 +96,7 @@ pub(in crate::http) async fn dependency_checks(state: &AppState) -> DependencyCh
         tracing::warn!(error = %e, "readiness: the database check failed");
         "the database does not answer".to_owned()
     });
-    let storage = state.storage.clone();
+    let storage = state.storages.clone();
     let storage = tokio::task::spawn_blocking(move || storage.check_writable())
         .await
         .map_err(|e| e.to_string())

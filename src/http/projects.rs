@@ -74,6 +74,9 @@ struct CreateProjectBody {
     /// `private` (default), `internal` or `public`; in a group, no more open than the group.
     #[serde(default, deserialize_with = "lenient::string")]
     visibility: Option<String>,
+    /// The storage to put the repository on (administrators only; ignored for others).
+    #[serde(default, deserialize_with = "lenient::string")]
+    repository_storage: Option<String>,
 }
 
 /// Create a project (in the caller's namespace unless another is named).
@@ -99,6 +102,7 @@ async fn create(
         description: body.description,
         default_branch: body.default_branch,
         visibility,
+        repository_storage: body.repository_storage,
     };
     let (project, level) = projects::create_project(&state, &user, req).await?;
     Ok((

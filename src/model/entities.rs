@@ -135,11 +135,18 @@ pub struct Project {
     pub empty_repo: bool,
     /// Archived projects are read-only and their mirrors are not pushed.
     pub archived: bool,
+    /// The storage that holds the repository.
+    pub storage: crate::model::storage::StorageName,
     pub created_at: Millis,
     pub last_activity_at: Millis,
 }
 
 impl Project {
+    /// The project's repository.
+    pub fn repo(&self) -> crate::model::storage::RepoRef {
+        crate::model::storage::RepoRef::new(self.storage.clone(), self.id)
+    }
+
     /// `namespace/path` at any depth, GitLab's `path_with_namespace`.
     pub fn full_path(&self) -> String {
         format!("{}/{}", self.namespace.full_path, self.path)

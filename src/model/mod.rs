@@ -19,6 +19,7 @@ pub mod push_rules;
 pub mod refmatch;
 pub mod sign_in;
 pub mod status;
+pub mod storage;
 pub mod tokens;
 pub mod url;
 

@@ -18,9 +18,6 @@
 //!   since"; a mirror that pushes only some branches is judged by its pending update and status
 //!   alone (its remote may never hold the default branch).
 
-use std::collections::HashMap;
-use std::path::PathBuf;
-
 use crate::app::App;
 use crate::model::entities::{Millis, MirrorSummary, User};
 use crate::model::status::UpdateStatus;
@@ -185,52 +182,18 @@ pub async fn mirror_health(
         today: &today,
     };
     let rows = app.store.dashboard_mirrors(viewer, project).await?;
-    let heads = source_heads(app, &rows).await;
     let mut out: Vec<MirrorHealth> = rows
         .into_iter()
-        .map(|row| {
-            let head = heads.get(&row.project_id).and_then(|h| h.as_deref());
-            MirrorHealth {
-                behind: behind(&row, head),
-                project_id: row.project_id,
-                project_path: row.project_path,
-                mirror: row.mirror,
-            }
+        .map(|row| MirrorHealth {
+            behind: behind(&row, row.default_branch_head.as_deref()),
+            project_id: row.project_id,
+            project_path: row.project_path,
+            mirror: row.mirror,
         })
         .collect();
     // Stable: within a rank, the statement's order (project path, id) stays.
     out.sort_by_key(|m| rank(&m.mirror));
     Ok(out)
-}
-
-/// Each project's default branch head, read from the ref files in one blocking task (`None`
-/// for an empty repository or one only git can read).
-async fn source_heads(app: &App, rows: &[DashboardMirror]) -> HashMap<i64, Option<String>> {
-    let mut wanted: Vec<(i64, PathBuf, String)> = Vec::new();
-    for row in rows {
-        if wanted.last().is_some_and(|(p, _, _)| *p == row.project_id) {
-            continue;
-        }
-        if let Some(branch) = &row.default_branch {
-            wanted.push((
-                row.project_id,
-                app.storage.repository_path(row.project_id),
-                format!("refs/heads/{branch}"),
-            ));
-        }
-    }
-    wanted.dedup_by_key(|(p, _, _)| *p);
-    let read = tokio::task::spawn_blocking(move || {
-        wanted
-            .into_iter()
-            .map(|(project, repo, name)| {
-                let head = crate::git::refs::read_named(&repo, &[&name])
-                    .and_then(|mut found| found.remove(&name));
-                (project, head)
-            })
-            .collect()
-    });
-    read.await.unwrap_or_default()
 }
 
 /// How far behind `row` is, given its source's default branch head.
@@ -290,6 +253,7 @@ mod tests {
                 last_error: None,
             },
             default_branch: Some("main".into()),
+            default_branch_head: None,
             remote_state_known: remote.is_some(),
             remote_head: remote.map(str::to_owned),
             update_wanted_since: wanted,

@@ -54,6 +54,12 @@ impl ServiceError {
     }
 }
 
+impl From<crate::storage::NotServed> for ServiceError {
+    fn from(e: crate::storage::NotServed) -> Self {
+        ServiceError::Internal(e.to_string())
+    }
+}
+
 impl From<FieldErrors> for ServiceError {
     fn from(errors: FieldErrors) -> Self {
         ServiceError::Invalid(errors)

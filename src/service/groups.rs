@@ -235,8 +235,8 @@ pub async fn delete_group(app: &App, group: &Group, caller: Caller) -> Result<()
         return Err(ServiceError::Forbidden);
     }
     let projects = app.store.delete_group(group.id()).await?;
-    for id in projects {
-        super::projects::remove_repository(app, id).await;
+    for repo in projects {
+        super::projects::remove_repository(app, &repo).await;
     }
     Ok(())
 }

@@ -11,6 +11,8 @@ use crate::model::groups::project_visibility_error;
 use crate::model::naming::{
     path_from_name, valid_branch_name, valid_name, valid_path, NAME_MESSAGE, PATH_MESSAGE,
 };
+use crate::model::storage::{RepoRef, StorageName};
+use crate::storage::LocalRepo;
 use crate::store::{NewProject, StoreError, TRANSFER_TAKEN};
 
 use super::auth::today;
@@ -98,6 +100,9 @@ pub struct ProjectRequest {
     pub description: Option<String>,
     pub default_branch: Option<String>,
     pub visibility: Visibility,
+    /// The storage to put the repository on (GitLab's `repository_storage`): honoured for
+    /// administrators, ignored for everyone else, as GitLab does.
+    pub repository_storage: Option<String>,
 }
 
 /// GitLab's refusal of a namespace the creator may see but not create projects in.
@@ -144,10 +149,21 @@ pub async fn create_project(
             errors.add("visibility_level", m);
         }
     }
+    let storage = match req.repository_storage.as_deref() {
+        Some(name) if creator.is_admin => match StorageName::parse(name) {
+            Ok(n) if app.storages.serves(n.as_str()) => n,
+            _ => {
+                errors.add("repository_storage", "is not included in the list");
+                StorageName::default_storage()
+            }
+        },
+        _ => StorageName::default_storage(),
+    };
     if !errors.is_empty() {
         return Err(errors.into());
     }
     let new = NewProject {
+        storage,
         namespace_id: found.namespace.id,
         name,
         path,
@@ -162,12 +178,18 @@ pub async fn create_project(
         .create_project(&new, app.clock.now_ms())
         .await
         .map_err(taken)?;
-    let repo = app.storage.repository_path(project.id);
+    let repo = match app.storages.open(&project.repo()) {
+        Ok(repo) => repo,
+        Err(e) => {
+            let _ = app.store.delete_project(project.id).await;
+            return Err(e.into());
+        }
+    };
     let branch = req.default_branch.as_deref().unwrap_or("main");
-    if let Err(e) = crate::git::init_bare(&app.git, &repo, branch).await {
+    if let Err(e) = crate::git::init_bare(&app.git, repo.path(), branch).await {
         // Leave nothing half-made: no row without its repository.
         let _ = app.store.delete_project(project.id).await;
-        let _ = tokio::fs::remove_dir_all(&repo).await;
+        let _ = tokio::fs::remove_dir_all(repo.path()).await;
         return Err(ServiceError::Internal(format!("creating repository: {e}")));
     }
     let level = app
@@ -238,20 +260,20 @@ pub async fn update_project(
     if let Some(a) = changes.archived {
         next.archived = a;
     }
-    let repo = app.storage.repository_path(project.id);
+    let repo = repository(app, project)?;
+    let mut new_head = None;
     if let Some(branch) = changes.default_branch {
         if !valid_branch_name(&branch) {
             errors.add("default_branch", "is invalid");
         } else if !project.empty_repo {
-            let exists = crate::git::repository::resolve_commit(
+            new_head = crate::git::repository::resolve_commit(
                 &app.git,
-                &repo,
+                repo.path(),
                 &format!("refs/heads/{branch}"),
             )
             .await
-            .map_err(|e| ServiceError::Internal(e.to_string()))?
-            .is_some();
-            if !exists {
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+            if new_head.is_none() {
                 errors.add("default_branch", "does not exist in the repository");
             }
         }
@@ -277,10 +299,13 @@ pub async fn update_project(
     }
     if next.default_branch != project.default_branch {
         if let Some(branch) = &next.default_branch {
-            crate::git::ops::set_head(&app.git, &repo, branch)
+            crate::git::ops::set_head(&app.git, repo.path(), branch)
                 .await
                 .map_err(|e| ServiceError::Internal(e.to_string()))?;
         }
+        app.store
+            .set_default_branch_head(project.id, new_head.as_deref())
+            .await?;
     }
     Ok(next)
 }
@@ -305,17 +330,70 @@ pub async fn delete_project(
         return Err(ServiceError::Forbidden);
     }
     app.store.delete_project(project.id).await?;
-    remove_repository(app, project.id).await;
+    remove_repository(app, &project.repo()).await;
     Ok(())
+}
+
+/// Records the default branch's head of every project on this node's storages that has none
+/// recorded (projects that predate the record, which pushes now keep): the dashboard reads it
+/// from the database. Failures are logged; the next push records the head anyway.
+pub async fn record_missing_heads(app: &App) {
+    let missing = match app
+        .store
+        .projects_without_recorded_head(&app.storages.names())
+        .await
+    {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list projects without a recorded head");
+            return;
+        }
+    };
+    for (id, storage, branch) in missing {
+        let Ok(storage) = StorageName::parse(&storage) else {
+            continue;
+        };
+        let Ok(repo) = app.storages.open(&RepoRef::new(storage, id)) else {
+            continue;
+        };
+        let head = crate::git::repository::resolve_commit(
+            &app.git,
+            repo.path(),
+            &format!("refs/heads/{branch}"),
+        )
+        .await;
+        let recorded = match head {
+            Ok(head) => app.store.set_default_branch_head(id, head.as_deref()).await,
+            Err(e) => {
+                tracing::warn!(project = id, error = %e, "cannot read a default branch's head");
+                continue;
+            }
+        };
+        if let Err(e) = recorded {
+            tracing::warn!(project = id, error = %e, "cannot record a default branch's head");
+        }
+    }
+}
+
+/// `project`'s repository on this node's disk.
+pub fn repository(app: &App, project: &Project) -> Result<LocalRepo, ServiceError> {
+    Ok(app.storages.open(&project.repo())?)
 }
 
 /// Removes the repository of a project whose row is gone (a failure is logged: the row, which
 /// the API answers from, is already deleted).
-pub(super) async fn remove_repository(app: &App, project_id: i64) {
-    let repo = app.storage.repository_path(project_id);
-    if let Err(e) = tokio::fs::remove_dir_all(&repo).await {
+pub(super) async fn remove_repository(app: &App, repo: &RepoRef) {
+    let project = repo.project_id;
+    let local = match app.storages.open(repo) {
+        Ok(local) => local,
+        Err(e) => {
+            tracing::warn!(project, error = %e, "could not remove repository");
+            return;
+        }
+    };
+    if let Err(e) = tokio::fs::remove_dir_all(local.path()).await {
         if e.kind() != std::io::ErrorKind::NotFound {
-            tracing::warn!(project = project_id, error = %e, "could not remove repository");
+            tracing::warn!(project, error = %e, "could not remove repository");
         }
     }
 }

@@ -129,6 +129,8 @@ pub enum HostingError {
     Git(#[from] GitError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    NotServed(#[from] crate::storage::NotServed),
 }
 
 /// What [`record_push`] did.
@@ -293,12 +295,19 @@ pub async fn record_push_by(
     let mut requested = 0;
     if let Examined::Changed {
         default_branch,
+        default_head,
         empty,
         ..
     } = &record
     {
-        tx.set_repository_state(project_id, default_branch.as_deref(), *empty, now)
-            .await?;
+        tx.set_repository_state(
+            project_id,
+            default_branch.as_deref(),
+            default_head.as_deref(),
+            *empty,
+            now,
+        )
+        .await?;
         requested = tx.request_project_mirror_updates(project_id, now).await?;
         for job in &announcements {
             tx.enqueue_job(job, now).await?;
@@ -327,6 +336,8 @@ enum Examined {
     NoProject,
     Changed {
         default_branch: Option<String>,
+        /// The commit the default branch points at after the push.
+        default_head: Option<String>,
         empty: bool,
         /// The project as it was before the push (`None` when the updates were unknown and
         /// so are not announced).
@@ -342,21 +353,25 @@ async fn examine(
     updates: Option<&[RefUpdate]>,
 ) -> Result<Examined, HostingError> {
     let git = &app.git;
-    let repo = app.storage.repository_path(project_id);
-    let repo = repo.as_path();
+    let Some(project) = app.store.project_by_id(project_id).await? else {
+        return Ok(Examined::NoProject);
+    };
+    let repo = app.storages.open(&project.repo())?;
+    let repo = repo.path();
     let Some(updates) = updates else {
         // What changed is unknown (a lost recording): record the repository as it is.
-        let Some(project) = app.store.project_by_id(project_id).await? else {
-            return Ok(Examined::NoProject);
-        };
         let all = current_refs(git, repo).await?;
         let default_branch = match project.default_branch {
             Some(b) => Some(b),
             None => choose_default_branch(git, repo, &all, &[]).await?,
         };
+        let default_head = default_branch
+            .as_ref()
+            .and_then(|b| all.get(&format!("refs/heads/{b}")).cloned());
         let empty = all.is_empty();
         return Ok(Examined::Changed {
             default_branch,
+            default_head,
             empty,
             project: None,
             changed: Vec::new(),
@@ -383,9 +398,6 @@ async fn examine(
     if changed.is_empty() {
         return Ok(Examined::Unchanged);
     }
-    let Some(project) = app.store.project_by_id(project_id).await? else {
-        return Ok(Examined::NoProject);
-    };
     let default_branch = match &project.default_branch {
         Some(b) => Some(b.clone()),
         // The first push: rare, and HEAD's branch may be one this push did not name.
@@ -393,6 +405,10 @@ async fn examine(
             let all = current_refs(git, repo).await?;
             choose_default_branch(git, repo, &all, &changed).await?
         }
+    };
+    let default_head = match &default_branch {
+        Some(b) => branch_head(git, repo, b).await?,
+        None => None,
     };
     let empty = if refs.is_empty() && named {
         !any_ref(git, repo).await?
@@ -402,10 +418,29 @@ async fn examine(
     let changed = changed.into_iter().cloned().collect();
     Ok(Examined::Changed {
         default_branch,
+        default_head,
         empty,
         project: Some(Box::new(project)),
         changed,
     })
+}
+
+/// The commit branch `branch` points at, if it exists: recorded with the push, so the pages
+/// that show how far a mirror is behind read the database instead of this node's disk.
+async fn branch_head(
+    git: &GitRunner,
+    repo: &Path,
+    branch: &str,
+) -> Result<Option<String>, GitError> {
+    let name = format!("refs/heads/{branch}");
+    let update = RefUpdate {
+        old: String::new(),
+        new: String::new(),
+        name: name.clone(),
+    };
+    Ok(named_refs(git, repo, std::slice::from_ref(&update))
+        .await?
+        .remove(&name))
 }
 
 /// Every ref of the repository and the id it points at.

@@ -50,8 +50,9 @@ pub async fn branch(
     name: &str,
 ) -> Result<Branch, ServiceError> {
     readable(project, caller)?;
-    let path = app.storage.repository_path(project.id);
-    let refs = repo::list_refs(&app.git, &path, RefKind::Branches)
+    let repo = super::projects::repository(app, project)?;
+    let path = repo.path();
+    let refs = repo::list_refs(&app.git, path, RefKind::Branches)
         .await
         .map_err(internal)?;
     let found: Vec<RefInfo> = refs.into_iter().filter(|r| r.name == name).collect();
@@ -80,8 +81,9 @@ pub async fn create_branch(
     if let Verdict::Refused(why) = rules.judge(caller, Some(name), Change::Create) {
         return Err(ServiceError::Refused(why.into()));
     }
-    let path = app.storage.repository_path(project.id);
-    let target = repo::resolve_commit(&app.git, &path, rev)
+    let repo = super::projects::repository(app, project)?;
+    let path = repo.path();
+    let target = repo::resolve_commit(&app.git, path, rev)
         .await
         .map_err(internal)?
         .ok_or_else(|| ServiceError::Refused(format!("Invalid reference name: {rev}")))?;
@@ -174,8 +176,9 @@ pub async fn create_tag(
     if !valid_branch_name(name) {
         return Err(ServiceError::Refused("Tag name invalid".into()));
     }
-    let path = app.storage.repository_path(project.id);
-    let target = repo::resolve_commit(&app.git, &path, rev)
+    let repo = super::projects::repository(app, project)?;
+    let path = repo.path();
+    let target = repo::resolve_commit(&app.git, path, rev)
         .await
         .map_err(internal)?
         .ok_or_else(|| ServiceError::Refused(format!("Target {rev} is invalid")))?;
@@ -191,7 +194,7 @@ pub async fn create_tag(
             let email = tagger_email(app, user);
             let made = repo::create_annotated_tag(
                 &app.git,
-                &path,
+                path,
                 name,
                 &target,
                 message,
@@ -251,8 +254,9 @@ pub async fn commit(
     rev: &str,
 ) -> Result<CommitInfo, ServiceError> {
     readable(project, caller)?;
-    let path = app.storage.repository_path(project.id);
-    repo::commit(&app.git, &path, rev)
+    let repo = super::projects::repository(app, project)?;
+    let path = repo.path();
+    repo::commit(&app.git, path, rev)
         .await
         .map_err(internal)?
         .ok_or(ServiceError::NotFound("Commit"))
@@ -267,8 +271,9 @@ async fn list(
     search: Option<&str>,
 ) -> Result<Vec<RefInfo>, ServiceError> {
     readable(project, caller)?;
-    let path = app.storage.repository_path(project.id);
-    let mut refs = repo::list_refs(&app.git, &path, kind)
+    let repo = super::projects::repository(app, project)?;
+    let path = repo.path();
+    let mut refs = repo::list_refs(&app.git, path, kind)
         .await
         .map_err(internal)?;
     if let Some(s) = search.filter(|s| !s.is_empty()) {
@@ -317,8 +322,9 @@ async fn change_ref(
     conflict: &str,
 ) -> Result<(), ServiceError> {
     let intent = write_intent(app, project.id).await?;
-    let path = app.storage.repository_path(project.id);
-    let moved = repo::update_ref(&app.git, &path, full, new, old)
+    let repo = super::projects::repository(app, project)?;
+    let path = repo.path();
+    let moved = repo::update_ref(&app.git, path, full, new, old)
         .await
         .map_err(internal)?;
     if !moved {
@@ -360,13 +366,14 @@ async fn describe(
     if refs.is_empty() {
         return Ok(Vec::new());
     }
-    let path = app.storage.repository_path(project.id);
-    let default = crate::git::ops::head_branch(&app.git, &path)
+    let repo = super::projects::repository(app, project)?;
+    let path = repo.path();
+    let default = crate::git::ops::head_branch(&app.git, path)
         .await
         .map_err(internal)?
         .or_else(|| project.default_branch.clone());
     let merged = match &default {
-        Some(d) => repo::merged_branches(&app.git, &path, &format!("refs/heads/{d}"))
+        Some(d) => repo::merged_branches(&app.git, path, &format!("refs/heads/{d}"))
             .await
             .map_err(internal)?,
         None => Default::default(),

@@ -29,6 +29,9 @@ pub struct DashboardMirror {
     pub mirror: MirrorSummary,
     /// The project's default branch (`None` for an empty repository).
     pub default_branch: Option<String>,
+    /// The commit the default branch pointed at after the last recorded push (`None` when the
+    /// branch does not exist or nothing was recorded yet).
+    pub default_branch_head: Option<String>,
     /// Whether the last successful update to the mirror's current URL recorded the remote's
     /// refs (a failed update forgets them: the remote's state is then unknown).
     pub remote_state_known: bool,
@@ -42,10 +45,11 @@ pub struct DashboardMirror {
 }
 
 /// The columns of a [`DashboardRow`], in its order, as the inner statement names them.
-const COLUMNS: [&str; 22] = [
+const COLUMNS: [&str; 23] = [
     "project_id",
     "project_path",
     "default_branch",
+    "default_branch_head",
     "last_activity_at",
     "mirror_id",
     "url",
@@ -71,14 +75,15 @@ const COLUMNS: [&str; 22] = [
 /// administrator, `$4` a project's full path or `''` for every project.
 static ROWS: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "select v.project_id, v.project_path, v.default_branch, v.last_activity_at, \
+        "select v.project_id, v.project_path, v.default_branch, v.default_branch_head, \
+           v.last_activity_at, \
            m.id as mirror_id, m.url, m.has_user, m.user_is_git, m.has_password, \
            m.enabled, m.only_protected_branches, m.keep_divergent_refs, m.mirror_branch_regex, \
            m.auth_method, m.update_status, m.last_update_at, m.last_update_started_at, \
            m.last_successful_update_at, m.last_error, \
            s.mirror_id as state_mirror, r.oid as remote_head, j.created_at as wanted_since \
          from (select p.id as project_id, n.path || '/' || p.path as project_path, \
-                 p.default_branch, p.last_activity_at, {levels} \
+                 p.default_branch, p.default_branch_head, p.last_activity_at, {levels} \
                from projects p join namespaces n on n.id = p.namespace_id \
                where $4 = '' or lower(n.path || '/' || p.path) = lower($4)) v \
          join remote_mirrors m on m.project_id = v.project_id \
@@ -119,6 +124,7 @@ struct DashboardRow {
     project_id: i64,
     project_path: String,
     default_branch: Option<String>,
+    default_branch_head: Option<String>,
     last_activity_at: Millis,
     mirror_id: i64,
     url: String,
@@ -165,6 +171,7 @@ impl DashboardRow {
             project_path: self.project_path,
             mirror,
             default_branch: self.default_branch,
+            default_branch_head: self.default_branch_head,
             remote_state_known: self.state_mirror.is_some(),
             remote_head: self.remote_head,
             update_wanted_since: self.wanted_since,

@@ -341,15 +341,22 @@ impl Store {
         Ok(Some(generation))
     }
 
-    /// Every enabled mirror whose last update succeeded, grouped by project, with the digest of
-    /// the repository state it pushed from (`None` when none was recorded).
-    pub async fn mirror_source_digests(&self) -> Result<Vec<ProjectDigests>, StoreError> {
+    /// Every enabled mirror of a project on `storage` whose last update succeeded, grouped by
+    /// project, with the digest of the repository state it pushed from (`None` when none was
+    /// recorded).
+    pub async fn mirror_source_digests(
+        &self,
+        storage: &str,
+    ) -> Result<Vec<ProjectDigests>, StoreError> {
         let rows: Vec<(i64, i64, Option<String>)> = sqlx::query_as(
             "select m.project_id, m.id, r.source_digest from remote_mirrors m \
+             join projects p on p.id = m.project_id \
              left join mirror_remote_states r on r.mirror_id = m.id \
-             where m.enabled = 1 and m.update_status = $1 order by m.project_id, m.id",
+             where m.enabled = 1 and m.update_status = $1 and p.storage = $2 \
+             order by m.project_id, m.id",
         )
         .bind(UpdateStatus::Finished.as_str())
+        .bind(storage)
         .fetch_all(&self.pool)
         .await?;
         let mut out: Vec<ProjectDigests> = Vec::new();

@@ -10,6 +10,7 @@ use super::members::{active, group_level};
 use super::{conflict, search_pattern, Dialect, PageRequest, Paged, Store, StoreError, Viewer};
 use crate::model::access::{AccessLevel, ProjectCreationLevel, SubgroupCreationLevel, Visibility};
 use crate::model::entities::{Group, Millis, Namespace, NamespaceKind};
+use crate::model::storage::{RepoRef, StorageName};
 
 /// The columns of a [`Namespace`] (the namespace aliased `n`), read by [`namespace_from_row`].
 pub(super) const NAMESPACE_COLUMNS: &str = "n.id as ns_id, n.path as ns_path, \
@@ -438,17 +439,25 @@ impl Store {
     }
 
     /// Deletes a group with everything below it (subgroups, their projects with their mirrors,
-    /// members and rules) in one transaction; returns the ids of the projects deleted, whose
-    /// repositories the caller removes.
-    pub async fn delete_group(&self, id: i64) -> Result<Vec<i64>, StoreError> {
+    /// members and rules) in one transaction; returns the repositories of the projects deleted,
+    /// which the caller removes.
+    pub async fn delete_group(&self, id: i64) -> Result<Vec<RepoRef>, StoreError> {
         let mut tx = self.begin().await?;
-        let projects: Vec<i64> = sqlx::query_scalar(
-            "select p.id from projects p join namespace_ancestors a \
+        let rows: Vec<(i64, String)> = sqlx::query_as(
+            "select p.id, p.storage from projects p join namespace_ancestors a \
              on a.namespace_id = p.namespace_id where a.ancestor_id = $1 order by p.id",
         )
         .bind(id)
         .fetch_all(&mut *tx)
         .await?;
+        let projects = rows
+            .into_iter()
+            .map(|(id, storage)| {
+                StorageName::parse(&storage)
+                    .map(|s| RepoRef::new(s, id))
+                    .map_err(|e| StoreError::Db(sqlx::Error::Decode(e.into())))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         // Subgroups, projects, memberships and tree rows go by their foreign keys' cascades.
         sqlx::query("delete from namespaces where id = $1 and kind = 'group'")
             .bind(id)

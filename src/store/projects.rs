@@ -14,12 +14,13 @@ use super::{
 };
 use crate::model::access::{AccessLevel, Visibility};
 use crate::model::entities::{Millis, MirrorSummary, Project};
+use crate::model::storage::StorageName;
 
 /// A project's columns (aliased `p`) and its namespace's (aliased `n`).
 static PROJECT_COLUMNS: LazyLock<String> = LazyLock::new(|| {
     format!(
         "p.id, p.name, p.path, p.description, p.default_branch, p.visibility, p.creator_id, \
-         p.empty_repo, p.archived, p.created_at, p.last_activity_at, {NAMESPACE_COLUMNS}"
+         p.empty_repo, p.archived, p.storage, p.created_at, p.last_activity_at, {NAMESPACE_COLUMNS}"
     )
 });
 
@@ -41,6 +42,8 @@ pub struct NewProject {
     /// The creator's own membership, if they get one (the Owner of a personal project; in a
     /// group, see `service::projects`).
     pub creator_level: Option<AccessLevel>,
+    /// The storage to hold the repository.
+    pub storage: StorageName,
 }
 
 /// The order of a project list (GitLab's `order_by`), always broken by id.
@@ -114,6 +117,8 @@ fn project_from_row(r: &AnyRow) -> Result<Project, sqlx::Error> {
         creator_id: r.try_get("creator_id")?,
         empty_repo: r.try_get::<i64, _>("empty_repo")? != 0,
         archived: r.try_get::<i64, _>("archived")? != 0,
+        storage: StorageName::parse(&r.try_get::<String, _>("storage")?)
+            .map_err(|e| sqlx::Error::Decode(e.into()))?,
         created_at: r.try_get("created_at")?,
         last_activity_at: r.try_get("last_activity_at")?,
     })
@@ -150,8 +155,8 @@ impl Store {
         path_free_of_groups(&mut tx, &format!("{namespace_path}/{}", p.path)).await?;
         let id: i64 = sqlx::query_scalar(
             "insert into projects (namespace_id, name, path, description, default_branch, \
-             visibility, creator_id, empty_repo, created_at, last_activity_at) \
-             values ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8) returning id",
+             visibility, creator_id, empty_repo, created_at, last_activity_at, storage) \
+             values ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8, $9) returning id",
         )
         .bind(p.namespace_id)
         .bind(&p.name)
@@ -161,6 +166,7 @@ impl Store {
         .bind(p.visibility.as_str())
         .bind(p.creator_id)
         .bind(now)
+        .bind(p.storage.as_str())
         .fetch_one(&mut *tx)
         .await
         .map_err(conflict)?;
@@ -511,20 +517,60 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Records the commit a project's (new) default branch points at.
+    pub async fn set_default_branch_head(
+        &self,
+        project_id: i64,
+        head: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("update projects set default_branch_head = $1 where id = $2")
+            .bind(head)
+            .bind(project_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The projects on `storages` whose default branch's head was never recorded (they predate
+    /// the column): `(id, storage, default branch)`.
+    pub async fn projects_without_recorded_head(
+        &self,
+        storages: &[String],
+    ) -> Result<Vec<(i64, String, String)>, StoreError> {
+        let mut out = Vec::new();
+        for storage in storages {
+            let rows: Vec<(i64, String, String)> = sqlx::query_as(
+                "select id, storage, default_branch from projects where storage = $1 \
+                 and default_branch is not null and default_branch_head is null \
+                 and empty_repo = 0 order by id",
+            )
+            .bind(storage.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+}
+
 impl Tx {
-    /// Records the repository's state after a push: its default branch and whether it is empty.
+    /// Records the repository's state after a push: its default branch, the commit that branch
+    /// points at, and whether the repository is empty.
     pub async fn set_repository_state(
         &mut self,
         project_id: i64,
         default_branch: Option<&str>,
+        default_branch_head: Option<&str>,
         empty: bool,
         now: Millis,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "update projects set default_branch = $1, empty_repo = $2, last_activity_at = $3 \
-             where id = $4",
+            "update projects set default_branch = $1, default_branch_head = $2, empty_repo = $3, \
+             last_activity_at = $4 where id = $5",
         )
         .bind(default_branch)
+        .bind(default_branch_head)
         .bind(flag(empty))
         .bind(now)
         .bind(project_id)

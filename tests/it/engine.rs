@@ -128,7 +128,7 @@ impl Fixture {
     }
 
     fn local_refs(&self) -> BTreeMap<String, String> {
-        let repo = self.server.state.storage.repository_path(self.project_id);
+        let repo = self.server.repo_path(self.project_id);
         refs_of(&repo)
     }
 }

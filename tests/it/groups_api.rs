@@ -732,7 +732,7 @@ async fn rename_visibility_and_delete(s: &TestServer) {
     );
 
     // Deleting: Owners only; everything below goes, repositories included.
-    let repo = s.state.storage.repository_path(p.id);
+    let repo = s.repo_path(p.id);
     assert!(repo.is_dir());
     let r = s.delete(&format!("/groups/{}", team.id), &bob).await;
     check("maintainer deletes", &r, 403, None);

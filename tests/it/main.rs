@@ -33,6 +33,7 @@ mod remotes_selftest;
 mod repository_api;
 mod smart_http;
 mod ssh;
+mod storages;
 mod tidy;
 mod tokens_api;
 mod users_admin;

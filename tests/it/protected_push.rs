@@ -82,7 +82,7 @@ impl Push {
 
     /// The hosted repository's value of `branch`, read from the server's own repository.
     fn hosted(&self, project_id: i64, branch: &str) -> Option<String> {
-        let repo = self.server.state.storage.repository_path(project_id);
+        let repo = self.server.repo_path(project_id);
         common::refs_of(&repo)
             .get(&format!("refs/heads/{branch}"))
             .cloned()

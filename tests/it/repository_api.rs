@@ -136,7 +136,7 @@ async fn repository_api(s: &TestServer) {
     assert_eq!(r.body["merged"], true);
     assert_eq!(r.body["can_push"], true);
     assert!(s.state.store.mirror_update_pending(mirror).await.unwrap());
-    let hosted = common::refs_of(&s.state.storage.repository_path(id));
+    let hosted = common::refs_of(&s.repo_path(id));
     assert_eq!(hosted.get("refs/heads/feature"), Some(&parent));
 
     for (body, status, message) in [
@@ -218,7 +218,7 @@ async fn repository_api(s: &TestServer) {
     );
     let r = s.delete(&format!("{base}/branches/feature"), &maint).await;
     assert_eq!(r.status, 204, "{}", r.text);
-    let hosted = common::refs_of(&s.state.storage.repository_path(id));
+    let hosted = common::refs_of(&s.repo_path(id));
     assert!(!hosted.contains_key("refs/heads/feature"));
     let r = s.delete(&format!("{base}/branches/feature"), &maint).await;
     assert_eq!(r.status, 404);
@@ -291,7 +291,7 @@ async fn repository_api(s: &TestServer) {
         (r.status, r.body["message"].clone()),
         (404, json!("404 Tag Not Found"))
     );
-    let hosted = common::refs_of(&s.state.storage.repository_path(id));
+    let hosted = common::refs_of(&s.repo_path(id));
     assert!(!hosted.contains_key("refs/tags/v1") && hosted.contains_key("refs/tags/v2"));
 
     // One commit by id, by branch name, or not at all.

@@ -139,7 +139,7 @@ impl Fixture {
     }
 
     fn local_refs(&self) -> std::collections::BTreeMap<String, String> {
-        refs_of(&self.server.state.storage.repository_path(self.project_id))
+        refs_of(&self.server.repo_path(self.project_id))
     }
 
     /// `GET /projects/:id/mirror/ssh_host_keys` for `url` (and `compare`, if any).

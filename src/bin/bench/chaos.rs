@@ -146,7 +146,10 @@ pub async fn run(sizes: Sizes) -> Vec<Row> {
     }
     let deadline = Instant::now() + CONVERGE_LIMIT;
     let converged = |name: &str, id: i64| {
-        let hosted = read_ref(&server.state.storage.repository_path(id), "refs/heads/main");
+        let hosted = read_ref(
+            &crate::setup::hosted_repo(&server.state, id),
+            "refs/heads/main",
+        );
         hosted.is_some() && hosted == read_ref(&remote.repo_path(name), "refs/heads/main")
     };
     while Instant::now() < deadline && !projects.iter().all(|(n, id, _, _)| converged(n, *id)) {

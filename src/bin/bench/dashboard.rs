@@ -108,7 +108,7 @@ async fn backend(name: &'static str, url: Option<&str>, sizes: Sizes) -> Vec<Row
             .await
             .expect("add member");
         assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
-        let repo = state.storage.repository_path(project);
+        let repo = crate::setup::hosted_repo(&state, project);
         let head = git.commit_tree(&repo, None, "first");
         git.run(&repo, true, &["update-ref", "refs/heads/main", &head]);
         server

@@ -58,7 +58,7 @@ pub async fn run(sizes: Sizes) -> Vec<Row> {
         // New commits in every project's repository before the clock starts.
         let mut updates = Vec::new();
         for (i, &id) in projects.iter().enumerate() {
-            let repo = server.state.storage.repository_path(id);
+            let repo = crate::setup::hosted_repo(&server.state, id);
             let new = git.commit_tree(&repo, tips[i].as_deref(), round);
             let old = tips[i].replace(new.clone());
             git.run(&repo, true, &["update-ref", "refs/heads/main", &new]);
@@ -73,7 +73,7 @@ pub async fn run(sizes: Sizes) -> Vec<Row> {
         let engine = t0.elapsed();
         let jobs: Vec<(PathBuf, String)> = (0..p_count)
             .flat_map(|p| {
-                let repo = server.state.storage.repository_path(projects[p]);
+                let repo = crate::setup::hosted_repo(&server.state, projects[p]);
                 (0..m_count).map(move |m| (repo.clone(), format!("raw-{p}-{m}")))
             })
             .map(|(repo, name)| (repo, daemon.url(&name)))

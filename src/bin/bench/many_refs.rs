@@ -33,7 +33,7 @@ pub async fn run(sizes: Sizes) -> Vec<Row> {
     let raw_mirror_url = daemon.create_repo("raw-mirror");
     let mut conn = server.conn().await;
     let project = server.project(&mut conn, "many").await;
-    let repo = server.state.storage.repository_path(project);
+    let repo = crate::setup::hosted_repo(&server.state, project);
     let git = Git::new();
     let t = Instant::now();
     let main = populate(&git, &repo, sizes.refs);

@@ -383,3 +383,14 @@ pub fn percentile(samples: &[Duration], p: f64) -> Duration {
 pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
+
+/// The bare repository of `project`, which the bench always creates on the `default` storage.
+pub fn hosted_repo(state: &AppState, project: i64) -> PathBuf {
+    use pushmirror::model::storage::{RepoRef, StorageName};
+    state
+        .storages
+        .open(&RepoRef::new(StorageName::default_storage(), project))
+        .expect("the default storage is always served")
+        .path()
+        .to_owned()
+}

@@ -230,7 +230,10 @@ async fn handle(
     };
     let user = authenticate(state, &parts, service).await?;
     let (project, caller) = authorize(state, &target.full_path, user.as_ref(), service).await?;
-    let repo = state.storage.repository_path(project.id);
+    let Ok(repo) = state.storages.open(&project.repo()) else {
+        return Err(GitHttpError::NotFound);
+    };
+    let repo = repo.path().to_owned();
     if !repo.is_dir() {
         return Err(GitHttpError::NotFound);
     }

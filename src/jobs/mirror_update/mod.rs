@@ -66,10 +66,16 @@ pub(crate) async fn run(
     }
     // An archived project is read-only and its mirrors are not pushed (an update queued before
     // the project was archived ends here; unarchiving and the next push or sync queue one again).
-    match app.store.project_by_id(mirror.project_id).await? {
-        Some(project) if !project.archived => {}
+    let project = match app.store.project_by_id(mirror.project_id).await? {
+        Some(project) if !project.archived => project,
         _ => return Ok(Outcome::Done),
-    }
+    };
+    // Claimed only by a node that serves the project's storage; should it have moved since,
+    // another node's run will do it.
+    let repo = app
+        .storages
+        .open(&project.repo())
+        .map_err(|e| JobError::Other(e.to_string()))?;
     let _host = ctx
         .per_host
         .for_url(&mirror.url)
@@ -89,7 +95,7 @@ pub(crate) async fn run(
         cipher: &app.cipher,
         git: &app.git,
         clock: app.clock.as_ref(),
-        repo: app.storage.repository_path(mirror.project_id),
+        repo: repo.path().to_owned(),
         policy: app.network_policy,
         remote_states: &ctx.remote_states,
     };
@@ -300,9 +306,29 @@ pub(crate) async fn fail_abandoned(app: &Arc<App>, now: Millis) -> Result<u64, J
 /// state of its repository than the one it has now; returns how many were queued.
 pub(crate) async fn requeue_stale(app: &Arc<App>, now: Millis) -> Result<u64, JobError> {
     let mut queued = 0;
-    for (project_id, mirrors) in app.store.mirror_source_digests().await? {
-        let repo = app.storage.repository_path(project_id);
-        let local = match crate::git::ops::local_refs(&app.git, &repo).await {
+    for storage in app.storages.names() {
+        queued += requeue_stale_on(app, &storage, now).await?;
+    }
+    if queued > 0 {
+        app.jobs_wakeup.notify_one();
+    }
+    Ok(queued)
+}
+
+/// [`requeue_stale`] for the projects of one storage this node serves.
+async fn requeue_stale_on(app: &Arc<App>, storage: &str, now: Millis) -> Result<u64, JobError> {
+    let Ok(name) = crate::model::storage::StorageName::parse(storage) else {
+        return Ok(0);
+    };
+    let mut queued = 0;
+    for (project_id, mirrors) in app.store.mirror_source_digests(storage).await? {
+        let Ok(repo) = app.storages.open(&crate::model::storage::RepoRef::new(
+            name.clone(),
+            project_id,
+        )) else {
+            continue;
+        };
+        let local = match crate::git::ops::local_refs(&app.git, repo.path()).await {
             Ok(l) => l,
             Err(e) => {
                 tracing::warn!(project = project_id, error = %e, "cannot read a repository's refs");
@@ -316,9 +342,6 @@ pub(crate) async fn requeue_stale(app: &Arc<App>, now: Millis) -> Result<u64, Jo
                 queued += 1;
             }
         }
-    }
-    if queued > 0 {
-        app.jobs_wakeup.notify_one();
     }
     Ok(queued)
 }

@@ -104,7 +104,15 @@ pub async fn push_deliveries(
         Some(id) => app.store.user_by_id(id).await?,
         None => None,
     };
-    let repo = app.storage.repository_path(project.id);
+    // Recording runs where the push ran, so the repository is this node's.
+    let repo = match app.storages.open(&project.repo()) {
+        Ok(repo) => repo,
+        Err(e) => {
+            tracing::error!(project = project.id, error = %e, "cannot describe a push for webhooks");
+            return Ok(Vec::new());
+        }
+    };
+    let repo = repo.path();
     let mut jobs = Vec::new();
     for r in changed {
         let (trigger, count) = if r.name.starts_with("refs/heads/") {
@@ -125,7 +133,7 @@ pub async fn push_deliveries(
         let data = describe(
             app,
             project,
-            &repo,
+            repo,
             trigger,
             r,
             user.as_ref(),
@@ -258,7 +266,8 @@ pub(super) async fn sample(
     trigger: Trigger,
     user: &User,
 ) -> Result<Value, ServiceError> {
-    let repo = app.storage.repository_path(project.id);
+    let repo = crate::service::projects::repository(app, project)?;
+    let repo = repo.path();
     let internal = |e: crate::git::GitError| ServiceError::Internal(e.to_string());
     match trigger {
         Trigger::Push => {
@@ -272,7 +281,7 @@ pub(super) async fn sample(
                 ));
             };
             let name = format!("refs/heads/{branch}");
-            let commits: Vec<CommitInfo> = repository::recent_commits(&app.git, &repo, &name, 3)
+            let commits: Vec<CommitInfo> = repository::recent_commits(&app.git, repo, &name, 3)
                 .await
                 .map_err(internal)?;
             let (Some(newest), Some(oldest)) = (commits.first(), commits.last()) else {
@@ -297,7 +306,7 @@ pub(super) async fn sample(
             ))
         }
         Trigger::TagPush => {
-            let tags = repository::list_refs(&app.git, &repo, RefKind::Tags)
+            let tags = repository::list_refs(&app.git, repo, RefKind::Tags)
                 .await
                 .map_err(internal)?;
             let Some(tag) = tags.first() else {

@@ -91,6 +91,18 @@ impl TestServer {
         }
     }
 
+    /// The bare repository of `project_id` on the `default` storage, where projects go unless an
+    /// administrator places them elsewhere.
+    pub fn repo_path(&self, project_id: i64) -> PathBuf {
+        use pushmirror::model::storage::{RepoRef, StorageName};
+        self.state
+            .storages
+            .open(&RepoRef::new(StorageName::default_storage(), project_id))
+            .expect("the default storage is always served")
+            .path()
+            .to_owned()
+    }
+
     /// The server's data directory (database, repositories, secret key).
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
