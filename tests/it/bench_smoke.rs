@@ -29,6 +29,7 @@ fn bench_all_tiny_runs_and_prints_its_table() {
         "api",
         "dashboard",
         "footprint",
+        "keygen",
     ] {
         assert!(
             stdout.contains(&format!("| {scenario} |")),

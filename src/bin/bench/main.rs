@@ -4,7 +4,7 @@
 //! `tests/remotes/`, the real git CLI.
 //!
 //! ```text
-//! cargo run --release --bin bench -- <propagation|many-refs|fan-out|api|dashboard|footprint|chaos|all> [--tiny]
+//! cargo run --release --bin bench -- <propagation|many-refs|fan-out|api|dashboard|footprint|keygen|chaos|all> [--tiny]
 //! ```
 //!
 //! `--tiny` shrinks every size so the whole run takes seconds (the CI smoke test uses it). Every
@@ -17,6 +17,7 @@ mod client;
 mod dashboard;
 mod fan_out;
 mod footprint;
+mod keygen;
 mod many_refs;
 mod propagation;
 mod report;
@@ -30,13 +31,14 @@ use std::process::ExitCode;
 use report::Row;
 
 /// The scenarios in the order `all` runs them.
-const SCENARIOS: [&str; 7] = [
+const SCENARIOS: [&str; 8] = [
     "propagation",
     "many-refs",
     "fan-out",
     "api",
     "dashboard",
     "footprint",
+    "keygen",
     "chaos",
 ];
 
@@ -131,6 +133,7 @@ fn main() -> ExitCode {
                     "api" => api::run(sizes).await,
                     "dashboard" => dashboard::run(sizes).await,
                     "footprint" => footprint::run(sizes).await,
+                    "keygen" => keygen::run(sizes).await,
                     "chaos" => chaos::run(sizes).await,
                     _ => unreachable!("checked above"),
                 }
