@@ -13,10 +13,11 @@ use crate::config::{EngineConfig, ServeConfig};
 use crate::git::GitRunner;
 use crate::model::url::NetworkPolicy;
 use crate::secret::{Cipher, SecretError};
-use crate::service::auth::TokenCache;
 use crate::shutdown::Shutdown;
+use crate::sign_in_throttle::SignInThrottle;
 use crate::storage::{StorageError, Storages};
 use crate::store::{Store, StoreError};
+use crate::token_cache::TokenCache;
 
 /// Why a process could not start.
 #[derive(Debug, thiserror::Error)]
@@ -64,7 +65,7 @@ pub struct App {
     /// Recently authenticated tokens.
     pub token_cache: TokenCache,
     /// This node's failed web sign-ins, to slow repeated ones down.
-    pub sign_in_throttle: crate::service::sessions::SignInThrottle,
+    pub sign_in_throttle: SignInThrottle,
     /// This node's Prometheus metrics.
     pub metrics: crate::metrics::Metrics,
     /// Clients that may read health and metrics.

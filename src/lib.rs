@@ -10,7 +10,8 @@
 //! - [`shutdown`]: the one cancellation and task-tracking mechanism.
 //! - [`clock`]: the one source of "now" (a manual clock in tests).
 //! - [`config`]: flags > environment > TOML file > defaults.
-//! - [`storage`]: the one owner of "project → repository path".
+//! - [`storage`]: the named repository storages this node serves; the one maker of repository
+//!   paths.
 //! - [`metrics`]: this node's Prometheus metrics (bounded label sets).
 //! - [`mail`]: notification e-mail over SMTP.
 //! - [`http`]: GitLab's `/api/v4` and git smart HTTP.
@@ -24,6 +25,8 @@
 //! - [`model`]: the pure domain (mirror URLs, ref matching, ref planning, status machine).
 //! - [`credentials`], [`secret`], [`password`], [`netcheck`]: sealed mirror credentials, the key
 //!   and tokens, password hashes, resolving and checking a host against the network policy.
+//! - [`token_cache`], [`sign_in_throttle`]: this node's in-memory caches of authenticated tokens
+//!   and failed sign-ins, held by the composition root.
 #![cfg_attr(
     fuzzing,
     doc = "- [`fuzzing`]: the HTTP edge's crate-private parsers for the fuzz targets in `fuzz/` \
@@ -52,5 +55,7 @@ pub mod secret;
 pub mod server;
 pub mod service;
 pub mod shutdown;
+pub mod sign_in_throttle;
 pub mod storage;
 pub mod store;
+pub mod token_cache;

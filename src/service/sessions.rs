@@ -3,16 +3,15 @@
 //! ([`crate::model::sign_in`]), and sessions: a random cookie value whose SHA-256 is stored with
 //! an expiry, ended at sign-out, by a new password or by blocking the user.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::app::App;
 use crate::model::entities::{Millis, User};
 use crate::model::sign_in::{
-    too_soon_message, Failures, FREE_FAILURES_PER_CLIENT, FREE_FAILURES_PER_LOGIN, INVALID_LOGIN,
+    too_soon_message, FREE_FAILURES_PER_CLIENT, FREE_FAILURES_PER_LOGIN, INVALID_LOGIN,
 };
 use crate::password;
 use crate::secret::hash_token;
@@ -25,37 +24,6 @@ pub const SESSION_TTL_MS: Millis = 7 * 24 * 3600 * 1000;
 /// GitLab's message for a blocked account that gave the right password.
 const BLOCKED: &str =
     "Your account has been blocked. Please contact your administrator if you think this is an error.";
-
-/// This node's failed sign-ins by login name and by client address.
-#[derive(Default)]
-pub struct SignInThrottle(Mutex<HashMap<String, Failures>>);
-
-impl SignInThrottle {
-    fn get(&self, key: &str) -> Failures {
-        self.0
-            .lock()
-            .map(|m| m.get(key).copied().unwrap_or_default())
-            .unwrap_or_default()
-    }
-
-    fn failed(&self, keys: &[String], now: Millis) {
-        if let Ok(mut m) = self.0.lock() {
-            if m.len() > 100_000 {
-                m.retain(|_, f| f.wait_ms(now, 0) > 0);
-            }
-            for k in keys {
-                let f = m.get(k).copied().unwrap_or_default().failed(now);
-                m.insert(k.clone(), f);
-            }
-        }
-    }
-
-    fn succeeded(&self, login_key: &str) {
-        if let Ok(mut m) = self.0.lock() {
-            m.remove(login_key);
-        }
-    }
-}
 
 /// A session just started: its user and the cookie value (shown to the browser only).
 pub struct NewSession {

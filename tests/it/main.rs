@@ -21,6 +21,7 @@ mod engine;
 mod group_members;
 mod groups_api;
 mod hooks;
+mod import_graph;
 mod members_users;
 mod monitoring;
 mod nested_projects;

@@ -7,11 +7,6 @@ use std::sync::OnceLock;
 
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
-
-use super::error::not_found_page;
-use crate::http::AppState;
 
 /// The stylesheet's parts.
 const CSS: &[&str] = &[
@@ -62,28 +57,28 @@ pub(in crate::http) fn js_path() -> &'static str {
     &js().path
 }
 
-async fn serve(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
+/// The asset named `file` (`app-<hash>.css`), or `None` for any other name (the caller answers
+/// with the interface's 404 page).
+pub(super) fn serve(file: &str) -> Option<Response> {
     let requested = format!("/-/assets/{file}");
     for (asset, kind) in [
         (css(), "text/css; charset=utf-8"),
         (js(), "text/javascript; charset=utf-8"),
     ] {
         if asset.path == requested {
-            return (
-                [
-                    (CONTENT_TYPE, kind),
-                    (CACHE_CONTROL, "public, max-age=31536000, immutable"),
-                ],
-                asset.body.clone(),
-            )
-                .into_response();
+            return Some(
+                (
+                    [
+                        (CONTENT_TYPE, kind),
+                        (CACHE_CONTROL, "public, max-age=31536000, immutable"),
+                    ],
+                    asset.body.clone(),
+                )
+                    .into_response(),
+            );
         }
     }
-    not_found_page()
-}
-
-pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/-/assets/{file}", get(serve))
+    None
 }
 
 #[cfg(test)]

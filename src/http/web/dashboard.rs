@@ -54,9 +54,9 @@ impl Filters {
         }
         let q = q.finish();
         if q.is_empty() {
-            super::live::STREAM.to_owned()
+            super::stream_url::STREAM.to_owned()
         } else {
-            format!("{}?{q}", super::live::STREAM)
+            format!("{}?{q}", super::stream_url::STREAM)
         }
     }
 }

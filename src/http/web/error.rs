@@ -96,7 +96,7 @@ impl IntoResponse for WebError {
                 let to = format!(
                     "/users/sign_in?redirect_to={}",
                     percent_encoding::utf8_percent_encode(
-                        super::session::local_path(&back),
+                        super::paths::local_path(&back),
                         percent_encoding::NON_ALPHANUMERIC
                     )
                 );

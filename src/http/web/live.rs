@@ -184,17 +184,6 @@ async fn stream(
         .into_response()
 }
 
-/// The stream of one project's mirrors, for a `data-live-mirrors` table of that project.
-pub(super) fn project_stream_url(full_path: &str) -> String {
-    format!(
-        "{STREAM}?project={}",
-        url::form_urlencoded::byte_serialize(full_path.as_bytes()).collect::<String>()
-    )
-}
-
-/// The stream's path (the route below spells it out, for README's route check to read).
-pub(super) const STREAM: &str = "/-/mirrors/stream";
-
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/-/mirrors/stream", get(stream))
 }

@@ -20,10 +20,12 @@ mod hooks;
 mod layout;
 mod live;
 mod members;
+mod paths;
 mod project;
 mod session;
 mod settings;
 mod sign_in;
+mod stream_url;
 mod tokens;
 
 use axum::extract::Request;
@@ -43,7 +45,14 @@ pub(in crate::http) struct ProjectPath(pub String);
 /// The interface's pages at fixed paths.
 pub(super) fn router() -> Router<AppState> {
     Router::new()
-        .merge(assets::router())
+        .route(
+            "/-/assets/{file}",
+            axum::routing::get(
+                |axum::extract::Path(file): axum::extract::Path<String>| async move {
+                    assets::serve(&file).unwrap_or_else(error::not_found_page)
+                },
+            ),
+        )
         .merge(sign_in::router())
         .merge(tokens::router())
         .merge(admin::router())

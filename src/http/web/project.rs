@@ -90,7 +90,7 @@ fn mirrors_section(
     now: Millis,
 ) -> Markup {
     let path = project.full_path();
-    let stream = super::live::project_stream_url(&path);
+    let stream = super::stream_url::project_stream_url(&path);
     html! {
         section class="mirror-summary" data-live-mirrors=(stream) {
             h2 { "Mirrors" }

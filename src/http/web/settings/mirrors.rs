@@ -404,7 +404,7 @@ pub(super) async fn section(
 /// The table of mirrors, in the live-update contract of the dashboard's script.
 fn table(state: &AppState, viewer: &Viewer, path: &ProjectPath, list: &[MirrorSummary]) -> Markup {
     let now = state.now_ms();
-    let stream = crate::http::web::live::project_stream_url(&path.0);
+    let stream = crate::http::web::stream_url::project_stream_url(&path.0);
     html! {
         @if list.is_empty() {
             p class="muted" id="mirrors_empty" { "No mirrors yet." }
