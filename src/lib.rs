@@ -20,6 +20,8 @@
 //! - [`jobs`]: the durable job runner and its kinds (mirror updates, push intents, webhook
 //!   deliveries).
 //! - [`store`]: the database (SQLite or PostgreSQL).
+//! - [`remote`]: reaching a remote safely (pinned endpoints, git remotes for push and fetch, a
+//!   pinned HTTP client, per-host limits, scrubbed failures).
 //! - [`git`]: the one module that spawns processes.
 //! - [`model`]: the pure domain (mirror URLs, ref matching, ref planning, status machine).
 //! - [`credentials`], [`secret`], [`password`], [`netcheck`]: sealed mirror credentials, the key
@@ -48,6 +50,7 @@ pub mod metrics;
 pub mod model;
 pub mod netcheck;
 pub mod password;
+pub mod remote;
 pub mod secret;
 pub mod server;
 pub mod service;
