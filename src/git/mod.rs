@@ -1,4 +1,4 @@
-//! The one place that starts processes: every git (and the per-push ssh-agent, see
+//! The one place that starts processes: every git (and the per-update ssh-agent, see
 //! [`ssh_agent`], and `ssh-keyscan`, see [`keyscan`]) pushmirror runs is built here, with a
 //! cleared environment, forced configuration (each option says why), an allow-list of
 //! subcommands, and a deadline. Nothing else in the crate spawns git.

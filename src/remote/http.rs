@@ -75,3 +75,74 @@ impl PinnedClient {
         text
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::url::{parse_mirror_url, NetworkPolicy};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Accepts one connection on `listener`, answers its request with `answer`; the request's
+    /// head.
+    async fn answer_once(listener: tokio::net::TcpListener, answer: &str) -> String {
+        let (mut conn, _) = listener.accept().await.unwrap();
+        let mut head = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = conn.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the client hung up");
+            head.extend_from_slice(&buf[..n]);
+        }
+        conn.write_all(answer.as_bytes()).await.unwrap();
+        String::from_utf8_lossy(&head).into_owned()
+    }
+
+    #[tokio::test]
+    async fn connects_to_the_pinned_address_never_resolving_and_follows_no_redirect() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        // `.invalid` never resolves (RFC 6761): only the pin can reach the listener.
+        let policy = NetworkPolicy {
+            allow_local_network: true,
+        };
+        let url = parse_mirror_url(&format!("http://hooks.invalid:{port}/hook"), policy).unwrap();
+        let endpoint = PinnedEndpoint {
+            url,
+            address: "127.0.0.1".parse().unwrap(),
+        };
+        let client = PinnedClient::new(&endpoint, Duration::from_secs(10), true).unwrap();
+        let redirect =
+            "HTTP/1.1 302 Found\r\nLocation: http://169.254.169.254/\r\nContent-Length: 0\r\n\r\n";
+        let (head, answer) = tokio::join!(
+            answer_once(listener, redirect),
+            client.request(reqwest::Method::POST).body("{}").send()
+        );
+        assert_eq!(
+            answer.unwrap().status().as_u16(),
+            302,
+            "the redirect is not followed"
+        );
+        assert!(head.starts_with("POST /hook HTTP/1.1\r\n"), "{head}");
+        assert!(
+            head.to_ascii_lowercase()
+                .contains(&format!("host: hooks.invalid:{port}\r\n")),
+            "{head}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_loopback_endpoint_is_refused_unless_the_local_network_is_allowed() {
+        let strict = NetworkPolicy {
+            allow_local_network: false,
+        };
+        let open = NetworkPolicy {
+            allow_local_network: true,
+        };
+        let url = parse_mirror_url("http://127.0.0.1:9/hook", open).unwrap();
+        assert!(PinnedEndpoint::resolve(url, strict).await.is_err());
+        let url = parse_mirror_url("http://127.0.0.1:9/hook", open).unwrap();
+        let pinned = PinnedEndpoint::resolve(url, open).await.unwrap();
+        assert_eq!(pinned.socket_addr(), "127.0.0.1:9".parse().unwrap());
+        assert_eq!(pinned.domain(), None);
+    }
+}

@@ -46,7 +46,8 @@ async fn local_repository(dir: &Path) -> (GitRunner, std::path::PathBuf) {
     (git, repo)
 }
 
-/// A client repository with two branches and a tag, pushed (over the file system) into `bare`.
+/// A client repository with two branches and a tag, pushed (over the file system) into `bare`,
+/// which may belong to sshd's login account.
 fn seed(bare: &Path) -> Work {
     let work = Work::new();
     work.commit("one");
@@ -54,7 +55,9 @@ fn seed(bare: &Path) -> Work {
     work.git(&["branch", "feature"]);
     work.commit("two");
     let path = bare.display().to_string();
-    work.push(&path, &["main", "feature", "v1"]);
+    // The push runs receive-pack in `bare` as us; it may belong to another account.
+    let receive_pack = "--receive-pack=git -c safe.directory=* receive-pack";
+    work.git(&["push", "-q", receive_pack, &path, "main", "feature", "v1"]);
     work
 }
 
