@@ -1,8 +1,8 @@
 //! pushmirror: a self-hosted git server that keeps push mirrors in sync, speaking GitLab's v4 API.
 //!
 //! # Layout
-//! Dependencies point one way: `http` → `service` → `store` / `git` → `model`, and `jobs` →
-//! `service`; `app` builds them all; only the entry points (`cli`, `server`) import `http` or
+//! Dependencies point one way: `http` → `service` → `store` / `remote` / `git` → `model`
+//! (`remote` → `git`), and `jobs` → `service`; `app` builds them all; only the entry points (`cli`, `server`) import `http` or
 //! `jobs`.
 //! - [`cli`]: the command line (`serve`, `token create`, `hook post-receive`).
 //! - [`app`]: the composition root, [`app::App`], built the same way by every entry point.
