@@ -335,6 +335,38 @@ mod tests {
         assert!(resolved.iter().any(|(n, _)| n == "refs/heads/alias"));
     }
 
+    #[tokio::test]
+    async fn fetch_refuses_local_and_command_transports() {
+        let dir = tempfile::tempdir().unwrap();
+        let runner =
+            GitRunner::new(&dir.path().join("home"), std::time::Duration::from_secs(30)).unwrap();
+        let source = dir.path().join("source.git");
+        super::super::init_bare(&runner, &source, "main")
+            .await
+            .unwrap();
+        let repo = dir.path().join("r.git");
+        super::super::init_bare(&runner, &repo, "main")
+            .await
+            .unwrap();
+        let marker = dir.path().join("pwned");
+        for url in [
+            format!("file://{}", source.display()),
+            source.display().to_string(),
+            format!("ext::sh -c touch% {}", marker.display()),
+        ] {
+            let remote = Remote {
+                url: url.clone(),
+                ..Remote::default()
+            };
+            let refspecs = ["+refs/heads/*:refs/heads/*".to_owned()];
+            let err = fetch(&runner, &repo, &remote, &refspecs, true)
+                .await
+                .unwrap_err();
+            assert!(matches!(err, GitError::Failed { .. }), "{url}: {err}");
+        }
+        assert!(!marker.exists());
+    }
+
     #[test]
     fn ref_lines_keep_branches_and_tags_only() {
         let out = b"a1\trefs/heads/main\nb2\trefs/tags/v1\nb3\trefs/tags/v1^{}\nc3\tHEAD\nd4 refs/pull/1/head\ne5 refs/heads/x y\n";
