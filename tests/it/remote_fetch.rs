@@ -155,6 +155,24 @@ async fn fetch_over_http_with_a_token_mirrors_branches_and_tags_and_prunes() {
         .unwrap_err();
     assert!(failure.is_retryable(), "{failure:?}");
     assert!(!failure.message().contains(wrong), "{failure}");
+    assert!(!failure.message().contains("did not finish"), "{failure}");
+
+    // Without credentials, git is asked for them: nobody answers, and it fails at once.
+    let remote = GitRemote::prepare(spec(&url, MirrorCredentials::default()), POLICY, &git)
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let failure = remote
+        .fetch(&git, &repo, &mirror_refspecs(), false)
+        .await
+        .unwrap_err();
+    assert!(failure.is_retryable(), "{failure:?}");
+    assert!(!failure.message().contains("did not finish"), "{failure}");
+    assert!(
+        started.elapsed() < GIT_TIMEOUT / 2,
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
