@@ -10,6 +10,7 @@
 //!
 //! Invariant: no secret (token, header value, URL userinfo or variable) reaches a log, an error
 //! text or an API answer: error texts are built without the URL and scrubbed of every secret.
+//!
 //! The connection is `remote`'s [`PinnedClient`]: built for one request, with no idle pool.
 
 use std::collections::BTreeMap;

@@ -3,11 +3,12 @@
 //! every address checked against the network policy. Run when a hook's URL is saved and again
 //! before each delivery, which then connects to exactly the address checked here.
 
+use std::collections::BTreeMap;
+
 use crate::app::App;
 use crate::model::hooks::UrlTemplate;
 use crate::model::url::{parse_mirror_url, ParsedMirrorUrl, Scheme};
 use crate::remote::PinnedEndpoint;
-use std::collections::BTreeMap;
 
 /// Interpolates, parses and resolves the template: the parsed URL (credentials split off)
 /// pinned to the checked address to connect to. The error is a reason for the log, never the
