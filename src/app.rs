@@ -72,6 +72,8 @@ pub struct App {
     pub monitoring_allowlist: Vec<crate::model::cidr::Cidr>,
     /// Sends notification e-mail, when SMTP is configured.
     pub mailer: Option<crate::mail::Mailer>,
+    /// How much work runs against one remote host at once, across every kind that reaches one.
+    pub host_limits: crate::remote::HostLimits,
 }
 
 /// The shared state every HTTP handler receives. Cheap to clone (one `Arc`).
@@ -128,6 +130,7 @@ impl App {
             metrics: crate::metrics::Metrics::default(),
             monitoring_allowlist: config.monitoring_allowlist.clone(),
             mailer: config.smtp.clone().map(crate::mail::Mailer::new),
+            host_limits: crate::remote::HostLimits::new(config.engine.max_updates_per_host.max(1)),
         }))
     }
 }

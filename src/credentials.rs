@@ -1,6 +1,6 @@
 //! A mirror's credentials (URL user and password, SSH private key) and their sealed form. Plain
 //! text exists only inside [`secrecy`] types and only between [`MirrorCredentials::open`] and the
-//! end of one push; the store only ever sees [`MirrorCredentials::seal`]'s bytes.
+//! end of one push or fetch; the store only ever sees [`MirrorCredentials::seal`]'s bytes.
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};

@@ -1,8 +1,8 @@
 //! pushmirror: a self-hosted git server that keeps push mirrors in sync, speaking GitLab's v4 API.
 //!
 //! # Layout
-//! Dependencies point one way: `http` → `service` → `store` / `git` → `model`, and `jobs` →
-//! `service`; `app` builds them all; only the entry points (`cli`, `server`) import `http` or
+//! Dependencies point one way: `http` → `service` → `store` / `remote` / `git` → `model`
+//! (`remote` → `git`), and `jobs` → `service`; `app` builds them all; only the entry points (`cli`, `server`) import `http` or
 //! `jobs`.
 //! - [`cli`]: the command line (`serve`, `token create`, `hook post-receive`).
 //! - [`app`]: the composition root, [`app::App`], built the same way by every entry point.
@@ -21,6 +21,8 @@
 //! - [`jobs`]: the durable job runner and its kinds (mirror updates, push intents, webhook
 //!   deliveries).
 //! - [`store`]: the database (SQLite or PostgreSQL).
+//! - [`remote`]: reaching a remote safely (pinned endpoints, git remotes for push and fetch, a
+//!   pinned HTTP client, per-host limits, scrubbed failures).
 //! - [`git`]: the one module that spawns processes.
 //! - [`model`]: the pure domain (mirror URLs, ref matching, ref planning, status machine).
 //! - [`credentials`], [`secret`], [`password`], [`netcheck`]: sealed mirror credentials, the key
@@ -51,6 +53,7 @@ pub mod metrics;
 pub mod model;
 pub mod netcheck;
 pub mod password;
+pub mod remote;
 pub mod secret;
 pub mod server;
 pub mod service;

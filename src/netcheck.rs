@@ -1,6 +1,7 @@
-//! Resolving a mirror's host and checking every address it resolves to against the operator's
-//! network policy. The API runs it when a mirror is saved; the engine runs it again before each
-//! push and pins the push to the address it checked, so DNS cannot be rebound in between.
+//! Resolving a remote's host (a mirror's, a webhook's) and checking every address it resolves to
+//! against the operator's network policy. The API runs it when a URL is saved; `remote`'s
+//! `PinnedEndpoint` runs it again before each push, fetch or delivery and pins the connection to
+//! the address it checked, so DNS cannot be rebound in between.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;

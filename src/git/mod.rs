@@ -1,4 +1,4 @@
-//! The one place that starts processes: every git (and the per-push ssh-agent, see
+//! The one place that starts processes: every git (and the per-update ssh-agent, see
 //! [`ssh_agent`], and `ssh-keyscan`, see [`keyscan`]) pushmirror runs is built here, with a
 //! cleared environment, forced configuration (each option says why), an allow-list of
 //! subcommands, and a deadline. Nothing else in the crate spawns git.
@@ -47,13 +47,11 @@ pub enum Subcommand {
     RevParse,
     MergeBase,
     Push,
+    Fetch,
     LsRemote,
     UploadPack,
     ReceivePack,
     UpdateRef,
-    CommitTree,
-    HashObject,
-    Mktree,
     Log,
     RevList,
     Tag,
@@ -68,13 +66,11 @@ impl Subcommand {
             Subcommand::RevParse => "rev-parse",
             Subcommand::MergeBase => "merge-base",
             Subcommand::Push => "push",
+            Subcommand::Fetch => "fetch",
             Subcommand::LsRemote => "ls-remote",
             Subcommand::UploadPack => "upload-pack",
             Subcommand::ReceivePack => "receive-pack",
             Subcommand::UpdateRef => "update-ref",
-            Subcommand::CommitTree => "commit-tree",
-            Subcommand::HashObject => "hash-object",
-            Subcommand::Mktree => "mktree",
             Subcommand::Log => "log",
             Subcommand::RevList => "rev-list",
             Subcommand::Tag => "tag",
@@ -99,6 +95,8 @@ const FORCED_CONFIG: &[(&str, &str)] = &[
     // A remote that trickles below 1 KB/s for 60 s is treated as hung, ahead of the deadline.
     ("http.lowSpeedLimit", "1000"),
     ("http.lowSpeedTime", "60"),
+    // A remote may advertise bundle URIs for a fetch to download first: hosts we never checked.
+    ("transfer.bundleURI", "false"),
     // Submodule recursion could reach URLs we never checked.
     ("push.recurseSubmodules", "no"),
     ("fetch.recurseSubmodules", "false"),

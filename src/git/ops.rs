@@ -1,5 +1,5 @@
-//! Typed git operations the engine and the hosting need: listing refs, ancestry, `ls-remote` and
-//! `push` against a [`Remote`]. Each builds its command through [`GitRunner::command`], so all of
+//! Typed git operations the engine and the hosting need: listing refs, ancestry, and `ls-remote`,
+//! `push` and `fetch` against a [`Remote`]. Each builds its command through [`GitRunner::command`], so all of
 //! them get the safe environment and the deadline.
 
 use std::path::Path;
@@ -183,6 +183,43 @@ pub async fn push(
     cmd.run().await
 }
 
+/// Fetches `refspecs` (e.g. `+refs/heads/*:refs/heads/*`) from the remote into `repo`. Only
+/// what the refspecs name is fetched (no tags followed, no submodules, no `FETCH_HEAD`, no
+/// automatic gc); with `prune`, refs under a refspec's destination that the remote no longer
+/// has are deleted. The transports are the forced configuration's: never `ext::`, `file://` or
+/// a local path, and never a prompt.
+pub async fn fetch(
+    runner: &GitRunner,
+    repo: &Path,
+    remote: &Remote,
+    refspecs: &[String],
+    prune: bool,
+) -> Result<super::GitOutput, GitError> {
+    let mut args: Vec<String> = [
+        "--quiet",
+        "--no-tags",
+        "--no-recurse-submodules",
+        "--no-write-fetch-head",
+        "--no-auto-gc",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    if prune {
+        args.push("--prune".into());
+    }
+    args.push("--end-of-options".into());
+    args.push(remote.url.clone());
+    args.extend(refspecs.iter().cloned());
+    let mut cmd = runner
+        .command(Some(repo), Subcommand::Fetch)
+        .config_env(&remote.config)
+        .args(args);
+    for (k, v) in &remote.env {
+        cmd = cmd.env_secret(k, v);
+    }
+    cmd.run().await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,6 +333,38 @@ mod tests {
         let resolved = local_refs(&runner, &repo).await.unwrap();
         assert_eq!(resolved, local_refs_from_git(&runner, &repo).await.unwrap());
         assert!(resolved.iter().any(|(n, _)| n == "refs/heads/alias"));
+    }
+
+    #[tokio::test]
+    async fn fetch_refuses_local_and_command_transports() {
+        let dir = tempfile::tempdir().unwrap();
+        let runner =
+            GitRunner::new(&dir.path().join("home"), std::time::Duration::from_secs(30)).unwrap();
+        let source = dir.path().join("source.git");
+        super::super::init_bare(&runner, &source, "main")
+            .await
+            .unwrap();
+        let repo = dir.path().join("r.git");
+        super::super::init_bare(&runner, &repo, "main")
+            .await
+            .unwrap();
+        let marker = dir.path().join("pwned");
+        for url in [
+            format!("file://{}", source.display()),
+            source.display().to_string(),
+            format!("ext::sh -c touch% {}", marker.display()),
+        ] {
+            let remote = Remote {
+                url: url.clone(),
+                ..Remote::default()
+            };
+            let refspecs = ["+refs/heads/*:refs/heads/*".to_owned()];
+            let err = fetch(&runner, &repo, &remote, &refspecs, true)
+                .await
+                .unwrap_err();
+            assert!(matches!(err, GitError::Failed { .. }), "{url}: {err}");
+        }
+        assert!(!marker.exists());
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! A private, per-push `ssh-agent`, so a mirror's SSH private key reaches ssh without ever being
+//! A private `ssh-agent` for one push or fetch, so a mirror's SSH private key reaches ssh without ever being
 //! written to disk or put in argv: the key is piped into `ssh-add -`, the agent listens on a
 //! socket inside a 0700 directory, and the agent dies with this value. Both are started by
 //! [`GitRunner::process`], so they run under the same supervision as git and die with the

@@ -1,7 +1,8 @@
 //! The ref-update plan of one mirror sync: which refs to create, move and delete on the remote,
 //! and which have diverged, following Gitaly's `UpdateRemoteMirror` rules exactly. This module
 //! owns the decision only. It does no I/O and never runs git: the ancestry checks the rules need
-//! are asked as [`AncestryQuestion`]s and answered by the caller, so the git work can be batched.
+//! are asked as [`AncestryQuestion`]s and answered by the caller (with git), so the decision stays
+//! pure and testable without a repository.
 //!
 //! Every sync is two pure steps: [`ancestry_questions`] lists what git must answer, then [`plan`]
 //! turns the answers into a [`RefUpdatePlan`]. Both read the two sides whole, in one pass by name
@@ -16,11 +17,6 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::refmatch::RefFilter;
-
-/// Refspecs per `git push`. Gitaly's `pushBatchSize`: a mirror of a huge repository pushes in
-/// bounded steps, so one failing batch leaves the earlier batches pushed and the command lines
-/// short.
-pub const PUSH_BATCH_SIZE: usize = 10;
 
 /// Most divergent refs a plan reports. Gitaly's `maxDivergentRefs`: the list becomes the
 /// mirror's `last_error`, which must stay readable when thousands of refs have diverged.

@@ -10,6 +10,8 @@
 //! - [`namespaces`]: find a namespace as a caller sees it, and whether they may put projects there.
 //! - [`mirrors`]: create, update, sync and delete push mirrors (URL checks, key generation and
 //!   rotation, the enabled-mirror limit).
+//! - [`mirror_sync`]: one update of one push mirror (GitLab's sync algorithm through `remote`),
+//!   and the start-up sweeps of abandoned and stale updates.
 //! - [`ssh_host_keys`]: detect a remote's SSH host keys so they can be pinned.
 //! - [`members`] (of projects and groups, with expiry), [`protected_branches`]: manage who may do
 //!   what.
@@ -27,6 +29,7 @@ pub mod error;
 pub mod groups;
 pub mod hooks;
 pub mod members;
+pub mod mirror_sync;
 pub mod mirrors;
 pub mod namespaces;
 pub mod notifications;

@@ -30,6 +30,7 @@ mod process_lifetime;
 mod projects_api;
 mod protected_ee;
 mod protected_push;
+mod remote_fetch;
 mod remotes_selftest;
 mod repository_api;
 mod smart_http;

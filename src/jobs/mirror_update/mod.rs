@@ -1,50 +1,26 @@
-//! The `mirror_update` job kind: one update of one push mirror. Loads the mirror, waits for a
-//! slot of its remote host, marks it `started`, runs GitLab's sync algorithm ([`update`]), lets
-//! the domain decide the status [`Transition`](crate::model::status::Transition) and persists
-//! it, with the webhook deliveries of a health change (`remote_mirror_events`) enqueued in the
-//! same transaction. A to-retry mirror asks the runner to run it again at GitLab's retry time.
-//!
-//! Idempotent: an update re-plans from the hosted repository and the remote each time.
-//! Invariant: a decrypted credential lives no longer than one update.
-
-mod host_limits;
-mod remote;
-mod remote_state;
-mod update;
+//! The `mirror_update` job kind: one update of one push mirror, the use case
+//! [`mirror_sync::update_push_mirror`]; a to-retry mirror asks the runner to run it again at
+//! GitLab's retry time. Also the runner's start-up sweeps of mirror updates, which are
+//! `mirror_sync`'s too.
 
 use std::sync::Arc;
-
-use sha2::{Digest, Sha256};
 
 use super::{JobError, Outcome};
 use crate::app::App;
 use crate::config::EngineConfig;
 use crate::model::entities::Millis;
-use crate::model::entities::RemoteMirror;
-use crate::model::status::{AttemptResult, HealthEvent, RetryPolicy, Transition, UpdateStatus};
-use crate::service::hooks::{mirror_event_deliveries, MirrorEvent};
-use crate::store::NewJob;
-use host_limits::HostLimits;
-use remote_state::{RemoteStateCache, MAX_CACHED_REFS};
-use update::{UpdateContext, UpdateFailure};
+use crate::service::mirror_sync::{self, PushMirrorSync};
 
 /// The kind's state, shared by its runs (one per node).
 pub(crate) struct MirrorUpdates {
-    per_host: HostLimits,
-    retry: RetryPolicy,
-    /// Recent remote states, so an update need not read every ref of an unchanged state.
-    remote_states: RemoteStateCache,
+    /// The use case's per-node state (retry policy, recent remote states).
+    sync: PushMirrorSync,
 }
 
 impl MirrorUpdates {
     pub(crate) fn new(cfg: &EngineConfig) -> MirrorUpdates {
         MirrorUpdates {
-            per_host: HostLimits::new(cfg.max_updates_per_host.max(1)),
-            retry: RetryPolicy {
-                protected_delay_ms: cfg.retry_delay_protected_secs as i64 * 1000,
-                default_delay_ms: cfg.retry_delay_secs as i64 * 1000,
-            },
-            remote_states: RemoteStateCache::new(MAX_CACHED_REFS),
+            sync: PushMirrorSync::new(cfg),
         }
     }
 }
@@ -58,306 +34,26 @@ pub(crate) async fn run(
     let id: i64 = payload
         .parse()
         .map_err(|_| JobError::Other(format!("bad mirror_update payload {payload:?}")))?;
-    let Some(mirror) = app.store.mirror_by_id(id).await? else {
-        return Ok(Outcome::Done);
-    };
-    if !mirror.enabled {
-        return Ok(Outcome::Done);
-    }
-    // An archived project is read-only and its mirrors are not pushed (an update queued before
-    // the project was archived ends here; unarchiving and the next push or sync queue one again).
-    let project = match app.store.project_by_id(mirror.project_id).await? {
-        Some(project) if !project.archived => project,
-        _ => return Ok(Outcome::Done),
-    };
-    // Claimed only by a node that serves the project's storage; should it have moved since,
-    // another node's run will do it.
-    let repo = app
-        .storages
-        .open(&project.repo())
-        .map_err(|e| JobError::Other(e.to_string()))?;
-    let _host = ctx
-        .per_host
-        .for_url(&mirror.url)
-        .acquire_owned()
+    let next = mirror_sync::update_push_mirror(app, &ctx.sync, id)
         .await
-        .expect("host semaphores are never closed");
-    let started_at = app.clock.now_ms();
-    if !app.store.mark_started(id, started_at).await? {
-        return Ok(Outcome::Done);
-    }
-    let started = std::time::Instant::now();
-    let _in_flight = app
-        .metrics
-        .update_started(&host_limits::host_of(&mirror.url));
-    let uctx = UpdateContext {
-        store: &app.store,
-        cipher: &app.cipher,
-        git: &app.git,
-        clock: app.clock.as_ref(),
-        repo: repo.path().to_owned(),
-        policy: app.network_policy,
-        remote_states: &ctx.remote_states,
-    };
-    let mut refs_pushed = 0;
-    let result = match update::run(&uctx, &mirror).await {
-        Ok(n) => {
-            refs_pushed = n;
-            AttemptResult::Succeeded
-        }
-        Err(UpdateFailure::Retryable(error)) => AttemptResult::Failed {
-            error,
-            retryable: true,
-        },
-        Err(UpdateFailure::Final(error)) => AttemptResult::Failed {
-            error,
-            retryable: false,
-        },
-    };
-    let now = app.clock.now_ms();
-    let t = ctx.retry.transition(
-        mirror.last_error.is_some(),
-        mirror.retry_count.max(0) as u32,
-        mirror.only_protected_branches,
-        result,
-        now,
-    );
-    let after = after_transition(&mirror, &t, started_at, now);
-    if !record_outcome(app, &after, &t, started_at, now).await? {
-        // The mirror's URL or credentials changed (or it was deleted) while this attempt ran:
-        // its status was reset, and what the old settings achieved is not its news.
-        tracing::info!(
-            mirror = id,
-            "the mirror changed during its update; the update's outcome is discarded"
-        );
-        return Ok(Outcome::Done);
-    }
-    let secs = started.elapsed().as_secs_f64();
-    app.metrics.update_ended(
-        t.status.as_str(),
-        secs,
-        t.error.as_deref().map(crate::model::git_failure::kind),
-    );
-    let duration_ms = (secs * 1000.0) as u64;
-    let result = t.status.as_str();
-    // `last_error` is scrubbed of credentials already; nothing else here can hold a secret.
-    match (&t.event, &t.error) {
-        (Some(HealthEvent::StartedFailing), Some(e)) => {
-            tracing::warn!(mirror = id, result, duration_ms, error = %e, "mirror started failing")
-        }
-        (Some(HealthEvent::Recovered), _) => {
-            tracing::info!(
-                mirror = id,
-                result,
-                duration_ms,
-                refs_pushed,
-                "mirror recovered"
-            )
-        }
-        (None, Some(e)) => {
-            tracing::info!(mirror = id, result, duration_ms, error = %e, "mirror update failed")
-        }
-        (_, None) => tracing::info!(
-            mirror = id,
-            result,
-            duration_ms,
-            refs_pushed,
-            "mirror updated"
-        ),
-    }
-    Ok(match t.retry_at {
+        .map_err(|e| match e {
+            mirror_sync::SyncError::Store(e) => JobError::Store(e),
+            e => JobError::Other(e.to_string()),
+        })?;
+    Ok(match next {
         Some(at) => Outcome::RetryAt(at),
         None => Outcome::Done,
     })
 }
 
-/// The mirror as the transition `t` leaves it (what `record_transition` writes), for the
-/// webhook payload of a health change.
-fn after_transition(
-    m: &RemoteMirror,
-    t: &Transition,
-    started_at: Millis,
-    now: Millis,
-) -> RemoteMirror {
-    let mut after = m.clone();
-    after.update_status = t.status;
-    after.last_error = t.error.clone();
-    after.retry_count = i64::from(t.retry_count);
-    after.last_update_started_at = Some(started_at);
-    if t.status != UpdateStatus::ToRetry {
-        after.last_update_at = Some(now);
-    }
-    if t.succeeded() {
-        after.last_successful_update_at = Some(now);
-    }
-    after
-}
-
-/// The jobs that announce `t`: webhook deliveries of a health change, and the failure e-mail.
-async fn announcements(
-    app: &Arc<App>,
-    after: &RemoteMirror,
-    t: &Transition,
-) -> Result<Vec<NewJob>, crate::store::StoreError> {
-    let mut jobs = match t.event {
-        None => Vec::new(),
-        Some(event) => {
-            let e = MirrorEvent {
-                mirror: after,
-                event,
-            };
-            mirror_event_deliveries(app, e).await?
-        }
-    };
-    // GitLab e-mails on `failed` (never on `to_retry`); the job sends once per streak.
-    if t.status == UpdateStatus::Failed && app.mailer.is_some() {
-        jobs.push(NewJob {
-            kind: crate::store::MIRROR_FAILURE_EMAIL_KIND,
-            dedup_key: format!("mirror-failure-email:{}", after.id),
-            payload: after.id.to_string(),
-            run_at: 0,
-        });
-    }
-    Ok(jobs)
-}
-
-/// Tries recording an update's outcome, with the webhook deliveries of a health change in the
-/// same transaction, a few times over a few seconds (the run still holds its lease
-/// meanwhile): a database blip must not leave the mirror `started` until the lease expires and
-/// the update is redone. False when the attempt begun at `started_at` is no longer the
-/// mirror's (its settings were reset meanwhile): nothing is recorded or announced.
-async fn record_outcome(
-    app: &Arc<App>,
-    after: &RemoteMirror,
-    t: &Transition,
-    started_at: Millis,
-    now: Millis,
-) -> Result<bool, JobError> {
-    let id = after.id;
-    let mut delay = std::time::Duration::from_millis(200);
-    for attempt in 1.. {
-        let recorded = match announcements(app, after, t).await {
-            Ok(jobs) => {
-                app.store
-                    .record_transition(id, t, started_at, now, &jobs)
-                    .await
-            }
-            Err(e) => Err(e),
-        };
-        match recorded {
-            Ok(applied) => return Ok(applied),
-            Err(e) if attempt < RECORD_ATTEMPTS => {
-                tracing::warn!(mirror = id, error = %e, attempt, "recording an update's outcome failed; retrying");
-                tokio::time::sleep(delay).await;
-                delay *= 2;
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    unreachable!("the loop returns")
-}
-
-/// How many times an outcome is recorded before the run gives up (about 6 s in all).
-const RECORD_ATTEMPTS: u32 = 5;
-
-/// The digest of a repository's branches and tags (sorted `<oid> <name>` lines), recorded with
-/// each successful update so start-up can tell whether the repository moved on since.
-pub(crate) fn source_digest(refs: &[(String, String)]) -> String {
-    let mut sorted: Vec<&(String, String)> = refs.iter().collect();
-    sorted.sort();
-    let mut h = Sha256::new();
-    for (name, oid) in sorted {
-        h.update(oid.as_bytes());
-        h.update(b" ");
-        h.update(name.as_bytes());
-        h.update(b"\n");
-    }
-    hex::encode(h.finalize())
-}
-
-/// Records every mirror abandoned in `started` (its worker died, nothing resumes it) as failed,
-/// announcing the health change to webhooks when it had been healthy; returns how many.
+/// Records every mirror abandoned in `started` as failed; returns how many
+/// ([`mirror_sync::fail_abandoned`]).
 pub(crate) async fn fail_abandoned(app: &Arc<App>, now: Millis) -> Result<u64, JobError> {
-    let mut failed = 0;
-    for mirror in app.store.abandoned_mirrors().await? {
-        let t = Transition::interrupted(
-            mirror.last_error.is_some(),
-            mirror.retry_count.max(0) as u32,
-        );
-        let started_at = mirror.last_update_started_at.unwrap_or(now);
-        let after = after_transition(&mirror, &t, started_at, now);
-        let jobs = announcements(app, &after, &t).await?;
-        if app
-            .store
-            .record_abandoned(mirror.id, &t, now, &jobs)
-            .await?
-        {
-            tracing::warn!(
-                mirror = mirror.id,
-                "an abandoned mirror update was recorded as failed"
-            );
-            failed += 1;
-        }
-    }
-    Ok(failed)
+    Ok(mirror_sync::fail_abandoned(app, now).await?)
 }
 
-/// Queues an update of every enabled mirror whose last successful update pushed from another
-/// state of its repository than the one it has now; returns how many were queued.
+/// Queues an update of every mirror whose repository moved on since its last successful update;
+/// returns how many ([`mirror_sync::requeue_stale`]).
 pub(crate) async fn requeue_stale(app: &Arc<App>, now: Millis) -> Result<u64, JobError> {
-    let mut queued = 0;
-    for storage in app.storages.names() {
-        queued += requeue_stale_on(app, &storage, now).await?;
-    }
-    if queued > 0 {
-        app.jobs_wakeup.notify_one();
-    }
-    Ok(queued)
-}
-
-/// [`requeue_stale`] for the projects of one storage this node serves.
-async fn requeue_stale_on(app: &Arc<App>, storage: &str, now: Millis) -> Result<u64, JobError> {
-    let Ok(name) = crate::model::storage::StorageName::parse(storage) else {
-        return Ok(0);
-    };
-    let mut queued = 0;
-    for (project_id, mirrors) in app.store.mirror_source_digests(storage).await? {
-        let Ok(repo) = app.storages.open(&crate::model::storage::RepoRef::new(
-            name.clone(),
-            project_id,
-        )) else {
-            continue;
-        };
-        let local = match crate::git::ops::local_refs(&app.git, repo.path()).await {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::warn!(project = project_id, error = %e, "cannot read a repository's refs");
-                continue;
-            }
-        };
-        let digest = source_digest(&local);
-        for (mirror_id, recorded) in mirrors {
-            if recorded.as_deref() != Some(digest.as_str()) {
-                app.store.request_mirror_update(mirror_id, now).await?;
-                queued += 1;
-            }
-        }
-    }
-    Ok(queued)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn digest_ignores_order_and_sees_every_change() {
-        let a = ("refs/heads/main".to_owned(), "a".repeat(40));
-        let b = ("refs/tags/v1".to_owned(), "b".repeat(40));
-        let d1 = source_digest(&[a.clone(), b.clone()]);
-        assert_eq!(d1, source_digest(&[b.clone(), a.clone()]));
-        let moved = ("refs/heads/main".to_owned(), "c".repeat(40));
-        assert_ne!(d1, source_digest(&[moved, b.clone()]));
-        assert_ne!(d1, source_digest(&[a]));
-    }
+    Ok(mirror_sync::requeue_stale(app, now).await?)
 }

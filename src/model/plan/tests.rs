@@ -368,7 +368,7 @@ fn refspecs_put_the_default_branch_first_then_deletions_in_batches() {
         force: true,
         default_branch_first: true,
     };
-    let batches = plan.refspecs(PUSH_BATCH_SIZE);
+    let batches = plan.refspecs(10);
     assert_eq!(
         batches.iter().map(Vec::len).collect::<Vec<_>>(),
         vec![10, 4]

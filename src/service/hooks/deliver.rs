@@ -11,11 +11,9 @@
 //! Invariant: no secret (token, header value, URL userinfo or variable) reaches a log, an error
 //! text or an API answer: error texts are built without the URL and scrubbed of every secret.
 //!
-//! reqwest runs each connection as a task of its own; every client here is built for one
-//! request with no idle pool, so that task ends with the request.
+//! The connection is `remote`'s [`PinnedClient`]: built for one request, with no idle pool.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use secrecy::ExposeSecret;
@@ -27,8 +25,9 @@ use crate::model::entities::Millis;
 use crate::model::hooks::{
     delivery_succeeded, ProjectHook, Trigger, UrlTemplate, LOG_RETENTION_MS,
 };
-use crate::model::url::{scrub, Host};
+use crate::model::url::scrub;
 use crate::model::GITLAB_VERSION;
+use crate::remote::PinnedClient;
 use crate::service::error::ServiceError;
 use crate::store::NewHookLog;
 
@@ -348,27 +347,17 @@ async fn send(
             .map(|u| u.expose_secret().to_owned()),
     };
     let variables: BTreeMap<String, String> = secrets.variables();
-    let (parsed, addr) = target::resolve(app, &template, &variables)
+    let endpoint = target::resolve(app, &template, &variables)
         .await
         .map_err(|reason| SendError::Refused(format!("the URL {reason}")))?;
     let timeout = Duration::from_secs(app.engine.webhook_timeout_secs.max(1));
-    let mut builder = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .timeout(timeout)
-        .pool_max_idle_per_host(0)
-        .danger_accept_invalid_certs(!hook.settings.enable_ssl_verification);
-    if let Host::Domain(name) = &parsed.host {
-        // Connect to the address checked above, whatever DNS says by now.
-        builder = builder.resolve(name, SocketAddr::new(addr, parsed.port));
-    }
-    let client = builder
-        .build()
-        .map_err(|e| SendError::Transport(e.without_url().to_string()))?;
-    let mut request = client.post(parsed.url.as_str()).body(body);
+    let client = PinnedClient::new(&endpoint, timeout, hook.settings.enable_ssl_verification)
+        .map_err(SendError::Transport)?;
+    let mut request = client.request(reqwest::Method::POST).body(body);
     for (k, v) in headers {
         request = request.header(k.as_str(), v.as_str());
     }
+    let parsed = &endpoint.url;
     if parsed.user.is_some() || parsed.password.is_some() {
         request = request.basic_auth(
             parsed.user.clone().unwrap_or_default(),
@@ -381,7 +370,7 @@ async fn send(
     let mut response = request
         .send()
         .await
-        .map_err(|e| SendError::Transport(describe(e, timeout)))?;
+        .map_err(|e| SendError::Transport(client.describe(e)))?;
     let status = response.status().as_u16();
     let mut logged = Map::new();
     for (name, value) in response.headers().iter().take(RESPONSE_HEADERS_COUNT) {
@@ -397,7 +386,7 @@ async fn send(
         match response.chunk().await {
             Ok(Some(chunk)) => kept.extend_from_slice(&chunk),
             Ok(None) => break,
-            Err(e) => return Err(SendError::Transport(describe(e, timeout))),
+            Err(e) => return Err(SendError::Transport(client.describe(e))),
         }
     }
     let body = truncated(
@@ -409,27 +398,4 @@ async fn send(
         headers: logged,
         body,
     })
-}
-
-/// A transport error in words, without the URL (which may hold a url_variable): reqwest's own
-/// text is generic ("error sending request"); its causes say what happened.
-fn describe(e: reqwest::Error, timeout: Duration) -> String {
-    if e.is_timeout() {
-        return format!("no answer within {} s", timeout.as_secs());
-    }
-    let mut causes: Vec<String> = Vec::new();
-    let mut cause = std::error::Error::source(&e);
-    while let Some(c) = cause {
-        let text = c.to_string();
-        if !causes.contains(&text) {
-            causes.push(text);
-        }
-        cause = c.source();
-    }
-    let mut text = e.without_url().to_string();
-    for c in causes {
-        text.push_str(": ");
-        text.push_str(&c);
-    }
-    text
 }

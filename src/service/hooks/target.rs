@@ -4,20 +4,20 @@
 //! before each delivery, which then connects to exactly the address checked here.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 
 use crate::app::App;
 use crate::model::hooks::UrlTemplate;
 use crate::model::url::{parse_mirror_url, ParsedMirrorUrl, Scheme};
-use crate::netcheck::resolve_checked;
+use crate::remote::PinnedEndpoint;
 
-/// Interpolates, parses and resolves the template; the parsed URL (credentials split off) and
-/// the checked address to connect to. The error is a reason for the log, never the URL.
+/// Interpolates, parses and resolves the template: the parsed URL (credentials split off)
+/// pinned to the checked address to connect to. The error is a reason for the log, never the
+/// URL.
 pub(super) async fn resolve(
     app: &App,
     template: &UrlTemplate,
     variables: &BTreeMap<String, String>,
-) -> Result<(ParsedMirrorUrl, IpAddr), String> {
+) -> Result<PinnedEndpoint, String> {
     let full = template
         .interpolate(variables)
         .map_err(|missing| format!("Invalid URL template. Missing keys: {missing:?}"))?;
@@ -25,11 +25,9 @@ pub(super) async fn resolve(
     if !matches!(parsed.scheme, Scheme::Http | Scheme::Https) {
         return Err("is blocked: Only allowed schemes are http, https".into());
     }
-    let addrs = resolve_checked(&parsed, app.network_policy)
+    PinnedEndpoint::resolve(parsed, app.network_policy)
         .await
-        .map_err(|e| format!("is blocked: {e}"))?;
-    let addr = addrs[0];
-    Ok((parsed, addr))
+        .map_err(|e| format!("is blocked: {e}"))
 }
 
 /// [`resolve`] for saving: the parsed URL only.
@@ -38,5 +36,5 @@ pub(super) async fn check(
     template: &UrlTemplate,
     variables: &BTreeMap<String, String>,
 ) -> Result<ParsedMirrorUrl, String> {
-    resolve(app, template, variables).await.map(|(p, _)| p)
+    resolve(app, template, variables).await.map(|e| e.url)
 }

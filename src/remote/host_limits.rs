@@ -1,6 +1,9 @@
 //! The per-remote-host concurrency limit: one semaphore per host, created on first use and
 //! forgotten once nothing holds or waits on it, so a server that has mirrored to many hosts over
-//! its life keeps only the semaphores of hosts it is talking to now.
+//! its life keeps only the semaphores of hosts it is talking to now. One instance per process,
+//! owned by `App`, so every kind of work that runs git against a remote host (push mirror
+//! updates; pull mirrors next) counts against the same limit. Webhook deliveries do not take a
+//! slot: a 10 s POST must not wait behind a long push to the same host.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -11,13 +14,16 @@ use tokio::sync::Semaphore;
 const SWEEP_ABOVE: usize = 256;
 
 /// One semaphore per host, `per_host` permits each.
-pub(super) struct HostLimits {
+pub struct HostLimits {
+    /// Permits per host (`max_updates_per_host`).
     per_host: usize,
+    /// The semaphores of hosts in use, and of idle ones until the next sweep.
     hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
 
 impl HostLimits {
-    pub(super) fn new(per_host: usize) -> HostLimits {
+    /// Limits of `per_host` permits each.
+    pub fn new(per_host: usize) -> HostLimits {
         HostLimits {
             per_host,
             hosts: Mutex::new(HashMap::new()),
@@ -25,7 +31,7 @@ impl HostLimits {
     }
 
     /// The semaphore of the host of `url` (see [`host_of`]).
-    pub(super) fn for_url(&self, url: &str) -> Arc<Semaphore> {
+    pub fn for_url(&self, url: &str) -> Arc<Semaphore> {
         let host = host_of(url);
         let mut hosts = self.hosts.lock().expect("host map is never poisoned");
         if hosts.len() >= SWEEP_ABOVE && !hosts.contains_key(&host) {
@@ -46,7 +52,7 @@ impl HostLimits {
 }
 
 /// The host of `url`, lower-cased; an unparsable URL has the empty host.
-pub(super) fn host_of(url: &str) -> String {
+pub fn host_of(url: &str) -> String {
     url::Url::parse(url)
         .ok()
         .and_then(|u| u.host_str().map(str::to_ascii_lowercase))

@@ -1,15 +1,13 @@
-//! One mirror update: GitLab's sync algorithm (Gitaly's `UpdateRemoteMirror`) run against a real
-//! remote. List local refs; plan against the remote state the last update left (or, without one,
-//! against `ls-remote`); answer the plan's ancestry questions with git; push in batches; record
-//! the remote state the push left, writing only what changed; classify the outcome. Its result
-//! is data for the scheduler, which records it.
+//! One push-mirror update: GitLab's sync algorithm (Gitaly's `UpdateRemoteMirror`) run against
+//! a real remote, reached through `remote`'s [`GitRemote`]. List local refs; plan against the
+//! remote state the last update left (or, without one, against `ls-remote`); answer the plan's
+//! ancestry questions with git; push in batches; record the remote state the push left,
+//! writing only what changed; classify the outcome. Its result is data for
+//! [`update_push_mirror`](super::update_push_mirror), which records it.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use secrecy::ExposeSecret;
-
-use super::remote::{prepare, PreparedRemote};
 use super::remote_state::{self, changes_between, NewState, RemoteStateCache};
 use super::source_digest;
 use crate::clock::Clock;
@@ -17,19 +15,18 @@ use crate::credentials::MirrorCredentials;
 use crate::git::ops::{self, Remote};
 use crate::git::{GitError, GitRunner};
 use crate::model::entities::RemoteMirror;
-use crate::model::git_failure::with_explanation;
+use crate::model::host_keys::RepinHint;
 use crate::model::plan::{ancestry_questions, plan, PlanInput, RefUpdatePlan};
 use crate::model::refmatch::{validate_branch_regex, RefFilter};
-use crate::model::url::{scrub, NetworkPolicy};
+use crate::model::url::NetworkPolicy;
+use crate::remote::{GitRemote, RemoteFailure, RemoteSpec};
 use crate::secret::Cipher;
 use crate::store::{RemoteRefChanges, Store};
 
 /// Refspecs per `git push`. Gitaly pushes 10 at a time; every push pays a full ref advertisement,
 /// so with 100,000 refs that would be 10,000 advertisements. 2,000 keeps argv near 200 KB (far
 /// under ARG_MAX) while a first mirror of 100k refs takes 50 pushes.
-pub(super) const PUSH_BATCH: usize = 2000;
-/// Longest `last_error` kept; git's output past this is noise for a person.
-const MAX_ERROR_LEN: usize = 4000;
+const PUSH_BATCH: usize = 2000;
 
 /// How long a recorded remote state is trusted. The lease detects a remote that moved on a ref
 /// we push, but not one that moved (or gained a ref) where we push nothing; a full listing at
@@ -48,28 +45,29 @@ pub(super) struct UpdateContext<'a> {
     pub remote_states: &'a RemoteStateCache,
 }
 
-/// How an update failed.
-#[derive(Debug, PartialEq, Eq)]
-pub(super) enum UpdateFailure {
-    /// A retry may fix it (network, authentication, a remote that refused).
-    Retryable(String),
-    /// Only a person can fix it (diverged refs).
-    Final(String),
-}
-
-/// Runs one update of `mirror`.
-/// Runs one update; on success, how many remote refs it created, moved or deleted.
+/// Runs one update of `mirror`; on success, how many remote refs it created, moved or deleted.
+/// The failure is scrubbed of the mirror's credentials.
 pub(super) async fn run(
     ctx: &UpdateContext<'_>,
     mirror: &RemoteMirror,
-) -> Result<usize, UpdateFailure> {
-    let creds = MirrorCredentials::open(ctx.cipher, mirror.credentials.as_deref())
-        .map_err(|e| UpdateFailure::Retryable(e.to_string()))?;
-    let prepared = prepare(mirror, creds, ctx.policy, ctx.git)
-        .await
-        .map_err(UpdateFailure::from)?;
-    let result = match sync(ctx, mirror, &prepared).await {
-        Err(f) => Err(prepared.explain(f, ctx.git, mirror).await),
+) -> Result<usize, RemoteFailure> {
+    let credentials = MirrorCredentials::open(ctx.cipher, mirror.credentials.as_deref())
+        .map_err(|e| RemoteFailure::Retryable(e.to_string()))?;
+    let spec = RemoteSpec {
+        url: &mirror.url,
+        credentials,
+        auth_method: mirror.auth_method,
+        ssh_public_key: mirror.ssh_public_key.as_deref(),
+        ssh_known_hosts: mirror.ssh_known_hosts.as_deref(),
+        repin: RepinHint {
+            project_id: mirror.project_id,
+            mirror_id: mirror.id,
+            url: &mirror.url,
+        },
+    };
+    let remote = GitRemote::prepare(spec, ctx.policy, ctx.git).await?;
+    let result = match sync(ctx, mirror, &remote).await {
+        Err(f) => Err(remote.explain(f, ctx.git).await),
         ok => ok,
     };
     if result.is_err() {
@@ -78,60 +76,17 @@ pub(super) async fn run(
             tracing::warn!(mirror = mirror.id, error = %e, "could not forget the remote state");
         }
     }
-    result.map_err(|f| scrub_failure(f, &prepared))
-}
-
-fn scrub_failure(f: UpdateFailure, prepared: &PreparedRemote) -> UpdateFailure {
-    let secrets: Vec<&str> = prepared.secrets.iter().map(|s| s.expose_secret()).collect();
-    let clean = |m: String| {
-        let mut s = scrub(&m, &secrets);
-        if s.len() > MAX_ERROR_LEN {
-            let mut cut = MAX_ERROR_LEN;
-            while !s.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            s.truncate(cut);
-        }
-        s
-    };
-    match f {
-        UpdateFailure::Retryable(m) => UpdateFailure::Retryable(clean(m)),
-        UpdateFailure::Final(m) => UpdateFailure::Final(clean(m)),
-    }
-}
-
-fn git_failure(e: GitError) -> UpdateFailure {
-    UpdateFailure::Retryable(match e {
-        GitError::Failed { stderr, stdout, .. } => {
-            // `push --porcelain` reports refused refs on stdout as `!\t<src>:<dst>\t<why>`.
-            let rejected: Vec<String> = stdout
-                .lines()
-                .filter(|l| l.starts_with('!'))
-                .map(|l| l.replace('\t', " "))
-                .collect();
-            let text = [stderr.trim().to_owned(), rejected.join("\n")]
-                .into_iter()
-                .filter(|t| !t.is_empty())
-                .collect::<Vec<_>>()
-                .join("\n");
-            if text.is_empty() {
-                "git failed without a message".to_owned()
-            } else {
-                with_explanation(&text)
-            }
-        }
-        other => other.to_string(),
-    })
+    result
 }
 
 async fn filter_for(
     ctx: &UpdateContext<'_>,
     mirror: &RemoteMirror,
     local: &[(String, String)],
-) -> Result<RefFilter, UpdateFailure> {
+) -> Result<RefFilter, RemoteFailure> {
     if let Some(re) = &mirror.mirror_branch_regex {
         let re = validate_branch_regex(re)
-            .map_err(|m| UpdateFailure::Final(format!("mirror_branch_regex {m}")))?;
+            .map_err(|m| RemoteFailure::Final(format!("mirror_branch_regex {m}")))?;
         let branches = local
             .iter()
             .filter_map(|(n, _)| n.strip_prefix("refs/heads/"));
@@ -142,7 +97,7 @@ async fn filter_for(
             .store
             .protected_branch_names(mirror.project_id)
             .await
-            .map_err(|e| UpdateFailure::Retryable(e.to_string()))?;
+            .map_err(|e| RemoteFailure::Retryable(e.to_string()))?;
         return Ok(RefFilter::protected(patterns));
     }
     Ok(RefFilter::All)
@@ -153,14 +108,14 @@ async fn filter_for(
 async fn sync(
     ctx: &UpdateContext<'_>,
     mirror: &RemoteMirror,
-    prepared: &PreparedRemote,
-) -> Result<usize, UpdateFailure> {
+    prepared: &GitRemote,
+) -> Result<usize, RemoteFailure> {
     let local = ops::local_refs(ctx.git, &ctx.repo)
         .await
-        .map_err(git_failure)?;
+        .map_err(RemoteFailure::from_git)?;
     let head = ops::head_branch(ctx.git, &ctx.repo)
         .await
-        .map_err(git_failure)?;
+        .map_err(RemoteFailure::from_git)?;
     let default_branch = head.filter(|b| {
         local
             .iter()
@@ -169,11 +124,11 @@ async fn sync(
     let filter = filter_for(ctx, mirror, &local).await?;
     let mut recorded = remote_state::load(ctx.store, ctx.remote_states, mirror.id, &mirror.url)
         .await
-        .map_err(|e| UpdateFailure::Retryable(e.to_string()))?;
+        .map_err(|e| RemoteFailure::Retryable(e.to_string()))?;
     let target = Target {
         ctx,
         mirror,
-        remote: &prepared.remote,
+        remote: prepared.remote(),
         local: &local,
         default_branch: default_branch.as_deref(),
         filter: &filter,
@@ -193,16 +148,16 @@ async fn sync(
             }
         }
     }
-    let mut listed = ops::ls_remote(ctx.git, &ctx.repo, &prepared.remote)
+    let mut listed = ops::ls_remote(ctx.git, &ctx.repo, prepared.remote())
         .await
-        .map_err(git_failure)?;
+        .map_err(RemoteFailure::from_git)?;
     listed.sort_unstable();
     listed.dedup_by(|a, b| a.0 == b.0);
     let planned = match attempt(&target, &listed, false).await {
         Ok(planned) => planned,
         Err(Attempt::Failed(f)) => return Err(f),
         Err(Attempt::StaleLease) => {
-            return Err(UpdateFailure::Retryable(
+            return Err(RemoteFailure::Retryable(
                 "the remote changed while it was being updated".into(),
             ))
         }
@@ -224,7 +179,7 @@ fn refs_changed(planned: &RefUpdatePlan) -> usize {
 
 enum Attempt {
     StaleLease,
-    Failed(UpdateFailure),
+    Failed(RemoteFailure),
 }
 
 /// What both attempts of one update plan from and push to.
@@ -264,7 +219,7 @@ async fn attempt(
     for q in ancestry_questions(&input) {
         let a = ops::is_ancestor(ctx.git, &ctx.repo, &q.ancestor, &q.descendant)
             .await
-            .map_err(|e| Attempt::Failed(git_failure(e)))?;
+            .map_err(|e| Attempt::Failed(RemoteFailure::from_git(e)))?;
         answers.insert((q.ancestor, q.descendant), a);
     }
     let planned: RefUpdatePlan = plan(&input, &|a: &str, d: &str| {
@@ -320,7 +275,7 @@ async fn attempt(
             {
                 return Err(Attempt::StaleLease)
             }
-            Err(e) => return Err(Attempt::Failed(git_failure(e))),
+            Err(e) => return Err(Attempt::Failed(RemoteFailure::from_git(e))),
         }
     }
     Ok(planned)
@@ -335,13 +290,13 @@ async fn finish(
     mut changes: RemoteRefChanges,
     planned_from: Vec<(String, String)>,
     planned: &RefUpdatePlan,
-) -> Result<(), UpdateFailure> {
+) -> Result<(), RemoteFailure> {
     let Target {
         ctx, mirror, local, ..
     } = *target;
     if let Some(msg) = planned.divergent_message() {
         // A failed update forgets the remote state (`run`): there is nothing to record.
-        return Err(UpdateFailure::Final(msg));
+        return Err(RemoteFailure::Final(msg));
     }
     for u in &planned.updates {
         changes.insert(u.name.clone(), Some(u.new.clone()));

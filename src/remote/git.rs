@@ -1,9 +1,12 @@
-//! Turning a mirror into a [`Remote`] git can push to, at push time: the stored URL is checked
-//! again against the network policy, its host resolved once and the push pinned to the checked
-//! address (no DNS rebinding); credentials travel as an `Authorization` header or through a
-//! private ssh-agent, never in argv, a URL git prints, or a file. An ssh remote gets its own
-//! configuration file (login user, checked address, pinned host keys, the one identity), and a
-//! host key ssh refuses is explained ([`PreparedRemote::explain`]) and fails the update for good.
+//! A git remote reached safely, for a push or a fetch alike: the URL is checked again against
+//! the network policy, its host resolved once and git pinned to the checked address (no DNS
+//! rebinding); credentials travel as an `Authorization` header or through a private ssh-agent,
+//! never in argv, a URL git prints, or a file. An ssh remote gets its own configuration file
+//! (login user, checked address, pinned host keys, the one identity), and a host key ssh
+//! refuses is explained ([`GitRemote::explain`]) as [`RemoteFailure::HostKeyRefused`].
+//!
+//! Invariant: a [`GitRemote`] lives for one piece of work (one update), and with it the
+//! decrypted credentials, the agent and its private directory.
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -11,136 +14,182 @@ use std::path::Path;
 use base64::Engine as _;
 use secrecy::{ExposeSecret, SecretString};
 
+use super::endpoint::PinnedEndpoint;
+use super::failure::RemoteFailure;
 use crate::credentials::MirrorCredentials;
 use crate::git::keyscan;
-use crate::git::ops::Remote;
+use crate::git::ops::{self, Remote};
 use crate::git::ssh_agent::SshAgent;
 use crate::git::GitRunner;
-use crate::model::entities::{AuthMethod, RemoteMirror};
+use crate::model::entities::AuthMethod;
 use crate::model::host_keys::{
     fingerprints, host_key_failure_message, is_host_key_refusal, known_hosts_name,
     scanned_known_hosts, RepinHint,
 };
-use crate::model::url::{
-    parse_mirror_url, ssh_login_user_error, Host, NetworkPolicy, ParsedMirrorUrl, Scheme,
-};
-use crate::netcheck::{resolve_checked, ResolveError};
+use crate::model::url::{parse_mirror_url, ssh_login_user_error, Host, NetworkPolicy, Scheme};
+use crate::netcheck::ResolveError;
 
-use super::update::UpdateFailure;
+/// What a git remote is made from: a mirror's settings (push or pull alike), read at the start
+/// of one piece of work.
+pub struct RemoteSpec<'a> {
+    /// The URL as stored, without credentials.
+    pub url: &'a str,
+    /// The decrypted credentials (URL user and password, or the ssh private key).
+    pub credentials: MirrorCredentials,
+    /// How the remote is authenticated (an ssh remote needs [`AuthMethod::SshPublicKey`]).
+    pub auth_method: AuthMethod,
+    /// The public half of the ssh key pair, offered as the one identity.
+    pub ssh_public_key: Option<&'a str>,
+    /// The pinned host keys, in `known_hosts` format.
+    pub ssh_known_hosts: Option<&'a str>,
+    /// Where a person re-pins the host keys, named by a host-key failure.
+    pub repin: RepinHint<'a>,
+}
 
-/// A remote ready for one push, with what must live as long as the push.
-pub(super) struct PreparedRemote {
-    pub remote: Remote,
+/// A remote ready for git to push to or fetch from, with what must live as long as the work.
+pub struct GitRemote {
+    remote: Remote,
     /// Every secret that could show up in git's output, for scrubbing.
-    pub secrets: Vec<SecretString>,
+    secrets: Vec<SecretString>,
     /// Where an ssh remote is, to explain a host-key refusal.
     ssh: Option<SshTarget>,
-    /// Keeps the ssh-agent (and its socket directory) alive for the push.
+    /// Keeps the ssh-agent (and its socket directory) alive for the work.
     _agent: Option<SshAgent>,
     _dir: Option<tempfile::TempDir>,
 }
 
 /// Why a remote could not be prepared; the message becomes `last_error` as is.
 #[derive(Debug, thiserror::Error)]
-pub(super) enum PrepareError {
+enum PrepareError {
     #[error("The remote mirror URL is invalid: {0}")]
     InvalidUrl(String),
     /// ssh could not be set up (the agent, a temporary file): may pass on a retry.
     #[error("{0}")]
     Ssh(String),
-    /// No host key is pinned: every key is unknown, and only a person can pin one.
-    #[error("{0}")]
-    HostKey(String),
     /// An `ssh://` mirror without a key pair cannot authenticate (passwords are refused).
     #[error("This ssh:// mirror has no key pair: set auth_method=ssh_public_key, then add the mirror's public key (GET .../remote_mirrors/:id/public_key) to the remote.")]
     NoKeyPair,
 }
 
-impl From<PrepareError> for UpdateFailure {
-    fn from(e: PrepareError) -> UpdateFailure {
+impl From<PrepareError> for RemoteFailure {
+    fn from(e: PrepareError) -> RemoteFailure {
         match e {
-            PrepareError::HostKey(_) | PrepareError::NoKeyPair => {
-                UpdateFailure::Final(e.to_string())
-            }
+            PrepareError::NoKeyPair => RemoteFailure::Final(e.to_string()),
             PrepareError::InvalidUrl(_) | PrepareError::Ssh(_) => {
-                UpdateFailure::Retryable(e.to_string())
+                RemoteFailure::Retryable(e.to_string())
             }
         }
     }
 }
 
-/// Checks, resolves and pins the mirror's URL, and attaches its credentials.
-pub(super) async fn prepare(
-    mirror: &RemoteMirror,
-    creds: MirrorCredentials,
-    policy: NetworkPolicy,
-    git: &GitRunner,
-) -> Result<PreparedRemote, PrepareError> {
-    let parsed = parse_mirror_url(&mirror.url, policy).map_err(|e| {
-        PrepareError::InvalidUrl(e.to_string().trim_start_matches("is blocked: ").to_owned())
-    })?;
-    let pinned = match resolve_checked(&parsed, policy).await {
-        Ok(addrs) => addrs[0],
-        Err(ResolveError::Blocked(reason)) => {
-            return Err(PrepareError::InvalidUrl(reason.to_string()))
+impl GitRemote {
+    /// Checks, resolves and pins `spec`'s URL, and attaches its credentials. The failure is
+    /// scrubbed.
+    pub async fn prepare(
+        spec: RemoteSpec<'_>,
+        policy: NetworkPolicy,
+        git: &GitRunner,
+    ) -> Result<GitRemote, RemoteFailure> {
+        let parsed = parse_mirror_url(spec.url, policy).map_err(|e| {
+            PrepareError::InvalidUrl(e.to_string().trim_start_matches("is blocked: ").to_owned())
+        })?;
+        let endpoint = match PinnedEndpoint::resolve(parsed, policy).await {
+            Ok(endpoint) => endpoint,
+            Err(ResolveError::Blocked(reason)) => {
+                return Err(PrepareError::InvalidUrl(reason.to_string()).into())
+            }
+            Err(e @ ResolveError::Unresolvable) => {
+                return Err(PrepareError::InvalidUrl(e.to_string()).into())
+            }
+        };
+        let creds = &spec.credentials;
+        let mut secrets = Vec::new();
+        for s in [&creds.password, &creds.user].into_iter().flatten() {
+            if s.expose_secret().len() >= 4 && s.expose_secret() != "git" {
+                secrets.push(s.clone());
+            }
         }
-        Err(e @ ResolveError::Unresolvable) => return Err(PrepareError::InvalidUrl(e.to_string())),
-    };
-    let mut secrets = Vec::new();
-    for s in [&creds.password, &creds.user].into_iter().flatten() {
-        if s.expose_secret().len() >= 4 && s.expose_secret() != "git" {
-            secrets.push(s.clone());
+        let scrub_with = secrets.clone();
+        let prepared = match endpoint.url.scheme {
+            Scheme::Http | Scheme::Https => Ok(http_remote(&endpoint, creds, secrets)),
+            Scheme::Git => Ok(GitRemote {
+                remote: Remote {
+                    url: endpoint.url_with_address(),
+                    ..Remote::default()
+                },
+                secrets,
+                ssh: None,
+                _agent: None,
+                _dir: None,
+            }),
+            Scheme::Ssh => ssh_remote(&spec, &endpoint, secrets, git).await,
+        };
+        prepared.map_err(|f| f.scrubbed(&scrub_with))
+    }
+
+    /// How git reaches the remote (URL, configuration and environment); for the operations
+    /// whose outcome the caller reads itself (a push under leases).
+    pub fn remote(&self) -> &Remote {
+        &self.remote
+    }
+
+    /// `failure` as the work reports it: a host key ssh refused becomes
+    /// [`RemoteFailure::HostKeyRefused`] (a retry meets the same key), explained with what the
+    /// remote offers, what is pinned and how to re-pin; and every failure is scrubbed of this
+    /// remote's secrets.
+    pub async fn explain(&self, failure: RemoteFailure, git: &GitRunner) -> RemoteFailure {
+        let failure = match (&self.ssh, failure) {
+            (Some(target), RemoteFailure::Retryable(text)) if is_host_key_refusal(&text) => {
+                RemoteFailure::HostKeyRefused(host_key_failure(git, target).await)
+            }
+            (_, failure) => failure,
+        };
+        failure.scrubbed(&self.secrets)
+    }
+
+    /// The remote's branches and tags, as `(full name, oid)`.
+    pub async fn ls_remote(
+        &self,
+        git: &GitRunner,
+        repo: &Path,
+    ) -> Result<Vec<(String, String)>, RemoteFailure> {
+        match ops::ls_remote(git, repo, &self.remote).await {
+            Ok(refs) => Ok(refs),
+            Err(e) => Err(self.explain(RemoteFailure::from_git(e), git).await),
         }
     }
-    match parsed.scheme {
-        Scheme::Http | Scheme::Https => Ok(http_remote(&parsed, pinned, &creds, secrets)),
-        Scheme::Git => Ok(PreparedRemote {
-            remote: Remote {
-                url: with_host(&parsed, pinned),
-                ..Remote::default()
-            },
-            secrets,
-            ssh: None,
-            _agent: None,
-            _dir: None,
-        }),
-        Scheme::Ssh => ssh_remote(mirror, &parsed, pinned, creds, secrets, git).await,
-    }
-}
 
-fn ip_literal(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => format!("[{v6}]"),
-    }
-}
-
-/// The URL with its host replaced by the pinned address (for transports without a resolve hook).
-fn with_host(parsed: &ParsedMirrorUrl, pinned: IpAddr) -> String {
-    if matches!(parsed.host, Host::Ip(_)) {
-        return parsed.url.clone();
-    }
-    match url::Url::parse(&parsed.url) {
-        Ok(mut u) => match u.set_host(Some(&ip_literal(pinned))) {
-            Ok(()) => u.to_string(),
-            Err(_) => parsed.url.clone(),
-        },
-        Err(_) => parsed.url.clone(),
+    /// Fetches `refspecs` (e.g. `+refs/heads/*:refs/heads/*`) from the remote into `repo`;
+    /// with `prune`, refs the remote no longer has are deleted from their destination.
+    pub async fn fetch(
+        &self,
+        git: &GitRunner,
+        repo: &Path,
+        refspecs: &[String],
+        prune: bool,
+    ) -> Result<(), RemoteFailure> {
+        match ops::fetch(git, repo, &self.remote, refspecs, prune).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.explain(RemoteFailure::from_git(e), git).await),
+        }
     }
 }
 
 fn http_remote(
-    parsed: &ParsedMirrorUrl,
-    pinned: IpAddr,
+    endpoint: &PinnedEndpoint,
     creds: &MirrorCredentials,
     mut secrets: Vec<SecretString>,
-) -> PreparedRemote {
+) -> GitRemote {
     let mut config = Vec::new();
-    if let Host::Domain(name) = &parsed.host {
+    if let Some(name) = endpoint.domain() {
         // curl connects to the address we checked while TLS and Host still name the host.
         config.push((
             "http.curloptResolve".to_owned(),
-            SecretString::from(format!("{name}:{}:{}", parsed.port, ip_literal(pinned))),
+            SecretString::from(format!(
+                "{name}:{}:{}",
+                endpoint.url.port,
+                endpoint.address_literal()
+            )),
         ));
     }
     if creds.user.is_some() || creds.password.is_some() {
@@ -156,9 +205,9 @@ fn http_remote(
             SecretString::from(format!("Authorization: Basic {encoded}")),
         ));
     }
-    PreparedRemote {
+    GitRemote {
         remote: Remote {
-            url: parsed.url.clone(),
+            url: endpoint.url.url.clone(),
             config,
             env: Vec::new(),
         },
@@ -170,53 +219,43 @@ fn http_remote(
 }
 
 /// Where an ssh remote was reached, for explaining a host-key refusal after the fact.
-pub(super) struct SshTarget {
+struct SshTarget {
     /// The name its host keys are filed under ([`known_hosts_name`]).
     name: String,
     host: Host,
     port: u16,
     /// The checked address ssh connected to.
     address: IpAddr,
+    /// The pinned host keys (`known_hosts` lines), empty when none are.
+    pinned: String,
+    /// The re-pin hint's project id, mirror id and URL.
+    repin: (i64, i64, String),
 }
 
-impl PreparedRemote {
-    /// `failure` as the update reports it. A host key ssh refused makes the update fail for good
-    /// (a retry meets the same key), explained with what the remote offers, what is pinned and
-    /// how to re-pin; every other failure is returned as it is.
-    pub(super) async fn explain(
-        &self,
-        failure: UpdateFailure,
-        git: &GitRunner,
-        mirror: &RemoteMirror,
-    ) -> UpdateFailure {
-        match (&self.ssh, failure) {
-            (Some(target), UpdateFailure::Retryable(text)) if is_host_key_refusal(&text) => {
-                UpdateFailure::Final(host_key_failure(git, mirror, target).await)
-            }
-            (_, failure) => failure,
-        }
-    }
-}
-
-/// The `last_error` of a host key that is not pinned: the remote's keys are scanned (at the
-/// pinned address) so the message can name them beside the pinned ones.
-async fn host_key_failure(git: &GitRunner, mirror: &RemoteMirror, target: &SshTarget) -> String {
+/// The message of a host key that is not pinned: the remote's keys are scanned (at the pinned
+/// address) so the message can name them beside the pinned ones.
+async fn host_key_failure(git: &GitRunner, target: &SshTarget) -> String {
     let offered = match keyscan::scan(git, target.address, target.port).await {
         Ok(out) => scanned_known_hosts(&out, &target.host, target.port)
             .map(|k| fingerprints(&k))
             .unwrap_or_default(),
         Err(e) => {
-            tracing::info!(mirror = mirror.id, error = %e, "cannot scan the remote's host keys");
+            tracing::info!(mirror = target.repin.1, error = %e, "cannot scan the remote's host keys");
             Vec::new()
         }
     };
-    let pinned = mirror.ssh_known_hosts.as_deref().unwrap_or_default();
     let hint = RepinHint {
-        project_id: mirror.project_id,
-        mirror_id: mirror.id,
-        url: &mirror.url,
+        project_id: target.repin.0,
+        mirror_id: target.repin.1,
+        url: &target.repin.2,
     };
-    host_key_failure_message(&target.name, target.address, &offered, pinned, &hint)
+    host_key_failure_message(
+        &target.name,
+        target.address,
+        &offered,
+        &target.pinned,
+        &hint,
+    )
 }
 
 /// The login name when the URL names none: the account hosting services serve git over ssh as
@@ -227,41 +266,47 @@ const DEFAULT_SSH_USER: &str = "git";
 /// An ssh remote: the private key goes into a private agent, and ssh gets a configuration file
 /// of ours (`-F`, so never the operator's `~/.ssh/config`) naming the login user, the checked
 /// address, the pinned host keys under their alias, and the one identity it may offer. All of
-/// it lives in one 0700 directory of 0600 files, removed when the update ends, and by the
+/// it lives in one 0700 directory of 0600 files, removed when the work ends, and by the
 /// agent's supervisor if the server dies first.
 async fn ssh_remote(
-    mirror: &RemoteMirror,
-    parsed: &ParsedMirrorUrl,
-    pinned: IpAddr,
-    creds: MirrorCredentials,
+    spec: &RemoteSpec<'_>,
+    endpoint: &PinnedEndpoint,
     secrets: Vec<SecretString>,
     git: &GitRunner,
-) -> Result<PreparedRemote, PrepareError> {
+) -> Result<GitRemote, RemoteFailure> {
+    let parsed = &endpoint.url;
     let target = SshTarget {
         name: known_hosts_name(&parsed.host, parsed.port),
         host: parsed.host.clone(),
         port: parsed.port,
-        address: pinned,
+        address: endpoint.address,
+        pinned: spec.ssh_known_hosts.unwrap_or_default().to_owned(),
+        repin: (
+            spec.repin.project_id,
+            spec.repin.mirror_id,
+            spec.repin.url.to_owned(),
+        ),
     };
-    let Some(known_hosts) = mirror.ssh_known_hosts.as_deref() else {
-        return Err(PrepareError::HostKey(
-            host_key_failure(git, mirror, &target).await,
+    let Some(known_hosts) = spec.ssh_known_hosts else {
+        return Err(RemoteFailure::HostKeyRefused(
+            host_key_failure(git, &target).await,
         ));
     };
-    let key_pair = match (&creds.ssh_private_key, &mirror.ssh_public_key) {
-        (Some(private), Some(public)) if mirror.auth_method == AuthMethod::SshPublicKey => {
+    let creds = &spec.credentials;
+    let key_pair = match (&creds.ssh_private_key, spec.ssh_public_key) {
+        (Some(private), Some(public)) if spec.auth_method == AuthMethod::SshPublicKey => {
             (private, public)
         }
-        _ => return Err(PrepareError::NoKeyPair),
+        _ => return Err(PrepareError::NoKeyPair.into()),
     };
     let user = match &creds.user {
         Some(u) => u.expose_secret().to_owned(),
         None => DEFAULT_SSH_USER.to_owned(),
     };
     if let Some(why) = ssh_login_user_error(&user) {
-        return Err(PrepareError::InvalidUrl(
-            why.trim_start_matches("is blocked: ").to_owned(),
-        ));
+        return Err(
+            PrepareError::InvalidUrl(why.trim_start_matches("is blocked: ").to_owned()).into(),
+        );
     }
     let cannot = |e: std::io::Error| PrepareError::Ssh(format!("cannot prepare ssh: {e}"));
     let dir = git.private_dir().map_err(cannot)?;
@@ -270,14 +315,14 @@ async fn ssh_remote(
     let config = dir.path().join("config");
     private_file(&known_hosts_file, &format!("{known_hosts}\n")).map_err(cannot)?;
     private_file(&identity, &format!("{}\n", key_pair.1.trim())).map_err(cannot)?;
-    // The key outlives the longest push it serves, and no more.
+    // The key outlives the longest git process it serves, and no more.
     let lifetime = git.timeout() + std::time::Duration::from_secs(60);
     let agent = SshAgent::start(git, dir.path(), key_pair.0, lifetime)
         .await
         .map_err(|e| PrepareError::Ssh(format!("cannot load the mirror's SSH key: {e}")))?;
     let text = ssh_config(&SshConfig {
         user: &user,
-        address: pinned,
+        address: endpoint.address,
         port: parsed.port,
         alias: &target.name,
         known_hosts: &known_hosts_file,
@@ -291,10 +336,11 @@ async fn ssh_remote(
     if config_arg.contains(['\'', '"', '\\']) {
         return Err(PrepareError::Ssh(format!(
             "cannot prepare ssh: the temporary directory {config_arg} needs quoting"
-        )));
+        ))
+        .into());
     }
     let command = format!("ssh -F '{config_arg}'");
-    Ok(PreparedRemote {
+    Ok(GitRemote {
         remote: Remote {
             url: parsed.url.clone(),
             config: Vec::new(),

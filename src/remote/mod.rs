@@ -1,0 +1,23 @@
+//! Reaching a remote safely, for every piece of work that does: push mirror updates today, pull
+//! mirrors and LFS transfers next, webhook deliveries. A [`PinnedEndpoint`] is a URL checked
+//! against the network policy with its host resolved once and the address pinned; a
+//! [`GitRemote`] is such an endpoint made ready for git (push, fetch, `ls-remote`; HTTP(S) with
+//! an `Authorization` header, ssh through a private agent with pinned host keys); a
+//! [`PinnedClient`] is an HTTP client pinned the same way; [`HostLimits`] bounds how much work
+//! runs against one host at once (one instance, owned by `App`); and a [`RemoteFailure`] says
+//! what can fix a failure, in words scrubbed of every secret.
+//!
+//! Invariant: nothing here knows whether it pushes or fetches, or which job it runs for; it
+//! depends only on `git`, `netcheck`, `credentials` and `model`.
+
+mod endpoint;
+mod failure;
+mod git;
+mod host_limits;
+mod http;
+
+pub use endpoint::PinnedEndpoint;
+pub use failure::RemoteFailure;
+pub use git::{GitRemote, RemoteSpec};
+pub use host_limits::{host_of, HostLimits};
+pub use http::PinnedClient;
