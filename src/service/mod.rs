@@ -27,6 +27,7 @@ pub mod error;
 pub mod groups;
 pub mod hooks;
 pub mod members;
+pub mod mirror_jobs;
 pub mod mirrors;
 pub mod namespaces;
 pub mod notifications;

@@ -341,17 +341,32 @@ impl Store {
         Ok(Some(generation))
     }
 
-    /// Every enabled mirror whose last update succeeded, grouped by project, with the digest of
-    /// the repository state it pushed from (`None` when none was recorded).
-    pub async fn mirror_source_digests(&self) -> Result<Vec<ProjectDigests>, StoreError> {
-        let rows: Vec<(i64, i64, Option<String>)> = sqlx::query_as(
+    /// Every enabled mirror whose last update succeeded, of the projects on `storages`, grouped
+    /// by project, with the digest of the repository state it pushed from (`None` when none was
+    /// recorded).
+    pub async fn mirror_source_digests(
+        &self,
+        storages: &[String],
+    ) -> Result<Vec<ProjectDigests>, StoreError> {
+        if storages.is_empty() {
+            return Ok(Vec::new());
+        }
+        let served = (2..2 + storages.len())
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
             "select m.project_id, m.id, r.source_digest from remote_mirrors m \
+             join projects p on p.id = m.project_id \
              left join mirror_remote_states r on r.mirror_id = m.id \
-             where m.enabled = 1 and m.update_status = $1 order by m.project_id, m.id",
-        )
-        .bind(UpdateStatus::Finished.as_str())
-        .fetch_all(&self.pool)
-        .await?;
+             where m.enabled = 1 and m.update_status = $1 and p.storage in ({served}) \
+             order by m.project_id, m.id"
+        );
+        let mut q = sqlx::query_as(&sql).bind(UpdateStatus::Finished.as_str());
+        for s in storages {
+            q = q.bind(s.as_str());
+        }
+        let rows: Vec<(i64, i64, Option<String>)> = q.fetch_all(&self.pool).await?;
         let mut out: Vec<ProjectDigests> = Vec::new();
         for (project, mirror, digest) in rows {
             match out.last_mut() {

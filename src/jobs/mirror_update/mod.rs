@@ -1,8 +1,13 @@
-//! The `mirror_update` job kind: one update of one push mirror. Loads the mirror, waits for a
+//! Runs the `mirror_update` job kind (`service::mirror_jobs::MirrorUpdate`): one update of one
+//! push mirror. Loads the mirror, waits for a
 //! slot of its remote host, marks it `started`, runs GitLab's sync algorithm ([`update`]), lets
 //! the domain decide the status [`Transition`](crate::model::status::Transition) and persists
 //! it, with the webhook deliveries of a health change (`remote_mirror_events`) enqueued in the
 //! same transaction. A to-retry mirror asks the runner to run it again at GitLab's retry time.
+//!
+//! The kind's own housekeeping lives here too: the sweep of mirrors abandoned in `started`
+//! ([`fail_abandoned`], run by a recurring schedule) and the start-up pass that queues every
+//! mirror whose repository moved on since its last success ([`at_start`]).
 //!
 //! Idempotent: an update re-plans from the hosted repository and the remote each time.
 //! Invariant: a decrypted credential lives no longer than one update.
@@ -23,6 +28,8 @@ use crate::model::entities::Millis;
 use crate::model::entities::RemoteMirror;
 use crate::model::status::{AttemptResult, HealthEvent, RetryPolicy, Transition, UpdateStatus};
 use crate::service::hooks::{mirror_event_deliveries, MirrorEvent};
+use crate::service::mirror_jobs::{request_update, MirrorUpdate};
+use crate::service::notifications::MirrorFailureEmail;
 use crate::store::NewJob;
 use host_limits::HostLimits;
 use remote_state::{RemoteStateCache, MAX_CACHED_REFS};
@@ -49,15 +56,13 @@ impl MirrorUpdates {
     }
 }
 
-/// Runs one update of the mirror whose id is `payload`.
+/// Runs one update of the mirror `job` names.
 pub(crate) async fn run(
     app: &Arc<App>,
     ctx: &MirrorUpdates,
-    payload: &str,
+    job: MirrorUpdate,
 ) -> Result<Outcome, JobError> {
-    let id: i64 = payload
-        .parse()
-        .map_err(|_| JobError::Other(format!("bad mirror_update payload {payload:?}")))?;
+    let id = job.mirror_id;
     let Some(mirror) = app.store.mirror_by_id(id).await? else {
         return Ok(Outcome::Done);
     };
@@ -205,12 +210,10 @@ async fn announcements(
     };
     // GitLab e-mails on `failed` (never on `to_retry`); the job sends once per streak.
     if t.status == UpdateStatus::Failed && app.mailer.is_some() {
-        jobs.push(NewJob {
-            kind: crate::store::MIRROR_FAILURE_EMAIL_KIND,
-            dedup_key: format!("mirror-failure-email:{}", after.id),
-            payload: after.id.to_string(),
-            run_at: 0,
-        });
+        let email = MirrorFailureEmail {
+            mirror_id: after.id,
+        };
+        jobs.push(crate::queue::job(&email, 0));
     }
     Ok(jobs)
 }
@@ -296,11 +299,22 @@ pub(crate) async fn fail_abandoned(app: &Arc<App>, now: Millis) -> Result<u64, J
     Ok(failed)
 }
 
-/// Queues an update of every enabled mirror whose last successful update pushed from another
-/// state of its repository than the one it has now; returns how many were queued.
-pub(crate) async fn requeue_stale(app: &Arc<App>, now: Millis) -> Result<u64, JobError> {
+/// Start-up: queues an update of every mirror on `storages` whose repository moved on since
+/// its last successful update.
+pub(super) async fn at_start(app: Arc<App>, storages: Vec<String>) {
+    match requeue_stale(&app, &storages).await {
+        Ok(n) if n > 0 => tracing::info!(mirrors = n, "queued mirrors whose repository moved on"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "reconciling mirrors at start-up failed"),
+    }
+}
+
+/// Queues an update of every enabled mirror of a project on `storages` whose last successful
+/// update pushed from another state of its repository than the one it has now; returns how
+/// many were queued.
+async fn requeue_stale(app: &Arc<App>, storages: &[String]) -> Result<u64, JobError> {
     let mut queued = 0;
-    for (project_id, mirrors) in app.store.mirror_source_digests().await? {
+    for (project_id, mirrors) in app.store.mirror_source_digests(storages).await? {
         let repo = app.storage.repository_path(project_id);
         let local = match crate::git::ops::local_refs(&app.git, &repo).await {
             Ok(l) => l,
@@ -311,14 +325,12 @@ pub(crate) async fn requeue_stale(app: &Arc<App>, now: Millis) -> Result<u64, Jo
         };
         let digest = source_digest(&local);
         for (mirror_id, recorded) in mirrors {
-            if recorded.as_deref() != Some(digest.as_str()) {
-                app.store.request_mirror_update(mirror_id, now).await?;
+            if recorded.as_deref() != Some(digest.as_str())
+                && request_update(app, mirror_id).await?
+            {
                 queued += 1;
             }
         }
-    }
-    if queued > 0 {
-        app.jobs_wakeup.notify_one();
     }
     Ok(queued)
 }

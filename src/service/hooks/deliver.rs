@@ -29,6 +29,7 @@ use crate::model::hooks::{
 };
 use crate::model::url::{scrub, Host};
 use crate::model::GITLAB_VERSION;
+use crate::queue::{JobKind, Queue};
 use crate::service::error::ServiceError;
 use crate::store::NewHookLog;
 
@@ -48,8 +49,8 @@ const RESPONSE_HEADER_LEN: usize = 1024;
 /// same hook keep changing it: far more than a hook's pending deliveries race in practice.
 const RECORD_ATTEMPTS: usize = 8;
 
-/// A queued delivery: the `hook_delivery` job's payload.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A queued delivery: the `hook_delivery` job kind (any node delivers it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Delivery {
     pub hook_id: i64,
     /// [`Trigger::hook_name`].
@@ -62,6 +63,15 @@ pub(crate) struct Delivery {
     pub created_at: Millis,
     /// The JSON body.
     pub data: Value,
+}
+
+impl JobKind for Delivery {
+    const NAME: &'static str = "hook_delivery";
+    const QUEUE: Queue = Queue::HookDeliveries;
+
+    fn dedup_key(&self) -> String {
+        format!("hook:{}:{}", self.hook_id, self.idempotency_key)
+    }
 }
 
 /// The keys that identify an event across its deliveries.
@@ -93,9 +103,7 @@ pub enum DeliveryRun {
 }
 
 /// Runs the delivery job whose payload is `payload`.
-pub async fn run_delivery(app: &App, payload: &str) -> Result<DeliveryRun, ServiceError> {
-    let d: Delivery = serde_json::from_str(payload)
-        .map_err(|e| ServiceError::Internal(format!("bad hook_delivery payload: {e}")))?;
+pub(crate) async fn run_delivery(app: &App, d: Delivery) -> Result<DeliveryRun, ServiceError> {
     let now = app.clock.now_ms();
     let Some(hook) = app.store.hook_by_id(d.hook_id).await? else {
         return Ok(DeliveryRun::Done);
