@@ -21,6 +21,7 @@ mod engine;
 mod group_members;
 mod groups_api;
 mod hooks;
+mod job_runner;
 mod members_users;
 mod monitoring;
 mod nested_projects;
