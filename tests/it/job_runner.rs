@@ -210,8 +210,13 @@ async fn a_stalled_lease_renewal_stops_the_run_before_its_lease_ends() {
         .tweak(|c| c.engine.lease_secs = SHORT_LEASE_SECS)
         .start()
         .await;
+    // (The remote stays bound: dropping it would end the hang.)
     let Hanging {
-        server, home, job, ..
+        server,
+        home,
+        job,
+        _remote: _hanging,
+        ..
     } = hanging_update(server, None).await;
     // Another connection takes SQLite's write lock and keeps it: every renewal now waits for
     // it (up to the store's 10 s busy timeout, far longer than the lease allows).
@@ -238,8 +243,13 @@ async fn a_stalled_lease_renewal_stops_the_run_before_its_lease_ends_on_postgres
     else {
         return;
     };
+    // (The remote stays bound: dropping it would end the hang.)
     let Hanging {
-        server, home, job, ..
+        server,
+        home,
+        job,
+        _remote: _hanging,
+        ..
     } = hanging_update(server, None).await;
     // Another connection locks the job's row: every renewal (an update of that row) waits.
     let mut stall = sqlx::PgConnection::connect(&server.state.database_url)
@@ -372,15 +382,17 @@ async fn a_recurring_schedule_fires_when_due_and_once_per_interval() {
     let app = server.state.0.clone();
     let node = Runner::new(app.clone());
     let other_node = Runner::new(app.clone());
-    // Due at a node's start: both sweeps run once, on one node.
+    // The sweeps are due at each node's start (what a dead instance left is swept at once).
     assert_eq!(node.run_due_schedules().await, 2);
-    assert_eq!(
-        other_node.run_due_schedules().await,
-        0,
-        "one node runs a due schedule"
-    );
     assert_eq!(node.run_due_schedules().await, 0, "once per interval");
     assert_eq!(api.mirror(project, mirror).await.update_status, "failed");
+    assert_eq!(
+        other_node.run_due_schedules().await,
+        2,
+        "the other node's start"
+    );
+    assert_eq!(other_node.run_due_schedules().await, 0);
+    assert_eq!(node.run_due_schedules().await, 0);
 
     let next = server
         .state
@@ -397,10 +409,9 @@ async fn a_recurring_schedule_fires_when_due_and_once_per_interval() {
     clock.advance(29_999);
     assert_eq!(node.run_due_schedules().await, 0, "not before it is due");
     clock.advance(5_001);
-    assert_eq!(
-        other_node.run_due_schedules().await + node.run_due_schedules().await,
-        2
-    );
+    // Both nodes look at once: each due schedule runs on one of them.
+    let (a, b) = tokio::join!(other_node.run_due_schedules(), node.run_due_schedules());
+    assert_eq!(a + b, 2, "one node runs a due schedule");
     assert_eq!(node.run_due_schedules().await, 0);
     assert_eq!(other_node.run_due_schedules().await, 0);
 }
