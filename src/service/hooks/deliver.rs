@@ -441,3 +441,21 @@ fn describe(e: reqwest::Error, timeout: Duration) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod kind_tests {
+    use super::*;
+
+    #[test]
+    fn a_delivery_reads_the_payload_older_releases_queued() {
+        // As `hook_delivery` rows were written before kinds were typed.
+        let stored = r#"{"hook_id":4,"trigger":"push_hooks","event_uuid":"e","idempotency_key":"k","created_at":17,"data":{"object_kind":"push"}}"#;
+        let d = Delivery::decode(stored).unwrap();
+        assert_eq!((d.hook_id, d.created_at), (4, 17));
+        assert_eq!(d.data["object_kind"], "push");
+        assert_eq!(d.dedup_key(), "hook:4:k");
+        let row = crate::queue::job(&d, 0);
+        assert_eq!((row.kind, row.storage), ("hook_delivery", None));
+        assert_eq!(Delivery::decode(&row.payload).unwrap(), d);
+    }
+}
