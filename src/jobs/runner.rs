@@ -202,6 +202,9 @@ impl Runner {
         if let Err(e) = self.app.store.release_job_leases(&self.node).await {
             tracing::warn!(error = %e, "releasing leases at shutdown failed");
         }
+        if let Err(e) = self.app.store.release_schedule_leases(&self.node).await {
+            tracing::warn!(error = %e, "releasing schedule leases at shutdown failed");
+        }
     }
 
     async fn run_claimed(&self, claimed: Claimed) {

@@ -142,6 +142,19 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 
+    /// Releases every schedule lease `owner` holds (at shutdown): a run cut short is due again
+    /// at once instead of after its lease.
+    pub async fn release_schedule_leases(&self, owner: &str) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "update job_schedules set lease_owner = null, lease_until = null \
+             where lease_owner = $1",
+        )
+        .bind(owner)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// When the next of `names` becomes claimable, if any exists.
     pub async fn next_schedule_due_at(
         &self,

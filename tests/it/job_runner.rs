@@ -414,4 +414,31 @@ async fn a_recurring_schedule_fires_when_due_and_once_per_interval() {
     assert_eq!(a + b, 2, "one node runs a due schedule");
     assert_eq!(node.run_due_schedules().await, 0);
     assert_eq!(other_node.run_due_schedules().await, 0);
+
+    // A node that died while running a schedule holds its lease: nobody runs that schedule
+    // until the lease expires, and then another node does.
+    clock.advance(35_000);
+    let now = T0 + 70_000;
+    let lease = 30_000;
+    let names = ["sweep:abandoned-mirrors".to_owned()];
+    let taken = server
+        .state
+        .store
+        .claim_schedule(&names, "a-node-that-dies", now, now + lease)
+        .await
+        .unwrap();
+    assert!(taken.is_some());
+    assert_eq!(node.run_due_schedules().await, 1, "only the other schedule");
+    clock.advance(lease);
+    assert_eq!(
+        node.run_due_schedules().await,
+        0,
+        "the lease has not expired yet"
+    );
+    clock.advance(1);
+    assert_eq!(
+        node.run_due_schedules().await,
+        1,
+        "taken over after the lease"
+    );
 }
