@@ -162,3 +162,76 @@ impl Registry {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde::{Deserialize, Serialize};
+
+    use super::*;
+
+    #[derive(Serialize, Deserialize)]
+    struct Mail {}
+
+    impl JobKind for Mail {
+        const NAME: &'static str = "test_mail";
+        const QUEUE: Queue = Queue::Mail;
+        fn dedup_key(&self) -> String {
+            "mail".into()
+        }
+    }
+
+    #[derive(Serialize, Deserialize)]
+    struct Sweep {}
+
+    impl JobKind for Sweep {
+        const NAME: &'static str = "test_sweep";
+        const QUEUE: Queue = Queue::Maintenance;
+        fn dedup_key(&self) -> String {
+            "sweep:test".into()
+        }
+    }
+
+    async fn done<K>(_: Arc<App>, _: K) -> Result<Outcome, JobError> {
+        Ok(Outcome::Done)
+    }
+
+    #[test]
+    fn kinds_are_grouped_by_queue_and_schedules_name_their_kind() {
+        let mut r = Registry::default();
+        r.register::<Mail, _, _>(done);
+        r.register::<Sweep, _, _>(done);
+        r.every(
+            Sweep {},
+            Duration::from_secs(30),
+            Duration::from_secs(5),
+            false,
+        );
+        assert_eq!(
+            r.queues(),
+            vec![
+                (Queue::Mail, vec!["test_mail"]),
+                (Queue::Maintenance, vec!["test_sweep"])
+            ]
+        );
+        let row = r.schedules()[0].row(1_000);
+        assert_eq!((row.name.as_str(), row.kind), ("sweep:test", "test_sweep"));
+        assert_eq!(
+            (row.every_ms, row.jitter_ms, row.due_by),
+            (30_000, 5_000, 31_000)
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "registered twice")]
+    fn a_kind_is_registered_once() {
+        let mut r = Registry::default();
+        r.register::<Mail, _, _>(done);
+        r.register::<Mail, _, _>(done);
+    }
+
+    #[test]
+    #[should_panic(expected = "unregistered kind")]
+    fn a_schedule_needs_its_kind_registered() {
+        Registry::default().every(Sweep {}, Duration::from_secs(1), Duration::ZERO, true);
+    }
+}
