@@ -442,3 +442,60 @@ async fn a_recurring_schedule_fires_when_due_and_once_per_interval() {
         "taken over after the lease"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Upgrades
+// ---------------------------------------------------------------------------------------------
+
+/// Rows an older release queued (text payloads, no storage) still run after an upgrade.
+#[tokio::test]
+async fn jobs_queued_by_an_older_release_still_run() {
+    let clock = Arc::new(ManualClock::new(T0));
+    let server = TestServer::builder().clock(clock.clone()).start().await;
+    let token = server.token("root", true).await;
+    let api = server.api(&token);
+    let project = api.create_project("origin").await.id;
+    let mirror = api
+        .create_mirror(project, "https://203.0.113.10/m.git", false)
+        .await
+        .id;
+    sqlx::query("delete from jobs")
+        .execute(server.state.store.pool())
+        .await
+        .unwrap();
+    for (kind, key, payload) in [
+        (
+            "record_push",
+            format!("push:{project}:00000000000000ab"),
+            format!("{project}\nuser 1"),
+        ),
+        (
+            "mirror_update",
+            format!("mirror:{mirror}"),
+            mirror.to_string(),
+        ),
+        (
+            "mirror_failure_email",
+            format!("mirror-failure-email:{mirror}"),
+            mirror.to_string(),
+        ),
+    ] {
+        sqlx::query(
+            "insert into jobs (kind, dedup_key, payload, run_at, created_at) \
+             values ($1, $2, $3, $4, $4)",
+        )
+        .bind(kind)
+        .bind(key)
+        .bind(payload)
+        .bind(T0 - 1)
+        .execute(server.state.store.pool())
+        .await
+        .unwrap();
+    }
+    assert_eq!(server.run_pending().await, 3);
+    let left: Vec<(String, Option<String>)> = sqlx::query_as("select kind, last_error from jobs")
+        .fetch_all(server.state.store.pool())
+        .await
+        .unwrap();
+    assert!(left.is_empty(), "every old row ran to its end: {left:?}");
+}
