@@ -267,6 +267,27 @@ mod tests {
     }
 
     #[test]
+    fn every_queue_limit_is_a_toml_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(
+            &p,
+            "max_concurrent_updates = 3\nmax_concurrent_hook_deliveries = 5\n\
+             max_concurrent_emails = 1\n",
+        )
+        .unwrap();
+        let c = FileConfig::load(Some(&p)).unwrap();
+        assert_eq!(
+            (
+                c.max_concurrent_updates,
+                c.max_concurrent_hook_deliveries,
+                c.max_concurrent_emails
+            ),
+            (Some(3), Some(5), Some(1))
+        );
+    }
+
+    #[test]
     fn external_url_and_listen_are_checked() {
         assert_eq!(parse_external_url("http://h:1/").unwrap(), "http://h:1");
         assert!(parse_external_url("ftp://h").is_err());

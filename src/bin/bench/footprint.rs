@@ -330,7 +330,10 @@ async fn scheduler_cost(n: usize) -> Duration {
             .await
             .expect("claim")
             .expect("a wanted update");
-        assert_eq!(MirrorUpdate::decode(&claim.payload).map(|j| j.mirror_id), Ok(id));
+        assert_eq!(
+            MirrorUpdate::decode(&claim.payload).map(|j| j.mirror_id),
+            Ok(id)
+        );
         store
             .complete_job(&claim, "bench", SystemClock.now_ms())
             .await
