@@ -1,8 +1,9 @@
-//! The runner of one node: claims due jobs per queue (each queue with its own slot pool, so a
-//! queue whose slots are all busy never holds back another's jobs), runs each as a tracked task
-//! while [`lease::keep`] renews its lease, and records the outcome: done, retry at a time the
-//! kind chose, or a failure retried with exponential backoff and jitter. Between claims it
-//! runs the recurring schedules that came due ([`super::schedule`]).
+//! The runner of one node: claims due jobs of the queues that have a free slot (each queue has
+//! its own slot pool, so a queue whose slots are all busy never holds back another's jobs, and
+//! its own are not claimed meanwhile), runs each as a tracked task while [`lease::keep`] renews
+//! its lease, and records the outcome: done, retry at a time the kind chose, or a failure
+//! retried with exponential backoff and jitter. Between claims it runs the recurring schedules
+//! that came due ([`super::schedule`]).
 //!
 //! It claims only jobs whose storage is null or one this node serves ([`super::served_storages`]).
 //!
@@ -23,7 +24,6 @@ use super::registry::Registry;
 use super::{backoff_ms, kinds, served_storages, Outcome};
 use crate::app::App;
 use crate::model::entities::Millis;
-use crate::queue::Queue;
 use crate::store::{ClaimedJob, StoreError};
 
 /// Longest the runner sleeps without looking at the queue: other nodes' expired leases and
@@ -32,7 +32,6 @@ const MAX_IDLE: Duration = Duration::from_secs(1);
 
 /// One queue's slots on this node.
 struct Pool {
-    queue: Queue,
     /// The stored names of the queue's kinds, for its claims.
     kinds: Vec<&'static str>,
     /// Runs of this queue at once.
@@ -81,7 +80,6 @@ impl Runner {
             .queues()
             .into_iter()
             .map(|(queue, kinds)| Pool {
-                queue,
                 kinds,
                 slots: Arc::new(Semaphore::new(queue.limit(&app.engine))),
             })
@@ -151,35 +149,24 @@ impl Runner {
     async fn run(self: Arc<Self>) {
         self.registry.start(&self.app, &self.storages).await;
         let shutdown = self.app.shutdown.clone();
+        // When the next schedule comes due, as last read: schedules are claimed only from then
+        // on, so a loop with nothing due writes nothing for them. Due at once at start.
+        let mut schedules_due = Some(Millis::MIN);
         while !shutdown.jobs_stopping() {
-            self.start_due_schedules().await;
-            // Fill every queue's free slots with its due jobs.
-            let mut open: Vec<&str> = Vec::new();
-            for pool in &self.pools {
-                while let Ok(permit) = pool.slots.clone().try_acquire_owned() {
-                    match self.claim(&pool.kinds).await {
-                        Ok(Some(job)) => {
-                            let me = self.clone();
-                            self.app.shutdown.spawn(async move {
-                                me.run_claimed(job).await;
-                                drop(permit);
-                                me.app.jobs_wakeup.notify_one();
-                            });
-                        }
-                        Ok(None) => break,
-                        Err(e) => {
-                            tracing::warn!(queue = pool.queue.as_str(), error = %e, "claiming a job failed");
-                            break;
-                        }
+            if schedules_due.is_some_and(|at| at <= self.now()) {
+                self.start_due_schedules().await;
+                schedules_due = match self.next_schedule_due_at().await {
+                    Ok(at) => at,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "reading the schedules failed");
+                        Some(self.now() + MAX_IDLE.as_millis() as i64)
                     }
-                }
-                if pool.slots.available_permits() > 0 {
-                    open.extend(&pool.kinds);
-                }
+                };
             }
+            let open = self.fill_slots().await;
             // A queue with every slot busy starts nothing before a run ends, and each end wakes
-            // us; the others' next due job and the next schedule bound the sleep.
-            let mut next = self.next_schedule_due_at().await;
+            // us; the other queues' next due job and the next schedule bound the sleep.
+            let mut next = schedules_due;
             if !open.is_empty() {
                 if let Ok(Some(at)) = self.app.store.next_job_due_at(&open, &self.storages).await {
                     next = Some(next.map_or(at, |n| n.min(at)));
@@ -204,6 +191,51 @@ impl Runner {
         }
         if let Err(e) = self.app.store.release_schedule_leases(&self.node).await {
             tracing::warn!(error = %e, "releasing schedule leases at shutdown failed");
+        }
+    }
+
+    /// Starts due jobs until no queue with a free slot has one: each claim asks for the most
+    /// overdue job among the kinds of every queue that still has a free slot (one statement
+    /// per run started, and one that finds nothing), so a full queue's jobs are never taken
+    /// and never stand in another queue's way. Returns the kinds of the queues left with a free
+    /// slot.
+    async fn fill_slots(self: &Arc<Self>) -> Vec<&'static str> {
+        loop {
+            let open: Vec<&'static str> = self
+                .pools
+                .iter()
+                .filter(|p| p.slots.available_permits() > 0)
+                .flat_map(|p| p.kinds.iter().copied())
+                .collect();
+            if open.is_empty() {
+                return open;
+            }
+            let claimed = match self.claim(&open).await {
+                Ok(Some(claimed)) => claimed,
+                Ok(None) => return open,
+                Err(e) => {
+                    tracing::warn!(error = %e, "claiming a job failed");
+                    return open;
+                }
+            };
+            let pool = self
+                .pools
+                .iter()
+                .find(|p| p.kinds.contains(&claimed.job.kind.as_str()))
+                .expect("a claimed job is of a kind of an open queue");
+            // Only this loop takes slots, and it saw this queue with a free one.
+            let permit = pool
+                .slots
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("slot pools are never closed");
+            let me = self.clone();
+            self.app.shutdown.spawn(async move {
+                me.run_claimed(claimed).await;
+                drop(permit);
+                me.app.jobs_wakeup.notify_one();
+            });
         }
     }
 

@@ -14,7 +14,7 @@ use tokio::time::Instant;
 use super::lease::{self, LeaseLost};
 use super::runner::Runner;
 use crate::model::entities::Millis;
-use crate::store::ClaimedSchedule;
+use crate::store::{ClaimedSchedule, StoreError};
 
 impl Runner {
     /// Writes the registered schedules' rows (once per runner): new ones are created, and those
@@ -81,14 +81,12 @@ impl Runner {
         runs
     }
 
-    /// When the next schedule comes due, if any is registered.
-    pub(super) async fn next_schedule_due_at(&self) -> Option<Millis> {
+    /// When the next schedule comes due (or its lease ends), if any is registered.
+    pub(super) async fn next_schedule_due_at(&self) -> Result<Option<Millis>, StoreError> {
         self.app
             .store
             .next_schedule_due_at(&self.schedule_names())
             .await
-            .ok()
-            .flatten()
     }
 
     async fn run_schedule(&self, s: ClaimedSchedule, claimed_at: Instant) {
