@@ -1,9 +1,9 @@
 //! Runs the `mirror_update` job kind (`service::mirror_jobs::MirrorUpdate`): one update of one
-//! push mirror. Loads the mirror, waits for a
-//! slot of its remote host, marks it `started`, runs GitLab's sync algorithm ([`update`]), lets
-//! the domain decide the status [`Transition`](crate::model::status::Transition) and persists
-//! it, with the webhook deliveries of a health change (`remote_mirror_events`) enqueued in the
-//! same transaction. A to-retry mirror asks the runner to run it again at GitLab's retry time.
+//! push mirror. Loads the mirror, waits for a slot of its remote host, marks it `started`, runs
+//! GitLab's sync algorithm ([`update`]), lets the domain decide the status
+//! [`Transition`](crate::model::status::Transition) and persists it, with the webhook deliveries
+//! of a health change (`remote_mirror_events`) enqueued in the same transaction. A to-retry
+//! mirror asks the runner to run it again at GitLab's retry time.
 //!
 //! The kind's own housekeeping lives here too: the sweep of mirrors abandoned in `started`
 //! ([`fail_abandoned`], run by a recurring schedule) and the start-up pass that queues every
