@@ -360,6 +360,27 @@ async fn mirrors_update_while_every_webhook_slot_is_busy() {
 async fn a_recurring_schedule_fires_when_due_and_once_per_interval() {
     let clock = Arc::new(ManualClock::new(T0));
     let server = TestServer::builder().clock(clock.clone()).start().await;
+    recurring_schedules(server, clock).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recurring_schedule_fires_when_due_and_once_per_interval_on_postgres() {
+    let clock = Arc::new(ManualClock::new(T0));
+    let Some(server) = TestServer::builder()
+        .clock(clock.clone())
+        .postgres()
+        .start()
+        .await
+    else {
+        return;
+    };
+    recurring_schedules(server, clock).await;
+}
+
+/// Two nodes' runners on one database and a manual clock: the sweeps are due at each node's
+/// start, then once per interval (plus jitter) on one node, and a dead node's lease on a
+/// schedule holds it back until it expires.
+async fn recurring_schedules(server: TestServer, clock: Arc<ManualClock>) {
     let token = server.token("root", true).await;
     let api = server.api(&token);
     let project = api.create_project("origin").await.id;
