@@ -164,6 +164,12 @@ struct ServeArgs {
     /// Mirror updates running at once. Default 2 per core
     #[arg(long, env = "PUSHMIRROR_MAX_CONCURRENT_UPDATES")]
     max_concurrent_updates: Option<usize>,
+    /// Webhook deliveries running at once. Default 8
+    #[arg(long, env = "PUSHMIRROR_MAX_CONCURRENT_HOOK_DELIVERIES")]
+    max_concurrent_hook_deliveries: Option<usize>,
+    /// Notification e-mails being sent at once. Default 2
+    #[arg(long, env = "PUSHMIRROR_MAX_CONCURRENT_EMAILS")]
+    max_concurrent_emails: Option<usize>,
     /// Mirror updates running at once against one remote host. Default 4
     #[arg(long, env = "PUSHMIRROR_MAX_UPDATES_PER_HOST")]
     max_updates_per_host: Option<usize>,
@@ -265,6 +271,16 @@ fn serve_config(args: &ServeArgs) -> Result<ServeConfig, ConfigError> {
             .max_concurrent_updates
             .or(file.max_concurrent_updates)
             .unwrap_or(d.max_concurrent_updates)
+            .max(1),
+        max_concurrent_hook_deliveries: args
+            .max_concurrent_hook_deliveries
+            .or(file.max_concurrent_hook_deliveries)
+            .unwrap_or(d.max_concurrent_hook_deliveries)
+            .max(1),
+        max_concurrent_emails: args
+            .max_concurrent_emails
+            .or(file.max_concurrent_emails)
+            .unwrap_or(d.max_concurrent_emails)
             .max(1),
         max_updates_per_host: args
             .max_updates_per_host

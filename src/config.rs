@@ -95,8 +95,12 @@ pub struct EngineConfig {
     pub retry_delay_protected_secs: u64,
     /// Retry delay for other mirrors, in seconds (GitLab: 300).
     pub retry_delay_secs: u64,
-    /// Updates running at once across the instance.
+    /// Mirror updates (and lost push recordings) running at once on this node.
     pub max_concurrent_updates: usize,
+    /// Webhook deliveries running at once on this node.
+    pub max_concurrent_hook_deliveries: usize,
+    /// Notification e-mails being sent at once from this node.
+    pub max_concurrent_emails: usize,
     /// Updates running at once against one remote host.
     pub max_updates_per_host: usize,
     /// Deadline of one git process, in seconds.
@@ -117,6 +121,11 @@ impl Default for EngineConfig {
             retry_delay_secs: 300,
             // Two per core: updates mostly wait on the network, not the CPU.
             max_concurrent_updates: 2 * std::thread::available_parallelism().map_or(2, |n| n.get()),
+            // A delivery waits on its receiver (at most the webhook timeout), not on the CPU;
+            // eight keep one slow receiver from delaying the others' events by much.
+            max_concurrent_hook_deliveries: 8,
+            // Mail is rare (a mirror's failure streak) and one SMTP relay takes it in turn.
+            max_concurrent_emails: 2,
             // Four at once is what a typical forge tolerates from one client without throttling.
             max_updates_per_host: 4,
             // An hour covers a first push of a very large repository over a slow link.
@@ -144,6 +153,8 @@ pub struct FileConfig {
     pub retry_delay_protected_secs: Option<u64>,
     pub retry_delay_secs: Option<u64>,
     pub max_concurrent_updates: Option<usize>,
+    pub max_concurrent_hook_deliveries: Option<usize>,
+    pub max_concurrent_emails: Option<usize>,
     pub max_updates_per_host: Option<usize>,
     pub git_timeout_secs: Option<u64>,
     pub lease_secs: Option<u64>,
@@ -288,6 +299,27 @@ mod tests {
             FileConfig::load(Some(&dir.path().join("missing.toml"))),
             Err(ConfigError::Read { .. })
         ));
+    }
+
+    #[test]
+    fn every_queue_limit_is_a_toml_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(
+            &p,
+            "max_concurrent_updates = 3\nmax_concurrent_hook_deliveries = 5\n\
+             max_concurrent_emails = 1\n",
+        )
+        .unwrap();
+        let c = FileConfig::load(Some(&p)).unwrap();
+        assert_eq!(
+            (
+                c.max_concurrent_updates,
+                c.max_concurrent_hook_deliveries,
+                c.max_concurrent_emails
+            ),
+            (Some(3), Some(5), Some(1))
+        );
     }
 
     #[test]

@@ -18,8 +18,11 @@
 //! - [`service`]: the use cases (projects, mirrors, members, protected branches, pushes, tokens,
 //!   users, webhooks),
 //!   free of HTTP; handlers extract, authorise, call one and render.
-//! - [`jobs`]: the durable job runner and its kinds (mirror updates, push intents, webhook
-//!   deliveries).
+//! - [`jobs`]: the durable job runner (per-queue slots, leases, recurring schedules) and the one
+//!   registry of what each kind does (mirror updates, push intents, webhook deliveries, mail,
+//!   sweeps).
+//! - [`queue`]: typed job kinds (name, queue, dedup key, storage, JSON payload) and `enqueue`,
+//!   below `service` so use cases ask for work without importing the runner.
 //! - [`store`]: the database (SQLite or PostgreSQL).
 //! - [`remote`]: reaching a remote safely (pinned endpoints, git remotes for push and fetch, a
 //!   pinned HTTP client, per-host limits, scrubbed failures).
@@ -53,6 +56,7 @@ pub mod metrics;
 pub mod model;
 pub mod netcheck;
 pub mod password;
+pub mod queue;
 pub mod remote;
 pub mod secret;
 pub mod server;

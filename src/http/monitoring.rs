@@ -19,6 +19,8 @@ use serde_json::{json, Value};
 
 use super::AppState;
 use crate::metrics::QueueGauges;
+use crate::queue::JobKind;
+use crate::service::mirror_jobs::MirrorUpdate;
 
 /// The response header (and accepted request header) carrying the request id.
 const REQUEST_ID: &str = "x-request-id";
@@ -150,12 +152,12 @@ async fn metrics(State(state): State<AppState>, request: Request) -> Response {
         return not_allowed();
     }
     let now = state.clock.now_ms();
-    let queue = match state.store.queue_stats(now).await {
+    let queue = match state.store.queue_stats(MirrorUpdate::NAME, now).await {
         Ok(q) => QueueGauges {
-            mirror_updates_wanted: q.mirror_updates_wanted,
-            mirror_updates_due: q.mirror_updates_due,
+            mirror_updates_wanted: q.wanted,
+            mirror_updates_due: q.due,
             oldest_wanted_update_age_secs: q
-                .oldest_mirror_update_at
+                .oldest_at
                 .map_or(0.0, |at| (now - at).max(0) as f64 / 1000.0),
             jobs: q.jobs,
         },

@@ -402,10 +402,7 @@ pub async fn sync_mirror(
         return Err(ServiceError::Refused(SYNC_REFUSED.into()));
     }
     if mirror.update_status != UpdateStatus::Started {
-        app.store
-            .request_mirror_update(mirror.id, app.clock.now_ms())
-            .await?;
-        app.jobs_wakeup.notify_one();
+        super::mirror_jobs::request_update(app, mirror.id).await?;
     }
     Ok(())
 }

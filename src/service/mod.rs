@@ -29,6 +29,7 @@ pub mod error;
 pub mod groups;
 pub mod hooks;
 pub mod members;
+pub mod mirror_jobs;
 pub mod mirror_sync;
 pub mod mirrors;
 pub mod namespaces;

@@ -3,12 +3,39 @@
 //! `RemoteMirrorNotificationWorker` does. Sent by the `mirror_failure_email` job after the
 //! transition to `failed` committed; without SMTP settings nothing is queued or sent.
 
+use serde::{Deserialize, Serialize};
+
 use crate::app::App;
 use crate::model::access::AccessLevel;
 use crate::model::notifications::{mirror_failed, MirrorFailure};
+use crate::queue::{JobKind, Queue};
 
 use super::error::ServiceError;
 use super::members::{all_members, Target};
+
+/// The `mirror_failure_email` job kind: mirror `mirror_id`'s failure e-mail, queued with its
+/// transition to `failed` (any node sends it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MirrorFailureEmail {
+    pub mirror_id: i64,
+}
+
+impl JobKind for MirrorFailureEmail {
+    const NAME: &'static str = "mirror_failure_email";
+    const QUEUE: Queue = Queue::Mail;
+
+    fn dedup_key(&self) -> String {
+        format!("mirror-failure-email:{}", self.mirror_id)
+    }
+
+    /// JSON, or the decimal mirror id that rows written before JSON payloads hold.
+    fn decode(payload: &str) -> Result<Self, String> {
+        if let Ok(mirror_id) = payload.trim().parse() {
+            return Ok(MirrorFailureEmail { mirror_id });
+        }
+        serde_json::from_str(payload).map_err(|e| format!("bad {} payload: {e}", Self::NAME))
+    }
+}
 
 /// What became of a failure e-mail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,4 +91,24 @@ pub async fn send_mirror_failure(app: &App, id: i64) -> Result<Sent, ServiceErro
         .map_err(|e| ServiceError::Internal(e.to_string()))?;
     app.store.mark_failure_emailed(id).await?;
     Ok(Sent::To(recipients.len()))
+}
+
+#[cfg(test)]
+mod kind_tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_email_is_keyed_by_its_mirror_and_reads_the_old_decimal_payload() {
+        let row = crate::queue::job(&MirrorFailureEmail { mirror_id: 9 }, 0);
+        assert_eq!(row.dedup_key, "mirror-failure-email:9");
+        assert_eq!(row.storage, None);
+        assert_eq!(
+            MirrorFailureEmail::decode(&row.payload),
+            Ok(MirrorFailureEmail { mirror_id: 9 })
+        );
+        assert_eq!(
+            MirrorFailureEmail::decode("9"),
+            Ok(MirrorFailureEmail { mirror_id: 9 })
+        );
+    }
 }

@@ -292,7 +292,7 @@ pub async fn update_project(
         // (Should this be lost to a crash, the start-up pass re-queues every mirror whose
         // repository moved on since its last success.)
         let mut tx = app.store.transaction().await?;
-        tx.request_project_mirror_updates(project.id, next.last_activity_at)
+        super::mirror_jobs::request_project_updates(&mut tx, project.id, next.last_activity_at)
             .await?;
         tx.commit().await?;
         app.jobs_wakeup.notify_one();

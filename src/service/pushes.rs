@@ -20,10 +20,11 @@ use std::path::Path;
 use crate::app::App;
 use crate::git::{refs, GitError, GitRunner, Subcommand};
 use crate::model::access::Caller;
-use crate::model::entities::{Millis, Project};
+use crate::model::entities::Project;
 use crate::model::push_rules::{Change, PushRules, Verdict};
+use crate::queue::{enqueue, JobKind, Queue};
 use crate::service::hooks::{push_deliveries, PushedRef};
-use crate::store::{NewJob, StoreError, RECORD_PUSH_KIND};
+use crate::store::StoreError;
 
 /// Most updates of one push whose refs are read by name afterwards; a push with more lists every
 /// ref instead (one argv entry per name would grow past what is sensible to pass).
@@ -31,7 +32,7 @@ const NAMED_REFS_MAX: usize = 64;
 
 /// One ref update as git reports it: `<old> <new> <ref>`. An all-zero id means "none" (a
 /// created ref has a zero `old`, a deleted one a zero `new`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RefUpdate {
     pub old: String,
     pub new: String,
@@ -150,28 +151,18 @@ pub enum PushRecord {
 /// What an intent knows of its push: who pushed and, for a push of at most
 /// [`NAMED_REFS_MAX`] refs, its command list, so that a push recorded from its intent is
 /// announced to webhooks like any other.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IntentDetails {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pusher: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updates: Option<Vec<RefUpdate>>,
 }
 
 impl IntentDetails {
-    /// The payload of an intent into `project_id`: the project id on the first line (all that
-    /// older intents hold), then `user <id>` and the `<old> <new> <ref>` lines.
-    fn payload(&self, project_id: i64) -> String {
-        let mut out = project_id.to_string();
-        if let Some(user) = self.pusher {
-            out.push_str(&format!("\nuser {user}"));
-        }
-        for u in self.updates.iter().flatten() {
-            out.push_str(&format!("\n{} {} {}", u.old, u.new, u.name));
-        }
-        out
-    }
-
-    /// Reads [`IntentDetails::payload`]: the project id and the details.
-    pub fn parse(payload: &str) -> Option<(i64, IntentDetails)> {
+    /// Reads the line format of intents written before JSON payloads: the project id on the
+    /// first line, then `user <id>` and the `<old> <new> <ref>` lines.
+    fn parse_lines(payload: &str) -> Option<(i64, IntentDetails)> {
         let mut lines = payload.lines();
         let project_id = lines.next()?.trim().parse().ok()?;
         let mut details = IntentDetails::default();
@@ -187,15 +178,49 @@ impl IntentDetails {
     }
 }
 
-/// The intent of one push into `project_id`, due at `due` unless deleted first. Each push has
-/// its own key, so one push's recording never deletes another's intent.
-fn intent_job(project_id: i64, due: Millis, details: &IntentDetails) -> NewJob {
-    let nonce: u64 = rand::random();
-    NewJob {
-        kind: RECORD_PUSH_KIND,
-        dedup_key: format!("push:{project_id}:{nonce:016x}"),
-        payload: details.payload(project_id),
-        run_at: due,
+/// The `record_push` job kind: the intent of one push into a project, due once the push could
+/// no longer be running unless deleted first (`jobs::record_push` records it then). Each push
+/// has its own key (`push:<project>:<nonce>`), so one push's recording never deletes another's
+/// intent.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PushIntent {
+    pub project_id: i64,
+    /// The project's storage: only a node serving it records the push.
+    #[serde(default)]
+    pub storage: Option<String>,
+    /// Random, in hex: tells this push's intent from others into the same project.
+    #[serde(default)]
+    pub nonce: String,
+    #[serde(flatten)]
+    pub details: IntentDetails,
+}
+
+impl JobKind for PushIntent {
+    const NAME: &'static str = "record_push";
+    const QUEUE: Queue = Queue::MirrorUpdates;
+
+    fn dedup_key(&self) -> String {
+        format!("push:{}:{}", self.project_id, self.nonce)
+    }
+
+    fn storage(&self) -> Option<String> {
+        self.storage.clone()
+    }
+
+    /// JSON, or the line format of intents written before JSON payloads (without a nonce:
+    /// their key is stored already).
+    fn decode(payload: &str) -> Result<Self, String> {
+        if let Ok(intent) = serde_json::from_str(payload) {
+            return Ok(intent);
+        }
+        let (project_id, details) = IntentDetails::parse_lines(payload)
+            .ok_or_else(|| format!("bad {} payload {payload:?}", Self::NAME))?;
+        Ok(PushIntent {
+            project_id,
+            storage: None,
+            nonce: String::new(),
+            details,
+        })
     }
 }
 
@@ -225,9 +250,14 @@ pub async fn write_intent_with(
     {
         details.updates = None;
     }
-    let job = intent_job(project_id, due, &details);
-    app.store.enqueue_job(&job, now).await?;
-    Ok(job.dedup_key)
+    let intent = PushIntent {
+        project_id,
+        storage: app.store.project_storage(project_id).await?,
+        nonce: format!("{:016x}", rand::random::<u64>()),
+        details,
+    };
+    enqueue(&app.store, &intent, due, now).await?;
+    Ok(intent.dedup_key())
 }
 
 /// Deletes the intent `key` of a push that changed nothing (its refs were refused before git
@@ -308,7 +338,7 @@ pub async fn record_push_by(
             now,
         )
         .await?;
-        requested = tx.request_project_mirror_updates(project_id, now).await?;
+        requested = super::mirror_jobs::request_project_updates(&mut tx, project_id, now).await?;
         for job in &announcements {
             tx.enqueue_job(job, now).await?;
         }
@@ -556,5 +586,39 @@ mod tests {
         ] {
             assert_eq!(RefUpdate::parse(&bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn an_intent_is_json_with_its_key_and_storage_and_reads_the_old_line_format() {
+        let z = "0".repeat(40);
+        let a = "a".repeat(40);
+        let intent = PushIntent {
+            project_id: 7,
+            storage: Some("b".into()),
+            nonce: "00000000000000ff".into(),
+            details: IntentDetails {
+                pusher: Some(3),
+                updates: Some(vec![
+                    RefUpdate::parse(&format!("{z} {a} refs/heads/main")).unwrap()
+                ]),
+            },
+        };
+        let row = crate::queue::job(&intent, 5);
+        assert_eq!(row.kind, "record_push");
+        assert_eq!(row.dedup_key, "push:7:00000000000000ff");
+        assert_eq!(row.storage.as_deref(), Some("b"));
+        assert!(row.payload.starts_with('{'), "{}", row.payload);
+        assert_eq!(PushIntent::decode(&row.payload), Ok(intent.clone()));
+
+        // Intents queued by an older release: the line format, with or without details.
+        let old = PushIntent::decode(&format!("7\nuser 3\n{z} {a} refs/heads/main")).unwrap();
+        assert_eq!((old.project_id, old.storage.as_deref()), (7, None));
+        assert_eq!(old.details, intent.details);
+        let bare = PushIntent::decode("7").unwrap();
+        assert_eq!(
+            (bare.project_id, bare.details),
+            (7, IntentDetails::default())
+        );
+        assert!(PushIntent::decode("not an intent").is_err());
     }
 }

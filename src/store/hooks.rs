@@ -14,9 +14,6 @@ use super::{flag, PageRequest, Paged, Store, StoreError};
 use crate::model::entities::Millis;
 use crate::model::hooks::{BranchFilterStrategy, HookHealth, HookLog, HookSettings, ProjectHook};
 
-/// The kind of a webhook delivery as the job table stores it (`jobs::Kind::HookDelivery`).
-pub const HOOK_DELIVERY_KIND: &str = "hook_delivery";
-
 /// The columns a hook's [`HookSettings`] are saved in, in the order [`bind_settings`] binds
 /// them.
 const SETTING_COLUMNS: [&str; 15] = [

@@ -1,38 +1,33 @@
 //! The generic job queue's table (`jobs`): enqueue with a dedup key, claim a due job with a lease
 //! (`FOR UPDATE SKIP LOCKED` on PostgreSQL), renew, complete, retry, release.
-//! The job runner (`jobs/`) drives these; nothing here knows what a job does.
+//! The job runner (`jobs/`) drives these; nothing here knows what a job does, nor any kind:
+//! a row is a kind's name, a dedup key, a JSON payload and the storage it touches (`queue`).
 //!
 //! Invariant: every transition is one conditional statement guarded by `lease_owner`, safe under
 //! concurrent nodes on PostgreSQL and on SQLite (writers are serialised).
 //! Invariant: a job's row is deleted only when the run that covered its latest `seq` succeeded;
 //! a request made while a run was under way leaves the row due for exactly one follow-up.
+//! Invariant: a claim takes only jobs whose storage is null or one the claimer serves.
 
 use sqlx::{AnyConnection, Row};
 
-use super::mirrors::mirror_job_key_sql;
 use super::{Dialect, Store, StoreError, Tx};
 use crate::model::entities::Millis;
-
-/// The kind of a mirror update as this table stores it (`jobs::Kind::MirrorUpdate`). The kinds
-/// the store itself enqueues are named here, so the layers above the runner need not import it.
-pub const MIRROR_UPDATE_KIND: &str = "mirror_update";
-/// The kind of a push intent (`jobs::Kind::RecordPush`).
-pub const RECORD_PUSH_KIND: &str = "record_push";
-/// The job kind that sends a failed mirror's "Remote mirror update failed" e-mail.
-pub const MIRROR_FAILURE_EMAIL_KIND: &str = "mirror_failure_email";
 
 /// The channel PostgreSQL's NOTIFY uses to wake other nodes' runners when a job is enqueued.
 pub const NOTIFY_CHANNEL: &str = "pushmirror_jobs";
 
-/// A job to enqueue.
+/// A job to enqueue (`queue::job` builds one from a typed kind).
 #[derive(Debug, Clone)]
 pub struct NewJob {
-    /// The kind's stored name (`Kind::as_str` in the runner).
+    /// The kind's stored name (`JobKind::NAME`).
     pub kind: &'static str,
     /// Pending jobs with the same key coalesce.
     pub dedup_key: String,
-    /// Kind-specific input (text; the kind parses it).
+    /// The kind's input, as JSON.
     pub payload: String,
+    /// The repository storage the job touches; `None`: any node may run it.
+    pub storage: Option<String>,
     /// Earliest time to run it.
     pub run_at: Millis,
 }
@@ -62,13 +57,14 @@ pub(super) async fn enqueue(
     now: Millis,
 ) -> Result<(), StoreError> {
     let sql = format!(
-        "insert into jobs (kind, dedup_key, payload, run_at, created_at) \
-         values ($1, $2, $3, $4, $5){UPSERT}"
+        "insert into jobs (kind, dedup_key, payload, storage, run_at, created_at) \
+         values ($1, $2, $3, $4, $5, $6){UPSERT}"
     );
     sqlx::query(&sql)
         .bind(job.kind)
         .bind(job.dedup_key.as_str())
         .bind(job.payload.as_str())
+        .bind(job.storage.as_deref())
         .bind(job.run_at)
         .bind(now)
         .execute(&mut *conn)
@@ -79,32 +75,6 @@ pub(super) async fn enqueue(
         notify(conn, dialect).await?;
     }
     Ok(())
-}
-
-/// Enqueues a `mirror_update` job for every enabled mirror of a project; returns how many.
-pub(super) async fn enqueue_project_mirrors(
-    conn: &mut AnyConnection,
-    dialect: Dialect,
-    project_id: i64,
-    now: Millis,
-) -> Result<u64, StoreError> {
-    // `where` before `on conflict` also keeps SQLite from reading the upsert as a join.
-    let sql = format!(
-        "insert into jobs (kind, dedup_key, payload, run_at, created_at) \
-         select $1, {key}, cast(id as text), $2, $2 from remote_mirrors \
-         where project_id = $3 and enabled = 1{UPSERT}",
-        key = mirror_job_key_sql("id")
-    );
-    let done = sqlx::query(&sql)
-        .bind(MIRROR_UPDATE_KIND)
-        .bind(now)
-        .bind(project_id)
-        .execute(&mut *conn)
-        .await?;
-    if done.rows_affected() > 0 {
-        notify(conn, dialect).await?;
-    }
-    Ok(done.rows_affected())
 }
 
 /// Wakes other nodes' runners (PostgreSQL delivers it when the transaction commits).
@@ -126,15 +96,28 @@ fn kind_list(kinds: &[&str]) -> String {
         .join(", ")
 }
 
-/// The queue at a glance, for metrics and the admin pages.
+/// `storage is null or storage in (<placeholders from $first>)`: the jobs a node serving
+/// `n` storages may claim. Storage names are bound, never spliced (they come from configuration).
+fn storage_filter(first: usize, n: usize) -> String {
+    if n == 0 {
+        return "storage is null".to_owned();
+    }
+    let list = (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!("(storage is null or storage in ({list}))")
+}
+
+/// The queue at a glance for one kind, for metrics and the admin pages.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct QueueStats {
-    /// Mirror updates asked for and not yet done (due, running or waiting to retry).
-    pub mirror_updates_wanted: i64,
+    /// Jobs of the kind asked for and not yet done (due, running or waiting to retry).
+    pub wanted: i64,
     /// Of those, the ones due now (running ones included).
-    pub mirror_updates_due: i64,
-    /// When the oldest wanted mirror update was first asked for.
-    pub oldest_mirror_update_at: Option<Millis>,
+    pub due: i64,
+    /// When the oldest of them was first asked for.
+    pub oldest_at: Option<Millis>,
     /// Jobs of every kind.
     pub jobs: i64,
 }
@@ -151,8 +134,8 @@ pub struct QueueDepth {
 }
 
 impl Store {
-    /// The queue's depth and age now.
-    pub async fn queue_stats(&self, now: Millis) -> Result<QueueStats, StoreError> {
+    /// The queue's depth and age now for jobs of `kind`, and its size over every kind.
+    pub async fn queue_stats(&self, kind: &str, now: Millis) -> Result<QueueStats, StoreError> {
         let row = sqlx::query(
             "select count(*) as jobs, \
              coalesce(sum(case when kind = $1 then 1 else 0 end), 0) as wanted, \
@@ -160,15 +143,15 @@ impl Store {
              min(case when kind = $1 then created_at end) as oldest \
              from jobs",
         )
-        .bind(MIRROR_UPDATE_KIND)
+        .bind(kind)
         .bind(now)
         .fetch_one(&self.pool)
         .await?;
         Ok(QueueStats {
             jobs: row.try_get("jobs")?,
-            mirror_updates_wanted: row.try_get("wanted")?,
-            mirror_updates_due: row.try_get("due")?,
-            oldest_mirror_update_at: row.try_get("oldest")?,
+            wanted: row.try_get("wanted")?,
+            due: row.try_get("due")?,
+            oldest_at: row.try_get("oldest")?,
         })
     }
 
@@ -200,10 +183,12 @@ impl Store {
         enqueue(&mut conn, self.dialect, job, now).await
     }
 
-    /// Claims the most overdue due job of one of `kinds` for `owner` until `lease_until`.
+    /// Claims the most overdue due job of one of `kinds` whose storage is null or one of
+    /// `storages`, for `owner` until `lease_until`.
     pub async fn claim_job(
         &self,
         kinds: &[&str],
+        storages: &[String],
         owner: &str,
         now: Millis,
         lease_until: Millis,
@@ -215,19 +200,20 @@ impl Store {
         let sql = format!(
             "update jobs set lease_owner = $1, lease_until = $2, claimed_seq = seq \
              where id = (select id from jobs where kind in ({kinds}) and run_at <= $3 \
-                           and (lease_until is null or lease_until < $3) \
+                           and (lease_until is null or lease_until < $3) and {served} \
                          order by run_at, id limit 1{lock}) \
                and (lease_until is null or lease_until < $3) \
              returning id, kind, dedup_key, payload, claimed_seq, attempts",
-            kinds = kind_list(kinds)
+            kinds = kind_list(kinds),
+            served = storage_filter(4, storages.len()),
         );
-        let row = sqlx::query(&sql)
-            .bind(owner)
-            .bind(lease_until)
-            .bind(now)
-            .fetch_optional(&self.pool)
-            .await?;
-        let Some(r) = row else { return Ok(None) };
+        let mut q = sqlx::query(&sql).bind(owner).bind(lease_until).bind(now);
+        for s in storages {
+            q = q.bind(s.as_str());
+        }
+        let Some(r) = q.fetch_optional(&self.pool).await? else {
+            return Ok(None);
+        };
         Ok(Some(ClaimedJob {
             id: r.try_get("id")?,
             kind: r.try_get("kind")?,
@@ -238,14 +224,24 @@ impl Store {
         }))
     }
 
-    /// When the next job of `kinds` becomes claimable, if any is pending.
-    pub async fn next_job_due_at(&self, kinds: &[&str]) -> Result<Option<Millis>, StoreError> {
+    /// When the next job of `kinds` that a node serving `storages` may run becomes claimable,
+    /// if any is pending.
+    pub async fn next_job_due_at(
+        &self,
+        kinds: &[&str],
+        storages: &[String],
+    ) -> Result<Option<Millis>, StoreError> {
         let sql = format!(
             "select min(case when lease_until is not null and lease_until > run_at \
-                        then lease_until else run_at end) from jobs where kind in ({})",
-            kind_list(kinds)
+                        then lease_until else run_at end) from jobs where kind in ({}) and {}",
+            kind_list(kinds),
+            storage_filter(1, storages.len()),
         );
-        Ok(sqlx::query_scalar(&sql).fetch_one(&self.pool).await?)
+        let mut q = sqlx::query_scalar(&sql);
+        for s in storages {
+            q = q.bind(s.as_str());
+        }
+        Ok(q.fetch_one(&self.pool).await?)
     }
 
     /// Extends a lease; false when `owner` no longer holds it.
@@ -334,17 +330,24 @@ impl Store {
         Ok(done.rows_affected())
     }
 
-    /// Makes every unclaimed job of `kind` due now; returns how many.
-    pub async fn make_jobs_due(&self, kind: &str, now: Millis) -> Result<u64, StoreError> {
-        let done = sqlx::query(
+    /// Makes every unclaimed job of `kind` whose storage is null or one of `storages` due now;
+    /// returns how many.
+    pub async fn make_jobs_due(
+        &self,
+        kind: &str,
+        storages: &[String],
+        now: Millis,
+    ) -> Result<u64, StoreError> {
+        let sql = format!(
             "update jobs set run_at = $1 where kind = $2 and run_at > $1 and \
-             (lease_until is null or lease_until < $1)",
-        )
-        .bind(now)
-        .bind(kind)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
+             (lease_until is null or lease_until < $1) and {}",
+            storage_filter(3, storages.len())
+        );
+        let mut q = sqlx::query(&sql).bind(now).bind(kind);
+        for s in storages {
+            q = q.bind(s.as_str());
+        }
+        Ok(q.execute(&self.pool).await?.rows_affected())
     }
 
     /// Whether a job with this key is pending (waiting or running).
@@ -370,5 +373,19 @@ impl Tx {
             .execute(&mut *self.tx)
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::storage_filter;
+
+    #[test]
+    fn the_storage_filter_binds_every_served_name_and_always_admits_null() {
+        assert_eq!(storage_filter(4, 0), "storage is null");
+        assert_eq!(
+            storage_filter(4, 2),
+            "(storage is null or storage in ($4, $5))"
+        );
     }
 }

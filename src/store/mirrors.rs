@@ -6,7 +6,6 @@ use std::sync::LazyLock;
 
 use sqlx::Row;
 
-use super::jobs::{enqueue_project_mirrors, NewJob, MIRROR_UPDATE_KIND};
 use super::{flag, Dialect, PageRequest, Paged, Store, StoreError, Tx};
 use crate::model::entities::{AuthMethod, Millis, MirrorSettings, MirrorSummary, RemoteMirror};
 use crate::model::status::UpdateStatus;
@@ -383,27 +382,6 @@ impl Store {
             .await?;
         Ok(done.rows_affected() > 0)
     }
-
-    /// Asks for an update of this enabled mirror now (a sync): enqueues its `mirror_update`
-    /// job. A retry countdown in progress is cut short: a person asked for it.
-    pub async fn request_mirror_update(&self, id: i64, now: Millis) -> Result<(), StoreError> {
-        let mut tx = self.transaction().await?;
-        let done =
-            sqlx::query("update remote_mirrors set retry_count = 0 where id = $1 and enabled = 1")
-                .bind(id)
-                .execute(&mut *tx.tx)
-                .await?;
-        if done.rows_affected() > 0 {
-            let job = NewJob {
-                kind: MIRROR_UPDATE_KIND,
-                dedup_key: mirror_job_key(id),
-                payload: id.to_string(),
-                run_at: now,
-            };
-            tx.enqueue_job(&job, now).await?;
-        }
-        tx.commit().await
-    }
 }
 
 impl Store {
@@ -429,7 +407,9 @@ impl Store {
     }
 }
 
-/// The dedup key of a mirror's update job (`mirror:<id>`): one pending update per mirror.
+/// The dedup key of a mirror's update job (`mirror:<id>`): one pending update per mirror. The
+/// `mirror_update` kind (`service::mirrors::MirrorUpdate`) keys its jobs with it, and the
+/// store's mirror queries join pending updates by it ([`mirror_job_key_sql`]).
 pub fn mirror_job_key(mirror_id: i64) -> String {
     format!("mirror:{mirror_id}")
 }
@@ -440,20 +420,48 @@ pub(super) fn mirror_job_key_sql(id: &str) -> String {
 }
 
 impl Tx {
-    /// Asks for an update of every enabled mirror of a project (after a push), cutting retry
-    /// countdowns short; returns how many mirrors that concerned.
-    pub async fn request_project_mirror_updates(
+    /// Prepares an update of every enabled mirror of a project (after a push), cutting retry
+    /// countdowns short; returns those mirrors' ids with their project's storage, for the
+    /// caller to enqueue their update jobs in this transaction.
+    pub async fn reset_project_mirror_retries(
         &mut self,
         project_id: i64,
-        now: Millis,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<Vec<(i64, String)>, StoreError> {
         sqlx::query(
             "update remote_mirrors set retry_count = 0 where project_id = $1 and enabled = 1",
         )
         .bind(project_id)
         .execute(&mut *self.tx)
         .await?;
-        enqueue_project_mirrors(&mut self.tx, self.dialect, project_id, now).await
+        Ok(sqlx::query_as(
+            "select m.id, p.storage from remote_mirrors m join projects p on p.id = m.project_id \
+             where m.project_id = $1 and m.enabled = 1 order by m.id",
+        )
+        .bind(project_id)
+        .fetch_all(&mut *self.tx)
+        .await?)
+    }
+
+    /// Prepares an update of this mirror asked for now (a sync): when it is enabled, cuts a
+    /// retry countdown in progress short (a person asked for it) and returns the storage of
+    /// its project, which the update job carries; `None` for a disabled or missing mirror.
+    /// The caller enqueues the job in the same transaction.
+    pub async fn reset_mirror_retries(&mut self, id: i64) -> Result<Option<String>, StoreError> {
+        let done =
+            sqlx::query("update remote_mirrors set retry_count = 0 where id = $1 and enabled = 1")
+                .bind(id)
+                .execute(&mut *self.tx)
+                .await?;
+        if done.rows_affected() == 0 {
+            return Ok(None);
+        }
+        Ok(sqlx::query_scalar(
+            "select p.storage from remote_mirrors m join projects p on p.id = m.project_id \
+             where m.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *self.tx)
+        .await?)
     }
 
     /// Locks a project's row until the transaction ends (PostgreSQL), serialising writes that

@@ -14,21 +14,20 @@ mod mirrors;
 mod namespaces;
 mod projects;
 mod protected;
+mod schedules;
 mod sessions;
 mod users;
 
 pub use dashboard::DashboardMirror;
-pub use hooks::{LogStatus, NewHookLog, HOOK_DELIVERY_KIND};
-pub use jobs::{
-    ClaimedJob, NewJob, QueueDepth, QueueStats, MIRROR_FAILURE_EMAIL_KIND, MIRROR_UPDATE_KIND,
-    NOTIFY_CHANNEL, RECORD_PUSH_KIND,
-};
+pub use hooks::{LogStatus, NewHookLog};
+pub use jobs::{ClaimedJob, NewJob, QueueDepth, QueueStats, NOTIFY_CHANNEL};
 pub use members::MemberSource;
 pub use mirror_status::{RemoteRefChanges, RemoteStateHeader};
 pub use mirrors::mirror_job_key;
 pub use namespaces::{GroupChanges, GroupFilter, GroupForViewer, GroupOrder, GroupScope, NewGroup};
 pub use projects::{NewProject, ProjectFilter, ProjectOrder, TRANSFER_TAKEN};
 pub use protected::{AccessAction, NewAccess, NewProtection, ProtectionChanges};
+pub use schedules::{ClaimedSchedule, NewSchedule};
 pub use sessions::Credentials;
 pub use users::{AccountUpdate, NewAccount, UserFilter};
 

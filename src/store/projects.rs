@@ -579,3 +579,16 @@ impl Tx {
         Ok(())
     }
 }
+
+impl Store {
+    /// The storage project `id`'s repository lives on (`None`: no such project). Jobs that touch
+    /// the repository carry it, so only a node serving that storage claims them.
+    pub async fn project_storage(&self, id: i64) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("select storage from projects where id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+}

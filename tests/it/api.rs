@@ -1729,6 +1729,7 @@ async fn remote_mirror_sync_records_a_wish_and_nothing_more() {
         .store
         .claim_job(
             &["mirror_update"],
+            &["default".to_owned()],
             "test",
             4_000_000_000_000,
             4_000_000_060_000,

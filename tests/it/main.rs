@@ -22,6 +22,7 @@ mod group_members;
 mod groups_api;
 mod hooks;
 mod import_graph;
+mod job_runner;
 mod members_users;
 mod monitoring;
 mod nested_projects;

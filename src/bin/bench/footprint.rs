@@ -10,7 +10,11 @@ use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use pushmirror::clock::{Clock, SystemClock};
-use pushmirror::store::{Store, MIRROR_UPDATE_KIND as KIND};
+use pushmirror::queue::JobKind;
+use pushmirror::service::mirror_jobs::{request_update, MirrorUpdate};
+use pushmirror::store::Store;
+
+const KIND: &str = MirrorUpdate::NAME;
 use secrecy::ExposeSecret;
 
 use crate::client::Conn;
@@ -314,26 +318,30 @@ async fn scheduler_cost(n: usize) -> Duration {
         .fetch_all(store.pool())
         .await
         .expect("ids");
+    let served = pushmirror::jobs::served_storages(&server.state);
     let mut samples = Vec::new();
     for r in 0..ROUNDS {
         let id = ids[(r * 7919) % ids.len()];
-        store
-            .request_mirror_update(id, SystemClock.now_ms())
-            .await
-            .expect("request");
+        request_update(&server.state, id).await.expect("request");
         let t0 = Instant::now();
         let now = SystemClock.now_ms();
         let claim = store
-            .claim_job(&[KIND], "bench", now, now + 30_000)
+            .claim_job(&[KIND], &served, "bench", now, now + 30_000)
             .await
             .expect("claim")
             .expect("a wanted update");
-        assert_eq!(claim.payload, id.to_string());
+        assert_eq!(
+            MirrorUpdate::decode(&claim.payload).map(|j| j.mirror_id),
+            Ok(id)
+        );
         store
             .complete_job(&claim, "bench", SystemClock.now_ms())
             .await
             .expect("finish");
-        let next = store.next_job_due_at(&[KIND]).await.expect("next due");
+        let next = store
+            .next_job_due_at(&[KIND], &served)
+            .await
+            .expect("next due");
         samples.push(t0.elapsed());
         assert_eq!(next, None);
     }

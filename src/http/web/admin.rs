@@ -22,6 +22,8 @@ use crate::http::monitoring::dependency_checks;
 use crate::http::AppState;
 use crate::model::accounts::{AccountChanges, UserState};
 use crate::model::hooks::{AlertStatus, ProjectHook};
+use crate::queue::JobKind;
+use crate::service::mirror_jobs::MirrorUpdate;
 use crate::service::{hooks, users};
 use crate::store::{PageRequest, ProjectFilter, ProjectOrder, UserFilter};
 
@@ -89,7 +91,7 @@ async fn overview(State(state): State<AppState>, viewer: Viewer) -> Result<Respo
     admin(&viewer)?;
     let now = state.clock.now_ms();
     let checks = dependency_checks(&state).await;
-    let stats = state.store.queue_stats(now).await?;
+    let stats = state.store.queue_stats(MirrorUpdate::NAME, now).await?;
     let depths = state.store.queue_depths(now).await?;
     let failing = state.store.failing_hooks(MAX_FAILING_HOOKS).await?;
     let mut projects = HashMap::new();
@@ -116,11 +118,11 @@ async fn overview(State(state): State<AppState>, viewer: Viewer) -> Result<Respo
         section aria-labelledby="queue" {
             h2 id="queue" { "Job queue" }
             p {
-                "Mirror updates wanted: " strong id="mirror-updates-wanted" { (stats.mirror_updates_wanted) }
-                ", due now: " strong id="mirror-updates-due" { (stats.mirror_updates_due) }
+                "Mirror updates wanted: " strong id="mirror-updates-wanted" { (stats.wanted) }
+                ", due now: " strong id="mirror-updates-due" { (stats.due) }
                 ". Oldest wanted update: "
                 strong id="oldest-wanted-update" {
-                    @match stats.oldest_mirror_update_at {
+                    @match stats.oldest_at {
                         Some(at) => (relative(now - at)),
                         None => "none",
                     }

@@ -1,7 +1,9 @@
-//! The `mirror_update` job kind: one update of one push mirror, the use case
-//! [`mirror_sync::update_push_mirror`]; a to-retry mirror asks the runner to run it again at
-//! GitLab's retry time. Also the runner's start-up sweeps of mirror updates, which are
-//! `mirror_sync`'s too.
+//! Runs the `mirror_update` job kind (`service::mirror_jobs::MirrorUpdate`): one update of one
+//! push mirror, the use case [`mirror_sync::update_push_mirror`]; a to-retry mirror asks the
+//! runner to run it again at GitLab's retry time. Also the kind's housekeeping, which is
+//! `mirror_sync`'s too: the sweep of mirrors abandoned in `started` ([`fail_abandoned`], run by
+//! a recurring schedule) and the start-up pass that queues every mirror whose repository moved
+//! on since its last success ([`at_start`]).
 
 use std::sync::Arc;
 
@@ -9,7 +11,8 @@ use super::{JobError, Outcome};
 use crate::app::App;
 use crate::config::EngineConfig;
 use crate::model::entities::Millis;
-use crate::service::mirror_sync::{self, PushMirrorSync};
+use crate::service::mirror_jobs::MirrorUpdate;
+use crate::service::mirror_sync::{self, PushMirrorSync, SyncError};
 
 /// The kind's state, shared by its runs (one per node).
 pub(crate) struct MirrorUpdates {
@@ -25,19 +28,16 @@ impl MirrorUpdates {
     }
 }
 
-/// Runs one update of the mirror whose id is `payload`.
+/// Runs one update of the mirror `job` names.
 pub(crate) async fn run(
     app: &Arc<App>,
     ctx: &MirrorUpdates,
-    payload: &str,
+    job: MirrorUpdate,
 ) -> Result<Outcome, JobError> {
-    let id: i64 = payload
-        .parse()
-        .map_err(|_| JobError::Other(format!("bad mirror_update payload {payload:?}")))?;
-    let next = mirror_sync::update_push_mirror(app, &ctx.sync, id)
+    let next = mirror_sync::update_push_mirror(app, &ctx.sync, job.mirror_id)
         .await
         .map_err(|e| match e {
-            mirror_sync::SyncError::Store(e) => JobError::Store(e),
+            SyncError::Store(e) => JobError::Store(e),
             e => JobError::Other(e.to_string()),
         })?;
     Ok(match next {
@@ -52,8 +52,12 @@ pub(crate) async fn fail_abandoned(app: &Arc<App>, now: Millis) -> Result<u64, J
     Ok(mirror_sync::fail_abandoned(app, now).await?)
 }
 
-/// Queues an update of every mirror whose repository moved on since its last successful update;
-/// returns how many ([`mirror_sync::requeue_stale`]).
-pub(crate) async fn requeue_stale(app: &Arc<App>, now: Millis) -> Result<u64, JobError> {
-    Ok(mirror_sync::requeue_stale(app, now).await?)
+/// Start-up: queues an update of every mirror on `storages` whose repository moved on since
+/// its last successful update ([`mirror_sync::requeue_stale`]).
+pub(super) async fn at_start(app: Arc<App>, storages: Vec<String>) {
+    match mirror_sync::requeue_stale(&app, &storages).await {
+        Ok(n) if n > 0 => tracing::info!(mirrors = n, "queued mirrors whose repository moved on"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "reconciling mirrors at start-up failed"),
+    }
 }

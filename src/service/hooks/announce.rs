@@ -14,7 +14,7 @@ use crate::model::entities::{Project, RemoteMirror, User};
 use crate::model::hooks::{ProjectHook, Trigger, MAX_PAYLOAD_COMMITS, PUSH_EVENT_HOOKS_LIMIT};
 use crate::model::status::HealthEvent;
 use crate::service::error::ServiceError;
-use crate::store::{NewJob, StoreError, HOOK_DELIVERY_KIND};
+use crate::store::{NewJob, StoreError};
 
 use super::deliver::Delivery;
 use super::payload::{self, PushData};
@@ -45,12 +45,7 @@ fn job(hook: &ProjectHook, trigger: Trigger, data: &Value, now: i64) -> NewJob {
         created_at: now,
         data: data.clone(),
     };
-    NewJob {
-        kind: HOOK_DELIVERY_KIND,
-        dedup_key: format!("hook:{}:{}", hook.id, delivery.idempotency_key),
-        payload: serde_json::to_string(&delivery).expect("JSON values serialise"),
-        run_at: now,
-    }
+    crate::queue::job(&delivery, now)
 }
 
 /// One ref a push changed, as git reported it.

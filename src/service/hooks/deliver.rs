@@ -27,6 +27,7 @@ use crate::model::hooks::{
 };
 use crate::model::url::scrub;
 use crate::model::GITLAB_VERSION;
+use crate::queue::{JobKind, Queue};
 use crate::remote::PinnedClient;
 use crate::service::error::ServiceError;
 use crate::store::NewHookLog;
@@ -47,8 +48,8 @@ const RESPONSE_HEADER_LEN: usize = 1024;
 /// same hook keep changing it: far more than a hook's pending deliveries race in practice.
 const RECORD_ATTEMPTS: usize = 8;
 
-/// A queued delivery: the `hook_delivery` job's payload.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A queued delivery: the `hook_delivery` job kind (any node delivers it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Delivery {
     pub hook_id: i64,
     /// [`Trigger::hook_name`].
@@ -61,6 +62,15 @@ pub(crate) struct Delivery {
     pub created_at: Millis,
     /// The JSON body.
     pub data: Value,
+}
+
+impl JobKind for Delivery {
+    const NAME: &'static str = "hook_delivery";
+    const QUEUE: Queue = Queue::HookDeliveries;
+
+    fn dedup_key(&self) -> String {
+        format!("hook:{}:{}", self.hook_id, self.idempotency_key)
+    }
 }
 
 /// The keys that identify an event across its deliveries.
@@ -92,9 +102,7 @@ pub enum DeliveryRun {
 }
 
 /// Runs the delivery job whose payload is `payload`.
-pub async fn run_delivery(app: &App, payload: &str) -> Result<DeliveryRun, ServiceError> {
-    let d: Delivery = serde_json::from_str(payload)
-        .map_err(|e| ServiceError::Internal(format!("bad hook_delivery payload: {e}")))?;
+pub(crate) async fn run_delivery(app: &App, d: Delivery) -> Result<DeliveryRun, ServiceError> {
     let now = app.clock.now_ms();
     let Some(hook) = app.store.hook_by_id(d.hook_id).await? else {
         return Ok(DeliveryRun::Done);
@@ -398,4 +406,22 @@ async fn send(
         headers: logged,
         body,
     })
+}
+
+#[cfg(test)]
+mod kind_tests {
+    use super::*;
+
+    #[test]
+    fn a_delivery_reads_the_payload_older_releases_queued() {
+        // As `hook_delivery` rows were written before kinds were typed.
+        let stored = r#"{"hook_id":4,"trigger":"push_hooks","event_uuid":"e","idempotency_key":"k","created_at":17,"data":{"object_kind":"push"}}"#;
+        let d = Delivery::decode(stored).unwrap();
+        assert_eq!((d.hook_id, d.created_at), (4, 17));
+        assert_eq!(d.data["object_kind"], "push");
+        assert_eq!(d.dedup_key(), "hook:4:k");
+        let row = crate::queue::job(&d, 0);
+        assert_eq!((row.kind, row.storage), ("hook_delivery", None));
+        assert_eq!(Delivery::decode(&row.payload).unwrap(), d);
+    }
 }

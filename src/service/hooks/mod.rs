@@ -20,7 +20,8 @@ mod secrets;
 mod target;
 
 pub use announce::{mirror_event_deliveries, push_deliveries, MirrorEvent, PushedRef};
-pub use deliver::{run_delivery, DeliveryOutcome, DeliveryRun};
+pub(crate) use deliver::{run_delivery, Delivery};
+pub use deliver::{DeliveryOutcome, DeliveryRun};
 
 use secrecy::{ExposeSecret, SecretString};
 

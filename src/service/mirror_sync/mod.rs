@@ -25,6 +25,8 @@ use crate::model::status::{AttemptResult, HealthEvent, RetryPolicy, Transition, 
 use crate::model::storage::{RepoRef, StorageName};
 use crate::remote::host_of;
 use crate::service::hooks::{mirror_event_deliveries, MirrorEvent};
+use crate::service::mirror_jobs::request_update;
+use crate::service::notifications::MirrorFailureEmail;
 use crate::storage::NotServed;
 use crate::store::{NewJob, StoreError};
 use push::UpdateContext;
@@ -209,12 +211,10 @@ async fn announcements(
     };
     // GitLab e-mails on `failed` (never on `to_retry`); the job sends once per streak.
     if t.status == UpdateStatus::Failed && app.mailer.is_some() {
-        jobs.push(NewJob {
-            kind: crate::store::MIRROR_FAILURE_EMAIL_KIND,
-            dedup_key: format!("mirror-failure-email:{}", after.id),
-            payload: after.id.to_string(),
-            run_at: 0,
-        });
+        let email = MirrorFailureEmail {
+            mirror_id: after.id,
+        };
+        jobs.push(crate::queue::job(&email, 0));
     }
     Ok(jobs)
 }
@@ -302,10 +302,10 @@ pub async fn fail_abandoned(app: &App, now: Millis) -> Result<u64, StoreError> {
 
 /// Queues an update of every enabled mirror whose last successful update pushed from another
 /// state of its repository than the one it has now; returns how many were queued.
-pub async fn requeue_stale(app: &App, now: Millis) -> Result<u64, StoreError> {
+pub async fn requeue_stale(app: &App, storages: &[String]) -> Result<u64, StoreError> {
     let mut queued = 0;
-    for storage in app.storages.names() {
-        queued += requeue_stale_on(app, &storage, now).await?;
+    for storage in storages {
+        queued += requeue_stale_on(app, storage).await?;
     }
     if queued > 0 {
         app.jobs_wakeup.notify_one();
@@ -314,7 +314,7 @@ pub async fn requeue_stale(app: &App, now: Millis) -> Result<u64, StoreError> {
 }
 
 /// [`requeue_stale`] for the projects of one storage this node serves.
-async fn requeue_stale_on(app: &App, storage: &str, now: Millis) -> Result<u64, StoreError> {
+async fn requeue_stale_on(app: &App, storage: &str) -> Result<u64, StoreError> {
     let Ok(name) = StorageName::parse(storage) else {
         return Ok(0);
     };
@@ -332,8 +332,9 @@ async fn requeue_stale_on(app: &App, storage: &str, now: Millis) -> Result<u64, 
         };
         let digest = source_digest(&local);
         for (mirror_id, recorded) in mirrors {
-            if recorded.as_deref() != Some(digest.as_str()) {
-                app.store.request_mirror_update(mirror_id, now).await?;
+            if recorded.as_deref() != Some(digest.as_str())
+                && request_update(app, mirror_id).await?
+            {
                 queued += 1;
             }
         }

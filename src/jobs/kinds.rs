@@ -1,0 +1,63 @@
+//! The one list of job kinds this binary runs: each registered with the function that runs it,
+//! with the recurring schedules and start-up passes that go with it. Adding a kind is a type
+//! implementing `queue::JobKind` and one `register` line here.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::registry::Registry;
+use super::sweeps::{PruneHookLogs, SweepAbandonedMirrors};
+use super::{hook_delivery, mirror_failure_email, mirror_update, record_push, sweeps};
+use crate::app::App;
+use crate::service::hooks::Delivery;
+use crate::service::mirror_jobs::MirrorUpdate;
+use crate::service::notifications::MirrorFailureEmail;
+use crate::service::pushes::PushIntent;
+
+/// How often the sweeps run: a mirror left `started` by a dead node shows `failed` within this
+/// (plus the jitter), and webhook logs are pruned at the same pace.
+const SWEEP_EVERY: Duration = Duration::from_secs(30);
+/// Up to this much later, at random, so that several nodes' sweeps spread out.
+const SWEEP_JITTER: Duration = Duration::from_secs(5);
+
+/// The registry of every kind, with `app`'s configuration for the kinds' shared state.
+pub(super) fn registry(app: &App) -> Registry {
+    let mut r = Registry::default();
+    let mirrors = Arc::new(mirror_update::MirrorUpdates::new(&app.engine));
+    r.register::<MirrorUpdate, _, _>(move |app, job| {
+        let mirrors = mirrors.clone();
+        async move { mirror_update::run(&app, &mirrors, job).await }
+    });
+    r.register::<PushIntent, _, _>(record_push::run);
+    r.register::<Delivery, _, _>(hook_delivery::run);
+    r.register::<MirrorFailureEmail, _, _>(mirror_failure_email::run);
+    r.register::<SweepAbandonedMirrors, _, _>(sweeps::sweep_abandoned_mirrors);
+    r.register::<PruneHookLogs, _, _>(sweeps::prune_hook_logs);
+
+    r.every(SweepAbandonedMirrors {}, SWEEP_EVERY, SWEEP_JITTER, true);
+    r.every(PruneHookLogs {}, SWEEP_EVERY, SWEEP_JITTER, true);
+
+    r.at_start(record_push::at_start);
+    r.at_start(mirror_update::at_start);
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::queue::{JobKind, Queue};
+
+    use super::*;
+
+    /// Each kind's stored name and queue, as rows in existing databases name them.
+    #[test]
+    fn stored_names_and_queues_stay_as_databases_know_them() {
+        assert_eq!(MirrorUpdate::NAME, "mirror_update");
+        assert_eq!(PushIntent::NAME, "record_push");
+        assert_eq!(Delivery::NAME, "hook_delivery");
+        assert_eq!(MirrorFailureEmail::NAME, "mirror_failure_email");
+        assert_eq!(MirrorUpdate::QUEUE, Queue::MirrorUpdates);
+        assert_eq!(Delivery::QUEUE, Queue::HookDeliveries);
+        assert_eq!(MirrorFailureEmail::QUEUE, Queue::Mail);
+        assert_eq!(SweepAbandonedMirrors::QUEUE, Queue::Maintenance);
+    }
+}

@@ -1,0 +1,53 @@
+//! The housekeeping kinds, run by recurring schedules (`kinds::registry`): recording mirrors
+//! abandoned in `started` as failed (their node died and no pending update will resume them),
+//! and pruning webhook logs past GitLab's 7-day retention. Both read and write the database
+//! only, so any node runs them.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::{mirror_update, JobError, Outcome};
+use crate::app::App;
+use crate::queue::{JobKind, Queue};
+
+/// Records every mirror abandoned in `started` as failed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct SweepAbandonedMirrors {}
+
+impl JobKind for SweepAbandonedMirrors {
+    const NAME: &'static str = "sweep_abandoned_mirrors";
+    const QUEUE: Queue = Queue::Maintenance;
+
+    fn dedup_key(&self) -> String {
+        "sweep:abandoned-mirrors".into()
+    }
+}
+
+/// Deletes webhook logs older than their retention.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct PruneHookLogs {}
+
+impl JobKind for PruneHookLogs {
+    const NAME: &'static str = "prune_hook_logs";
+    const QUEUE: Queue = Queue::Maintenance;
+
+    fn dedup_key(&self) -> String {
+        "sweep:hook-logs".into()
+    }
+}
+
+pub(super) async fn sweep_abandoned_mirrors(
+    app: Arc<App>,
+    _: SweepAbandonedMirrors,
+) -> Result<Outcome, JobError> {
+    let now = app.clock.now_ms();
+    mirror_update::fail_abandoned(&app, now).await?;
+    Ok(Outcome::Done)
+}
+
+pub(super) async fn prune_hook_logs(app: Arc<App>, _: PruneHookLogs) -> Result<Outcome, JobError> {
+    let expired = app.clock.now_ms() - crate::model::hooks::LOG_RETENTION_MS;
+    app.store.prune_hook_logs(expired).await?;
+    Ok(Outcome::Done)
+}
