@@ -207,20 +207,9 @@ fn circles(edges: &BTreeMap<String, BTreeSet<String>>) -> Vec<Vec<String>> {
     walk.found
 }
 
-/// Circles being untied on their way in (issue 19's job-runner and remote work); each goes when
-/// its fix lands, and a circle not listed fails at once.
-const UNTYING: &[&[&str]] = &[&["service/hooks/announce.rs", "service/hooks/deliver.rs"]];
-
 #[test]
 fn no_files_import_each_other() {
-    let found: Vec<Vec<String>> = circles(&graph())
-        .into_iter()
-        .filter(|c| {
-            !UNTYING
-                .iter()
-                .any(|u| u.iter().copied().eq(c.iter().map(String::as_str)))
-        })
-        .collect();
+    let found = circles(&graph());
     assert!(
         found.is_empty(),
         "files that import each other (directly or around a circle): {found:#?}"

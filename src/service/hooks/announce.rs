@@ -17,23 +17,8 @@ use crate::service::error::ServiceError;
 use crate::store::{NewJob, StoreError};
 
 use super::deliver::Delivery;
+use super::event_id::uuid;
 use super::payload::{self, PushData};
-
-/// A random (version 4) UUID, as GitLab's `SecureRandom.uuid`.
-pub(super) fn uuid() -> String {
-    let mut b: [u8; 16] = rand::random();
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h = hex::encode(b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
-}
 
 /// The delivery job of `data` to `hook`: a new event with its own UUID and idempotency key.
 fn job(hook: &ProjectHook, trigger: Trigger, data: &Value, now: i64) -> NewJob {
@@ -360,17 +345,5 @@ pub(super) async fn sample(
                 mirror_event_name(event),
             ))
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn uuids_are_version_4() {
-        let u = super::uuid();
-        assert_eq!(u.len(), 36);
-        assert_eq!(&u[14..15], "4");
-        assert!(matches!(&u[19..20], "8" | "9" | "a" | "b"), "{u}");
-        assert_ne!(u, super::uuid());
     }
 }

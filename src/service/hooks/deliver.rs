@@ -32,7 +32,7 @@ use crate::remote::PinnedClient;
 use crate::service::error::ServiceError;
 use crate::store::NewHookLog;
 
-use super::announce::uuid;
+use super::event_id::uuid;
 use super::payload::{redacted, REDACTED};
 use super::secrets::HookSecrets;
 use super::shown_url;

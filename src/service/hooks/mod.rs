@@ -15,6 +15,7 @@
 
 mod announce;
 mod deliver;
+mod event_id;
 mod payload;
 mod secrets;
 mod target;
