@@ -566,7 +566,12 @@ async fn hook_post_receive(args: HookArgs) -> ExitCode {
         Ok(a) => a,
         Err(e) => return start_failed(e),
     };
-    match crate::service::pushes::record_push(&app, project_id, Some(&updates), None).await {
+    let change = crate::service::push_session::RefChange {
+        origin: crate::service::push_session::Origin::Hook,
+        pusher: None,
+        updates,
+    };
+    match crate::service::push_session::record(&app, project_id, &change).await {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("pushmirror: recording the push failed: {e}");

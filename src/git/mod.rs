@@ -20,8 +20,10 @@
 mod hooks;
 pub mod keyscan;
 pub mod ops;
+pub mod protocol;
 pub mod refs;
 pub mod repository;
+pub mod service;
 pub mod ssh_agent;
 pub mod supervise;
 
