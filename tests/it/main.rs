@@ -29,6 +29,7 @@ mod process_lifetime;
 mod projects_api;
 mod protected_ee;
 mod protected_push;
+mod push_session;
 mod remotes_selftest;
 mod repository_api;
 mod smart_http;
