@@ -7,8 +7,8 @@
 //! Callers authenticate as [`GitCaller`] reads them. Clone and fetch need
 //! [`Caller::can_read_code`]; push needs [`Caller::can_push`], and the push itself is a
 //! [`PushSession`]: begun from the command list at the head of the receive-pack request
-//! ([`crate::git::protocol::pktline`]) before git starts (protected branches, the archived rule, the durable intent),
-//! finished once git exited (the recording). A refused push gets a report-status answer, so git
+//! ([`crate::git::protocol::pktline`]) before git starts (protected branches, the archived rule,
+//! the durable intent), finished once git exited (the recording). A refused push gets a report-status answer, so git
 //! prints its usual `[remote rejected] … (pre-receive hook declined)` lines and GitLab's reason.
 //!
 //! Invariant: git runs only through [`crate::git::service`], and request and response bodies are
