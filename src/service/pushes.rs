@@ -1,13 +1,13 @@
 //! Recording a push: what happens after refs change in a hosted repository, whoever changed
-//! them: the smart-HTTP receive-pack handler once git has exited, the `pushmirror hook
-//! post-receive` command an operator installs for pushes that arrive some other way, or the
-//! `record_push` job when a push's recording was lost. Each hands [`record_push`] the
-//! `<old> <new> <ref>` updates git reported (none when they are unknown); it records the
+//! them. The entry points (a smart-HTTP push once git has exited, the repository API, the
+//! `pushmirror hook post-receive` command) reach it through [`super::push_session`]; the
+//! `record_push` job calls it when a push's recording was lost. Each hands [`record_push_by`]
+//! the `<old> <new> <ref>` updates (none when they are unknown); it records the
 //! repository's new state and asks for every enabled mirror of the project to be updated, in
 //! one transaction that also deletes the push's intent and enqueues the push's webhook events
 //! (one per changed branch or tag, `service::hooks`).
 //!
-//! A push over smart HTTP first writes an intent ([`write_intent`]) before receive-pack starts,
+//! A change first writes an intent ([`write_intent_with`]) before any ref may move,
 //! so once a client has seen its push accepted, the need to update the mirrors is durable even
 //! if the server dies before the push is recorded.
 //!
