@@ -637,7 +637,12 @@ async fn hook_post_receive(args: HookArgs) -> ExitCode {
             return ExitCode::from(EXIT_START);
         }
     }
-    match crate::service::pushes::record_push(&app, project_id, Some(&updates), None).await {
+    let change = crate::service::push_session::RefChange {
+        origin: crate::service::push_session::Origin::Hook,
+        pusher: None,
+        updates,
+    };
+    match crate::service::push_session::record(&app, project_id, &change).await {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("pushmirror: recording the push failed: {e}");

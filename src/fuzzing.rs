@@ -1,7 +1,8 @@
 //! What the fuzz targets in `fuzz/` call that the crate does not export: the HTTP edge's parsers
-//! of untrusted bytes (a push's pkt-line command list and its refusal report, the merged request
-//! parameters and their typed accessors, pagination). Compiled only with `--cfg fuzzing`, which
-//! the fuzz build sets; the model's parsers are public already and the targets call them directly.
+//! of untrusted bytes (the merged request parameters and their typed accessors, pagination), and
+//! [`ready`], which runs an async parser over in-memory input. Compiled only with
+//! `--cfg fuzzing`, which the fuzz build sets; the model's parsers and git's pkt-line reader
+//! (`git::protocol::pktline`) are public already and the targets call them directly.
 //!
 //! Why the files are compiled a second time here (`#[path]`) instead of wrapped in place: they
 //! are `pub(super)` inside private modules of `http`, and reaching them from outside would mean
@@ -15,9 +16,7 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
 use serde_json::{Map, Value};
-use tokio::io::AsyncRead;
 
-use crate::service::pushes::RefUpdate;
 use crate::store::PageRequest;
 
 // Loaded twice on purpose (see above), and partly dead here: the handlers that use the rest of
@@ -31,59 +30,14 @@ mod pagination;
 #[allow(clippy::duplicate_mod, dead_code)]
 #[path = "http/params.rs"]
 mod params;
-#[allow(clippy::duplicate_mod, dead_code)]
-#[path = "http/git_http/pktline.rs"]
-mod pktline;
 
 /// Runs a future over in-memory input, which never has to wait: a parser that returns
 /// `Pending` there is waiting for something that will never come, and that is a bug.
-fn ready<F: Future>(future: F) -> F::Output {
+pub fn ready<F: Future>(future: F) -> F::Output {
     match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
         Poll::Ready(output) => output,
         Poll::Pending => panic!("a parser waited on in-memory input"),
     }
-}
-
-/// A receive-pack command list as the smart-HTTP edge read it.
-#[derive(Debug)]
-pub struct CommandList(pktline::CommandList);
-
-impl CommandList {
-    /// The bytes read, flush included, that are handed to git unchanged.
-    pub fn raw(&self) -> &[u8] {
-        &self.0.raw
-    }
-
-    /// The ref updates, in request order.
-    pub fn updates(&self) -> &[RefUpdate] {
-        &self.0.updates
-    }
-
-    /// The capabilities of the first command.
-    pub fn capabilities(&self) -> &[String] {
-        &self.0.capabilities
-    }
-
-    /// Whether the client asked for a per-ref report.
-    pub fn wants_report(&self) -> bool {
-        self.0.wants_report()
-    }
-}
-
-/// `read_command_list` on a reader that is always ready; the error is its message.
-pub fn read_command_list(r: &mut (impl AsyncRead + Unpin)) -> Result<CommandList, String> {
-    ready(pktline::read_command_list(r))
-        .map(CommandList)
-        .map_err(|e| e.to_string())
-}
-
-/// `refusal_report`: the response body refusing every update of `list`.
-pub fn refusal_report(
-    list: &CommandList,
-    reason_for: impl Fn(&RefUpdate) -> String,
-    message: &str,
-) -> Vec<u8> {
-    pktline::refusal_report(&list.0, reason_for, message)
 }
 
 /// The merged parameters of one request, with the handlers' typed accessors; every error is

@@ -11,8 +11,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use libfuzzer_sys::fuzz_target;
-use pushmirror::fuzzing::{read_command_list, refusal_report, CommandList};
-use pushmirror::service::pushes::RefUpdate;
+use pushmirror::fuzzing::ready;
+use pushmirror::git::protocol::pktline::{self, refusal_report, CommandList};
+use pushmirror::git::protocol::RefUpdate;
 use tokio::io::{AsyncRead, ReadBuf};
 
 /// git's `LARGE_PACKET_MAX`: no pkt-line, length bytes included, may be longer.
@@ -46,10 +47,15 @@ impl AsyncRead for Trickle<'_> {
     }
 }
 
+/// `read_command_list` on a reader that is always ready; the error is its message.
+fn read_command_list(r: &mut (impl AsyncRead + Unpin)) -> Result<CommandList, String> {
+    ready(pktline::read_command_list(r)).map_err(|e| e.to_string())
+}
+
 fn same(a: &Result<CommandList, String>, b: &Result<CommandList, String>) -> bool {
     match (a, b) {
         (Ok(a), Ok(b)) => {
-            a.raw() == b.raw() && a.updates() == b.updates() && a.capabilities() == b.capabilities()
+            a.raw == b.raw && a.updates == b.updates && a.capabilities == b.capabilities
         }
         (Err(a), Err(b)) => a == b,
         _ => false,
@@ -83,7 +89,7 @@ fn pkt_lines(mut bytes: &[u8]) -> Vec<Option<&[u8]>> {
 
 fn check_report(list: &CommandList) {
     let report = refusal_report(list, |_| REASON.to_owned(), MESSAGE);
-    let caps = list.capabilities();
+    let caps = &list.capabilities;
     let band_max = if caps.iter().any(|c| c == "side-band-64k") {
         Some(LARGE_PACKET_MAX - 5)
     } else if caps.iter().any(|c| c == "side-band") {
@@ -119,7 +125,7 @@ fn check_report(list: &CommandList) {
     };
     let lines = pkt_lines(&inner);
     let mut expected: Vec<Option<Vec<u8>>> = vec![Some(b"unpack ok\n".to_vec())];
-    for u in list.updates() {
+    for u in &list.updates {
         expected.push(Some(format!("ng {} {REASON}\n", u.name).into_bytes()));
     }
     expected.push(None);
@@ -133,16 +139,16 @@ fuzz_target!(|data: &[u8]| {
     assert!(same(&whole, &trickled), "{whole:?} vs {trickled:?}");
 
     if let Ok(list) = &whole {
-        assert!(data.starts_with(list.raw()));
-        assert!(list.raw().is_empty() || list.raw().ends_with(b"0000"));
-        let again = read_command_list(&mut list.raw());
+        assert!(data.starts_with(&list.raw[..]));
+        assert!(list.raw.is_empty() || list.raw.ends_with(b"0000"));
+        let again = read_command_list(&mut &list.raw[..]);
         assert!(same(&whole, &again), "{whole:?} vs {again:?}");
-        for u in list.updates() {
+        for u in &list.updates {
             let line = format!("{} {} {}", u.old, u.new, u.name);
             assert_eq!(RefUpdate::parse(&line).as_ref(), Some(u));
         }
-        if list.updates().is_empty() {
-            assert!(list.capabilities().is_empty());
+        if list.updates.is_empty() {
+            assert!(list.capabilities.is_empty());
         }
         check_report(list);
     }

@@ -20,8 +20,10 @@
 mod hooks;
 pub mod keyscan;
 pub mod ops;
+pub mod protocol;
 pub mod refs;
 pub mod repository;
+pub mod service;
 pub mod ssh_agent;
 pub mod supervise;
 
@@ -410,8 +412,8 @@ impl GitCommand {
         self
     }
 
-    /// Starts the process with piped stdin, for streaming callers (smart HTTP). The caller owns the
-    /// deadline and kills the group ([`kill_group`]) when it gives up; dropping the child
+    /// Starts the process with piped stdin, for streaming callers ([`service::serve`]). The caller
+    /// owns the deadline and kills the group ([`kill_group`]) when it gives up; dropping the child
     /// SIGKILLs its group leader, which under a supervisor takes the whole group with it.
     pub fn spawn_piped(mut self) -> Result<Child, GitError> {
         self.cmd.stdin(Stdio::piped());

@@ -23,7 +23,7 @@ pub(super) struct CurrentUser(pub User);
 pub(super) struct CurrentAuth(pub Authenticated);
 
 /// Extracts the token a request carries, if any.
-pub(super) fn request_token(parts: &Parts) -> Option<String> {
+pub(in crate::http) fn request_token(parts: &Parts) -> Option<String> {
     if let Some(v) = parts
         .headers
         .get("private-token")

@@ -1,11 +1,12 @@
 //! The HTTP edge: GitLab's `/api/v4` (one module per resource, each exposing `router()`).
 //! Handlers extract, check permissions, call a service (or the store for plain reads) and
 //! convert domain values to GitLab JSON through [`views`]; nothing below this layer knows about
-//! HTTP, and nothing imports it. Outside `/api/v4`, `git_http` hosts the repositories over git's smart HTTP.
+//! HTTP, and nothing imports it. Outside `/api/v4`, [`git`] reads the paths that name a project and
+//! hosts the repositories over git's smart HTTP.
 
 mod auth;
 mod error;
-mod git_http;
+mod git;
 mod groups;
 mod hooks;
 mod members;
@@ -83,24 +84,26 @@ async fn refuse_malformed_path(
     }
 }
 
-/// Everything outside `/api/v4` and the fixed web paths: GitLab's host-key detection web route,
-/// smart HTTP, a project's web pages, else a 404 (a page for browsers, JSON for the rest).
+/// Everything outside `/api/v4` and the fixed web paths, read once as (project, endpoint):
+/// smart HTTP, GitLab's host-key detection web route, a project's web pages, else a 404 (a page
+/// for browsers, JSON for the rest).
 async fn outside_api(
     state: AppState,
     pages: web::ProjectPages,
     request: axum::extract::Request,
 ) -> axum::response::Response {
-    let path = request.uri().path().to_owned();
-    if let Some(project) = ssh_host_keys::web_path(&path) {
-        return ssh_host_keys::web(state, project, request).await;
-    }
-    let request = match git_http::serve(&state, request).await {
-        Ok(response) => return response,
-        Err(other) => other,
+    use git::path::{Endpoint, RepoRequest};
+    let Some(target) = RepoRequest::parse(request.uri().path()) else {
+        return web::not_found(&request);
     };
-    match web::project_target(&path) {
-        Some((project, rest)) => pages.serve(project, rest, request).await,
-        None => web::not_found(&request),
+    match target.endpoint {
+        Endpoint::Smart(endpoint) => {
+            git::smart::serve(&state, &target.project, endpoint, request).await
+        }
+        Endpoint::HostKeys => ssh_host_keys::web(state, target.project, request).await,
+        Endpoint::Pages(rest) => pages.serve(target.project, rest, request).await,
+        // Not served yet: answered as any path that names nothing.
+        Endpoint::Lfs(_) => web::not_found(&request),
     }
 }
 

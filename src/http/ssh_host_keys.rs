@@ -1,7 +1,7 @@
 //! SSH host-key detection, GitLab's `Projects::MirrorsController#ssh_host_keys`: served as
 //! `GET /api/v4/projects/:id/mirror/ssh_host_keys` and at GitLab's own web route,
-//! `GET /<namespace>/<project>/-/mirror/ssh_host_keys.json` (which [`web_path`] recognises for
-//! the router's fallback). Both take `ssh_url` and an optional `compare_host_keys`, need what the
+//! `GET /<namespace>/<project>/-/mirror/ssh_host_keys.json` (which `http::git::path` recognises
+//! for the router's fallback). Both take `ssh_url` and an optional `compare_host_keys`, need what the
 //! remote-mirror endpoints need (Maintainer+ or admin), and answer GitLab's shape; the scan is
 //! `service::ssh_host_keys`. Unlike GitLab, which answers 204 while a background scan runs and
 //! lets the client poll, the scan runs within the request under its deadline.
@@ -22,9 +22,6 @@ use super::remote_mirrors::mirror_project;
 use super::{views, AppState};
 use crate::model::entities::User;
 use crate::service::ssh_host_keys::{detect, INVALID_URL};
-
-/// The suffix of GitLab's web route after the project's full path.
-const WEB_SUFFIX: &str = "/-/mirror/ssh_host_keys.json";
 
 /// Only the `/api/v4` route is documented: GitLab's web route is served from the router's
 /// fallback, outside the API.
@@ -57,15 +54,6 @@ async fn api(
     params: Params,
 ) -> Result<Json<views::SshHostKeysEntity>, ApiError> {
     detect_for(&state, &id, user.as_ref(), &params).await
-}
-
-/// The project path of GitLab's web route, if `path` is one (`/group/sub/proj/-/mirror/…`).
-pub(super) fn web_path(path: &str) -> Option<String> {
-    let project = path.strip_suffix(WEB_SUFFIX)?.strip_prefix('/')?;
-    let decoded = percent_encoding::percent_decode_str(project)
-        .decode_utf8()
-        .ok()?;
-    decoded.contains('/').then(|| decoded.into_owned())
 }
 
 // GET /<namespace>/<project>/-/mirror/ssh_host_keys.json (GitLab's web route)

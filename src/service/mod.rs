@@ -15,6 +15,8 @@
 //! - [`ssh_host_keys`]: detect a remote's SSH host keys so they can be pinned.
 //! - [`members`] (of projects and groups, with expiry), [`protected_branches`]: manage who may do
 //!   what.
+//! - [`push_session`]: a change of refs as one use case (judge, intent, git moves the refs,
+//!   record), whether a push, the repository API, the post-receive hook or a fetch made it.
 //! - [`pushes`]: decide which pushed refs are refused, and record pushes (durably, via intents).
 //! - [`repository`]: read branches, tags and commits; create and delete branches and tags.
 //! - [`auth`]: authenticate tokens and issue them.
@@ -36,6 +38,7 @@ pub mod namespaces;
 pub mod notifications;
 pub mod projects;
 pub mod protected_branches;
+pub mod push_session;
 pub mod pushes;
 pub mod repository;
 pub mod sessions;

@@ -1,13 +1,13 @@
 //! Recording a push: what happens after refs change in a hosted repository, whoever changed
-//! them: the smart-HTTP receive-pack handler once git has exited, the `pushmirror hook
-//! post-receive` command an operator installs for pushes that arrive some other way, or the
-//! `record_push` job when a push's recording was lost. Each hands [`record_push`] the
-//! `<old> <new> <ref>` updates git reported (none when they are unknown); it records the
+//! them. The entry points (a smart-HTTP push once git has exited, the repository API, the
+//! `pushmirror hook post-receive` command) reach it through [`super::push_session`]; the
+//! `record_push` job calls it when a push's recording was lost. Each hands [`record_push_by`]
+//! the `<old> <new> <ref>` updates (none when they are unknown); it records the
 //! repository's new state and asks for every enabled mirror of the project to be updated, in
 //! one transaction that also deletes the push's intent and enqueues the push's webhook events
 //! (one per changed branch or tag, `service::hooks`).
 //!
-//! A push over smart HTTP first writes an intent ([`write_intent`]) before receive-pack starts,
+//! A change first writes an intent ([`write_intent_with`]) before any ref may move,
 //! so once a client has seen its push accepted, the need to update the mirrors is durable even
 //! if the server dies before the push is recorded.
 //!
@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use crate::app::App;
+pub use crate::git::protocol::RefUpdate;
 use crate::git::{refs, GitError, GitRunner, Subcommand};
 use crate::model::access::Caller;
 use crate::model::entities::Project;
@@ -29,57 +30,6 @@ use crate::store::StoreError;
 /// Most updates of one push whose refs are read by name afterwards; a push with more lists every
 /// ref instead (one argv entry per name would grow past what is sensible to pass).
 const NAMED_REFS_MAX: usize = 64;
-
-/// One ref update as git reports it: `<old> <new> <ref>`. An all-zero id means "none" (a
-/// created ref has a zero `old`, a deleted one a zero `new`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct RefUpdate {
-    pub old: String,
-    pub new: String,
-    pub name: String,
-}
-
-impl RefUpdate {
-    /// Parses one `<old> <new> <ref>` line (a trailing newline is allowed). Ids are checked for
-    /// shape (hex of SHA-1 or SHA-256 length), not existence.
-    pub fn parse(line: &str) -> Option<RefUpdate> {
-        let line = line.strip_suffix('\n').unwrap_or(line);
-        let mut parts = line.splitn(3, ' ');
-        let old = parts.next()?;
-        let new = parts.next()?;
-        let name = parts.next()?;
-        let is_id =
-            |s: &str| matches!(s.len(), 40 | 64) && s.bytes().all(|b| b.is_ascii_hexdigit());
-        if !is_id(old) || !is_id(new) || name.is_empty() || name.contains(['\0', ' ', '\n']) {
-            return None;
-        }
-        Some(RefUpdate {
-            old: old.to_owned(),
-            new: new.to_owned(),
-            name: name.to_owned(),
-        })
-    }
-
-    /// Whether this update deletes its ref.
-    pub fn is_delete(&self) -> bool {
-        self.new.bytes().all(|b| b == b'0')
-    }
-
-    /// Whether this update creates its ref.
-    pub fn is_create(&self) -> bool {
-        self.old.bytes().all(|b| b == b'0')
-    }
-
-    /// The branch name, when the ref is a branch.
-    pub fn branch(&self) -> Option<&str> {
-        self.name.strip_prefix("refs/heads/")
-    }
-
-    /// Whether the ref is one mirrors carry (a branch or a tag).
-    fn is_mirrored(&self) -> bool {
-        self.name.starts_with("refs/heads/") || self.name.starts_with("refs/tags/")
-    }
-}
 
 /// What a push may do, judged from its command list before git runs.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -125,7 +75,7 @@ pub async fn judge_push(
 
 /// Errors of recording a push.
 #[derive(Debug, thiserror::Error)]
-pub enum HostingError {
+pub enum RecordError {
     #[error(transparent)]
     Git(#[from] GitError),
     #[error(transparent)]
@@ -285,7 +235,7 @@ pub async fn record_push(
     project_id: i64,
     updates: Option<&[RefUpdate]>,
     intent: Option<&str>,
-) -> Result<PushRecord, HostingError> {
+) -> Result<PushRecord, RecordError> {
     record_push_by(app, project_id, updates, intent, None).await
 }
 
@@ -297,7 +247,7 @@ pub async fn record_push_by(
     updates: Option<&[RefUpdate]>,
     intent: Option<&str>,
     pusher: Option<i64>,
-) -> Result<PushRecord, HostingError> {
+) -> Result<PushRecord, RecordError> {
     let record = examine(app, project_id, updates).await?;
     // Webhook payloads need git (the pushed commits), so they are built before the
     // transaction; their jobs are enqueued in it.
@@ -381,7 +331,7 @@ async fn examine(
     app: &App,
     project_id: i64,
     updates: Option<&[RefUpdate]>,
-) -> Result<Examined, HostingError> {
+) -> Result<Examined, RecordError> {
     let git = &app.git;
     let Some(project) = app.store.project_by_id(project_id).await? else {
         return Ok(Examined::NoProject);
@@ -566,27 +516,6 @@ async fn choose_default_branch(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_update_lines() {
-        let z = "0".repeat(40);
-        let a = "a".repeat(40);
-        let u = RefUpdate::parse(&format!("{z} {a} refs/heads/main\n")).unwrap();
-        assert_eq!(u.branch(), Some("main"));
-        assert!(!u.is_delete());
-        let d = RefUpdate::parse(&format!("{a} {z} refs/tags/v1")).unwrap();
-        assert!(d.is_delete());
-        assert_eq!(d.branch(), None);
-        for bad in [
-            String::new(),
-            format!("{a} {a}"),
-            format!("{a} xyz refs/heads/x"),
-            format!("{a} {a} "),
-            format!("{a} {a} refs/heads/a b"),
-        ] {
-            assert_eq!(RefUpdate::parse(&bad), None, "{bad}");
-        }
-    }
 
     #[test]
     fn an_intent_is_json_with_its_key_and_storage_and_reads_the_old_line_format() {

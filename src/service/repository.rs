@@ -10,7 +10,8 @@ use crate::model::access::Caller;
 use crate::model::entities::{Project, User};
 use crate::model::naming::valid_branch_name;
 use crate::model::push_rules::{Change, PushRules, Verdict};
-use crate::service::pushes::{drop_intent, record_push_by, write_intent, RefUpdate};
+use crate::service::push_session::{Origin, PushSession, RefChange};
+use crate::service::pushes::RefUpdate;
 
 use super::error::ServiceError;
 
@@ -190,7 +191,13 @@ pub async fn create_tag(
             change_ref(app, project, pusher, &full, None, Some(&target), &exists).await?
         }
         Some(message) => {
-            let intent = write_intent(app, project.id).await?;
+            // The tag object's id exists only once it is made.
+            let change = RefChange {
+                origin: Origin::Api,
+                pusher: caller.user_id,
+                updates: Vec::new(),
+            };
+            let mut session = PushSession::begin_judged(app, project.id, change).await?;
             let email = tagger_email(app, user);
             let made = repo::create_annotated_tag(
                 &app.git,
@@ -203,19 +210,11 @@ pub async fn create_tag(
             .await
             .map_err(internal)?;
             let Some(object) = made else {
-                let _ = drop_intent(app, &intent).await;
+                let _ = session.abandon(app).await;
                 return Err(ServiceError::Refused(exists));
             };
-            record(
-                app,
-                project,
-                caller.user_id,
-                &full,
-                None,
-                Some(&object),
-                &intent,
-            )
-            .await?;
+            session.made(vec![ref_update(&full, None, Some(&object))]);
+            record(app, session).await?;
         }
     }
     tag(app, project, caller, name).await
@@ -321,36 +320,38 @@ async fn change_ref(
     new: Option<&str>,
     conflict: &str,
 ) -> Result<(), ServiceError> {
-    let intent = write_intent(app, project.id).await?;
+    let change = RefChange {
+        origin: Origin::Api,
+        pusher,
+        updates: vec![ref_update(full, old, new)],
+    };
+    let session = PushSession::begin_judged(app, project.id, change).await?;
     let repo = super::projects::repository(app, project)?;
     let path = repo.path();
     let moved = repo::update_ref(&app.git, path, full, new, old)
         .await
         .map_err(internal)?;
     if !moved {
-        let _ = drop_intent(app, &intent).await;
+        let _ = session.abandon(app).await;
         return Err(ServiceError::Refused(conflict.to_owned()));
     }
-    record(app, project, pusher, full, old, new, &intent).await
+    record(app, session).await
 }
 
-async fn record(
-    app: &App,
-    project: &Project,
-    pusher: Option<i64>,
-    full: &str,
-    old: Option<&str>,
-    new: Option<&str>,
-    intent: &str,
-) -> Result<(), ServiceError> {
+/// The update moving `full` from `old` to `new` (either `None`: absent).
+fn ref_update(full: &str, old: Option<&str>, new: Option<&str>) -> RefUpdate {
     let zero = "0".repeat(40);
-    let update = RefUpdate {
+    RefUpdate {
         old: old.unwrap_or(&zero).to_owned(),
         new: new.unwrap_or(&zero).to_owned(),
         name: full.to_owned(),
-    };
+    }
+}
+
+async fn record(app: &App, session: PushSession) -> Result<(), ServiceError> {
     // On failure the intent stays and the `record_push` job records the change later.
-    record_push_by(app, project.id, Some(&[update]), Some(intent), pusher)
+    session
+        .finish(app)
         .await
         .map_err(|e| ServiceError::Internal(e.to_string()))?;
     Ok(())

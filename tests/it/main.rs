@@ -31,6 +31,7 @@ mod process_lifetime;
 mod projects_api;
 mod protected_ee;
 mod protected_push;
+mod push_session;
 mod remote_fetch;
 mod remotes_selftest;
 mod repository_api;

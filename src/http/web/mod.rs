@@ -8,9 +8,8 @@
 //! shell; `assets.rs` the stylesheet and script; `error.rs` failures as pages; one module per
 //! screen. Pages under a project (`/<namespace>/<project>` and `/<namespace>/<project>/-/…`)
 //! cannot be axum routes (a namespace has any number of segments): the router's fallback
-//! recognises them with [`project_target`] and hands them to [`ProjectPages`] (the routes of
-//! `project_router`) with the
-//! project's path as a [`ProjectPath`] extension.
+//! recognises them (`http::git::path`) and hands them to [`ProjectPages`] (the routes of
+//! `project_router`) with the project's path as a [`ProjectPath`] extension.
 
 mod admin;
 mod assets;
@@ -68,30 +67,6 @@ fn project_router() -> Router<AppState> {
         .merge(settings::router())
         .merge(members::router())
         .merge(hooks::router())
-}
-
-/// The most segments a project's path has (its namespace's 20 ancestors, the namespace, itself).
-const MAX_SEGMENTS: usize = 22;
-
-/// Splits a request path into a project's full path and the page below it (`/` or `/-/…`):
-/// `/org/team/app/-/settings/repository` → `("org/team/app", "/-/settings/repository")`. A
-/// project has at least a namespace and a name; segments are GitLab path characters.
-pub(super) fn project_target(path: &str) -> Option<(String, String)> {
-    let path = path.strip_prefix('/')?;
-    let (project, rest) = match path.split_once("/-/") {
-        Some((p, r)) => (p, format!("/-/{r}")),
-        None => (path.strip_suffix('/').unwrap_or(path), "/".to_owned()),
-    };
-    let segments: Vec<&str> = project.split('/').collect();
-    let ok = (2..=MAX_SEGMENTS).contains(&segments.len())
-        && segments.iter().all(|s| {
-            !s.is_empty()
-                && !s.starts_with('.')
-                && !s.ends_with(".git")
-                && s.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
-        });
-    ok.then(|| (project.to_owned(), rest))
 }
 
 /// The project pages, ready to serve (built once, when the application is).
@@ -161,25 +136,5 @@ pub(super) fn not_found(request: &Request) -> Response {
         not_found_page()
     } else {
         super::error::ApiError::NoRoute.into_response()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn project_pages_are_recognised_at_any_depth() {
-        assert_eq!(
-            project_target("/root/app"),
-            Some(("root/app".into(), "/".into()))
-        );
-        assert_eq!(
-            project_target("/org/team/app/-/settings/repository"),
-            Some(("org/team/app".into(), "/-/settings/repository".into()))
-        );
-        for bad in ["/root", "/", "/root/app.git", "/a//b", "/a/.b", "/a/b c"] {
-            assert_eq!(project_target(bad), None, "{bad}");
-        }
     }
 }

@@ -1,12 +1,12 @@
-//! The little of git's pkt-line wire format the smart-HTTP edge must understand itself: the
-//! command list at the start of a receive-pack request (`<old> <new> <ref>\0<caps>` lines up to a
+//! The little of git's pkt-line wire format a git endpoint (smart HTTP today, SSH next) must
+//! understand itself: the command list at the start of a receive-pack request (`<old> <new> <ref>\0<caps>` lines up to a
 //! flush, see gitprotocol-pack "Reference Update Request"), read so protected branches can be
 //! enforced before git sees a byte, and the report-status answer that refuses a push the way
 //! receive-pack itself would, so the client prints its usual `[remote rejected]` lines.
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 
-use crate::service::pushes::RefUpdate;
+use super::RefUpdate;
 
 /// Most bytes of command list read before deciding a push: about 80,000 ref updates, more than
 /// any real push of branches and tags, while bounding what one request can make us hold.
@@ -19,7 +19,7 @@ const SIDEBAND_DATA: usize = 995;
 
 /// Why a command list could not be read.
 #[derive(Debug, thiserror::Error)]
-pub(super) enum PktError {
+pub enum PktError {
     #[error("reading the request: {0}")]
     Io(#[from] std::io::Error),
     #[error("malformed pkt-line in the command list")]
@@ -32,7 +32,7 @@ pub(super) enum PktError {
 
 /// The command list of a receive-pack request, and the exact bytes it came in.
 #[derive(Debug, Default)]
-pub(super) struct CommandList {
+pub struct CommandList {
     /// The bytes read, flush included, to be handed to git unchanged before the rest.
     pub raw: Vec<u8>,
     /// The ref updates, in request order.
@@ -48,16 +48,14 @@ impl CommandList {
 
     /// Whether the client asked for a per-ref report (without one it cannot be told which refs
     /// were refused).
-    pub(super) fn wants_report(&self) -> bool {
+    pub fn wants_report(&self) -> bool {
         self.has("report-status") || self.has("report-status-v2")
     }
 }
 
 /// Reads the command list from the start of a receive-pack request body. An empty body is an
 /// empty list (git's authentication probe sends a bare flush, which is also an empty list).
-pub(super) async fn read_command_list(
-    r: &mut (impl AsyncRead + Unpin),
-) -> Result<CommandList, PktError> {
+pub async fn read_command_list(r: &mut (impl AsyncRead + Unpin)) -> Result<CommandList, PktError> {
     let mut list = CommandList::default();
     loop {
         let mut len = [0u8; 4];
@@ -118,7 +116,7 @@ fn pkt(out: &mut Vec<u8>, data: &[u8]) {
 /// (`reason_for` gives it), wrapped in side-band when the client asked, plus `message` on the
 /// progress band (even for a quiet client). The pack is never unpacked, and git reports
 /// "unpack ok" in the same situation when a pre-receive hook declines.
-pub(super) fn refusal_report(
+pub fn refusal_report(
     list: &CommandList,
     reason_for: impl Fn(&RefUpdate) -> String,
     message: &str,
