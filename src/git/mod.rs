@@ -27,6 +27,7 @@ pub mod service;
 pub mod ssh_agent;
 pub mod supervise;
 
+use crate::storage::LocalRepo;
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -270,18 +271,19 @@ impl GitRunner {
 
     /// A git command with the safe environment, running `sub` in `git_dir` (a bare repository), or
     /// nowhere in particular when `git_dir` is `None`.
-    pub fn command(&self, git_dir: Option<&Path>, sub: Subcommand) -> GitCommand {
-        self.command_with_hooks(git_dir, sub, Path::new("/dev/null"))
+    pub fn command(&self, git_dir: Option<&LocalRepo>, sub: Subcommand) -> GitCommand {
+        self.command_with_hooks(git_dir.map(LocalRepo::path), sub, Path::new("/dev/null"))
     }
 
     /// `git receive-pack` in `repo` that refuses non-fast-forward updates of the refs in
     /// `fast_forward_only` (full names) with the server's pre-receive hook. Without such refs it
     /// is [`GitRunner::command`]: no hook runs.
-    pub fn receive_pack(&self, repo: &Path, fast_forward_only: &[String]) -> GitCommand {
+    pub fn receive_pack(&self, repo: &LocalRepo, fast_forward_only: &[String]) -> GitCommand {
         if fast_forward_only.is_empty() {
             return self.command(Some(repo), Subcommand::ReceivePack);
         }
-        let mut cmd = self.command_with_hooks(Some(repo), Subcommand::ReceivePack, &self.hooks);
+        let mut cmd =
+            self.command_with_hooks(Some(repo.path()), Subcommand::ReceivePack, &self.hooks);
         cmd.cmd
             .env(hooks::FAST_FORWARD_ONLY_ENV, fast_forward_only.join("\n"));
         cmd
@@ -526,9 +528,10 @@ pub fn kill_group(pid: Option<u32>) {
 /// Creates a bare repository at `path` whose HEAD points at `initial_branch`.
 pub async fn init_bare(
     runner: &GitRunner,
-    path: &Path,
+    repo: &LocalRepo,
     initial_branch: &str,
 ) -> Result<(), GitError> {
+    let path = repo.path();
     runner
         .command(None, Subcommand::Init)
         .args(["--bare", "--quiet"])
@@ -547,7 +550,7 @@ mod tests {
     async fn init_bare_creates_a_repository_with_the_given_head() {
         let dir = tempfile::tempdir().unwrap();
         let runner = GitRunner::new(&dir.path().join("home"), Duration::from_secs(30)).unwrap();
-        let repo = dir.path().join("r.git");
+        let repo = LocalRepo::for_tests(&dir.path().join("r.git"));
         init_bare(&runner, &repo, "trunk").await.unwrap();
         let head = std::fs::read_to_string(repo.join("HEAD")).unwrap();
         assert_eq!(head.trim(), "ref: refs/heads/trunk");
@@ -557,7 +560,7 @@ mod tests {
     async fn refuses_local_transports_and_reports_stderr() {
         let dir = tempfile::tempdir().unwrap();
         let runner = GitRunner::new(&dir.path().join("home"), Duration::from_secs(30)).unwrap();
-        let repo = dir.path().join("r.git");
+        let repo = LocalRepo::for_tests(&dir.path().join("r.git"));
         init_bare(&runner, &repo, "main").await.unwrap();
         for url in [
             format!("file://{}", repo.display()),

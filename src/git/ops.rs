@@ -2,7 +2,7 @@
 //! `push` and `fetch` against a [`Remote`]. Each builds its command through [`GitRunner::command`], so all of
 //! them get the safe environment and the deadline.
 
-use std::path::Path;
+use crate::storage::LocalRepo;
 
 use secrecy::SecretString;
 
@@ -38,7 +38,7 @@ fn parse_ref_lines(out: &[u8]) -> Vec<(String, String)> {
 /// the ref files when [`refs::read_branches_and_tags`] can, from `git for-each-ref` otherwise.
 pub async fn local_refs(
     runner: &GitRunner,
-    repo: &Path,
+    repo: &LocalRepo,
 ) -> Result<Vec<(String, String)>, GitError> {
     let dir = repo.to_owned();
     if let Ok(Some(found)) =
@@ -52,7 +52,7 @@ pub async fn local_refs(
 /// [`local_refs`] as git lists them.
 async fn local_refs_from_git(
     runner: &GitRunner,
-    repo: &Path,
+    repo: &LocalRepo,
 ) -> Result<Vec<(String, String)>, GitError> {
     let out = runner
         .command(Some(repo), Subcommand::ForEachRef)
@@ -71,8 +71,8 @@ async fn local_refs_from_git(
 /// Read from the `HEAD` file when it holds a plain symbolic ref (the files backend, which our
 /// repositories use): every mirror update asks, and a process per update was a measurable part
 /// of an update's cost. Anything else (a detached HEAD, reftable's placeholder) asks git.
-pub async fn head_branch(runner: &GitRunner, repo: &Path) -> Result<Option<String>, GitError> {
-    if let Ok(text) = tokio::fs::read_to_string(repo.join("HEAD")).await {
+pub async fn head_branch(runner: &GitRunner, repo: &LocalRepo) -> Result<Option<String>, GitError> {
+    if let Ok(text) = tokio::fs::read_to_string(repo.path().join("HEAD")).await {
         if let Some(branch) = text
             .strip_suffix('\n')
             .and_then(|t| t.strip_prefix("ref: refs/heads/"))
@@ -97,7 +97,7 @@ pub async fn head_branch(runner: &GitRunner, repo: &Path) -> Result<Option<Strin
 }
 
 /// Points `HEAD` at `branch`.
-pub async fn set_head(runner: &GitRunner, repo: &Path, branch: &str) -> Result<(), GitError> {
+pub async fn set_head(runner: &GitRunner, repo: &LocalRepo, branch: &str) -> Result<(), GitError> {
     runner
         .command(Some(repo), Subcommand::SymbolicRef)
         .args(["HEAD".to_owned(), format!("refs/heads/{branch}")])
@@ -110,7 +110,7 @@ pub async fn set_head(runner: &GitRunner, repo: &Path, branch: &str) -> Result<(
 /// (an object unknown locally).
 pub async fn is_ancestor(
     runner: &GitRunner,
-    repo: &Path,
+    repo: &LocalRepo,
     ancestor: &str,
     descendant: &str,
 ) -> Result<Option<bool>, GitError> {
@@ -130,7 +130,7 @@ pub async fn is_ancestor(
 /// The remote's branches and tags (peeled entries and symbolic refs left out).
 pub async fn ls_remote(
     runner: &GitRunner,
-    repo: &Path,
+    repo: &LocalRepo,
     remote: &Remote,
 ) -> Result<Vec<(String, String)>, GitError> {
     let mut cmd = runner
@@ -154,7 +154,7 @@ pub async fn ls_remote(
 /// exist") turn each into a `--force-with-lease` push; otherwise `force` decides `--force`.
 pub async fn push(
     runner: &GitRunner,
-    repo: &Path,
+    repo: &LocalRepo,
     remote: &Remote,
     refspecs: &[String],
     force: bool,
@@ -190,7 +190,7 @@ pub async fn push(
 /// a local path, and never a prompt.
 pub async fn fetch(
     runner: &GitRunner,
-    repo: &Path,
+    repo: &LocalRepo,
     remote: &Remote,
     refspecs: &[String],
     prune: bool,
@@ -229,7 +229,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let runner =
             GitRunner::new(&dir.path().join("home"), std::time::Duration::from_secs(30)).unwrap();
-        let repo = dir.path().join("r.git");
+        let repo = LocalRepo::for_tests(&dir.path().join("r.git"));
         super::super::init_bare(&runner, &repo, "trunk")
             .await
             .unwrap();
@@ -248,7 +248,7 @@ mod tests {
     }
 
     /// Runs the real git CLI for a test fixture; its stdout.
-    fn git(dir: &Path, args: &[&str]) -> String {
+    fn git(dir: &std::path::Path, args: &[&str]) -> String {
         let out = std::process::Command::new("git")
             .current_dir(dir)
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
@@ -286,7 +286,7 @@ mod tests {
         git(&work, &["branch", "-D", "packed-then-deleted"]);
         git(&work, &["branch", "loose-only"]);
         git(&work, &["update-ref", "refs/notes/other", "HEAD"]);
-        let repo = work.join(".git");
+        let repo = LocalRepo::for_tests(&work.join(".git"));
         // An update in progress leaves a lock file, which is not a ref.
         std::fs::write(repo.join("refs/heads/a.lock"), "junk").unwrap();
 
@@ -340,11 +340,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let runner =
             GitRunner::new(&dir.path().join("home"), std::time::Duration::from_secs(30)).unwrap();
-        let source = dir.path().join("source.git");
+        let source = LocalRepo::for_tests(&dir.path().join("source.git"));
         super::super::init_bare(&runner, &source, "main")
             .await
             .unwrap();
-        let repo = dir.path().join("r.git");
+        let repo = LocalRepo::for_tests(&dir.path().join("r.git"));
         super::super::init_bare(&runner, &repo, "main")
             .await
             .unwrap();

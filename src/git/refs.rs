@@ -13,6 +13,7 @@
 //! is seen either loose or packed, never missed. A ref that moves while we read is seen at its old
 //! or new value; the push that moved it queues another update, which reads again.
 
+use crate::storage::LocalRepo;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
@@ -21,7 +22,8 @@ const PREFIXES: [&str; 2] = ["refs/heads/", "refs/tags/"];
 
 /// Every branch and tag of the bare repository at `repo`, as `(full name, oid)` sorted by name,
 /// or `None` when only git can tell.
-pub fn read_branches_and_tags(repo: &Path) -> Option<Vec<(String, String)>> {
+pub fn read_branches_and_tags(repo: &LocalRepo) -> Option<Vec<(String, String)>> {
+    let repo = repo.path();
     if repo.join("reftable").exists() {
         return None;
     }
@@ -38,7 +40,8 @@ pub fn read_branches_and_tags(repo: &Path) -> Option<Vec<(String, String)>> {
 /// The refs among `names` (full names under `refs/`) that exist, and the oid each points at, or
 /// `None` when only git can tell. Reads one loose file per name and, for the names without one,
 /// `packed-refs`.
-pub fn read_named(repo: &Path, names: &[&str]) -> Option<HashMap<String, String>> {
+pub fn read_named(repo: &LocalRepo, names: &[&str]) -> Option<HashMap<String, String>> {
+    let repo = repo.path();
     if repo.join("reftable").exists() {
         return None;
     }

@@ -3,8 +3,8 @@
 //! `update-ref` / `tag` change refs atomically (a ref that moved meanwhile is not overwritten).
 //! Names and revisions chosen by users always follow `--end-of-options`.
 
+use crate::storage::LocalRepo;
 use std::collections::HashSet;
-use std::path::Path;
 
 use super::{GitError, GitRunner, Subcommand};
 
@@ -104,7 +104,7 @@ fn commit_from(fields: &[&str]) -> CommitInfo {
 /// Every branch or every tag of `repo`, sorted by name.
 pub async fn list_refs(
     runner: &GitRunner,
-    repo: &Path,
+    repo: &LocalRepo,
     kind: RefKind,
 ) -> Result<Vec<RefInfo>, GitError> {
     let format = format!(
@@ -148,7 +148,7 @@ pub async fn list_refs(
 /// The branches whose tip is reachable from `into` (a full ref name).
 pub async fn merged_branches(
     runner: &GitRunner,
-    repo: &Path,
+    repo: &LocalRepo,
     into: &str,
 ) -> Result<HashSet<String>, GitError> {
     let out = runner
@@ -170,7 +170,7 @@ pub async fn merged_branches(
 /// The commit `rev` names (an id, a branch or a tag), if it names one.
 pub async fn commit(
     runner: &GitRunner,
-    repo: &Path,
+    repo: &LocalRepo,
     rev: &str,
 ) -> Result<Option<CommitInfo>, GitError> {
     let Some(id) = resolve_commit(runner, repo, rev).await? else {
@@ -192,7 +192,7 @@ pub async fn commit(
 /// The commit id `rev` resolves to, or `None` when it names no commit.
 pub async fn resolve_commit(
     runner: &GitRunner,
-    repo: &Path,
+    repo: &LocalRepo,
     rev: &str,
 ) -> Result<Option<String>, GitError> {
     if rev.is_empty() || rev.starts_with('-') || rev.contains(['\0', '\n']) {
@@ -216,7 +216,7 @@ pub async fn resolve_commit(
 /// webhook payload. `tip` and `exclude` are ids and ref names the server chose, never user text.
 pub async fn commits_since(
     runner: &GitRunner,
-    repo: &Path,
+    repo: &LocalRepo,
     tip: &str,
     exclude: Option<&str>,
     limit: usize,
@@ -257,7 +257,7 @@ pub async fn commits_since(
 /// The message of the annotated tag `full_name` (`None` for a lightweight tag or none).
 pub async fn tag_message(
     runner: &GitRunner,
-    repo: &Path,
+    repo: &LocalRepo,
     full_name: &str,
 ) -> Result<Option<String>, GitError> {
     let out = runner
@@ -279,7 +279,7 @@ pub async fn tag_message(
 /// The newest `limit` commits of `rev` (a full ref name), newest first.
 pub async fn recent_commits(
     runner: &GitRunner,
-    repo: &Path,
+    repo: &LocalRepo,
     rev: &str,
     limit: usize,
 ) -> Result<Vec<CommitInfo>, GitError> {
@@ -290,7 +290,7 @@ pub async fn recent_commits(
 /// `new` `None` deletes it. False when the ref was not in the expected state.
 pub async fn update_ref(
     runner: &GitRunner,
-    repo: &Path,
+    repo: &LocalRepo,
     full_name: &str,
     new: Option<&str>,
     old: Option<&str>,
@@ -312,7 +312,7 @@ pub async fn update_ref(
 /// returns the tag object's id. False-y (`None`) when the tag exists.
 pub async fn create_annotated_tag(
     runner: &GitRunner,
-    repo: &Path,
+    repo: &LocalRepo,
     name: &str,
     target: &str,
     message: &str,
@@ -336,7 +336,7 @@ pub async fn create_annotated_tag(
 /// The object id `full_name` points at.
 async fn resolve_object(
     runner: &GitRunner,
-    repo: &Path,
+    repo: &LocalRepo,
     full_name: &str,
 ) -> Result<Option<String>, GitError> {
     match runner

@@ -8,6 +8,7 @@
 //! Invariant: a [`GitRemote`] lives for one piece of work (one update), and with it the
 //! decrypted credentials, the agent and its private directory.
 
+use crate::storage::LocalRepo;
 use std::net::IpAddr;
 use std::path::Path;
 
@@ -151,7 +152,7 @@ impl GitRemote {
     pub async fn ls_remote(
         &self,
         git: &GitRunner,
-        repo: &Path,
+        repo: &LocalRepo,
     ) -> Result<Vec<(String, String)>, RemoteFailure> {
         match ops::ls_remote(git, repo, &self.remote).await {
             Ok(refs) => Ok(refs),
@@ -164,7 +165,7 @@ impl GitRemote {
     pub async fn fetch(
         &self,
         git: &GitRunner,
-        repo: &Path,
+        repo: &LocalRepo,
         refspecs: &[String],
         prune: bool,
     ) -> Result<(), RemoteFailure> {

@@ -186,7 +186,7 @@ pub async fn create_project(
         }
     };
     let branch = req.default_branch.as_deref().unwrap_or("main");
-    if let Err(e) = crate::git::init_bare(&app.git, repo.path(), branch).await {
+    if let Err(e) = crate::git::init_bare(&app.git, &repo, branch).await {
         // Leave nothing half-made: no row without its repository.
         let _ = app.store.delete_project(project.id).await;
         let _ = tokio::fs::remove_dir_all(repo.path()).await;
@@ -268,7 +268,7 @@ pub async fn update_project(
         } else if !project.empty_repo {
             new_head = crate::git::repository::resolve_commit(
                 &app.git,
-                repo.path(),
+                &repo,
                 &format!("refs/heads/{branch}"),
             )
             .await
@@ -299,7 +299,7 @@ pub async fn update_project(
     }
     if next.default_branch != project.default_branch {
         if let Some(branch) = &next.default_branch {
-            crate::git::ops::set_head(&app.git, repo.path(), branch)
+            crate::git::ops::set_head(&app.git, &repo, branch)
                 .await
                 .map_err(|e| ServiceError::Internal(e.to_string()))?;
         }
@@ -358,7 +358,7 @@ pub async fn record_missing_heads(app: &App) {
         };
         let head = crate::git::repository::resolve_commit(
             &app.git,
-            repo.path(),
+            &repo,
             &format!("refs/heads/{branch}"),
         )
         .await;

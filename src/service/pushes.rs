@@ -14,8 +14,8 @@
 //! Who may push what is decided before git runs, by [`judge_push`] (and, for fast-forward-only
 //! refs, by git's pre-receive hook); recording never judges, it only records what happened.
 
+use crate::storage::LocalRepo;
 use std::collections::HashMap;
-use std::path::Path;
 
 use crate::app::App;
 pub use crate::git::protocol::RefUpdate;
@@ -337,7 +337,7 @@ async fn examine(
         return Ok(Examined::NoProject);
     };
     let repo = app.storages.open(&project.repo())?;
-    let repo = repo.path();
+    let repo = &repo;
     let Some(updates) = updates else {
         // What changed is unknown (a lost recording): record the repository as it is.
         let all = current_refs(git, repo).await?;
@@ -409,7 +409,7 @@ async fn examine(
 /// that show how far a mirror is behind read the database instead of this node's disk.
 async fn branch_head(
     git: &GitRunner,
-    repo: &Path,
+    repo: &LocalRepo,
     branch: &str,
 ) -> Result<Option<String>, GitError> {
     let name = format!("refs/heads/{branch}");
@@ -424,7 +424,10 @@ async fn branch_head(
 }
 
 /// Every ref of the repository and the id it points at.
-async fn current_refs(git: &GitRunner, repo: &Path) -> Result<HashMap<String, String>, GitError> {
+async fn current_refs(
+    git: &GitRunner,
+    repo: &LocalRepo,
+) -> Result<HashMap<String, String>, GitError> {
     let out = git
         .command(Some(repo), Subcommand::ForEachRef)
         .args(["--format=%(objectname) %(refname)"])
@@ -442,7 +445,7 @@ async fn current_refs(git: &GitRunner, repo: &Path) -> Result<HashMap<String, St
 /// Read from the ref files when [`refs::read_named`] can, from `git for-each-ref` otherwise.
 async fn named_refs(
     git: &GitRunner,
-    repo: &Path,
+    repo: &LocalRepo,
     updates: &[RefUpdate],
 ) -> Result<HashMap<String, String>, GitError> {
     let dir = repo.to_owned();
@@ -469,7 +472,7 @@ async fn named_refs(
 }
 
 /// Whether the repository has any ref at all.
-async fn any_ref(git: &GitRunner, repo: &Path) -> Result<bool, GitError> {
+async fn any_ref(git: &GitRunner, repo: &LocalRepo) -> Result<bool, GitError> {
     let out = git
         .command(Some(repo), Subcommand::ForEachRef)
         .args(["--count=1", "--format=%(refname)"])
@@ -482,7 +485,7 @@ async fn any_ref(git: &GitRunner, repo: &Path) -> Result<bool, GitError> {
 /// branch this push created; HEAD is pointed at the choice so clones check it out.
 async fn choose_default_branch(
     git: &GitRunner,
-    repo: &Path,
+    repo: &LocalRepo,
     refs: &HashMap<String, String>,
     changed: &[&RefUpdate],
 ) -> Result<Option<String>, GitError> {

@@ -52,7 +52,7 @@ pub async fn branch(
 ) -> Result<Branch, ServiceError> {
     readable(project, caller)?;
     let repo = super::projects::repository(app, project)?;
-    let path = repo.path();
+    let path = &repo;
     let refs = repo::list_refs(&app.git, path, RefKind::Branches)
         .await
         .map_err(internal)?;
@@ -83,7 +83,7 @@ pub async fn create_branch(
         return Err(ServiceError::Refused(why.into()));
     }
     let repo = super::projects::repository(app, project)?;
-    let path = repo.path();
+    let path = &repo;
     let target = repo::resolve_commit(&app.git, path, rev)
         .await
         .map_err(internal)?
@@ -178,7 +178,7 @@ pub async fn create_tag(
         return Err(ServiceError::Refused("Tag name invalid".into()));
     }
     let repo = super::projects::repository(app, project)?;
-    let path = repo.path();
+    let path = &repo;
     let target = repo::resolve_commit(&app.git, path, rev)
         .await
         .map_err(internal)?
@@ -254,7 +254,7 @@ pub async fn commit(
 ) -> Result<CommitInfo, ServiceError> {
     readable(project, caller)?;
     let repo = super::projects::repository(app, project)?;
-    let path = repo.path();
+    let path = &repo;
     repo::commit(&app.git, path, rev)
         .await
         .map_err(internal)?
@@ -271,7 +271,7 @@ async fn list(
 ) -> Result<Vec<RefInfo>, ServiceError> {
     readable(project, caller)?;
     let repo = super::projects::repository(app, project)?;
-    let path = repo.path();
+    let path = &repo;
     let mut refs = repo::list_refs(&app.git, path, kind)
         .await
         .map_err(internal)?;
@@ -327,7 +327,7 @@ async fn change_ref(
     };
     let session = PushSession::begin_judged(app, project.id, change).await?;
     let repo = super::projects::repository(app, project)?;
-    let path = repo.path();
+    let path = &repo;
     let moved = repo::update_ref(&app.git, path, full, new, old)
         .await
         .map_err(internal)?;
@@ -368,7 +368,7 @@ async fn describe(
         return Ok(Vec::new());
     }
     let repo = super::projects::repository(app, project)?;
-    let path = repo.path();
+    let path = &repo;
     let default = crate::git::ops::head_branch(&app.git, path)
         .await
         .map_err(internal)?

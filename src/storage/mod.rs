@@ -52,8 +52,24 @@ pub struct LocalRepo {
 }
 
 impl LocalRepo {
+    /// A repository at `path` outside any storage, for the crate's own unit tests of git.
+    #[cfg(test)]
+    pub(crate) fn for_tests(path: &Path) -> LocalRepo {
+        LocalRepo {
+            path: path.to_owned(),
+        }
+    }
+
     /// The bare repository's directory.
     pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Reading a local repository's path is fine everywhere; only this module makes one.
+impl std::ops::Deref for LocalRepo {
+    type Target = Path;
+    fn deref(&self) -> &Path {
         &self.path
     }
 }

@@ -123,7 +123,7 @@ async fn a_supervised_git_reports_like_a_plain_one() {
         .unwrap()
         .with_supervisor(None);
     let sup = supervised(&dir.path().join("sup"), Duration::from_secs(30));
-    let repo = dir.path().join("r.git");
+    let repo = crate::common::local_repo(&dir.path().join("storage"), 1);
     pushmirror::git::init_bare(&plain, &repo, "main")
         .await
         .unwrap();

@@ -37,9 +37,9 @@ fn mirror_refspecs() -> Vec<String> {
 }
 
 /// A git runner and an empty bare repository to fetch into, in `dir`.
-async fn local_repository(dir: &Path) -> (GitRunner, std::path::PathBuf) {
+async fn local_repository(dir: &Path) -> (GitRunner, pushmirror::storage::LocalRepo) {
     let git = GitRunner::new(&dir.join("git-home"), GIT_TIMEOUT).unwrap();
-    let repo = dir.join("local.git");
+    let repo = crate::common::local_repo(&dir.join("storage"), 1);
     pushmirror::git::init_bare(&git, &repo, "main")
         .await
         .unwrap();

@@ -14,6 +14,7 @@
 //! Invariant: git runs only through [`crate::git::service`], and request and response bodies are
 //! streamed; no pack is held in memory.
 
+use crate::storage::LocalRepo;
 use std::io::Cursor;
 use std::pin::Pin;
 
@@ -167,8 +168,7 @@ async fn handle(
     let Ok(repo) = state.storages.open(&project.repo()) else {
         return Err(GitHttpError::NotFound);
     };
-    let repo = repo.path().to_owned();
-    if !repo.is_dir() {
+    if !repo.path().is_dir() {
         return Err(GitHttpError::NotFound);
     }
     let protocol = git_protocol(&parts.headers, service);
@@ -280,7 +280,7 @@ fn no_cache(mut response: Response, content_type: String) -> Response {
 // GET /:namespace/:project.git/info/refs?service=git-upload-pack|git-receive-pack
 fn advertise_refs(
     state: &AppState,
-    repo: &std::path::Path,
+    repo: &LocalRepo,
     service: Service,
     protocol: Option<&str>,
 ) -> Result<Response, GitHttpError> {
@@ -294,7 +294,7 @@ fn advertise_refs(
         .git
         .command(Some(repo), service.subcommand())
         .args(["--stateless-rpc", "--advertise-refs"])
-        .args([repo.as_os_str()]);
+        .args([repo.path().as_os_str()]);
     if let Some(p) = protocol {
         cmd = cmd.env("GIT_PROTOCOL", p);
     }
@@ -324,7 +324,7 @@ fn streamed(stream: GitStream, content_type: String) -> Response {
 // POST /:namespace/:project.git/git-upload-pack
 fn upload_pack(
     state: &AppState,
-    repo: &std::path::Path,
+    repo: &LocalRepo,
     protocol: Option<&str>,
     input: impl AsyncRead + Send + Unpin + 'static,
 ) -> Result<Response, GitHttpError> {
@@ -333,7 +333,7 @@ fn upload_pack(
         .git
         .command(Some(repo), service.subcommand())
         .args(["--stateless-rpc"])
-        .args([repo.as_os_str()]);
+        .args([repo.path().as_os_str()]);
     if let Some(p) = protocol {
         cmd = cmd.env("GIT_PROTOCOL", p);
     }
@@ -350,7 +350,7 @@ async fn receive_pack(
     state: &AppState,
     project: &Project,
     caller: Caller,
-    repo: &std::path::Path,
+    repo: &LocalRepo,
     mut input: Pin<Box<dyn AsyncRead + Send>>,
 ) -> Result<Response, GitHttpError> {
     let list = read_command_list(&mut input)
@@ -370,7 +370,7 @@ async fn receive_pack(
         .git
         .receive_pack(repo, session.fast_forward_only())
         .args(["--stateless-rpc"])
-        .args([repo.as_os_str()]);
+        .args([repo.path().as_os_str()]);
     let stream =
         match crate::git::service::serve(&state.shutdown, cmd, input, None, state.git.timeout()) {
             Ok(stream) => stream,

@@ -92,7 +92,7 @@ pub async fn push_deliveries(
             return Ok(Vec::new());
         }
     };
-    let repo = repo.path();
+    let repo = &repo;
     let mut jobs = Vec::new();
     for r in changed {
         let (trigger, count) = if r.name.starts_with("refs/heads/") {
@@ -129,7 +129,7 @@ pub async fn push_deliveries(
 async fn describe(
     app: &App,
     project: &Project,
-    repo: &std::path::Path,
+    repo: &crate::storage::LocalRepo,
     trigger: Trigger,
     r: &PushedRef,
     user: Option<&User>,
@@ -246,8 +246,7 @@ pub(super) async fn sample(
     trigger: Trigger,
     user: &User,
 ) -> Result<Value, ServiceError> {
-    let repo = crate::service::projects::repository(app, project)?;
-    let repo = repo.path();
+    let repo = &crate::service::projects::repository(app, project)?;
     let internal = |e: crate::git::GitError| ServiceError::Internal(e.to_string());
     match trigger {
         Trigger::Push => {

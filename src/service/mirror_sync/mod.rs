@@ -102,7 +102,7 @@ pub async fn update_push_mirror(
         cipher: &app.cipher,
         git: &app.git,
         clock: app.clock.as_ref(),
-        repo: repo.path().to_owned(),
+        repo,
         policy: app.network_policy,
         remote_states: &ctx.remote_states,
     };
@@ -323,7 +323,7 @@ async fn requeue_stale_on(app: &App, storage: &str) -> Result<u64, StoreError> {
         let Ok(repo) = app.storages.open(&RepoRef::new(name.clone(), project_id)) else {
             continue;
         };
-        let local = match crate::git::ops::local_refs(&app.git, repo.path()).await {
+        let local = match crate::git::ops::local_refs(&app.git, &repo).await {
             Ok(l) => l,
             Err(e) => {
                 tracing::warn!(project = project_id, error = %e, "cannot read a repository's refs");

@@ -5,8 +5,8 @@
 //! writing only what changed; classify the outcome. Its result is data for
 //! [`update_push_mirror`](super::update_push_mirror), which records it.
 
+use crate::storage::LocalRepo;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use super::remote_state::{self, changes_between, NewState, RemoteStateCache};
 use super::source_digest;
@@ -39,7 +39,7 @@ pub(super) struct UpdateContext<'a> {
     pub cipher: &'a Cipher,
     pub git: &'a GitRunner,
     pub clock: &'a dyn Clock,
-    pub repo: PathBuf,
+    pub repo: LocalRepo,
     pub policy: NetworkPolicy,
     /// This node's copies of recorded remote states.
     pub remote_states: &'a RemoteStateCache,

@@ -62,6 +62,17 @@ pub struct TestServer {
 /// The default backend of a [`Builder`]: SQLite in the data directory.
 pub struct Sqlite;
 
+/// A bare repository's place outside any server, for tests that drive `git::` and `remote::`
+/// directly: repository `id` of a storage rooted at `dir` (so `<dir>/<id>.git`, not created).
+pub fn local_repo(dir: &std::path::Path, id: i64) -> pushmirror::storage::LocalRepo {
+    use pushmirror::model::storage::{RepoRef, StorageName};
+    let storage = StorageName::default_storage();
+    pushmirror::storage::Storages::open_all(&[(storage.clone(), dir.to_owned())], dir)
+        .expect("a storage in a temporary directory")
+        .open(&RepoRef::new(storage, id))
+        .expect("served")
+}
+
 /// A [`Builder`] for a fresh PostgreSQL database: its `start` may skip.
 pub struct Postgres;
 
