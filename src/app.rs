@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use crate::clock::{Clock, SystemClock};
-use crate::config::{EngineConfig, ServeConfig};
+use crate::config::{ServeConfig, Tuning};
 use crate::git::GitRunner;
 use crate::model::url::NetworkPolicy;
 use crate::secret::{Cipher, SecretError};
@@ -58,8 +58,8 @@ pub struct App {
     pub external_url: String,
     /// Which mirror destinations the operator allows.
     pub network_policy: NetworkPolicy,
-    /// Engine tuning (retries, concurrency, deadlines, leases).
-    pub engine: EngineConfig,
+    /// Tuning of the runner, git and deliveries (retries, queue concurrency, deadlines, leases).
+    pub tuning: Tuning,
     /// How long in-flight requests may finish after shutdown was asked for.
     pub shutdown_grace: Duration,
     /// Recently authenticated tokens.
@@ -107,7 +107,7 @@ impl App {
         let cipher = Cipher::load_or_create(&store_cfg.secret_key_file, true)?;
         let git = GitRunner::new(
             &store_cfg.data_dir.join("git-home"),
-            Duration::from_secs(config.engine.git_timeout_secs),
+            Duration::from_secs(config.tuning.git_timeout_secs),
         )
         .map_err(StartError::Git)?;
         Ok(Arc::new(App {
@@ -123,14 +123,14 @@ impl App {
             network_policy: NetworkPolicy {
                 allow_local_network: config.allow_local_network,
             },
-            engine: config.engine.clone(),
+            tuning: config.tuning.clone(),
             shutdown_grace: config.shutdown_grace,
             token_cache: TokenCache::default(),
             sign_in_throttle: Default::default(),
             metrics: crate::metrics::Metrics::default(),
             monitoring_allowlist: config.monitoring_allowlist.clone(),
             mailer: config.smtp.clone().map(crate::mail::Mailer::new),
-            host_limits: crate::remote::HostLimits::new(config.engine.max_updates_per_host.max(1)),
+            host_limits: crate::remote::HostLimits::new(config.tuning.max_updates_per_host.max(1)),
         }))
     }
 }

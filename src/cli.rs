@@ -12,7 +12,7 @@ use secrecy::ExposeSecret;
 use crate::app::{App, StartError};
 use crate::config::{
     parse_allowlist, parse_external_url, parse_listen, parse_smtp, parse_storage, ConfigError,
-    EngineConfig, FileConfig, ServeConfig, StoreConfig, DEFAULT_SHUTDOWN_GRACE_SECS,
+    FileConfig, ServeConfig, StoreConfig, Tuning, DEFAULT_SHUTDOWN_GRACE_SECS,
 };
 use crate::server;
 
@@ -256,8 +256,8 @@ fn serve_config(args: &ServeArgs) -> Result<ServeConfig, ConfigError> {
         Some(u) => parse_external_url(&u)?,
         None => format!("http://{listen}"),
     };
-    let d = EngineConfig::default();
-    let engine = EngineConfig {
+    let d = Tuning::default();
+    let engine = Tuning {
         api_only: args.api_only.or(file.api_only).unwrap_or(false),
         retry_delay_protected_secs: args
             .retry_delay_protected_secs
@@ -331,7 +331,7 @@ fn serve_config(args: &ServeArgs) -> Result<ServeConfig, ConfigError> {
             .allow_local_network
             .or(file.allow_local_network)
             .unwrap_or(false),
-        engine,
+        tuning: engine,
     })
 }
 

@@ -32,8 +32,8 @@ pub struct ServeConfig {
     pub external_url: String,
     /// Accept mirror URLs pointing at loopback, private and link-local addresses.
     pub allow_local_network: bool,
-    /// Engine tuning (retries, concurrency, deadlines).
-    pub engine: EngineConfig,
+    /// Tuning of the runner, git and deliveries (retries, queue concurrency, deadlines).
+    pub tuning: Tuning,
     /// How long in-flight requests may finish after SIGTERM before they are cancelled.
     pub shutdown_grace: std::time::Duration,
     /// Clients that may read `/-/health`, `/-/liveness`, `/-/readiness` and `/-/metrics`
@@ -84,9 +84,9 @@ pub fn parse_allowlist(s: &str) -> Result<Vec<crate::model::cidr::Cidr>, ConfigE
 /// finish, short enough for a service manager's stop timeout (systemd's is 90 s).
 pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 30;
 
-/// Engine tuning. Defaults follow GitLab where GitLab has a number, and say why where it has not.
+/// Tuning of the job runner, git and webhook deliveries. Defaults follow GitLab where GitLab has a number, and say why where it has not.
 #[derive(Debug, Clone)]
-pub struct EngineConfig {
+pub struct Tuning {
     /// Serve the API and hosting only and run no jobs (mirror updates, webhook deliveries): on a
     /// multi-node PostgreSQL installation, other nodes run them. Pushes, syncs and webhook
     /// events are still queued.
@@ -113,9 +113,9 @@ pub struct EngineConfig {
     pub webhook_timeout_secs: u64,
 }
 
-impl Default for EngineConfig {
+impl Default for Tuning {
     fn default() -> Self {
-        EngineConfig {
+        Tuning {
             api_only: false,
             retry_delay_protected_secs: 60,
             retry_delay_secs: 300,

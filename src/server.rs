@@ -35,7 +35,7 @@ pub async fn run(
         Err(e) => tracing::warn!(error = %e, "cannot look for stale lock files"),
     }
     crate::service::projects::record_missing_heads(&app).await;
-    if !app.engine.api_only {
+    if !app.tuning.api_only {
         Runner::new(app.clone()).start();
     }
     // Without TCP_NODELAY, a small write that follows another (a streamed git response, the

@@ -23,7 +23,7 @@ const SWEEP_JITTER: Duration = Duration::from_secs(5);
 /// The registry of every kind, with `app`'s configuration for the kinds' shared state.
 pub(super) fn registry(app: &App) -> Registry {
     let mut r = Registry::default();
-    let mirrors = Arc::new(mirror_update::MirrorUpdates::new(&app.engine));
+    let mirrors = Arc::new(mirror_update::MirrorUpdates::new(&app.tuning));
     r.register::<MirrorUpdate, _, _>(move |app, job| {
         let mirrors = mirrors.clone();
         async move { mirror_update::run(&app, &mirrors, job).await }

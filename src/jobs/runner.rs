@@ -81,7 +81,7 @@ impl Runner {
             .into_iter()
             .map(|(queue, kinds)| Pool {
                 kinds,
-                slots: Arc::new(Semaphore::new(queue.limit(&app.engine))),
+                slots: Arc::new(Semaphore::new(queue.limit(&app.tuning))),
             })
             .collect();
         Arc::new(Runner {
@@ -96,7 +96,7 @@ impl Runner {
     }
 
     pub(super) fn lease(&self) -> Duration {
-        Duration::from_secs(self.app.engine.lease_secs.max(1))
+        Duration::from_secs(self.app.tuning.lease_secs.max(1))
     }
 
     pub(super) fn lease_ms(&self) -> i64 {

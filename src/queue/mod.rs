@@ -11,7 +11,7 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::config::EngineConfig;
+use crate::config::Tuning;
 use crate::model::entities::Millis;
 use crate::store::{NewJob, Store, StoreError, Tx};
 
@@ -63,7 +63,7 @@ impl Queue {
     }
 
     /// How many of this queue's jobs one node runs at once.
-    pub fn limit(self, engine: &EngineConfig) -> usize {
+    pub fn limit(self, engine: &Tuning) -> usize {
         match self {
             Queue::MirrorUpdates => engine.max_concurrent_updates,
             Queue::HookDeliveries => engine.max_concurrent_hook_deliveries,
@@ -165,9 +165,9 @@ mod tests {
 
     #[test]
     fn every_queue_has_its_own_name_and_a_limit_of_at_least_one() {
-        let engine = EngineConfig {
+        let engine = Tuning {
             max_concurrent_hook_deliveries: 0,
-            ..EngineConfig::default()
+            ..Tuning::default()
         };
         let mut names: Vec<_> = Queue::ALL.iter().map(|q| q.as_str()).collect();
         names.sort();

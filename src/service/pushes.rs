@@ -191,7 +191,7 @@ pub async fn write_intent_with(
     let now = app.clock.now_ms();
     // Due only after the longest a push may take, so a slow push is recorded by its own
     // request; a restart makes every intent left behind due at once.
-    let due = now + app.git.timeout().as_millis() as i64 + app.engine.lease_secs as i64 * 1000;
+    let due = now + app.git.timeout().as_millis() as i64 + app.tuning.lease_secs as i64 * 1000;
     let mut details = details.clone();
     if details
         .updates

@@ -74,8 +74,8 @@ impl Fixture {
             .engine(true)
             .local_network(true)
             .tweak(|c| {
-                c.engine.retry_delay_secs = (RETRY_DELAY_MS / 1000) as u64;
-                c.engine.retry_delay_protected_secs = (RETRY_DELAY_MS / 1000) as u64;
+                c.tuning.retry_delay_secs = (RETRY_DELAY_MS / 1000) as u64;
+                c.tuning.retry_delay_protected_secs = (RETRY_DELAY_MS / 1000) as u64;
             })
     }
 
@@ -412,7 +412,7 @@ async fn remote_down_then_up_is_retried_until_it_converges() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hanging_remote_hits_the_deadline_and_the_mirror_recovers() {
-    let fx = Fixture::with(|c| c.engine.git_timeout_secs = 2).await;
+    let fx = Fixture::with(|c| c.tuning.git_timeout_secs = 2).await;
     let remote = GitHttpRemote::start(None).await;
     remote.create_repo("hang");
     remote.set_hang(true);
@@ -509,7 +509,7 @@ fn argv_contains(needle: &str) -> Option<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn credentials_never_leak_into_argv_files_or_api_during_and_after_a_sync() {
     // The hung attempt ends at the deadline; the retry then meets a remote that answers.
-    let fx = Fixture::with(|c| c.engine.git_timeout_secs = 3).await;
+    let fx = Fixture::with(|c| c.tuning.git_timeout_secs = 3).await;
     let secret = format!("Leak-Test-{}", std::process::id());
     let remote = GitHttpRemote::start(Some(("leaky", secret.as_str()))).await;
     remote.create_repo("leak");
@@ -714,7 +714,7 @@ async fn two_nodes_take_turns(server: TestServer) {
         listen: "127.0.0.1:0".parse().unwrap(),
         external_url: fx.server.base.clone(),
         allow_local_network: true,
-        engine: pushmirror::config::EngineConfig::default(),
+        tuning: pushmirror::config::Tuning::default(),
         shutdown_grace: Duration::from_secs(5),
         monitoring_allowlist: pushmirror::model::cidr::loopback(),
         smtp: None,
@@ -764,7 +764,7 @@ async fn two_nodes_take_turns(server: TestServer) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sync_after_failed_tries_again() {
-    let fx = Fixture::with(|c| c.engine.retry_delay_secs = 0).await;
+    let fx = Fixture::with(|c| c.tuning.retry_delay_secs = 0).await;
     let mut daemon = GitDaemonRemote::start();
     daemon.create_repo("again");
     let id = fx
@@ -848,7 +848,7 @@ async fn retries_follow_gitlabs_schedule_on_a_manual_clock() {
     let server = TestServer::builder()
         .local_network(true)
         .clock(clock.clone())
-        .tweak(|c| c.engine.retry_delay_secs = (DELAY_MS / 1000) as u64)
+        .tweak(|c| c.tuning.retry_delay_secs = (DELAY_MS / 1000) as u64)
         .start()
         .await;
     let api = server.api(&server.token("root", true).await);

@@ -788,7 +788,7 @@ async fn test_triggers_resend_the_log_deadlines_and_redirects() {
         TestServer::builder()
             .local_network(true)
             .clock(clock.clone())
-            .tweak(|c| c.engine.webhook_timeout_secs = 1)
+            .tweak(|c| c.tuning.webhook_timeout_secs = 1)
             .start()
             .await,
     )

@@ -216,7 +216,7 @@ async fn a_stalled_lease_renewal_stops_the_run_before_its_lease_ends() {
     let server = TestServer::builder()
         .engine(true)
         .local_network(true)
-        .tweak(|c| c.engine.lease_secs = SHORT_LEASE_SECS)
+        .tweak(|c| c.tuning.lease_secs = SHORT_LEASE_SECS)
         .start()
         .await;
     // (The remote stays bound: dropping it would end the hang.)
@@ -245,7 +245,7 @@ async fn a_stalled_lease_renewal_stops_the_run_before_its_lease_ends_on_postgres
     let Some(server) = TestServer::builder()
         .engine(true)
         .local_network(true)
-        .tweak(|c| c.engine.lease_secs = SHORT_LEASE_SECS)
+        .tweak(|c| c.tuning.lease_secs = SHORT_LEASE_SECS)
         .postgres()
         .start()
         .await
@@ -295,7 +295,7 @@ async fn webhooks_are_delivered_while_every_mirror_update_slot_is_busy() {
     let server = TestServer::builder()
         .engine(true)
         .local_network(true)
-        .tweak(|c| c.engine.max_concurrent_updates = 1)
+        .tweak(|c| c.tuning.max_concurrent_updates = 1)
         .start()
         .await;
     let receiver = Receiver::start().await;
@@ -321,8 +321,8 @@ async fn mirrors_update_while_every_webhook_slot_is_busy() {
         .engine(true)
         .local_network(true)
         .tweak(|c| {
-            c.engine.max_concurrent_hook_deliveries = 1;
-            c.engine.webhook_timeout_secs = 120;
+            c.tuning.max_concurrent_hook_deliveries = 1;
+            c.tuning.webhook_timeout_secs = 120;
         })
         .start()
         .await;

@@ -25,8 +25,8 @@ async fn a_failure_streak_sends_one_email_to_maintainers() {
         .local_network(true)
         .clock(clock.clone())
         .tweak(move |c| {
-            c.engine.retry_delay_secs = 1;
-            c.engine.retry_delay_protected_secs = 1;
+            c.tuning.retry_delay_secs = 1;
+            c.tuning.retry_delay_protected_secs = 1;
             c.smtp = pushmirror::config::parse_smtp(
                 Some(format!("smtp://127.0.0.1:{port}").into()),
                 Some("pushmirror@example.com".into()),

@@ -40,7 +40,7 @@ impl Harness {
         )?;
         let server = TestServer::builder()
             .local_network(true)
-            .tweak(|c| c.engine.git_timeout_secs = 300)
+            .tweak(|c| c.tuning.git_timeout_secs = 300)
             .start()
             .await;
         Ok(Harness {

@@ -60,8 +60,8 @@ impl Fixture {
             .engine(true)
             .local_network(true)
             .tweak(|c| {
-                c.engine.retry_delay_secs = RETRY_DELAY_SECS;
-                c.engine.retry_delay_protected_secs = RETRY_DELAY_SECS;
+                c.tuning.retry_delay_secs = RETRY_DELAY_SECS;
+                c.tuning.retry_delay_protected_secs = RETRY_DELAY_SECS;
             })
             .start()
             .await;

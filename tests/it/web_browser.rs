@@ -332,8 +332,8 @@ async fn mirrors_are_added_updated_and_watched_in_the_browser() {
         .engine(true)
         .local_network(true)
         .tweak(|c| {
-            c.engine.retry_delay_secs = RETRY_DELAY_SECS;
-            c.engine.retry_delay_protected_secs = RETRY_DELAY_SECS;
+            c.tuning.retry_delay_secs = RETRY_DELAY_SECS;
+            c.tuning.retry_delay_protected_secs = RETRY_DELAY_SECS;
         })
         .start()
         .await;

@@ -46,8 +46,8 @@ fn builder(clock: Arc<ManualClock>) -> Builder {
         .local_network(true)
         .clock(clock)
         .tweak(|c| {
-            c.engine.retry_delay_secs = 1;
-            c.engine.retry_delay_protected_secs = 1;
+            c.tuning.retry_delay_secs = 1;
+            c.tuning.retry_delay_protected_secs = 1;
         })
 }
 

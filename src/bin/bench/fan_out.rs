@@ -23,8 +23,8 @@ const TARGET: f64 = 0.9;
 
 pub async fn run(sizes: Sizes) -> Vec<Row> {
     let server = BenchServer::start(None, |_| {}).await;
-    let parallel = server.state.engine.max_concurrent_updates;
-    let per_host = server.state.engine.max_updates_per_host;
+    let parallel = server.state.tuning.max_concurrent_updates;
+    let per_host = server.state.tuning.max_updates_per_host;
     // All remotes are on one host, so the per-host limit applies as well.
     let parallel = parallel.min(per_host);
     let daemon = GitDaemonRemote::start();

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use pushmirror::config::{EngineConfig, ServeConfig, StoreConfig};
+use pushmirror::config::{ServeConfig, StoreConfig, Tuning};
 use pushmirror::http::AppState;
 use pushmirror::service::pushes::{record_push, RefUpdate};
 use secrecy::ExposeSecret;
@@ -32,10 +32,7 @@ pub struct BenchServer {
 
 impl BenchServer {
     /// Starts a server (mirrors to loopback allowed) on SQLite, or on `database_url` when given.
-    pub async fn start(
-        database_url: Option<&str>,
-        tweak: impl FnOnce(&mut EngineConfig),
-    ) -> BenchServer {
+    pub async fn start(database_url: Option<&str>, tweak: impl FnOnce(&mut Tuning)) -> BenchServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -45,14 +42,14 @@ impl BenchServer {
         if let Some(url) = database_url {
             store.database_url = url.to_owned();
         }
-        let mut engine = EngineConfig::default();
+        let mut engine = Tuning::default();
         tweak(&mut engine);
         let config = ServeConfig {
             store,
             listen: addr,
             external_url: format!("http://{addr}"),
             allow_local_network: true,
-            engine,
+            tuning: engine,
             shutdown_grace: Duration::from_secs(5),
             monitoring_allowlist: pushmirror::model::cidr::loopback(),
             smtp: None,

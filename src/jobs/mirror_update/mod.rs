@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use super::{JobError, Outcome};
 use crate::app::App;
-use crate::config::EngineConfig;
+use crate::config::Tuning;
 use crate::model::entities::Millis;
 use crate::service::mirror_jobs::MirrorUpdate;
 use crate::service::mirror_sync::{self, PushMirrorSync, SyncError};
@@ -21,7 +21,7 @@ pub(crate) struct MirrorUpdates {
 }
 
 impl MirrorUpdates {
-    pub(crate) fn new(cfg: &EngineConfig) -> MirrorUpdates {
+    pub(crate) fn new(cfg: &Tuning) -> MirrorUpdates {
         MirrorUpdates {
             sync: PushMirrorSync::new(cfg),
         }

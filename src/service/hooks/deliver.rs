@@ -358,7 +358,7 @@ async fn send(
     let endpoint = target::resolve(app, &template, &variables)
         .await
         .map_err(|reason| SendError::Refused(format!("the URL {reason}")))?;
-    let timeout = Duration::from_secs(app.engine.webhook_timeout_secs.max(1));
+    let timeout = Duration::from_secs(app.tuning.webhook_timeout_secs.max(1));
     let client = PinnedClient::new(&endpoint, timeout, hook.settings.enable_ssl_verification)
         .map_err(SendError::Transport)?;
     let mut request = client.request(reqwest::Method::POST).body(body);

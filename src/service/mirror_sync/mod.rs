@@ -18,7 +18,7 @@ mod remote_state;
 use sha2::{Digest, Sha256};
 
 use crate::app::App;
-use crate::config::EngineConfig;
+use crate::config::Tuning;
 use crate::model::entities::Millis;
 use crate::model::entities::RemoteMirror;
 use crate::model::status::{AttemptResult, HealthEvent, RetryPolicy, Transition, UpdateStatus};
@@ -42,7 +42,7 @@ pub struct PushMirrorSync {
 
 impl PushMirrorSync {
     /// The shared state, with the retry delays of `cfg`.
-    pub fn new(cfg: &EngineConfig) -> PushMirrorSync {
+    pub fn new(cfg: &Tuning) -> PushMirrorSync {
         PushMirrorSync {
             retry: RetryPolicy {
                 protected_delay_ms: cfg.retry_delay_protected_secs as i64 * 1000,

@@ -29,7 +29,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use pushmirror::clock::{Clock, SystemClock};
-use pushmirror::config::{EngineConfig, ServeConfig, StoreConfig};
+use pushmirror::config::{ServeConfig, StoreConfig, Tuning};
 use pushmirror::http::AppState;
 use pushmirror::jobs::Runner;
 use secrecy::ExposeSecret;
@@ -162,7 +162,7 @@ impl TestServer {
     /// decides exactly when retries come due.
     pub async fn run_pending(&self) -> usize {
         assert!(
-            self.state.engine.api_only,
+            self.state.tuning.api_only,
             "run_pending beside the server's own engine would race it: start without .engine(true)"
         );
         self.runner
@@ -270,11 +270,11 @@ impl<B> Builder<B> {
             listen: addr,
             external_url: format!("http://{addr}"),
             allow_local_network: self.local_network,
-            engine: EngineConfig {
+            tuning: Tuning {
                 // Without the engine, nothing pushes to the tests' mirror URLs (documentation
                 // addresses that must never be contacted).
                 api_only: !self.engine,
-                ..EngineConfig::default()
+                ..Tuning::default()
             },
             shutdown_grace: Duration::from_secs(5),
             monitoring_allowlist: pushmirror::model::cidr::loopback(),
