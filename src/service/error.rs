@@ -1,6 +1,6 @@
 //! The service layer's one error type: what went wrong in a use case, in domain terms. The HTTP
-//! edge turns it into GitLab's status and JSON shape (`http::error`), the web interface into a
-//! page; nothing here knows about either.
+//! edge turns it into GitLab's status and JSON shape (`http::api::gitlab::error`), the web
+//! interface into a page; nothing here knows about either.
 
 use crate::model::errors::FieldErrors;
 use crate::store::StoreError;

@@ -14,7 +14,7 @@ use crate::store::StoreError;
 
 /// An API failure, each variant naming the status and body it becomes.
 #[derive(Debug, thiserror::Error)]
-pub(super) enum ApiError {
+pub(crate) enum ApiError {
     /// 401 `{"message":"401 Unauthorized"}`.
     #[error("401 Unauthorized")]
     Unauthorized,
@@ -67,7 +67,7 @@ pub(super) enum ApiError {
 
 /// Field errors as Ruby prints a hash of them (`{:path=>["has already been taken"]}`), which
 /// GitLab puts into some messages (`Failed to save group …`).
-pub(super) fn ruby_inspect(errors: &crate::model::errors::FieldErrors) -> String {
+pub(crate) fn ruby_inspect(errors: &crate::model::errors::FieldErrors) -> String {
     let quote = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
     let fields: Vec<String> = errors
         .0

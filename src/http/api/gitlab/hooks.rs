@@ -14,12 +14,12 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::CurrentUser;
 use super::error::ApiError;
 use super::openapi::{ErrorBody, Pagination, ProjectId};
 use super::params::{invalid, lenient, not_valid_value, Params};
 use super::projects::find_project;
 use super::{views, AppState};
+use crate::http::auth::CurrentUser;
 use crate::model::entities::{Project, User};
 use crate::model::hooks::{BranchFilterStrategy, ProjectHook, Trigger};
 use crate::service::hooks::{self, HookRequest};
@@ -28,7 +28,7 @@ use crate::store::PageRequest;
 /// Largest page of the event log (GitLab allows 1 to 20).
 const MAX_EVENTS_PER_PAGE: i64 = 20;
 
-pub(super) fn router() -> OpenApiRouter<AppState> {
+pub(in crate::http) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
         .routes(routes!(show, update, remove))

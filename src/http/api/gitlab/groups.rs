@@ -11,13 +11,13 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::{CurrentUser, MaybeUser};
 use super::error::{ruby_inspect, ApiError};
 use super::openapi::{GroupId, Pagination};
 use super::pagination::page_request;
 use super::params::{lenient, not_valid_value, Params};
 use super::projects::{list_page, ProjectListQuery};
 use super::{views, AppState};
+use crate::http::auth::{CurrentUser, MaybeUser};
 use crate::model::access::{
     AccessLevel, Caller, ProjectCreationLevel, SubgroupCreationLevel, Visibility,
 };
@@ -27,7 +27,7 @@ use crate::service::error::ServiceError;
 use crate::service::groups::{self, GroupRequest, GroupUpdate};
 use crate::store::{GroupFilter, GroupOrder, GroupScope, PageRequest, ProjectFilter, Viewer};
 
-pub(super) fn router() -> OpenApiRouter<AppState> {
+pub(in crate::http) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
         .routes(routes!(show, update, remove))
@@ -38,7 +38,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 
 /// Resolves `:id` (numeric id or URL-encoded full path) and the caller's standing in it, as
 /// GitLab's errors: `404 Group Not Found`, or 401 for an anonymous caller of a hidden one.
-pub(super) async fn find_group(
+pub(in crate::http) async fn find_group(
     state: &AppState,
     id: &str,
     user: Option<&User>,

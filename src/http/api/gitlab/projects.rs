@@ -11,19 +11,19 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::{CurrentUser, MaybeUser};
 use super::error::ApiError;
 use super::openapi::{Pagination, ProjectId};
 use super::pagination::page_request;
 use super::params::{lenient, not_valid_value, Params};
 use super::{views, AppState};
+use crate::http::auth::{CurrentUser, MaybeUser};
 use crate::model::access::{Caller, Visibility};
 use crate::model::entities::{Project, User};
 use crate::service::error::ServiceError;
 use crate::service::projects::{self, ProjectChanges, ProjectRequest};
 use crate::store::{ProjectFilter, ProjectOrder, Viewer};
 
-pub(super) fn router() -> OpenApiRouter<AppState> {
+pub(in crate::http) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
         .routes(routes!(show, update, remove))
@@ -34,7 +34,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 
 /// Resolves `:id` (numeric id or URL-encoded `namespace/path`) and the caller's standing in it,
 /// as GitLab's errors: `404 Project Not Found`, or 401 for an anonymous caller of a hidden one.
-pub(super) async fn find_project(
+pub(in crate::http) async fn find_project(
     state: &AppState,
     id: &str,
     user: Option<&User>,
@@ -114,7 +114,7 @@ async fn create(
 /// GitLab's project list filters, on `GET /projects` and `GET /groups/:id/projects`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub(super) struct ProjectListQuery {
+pub(in crate::http) struct ProjectListQuery {
     /// Only projects whose name or path contains this, case-insensitively.
     #[serde(default, deserialize_with = "lenient::string")]
     search: Option<String>,
@@ -143,7 +143,7 @@ pub(super) struct ProjectListQuery {
 
 impl ProjectListQuery {
     /// GitLab's list filters from the query.
-    pub(super) fn filter(&self) -> Result<ProjectFilter, ApiError> {
+    pub(in crate::http) fn filter(&self) -> Result<ProjectFilter, ApiError> {
         let visibility = parse_visibility(self.visibility.clone())?;
         let order = match self.order_by.as_deref() {
             None => ProjectOrder::default(),
@@ -168,7 +168,7 @@ impl ProjectListQuery {
 }
 
 /// One page of projects as GitLab lists them (`simple` keeps the simple entity's keys).
-pub(super) async fn list_page(
+pub(in crate::http) async fn list_page(
     state: &AppState,
     user: Option<&User>,
     all: bool,

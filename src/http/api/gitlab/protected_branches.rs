@@ -12,18 +12,18 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::MaybeUser;
 use super::error::ApiError;
 use super::openapi::{ErrorBody, Pagination, ProjectId};
 use super::pagination::page_request;
 use super::params::{lenient, not_valid_value, Params};
 use super::projects::find_project;
 use super::{views, AppState};
+use crate::http::auth::MaybeUser;
 use crate::model::access::Caller;
 use crate::model::entities::Project;
 use crate::service::protected_branches::{self, AccessSpec, Protection, ProtectionPatch, LEVELS};
 
-pub(super) fn router() -> OpenApiRouter<AppState> {
+pub(in crate::http) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
         .routes(routes!(show, update, remove))

@@ -11,7 +11,6 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::CurrentUser;
 use super::error::ApiError;
 use super::groups::find_group;
 use super::openapi::{ErrorBody, GroupId, Pagination, ProjectId};
@@ -19,13 +18,14 @@ use super::pagination::page_request;
 use super::params::{invalid, lenient, not_valid_value, Params};
 use super::projects::find_project;
 use super::{views, AppState};
+use crate::http::auth::CurrentUser;
 use crate::model::access::{AccessLevel, Caller};
 use crate::model::entities::{Group, Member, Project, User};
 use crate::model::membership::parse_expiry;
 use crate::service::members::{self, Target};
 use crate::store::PageRequest;
 
-pub(super) fn router() -> OpenApiRouter<AppState> {
+pub(in crate::http) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_project, add_project))
         .routes(routes!(all_project))

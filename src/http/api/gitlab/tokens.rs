@@ -11,18 +11,18 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::{CurrentAuth, CurrentUser};
 use super::error::ApiError;
 use super::openapi::Pagination;
 use super::pagination::page_request;
 use super::params::{lenient, not_valid_value, Params};
 use super::AppState;
+use crate::http::auth::{CurrentAuth, CurrentUser};
 use crate::model::entities::gitlab_time;
 use crate::model::tokens::{AccessToken, Scope};
 use crate::service::auth::{self as svc, Authenticated, IssuedToken};
 use secrecy::ExposeSecret;
 
-pub(super) fn router() -> OpenApiRouter<AppState> {
+pub(in crate::http) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create))
         .routes(routes!(list))

@@ -13,13 +13,13 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::MaybeUser;
 use super::error::ApiError;
 use super::openapi::{Pagination, ProjectId};
 use super::pagination::page_request;
 use super::params::{lenient, not_valid_value, Params};
 use super::projects::find_project;
 use super::{views, AppState};
+use crate::http::auth::MaybeUser;
 use crate::model::access::Caller;
 use crate::model::entities::{AuthMethod, Project, RemoteMirror, SshKeyType, User};
 use crate::model::mirror_settings::MirrorRequest;
@@ -27,7 +27,7 @@ use crate::service::error::ServiceError;
 use crate::service::mirrors;
 use crate::service::projects::{admit, numeric_id};
 
-pub(super) fn router() -> OpenApiRouter<AppState> {
+pub(in crate::http) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
         .routes(routes!(show, update, remove))
@@ -46,7 +46,7 @@ struct MirrorId {
 }
 
 /// The before-filter: the project, and the caller's right to administer its mirrors.
-pub(super) async fn mirror_project(
+pub(in crate::http) async fn mirror_project(
     state: &AppState,
     id: &str,
     user: Option<&User>,
