@@ -11,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::choices;
 use super::error::{ruby_inspect, ApiError};
 use super::openapi::{GroupId, Pagination};
 use super::pagination::page_request;
@@ -91,18 +92,22 @@ struct GroupListQuery {
     owned: Option<bool>,
     /// Only groups where the caller has at least this access level: 10, 20, 30, 40 or 50.
     #[serde(default, deserialize_with = "lenient::int")]
+    #[param(value_type = Option<choices::AccessLevelValue>, inline)]
     min_access_level: Option<i64>,
     /// Only top-level groups (default false).
     #[serde(default, deserialize_with = "lenient::bool")]
     top_level_only: Option<bool>,
     /// Only groups of this visibility: `private`, `internal` or `public`.
     #[serde(default, deserialize_with = "lenient::string")]
+    #[param(value_type = Option<choices::VisibilityName>, inline)]
     visibility: Option<String>,
     /// `name` (default), `path`, `id` or `similarity` (by name).
     #[serde(default, deserialize_with = "lenient::string")]
+    #[param(value_type = Option<choices::GroupOrderName>, inline)]
     order_by: Option<String>,
     /// `asc` (default) or `desc`.
     #[serde(default, deserialize_with = "lenient::string")]
+    #[param(value_type = Option<choices::SortName>, inline)]
     sort: Option<String>,
 }
 
@@ -319,13 +324,16 @@ struct CreateGroupBody {
     description: Option<String>,
     /// `private` (default), `internal` or `public`; a subgroup no more open than its parent.
     #[serde(default, deserialize_with = "lenient::string")]
+    #[schema(value_type = Option<choices::VisibilityName>, inline)]
     visibility: Option<String>,
     /// Who may create projects: `noone`, `administrator`, `owner`, `maintainer` or
     /// `developer` (default).
     #[serde(default, deserialize_with = "lenient::string")]
+    #[schema(value_type = Option<choices::ProjectCreationLevelName>, inline)]
     project_creation_level: Option<String>,
     /// Who may create subgroups: `owner` or `maintainer` (default).
     #[serde(default, deserialize_with = "lenient::string")]
+    #[schema(value_type = Option<choices::SubgroupCreationLevelName>, inline)]
     subgroup_creation_level: Option<String>,
 }
 
@@ -410,12 +418,15 @@ struct UpdateGroupBody {
     /// `private`, `internal` or `public`: within the parent's, and no more closed than
     /// anything below.
     #[serde(default, deserialize_with = "lenient::string")]
+    #[schema(value_type = Option<choices::VisibilityName>, inline)]
     visibility: Option<String>,
     /// Who may create projects: `noone`, `administrator`, `owner`, `maintainer` or `developer`.
     #[serde(default, deserialize_with = "lenient::string")]
+    #[schema(value_type = Option<choices::ProjectCreationLevelName>, inline)]
     project_creation_level: Option<String>,
     /// Who may create subgroups: `owner` or `maintainer`.
     #[serde(default, deserialize_with = "lenient::string")]
+    #[schema(value_type = Option<choices::SubgroupCreationLevelName>, inline)]
     subgroup_creation_level: Option<String>,
 }
 

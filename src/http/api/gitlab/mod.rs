@@ -3,6 +3,7 @@
 //! GitLab JSON through [`views`]; errors become GitLab's JSON through [`error`], and the routes
 //! document themselves into the OpenAPI document [`openapi`] finishes.
 
+mod choices;
 pub(in crate::http) mod error;
 mod groups;
 mod hooks;

@@ -11,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::choices;
 use super::error::ApiError;
 use super::openapi::{Pagination, ProjectId};
 use super::pagination::page_request;
@@ -73,6 +74,7 @@ struct CreateProjectBody {
     default_branch: Option<String>,
     /// `private` (default), `internal` or `public`; in a group, no more open than the group.
     #[serde(default, deserialize_with = "lenient::string")]
+    #[schema(value_type = Option<choices::VisibilityName>, inline)]
     visibility: Option<String>,
     /// The storage to put the repository on (administrators only; ignored for others).
     #[serde(default, deserialize_with = "lenient::string")]
@@ -126,15 +128,18 @@ pub(in crate::http) struct ProjectListQuery {
     membership: Option<bool>,
     /// Only projects of this visibility: `private`, `internal` or `public`.
     #[serde(default, deserialize_with = "lenient::string")]
+    #[param(value_type = Option<choices::VisibilityName>, inline)]
     visibility: Option<String>,
     /// Only archived (true) or only unarchived (false) projects (default: both).
     #[serde(default, deserialize_with = "lenient::bool")]
     archived: Option<bool>,
     /// `id`, `name`, `path`, `created_at` (default), `updated_at` or `last_activity_at`.
     #[serde(default, deserialize_with = "lenient::string")]
+    #[param(value_type = Option<choices::ProjectOrderName>, inline)]
     order_by: Option<String>,
     /// `asc` or `desc` (default).
     #[serde(default, deserialize_with = "lenient::string")]
+    #[param(value_type = Option<choices::SortName>, inline)]
     sort: Option<String>,
     /// Show GitLab's simple entity (fewer keys, no `permissions`) (default false).
     #[serde(default, deserialize_with = "lenient::bool")]
@@ -235,6 +240,7 @@ struct UpdateProjectBody {
     default_branch: Option<String>,
     /// `private`, `internal` or `public` (Owner or admin).
     #[serde(default, deserialize_with = "lenient::string")]
+    #[schema(value_type = Option<choices::VisibilityName>, inline)]
     visibility: Option<String>,
     /// Archive (true) or unarchive (false) the project (Owner or admin).
     #[serde(default, deserialize_with = "lenient::bool")]

@@ -12,6 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::choices;
 use super::error::ApiError;
 use super::openapi::{ErrorBody, Pagination, ProjectId};
 use super::pagination::page_request;
@@ -57,12 +58,15 @@ struct NewRule {
     /// The role that may push: 0 (no one), 30 (Developers + Maintainers), 40 (Maintainers,
     /// the default) or 60 (admins).
     #[serde(default, deserialize_with = "lenient::int")]
+    #[schema(value_type = Option<choices::ProtectionLevelValue>, inline)]
     push_access_level: Option<i64>,
     /// The role that may merge: 0, 30, 40 (the default) or 60.
     #[serde(default, deserialize_with = "lenient::int")]
+    #[schema(value_type = Option<choices::ProtectionLevelValue>, inline)]
     merge_access_level: Option<i64>,
     /// The role that may unprotect: 0, 30, 40 or 60 (default: Maintainers).
     #[serde(default, deserialize_with = "lenient::int")]
+    #[schema(value_type = Option<choices::ProtectionLevelValue>, inline)]
     unprotect_access_level: Option<i64>,
     /// More entries of who may push (EE).
     #[serde(default, deserialize_with = "access_list")]
@@ -114,6 +118,7 @@ struct AccessItem {
     destroy: bool,
     /// The role: 0, 30, 40 or 60.
     #[serde(default, deserialize_with = "lenient::int")]
+    #[schema(value_type = Option<choices::ProtectionLevelValue>, inline)]
     access_level: Option<i64>,
     /// A member of the project.
     #[serde(default, deserialize_with = "lenient::int")]

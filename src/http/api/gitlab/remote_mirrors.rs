@@ -13,6 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::choices;
 use super::error::ApiError;
 use super::openapi::{Pagination, ProjectId};
 use super::pagination::page_request;
@@ -90,6 +91,7 @@ struct MirrorBody {
     enabled: Option<Option<bool>>,
     /// `password` (default) or `ssh_public_key`.
     #[serde(default, deserialize_with = "lenient::string")]
+    #[schema(value_type = Option<choices::AuthMethodName>, inline)]
     auth_method: Option<String>,
     /// Leave refs that diverged on the mirror alone instead of overwriting them.
     #[serde(default, deserialize_with = "lenient::nullable_bool")]
@@ -103,8 +105,9 @@ struct MirrorBody {
     /// The SSH host keys to trust, in known_hosts form (pinned before the first push).
     #[serde(default, deserialize_with = "lenient::strings")]
     host_keys: Option<Vec<String>>,
-    /// The type of the SSH key pair made for `ssh_public_key`: `ed25519` (default), `ecdsa` or `rsa`.
+    /// The type of the SSH key pair made for `ssh_public_key`: `ed25519` (default) or `rsa`.
     #[serde(default, deserialize_with = "lenient::string")]
+    #[schema(value_type = Option<choices::SshKeyTypeName>, inline)]
     ssh_key_type: Option<String>,
 }
 

@@ -11,6 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::choices;
 use super::error::ApiError;
 use super::openapi::Pagination;
 use super::pagination::page_request;
@@ -127,7 +128,7 @@ struct TokenCreateBody {
     /// `read_repository`, `write_repository`.
     #[serde(default, deserialize_with = "lenient::strings")]
     // Read as optional so that its absence gets Grape's `scopes is missing`.
-    #[schema(value_type = Vec<String>, required = true)]
+    #[schema(value_type = Vec<choices::ScopeName>, inline, required = true)]
     scopes: Option<Vec<String>>,
     /// The last day (`YYYY-MM-DD`, today or later) the token works; none for never expiring.
     #[serde(default, deserialize_with = "lenient::string")]
