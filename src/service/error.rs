@@ -5,13 +5,42 @@
 use crate::model::errors::FieldErrors;
 use crate::store::StoreError;
 
+/// What a use case looked for by name or id and did not find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    Project,
+    Group,
+    /// A user's or a group's namespace.
+    Namespace,
+    User,
+    PersonalAccessToken,
+    Branch,
+    Tag,
+    Commit,
+}
+
+impl std::fmt::Display for Resource {
+    /// The resource's name in messages for people (the CLI's, the web pages').
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Resource::Project => "Project",
+            Resource::Group => "Group",
+            Resource::Namespace => "Namespace",
+            Resource::User => "User",
+            Resource::PersonalAccessToken => "Personal Access Token",
+            Resource::Branch => "Branch",
+            Resource::Tag => "Tag",
+            Resource::Commit => "Commit",
+        })
+    }
+}
+
 /// A use case's failure.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
-    /// The named resource (`Project`, `User`, `Namespace`) does not exist or is hidden from the
-    /// caller.
+    /// The resource looked for does not exist or is hidden from the caller.
     #[error("{0} not found")]
-    NotFound(&'static str),
+    NotFound(Resource),
     /// A record inside a found resource (a mirror, a member, a protected branch) does not exist.
     #[error("record not found")]
     RecordNotFound,

@@ -12,7 +12,7 @@ use crate::model::naming::valid_branch_name;
 use crate::model::push_rules::{Change, PushRules, Verdict};
 use crate::service::pushes::{drop_intent, record_push_by, write_intent, RefUpdate};
 
-use super::error::ServiceError;
+use super::error::{Resource, ServiceError};
 
 /// A branch with what GitLab says about it.
 #[derive(Debug, Clone)]
@@ -59,7 +59,7 @@ pub async fn branch(
     describe(app, project, caller, found)
         .await?
         .pop()
-        .ok_or(ServiceError::NotFound("Branch"))
+        .ok_or(ServiceError::NotFound(Resource::Branch))
 }
 
 /// Creates branch `name` at `rev` (a commit id, branch or tag).
@@ -156,7 +156,7 @@ pub async fn tag(
         .await?
         .into_iter()
         .find(|t| t.name == name)
-        .ok_or(ServiceError::NotFound("Tag"))
+        .ok_or(ServiceError::NotFound(Resource::Tag))
 }
 
 /// Creates tag `name` at `rev`: annotated (tagged by `user`) when `message` is given.
@@ -259,7 +259,7 @@ pub async fn commit(
     repo::commit(&app.git, path, rev)
         .await
         .map_err(internal)?
-        .ok_or(ServiceError::NotFound("Commit"))
+        .ok_or(ServiceError::NotFound(Resource::Commit))
 }
 
 /// The branches or tags whose name contains `search` (case-insensitive), by name.

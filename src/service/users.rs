@@ -11,7 +11,7 @@ use crate::model::entities::User;
 use crate::password;
 use crate::store::{AccountUpdate, NewAccount, StoreError, UserFilter};
 
-use super::error::ServiceError;
+use super::error::{Resource, ServiceError};
 
 /// GitLab's message when a username (or a namespace path) is taken.
 const USERNAME_TAKEN: &str = "Username has already been taken";
@@ -32,7 +32,7 @@ pub async fn find(app: &App, id: i64) -> Result<User, ServiceError> {
     app.store
         .user_by_id(id)
         .await?
-        .ok_or(ServiceError::NotFound("User"))
+        .ok_or(ServiceError::NotFound(Resource::User))
 }
 
 fn admin_only(caller: &User) -> Result<(), ServiceError> {
@@ -110,7 +110,7 @@ pub async fn update(
         .update_user(id, &update)
         .await
         .map_err(taken)?
-        .ok_or(ServiceError::NotFound("User"))?;
+        .ok_or(ServiceError::NotFound(Resource::User))?;
     app.token_cache.evict_user(id);
     if update.password_hash.is_some() {
         app.store.delete_user_sessions(id).await?;
@@ -130,7 +130,7 @@ pub async fn set_password(app: &App, username: &str, password: &str) -> Result<U
         .await?
         .into_iter()
         .next()
-        .ok_or(ServiceError::NotFound("User"))?;
+        .ok_or(ServiceError::NotFound(Resource::User))?;
     let changes = AccountChanges {
         password: Some(password.to_owned()),
         ..AccountChanges::default()
@@ -144,7 +144,7 @@ pub async fn set_password(app: &App, username: &str, password: &str) -> Result<U
         .store
         .update_user(user.id, &update)
         .await?
-        .ok_or(ServiceError::NotFound("User"))?;
+        .ok_or(ServiceError::NotFound(Resource::User))?;
     app.store.delete_user_sessions(user.id).await?;
     Ok(updated)
 }
@@ -175,7 +175,7 @@ pub async fn set_blocked(
         .store
         .update_user(id, &update)
         .await?
-        .ok_or(ServiceError::NotFound("User"))?;
+        .ok_or(ServiceError::NotFound(Resource::User))?;
     app.token_cache.evict_user(id);
     if blocked {
         app.store.delete_user_sessions(id).await?;

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use crate::service::error::ServiceError;
+use crate::service::error::{Resource, ServiceError};
 use crate::store::StoreError;
 
 /// An API failure, each variant naming the status and body it becomes.
@@ -86,10 +86,24 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// A resource as GitLab names it in `404 <resource> Not Found`.
+fn resource_name(resource: Resource) -> &'static str {
+    match resource {
+        Resource::Project => "Project",
+        Resource::Group => "Group",
+        Resource::Namespace => "Namespace",
+        Resource::User => "User",
+        Resource::PersonalAccessToken => "Personal Access Token",
+        Resource::Branch => "Branch",
+        Resource::Tag => "Tag",
+        Resource::Commit => "Commit",
+    }
+}
+
 impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
         match e {
-            ServiceError::NotFound(resource) => ApiError::NotFound(resource),
+            ServiceError::NotFound(resource) => ApiError::NotFound(resource_name(resource)),
             ServiceError::RecordNotFound => ApiError::RecordNotFound,
             ServiceError::Unauthenticated => ApiError::Unauthorized,
             ServiceError::Forbidden => ApiError::Forbidden,

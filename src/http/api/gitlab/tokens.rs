@@ -18,7 +18,7 @@ use super::pagination::page_request;
 use super::params::{lenient, not_valid_value, Params};
 use super::AppState;
 use crate::http::auth::{CurrentAuth, CurrentUser};
-use crate::model::entities::gitlab_time;
+use crate::model::time::iso8601_millis;
 use crate::model::tokens::{AccessToken, Scope};
 use crate::service::auth::{self as svc, Authenticated, IssuedToken};
 use secrecy::ExposeSecret;
@@ -91,11 +91,11 @@ fn entity(t: &AccessToken, today: &str) -> PersonalAccessTokenEntity {
         id: t.id,
         name: t.name.clone(),
         revoked: t.revoked,
-        created_at: gitlab_time(t.created_at),
+        created_at: iso8601_millis(t.created_at),
         description: None,
         scopes: t.scopes.iter().map(|s| s.as_str()).collect(),
         user_id: t.user_id,
-        last_used_at: t.last_used_at.and_then(gitlab_time),
+        last_used_at: t.last_used_at.and_then(iso8601_millis),
         active: t.active_on(today),
         expires_at: t.expires_at.clone(),
     }
