@@ -1,7 +1,8 @@
 //! The HTTP edge, composed of its faces: the JSON APIs (`api::gitlab`, GitLab's `/api/v4`), the
 //! git endpoints (`git_http`, git's smart HTTP), the web pages (`web`) and the operations
 //! endpoints (`monitoring`). Each face converts domain values to its own wire shapes and maps
-//! service errors at its own edge; nothing below this layer knows about HTTP, and nothing imports it.
+//! service errors at its own edge; nothing below this layer knows about HTTP, and nothing
+//! imports it.
 
 mod api;
 mod auth;
