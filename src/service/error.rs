@@ -65,9 +65,6 @@ pub enum ServiceError {
     /// The request is refused as a whole with 422 and a message (GitLab's hooks API).
     #[error("{0}")]
     Rejected(String),
-    /// The request could not be processed, with GitLab's full messages.
-    #[error("{0:?}")]
-    Unprocessable(Vec<String>),
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -51,12 +51,13 @@ pub struct ProtectionPatch {
     pub unprotect: Vec<AccessSpec>,
 }
 
-/// The label GitLab prefixes list errors with.
-fn list_label(action: AccessAction) -> &'static str {
+/// The field a list's errors are recorded under (its humanised name starts their full messages:
+/// `Push access levels entry not found`).
+fn list_field(action: AccessAction) -> &'static str {
     match action {
-        AccessAction::Push => "Push access levels",
-        AccessAction::Merge => "Merge access levels",
-        AccessAction::Unprotect => "Unprotect access levels",
+        AccessAction::Push => "push_access_levels",
+        AccessAction::Merge => "merge_access_levels",
+        AccessAction::Unprotect => "unprotect_access_levels",
     }
 }
 
@@ -67,8 +68,7 @@ async fn new_entry(
     action: AccessAction,
     spec: &AccessSpec,
 ) -> Result<NewAccess, ServiceError> {
-    let label = list_label(action);
-    let fail = |m: &str| ServiceError::Unprocessable(vec![format!("{label} {m}")]);
+    let fail = |m: &str| ServiceError::field(list_field(action), m);
     if spec.group_id.is_some() || spec.deploy_key_id.is_some() {
         return Err(fail(
             "group and deploy key entries are not supported (there are no groups or deploy keys)",
@@ -126,7 +126,7 @@ pub async fn protect(
         return Err(ServiceError::Forbidden);
     }
     let name = protected_branch_name(&p.name)
-        .ok_or_else(|| ServiceError::Unprocessable(vec!["Name can't be blank".into()]))?
+        .ok_or_else(|| ServiceError::field("name", "can't be blank"))?
         .to_owned();
     let default = AccessSpec {
         access_level: Some(DEFAULT_LEVEL),
@@ -193,12 +193,7 @@ pub async fn update(
                         changes.remove.push(id);
                     }
                 }
-                Some(_) => {
-                    return Err(ServiceError::Unprocessable(vec![format!(
-                        "{} entry not found",
-                        list_label(action)
-                    )]))
-                }
+                Some(_) => return Err(ServiceError::field(list_field(action), "entry not found")),
                 None => changes
                     .add
                     .push(new_entry(app, project, action, spec).await?),

@@ -44,7 +44,6 @@ impl From<ServiceError> for WebError {
             ServiceError::Refused(m) | ServiceError::Conflict(m) | ServiceError::Rejected(m) => {
                 WebError::BadRequest(m)
             }
-            ServiceError::Unprocessable(list) => WebError::BadRequest(list.join(", ")),
             ServiceError::Store(e) => WebError::Internal(e.to_string()),
             ServiceError::Internal(m) => WebError::Internal(m),
         }

@@ -112,7 +112,6 @@ impl From<ServiceError> for ApiError {
             ServiceError::Refused(m) => ApiError::BadRequest(m),
             ServiceError::Conflict(m) => ApiError::Conflict(m),
             ServiceError::Rejected(m) => ApiError::Rejected(m),
-            ServiceError::Unprocessable(list) => ApiError::Unprocessable(list),
             ServiceError::Store(e) => ApiError::Internal(e.to_string()),
             ServiceError::Internal(m) => ApiError::Internal(m),
         }

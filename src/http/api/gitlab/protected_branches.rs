@@ -22,6 +22,7 @@ use super::{views, AppState};
 use crate::http::auth::MaybeUser;
 use crate::model::access::Caller;
 use crate::model::entities::Project;
+use crate::service::error::ServiceError;
 use crate::service::protected_branches::{self, AccessSpec, Protection, ProtectionPatch, LEVELS};
 
 pub(in crate::http) fn router() -> OpenApiRouter<AppState> {
@@ -222,6 +223,15 @@ async fn show(
     Ok(Json(views::protected_branch(&branch)))
 }
 
+/// A rule's refused name or entries as GitLab answers them here: 422 with the full messages,
+/// not the 400 field map of other resources.
+fn unprocessable(e: ServiceError) -> ApiError {
+    match e {
+        ServiceError::Invalid(errors) => ApiError::Unprocessable(errors.full_messages()),
+        other => other.into(),
+    }
+}
+
 /// A CE level parameter named `key`: one of GitLab's roles.
 fn level(value: Option<i64>, key: &str) -> Result<Option<i64>, ApiError> {
     match value {
@@ -293,7 +303,9 @@ async fn create(
         allow_force_push: rule.allow_force_push.unwrap_or(false),
         code_owner_approval_required: rule.code_owner_approval_required.unwrap_or(false),
     };
-    let branch = protected_branches::protect(&state, &project, caller, protection).await?;
+    let branch = protected_branches::protect(&state, &project, caller, protection)
+        .await
+        .map_err(unprocessable)?;
     Ok((StatusCode::CREATED, Json(views::protected_branch(&branch))).into_response())
 }
 
@@ -323,7 +335,9 @@ async fn update(
         merge: specs_of(change.allowed_to_merge),
         unprotect: specs_of(change.allowed_to_unprotect),
     };
-    let branch = protected_branches::update(&state, &project, caller, &name, patch).await?;
+    let branch = protected_branches::update(&state, &project, caller, &name, patch)
+        .await
+        .map_err(unprocessable)?;
     Ok(Json(views::protected_branch(&branch)))
 }
 
