@@ -35,6 +35,25 @@ impl std::fmt::Display for Resource {
     }
 }
 
+/// A limit a change would pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// The enabled push mirrors a project may have (a mirror created or updated as enabled
+    /// would be one more).
+    EnabledMirrors(i64),
+}
+
+impl std::fmt::Display for Limit {
+    /// The limit for people: `a project can have at most 10 enabled push mirrors`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Limit::EnabledMirrors(max) => {
+                write!(f, "a project can have at most {max} enabled push mirrors")
+            }
+        }
+    }
+}
+
 /// A use case's failure.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -56,6 +75,9 @@ pub enum ServiceError {
     /// The request broke field rules; nothing was written.
     #[error("invalid: {0:?}")]
     Invalid(FieldErrors),
+    /// The change would pass one of the instance's limits; nothing was written.
+    #[error("limit reached: {0}")]
+    LimitReached(Limit),
     /// The request is refused as a whole, with a message for the person.
     #[error("{0}")]
     Refused(String),

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use maud::html;
 
-use crate::service::error::ServiceError;
+use crate::service::error::{Limit, ServiceError};
 
 /// Why a page could not be shown or a form not accepted.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +40,10 @@ impl From<ServiceError> for WebError {
             ServiceError::Forbidden | ServiceError::Blocked => WebError::Forbidden,
             ServiceError::Invalid(errors) => {
                 WebError::BadRequest(errors.full_messages().join(", "))
+            }
+            // Worded as the API's field error reads in full.
+            ServiceError::LimitReached(limit @ Limit::EnabledMirrors(_)) => {
+                WebError::BadRequest(format!("Enabled cannot be true: {limit}"))
             }
             ServiceError::Refused(m) | ServiceError::Conflict(m) | ServiceError::Rejected(m) => {
                 WebError::BadRequest(m)

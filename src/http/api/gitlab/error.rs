@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use crate::service::error::{Resource, ServiceError};
+use crate::service::error::{Limit, Resource, ServiceError};
 use crate::store::StoreError;
 
 /// An API failure, each variant naming the status and body it becomes.
@@ -100,6 +100,15 @@ fn resource_name(resource: Resource) -> &'static str {
     }
 }
 
+/// A limit as GitLab reports it: a validation error of the field that would pass it (GitLab
+/// 18.9: `{"enabled": ["cannot be true: a project can have at most 10 enabled push mirrors"]}`).
+fn limit_errors(limit: Limit) -> BTreeMap<String, Vec<String>> {
+    let field = match limit {
+        Limit::EnabledMirrors(_) => "enabled",
+    };
+    BTreeMap::from([(field.to_owned(), vec![format!("cannot be true: {limit}")])])
+}
+
 impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
         match e {
@@ -109,6 +118,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Forbidden => ApiError::Forbidden,
             ServiceError::Blocked => ApiError::Blocked,
             ServiceError::Invalid(errors) => ApiError::Validation(errors.0),
+            ServiceError::LimitReached(limit) => ApiError::Validation(limit_errors(limit)),
             ServiceError::Refused(m) => ApiError::BadRequest(m),
             ServiceError::Conflict(m) => ApiError::Conflict(m),
             ServiceError::Rejected(m) => ApiError::Rejected(m),
