@@ -472,7 +472,11 @@ fn user_refused(e: crate::service::error::ServiceError) -> ExitCode {
             }
             ExitCode::from(EXIT_CONFIG)
         }
-        ServiceError::Conflict(m) | ServiceError::Refused(m) => {
+        ServiceError::Conflict(taken) => {
+            eprintln!("pushmirror: {taken}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+        ServiceError::Refused(m) => {
             eprintln!("pushmirror: {m}");
             ExitCode::from(EXIT_CONFIG)
         }

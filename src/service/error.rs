@@ -35,6 +35,31 @@ impl std::fmt::Display for Resource {
     }
 }
 
+/// What already exists that a change would make twice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Taken {
+    /// A username (or a namespace path) in use.
+    Username,
+    /// An e-mail address in use.
+    Email,
+    /// The user is a member already.
+    Member,
+    /// A rule protecting the branches of this name exists.
+    ProtectedBranch(String),
+}
+
+impl std::fmt::Display for Taken {
+    /// The conflict for people (the CLI's, the web pages'), in GitLab's words.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Taken::Username => f.write_str("Username has already been taken"),
+            Taken::Email => f.write_str("Email has already been taken"),
+            Taken::Member => f.write_str("Member already exists"),
+            Taken::ProtectedBranch(name) => write!(f, "Protected branch '{name}' already exists"),
+        }
+    }
+}
+
 /// A limit a change would pass.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Limit {
@@ -81,9 +106,9 @@ pub enum ServiceError {
     /// The request is refused as a whole, with a message for the person.
     #[error("{0}")]
     Refused(String),
-    /// The request conflicts with what exists.
+    /// The change would make again something that must be unique.
     #[error("{0}")]
-    Conflict(String),
+    Conflict(Taken),
     /// The request is refused as a whole with 422 and a message (GitLab's hooks API).
     #[error("{0}")]
     Rejected(String),

@@ -9,7 +9,7 @@ use crate::model::naming::protected_branch_name;
 use crate::model::push_rules::meets_any;
 use crate::store::{AccessAction, NewAccess, NewProtection, ProtectionChanges, StoreError};
 
-use super::error::ServiceError;
+use super::error::{ServiceError, Taken};
 
 /// The push/merge levels GitLab accepts: no one, developers, maintainers, admins.
 pub const LEVELS: [i64; 4] = [0, 30, 40, 60];
@@ -157,9 +157,7 @@ pub async fn protect(
         .await
     {
         Ok(b) => Ok(b),
-        Err(StoreError::Conflict(_)) => Err(ServiceError::Conflict(format!(
-            "Protected branch '{name}' already exists"
-        ))),
+        Err(StoreError::Conflict(_)) => Err(ServiceError::Conflict(Taken::ProtectedBranch(name))),
         Err(e) => Err(e.into()),
     }
 }

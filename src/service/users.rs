@@ -11,12 +11,7 @@ use crate::model::entities::User;
 use crate::password;
 use crate::store::{AccountUpdate, NewAccount, StoreError, UserFilter};
 
-use super::error::{Resource, ServiceError};
-
-/// GitLab's message when a username (or a namespace path) is taken.
-const USERNAME_TAKEN: &str = "Username has already been taken";
-/// GitLab's message when an e-mail address is taken.
-const EMAIL_TAKEN: &str = "Email has already been taken";
+use super::error::{Resource, ServiceError, Taken};
 
 /// The users `caller` may list with `filter`: only administrators filter by state or list
 /// administrators, as in GitLab.
@@ -51,10 +46,8 @@ fn hashed(password: Option<&str>) -> Result<Option<String>, ServiceError> {
 
 fn taken(e: StoreError) -> ServiceError {
     match e {
-        StoreError::Conflict(field) if field == "email" => {
-            ServiceError::Conflict(EMAIL_TAKEN.into())
-        }
-        StoreError::Conflict(_) => ServiceError::Conflict(USERNAME_TAKEN.into()),
+        StoreError::Conflict(field) if field == "email" => ServiceError::Conflict(Taken::Email),
+        StoreError::Conflict(_) => ServiceError::Conflict(Taken::Username),
         other => other.into(),
     }
 }

@@ -45,9 +45,8 @@ impl From<ServiceError> for WebError {
             ServiceError::LimitReached(limit @ Limit::EnabledMirrors(_)) => {
                 WebError::BadRequest(format!("Enabled cannot be true: {limit}"))
             }
-            ServiceError::Refused(m) | ServiceError::Conflict(m) | ServiceError::Rejected(m) => {
-                WebError::BadRequest(m)
-            }
+            ServiceError::Conflict(taken) => WebError::BadRequest(taken.to_string()),
+            ServiceError::Refused(m) | ServiceError::Rejected(m) => WebError::BadRequest(m),
             ServiceError::Store(e) => WebError::Internal(e.to_string()),
             ServiceError::Internal(m) => WebError::Internal(m),
         }

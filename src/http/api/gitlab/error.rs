@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use crate::service::error::{Limit, Resource, ServiceError};
+use crate::service::error::{Limit, Resource, ServiceError, Taken};
 use crate::store::StoreError;
 
 /// An API failure, each variant naming the status and body it becomes.
@@ -100,6 +100,16 @@ fn resource_name(resource: Resource) -> &'static str {
     }
 }
 
+/// A conflict as GitLab words it.
+fn taken_message(taken: &Taken) -> String {
+    match taken {
+        Taken::Username => "Username has already been taken".into(),
+        Taken::Email => "Email has already been taken".into(),
+        Taken::Member => "Member already exists".into(),
+        Taken::ProtectedBranch(name) => format!("Protected branch '{name}' already exists"),
+    }
+}
+
 /// A limit as GitLab reports it: a validation error of the field that would pass it (GitLab
 /// 18.9: `{"enabled": ["cannot be true: a project can have at most 10 enabled push mirrors"]}`).
 fn limit_errors(limit: Limit) -> BTreeMap<String, Vec<String>> {
@@ -120,7 +130,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::Invalid(errors) => ApiError::Validation(errors.0),
             ServiceError::LimitReached(limit) => ApiError::Validation(limit_errors(limit)),
             ServiceError::Refused(m) => ApiError::BadRequest(m),
-            ServiceError::Conflict(m) => ApiError::Conflict(m),
+            ServiceError::Conflict(taken) => ApiError::Conflict(taken_message(&taken)),
             ServiceError::Rejected(m) => ApiError::Rejected(m),
             ServiceError::Store(e) => ApiError::Internal(e.to_string()),
             ServiceError::Internal(m) => ApiError::Internal(m),
