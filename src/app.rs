@@ -1,5 +1,6 @@
 //! The composition root: [`App`] holds each dependency of a pushmirror process exactly once, and
-//! every entry point (`serve`, `token create`, `hook post-receive`, the tests, the bench) builds
+//! every entry point (`serve`, `token create`, `user create`, `user set-password`, `hook
+//! post-receive`, the tests, the bench) builds
 //! it here the same way. Everything below receives what it needs from it; nothing else opens
 //! the database, loads the key or configures git.
 
@@ -40,7 +41,8 @@ pub enum StartError {
 pub struct App {
     /// The database.
     pub store: Store,
-    /// The database's URL (PostgreSQL's NOTIFY listener opens its own connection).
+    /// The database's URL as configured (tests open connections of their own with it; the
+    /// server opens the database only through `store`).
     pub database_url: String,
     /// Seals and opens mirror credentials.
     pub cipher: Cipher,

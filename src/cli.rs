@@ -1,5 +1,5 @@
-//! The command line: `pushmirror serve`, `pushmirror token create` and `pushmirror hook
-//! post-receive`. Flags win over
+//! The command line: `pushmirror serve`, `token create`, `user create`, `user set-password` and
+//! `hook post-receive`. Flags win over
 //! `PUSHMIRROR_*` environment variables, which win over the `--config` TOML file, which wins over
 //! defaults. Every failure ends with a message a person can act on and a distinct exit code.
 
@@ -488,7 +488,11 @@ fn user_refused(e: crate::service::error::ServiceError) -> ExitCode {
             }
             ExitCode::from(EXIT_CONFIG)
         }
-        ServiceError::Conflict(m) | ServiceError::Refused(m) => {
+        ServiceError::Conflict(taken) => {
+            eprintln!("pushmirror: {taken}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+        ServiceError::Refused(m) => {
             eprintln!("pushmirror: {m}");
             ExitCode::from(EXIT_CONFIG)
         }

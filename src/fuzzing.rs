@@ -5,11 +5,11 @@
 //! (`git::protocol::pktline`) are public already and the targets call them directly.
 //!
 //! Why the files are compiled a second time here (`#[path]`) instead of wrapped in place: they
-//! are `pub(super)` inside private modules of `http`, and reaching them from outside would mean
-//! widening them or adding a hook to `http` for the fuzz build. Including the same source files
-//! gives the fuzzer the very code the server runs, with the visibility it already has, and leaves
-//! the normal build untouched. A file that grows a new `super::` import needs that sibling
-//! included here too; the fuzz build in `.ci/run` fails until it is.
+//! are `pub(crate)` or `pub(super)` inside private modules of `http`, and reaching them from
+//! outside would mean widening them or adding a hook to `http` for the fuzz build. Including the
+//! same source files gives the fuzzer the very code the server runs, with the visibility it
+//! already has, and leaves the normal build untouched. A file that grows a new `super::` import
+//! needs that sibling included here too; the fuzz build in `.ci/run` fails until it is.
 
 use std::future::Future;
 use std::pin::pin;
@@ -22,13 +22,13 @@ use crate::store::PageRequest;
 // Loaded twice on purpose (see above), and partly dead here: the handlers that use the rest of
 // these files are not compiled in this module.
 #[allow(clippy::duplicate_mod, dead_code)]
-#[path = "http/error.rs"]
+#[path = "http/api/gitlab/error.rs"]
 mod error;
 #[allow(clippy::duplicate_mod, dead_code)]
-#[path = "http/pagination.rs"]
+#[path = "http/api/gitlab/pagination.rs"]
 mod pagination;
 #[allow(clippy::duplicate_mod, dead_code)]
-#[path = "http/params.rs"]
+#[path = "http/api/gitlab/params.rs"]
 mod params;
 
 /// Runs a future over in-memory input, which never has to wait: a parser that returns

@@ -4,7 +4,8 @@
 //! Dependencies point one way: `http` → `service` → `store` / `remote` / `git` → `model`
 //! (`remote` → `git`), and `jobs` → `service`; `app` builds them all; only the entry points (`cli`, `server`) import `http` or
 //! `jobs`.
-//! - [`cli`]: the command line (`serve`, `token create`, `hook post-receive`).
+//! - [`cli`]: the command line (`serve`, `token create`, `user create`, `user set-password`,
+//!   `hook post-receive`).
 //! - [`app`]: the composition root, [`app::App`], built the same way by every entry point.
 //! - [`server`]: serves HTTP and runs the job runner until shutdown.
 //! - [`shutdown`]: the one cancellation and task-tracking mechanism.

@@ -7,7 +7,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
-use super::error::ApiError;
+use super::api::gitlab::error::ApiError;
 use super::AppState;
 use crate::model::entities::User;
 use crate::model::tokens::{allows, required_scope, Use};

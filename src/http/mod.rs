@@ -1,67 +1,23 @@
-//! The HTTP edge: GitLab's `/api/v4` (one module per resource, each exposing `router()`).
-//! Handlers extract, check permissions, call a service (or the store for plain reads) and
-//! convert domain values to GitLab JSON through [`views`]; nothing below this layer knows about
-//! HTTP, and nothing imports it. Outside `/api/v4`, [`git`] reads the paths that name a project and
-//! hosts the repositories over git's smart HTTP.
+//! The HTTP edge, composed of its faces: the JSON APIs (`api::gitlab`, GitLab's `/api/v4`; a
+//! Gitea face goes beside it), the git endpoints (`git`: the one reading of a path that names a
+//! project, and git's smart HTTP), the web pages (`web`) and the operations endpoints
+//! (`monitoring`). Each face converts domain values to its own wire shapes and maps service
+//! errors at its own edge; nothing below this layer knows about HTTP, and nothing imports it.
 
+mod api;
 mod auth;
-mod error;
 mod git;
-mod groups;
-mod hooks;
-mod members;
 mod monitoring;
-mod namespaces;
-mod openapi;
-mod pagination;
-mod params;
-mod projects;
-mod protected_branches;
-mod remote_mirrors;
-mod repository;
 mod ssh_host_keys;
-mod tokens;
-mod users;
-mod views;
 mod web;
 
 use axum::Router;
 
 pub use crate::app::AppState;
-use error::ApiError;
+use api::gitlab::error::ApiError;
+use api::gitlab::{self, openapi};
 
 impl AppState {
-    /// A paginated JSON list with GitLab's headers, its links built from the external URL.
-    pub fn page_response(
-        &self,
-        uri: &axum::http::Uri,
-        page: crate::store::PageRequest,
-        total: i64,
-        items: impl serde::Serialize,
-    ) -> axum::response::Response {
-        pagination::paginated(&self.external_url, uri, page, total, items)
-    }
-
-    /// One page of a list read whole and already in order, each shown item rendered by
-    /// `render`, with GitLab's pagination headers.
-    pub fn page_of_list<T, R: serde::Serialize>(
-        &self,
-        uri: &axum::http::Uri,
-        page: crate::store::PageRequest,
-        list: &[T],
-        render: impl FnMut(&T) -> R,
-    ) -> axum::response::Response {
-        let total = list.len() as i64;
-        let start = usize::try_from(page.offset().min(total)).unwrap_or(usize::MAX);
-        let shown: Vec<R> = list
-            .iter()
-            .skip(start)
-            .take(usize::try_from(page.per_page).unwrap_or(usize::MAX))
-            .map(render)
-            .collect();
-        self.page_response(uri, page, total, shown)
-    }
-
     /// Now, from the server's clock.
     pub fn now_ms(&self) -> crate::model::entities::Millis {
         self.clock.now_ms()
@@ -109,17 +65,7 @@ async fn outside_api(
 
 /// `/api/v4`'s routes and the OpenAPI document collected from them as they are registered.
 fn api_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    let (router, api) = utoipa_axum::router::OpenApiRouter::with_openapi(openapi::base())
-        .merge(users::router())
-        .merge(projects::router())
-        .merge(groups::router())
-        .merge(namespaces::router())
-        .merge(members::router())
-        .merge(protected_branches::router())
-        .merge(remote_mirrors::router())
-        .merge(hooks::router())
-        .merge(repository::router())
-        .merge(tokens::router())
+    let (router, api) = gitlab::resources()
         .merge(ssh_host_keys::router())
         .split_for_parts();
     (router, openapi::finish(api))

@@ -14,12 +14,13 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::api::gitlab::error::ApiError;
+use super::api::gitlab::openapi::ProjectId;
+use super::api::gitlab::params::{lenient, Params};
+use super::api::gitlab::remote_mirrors::mirror_project;
+use super::api::gitlab::views;
 use super::auth::MaybeUser;
-use super::error::ApiError;
-use super::openapi::ProjectId;
-use super::params::{lenient, Params};
-use super::remote_mirrors::mirror_project;
-use super::{views, AppState};
+use super::AppState;
 use crate::model::entities::User;
 use crate::service::ssh_host_keys::{detect, INVALID_URL};
 

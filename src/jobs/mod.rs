@@ -85,25 +85,17 @@ pub fn served_storages(app: &App) -> Vec<String> {
 /// queued elsewhere starts at once; polling remains the fallback while the listener reconnects.
 async fn listen(app: Arc<App>) {
     while !app.shutdown.jobs_stopping() {
-        let connected = sqlx::postgres::PgListener::connect(&app.database_url).await;
-        let mut listener = match connected {
-            Ok(mut l) => match l.listen(crate::store::NOTIFY_CHANNEL).await {
-                Ok(()) => l,
-                Err(e) => {
-                    tracing::warn!(error = %e, "LISTEN failed; polling only");
-                    sleep_or_stop(&app).await;
-                    continue;
-                }
-            },
+        let mut listener = match app.store.job_wakeups().await {
+            Ok(l) => l,
             Err(e) => {
-                tracing::warn!(error = %e, "cannot connect the NOTIFY listener; polling only");
+                tracing::warn!(error = %e, "cannot listen for job wake-ups; polling only");
                 sleep_or_stop(&app).await;
                 continue;
             }
         };
         loop {
             tokio::select! {
-                n = listener.recv() => match n {
+                n = listener.next() => match n {
                     Ok(_) => app.jobs_wakeup.notify_one(),
                     Err(e) => {
                         tracing::debug!(error = %e, "NOTIFY listener lost its connection");

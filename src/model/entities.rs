@@ -10,13 +10,6 @@ use crate::model::status::UpdateStatus;
 /// Milliseconds since the Unix epoch, UTC: the one time representation of the domain.
 pub type Millis = i64;
 
-/// `ms` as GitLab prints times (API, hook payloads, e-mail): ISO 8601, UTC, milliseconds
-/// (`2020-01-06T17:32:02.823Z`); `None` for an instant chrono cannot represent.
-pub fn gitlab_time(ms: Millis) -> Option<String> {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
-}
-
 /// The mirror URL as anyone may see it, from the stored URL (never with credentials) and what
 /// its sealed credentials hold: a user named exactly `git` shows, any other user and any
 /// password are masked (GitLab's `safe_url`).
@@ -353,8 +346,10 @@ pub struct MirrorSettings {
     pub ssh_known_hosts: Option<String>,
 }
 
-/// A mirror as the API shows it: its settings and status, without credentials or queue state.
-/// Lists are read straight into this shape; single mirrors convert from [`RemoteMirror`].
+/// A mirror as lists and pages show it: its settings and status, without credentials or queue
+/// state (each face shapes it for its wire: the GitLab API's `views::remote_mirror`, the web
+/// pages' table). Lists are read straight into this shape; single mirrors convert from
+/// [`RemoteMirror`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MirrorSummary {
     pub id: i64,
@@ -408,19 +403,5 @@ impl From<&RemoteMirror> for MirrorSummary {
             last_successful_update_at: m.last_successful_update_at,
             last_error: m.last_error.clone(),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::gitlab_time;
-
-    #[test]
-    fn times_have_milliseconds_and_z() {
-        assert_eq!(
-            gitlab_time(1_578_331_922_823).as_deref(),
-            Some("2020-01-06T17:32:02.823Z")
-        );
-        assert_eq!(gitlab_time(0).as_deref(), Some("1970-01-01T00:00:00.000Z"));
     }
 }

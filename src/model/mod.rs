@@ -20,6 +20,7 @@ pub mod refmatch;
 pub mod sign_in;
 pub mod status;
 pub mod storage;
+pub mod time;
 pub mod tokens;
 pub mod url;
 

@@ -11,7 +11,7 @@ use crate::secret::{hash_token, mint_token};
 use crate::store::StoreError;
 pub use crate::token_cache::Authenticated;
 
-use super::error::ServiceError;
+use super::error::{Resource, ServiceError};
 
 /// How often a token's `last_used_at` is written at most.
 const LAST_USED_EVERY_MS: i64 = 10 * 60 * 1000;
@@ -74,7 +74,7 @@ pub async fn create_token(
     app.store
         .user_by_id(user_id)
         .await?
-        .ok_or(ServiceError::NotFound("User"))?;
+        .ok_or(ServiceError::NotFound(Resource::User))?;
     mint_for(app, user_id, name, scopes, expires_at).await
 }
 
@@ -153,7 +153,7 @@ pub async fn find_token(app: &App, caller: &User, id: i64) -> Result<AccessToken
         .token_by_id(id)
         .await?
         .filter(|t| caller.is_admin || t.user_id == caller.id)
-        .ok_or(ServiceError::NotFound("Personal Access Token"))
+        .ok_or(ServiceError::NotFound(Resource::PersonalAccessToken))
 }
 
 /// Revokes token `id` (one's own, or anyone's for admins); it stops working at once.

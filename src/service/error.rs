@@ -1,17 +1,90 @@
 //! The service layer's one error type: what went wrong in a use case, in domain terms. The HTTP
-//! edge turns it into GitLab's status and JSON shape (`http::error`), the web interface into a
-//! page; nothing here knows about either.
+//! edge turns it into GitLab's status and JSON shape (`http::api::gitlab::error`), the web
+//! interface into a page; nothing here knows about either.
 
 use crate::model::errors::FieldErrors;
 use crate::store::StoreError;
 
+/// What a use case looked for by name or id and did not find.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    Project,
+    Group,
+    /// A user's or a group's namespace.
+    Namespace,
+    User,
+    PersonalAccessToken,
+    Branch,
+    Tag,
+    Commit,
+}
+
+impl std::fmt::Display for Resource {
+    /// The resource's name in messages for people (the CLI's, the web pages').
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Resource::Project => "Project",
+            Resource::Group => "Group",
+            Resource::Namespace => "Namespace",
+            Resource::User => "User",
+            Resource::PersonalAccessToken => "Personal Access Token",
+            Resource::Branch => "Branch",
+            Resource::Tag => "Tag",
+            Resource::Commit => "Commit",
+        })
+    }
+}
+
+/// What already exists that a change would make twice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Taken {
+    /// A username (or a namespace path) in use.
+    Username,
+    /// An e-mail address in use.
+    Email,
+    /// The user is a member already.
+    Member,
+    /// A rule protecting the branches of this name exists.
+    ProtectedBranch(String),
+}
+
+impl std::fmt::Display for Taken {
+    /// The conflict for people (the CLI's, the web pages'), in GitLab's words.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Taken::Username => f.write_str("Username has already been taken"),
+            Taken::Email => f.write_str("Email has already been taken"),
+            Taken::Member => f.write_str("Member already exists"),
+            Taken::ProtectedBranch(name) => write!(f, "Protected branch '{name}' already exists"),
+        }
+    }
+}
+
+/// A limit a change would pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// The enabled push mirrors a project may have (a mirror created or updated as enabled
+    /// would be one more).
+    EnabledMirrors(i64),
+}
+
+impl std::fmt::Display for Limit {
+    /// The limit for people: `a project can have at most 10 enabled push mirrors`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Limit::EnabledMirrors(max) => {
+                write!(f, "a project can have at most {max} enabled push mirrors")
+            }
+        }
+    }
+}
+
 /// A use case's failure.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
-    /// The named resource (`Project`, `User`, `Namespace`) does not exist or is hidden from the
-    /// caller.
+    /// The resource looked for does not exist or is hidden from the caller.
     #[error("{0} not found")]
-    NotFound(&'static str),
+    NotFound(Resource),
     /// A record inside a found resource (a mirror, a member, a protected branch) does not exist.
     #[error("record not found")]
     RecordNotFound,
@@ -27,18 +100,18 @@ pub enum ServiceError {
     /// The request broke field rules; nothing was written.
     #[error("invalid: {0:?}")]
     Invalid(FieldErrors),
+    /// The change would pass one of the instance's limits; nothing was written.
+    #[error("limit reached: {0}")]
+    LimitReached(Limit),
     /// The request is refused as a whole, with a message for the person.
     #[error("{0}")]
     Refused(String),
-    /// The request conflicts with what exists.
+    /// The change would make again something that must be unique.
     #[error("{0}")]
-    Conflict(String),
+    Conflict(Taken),
     /// The request is refused as a whole with 422 and a message (GitLab's hooks API).
     #[error("{0}")]
     Rejected(String),
-    /// The request could not be processed, with GitLab's full messages.
-    #[error("{0:?}")]
-    Unprocessable(Vec<String>),
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),

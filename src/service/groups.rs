@@ -17,10 +17,10 @@ use crate::model::naming::{
 use crate::store::{GroupChanges, NewGroup, StoreError, Viewer};
 
 use super::auth::today;
-use super::error::ServiceError;
+use super::error::{Resource, ServiceError};
 
 /// Resolves a group by numeric id or full path and the caller's standing in it. Unknown or
-/// hidden groups are `NotFound("Group")`, except that an anonymous caller of a non-public one
+/// hidden groups are `NotFound(Resource::Group)`, except that an anonymous caller of a non-public one
 /// is asked to authenticate.
 pub async fn find_group(
     app: &App,
@@ -39,7 +39,7 @@ pub async fn find_group(
         app.store.group_for(id, viewer).await?
     };
     let Some((group, level, below)) = found else {
-        return Err(ServiceError::NotFound("Group"));
+        return Err(ServiceError::NotFound(Resource::Group));
     };
     let caller = Caller {
         is_admin: viewer.is_admin,
@@ -51,7 +51,7 @@ pub async fn find_group(
         return Err(if user.is_none() {
             ServiceError::Unauthenticated
         } else {
-            ServiceError::NotFound("Group")
+            ServiceError::NotFound(Resource::Group)
         });
     }
     Ok((group, caller))
@@ -225,7 +225,7 @@ pub async fn update_group(
     app.store
         .group_by_id(group.id())
         .await?
-        .ok_or(ServiceError::NotFound("Group"))
+        .ok_or(ServiceError::NotFound(Resource::Group))
 }
 
 /// Deletes a group, its subgroups and their projects with their repositories, at once (GitLab

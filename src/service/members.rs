@@ -11,7 +11,7 @@ use crate::model::membership::{expiry_allowed, highest_per_user, is_last_owner, 
 use crate::store::{MemberSource, PageRequest, Paged, StoreError};
 
 use super::auth::today;
-use super::error::ServiceError;
+use super::error::{Resource, ServiceError, Taken};
 
 /// Whose members a use case is about.
 #[derive(Debug, Clone, Copy)]
@@ -104,7 +104,7 @@ pub async fn add_member(
             app.store.users(&filter).await?.into_iter().next()
         }
     }
-    .ok_or(ServiceError::NotFound("User"))?;
+    .ok_or(ServiceError::NotFound(Resource::User))?;
     check_expiry(app, expires_at.as_deref())?;
     match app
         .store
@@ -119,9 +119,7 @@ pub async fn add_member(
         .await
     {
         Ok(()) => {}
-        Err(StoreError::Conflict(_)) => {
-            return Err(ServiceError::Conflict("Member already exists".into()))
-        }
+        Err(StoreError::Conflict(_)) => return Err(ServiceError::Conflict(Taken::Member)),
         Err(e) => return Err(e.into()),
     }
     find_member(app, target, user.id).await

@@ -32,7 +32,7 @@ use crate::model::url::{
 };
 use crate::netcheck::{resolve_checked, ResolveError};
 
-use super::error::ServiceError;
+use super::error::{Limit, ServiceError};
 
 /// GitLab 18.9's limit of enabled push mirrors per project.
 pub const MAX_ENABLED_MIRRORS: i64 = 10;
@@ -492,14 +492,9 @@ fn settings(
     }
 }
 
-/// GitLab 18.9's refusal when enabling one more mirror would pass the maximum.
+/// Enabling one more mirror would pass the maximum.
 fn limit_reached() -> ServiceError {
-    ServiceError::field(
-        "enabled",
-        format!(
-            "cannot be true: a project can have at most {MAX_ENABLED_MIRRORS} enabled push mirrors"
-        ),
-    )
+    ServiceError::LimitReached(Limit::EnabledMirrors(MAX_ENABLED_MIRRORS))
 }
 
 /// The SSH key comment GitLab uses: `git@<host>`.

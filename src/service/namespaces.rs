@@ -9,7 +9,7 @@ use crate::model::entities::{Group, Namespace, NamespaceKind, User};
 use crate::store::Viewer;
 
 use super::auth::today;
-use super::error::ServiceError;
+use super::error::{Resource, ServiceError};
 
 /// A namespace the caller may see, with the caller's standing in it and, for a group, the group.
 #[derive(Debug, Clone)]
@@ -21,7 +21,7 @@ pub struct FoundNamespace {
 
 /// Resolves a namespace by id or full path as GitLab's `find_namespace!` does: a user namespace
 /// is visible to its user and admins, a group to whoever may see it; anything else is
-/// `NotFound("Namespace")`.
+/// `NotFound(Resource::Namespace)`.
 pub async fn find_namespace(
     app: &App,
     id_or_path: &str,
@@ -43,12 +43,12 @@ async fn admit(
     namespace: Option<Namespace>,
     user: &User,
 ) -> Result<FoundNamespace, ServiceError> {
-    let namespace = namespace.ok_or(ServiceError::NotFound("Namespace"))?;
+    let namespace = namespace.ok_or(ServiceError::NotFound(Resource::Namespace))?;
     match namespace.kind {
         NamespaceKind::User => {
             let own = namespace.owner_id == Some(user.id);
             if !own && !user.is_admin {
-                return Err(ServiceError::NotFound("Namespace"));
+                return Err(ServiceError::NotFound(Resource::Namespace));
             }
             Ok(FoundNamespace {
                 caller: Caller {
@@ -72,7 +72,7 @@ async fn admit(
                 .store
                 .group_for(&namespace.id.to_string(), viewer)
                 .await?
-                .ok_or(ServiceError::NotFound("Namespace"))?;
+                .ok_or(ServiceError::NotFound(Resource::Namespace))?;
             let caller = Caller {
                 is_admin: user.is_admin,
                 level,
@@ -80,7 +80,7 @@ async fn admit(
                 user_id: Some(user.id),
             };
             if !caller.can_read_group(group.namespace.visibility, below) {
-                return Err(ServiceError::NotFound("Namespace"));
+                return Err(ServiceError::NotFound(Resource::Namespace));
             }
             Ok(FoundNamespace {
                 namespace: group.namespace.clone(),

@@ -76,7 +76,7 @@ pub async fn send_mirror_failure(app: &App, id: i64) -> Result<Sent, ServiceErro
     let project_url = format!("{}/{}", app.external_url, project.full_path());
     let last_update_at = mirror
         .last_update_at
-        .and_then(crate::model::entities::gitlab_time)
+        .and_then(crate::model::time::iso8601_millis)
         .unwrap_or_default();
     let message = mirror_failed(&MirrorFailure {
         project_name: &project_name,

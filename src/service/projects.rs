@@ -16,7 +16,7 @@ use crate::storage::LocalRepo;
 use crate::store::{NewProject, StoreError, TRANSFER_TAKEN};
 
 use super::auth::today;
-use super::error::ServiceError;
+use super::error::{Resource, ServiceError};
 use super::namespaces::{find_namespace, own_namespace};
 
 /// `id` as a numeric project id, when it is one (otherwise it may be a `namespace/path`).
@@ -28,7 +28,7 @@ pub fn numeric_id(id: &str) -> Option<i64> {
 }
 
 /// Resolves a project by numeric id or full path and the caller's standing in it. Unknown or
-/// invisible projects are `NotFound("Project")`, except that an anonymous caller of a
+/// invisible projects are `NotFound(Resource::Project)`, except that an anonymous caller of a
 /// non-public project is asked to authenticate.
 pub async fn find_project(
     app: &App,
@@ -54,7 +54,7 @@ pub fn admit(
     user: Option<&User>,
 ) -> Result<(Project, Caller), ServiceError> {
     let Some((project, level)) = found else {
-        return Err(ServiceError::NotFound("Project"));
+        return Err(ServiceError::NotFound(Resource::Project));
     };
     let caller = Caller {
         is_admin: user.is_some_and(|u| u.is_admin),
@@ -66,7 +66,7 @@ pub fn admit(
         return Err(if user.is_none() {
             ServiceError::Unauthenticated
         } else {
-            ServiceError::NotFound("Project")
+            ServiceError::NotFound(Resource::Project)
         });
     }
     Ok((project, caller))
@@ -454,5 +454,5 @@ pub async fn transfer_project(
     app.store
         .project_by_id(project.id)
         .await?
-        .ok_or(ServiceError::NotFound("Project"))
+        .ok_or(ServiceError::NotFound(Resource::Project))
 }

@@ -9,7 +9,7 @@ use crate::model::naming::protected_branch_name;
 use crate::model::push_rules::meets_any;
 use crate::store::{AccessAction, NewAccess, NewProtection, ProtectionChanges, StoreError};
 
-use super::error::ServiceError;
+use super::error::{ServiceError, Taken};
 
 /// The push/merge levels GitLab accepts: no one, developers, maintainers, admins.
 pub const LEVELS: [i64; 4] = [0, 30, 40, 60];
@@ -51,12 +51,13 @@ pub struct ProtectionPatch {
     pub unprotect: Vec<AccessSpec>,
 }
 
-/// The label GitLab prefixes list errors with.
-fn list_label(action: AccessAction) -> &'static str {
+/// The field a list's errors are recorded under (its humanised name starts their full messages:
+/// `Push access levels entry not found`).
+fn list_field(action: AccessAction) -> &'static str {
     match action {
-        AccessAction::Push => "Push access levels",
-        AccessAction::Merge => "Merge access levels",
-        AccessAction::Unprotect => "Unprotect access levels",
+        AccessAction::Push => "push_access_levels",
+        AccessAction::Merge => "merge_access_levels",
+        AccessAction::Unprotect => "unprotect_access_levels",
     }
 }
 
@@ -67,8 +68,7 @@ async fn new_entry(
     action: AccessAction,
     spec: &AccessSpec,
 ) -> Result<NewAccess, ServiceError> {
-    let label = list_label(action);
-    let fail = |m: &str| ServiceError::Unprocessable(vec![format!("{label} {m}")]);
+    let fail = |m: &str| ServiceError::field(list_field(action), m);
     if spec.group_id.is_some() || spec.deploy_key_id.is_some() {
         return Err(fail(
             "group and deploy key entries are not supported (there are no groups or deploy keys)",
@@ -126,7 +126,7 @@ pub async fn protect(
         return Err(ServiceError::Forbidden);
     }
     let name = protected_branch_name(&p.name)
-        .ok_or_else(|| ServiceError::Unprocessable(vec!["Name can't be blank".into()]))?
+        .ok_or_else(|| ServiceError::field("name", "can't be blank"))?
         .to_owned();
     let default = AccessSpec {
         access_level: Some(DEFAULT_LEVEL),
@@ -157,9 +157,7 @@ pub async fn protect(
         .await
     {
         Ok(b) => Ok(b),
-        Err(StoreError::Conflict(_)) => Err(ServiceError::Conflict(format!(
-            "Protected branch '{name}' already exists"
-        ))),
+        Err(StoreError::Conflict(_)) => Err(ServiceError::Conflict(Taken::ProtectedBranch(name))),
         Err(e) => Err(e.into()),
     }
 }
@@ -193,12 +191,7 @@ pub async fn update(
                         changes.remove.push(id);
                     }
                 }
-                Some(_) => {
-                    return Err(ServiceError::Unprocessable(vec![format!(
-                        "{} entry not found",
-                        list_label(action)
-                    )]))
-                }
+                Some(_) => return Err(ServiceError::field(list_field(action), "entry not found")),
                 None => changes
                     .add
                     .push(new_entry(app, project, action, spec).await?),

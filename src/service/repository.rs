@@ -13,7 +13,7 @@ use crate::model::push_rules::{Change, PushRules, Verdict};
 use crate::service::push_session::{Origin, PushSession, RefChange};
 use crate::service::pushes::RefUpdate;
 
-use super::error::ServiceError;
+use super::error::{Resource, ServiceError};
 
 /// A branch with what GitLab says about it.
 #[derive(Debug, Clone)]
@@ -60,7 +60,7 @@ pub async fn branch(
     describe(app, project, caller, found)
         .await?
         .pop()
-        .ok_or(ServiceError::NotFound("Branch"))
+        .ok_or(ServiceError::NotFound(Resource::Branch))
 }
 
 /// Creates branch `name` at `rev` (a commit id, branch or tag).
@@ -157,7 +157,7 @@ pub async fn tag(
         .await?
         .into_iter()
         .find(|t| t.name == name)
-        .ok_or(ServiceError::NotFound("Tag"))
+        .ok_or(ServiceError::NotFound(Resource::Tag))
 }
 
 /// Creates tag `name` at `rev`: annotated (tagged by `user`) when `message` is given.
@@ -258,7 +258,7 @@ pub async fn commit(
     repo::commit(&app.git, path, rev)
         .await
         .map_err(internal)?
-        .ok_or(ServiceError::NotFound("Commit"))
+        .ok_or(ServiceError::NotFound(Resource::Commit))
 }
 
 /// The branches or tags whose name contains `search` (case-insensitive), by name.

@@ -11,12 +11,7 @@ use crate::model::entities::User;
 use crate::password;
 use crate::store::{AccountUpdate, NewAccount, StoreError, UserFilter};
 
-use super::error::ServiceError;
-
-/// GitLab's message when a username (or a namespace path) is taken.
-const USERNAME_TAKEN: &str = "Username has already been taken";
-/// GitLab's message when an e-mail address is taken.
-const EMAIL_TAKEN: &str = "Email has already been taken";
+use super::error::{Resource, ServiceError, Taken};
 
 /// The users `caller` may list with `filter`: only administrators filter by state or list
 /// administrators, as in GitLab.
@@ -32,7 +27,7 @@ pub async fn find(app: &App, id: i64) -> Result<User, ServiceError> {
     app.store
         .user_by_id(id)
         .await?
-        .ok_or(ServiceError::NotFound("User"))
+        .ok_or(ServiceError::NotFound(Resource::User))
 }
 
 fn admin_only(caller: &User) -> Result<(), ServiceError> {
@@ -51,10 +46,8 @@ fn hashed(password: Option<&str>) -> Result<Option<String>, ServiceError> {
 
 fn taken(e: StoreError) -> ServiceError {
     match e {
-        StoreError::Conflict(field) if field == "email" => {
-            ServiceError::Conflict(EMAIL_TAKEN.into())
-        }
-        StoreError::Conflict(_) => ServiceError::Conflict(USERNAME_TAKEN.into()),
+        StoreError::Conflict(field) if field == "email" => ServiceError::Conflict(Taken::Email),
+        StoreError::Conflict(_) => ServiceError::Conflict(Taken::Username),
         other => other.into(),
     }
 }
@@ -110,7 +103,7 @@ pub async fn update(
         .update_user(id, &update)
         .await
         .map_err(taken)?
-        .ok_or(ServiceError::NotFound("User"))?;
+        .ok_or(ServiceError::NotFound(Resource::User))?;
     app.token_cache.evict_user(id);
     if update.password_hash.is_some() {
         app.store.delete_user_sessions(id).await?;
@@ -130,7 +123,7 @@ pub async fn set_password(app: &App, username: &str, password: &str) -> Result<U
         .await?
         .into_iter()
         .next()
-        .ok_or(ServiceError::NotFound("User"))?;
+        .ok_or(ServiceError::NotFound(Resource::User))?;
     let changes = AccountChanges {
         password: Some(password.to_owned()),
         ..AccountChanges::default()
@@ -144,7 +137,7 @@ pub async fn set_password(app: &App, username: &str, password: &str) -> Result<U
         .store
         .update_user(user.id, &update)
         .await?
-        .ok_or(ServiceError::NotFound("User"))?;
+        .ok_or(ServiceError::NotFound(Resource::User))?;
     app.store.delete_user_sessions(user.id).await?;
     Ok(updated)
 }
@@ -175,7 +168,7 @@ pub async fn set_blocked(
         .store
         .update_user(id, &update)
         .await?
-        .ok_or(ServiceError::NotFound("User"))?;
+        .ok_or(ServiceError::NotFound(Resource::User))?;
     app.token_cache.evict_user(id);
     if blocked {
         app.store.delete_user_sessions(id).await?;

@@ -376,6 +376,28 @@ impl Tx {
     }
 }
 
+/// Wake-ups whenever any node enqueues a job (PostgreSQL's LISTEN on [`NOTIFY_CHANNEL`]), on a
+/// connection of its own: a hint to look at the queue, never a carrier of work.
+pub struct JobWakeups(sqlx::postgres::PgListener);
+
+impl JobWakeups {
+    /// Waits for the next wake-up; an error means the connection is lost (open a new one).
+    pub async fn next(&mut self) -> Result<(), StoreError> {
+        self.0.recv().await?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Listens for job wake-ups (PostgreSQL only; SQLite has no other writers to hear).
+    pub async fn job_wakeups(&self) -> Result<JobWakeups, StoreError> {
+        use secrecy::ExposeSecret;
+        let mut listener = sqlx::postgres::PgListener::connect(self.url.expose_secret()).await?;
+        listener.listen(NOTIFY_CHANNEL).await?;
+        Ok(JobWakeups(listener))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::storage_filter;

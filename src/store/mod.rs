@@ -20,7 +20,7 @@ mod users;
 
 pub use dashboard::DashboardMirror;
 pub use hooks::{LogStatus, NewHookLog};
-pub use jobs::{ClaimedJob, NewJob, QueueDepth, QueueStats, NOTIFY_CHANNEL};
+pub use jobs::{ClaimedJob, JobWakeups, NewJob, QueueDepth, QueueStats, NOTIFY_CHANNEL};
 pub use members::MemberSource;
 pub use mirror_status::{RemoteRefChanges, RemoteStateHeader};
 pub use mirrors::mirror_job_key;
@@ -74,6 +74,9 @@ pub enum StoreError {
 pub struct Store {
     pool: AnyPool,
     dialect: Dialect,
+    /// The database's URL (it may hold a password), for the connections outside the pool:
+    /// PostgreSQL's NOTIFY listener ([`Store::job_wakeups`]).
+    url: secrecy::SecretString,
 }
 
 /// Which database a [`Store`] talks to, for the few queries whose best form differs (JSON
@@ -171,7 +174,11 @@ impl Store {
         } else {
             Dialect::Postgres
         };
-        Ok(Store { pool, dialect })
+        Ok(Store {
+            pool,
+            dialect,
+            url: secrecy::SecretString::from(url.to_owned()),
+        })
     }
 
     /// The underlying pool, for tests and the bench that look behind the API.

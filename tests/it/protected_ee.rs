@@ -72,6 +72,18 @@ async fn ee_access_lists_are_stored_changed_and_enforced() {
         assert_eq!(r.status, 422, "{}", r.text);
         assert!(r.text.contains(what), "{what}: {}", r.text);
     }
+    // GitLab's shape: a list of full messages, the list's name first.
+    let r = s
+        .post_json(
+            &base,
+            &owner,
+            json!({"name": "a", "allowed_to_push": [{"user_id": 99_999}]}),
+        )
+        .await;
+    assert_eq!(
+        r.body,
+        json!({"message": ["Push access levels user is not a member of the project"]})
+    );
     let r = s
         .post_json(&base, &owner, json!({"name": "e", "allowed_to_push": "x"}))
         .await;
@@ -126,6 +138,10 @@ async fn ee_access_lists_are_stored_changed_and_enforced() {
         )
         .await;
     assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(
+        r.body,
+        json!({"message": ["Push access levels entry not found"]})
+    );
     let r = s
         .request(
             "PATCH",

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use maud::html;
 
-use crate::service::error::ServiceError;
+use crate::service::error::{Limit, ServiceError};
 
 /// Why a page could not be shown or a form not accepted.
 #[derive(Debug, thiserror::Error)]
@@ -41,10 +41,12 @@ impl From<ServiceError> for WebError {
             ServiceError::Invalid(errors) => {
                 WebError::BadRequest(errors.full_messages().join(", "))
             }
-            ServiceError::Refused(m) | ServiceError::Conflict(m) | ServiceError::Rejected(m) => {
-                WebError::BadRequest(m)
+            // Worded as the API's field error reads in full.
+            ServiceError::LimitReached(limit @ Limit::EnabledMirrors(_)) => {
+                WebError::BadRequest(format!("Enabled cannot be true: {limit}"))
             }
-            ServiceError::Unprocessable(list) => WebError::BadRequest(list.join(", ")),
+            ServiceError::Conflict(taken) => WebError::BadRequest(taken.to_string()),
+            ServiceError::Refused(m) | ServiceError::Rejected(m) => WebError::BadRequest(m),
             ServiceError::Store(e) => WebError::Internal(e.to_string()),
             ServiceError::Internal(m) => WebError::Internal(m),
         }

@@ -10,8 +10,9 @@ use maud::{html, Markup, DOCTYPE};
 use super::assets::{css_path, js_path};
 use super::session::{clear_flash, AnonymousCsrf, Flash, Viewer, CSRF_FIELD};
 use crate::http::AppState;
-use crate::model::entities::{gitlab_time, Millis};
+use crate::model::entities::Millis;
 use crate::model::status::UpdateStatus;
+use crate::model::time::iso8601_millis;
 
 fn head(title: &str) -> Markup {
     html! {
@@ -145,7 +146,7 @@ pub(in crate::http) fn status_badge(status: UpdateStatus, enabled: bool) -> Mark
 
 /// "3 minutes ago" as of `now`, the exact UTC time on hover; "never" without a time.
 pub(in crate::http) fn time_ago(at: Option<Millis>, now: Millis) -> Markup {
-    match at.and_then(|ms| gitlab_time(ms).map(|iso| (ms, iso))) {
+    match at.and_then(|ms| iso8601_millis(ms).map(|iso| (ms, iso))) {
         Some((ms, iso)) => html! {
             time datetime=(iso) title=(exact_time(ms)) data-relative { (relative(now - ms)) }
         },

@@ -22,7 +22,7 @@ use crate::model::access::{AccessLevel, Caller};
 use crate::model::entities::{Member, NamespaceKind, Project};
 use crate::model::membership::parse_expiry;
 use crate::service::auth::today;
-use crate::service::error::ServiceError;
+use crate::service::error::{Resource, ServiceError};
 use crate::service::members::{self, Target};
 use crate::service::projects::find_project;
 use crate::store::{MemberSource, PageRequest};
@@ -278,7 +278,7 @@ async fn invite(
                 role_name(m.access_level)
             ))),
         ),
-        Err(e @ ServiceError::NotFound("User")) => back_with(
+        Err(e @ ServiceError::NotFound(Resource::User)) => back_with(
             &state,
             &back,
             ServiceError::Refused(format!("{e}: no user is named {who}.")),

@@ -135,6 +135,6 @@ pub(super) fn not_found(request: &Request) -> Response {
     if wants_html(request) {
         not_found_page()
     } else {
-        super::error::ApiError::NoRoute.into_response()
+        super::api::gitlab::error::ApiError::NoRoute.into_response()
     }
 }

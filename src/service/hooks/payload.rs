@@ -15,7 +15,7 @@ pub(super) const REDACTED: &str = "[REDACTED]";
 
 /// ISO 8601 in UTC with milliseconds, as the API shows times.
 fn time(ms: Option<Millis>) -> Value {
-    ms.and_then(crate::model::entities::gitlab_time)
+    ms.and_then(crate::model::time::iso8601_millis)
         .map(Value::String)
         .unwrap_or(Value::Null)
 }

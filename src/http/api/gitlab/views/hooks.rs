@@ -4,8 +4,9 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::model::entities::{gitlab_time, Millis};
+use crate::model::entities::Millis;
 use crate::model::hooks::{AlertStatus, HookLog, ProjectHook};
+use crate::model::time::iso8601_millis;
 
 /// The project hook entity (GitLab's `ProjectHook`) as lists show it. The token, the URL's
 /// credentials and every url_variable and custom header value are write-only.
@@ -112,14 +113,14 @@ pub(in crate::http) fn project_hook(h: &ProjectHook, now: Millis) -> ProjectHook
     let status = h.health.alert_status(now);
     let disabled_until = match status {
         AlertStatus::Disabled => None,
-        _ => h.health.disabled_until.and_then(gitlab_time),
+        _ => h.health.disabled_until.and_then(iso8601_millis),
     };
     ProjectHookEntity {
         id: h.id,
         url: crate::service::hooks::shown_url(h),
         name: s.name.clone(),
         description: s.description.clone(),
-        created_at: gitlab_time(h.created_at),
+        created_at: iso8601_millis(h.created_at),
         project_id: h.project_id,
         push_events: s.push_events,
         tag_push_events: s.tag_push_events,

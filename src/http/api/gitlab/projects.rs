@@ -11,19 +11,20 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::{CurrentUser, MaybeUser};
+use super::choices;
 use super::error::ApiError;
 use super::openapi::{Pagination, ProjectId};
 use super::pagination::page_request;
 use super::params::{lenient, not_valid_value, Params};
 use super::{views, AppState};
+use crate::http::auth::{CurrentUser, MaybeUser};
 use crate::model::access::{Caller, Visibility};
 use crate::model::entities::{Project, User};
 use crate::service::error::ServiceError;
 use crate::service::projects::{self, ProjectChanges, ProjectRequest};
 use crate::store::{ProjectFilter, ProjectOrder, Viewer};
 
-pub(super) fn router() -> OpenApiRouter<AppState> {
+pub(in crate::http) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
         .routes(routes!(show, update, remove))
@@ -34,7 +35,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 
 /// Resolves `:id` (numeric id or URL-encoded `namespace/path`) and the caller's standing in it,
 /// as GitLab's errors: `404 Project Not Found`, or 401 for an anonymous caller of a hidden one.
-pub(super) async fn find_project(
+pub(in crate::http) async fn find_project(
     state: &AppState,
     id: &str,
     user: Option<&User>,
@@ -73,6 +74,7 @@ struct CreateProjectBody {
     default_branch: Option<String>,
     /// `private` (default), `internal` or `public`; in a group, no more open than the group.
     #[serde(default, deserialize_with = "lenient::string")]
+    #[schema(value_type = Option<choices::VisibilityName>, inline)]
     visibility: Option<String>,
     /// The storage to put the repository on (administrators only; ignored for others).
     #[serde(default, deserialize_with = "lenient::string")]
@@ -114,7 +116,7 @@ async fn create(
 /// GitLab's project list filters, on `GET /projects` and `GET /groups/:id/projects`.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub(super) struct ProjectListQuery {
+pub(in crate::http) struct ProjectListQuery {
     /// Only projects whose name or path contains this, case-insensitively.
     #[serde(default, deserialize_with = "lenient::string")]
     search: Option<String>,
@@ -126,15 +128,18 @@ pub(super) struct ProjectListQuery {
     membership: Option<bool>,
     /// Only projects of this visibility: `private`, `internal` or `public`.
     #[serde(default, deserialize_with = "lenient::string")]
+    #[param(value_type = Option<choices::VisibilityName>, inline)]
     visibility: Option<String>,
     /// Only archived (true) or only unarchived (false) projects (default: both).
     #[serde(default, deserialize_with = "lenient::bool")]
     archived: Option<bool>,
     /// `id`, `name`, `path`, `created_at` (default), `updated_at` or `last_activity_at`.
     #[serde(default, deserialize_with = "lenient::string")]
+    #[param(value_type = Option<choices::ProjectOrderName>, inline)]
     order_by: Option<String>,
     /// `asc` or `desc` (default).
     #[serde(default, deserialize_with = "lenient::string")]
+    #[param(value_type = Option<choices::SortName>, inline)]
     sort: Option<String>,
     /// Show GitLab's simple entity (fewer keys, no `permissions`) (default false).
     #[serde(default, deserialize_with = "lenient::bool")]
@@ -143,7 +148,7 @@ pub(super) struct ProjectListQuery {
 
 impl ProjectListQuery {
     /// GitLab's list filters from the query.
-    pub(super) fn filter(&self) -> Result<ProjectFilter, ApiError> {
+    pub(in crate::http) fn filter(&self) -> Result<ProjectFilter, ApiError> {
         let visibility = parse_visibility(self.visibility.clone())?;
         let order = match self.order_by.as_deref() {
             None => ProjectOrder::default(),
@@ -168,7 +173,7 @@ impl ProjectListQuery {
 }
 
 /// One page of projects as GitLab lists them (`simple` keeps the simple entity's keys).
-pub(super) async fn list_page(
+pub(in crate::http) async fn list_page(
     state: &AppState,
     user: Option<&User>,
     all: bool,
@@ -235,6 +240,7 @@ struct UpdateProjectBody {
     default_branch: Option<String>,
     /// `private`, `internal` or `public` (Owner or admin).
     #[serde(default, deserialize_with = "lenient::string")]
+    #[schema(value_type = Option<choices::VisibilityName>, inline)]
     visibility: Option<String>,
     /// Archive (true) or unarchive (false) the project (Owner or admin).
     #[serde(default, deserialize_with = "lenient::bool")]

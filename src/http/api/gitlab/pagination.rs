@@ -10,9 +10,9 @@ use super::params::Params;
 use crate::store::PageRequest;
 
 /// GitLab's default page size.
-pub(super) const DEFAULT_PER_PAGE: i64 = 20;
+pub(crate) const DEFAULT_PER_PAGE: i64 = 20;
 /// GitLab's largest page size; larger requests are clamped, as GitLab does.
-pub(super) const MAX_PER_PAGE: i64 = 100;
+pub(crate) const MAX_PER_PAGE: i64 = 100;
 
 /// The highest page number taken; a larger one reads as this (an empty page), so no arithmetic
 /// on it can overflow.
@@ -42,7 +42,7 @@ const LINK_PARAMS: &[&str] = &[
 ];
 
 /// Reads `page` and `per_page` with GitLab's defaults and clamping.
-pub(super) fn page_request(params: &Params) -> Result<PageRequest, ApiError> {
+pub(crate) fn page_request(params: &Params) -> Result<PageRequest, ApiError> {
     let page = params.int("page")?.unwrap_or(1).clamp(1, MAX_PAGE);
     let per_page = params
         .int("per_page")?
@@ -52,7 +52,7 @@ pub(super) fn page_request(params: &Params) -> Result<PageRequest, ApiError> {
 }
 
 /// A JSON array response with GitLab's pagination headers.
-pub(super) fn paginated(
+pub(crate) fn paginated(
     external_url: &str,
     uri: &Uri,
     page: PageRequest,

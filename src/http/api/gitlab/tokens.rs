@@ -11,18 +11,19 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::{CurrentAuth, CurrentUser};
+use super::choices;
 use super::error::ApiError;
 use super::openapi::Pagination;
 use super::pagination::page_request;
 use super::params::{lenient, not_valid_value, Params};
 use super::AppState;
-use crate::model::entities::gitlab_time;
+use crate::http::auth::{CurrentAuth, CurrentUser};
+use crate::model::time::iso8601_millis;
 use crate::model::tokens::{AccessToken, Scope};
 use crate::service::auth::{self as svc, Authenticated, IssuedToken};
 use secrecy::ExposeSecret;
 
-pub(super) fn router() -> OpenApiRouter<AppState> {
+pub(in crate::http) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create))
         .routes(routes!(list))
@@ -90,11 +91,11 @@ fn entity(t: &AccessToken, today: &str) -> PersonalAccessTokenEntity {
         id: t.id,
         name: t.name.clone(),
         revoked: t.revoked,
-        created_at: gitlab_time(t.created_at),
+        created_at: iso8601_millis(t.created_at),
         description: None,
         scopes: t.scopes.iter().map(|s| s.as_str()).collect(),
         user_id: t.user_id,
-        last_used_at: t.last_used_at.and_then(gitlab_time),
+        last_used_at: t.last_used_at.and_then(iso8601_millis),
         active: t.active_on(today),
         expires_at: t.expires_at.clone(),
     }
@@ -127,7 +128,7 @@ struct TokenCreateBody {
     /// `read_repository`, `write_repository`.
     #[serde(default, deserialize_with = "lenient::strings")]
     // Read as optional so that its absence gets Grape's `scopes is missing`.
-    #[schema(value_type = Vec<String>, required = true)]
+    #[schema(value_type = Vec<choices::ScopeName>, inline, required = true)]
     scopes: Option<Vec<String>>,
     /// The last day (`YYYY-MM-DD`, today or later) the token works; none for never expiring.
     #[serde(default, deserialize_with = "lenient::string")]

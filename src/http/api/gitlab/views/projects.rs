@@ -7,7 +7,8 @@ use utoipa::openapi::{Ref, RefOr};
 use utoipa::{PartialSchema, ToSchema};
 
 use crate::model::access::AccessLevel;
-use crate::model::entities::{gitlab_time, Group, Namespace, NamespaceKind, Project};
+use crate::model::entities::{Group, Namespace, NamespaceKind, Project};
+use crate::model::time::iso8601_millis;
 
 /// GitLab's `notification_level` of a membership: 3 is `global` (the user's own default),
 /// the only level pushmirror knows.
@@ -109,7 +110,7 @@ pub(in crate::http) fn project_simple(p: &Project, external_url: &str) -> Projec
         name_with_namespace: format!("{} / {}", p.namespace.full_name, p.name),
         path: p.path.clone(),
         path_with_namespace: full,
-        created_at: gitlab_time(p.created_at),
+        created_at: iso8601_millis(p.created_at),
         default_branch: p.default_branch.clone(),
         tag_list: Vec::new(),
         topics: Vec::new(),
@@ -120,7 +121,7 @@ pub(in crate::http) fn project_simple(p: &Project, external_url: &str) -> Projec
         avatar_url: None,
         forks_count: 0,
         star_count: 0,
-        last_activity_at: gitlab_time(p.last_activity_at),
+        last_activity_at: iso8601_millis(p.last_activity_at),
         namespace: namespace_basic(&p.namespace, external_url),
     }
 }
@@ -338,7 +339,7 @@ pub(in crate::http) fn group(g: &Group, external_url: &str) -> GroupEntity {
         request_access_enabled: true,
         full_name: n.full_name.clone(),
         full_path: n.full_path.clone(),
-        created_at: gitlab_time(g.created_at),
+        created_at: iso8601_millis(g.created_at),
         parent_id: n.parent_id,
         organization_id: 1,
         shared_runners_setting: "enabled",

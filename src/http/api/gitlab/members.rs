@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::CurrentUser;
+use super::choices;
 use super::error::ApiError;
 use super::groups::find_group;
 use super::openapi::{ErrorBody, GroupId, Pagination, ProjectId};
@@ -19,13 +19,14 @@ use super::pagination::page_request;
 use super::params::{invalid, lenient, not_valid_value, Params};
 use super::projects::find_project;
 use super::{views, AppState};
+use crate::http::auth::CurrentUser;
 use crate::model::access::{AccessLevel, Caller};
 use crate::model::entities::{Group, Member, Project, User};
 use crate::model::membership::parse_expiry;
 use crate::service::members::{self, Target};
 use crate::store::PageRequest;
 
-pub(super) fn router() -> OpenApiRouter<AppState> {
+pub(in crate::http) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_project, add_project))
         .routes(routes!(all_project))
@@ -102,7 +103,7 @@ struct MemberAddBody {
     /// 50 Owner; no more than the caller's own.
     #[serde(default, deserialize_with = "lenient::int")]
     // Read as optional so that its absence gets Grape's `access_level is missing`.
-    #[schema(value_type = i64, required = true)]
+    #[schema(value_type = choices::AccessLevelValue, inline, required = true)]
     access_level: Option<i64>,
     /// The last day the membership grants access: `YYYY-MM-DD` (today or later) or an ISO 8601
     /// timestamp, whose UTC date counts; null, blank or absent for ever.
@@ -117,7 +118,7 @@ struct MemberUpdateBody {
     /// 50 Owner; no more than the caller's own.
     #[serde(default, deserialize_with = "lenient::int")]
     // Read as optional so that its absence gets Grape's `access_level is missing`.
-    #[schema(value_type = i64, required = true)]
+    #[schema(value_type = choices::AccessLevelValue, inline, required = true)]
     access_level: Option<i64>,
     /// The last day the membership grants access: `YYYY-MM-DD` (today or later) or an ISO 8601
     /// timestamp, whose UTC date counts; null or blank clears it; absent leaves it as it is.

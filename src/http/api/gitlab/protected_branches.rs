@@ -12,18 +12,20 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::MaybeUser;
+use super::choices;
 use super::error::ApiError;
 use super::openapi::{ErrorBody, Pagination, ProjectId};
 use super::pagination::page_request;
 use super::params::{lenient, not_valid_value, Params};
 use super::projects::find_project;
 use super::{views, AppState};
+use crate::http::auth::MaybeUser;
 use crate::model::access::Caller;
 use crate::model::entities::Project;
+use crate::service::error::ServiceError;
 use crate::service::protected_branches::{self, AccessSpec, Protection, ProtectionPatch, LEVELS};
 
-pub(super) fn router() -> OpenApiRouter<AppState> {
+pub(in crate::http) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
         .routes(routes!(show, update, remove))
@@ -57,12 +59,15 @@ struct NewRule {
     /// The role that may push: 0 (no one), 30 (Developers + Maintainers), 40 (Maintainers,
     /// the default) or 60 (admins).
     #[serde(default, deserialize_with = "lenient::int")]
+    #[schema(value_type = Option<choices::ProtectionLevelValue>, inline)]
     push_access_level: Option<i64>,
     /// The role that may merge: 0, 30, 40 (the default) or 60.
     #[serde(default, deserialize_with = "lenient::int")]
+    #[schema(value_type = Option<choices::ProtectionLevelValue>, inline)]
     merge_access_level: Option<i64>,
     /// The role that may unprotect: 0, 30, 40 or 60 (default: Maintainers).
     #[serde(default, deserialize_with = "lenient::int")]
+    #[schema(value_type = Option<choices::ProtectionLevelValue>, inline)]
     unprotect_access_level: Option<i64>,
     /// More entries of who may push (EE).
     #[serde(default, deserialize_with = "access_list")]
@@ -114,6 +119,7 @@ struct AccessItem {
     destroy: bool,
     /// The role: 0, 30, 40 or 60.
     #[serde(default, deserialize_with = "lenient::int")]
+    #[schema(value_type = Option<choices::ProtectionLevelValue>, inline)]
     access_level: Option<i64>,
     /// A member of the project.
     #[serde(default, deserialize_with = "lenient::int")]
@@ -217,6 +223,15 @@ async fn show(
     Ok(Json(views::protected_branch(&branch)))
 }
 
+/// A rule's refused name or entries as GitLab answers them here: 422 with the full messages,
+/// not the 400 field map of other resources.
+fn unprocessable(e: ServiceError) -> ApiError {
+    match e {
+        ServiceError::Invalid(errors) => ApiError::Unprocessable(errors.full_messages()),
+        other => other.into(),
+    }
+}
+
 /// A CE level parameter named `key`: one of GitLab's roles.
 fn level(value: Option<i64>, key: &str) -> Result<Option<i64>, ApiError> {
     match value {
@@ -288,7 +303,9 @@ async fn create(
         allow_force_push: rule.allow_force_push.unwrap_or(false),
         code_owner_approval_required: rule.code_owner_approval_required.unwrap_or(false),
     };
-    let branch = protected_branches::protect(&state, &project, caller, protection).await?;
+    let branch = protected_branches::protect(&state, &project, caller, protection)
+        .await
+        .map_err(unprocessable)?;
     Ok((StatusCode::CREATED, Json(views::protected_branch(&branch))).into_response())
 }
 
@@ -318,7 +335,9 @@ async fn update(
         merge: specs_of(change.allowed_to_merge),
         unprotect: specs_of(change.allowed_to_unprotect),
     };
-    let branch = protected_branches::update(&state, &project, caller, &name, patch).await?;
+    let branch = protected_branches::update(&state, &project, caller, &name, patch)
+        .await
+        .map_err(unprocessable)?;
     Ok(Json(views::protected_branch(&branch)))
 }
 

@@ -9,17 +9,17 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::CurrentUser;
 use super::error::ApiError;
 use super::openapi::Pagination;
 use super::pagination::page_request;
 use super::params::{lenient, Params};
 use super::{views, AppState};
+use crate::http::auth::CurrentUser;
 use crate::service::auth::today;
 use crate::service::namespaces::find_namespace;
 use crate::store::Viewer;
 
-pub(super) fn router() -> OpenApiRouter<AppState> {
+pub(in crate::http) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list))
         .routes(routes!(show))

@@ -9,9 +9,9 @@ mod protected_branches;
 mod repository;
 mod users;
 
-pub(super) use hooks::*;
-pub(super) use mirrors::*;
-pub(super) use projects::*;
-pub(super) use protected_branches::*;
-pub(super) use repository::*;
-pub(super) use users::*;
+pub(in crate::http) use hooks::*;
+pub(in crate::http) use mirrors::*;
+pub(in crate::http) use projects::*;
+pub(in crate::http) use protected_branches::*;
+pub(in crate::http) use repository::*;
+pub(in crate::http) use users::*;

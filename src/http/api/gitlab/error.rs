@@ -9,12 +9,12 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use crate::service::error::ServiceError;
+use crate::service::error::{Limit, Resource, ServiceError, Taken};
 use crate::store::StoreError;
 
 /// An API failure, each variant naming the status and body it becomes.
 #[derive(Debug, thiserror::Error)]
-pub(super) enum ApiError {
+pub(crate) enum ApiError {
     /// 401 `{"message":"401 Unauthorized"}`.
     #[error("401 Unauthorized")]
     Unauthorized,
@@ -67,7 +67,7 @@ pub(super) enum ApiError {
 
 /// Field errors as Ruby prints a hash of them (`{:path=>["has already been taken"]}`), which
 /// GitLab puts into some messages (`Failed to save group …`).
-pub(super) fn ruby_inspect(errors: &crate::model::errors::FieldErrors) -> String {
+pub(crate) fn ruby_inspect(errors: &crate::model::errors::FieldErrors) -> String {
     let quote = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
     let fields: Vec<String> = errors
         .0
@@ -86,19 +86,52 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// A resource as GitLab names it in `404 <resource> Not Found`.
+fn resource_name(resource: Resource) -> &'static str {
+    match resource {
+        Resource::Project => "Project",
+        Resource::Group => "Group",
+        Resource::Namespace => "Namespace",
+        Resource::User => "User",
+        Resource::PersonalAccessToken => "Personal Access Token",
+        Resource::Branch => "Branch",
+        Resource::Tag => "Tag",
+        Resource::Commit => "Commit",
+    }
+}
+
+/// A conflict as GitLab words it.
+fn taken_message(taken: &Taken) -> String {
+    match taken {
+        Taken::Username => "Username has already been taken".into(),
+        Taken::Email => "Email has already been taken".into(),
+        Taken::Member => "Member already exists".into(),
+        Taken::ProtectedBranch(name) => format!("Protected branch '{name}' already exists"),
+    }
+}
+
+/// A limit as GitLab reports it: a validation error of the field that would pass it (GitLab
+/// 18.9: `{"enabled": ["cannot be true: a project can have at most 10 enabled push mirrors"]}`).
+fn limit_errors(limit: Limit) -> BTreeMap<String, Vec<String>> {
+    let field = match limit {
+        Limit::EnabledMirrors(_) => "enabled",
+    };
+    BTreeMap::from([(field.to_owned(), vec![format!("cannot be true: {limit}")])])
+}
+
 impl From<ServiceError> for ApiError {
     fn from(e: ServiceError) -> Self {
         match e {
-            ServiceError::NotFound(resource) => ApiError::NotFound(resource),
+            ServiceError::NotFound(resource) => ApiError::NotFound(resource_name(resource)),
             ServiceError::RecordNotFound => ApiError::RecordNotFound,
             ServiceError::Unauthenticated => ApiError::Unauthorized,
             ServiceError::Forbidden => ApiError::Forbidden,
             ServiceError::Blocked => ApiError::Blocked,
             ServiceError::Invalid(errors) => ApiError::Validation(errors.0),
+            ServiceError::LimitReached(limit) => ApiError::Validation(limit_errors(limit)),
             ServiceError::Refused(m) => ApiError::BadRequest(m),
-            ServiceError::Conflict(m) => ApiError::Conflict(m),
+            ServiceError::Conflict(taken) => ApiError::Conflict(taken_message(&taken)),
             ServiceError::Rejected(m) => ApiError::Rejected(m),
-            ServiceError::Unprocessable(list) => ApiError::Unprocessable(list),
             ServiceError::Store(e) => ApiError::Internal(e.to_string()),
             ServiceError::Internal(m) => ApiError::Internal(m),
         }

@@ -39,7 +39,7 @@ const COMMON_ERRORS: [(&str, &str); 4] = [
 /// messages) or `{"error": …}` (a parameter refused, a route that does not exist, a scope).
 #[derive(Debug, ToSchema)]
 #[allow(dead_code)] // documentation only: errors are built by `ApiError`
-pub(super) struct ErrorBody {
+pub(in crate::http) struct ErrorBody {
     /// The message: a string, a map of field to messages, or a list of messages.
     message: Option<serde_json::Value>,
     /// A refused parameter's text, or an OAuth-style error code.
@@ -54,7 +54,7 @@ pub(super) struct ErrorBody {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
 #[allow(dead_code)] // documentation only: handlers take the segment as a string
-pub(super) struct ProjectId {
+pub(in crate::http) struct ProjectId {
     /// The ID or URL-encoded path of the project.
     id: String,
 }
@@ -63,7 +63,7 @@ pub(super) struct ProjectId {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
 #[allow(dead_code)] // documentation only
-pub(super) struct GroupId {
+pub(in crate::http) struct GroupId {
     /// The ID or URL-encoded path of the group.
     id: String,
 }
@@ -72,7 +72,7 @@ pub(super) struct GroupId {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)] // documentation only: `pagination::page_request` reads them
-pub(super) struct Pagination {
+pub(in crate::http) struct Pagination {
     /// The page to show, from 1 (default 1).
     page: Option<i64>,
     /// Items per page, 1 to 100 (default 20).
@@ -81,21 +81,21 @@ pub(super) struct Pagination {
 
 /// The served document, rendered once when the router is built.
 #[derive(Clone)]
-pub(super) struct Document(Arc<String>);
+pub(in crate::http) struct Document(Arc<String>);
 
 impl Document {
-    pub(super) fn new(api: &OpenApi) -> Self {
+    pub(in crate::http) fn new(api: &OpenApi) -> Self {
         Document(Arc::new(
             api.to_pretty_json()
                 .expect("the OpenAPI document serialises"),
         ))
     }
 
-    pub(super) fn text(&self) -> &str {
+    pub(in crate::http) fn text(&self) -> &str {
         &self.0
     }
 
-    pub(super) fn response(&self) -> Response {
+    pub(in crate::http) fn response(&self) -> Response {
         (
             [(CONTENT_TYPE, "application/json")],
             self.0.as_str().to_owned(),
@@ -105,7 +105,7 @@ impl Document {
 }
 
 /// The document's frame: title, version, server prefix and the two ways to send a token.
-pub(super) fn base() -> OpenApi {
+pub(in crate::http) fn base() -> OpenApi {
     let mut api = OpenApi::new(
         InfoBuilder::new()
             .title("pushmirror")
@@ -136,7 +136,7 @@ pub(super) fn base() -> OpenApi {
 /// Completes the collected document: GitLab's error responses on every operation, the error
 /// body schema, the token schemes (each operation also answers anonymous callers where GitLab
 /// does), and operation ids made unique by their tag (`projects_list`, `groups_list`).
-pub(super) fn finish(mut api: OpenApi) -> OpenApi {
+pub(in crate::http) fn finish(mut api: OpenApi) -> OpenApi {
     let components = api
         .components
         .get_or_insert_with(utoipa::openapi::Components::new);
@@ -212,7 +212,7 @@ fn complete_operation(
 }
 
 /// A response with GitLab's error body.
-pub(super) fn error_response(
+pub(in crate::http) fn error_response(
     description: &str,
 ) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
     ResponseBuilder::new()

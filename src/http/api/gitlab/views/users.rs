@@ -6,7 +6,8 @@ use utoipa::openapi::schema::{AnyOfBuilder, Schema};
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{PartialSchema, ToSchema};
 
-use crate::model::entities::{gitlab_time, Member, User};
+use crate::model::entities::{Member, User};
+use crate::model::time::iso8601_millis;
 
 /// GitLab's basic user entity (`UserBasic`): what anyone who may see a user sees.
 #[derive(Debug, Serialize, ToSchema)]
@@ -110,7 +111,7 @@ pub(in crate::http) fn user_full(u: &User, external_url: &str) -> UserFullEntity
         basic: user_basic(u, external_url),
         is_admin: u.is_admin,
         email: u.email.clone(),
-        created_at: gitlab_time(u.created_at),
+        created_at: iso8601_millis(u.created_at),
         bot: false,
     }
 }
@@ -129,7 +130,7 @@ pub(in crate::http) fn member(m: &Member, external_url: &str) -> MemberEntity {
     MemberEntity {
         user: user_basic(&m.user, external_url),
         access_level: m.access_level.as_i64(),
-        created_at: gitlab_time(m.created_at),
+        created_at: iso8601_millis(m.created_at),
         expires_at: m.expires_at.clone(),
         membership_state: "active",
     }

@@ -13,13 +13,14 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::MaybeUser;
+use super::choices;
 use super::error::ApiError;
 use super::openapi::{Pagination, ProjectId};
 use super::pagination::page_request;
 use super::params::{lenient, not_valid_value, Params};
 use super::projects::find_project;
 use super::{views, AppState};
+use crate::http::auth::MaybeUser;
 use crate::model::access::Caller;
 use crate::model::entities::{AuthMethod, Project, RemoteMirror, SshKeyType, User};
 use crate::model::mirror_settings::MirrorRequest;
@@ -27,7 +28,7 @@ use crate::service::error::ServiceError;
 use crate::service::mirrors;
 use crate::service::projects::{admit, numeric_id};
 
-pub(super) fn router() -> OpenApiRouter<AppState> {
+pub(in crate::http) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
         .routes(routes!(show, update, remove))
@@ -46,7 +47,7 @@ struct MirrorId {
 }
 
 /// The before-filter: the project, and the caller's right to administer its mirrors.
-pub(super) async fn mirror_project(
+pub(in crate::http) async fn mirror_project(
     state: &AppState,
     id: &str,
     user: Option<&User>,
@@ -90,6 +91,7 @@ struct MirrorBody {
     enabled: Option<Option<bool>>,
     /// `password` (default) or `ssh_public_key`.
     #[serde(default, deserialize_with = "lenient::string")]
+    #[schema(value_type = Option<choices::AuthMethodName>, inline)]
     auth_method: Option<String>,
     /// Leave refs that diverged on the mirror alone instead of overwriting them.
     #[serde(default, deserialize_with = "lenient::nullable_bool")]
@@ -103,8 +105,9 @@ struct MirrorBody {
     /// The SSH host keys to trust, in known_hosts form (pinned before the first push).
     #[serde(default, deserialize_with = "lenient::strings")]
     host_keys: Option<Vec<String>>,
-    /// The type of the SSH key pair made for `ssh_public_key`: `ed25519` (default), `ecdsa` or `rsa`.
+    /// The type of the SSH key pair made for `ssh_public_key`: `ed25519` (default) or `rsa`.
     #[serde(default, deserialize_with = "lenient::string")]
+    #[schema(value_type = Option<choices::SshKeyTypeName>, inline)]
     ssh_key_type: Option<String>,
 }
 

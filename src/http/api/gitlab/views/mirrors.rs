@@ -1,7 +1,8 @@
 //! GitLab's remote-mirror entity and its host-key detection answer.
 
-use crate::model::entities::{gitlab_time, MirrorSummary};
+use crate::model::entities::MirrorSummary;
 use crate::model::host_keys::fingerprints;
+use crate::model::time::iso8601_millis;
 use crate::service::ssh_host_keys::Detection;
 /// The remote-mirror entity, with the URL masked as GitLab's `safe_url`. Typed rather than a
 /// `Value`: lists serialise a page of these per poll.
@@ -35,9 +36,9 @@ pub(in crate::http) fn remote_mirror(m: MirrorSummary) -> RemoteMirrorEntity {
         enabled: m.enabled,
         url: m.safe_url(),
         update_status: m.update_status.as_str(),
-        last_update_at: m.last_update_at.and_then(gitlab_time),
-        last_update_started_at: m.last_update_started_at.and_then(gitlab_time),
-        last_successful_update_at: m.last_successful_update_at.and_then(gitlab_time),
+        last_update_at: m.last_update_at.and_then(iso8601_millis),
+        last_update_started_at: m.last_update_started_at.and_then(iso8601_millis),
+        last_successful_update_at: m.last_successful_update_at.and_then(iso8601_millis),
         last_error: m.last_error,
         only_protected_branches: m.only_protected_branches,
         keep_divergent_refs: m.keep_divergent_refs,

@@ -11,13 +11,14 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::{CurrentUser, MaybeUser};
+use super::choices;
 use super::error::{ruby_inspect, ApiError};
 use super::openapi::{GroupId, Pagination};
 use super::pagination::page_request;
 use super::params::{lenient, not_valid_value, Params};
 use super::projects::{list_page, ProjectListQuery};
 use super::{views, AppState};
+use crate::http::auth::{CurrentUser, MaybeUser};
 use crate::model::access::{
     AccessLevel, Caller, ProjectCreationLevel, SubgroupCreationLevel, Visibility,
 };
@@ -27,7 +28,7 @@ use crate::service::error::ServiceError;
 use crate::service::groups::{self, GroupRequest, GroupUpdate};
 use crate::store::{GroupFilter, GroupOrder, GroupScope, PageRequest, ProjectFilter, Viewer};
 
-pub(super) fn router() -> OpenApiRouter<AppState> {
+pub(in crate::http) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
         .routes(routes!(show, update, remove))
@@ -38,7 +39,7 @@ pub(super) fn router() -> OpenApiRouter<AppState> {
 
 /// Resolves `:id` (numeric id or URL-encoded full path) and the caller's standing in it, as
 /// GitLab's errors: `404 Group Not Found`, or 401 for an anonymous caller of a hidden one.
-pub(super) async fn find_group(
+pub(in crate::http) async fn find_group(
     state: &AppState,
     id: &str,
     user: Option<&User>,
@@ -91,18 +92,22 @@ struct GroupListQuery {
     owned: Option<bool>,
     /// Only groups where the caller has at least this access level: 10, 20, 30, 40 or 50.
     #[serde(default, deserialize_with = "lenient::int")]
+    #[param(value_type = Option<choices::AccessLevelValue>, inline)]
     min_access_level: Option<i64>,
     /// Only top-level groups (default false).
     #[serde(default, deserialize_with = "lenient::bool")]
     top_level_only: Option<bool>,
     /// Only groups of this visibility: `private`, `internal` or `public`.
     #[serde(default, deserialize_with = "lenient::string")]
+    #[param(value_type = Option<choices::VisibilityName>, inline)]
     visibility: Option<String>,
     /// `name` (default), `path`, `id` or `similarity` (by name).
     #[serde(default, deserialize_with = "lenient::string")]
+    #[param(value_type = Option<choices::GroupOrderName>, inline)]
     order_by: Option<String>,
     /// `asc` (default) or `desc`.
     #[serde(default, deserialize_with = "lenient::string")]
+    #[param(value_type = Option<choices::SortName>, inline)]
     sort: Option<String>,
 }
 
@@ -319,13 +324,16 @@ struct CreateGroupBody {
     description: Option<String>,
     /// `private` (default), `internal` or `public`; a subgroup no more open than its parent.
     #[serde(default, deserialize_with = "lenient::string")]
+    #[schema(value_type = Option<choices::VisibilityName>, inline)]
     visibility: Option<String>,
     /// Who may create projects: `noone`, `administrator`, `owner`, `maintainer` or
     /// `developer` (default).
     #[serde(default, deserialize_with = "lenient::string")]
+    #[schema(value_type = Option<choices::ProjectCreationLevelName>, inline)]
     project_creation_level: Option<String>,
     /// Who may create subgroups: `owner` or `maintainer` (default).
     #[serde(default, deserialize_with = "lenient::string")]
+    #[schema(value_type = Option<choices::SubgroupCreationLevelName>, inline)]
     subgroup_creation_level: Option<String>,
 }
 
@@ -410,12 +418,15 @@ struct UpdateGroupBody {
     /// `private`, `internal` or `public`: within the parent's, and no more closed than
     /// anything below.
     #[serde(default, deserialize_with = "lenient::string")]
+    #[schema(value_type = Option<choices::VisibilityName>, inline)]
     visibility: Option<String>,
     /// Who may create projects: `noone`, `administrator`, `owner`, `maintainer` or `developer`.
     #[serde(default, deserialize_with = "lenient::string")]
+    #[schema(value_type = Option<choices::ProjectCreationLevelName>, inline)]
     project_creation_level: Option<String>,
     /// Who may create subgroups: `owner` or `maintainer`.
     #[serde(default, deserialize_with = "lenient::string")]
+    #[schema(value_type = Option<choices::SubgroupCreationLevelName>, inline)]
     subgroup_creation_level: Option<String>,
 }
 

@@ -14,12 +14,13 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::CurrentUser;
+use super::choices;
 use super::error::ApiError;
 use super::openapi::{ErrorBody, Pagination, ProjectId};
 use super::params::{invalid, lenient, not_valid_value, Params};
 use super::projects::find_project;
 use super::{views, AppState};
+use crate::http::auth::CurrentUser;
 use crate::model::entities::{Project, User};
 use crate::model::hooks::{BranchFilterStrategy, ProjectHook, Trigger};
 use crate::service::hooks::{self, HookRequest};
@@ -28,7 +29,7 @@ use crate::store::PageRequest;
 /// Largest page of the event log (GitLab allows 1 to 20).
 const MAX_EVENTS_PER_PAGE: i64 = 20;
 
-pub(super) fn router() -> OpenApiRouter<AppState> {
+pub(in crate::http) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
         .routes(routes!(show, update, remove))
@@ -61,6 +62,7 @@ struct EventId {
 #[allow(dead_code)] // documentation only: the handler takes the segment as a string
 struct TriggerName {
     /// The event to send a sample of: `push_events`, `tag_push_events` or `remote_mirror_events`.
+    #[param(value_type = choices::TriggerName, inline)]
     trigger: String,
 }
 
@@ -127,6 +129,7 @@ struct HookBody {
     /// How `push_events_branch_filter` reads: `wildcard` (default), `regex` or `all_branches`
     /// (which clears the filter).
     #[serde(default, deserialize_with = "lenient::string")]
+    #[schema(value_type = Option<choices::BranchFilterStrategyName>, inline)]
     branch_filter_strategy: Option<String>,
     /// Values for the URL's `{key}` placeholders, write-only; added to those the hook has.
     #[serde(default)]

@@ -16,7 +16,7 @@ const MAX_BODY: usize = 1024 * 1024;
 
 /// The merged parameters of one request.
 #[derive(Debug, Default, Clone)]
-pub(super) struct Params(pub Map<String, Value>);
+pub(crate) struct Params(pub Map<String, Value>);
 
 /// Rack's `param_depth_limit`: a name nested deeper keeps the rest of its brackets as one key
 /// (Rack refuses it; no client sends one, and this bounds the recursion).
@@ -255,14 +255,14 @@ fn coerce_bool(v: &Value) -> Option<bool> {
 
 impl Params {
     /// Whether the key was sent at all (even as null).
-    pub(super) fn has(&self, key: &str) -> bool {
+    pub(crate) fn has(&self, key: &str) -> bool {
         self.0.contains_key(key)
     }
 
     /// A string parameter. Numbers are taken as their decimal text; arrays and objects are invalid.
     /// `Some(None)` means an explicit null.
     #[cfg(any(test, fuzzing))]
-    pub(super) fn string(&self, key: &str) -> Result<Option<Option<String>>, ApiError> {
+    pub(crate) fn string(&self, key: &str) -> Result<Option<Option<String>>, ApiError> {
         match self.0.get(key) {
             None => Ok(None),
             Some(Value::Null) => Ok(Some(None)),
@@ -275,7 +275,7 @@ impl Params {
 
     /// A string that must be present (`<key> is missing`); null reads as missing, as in Grape.
     #[cfg(any(test, fuzzing))]
-    pub(super) fn required_string(&self, key: &str) -> Result<String, ApiError> {
+    pub(crate) fn required_string(&self, key: &str) -> Result<String, ApiError> {
         self.string(key)?
             .flatten()
             .ok_or_else(|| ApiError::Param(format!("{key} is missing")))
@@ -283,7 +283,7 @@ impl Params {
 
     /// A Boolean parameter; `Some(None)` is an explicit null.
     #[cfg(any(test, fuzzing))]
-    pub(super) fn bool(&self, key: &str) -> Result<Option<Option<bool>>, ApiError> {
+    pub(crate) fn bool(&self, key: &str) -> Result<Option<Option<bool>>, ApiError> {
         match self.0.get(key) {
             None => Ok(None),
             Some(Value::Null) => Ok(Some(None)),
@@ -294,7 +294,7 @@ impl Params {
     }
 
     /// An integer parameter.
-    pub(super) fn int(&self, key: &str) -> Result<Option<i64>, ApiError> {
+    pub(crate) fn int(&self, key: &str) -> Result<Option<i64>, ApiError> {
         match self.0.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| invalid(key)),
@@ -306,7 +306,7 @@ impl Params {
     /// An array of strings; a single string counts as a one-element array. (Handlers read
     /// arrays through [`lenient::strings`]; the fuzz target still checks this twin.)
     #[cfg(any(test, fuzzing))]
-    pub(super) fn string_array(&self, key: &str) -> Result<Option<Vec<String>>, ApiError> {
+    pub(crate) fn string_array(&self, key: &str) -> Result<Option<Vec<String>>, ApiError> {
         match self.0.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(vec![s.clone()])),
@@ -323,7 +323,7 @@ impl Params {
     }
 
     /// Fails with Grape's `mutually_exclusive` error when all `keys` were sent.
-    pub(super) fn mutually_exclusive(&self, keys: &[&str]) -> Result<(), ApiError> {
+    pub(crate) fn mutually_exclusive(&self, keys: &[&str]) -> Result<(), ApiError> {
         if keys.iter().all(|k| self.has(k)) {
             return Err(ApiError::Param(format!(
                 "{} are mutually exclusive",
@@ -338,7 +338,7 @@ impl Params {
     /// The parameters as the operation's typed request struct `T`, whose fields read their
     /// values through [`lenient`]. A field that fails is reported as Grape reports it:
     /// `<key> is missing`, `<key> is invalid` or `<key> does not have a valid value`.
-    pub(super) fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, ApiError> {
+    pub(crate) fn parse<T: serde::de::DeserializeOwned>(&self) -> Result<T, ApiError> {
         let value = Value::Object(self.0.clone());
         serde_path_to_error::deserialize(value).map_err(|e| {
             let path = e.path().to_string();
@@ -377,15 +377,15 @@ fn grape_error(path: &str, message: &str) -> ApiError {
 /// the typed twin of one of [`Params`]' accessors: Grape's coercions (`"true"`, `"1"`, `"yes"`
 /// are true; numbers in strings are numbers; a lone string is a one-element array), and `null`
 /// kept apart from absence where an update must tell "leave it" from "clear it".
-pub(super) mod lenient {
+pub(crate) mod lenient {
     use serde::de::Error as _;
     use serde::{Deserialize, Deserializer};
     use serde_json::Value;
 
     /// The error text of a required parameter that is absent or null.
-    pub(in super::super) const MISSING: &str = "is missing";
+    pub(crate) const MISSING: &str = "is missing";
     /// The error text of a value outside the parameter's allowed set.
-    pub(in super::super) const NOT_VALID: &str = "does not have a valid value";
+    pub(crate) const NOT_VALID: &str = "does not have a valid value";
     const INVALID: &str = "is invalid";
 
     fn text(v: Value) -> Result<Option<String>, &'static str> {
@@ -408,35 +408,29 @@ pub(super) mod lenient {
     }
 
     /// A string (numbers and Booleans as their text); absent and null are `None`.
-    pub(in super::super) fn string<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<String>, D::Error> {
+    pub(crate) fn string<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
         text(Value::deserialize(d)?).map_err(D::Error::custom)
     }
 
     /// A string that must be given: null reads as missing, as in Grape.
-    pub(in super::super) fn required_string<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<String, D::Error> {
+    pub(crate) fn required_string<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
         string(d)?.ok_or_else(|| D::Error::custom(MISSING))
     }
 
     /// A string where null (`Some(None)`) differs from absence (`None`, the field's default).
-    pub(in super::super) fn nullable_string<'de, D: Deserializer<'de>>(
+    pub(crate) fn nullable_string<'de, D: Deserializer<'de>>(
         d: D,
     ) -> Result<Option<Option<String>>, D::Error> {
         string(d).map(Some)
     }
 
     /// A Boolean; absent and null are `None`.
-    pub(in super::super) fn bool<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<bool>, D::Error> {
+    pub(crate) fn bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
         nullable_bool(d).map(Option::flatten)
     }
 
     /// A Boolean where null (`Some(None)`) differs from absence (`None`).
-    pub(in super::super) fn nullable_bool<'de, D: Deserializer<'de>>(
+    pub(crate) fn nullable_bool<'de, D: Deserializer<'de>>(
         d: D,
     ) -> Result<Option<Option<bool>>, D::Error> {
         match Value::deserialize(d)? {
@@ -448,12 +442,12 @@ pub(super) mod lenient {
     }
 
     /// An integer (also in a string); absent and null are `None`.
-    pub(in super::super) fn int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    pub(crate) fn int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
         integer(Value::deserialize(d)?).map_err(D::Error::custom)
     }
 
     /// An array of strings; a lone string is a one-element array; absent and null are `None`.
-    pub(in super::super) fn strings<'de, D: Deserializer<'de>>(
+    pub(crate) fn strings<'de, D: Deserializer<'de>>(
         d: D,
     ) -> Result<Option<Vec<String>>, D::Error> {
         match Value::deserialize(d)? {
@@ -473,12 +467,12 @@ pub(super) mod lenient {
 }
 
 /// Grape's `<key> is invalid`.
-pub(super) fn invalid(key: &str) -> ApiError {
+pub(crate) fn invalid(key: &str) -> ApiError {
     ApiError::Param(format!("{key} is invalid"))
 }
 
 /// Grape's `<key> does not have a valid value`.
-pub(super) fn not_valid_value(key: &str) -> ApiError {
+pub(crate) fn not_valid_value(key: &str) -> ApiError {
     ApiError::Param(format!("{key} does not have a valid value"))
 }
 

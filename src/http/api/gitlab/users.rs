@@ -17,17 +17,17 @@ use crate::model::entities::User;
 use crate::service::users as svc;
 use crate::store::UserFilter;
 
-use super::auth::CurrentUser;
 use super::error::ApiError;
 use super::openapi::Pagination;
 use super::pagination::page_request;
 use super::params::{lenient, Params};
 use super::{views, AppState};
+use crate::http::auth::CurrentUser;
 
 /// The GitLab API version pushmirror answers as: the newest one whose remote-mirror API it matches.
-pub(super) const GITLAB_API_VERSION: &str = crate::model::GITLAB_VERSION;
+pub(in crate::http) const GITLAB_API_VERSION: &str = crate::model::GITLAB_VERSION;
 
-pub(super) fn router() -> OpenApiRouter<AppState> {
+pub(in crate::http) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(current_user))
         .routes(routes!(list_users, create_user))

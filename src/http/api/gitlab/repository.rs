@@ -10,17 +10,17 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::MaybeUser;
 use super::error::ApiError;
 use super::openapi::{Pagination, ProjectId};
 use super::pagination::page_request;
 use super::params::{lenient, Params};
 use super::projects::find_project;
 use super::{views, AppState};
+use crate::http::auth::MaybeUser;
 use crate::model::entities::Project;
 use crate::service::repository as svc;
 
-pub(super) fn router() -> OpenApiRouter<AppState> {
+pub(in crate::http) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(branches, create_branch))
         .routes(routes!(branch, delete_branch))
