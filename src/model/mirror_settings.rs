@@ -6,16 +6,20 @@
 use super::entities::{AuthMethod, RemoteMirror, SshKeyType};
 use super::errors::FieldErrors;
 use super::refmatch::validate_branch_regex;
+use super::url::MirrorTarget;
 
 /// A create or update request as the client sent it. `None`: the key was absent; `Some(None)`:
 /// present but null or blank.
 #[derive(Debug, Clone, Default)]
 pub struct MirrorRequest {
-    /// The new URL, with credentials if any (required on create).
-    pub url: Option<String>,
+    /// The new URL and credentials (required on create).
+    pub target: Option<MirrorTarget>,
+    /// The settings page's edit form: a part of `target`'s credentials left blank keeps the
+    /// stored one while the URL stays the same. (The API replaces all credentials with a URL.)
+    pub blank_credentials_keep_stored: bool,
     pub enabled: Option<Option<bool>>,
-    /// `password` or `ssh_public_key`, unparsed: an unknown value is a validation error.
-    pub auth_method: Option<String>,
+    /// `password` or `ssh_public_key`; a value not on that list is a validation error.
+    pub auth_method: Option<Result<AuthMethod, NotInList>>,
     pub keep_divergent_refs: Option<Option<bool>>,
     pub only_protected_branches: Option<Option<bool>>,
     pub mirror_branch_regex: Option<Option<String>>,
@@ -25,6 +29,10 @@ pub struct MirrorRequest {
     /// than the mirror's key replaces the key pair.
     pub ssh_key_type: Option<SshKeyType>,
 }
+
+/// A value sent for a parameter with a closed list of values that is not on the list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotInList;
 
 /// The switches and branch selection of a mirror after normalisation.
 #[derive(Debug, Clone, PartialEq, Eq)]
