@@ -117,6 +117,7 @@ impl MirrorTarget {
 
 #[cfg(test)]
 mod tests {
+    use super::super::{parse_mirror_target, BlockReason, UrlError};
     use super::*;
 
     fn parts(t: &MirrorTarget) -> (&str, Option<&str>, Option<&str>) {
@@ -158,5 +159,52 @@ mod tests {
             ("https://e.com/a.git", Some("bot"), Some("fresh"))
         );
         assert!(Credentials::typed(Some(""), None).is_none());
+    }
+
+    #[test]
+    fn given_credentials_meet_the_userinfo_rules_where_the_grammar_checks_them() {
+        let strict = NetworkPolicy::default();
+        let check = |url: &str, user: &str, password: &str| {
+            let target = MirrorTarget {
+                url: url.to_owned(),
+                credentials: Credentials::typed(Some(user), Some(password)),
+            };
+            parse_mirror_target(&target, strict).map(|p| (p.url, p.user, p.password.is_some()))
+        };
+        let blocked = |r| Err(UrlError::Blocked(r));
+        assert_eq!(
+            check("https://e.com/a.git", "bot", "pw"),
+            Ok(("https://e.com/a.git".into(), Some("bot".into()), true))
+        );
+        assert_eq!(
+            check("https://e.com/a", "-oProxyCommand=x", ""),
+            blocked(BlockReason::Username)
+        );
+        assert_eq!(
+            check("https://e.com/a", "bot", "a\nb"),
+            blocked(BlockReason::InvalidUri)
+        );
+        // The scheme is judged before the user name, the host after it.
+        assert_eq!(
+            check("ftp://e.com/a", "-x", ""),
+            blocked(BlockReason::Scheme)
+        );
+        assert_eq!(
+            check("https://127.0.0.1/a", "-x", ""),
+            blocked(BlockReason::Username)
+        );
+        assert_eq!(
+            check("https://127.0.0.1/a", "bot", ""),
+            blocked(BlockReason::Loopback)
+        );
+        // The URL's own userinfo is still checked, and given credentials replace it.
+        assert_eq!(
+            check("https://-x@e.com/a", "bot", ""),
+            blocked(BlockReason::Username)
+        );
+        assert_eq!(
+            check("https://old:pw@e.com/a", "bot", ""),
+            Ok(("https://e.com/a".into(), Some("bot".into()), false))
+        );
     }
 }
