@@ -5,6 +5,8 @@
 use crate::model::errors::FieldErrors;
 use crate::store::StoreError;
 
+pub use super::refusal::Refusal;
+
 /// What a use case looked for by name or id and did not find.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resource {
@@ -103,15 +105,12 @@ pub enum ServiceError {
     /// The change would pass one of the instance's limits; nothing was written.
     #[error("limit reached: {0}")]
     LimitReached(Limit),
-    /// The request is refused as a whole, with a message for the person.
+    /// The request is refused as a whole; nothing was written.
     #[error("{0}")]
-    Refused(String),
+    Refused(Refusal),
     /// The change would make again something that must be unique.
     #[error("{0}")]
     Conflict(Taken),
-    /// The request is refused as a whole with 422 and a message (GitLab's hooks API).
-    #[error("{0}")]
-    Rejected(String),
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),

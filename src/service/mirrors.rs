@@ -32,14 +32,10 @@ use crate::model::url::{
 };
 use crate::netcheck::{resolve_checked, ResolveError};
 
-use super::error::{Limit, ServiceError};
+use super::error::{Limit, Refusal, ServiceError};
 
 /// GitLab 18.9's limit of enabled push mirrors per project.
 pub const MAX_ENABLED_MIRRORS: i64 = 10;
-
-/// GitLab's refusal to sync a disabled mirror.
-const SYNC_REFUSED: &str =
-    "Cannot proceed with the push mirroring. Please verify your mirror configuration.";
 
 /// Mirror settings are for a project's Maintainers and Owners (and admins): anyone else who
 /// sees the project is `Forbidden` (the API answers 401, the web interface "not found").
@@ -294,7 +290,7 @@ pub async fn sync_mirror(
 ) -> Result<(), ServiceError> {
     super::projects::writable(project)?;
     if !mirror.enabled {
-        return Err(ServiceError::Refused(SYNC_REFUSED.into()));
+        return Err(ServiceError::Refused(Refusal::MirrorDisabled));
     }
     if mirror.update_status != UpdateStatus::Started {
         super::mirror_jobs::request_update(app, mirror.id).await?;
@@ -392,7 +388,7 @@ fn host_keys_for(
     url: Option<&ParsedMirrorUrl>,
 ) -> Result<Option<String>, ServiceError> {
     known_hosts(keys, url.map(|u| (&u.host, u.port)))
-        .map_err(|e| ServiceError::Refused(e.to_string()))
+        .map_err(|e| ServiceError::Refused(Refusal::BadHostKeys(e)))
 }
 
 /// The settings to save for a mirror at `url` with `creds`.

@@ -46,7 +46,7 @@ impl From<ServiceError> for WebError {
                 WebError::BadRequest(format!("Enabled cannot be true: {limit}"))
             }
             ServiceError::Conflict(taken) => WebError::BadRequest(taken.to_string()),
-            ServiceError::Refused(m) | ServiceError::Rejected(m) => WebError::BadRequest(m),
+            ServiceError::Refused(why) => WebError::BadRequest(why.to_string()),
             ServiceError::Store(e) => WebError::Internal(e.to_string()),
             ServiceError::Internal(m) => WebError::Internal(m),
         }
