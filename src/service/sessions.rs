@@ -36,7 +36,7 @@ fn decoy_hash() -> &'static str {
 }
 
 /// Signs `login` (a username or an e-mail address, any case) in with `password` from `client`.
-/// Every wrong login or password gets the same [`ServiceError::Refused`] text; an attempt that
+/// Every wrong login or password gets the same refusal ([`Refusal::WrongLogin`]); an attempt that
 /// comes too soon after repeated failures is refused unchecked, saying how long to wait.
 pub async fn sign_in(
     app: &App,
