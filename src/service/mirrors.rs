@@ -82,8 +82,9 @@ pub async fn create_mirror(
 ) -> Result<RemoteMirror, ServiceError> {
     let mut errors = FieldErrors::default();
     let auth_method = auth_method(req.auth_method, AuthMethod::Password, &mut errors);
-    let target = req.target.clone().unwrap_or_default();
-    let parsed = check_url(app, &target, &mut errors).await;
+    let no_target = MirrorTarget::default();
+    let target = req.target.as_ref().unwrap_or(&no_target);
+    let parsed = check_url(app, target, &mut errors).await;
     if let Some(p) = parsed.as_ref().filter(|p| p.scheme == Scheme::Ssh) {
         let requested = req.auth_method.and_then(Result::ok);
         check_ssh_auth(p.password.is_some(), requested, &mut errors);
