@@ -3,6 +3,7 @@
 //! interface into a page; nothing here knows about either.
 
 use crate::model::errors::FieldErrors;
+use crate::model::mirror_settings::MirrorErrors;
 use crate::store::StoreError;
 
 pub use super::refusal::Refusal;
@@ -102,6 +103,9 @@ pub enum ServiceError {
     /// The request broke field rules; nothing was written.
     #[error("invalid: {0:?}")]
     Invalid(FieldErrors),
+    /// A mirror's settings broke field rules; nothing was written.
+    #[error("invalid mirror settings: {0:?}")]
+    InvalidMirror(MirrorErrors),
     /// The change would pass one of the instance's limits; nothing was written.
     #[error("limit reached: {0}")]
     LimitReached(Limit),
@@ -129,6 +133,12 @@ impl ServiceError {
 impl From<crate::storage::NotServed> for ServiceError {
     fn from(e: crate::storage::NotServed) -> Self {
         ServiceError::Internal(e.to_string())
+    }
+}
+
+impl From<MirrorErrors> for ServiceError {
+    fn from(errors: MirrorErrors) -> Self {
+        ServiceError::InvalidMirror(errors)
     }
 }
 

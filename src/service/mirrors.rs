@@ -22,9 +22,10 @@ use crate::app::App;
 use crate::credentials::{generate_ssh_key, MirrorCredentials};
 use crate::model::access::Caller;
 use crate::model::entities::{AuthMethod, MirrorSettings, Project, RemoteMirror, SshKeyType, User};
-use crate::model::errors::FieldErrors;
 use crate::model::host_keys::known_hosts;
-use crate::model::mirror_settings::{check_ssh_auth, MirrorRequest, NotInList, Switches};
+use crate::model::mirror_settings::{
+    check_ssh_auth, MirrorErrors, MirrorField, MirrorRequest, NotInList, Switches,
+};
 use crate::model::status::UpdateStatus;
 use crate::model::url::{
     parse_mirror_target, parse_mirror_url, ssh_login_user_error, Credentials, MirrorTarget,
@@ -80,7 +81,7 @@ pub async fn create_mirror(
     project: &Project,
     req: MirrorRequest,
 ) -> Result<RemoteMirror, ServiceError> {
-    let mut errors = FieldErrors::default();
+    let mut errors = MirrorErrors::default();
     let auth_method = auth_method(req.auth_method, AuthMethod::Password, &mut errors);
     let no_target = MirrorTarget::default();
     let target = req.target.as_ref().unwrap_or(&no_target);
@@ -135,7 +136,7 @@ pub async fn update_mirror(
     mirror: &RemoteMirror,
     req: MirrorRequest,
 ) -> Result<RemoteMirror, ServiceError> {
-    let mut errors = FieldErrors::default();
+    let mut errors = MirrorErrors::default();
     let auth_method = auth_method(req.auth_method, mirror.auth_method, &mut errors);
     let mut creds = MirrorCredentials::open(&app.cipher, mirror.credentials.as_deref())
         .map_err(|e| ServiceError::Internal(e.to_string()))?;
@@ -312,13 +313,13 @@ pub async fn delete_mirror(app: &App, mirror: &RemoteMirror) -> Result<(), Servi
 fn auth_method(
     requested: Option<Result<AuthMethod, NotInList>>,
     fallback: AuthMethod,
-    errors: &mut FieldErrors,
+    errors: &mut MirrorErrors,
 ) -> AuthMethod {
     match requested {
         None => fallback,
         Some(Ok(method)) => method,
         Some(Err(NotInList)) => {
-            errors.add("auth_method", "is not included in the list");
+            errors.push(MirrorField::AuthMethod, "is not included in the list");
             fallback
         }
     }
@@ -356,10 +357,10 @@ fn same_secret(requested: Option<&str>, stored: Option<&SecretString>) -> bool {
 async fn check_url(
     app: &App,
     target: &MirrorTarget,
-    errors: &mut FieldErrors,
+    errors: &mut MirrorErrors,
 ) -> Option<ParsedMirrorUrl> {
     if target.url.trim().is_empty() {
-        errors.add("url", "can't be blank");
+        errors.push(MirrorField::Url, "can't be blank");
         return None;
     }
     let checked = match parse_mirror_target(target, app.network_policy) {
@@ -372,7 +373,9 @@ async fn check_url(
         }
         Ok(parsed) => resolve(app, parsed).await,
     };
-    checked.map_err(|msg| errors.add("url", msg)).ok()
+    checked
+        .map_err(|msg| errors.push(MirrorField::Url, msg))
+        .ok()
 }
 
 /// The parsed URL once every address of its host passed the policy (or it did not resolve).

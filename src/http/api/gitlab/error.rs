@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
+use crate::model::mirror_settings::MirrorField;
 use crate::service::error::{Limit, Refusal, Resource, ServiceError, Taken};
 use crate::store::StoreError;
 
@@ -110,6 +111,16 @@ fn taken_message(taken: &Taken) -> String {
     }
 }
 
+/// A mirror's field as GitLab's `remote_mirrors` API names its parameter.
+fn mirror_parameter(field: &MirrorField) -> &'static str {
+    match field {
+        MirrorField::Url => "url",
+        MirrorField::AuthMethod => "auth_method",
+        MirrorField::OnlyProtectedBranches => "only_protected_branches",
+        MirrorField::MirrorBranchRegex => "mirror_branch_regex",
+    }
+}
+
 /// A refusal as GitLab answers it: the hook rules and a hook that cannot run (test or resend)
 /// are `422`, anything else `400`; the message is the refusal's.
 fn refusal(why: Refusal) -> ApiError {
@@ -146,6 +157,9 @@ impl From<ServiceError> for ApiError {
             ServiceError::Forbidden => ApiError::Forbidden,
             ServiceError::Blocked => ApiError::Blocked,
             ServiceError::Invalid(errors) => ApiError::Validation(errors.0),
+            ServiceError::InvalidMirror(errors) => {
+                ApiError::Validation(errors.named(mirror_parameter).0)
+            }
             ServiceError::LimitReached(limit) => ApiError::Validation(limit_errors(limit)),
             ServiceError::Conflict(taken) => ApiError::Conflict(taken_message(&taken)),
             ServiceError::Refused(why) => refusal(why),
