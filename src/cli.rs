@@ -492,8 +492,8 @@ fn user_refused(e: crate::service::error::ServiceError) -> ExitCode {
             eprintln!("pushmirror: {taken}");
             ExitCode::from(EXIT_CONFIG)
         }
-        ServiceError::Refused(m) => {
-            eprintln!("pushmirror: {m}");
+        ServiceError::Refused(why) => {
+            eprintln!("pushmirror: {why}");
             ExitCode::from(EXIT_CONFIG)
         }
         ServiceError::NotFound(what) => {

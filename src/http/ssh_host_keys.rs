@@ -22,7 +22,8 @@ use super::api::gitlab::views;
 use super::auth::MaybeUser;
 use super::AppState;
 use crate::model::entities::User;
-use crate::service::ssh_host_keys::{detect, INVALID_URL};
+use crate::service::error::Refusal;
+use crate::service::ssh_host_keys::detect;
 
 /// Only the `/api/v4` route is documented: GitLab's web route is served from the router's
 /// fallback, outside the API.
@@ -85,7 +86,7 @@ async fn detect_for(
     mirror_project(state, project, user).await?;
     let query: ScanQuery = params.parse()?;
     let Some(ssh_url) = query.ssh_url else {
-        return Err(ApiError::BadRequest(INVALID_URL.into()));
+        return Err(ApiError::BadRequest(Refusal::HostKeyScanUrl.to_string()));
     };
     let found = detect(state, &ssh_url, query.compare_host_keys.as_deref()).await?;
     Ok(Json(views::ssh_host_keys(&found)))

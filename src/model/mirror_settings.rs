@@ -6,16 +6,20 @@
 use super::entities::{AuthMethod, RemoteMirror, SshKeyType};
 use super::errors::FieldErrors;
 use super::refmatch::validate_branch_regex;
+use super::url::MirrorTarget;
 
 /// A create or update request as the client sent it. `None`: the key was absent; `Some(None)`:
 /// present but null or blank.
 #[derive(Debug, Clone, Default)]
 pub struct MirrorRequest {
-    /// The new URL, with credentials if any (required on create).
-    pub url: Option<String>,
+    /// The new URL and credentials (required on create).
+    pub target: Option<MirrorTarget>,
+    /// The settings page's edit form: a part of `target`'s credentials left blank keeps the
+    /// stored one while the URL stays the same. (The API replaces all credentials with a URL.)
+    pub blank_credentials_keep_stored: bool,
     pub enabled: Option<Option<bool>>,
-    /// `password` or `ssh_public_key`, unparsed: an unknown value is a validation error.
-    pub auth_method: Option<String>,
+    /// `password` or `ssh_public_key`; a value not on that list is a validation error.
+    pub auth_method: Option<Result<AuthMethod, NotInList>>,
     pub keep_divergent_refs: Option<Option<bool>>,
     pub only_protected_branches: Option<Option<bool>>,
     pub mirror_branch_regex: Option<Option<String>>,
@@ -25,6 +29,23 @@ pub struct MirrorRequest {
     /// than the mirror's key replaces the key pair.
     pub ssh_key_type: Option<SshKeyType>,
 }
+
+/// A field of a mirror's settings, as validation errors name it (each face spells it: the
+/// GitLab API as its parameter names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum MirrorField {
+    Url,
+    AuthMethod,
+    OnlyProtectedBranches,
+    MirrorBranchRegex,
+}
+
+/// Validation errors of a mirror's settings.
+pub type MirrorErrors = FieldErrors<MirrorField>;
+
+/// A value sent for a parameter with a closed list of values that is not on the list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotInList;
 
 /// The switches and branch selection of a mirror after normalisation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +62,7 @@ impl Switches {
     pub fn resolve(
         current: Option<&RemoteMirror>,
         req: &MirrorRequest,
-        errors: &mut FieldErrors,
+        errors: &mut MirrorErrors,
     ) -> Switches {
         let enabled = match req.enabled {
             Some(v) => v.unwrap_or(false),
@@ -54,7 +75,7 @@ impl Switches {
         let mut only_protected_branches = match req.only_protected_branches {
             Some(Some(v)) => v,
             Some(None) => {
-                errors.add("only_protected_branches", "can't be blank");
+                errors.push(MirrorField::OnlyProtectedBranches, "can't be blank");
                 false
             }
             None => current.is_some_and(|m| m.only_protected_branches),
@@ -74,7 +95,7 @@ impl Switches {
         }
         if let Some(re) = &mirror_branch_regex {
             if let Err(msg) = validate_branch_regex(re) {
-                errors.add("mirror_branch_regex", msg);
+                errors.push(MirrorField::MirrorBranchRegex, msg);
             }
         }
         Switches {
@@ -89,10 +110,14 @@ impl Switches {
 /// GitLab's refusal of password authentication over `ssh://`: the engine runs ssh in batch mode
 /// with keys only, so a password could never be used. A password in the URL, or
 /// `auth_method=password` asked for explicitly, is a `url` error naming what to do instead.
-pub fn check_ssh_auth(has_password: bool, requested: Option<AuthMethod>, errors: &mut FieldErrors) {
+pub fn check_ssh_auth(
+    has_password: bool,
+    requested: Option<AuthMethod>,
+    errors: &mut MirrorErrors,
+) {
     if has_password || requested == Some(AuthMethod::Password) {
-        errors.add(
-            "url",
+        errors.push(
+            MirrorField::Url,
             "is blocked: password authentication is not supported for ssh:// mirrors: \
              remove the password and use auth_method=ssh_public_key, then add the mirror's \
              public key to the remote",
@@ -115,7 +140,7 @@ mod tests {
 
     #[test]
     fn absent_keeps_null_clears_and_create_defaults_to_off() {
-        let mut errors = FieldErrors::default();
+        let mut errors = MirrorErrors::default();
         let none = Switches::resolve(None, &MirrorRequest::default(), &mut errors);
         assert!(!none.enabled && !none.keep_divergent_refs && !none.only_protected_branches);
         let kept = Switches::resolve(Some(&stored()), &MirrorRequest::default(), &mut errors);
@@ -134,7 +159,7 @@ mod tests {
 
     #[test]
     fn regex_and_protected_only_exclude_each_other() {
-        let mut errors = FieldErrors::default();
+        let mut errors = MirrorErrors::default();
         let protected = MirrorRequest {
             only_protected_branches: Some(Some(true)),
             ..MirrorRequest::default()
@@ -165,7 +190,7 @@ mod tests {
             (false, Some(AuthMethod::SshPublicKey), false),
             (false, None, false),
         ] {
-            let mut errors = FieldErrors::default();
+            let mut errors = MirrorErrors::default();
             check_ssh_auth(has_password, requested, &mut errors);
             assert_eq!(!errors.is_empty(), refused, "{has_password} {requested:?}");
         }
@@ -173,7 +198,7 @@ mod tests {
 
     #[test]
     fn blank_protected_only_and_bad_regex_are_field_errors() {
-        let mut errors = FieldErrors::default();
+        let mut errors = MirrorErrors::default();
         let req = MirrorRequest {
             only_protected_branches: Some(None),
             ..MirrorRequest::default()
@@ -184,7 +209,13 @@ mod tests {
             ..MirrorRequest::default()
         };
         Switches::resolve(None, &req, &mut errors);
-        let fields: Vec<&String> = errors.0.keys().collect();
-        assert_eq!(fields, ["mirror_branch_regex", "only_protected_branches"]);
+        let fields: Vec<&MirrorField> = errors.0.keys().collect();
+        assert_eq!(
+            fields,
+            [
+                &MirrorField::OnlyProtectedBranches,
+                &MirrorField::MirrorBranchRegex
+            ]
+        );
     }
 }

@@ -11,7 +11,7 @@ use crate::secret::{hash_token, mint_token};
 use crate::store::StoreError;
 pub use crate::token_cache::Authenticated;
 
-use super::error::{Resource, ServiceError};
+use super::error::{Refusal, Resource, ServiceError};
 
 /// How often a token's `last_used_at` is written at most.
 const LAST_USED_EVERY_MS: i64 = 10 * 60 * 1000;
@@ -160,7 +160,7 @@ pub async fn find_token(app: &App, caller: &User, id: i64) -> Result<AccessToken
 pub async fn revoke_token(app: &App, caller: &User, id: i64) -> Result<(), ServiceError> {
     let token = find_token(app, caller, id).await?;
     if !app.store.revoke_token(token.id).await? {
-        return Err(ServiceError::Refused("Token already revoked".into()));
+        return Err(ServiceError::Refused(Refusal::TokenRevoked));
     }
     app.token_cache.evict(token.id);
     Ok(())
@@ -176,7 +176,7 @@ pub async fn rotate_token(
 ) -> Result<IssuedToken, ServiceError> {
     let token = find_token(app, caller, id).await?;
     if token.revoked {
-        return Err(ServiceError::Refused("Token already revoked".into()));
+        return Err(ServiceError::Refused(Refusal::TokenRevoked));
     }
     let default = chrono::DateTime::from_timestamp_millis(app.clock.now_ms() + 7 * 86_400_000)
         .map(|t| t.format("%Y-%m-%d").to_string());
@@ -195,7 +195,7 @@ pub async fn rotate_token(
         .store
         .rotate_token(token.id, &hash, expires_at.as_deref(), app.clock.now_ms())
         .await?
-        .ok_or_else(|| ServiceError::Refused("Token already revoked".into()))?;
+        .ok_or_else(|| ServiceError::Refused(Refusal::TokenRevoked))?;
     app.token_cache.evict(token.id);
     Ok(IssuedToken { secret, token: new })
 }

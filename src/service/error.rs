@@ -3,7 +3,10 @@
 //! interface into a page; nothing here knows about either.
 
 use crate::model::errors::FieldErrors;
+use crate::model::mirror_settings::MirrorErrors;
 use crate::store::StoreError;
+
+pub use super::refusal::Refusal;
 
 /// What a use case looked for by name or id and did not find.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,18 +103,18 @@ pub enum ServiceError {
     /// The request broke field rules; nothing was written.
     #[error("invalid: {0:?}")]
     Invalid(FieldErrors),
+    /// A mirror's settings broke field rules; nothing was written.
+    #[error("invalid mirror settings: {0:?}")]
+    InvalidMirror(MirrorErrors),
     /// The change would pass one of the instance's limits; nothing was written.
     #[error("limit reached: {0}")]
     LimitReached(Limit),
-    /// The request is refused as a whole, with a message for the person.
+    /// The request is refused as a whole; nothing was written.
     #[error("{0}")]
-    Refused(String),
+    Refused(Refusal),
     /// The change would make again something that must be unique.
     #[error("{0}")]
     Conflict(Taken),
-    /// The request is refused as a whole with 422 and a message (GitLab's hooks API).
-    #[error("{0}")]
-    Rejected(String),
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -130,6 +133,12 @@ impl ServiceError {
 impl From<crate::storage::NotServed> for ServiceError {
     fn from(e: crate::storage::NotServed) -> Self {
         ServiceError::Internal(e.to_string())
+    }
+}
+
+impl From<MirrorErrors> for ServiceError {
+    fn from(errors: MirrorErrors) -> Self {
+        ServiceError::InvalidMirror(errors)
     }
 }
 

@@ -11,10 +11,10 @@
 //! every update (gitlabform does) keeps its mirror's history.
 //!
 //! Who may administer a project's mirrors (Maintainers, Owners, admins) is decided here once
-//! ([`admit_mirror_admin`]) for the API and the settings page. The page's "Username" and
-//! "Password" fields are put into the URL by [`create_mirror_typed`] and
-//! [`update_mirror_typed`]; on an edit, blank fields keep the stored credentials only while the
-//! URL stays the same.
+//! ([`admit_mirror_admin`]) for the API and the settings page. A request names its target as a
+//! URL and credentials beside it (`model::url::MirrorTarget`, split at each face's edge); on the
+//! settings page's edit, blank credentials keep the stored ones only while the URL stays the
+//! same.
 
 use secrecy::{ExposeSecret, SecretString};
 
@@ -22,24 +22,21 @@ use crate::app::App;
 use crate::credentials::{generate_ssh_key, MirrorCredentials};
 use crate::model::access::Caller;
 use crate::model::entities::{AuthMethod, MirrorSettings, Project, RemoteMirror, SshKeyType, User};
-use crate::model::errors::FieldErrors;
 use crate::model::host_keys::known_hosts;
-use crate::model::mirror_settings::{check_ssh_auth, MirrorRequest, Switches};
+use crate::model::mirror_settings::{
+    check_ssh_auth, MirrorErrors, MirrorField, MirrorRequest, NotInList, Switches,
+};
 use crate::model::status::UpdateStatus;
 use crate::model::url::{
-    parse_mirror_url, ssh_login_user_error, url_with_credentials, NetworkPolicy, ParsedMirrorUrl,
-    Scheme, UrlError,
+    parse_mirror_target, parse_mirror_url, ssh_login_user_error, Credentials, MirrorTarget,
+    NetworkPolicy, ParsedMirrorUrl, Scheme, UrlError,
 };
 use crate::netcheck::{resolve_checked, ResolveError};
 
-use super::error::{Limit, ServiceError};
+use super::error::{Limit, Refusal, ServiceError};
 
 /// GitLab 18.9's limit of enabled push mirrors per project.
 pub const MAX_ENABLED_MIRRORS: i64 = 10;
-
-/// GitLab's refusal to sync a disabled mirror.
-const SYNC_REFUSED: &str =
-    "Cannot proceed with the push mirroring. Please verify your mirror configuration.";
 
 /// Mirror settings are for a project's Maintainers and Owners (and admins): anyone else who
 /// sees the project is `Forbidden` (the API answers 401, the web interface "not found").
@@ -57,110 +54,6 @@ pub async fn mirror_project(
     user: Option<&User>,
 ) -> Result<Project, ServiceError> {
     admit_mirror_admin(super::projects::find_project(app, id, user).await?)
-}
-
-/// Credentials typed beside a mirror URL (the settings page's "Username" and "Password"),
-/// rather than inside it. Blank fields count as absent.
-// No `Debug`: it holds a password.
-#[derive(Default)]
-pub struct TypedCredentials {
-    pub user: Option<String>,
-    pub password: Option<SecretString>,
-}
-
-impl TypedCredentials {
-    fn user(&self) -> Option<&str> {
-        self.user.as_deref().filter(|u| !u.is_empty())
-    }
-
-    fn password(&self) -> Option<&str> {
-        self.password
-            .as_ref()
-            .map(|p| p.expose_secret())
-            .filter(|p| !p.is_empty())
-    }
-}
-
-/// `raw` with `typed` put into it: a typed user or password replaces the one written in the URL
-/// (which is otherwise kept, as the API keeps it). A URL that does not parse is returned as typed,
-/// so that the use case answers GitLab's error for it.
-fn with_typed_credentials(
-    raw: &str,
-    typed: &TypedCredentials,
-    kept: Option<&MirrorCredentials>,
-) -> SecretString {
-    if typed.user().is_none() && typed.password().is_none() && kept.is_none() {
-        return SecretString::from(raw.to_owned());
-    }
-    let split = NetworkPolicy {
-        allow_local_network: true,
-    };
-    let Ok(parsed) = parse_mirror_url(raw, split) else {
-        return SecretString::from(raw.to_owned());
-    };
-    let kept_user = kept
-        .and_then(|c| c.user.as_ref())
-        .map(|s| s.expose_secret());
-    let kept_password = kept
-        .and_then(|c| c.password.as_ref())
-        .map(|s| s.expose_secret());
-    let user = typed.user().or(parsed.user.as_deref()).or(kept_user);
-    let password = typed
-        .password()
-        .or(parsed.password.as_ref().map(|s| s.expose_secret()))
-        .or(kept_password);
-    url_with_credentials(&parsed.url, user, password)
-}
-
-/// Creates a mirror from the settings page's form: `req.url` as typed, `typed` its "Username"
-/// and "Password" fields.
-pub async fn create_mirror_typed(
-    app: &App,
-    project: &Project,
-    mut req: MirrorRequest,
-    typed: &TypedCredentials,
-) -> Result<RemoteMirror, ServiceError> {
-    if let Some(raw) = req.url.take() {
-        req.url = Some(
-            with_typed_credentials(&raw, typed, None)
-                .expose_secret()
-                .to_owned(),
-        );
-    }
-    create_mirror(app, project, req).await
-}
-
-/// Changes a mirror from the settings page's edit form. A blank "Username" or "Password" keeps
-/// the stored one while the URL (without credentials) stays the same; a mirror moved to another
-/// URL keeps no credential it was not given again, so a stored password never follows the
-/// mirror to a host it was not typed for.
-pub async fn update_mirror_typed(
-    app: &App,
-    project: &Project,
-    mirror: &RemoteMirror,
-    mut req: MirrorRequest,
-    typed: &TypedCredentials,
-) -> Result<RemoteMirror, ServiceError> {
-    if let Some(raw) = req.url.take() {
-        let policy = NetworkPolicy {
-            allow_local_network: true,
-        };
-        let same_url = parse_mirror_url(&raw, policy).is_ok_and(|p| p.url == mirror.url);
-        let stored = if same_url {
-            Some(
-                MirrorCredentials::open(&app.cipher, mirror.credentials.as_deref())
-                    .map_err(|e| ServiceError::Internal(e.to_string()))?,
-            )
-        } else {
-            None
-        };
-        req.url = Some(
-            with_typed_credentials(&raw, typed, stored.as_ref())
-                .expose_secret()
-                .to_owned(),
-        );
-    }
-    update_mirror(app, project, mirror, req).await
 }
 
 /// One mirror of `project_id`; a mirror of another project is not found.
@@ -188,14 +81,13 @@ pub async fn create_mirror(
     project: &Project,
     req: MirrorRequest,
 ) -> Result<RemoteMirror, ServiceError> {
-    let mut errors = FieldErrors::default();
-    let auth_method = match req.auth_method.as_deref() {
-        None => AuthMethod::Password,
-        Some(s) => auth_method(s, AuthMethod::Password, &mut errors),
-    };
-    let parsed = check_url(app, req.url.as_deref().unwrap_or_default(), &mut errors).await;
+    let mut errors = MirrorErrors::default();
+    let auth_method = auth_method(req.auth_method, AuthMethod::Password, &mut errors);
+    let no_target = MirrorTarget::default();
+    let target = req.target.as_ref().unwrap_or(&no_target);
+    let parsed = check_url(app, target, &mut errors).await;
     if let Some(p) = parsed.as_ref().filter(|p| p.scheme == Scheme::Ssh) {
-        let requested = req.auth_method.as_deref().and_then(AuthMethod::parse);
+        let requested = req.auth_method.and_then(Result::ok);
         check_ssh_auth(p.password.is_some(), requested, &mut errors);
     }
     let host_keys = match &req.host_keys {
@@ -244,14 +136,17 @@ pub async fn update_mirror(
     mirror: &RemoteMirror,
     req: MirrorRequest,
 ) -> Result<RemoteMirror, ServiceError> {
-    let mut errors = FieldErrors::default();
-    let auth_method = match req.auth_method.as_deref() {
-        None => mirror.auth_method,
-        Some(s) => auth_method(s, mirror.auth_method, &mut errors),
-    };
-    let new_url = match &req.url {
+    let mut errors = MirrorErrors::default();
+    let auth_method = auth_method(req.auth_method, mirror.auth_method, &mut errors);
+    let mut creds = MirrorCredentials::open(&app.cipher, mirror.credentials.as_deref())
+        .map_err(|e| ServiceError::Internal(e.to_string()))?;
+    let new_url = match &req.target {
         None => None,
-        Some(raw) => check_url(app, raw, &mut errors).await,
+        Some(target) if req.blank_credentials_keep_stored => {
+            let target = keep_stored_credentials(target.clone(), mirror, &creds);
+            check_url(app, &target, &mut errors).await
+        }
+        Some(target) => check_url(app, target, &mut errors).await,
     };
     let over_ssh = match &new_url {
         Some(p) => p.scheme == Scheme::Ssh,
@@ -261,7 +156,7 @@ pub async fn update_mirror(
         // A password stored before this rule existed does not block other changes; a new URL
         // with one does.
         let has_password = new_url.as_ref().is_some_and(|p| p.password.is_some());
-        let requested = req.auth_method.as_deref().and_then(AuthMethod::parse);
+        let requested = req.auth_method.and_then(Result::ok);
         check_ssh_auth(has_password, requested, &mut errors);
     }
     // Host keys are bound to the URL they will be used with: the new one, else the stored one.
@@ -282,8 +177,6 @@ pub async fn update_mirror(
     if !errors.is_empty() {
         return Err(errors.into());
     }
-    let mut creds = MirrorCredentials::open(&app.cipher, mirror.credentials.as_deref())
-        .map_err(|e| ServiceError::Internal(e.to_string()))?;
     let mut changed = false;
     if let Some(p) = &new_url {
         changed = p.url != mirror.url
@@ -399,7 +292,7 @@ pub async fn sync_mirror(
 ) -> Result<(), ServiceError> {
     super::projects::writable(project)?;
     if !mirror.enabled {
-        return Err(ServiceError::Refused(SYNC_REFUSED.into()));
+        return Err(ServiceError::Refused(Refusal::MirrorDisabled));
     }
     if mirror.update_status != UpdateStatus::Started {
         super::mirror_jobs::request_update(app, mirror.id).await?;
@@ -415,11 +308,41 @@ pub async fn delete_mirror(app: &App, mirror: &RemoteMirror) -> Result<(), Servi
     Ok(())
 }
 
-/// An `auth_method` value, or `fallback` with GitLab's error recorded.
-fn auth_method(raw: &str, fallback: AuthMethod, errors: &mut FieldErrors) -> AuthMethod {
-    AuthMethod::parse(raw).unwrap_or_else(|| {
-        errors.add("auth_method", "is not included in the list");
-        fallback
+/// The requested `auth_method`, or `fallback` when absent, or `fallback` with GitLab's error
+/// recorded when not on the list.
+fn auth_method(
+    requested: Option<Result<AuthMethod, NotInList>>,
+    fallback: AuthMethod,
+    errors: &mut MirrorErrors,
+) -> AuthMethod {
+    match requested {
+        None => fallback,
+        Some(Ok(method)) => method,
+        Some(Err(NotInList)) => {
+            errors.push(MirrorField::AuthMethod, "is not included in the list");
+            fallback
+        }
+    }
+}
+
+/// `target` with the stored user name and password filling its blank parts, if it names the
+/// mirror's URL still: a mirror moved to another URL keeps no credential it was not given again,
+/// so a stored password never follows the mirror to a host it was not typed for.
+fn keep_stored_credentials(
+    target: MirrorTarget,
+    mirror: &RemoteMirror,
+    stored: &MirrorCredentials,
+) -> MirrorTarget {
+    let policy = NetworkPolicy {
+        allow_local_network: true,
+    };
+    let same_url = parse_mirror_url(&target.url, policy).is_ok_and(|p| p.url == mirror.url);
+    if !same_url {
+        return target;
+    }
+    target.or_stored(&Credentials {
+        user: stored.user.clone(),
+        password: stored.password.clone(),
     })
 }
 
@@ -428,15 +351,19 @@ fn same_secret(requested: Option<&str>, stored: Option<&SecretString>) -> bool {
     requested == stored.map(|s| s.expose_secret())
 }
 
-/// Checks a mirror URL fully: blank, syntax and policy, then every address its host resolves to,
+/// Checks a mirror target fully: blank, syntax and policy, then every address its host resolves to,
 /// recording GitLab's `url` error. An unresolvable host is accepted, as GitLab does; the engine
 /// checks again, DNS-pinned, before each push.
-async fn check_url(app: &App, raw: &str, errors: &mut FieldErrors) -> Option<ParsedMirrorUrl> {
-    if raw.trim().is_empty() {
-        errors.add("url", "can't be blank");
+async fn check_url(
+    app: &App,
+    target: &MirrorTarget,
+    errors: &mut MirrorErrors,
+) -> Option<ParsedMirrorUrl> {
+    if target.url.trim().is_empty() {
+        errors.push(MirrorField::Url, "can't be blank");
         return None;
     }
-    let checked = match parse_mirror_url(raw, app.network_policy) {
+    let checked = match parse_mirror_target(target, app.network_policy) {
         Err(e) => Err(e.to_string()),
         Ok(parsed) if parsed.scheme == Scheme::Ssh => {
             match parsed.user.as_deref().and_then(ssh_login_user_error) {
@@ -446,7 +373,9 @@ async fn check_url(app: &App, raw: &str, errors: &mut FieldErrors) -> Option<Par
         }
         Ok(parsed) => resolve(app, parsed).await,
     };
-    checked.map_err(|msg| errors.add("url", msg)).ok()
+    checked
+        .map_err(|msg| errors.push(MirrorField::Url, msg))
+        .ok()
 }
 
 /// The parsed URL once every address of its host passed the policy (or it did not resolve).
@@ -463,7 +392,7 @@ fn host_keys_for(
     url: Option<&ParsedMirrorUrl>,
 ) -> Result<Option<String>, ServiceError> {
     known_hosts(keys, url.map(|u| (&u.host, u.port)))
-        .map_err(|e| ServiceError::Refused(e.to_string()))
+        .map_err(|e| ServiceError::Refused(Refusal::BadHostKeys(e)))
 }
 
 /// The settings to save for a mirror at `url` with `creds`.
@@ -504,60 +433,4 @@ fn key_comment(app: &App) -> String {
         .and_then(|u| u.host_str().map(str::to_owned))
         .unwrap_or_else(|| "pushmirror".into());
     format!("git@{host}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn typed(user: &str, password: &str) -> TypedCredentials {
-        TypedCredentials {
-            user: Some(user.to_owned()),
-            password: Some(SecretString::from(password.to_owned())),
-        }
-    }
-
-    fn url(raw: &str, t: &TypedCredentials, kept: Option<&MirrorCredentials>) -> String {
-        with_typed_credentials(raw, t, kept)
-            .expose_secret()
-            .to_owned()
-    }
-
-    #[test]
-    fn typed_credentials_go_into_the_url_percent_encoded() {
-        let t = typed("bot", "p@ss:w/rd");
-        assert_eq!(
-            url("https://example.com/a.git", &t, None),
-            "https://bot:p%40ss%3Aw%2Frd@example.com/a.git"
-        );
-        // A typed field replaces its part of the URL; the other part stays.
-        assert_eq!(
-            url(
-                "https://old:secret@example.com/a.git",
-                &typed("", "new"),
-                None
-            ),
-            "https://old:new@example.com/a.git"
-        );
-    }
-
-    #[test]
-    fn blank_fields_keep_what_is_stored_and_bad_urls_stay_as_typed() {
-        let none = TypedCredentials::default();
-        assert_eq!(url("ftp://x/y", &typed("u", "p"), None), "ftp://x/y");
-        assert_eq!(url(" https://e.com/a ", &none, None), " https://e.com/a ");
-        let stored = MirrorCredentials {
-            user: Some(SecretString::from("bot".to_owned())),
-            password: Some(SecretString::from("kept".to_owned())),
-            ssh_private_key: None,
-        };
-        assert_eq!(
-            url("https://e.com/a.git", &typed("", ""), Some(&stored)),
-            "https://bot:kept@e.com/a.git"
-        );
-        assert_eq!(
-            url("https://e.com/a.git", &typed("", "fresh"), Some(&stored)),
-            "https://bot:fresh@e.com/a.git"
-        );
-    }
 }

@@ -40,6 +40,7 @@ pub mod projects;
 pub mod protected_branches;
 pub mod push_session;
 pub mod pushes;
+pub mod refusal;
 pub mod repository;
 pub mod sessions;
 pub mod ssh_host_keys;

@@ -16,7 +16,7 @@ use crate::storage::LocalRepo;
 use crate::store::{NewProject, StoreError, TRANSFER_TAKEN};
 
 use super::auth::today;
-use super::error::{Resource, ServiceError};
+use super::error::{Refusal, Resource, ServiceError};
 use super::namespaces::{find_namespace, own_namespace};
 
 /// `id` as a numeric project id, when it is one (otherwise it may be a `namespace/path`).
@@ -211,9 +211,6 @@ pub struct ProjectChanges {
     pub archived: Option<bool>,
 }
 
-/// GitLab's refusal of a write to an archived project.
-pub const ARCHIVED_REFUSAL: &str = "You can't push code to an archived project.";
-
 /// Changes `project` as `changes` asks. Maintainers may edit the name, description and default
 /// branch; the path, visibility and archiving need an Owner, as in GitLab. A new default branch
 /// must exist (once the repository has branches); HEAD follows it.
@@ -313,7 +310,7 @@ pub async fn update_project(
 /// Refuses a write to `project`'s repository or mirrors when it is archived.
 pub fn writable(project: &Project) -> Result<(), ServiceError> {
     if project.archived {
-        Err(ServiceError::Refused(ARCHIVED_REFUSAL.into()))
+        Err(ServiceError::Refused(Refusal::ProjectArchived))
     } else {
         Ok(())
     }

@@ -22,11 +22,11 @@ use crate::app::App;
 use crate::git::service::Exit;
 use crate::model::access::Caller;
 use crate::model::entities::Project;
-use crate::service::projects::ARCHIVED_REFUSAL;
 use crate::service::pushes::{
     drop_intent, judge_push, record_push_by, write_intent_with, IntentDetails, PushRecord,
     RecordError, RefUpdate,
 };
+use crate::service::refusal::ARCHIVED_REFUSAL;
 use crate::store::StoreError;
 
 /// Where a change of refs came from.

@@ -13,7 +13,7 @@ use crate::model::push_rules::{Change, PushRules, Verdict};
 use crate::service::push_session::{Origin, PushSession, RefChange};
 use crate::service::pushes::RefUpdate;
 
-use super::error::{Resource, ServiceError};
+use super::error::{Refusal, Resource, ServiceError};
 
 /// A branch with what GitLab says about it.
 #[derive(Debug, Clone)]
@@ -76,18 +76,18 @@ pub async fn create_branch(
     }
     super::projects::writable(project)?;
     if !valid_branch_name(name) {
-        return Err(ServiceError::Refused("Branch name is invalid".into()));
+        return Err(ServiceError::Refused(Refusal::InvalidBranchName));
     }
     let rules = rules(app, project).await?;
     if let Verdict::Refused(why) = rules.judge(caller, Some(name), Change::Create) {
-        return Err(ServiceError::Refused(why.into()));
+        return Err(ServiceError::Refused(Refusal::PushRule(why)));
     }
     let repo = super::projects::repository(app, project)?;
     let path = &repo;
     let target = repo::resolve_commit(&app.git, path, rev)
         .await
         .map_err(internal)?
-        .ok_or_else(|| ServiceError::Refused(format!("Invalid reference name: {rev}")))?;
+        .ok_or_else(|| ServiceError::Refused(Refusal::UnknownRevision(rev.to_owned())))?;
     let full = format!("refs/heads/{name}");
     change_ref(
         app,
@@ -96,7 +96,7 @@ pub async fn create_branch(
         &full,
         None,
         Some(&target),
-        "Branch already exists",
+        Refusal::BranchExists,
     )
     .await?;
     branch(app, project, caller, name).await
@@ -116,9 +116,7 @@ pub async fn delete_branch(
     super::projects::writable(project)?;
     let found = branch(app, project, caller, name).await?;
     if found.default {
-        return Err(ServiceError::Refused(
-            "The default branch of a project cannot be deleted.".into(),
-        ));
+        return Err(ServiceError::Refused(Refusal::DefaultBranch));
     }
     if found.protected && !caller.can_admin_project() {
         return Err(ServiceError::Forbidden);
@@ -131,7 +129,7 @@ pub async fn delete_branch(
         &full,
         Some(&found.info.target),
         None,
-        "Branch changed meanwhile",
+        Refusal::BranchMoved,
     )
     .await
 }
@@ -175,20 +173,20 @@ pub async fn create_tag(
     }
     super::projects::writable(project)?;
     if !valid_branch_name(name) {
-        return Err(ServiceError::Refused("Tag name invalid".into()));
+        return Err(ServiceError::Refused(Refusal::InvalidTagName));
     }
     let repo = super::projects::repository(app, project)?;
     let path = &repo;
     let target = repo::resolve_commit(&app.git, path, rev)
         .await
         .map_err(internal)?
-        .ok_or_else(|| ServiceError::Refused(format!("Target {rev} is invalid")))?;
-    let exists = format!("Tag {name} already exists");
+        .ok_or_else(|| ServiceError::Refused(Refusal::UnknownTarget(rev.to_owned())))?;
     let full = format!("refs/tags/{name}");
     match message.filter(|m| !m.trim().is_empty()) {
         None => {
             let pusher = caller.user_id;
-            change_ref(app, project, pusher, &full, None, Some(&target), &exists).await?
+            let exists = Refusal::TagExists(name.to_owned());
+            change_ref(app, project, pusher, &full, None, Some(&target), exists).await?
         }
         Some(message) => {
             // The tag object's id exists only once it is made.
@@ -211,7 +209,7 @@ pub async fn create_tag(
             .map_err(internal)?;
             let Some(object) = made else {
                 let _ = session.abandon(app).await;
-                return Err(ServiceError::Refused(exists));
+                return Err(ServiceError::Refused(Refusal::TagExists(name.to_owned())));
             };
             session.made(vec![ref_update(&full, None, Some(&object))]);
             record(app, session).await?;
@@ -240,7 +238,7 @@ pub async fn delete_tag(
         &full,
         Some(&found.target),
         None,
-        "Tag changed meanwhile",
+        Refusal::TagMoved,
     )
     .await
 }
@@ -318,7 +316,7 @@ async fn change_ref(
     full: &str,
     old: Option<&str>,
     new: Option<&str>,
-    conflict: &str,
+    conflict: Refusal,
 ) -> Result<(), ServiceError> {
     let change = RefChange {
         origin: Origin::Api,
@@ -333,7 +331,7 @@ async fn change_ref(
         .map_err(internal)?;
     if !moved {
         let _ = session.abandon(app).await;
-        return Err(ServiceError::Refused(conflict.to_owned()));
+        return Err(ServiceError::Refused(conflict));
     }
     record(app, session).await
 }

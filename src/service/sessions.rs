@@ -10,20 +10,14 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::app::App;
 use crate::model::entities::{Millis, User};
-use crate::model::sign_in::{
-    too_soon_message, FREE_FAILURES_PER_CLIENT, FREE_FAILURES_PER_LOGIN, INVALID_LOGIN,
-};
+use crate::model::sign_in::{FREE_FAILURES_PER_CLIENT, FREE_FAILURES_PER_LOGIN};
 use crate::password;
 use crate::secret::hash_token;
 
-use super::error::ServiceError;
+use super::error::{Refusal, ServiceError};
 
 /// How long a session lasts from sign-in: GitLab's default `session_expire_delay`, a week.
 pub const SESSION_TTL_MS: Millis = 7 * 24 * 3600 * 1000;
-
-/// GitLab's message for a blocked account that gave the right password.
-const BLOCKED: &str =
-    "Your account has been blocked. Please contact your administrator if you think this is an error.";
 
 /// A session just started: its user and the cookie value (shown to the browser only).
 pub struct NewSession {
@@ -42,7 +36,7 @@ fn decoy_hash() -> &'static str {
 }
 
 /// Signs `login` (a username or an e-mail address, any case) in with `password` from `client`.
-/// Every wrong login or password gets the same [`ServiceError::Refused`] text; an attempt that
+/// Every wrong login or password gets the same refusal ([`Refusal::WrongLogin`]); an attempt that
 /// comes too soon after repeated failures is refused unchecked, saying how long to wait.
 pub async fn sign_in(
     app: &App,
@@ -69,7 +63,7 @@ pub async fn sign_in(
                 .unwrap_or(0),
         );
     if wait > 0 {
-        return Err(ServiceError::Refused(too_soon_message(wait)));
+        return Err(ServiceError::Refused(Refusal::SignInThrottled(wait)));
     }
     let found = if login.is_empty() {
         None
@@ -89,11 +83,11 @@ pub async fn sign_in(
             let mut keys = vec![login_key];
             keys.extend(client_key);
             app.sign_in_throttle.failed(&keys, now);
-            return Err(ServiceError::Refused(INVALID_LOGIN.into()));
+            return Err(ServiceError::Refused(Refusal::WrongLogin));
         }
     };
     if user.is_blocked() {
-        return Err(ServiceError::Refused(BLOCKED.into()));
+        return Err(ServiceError::Refused(Refusal::AccountBlocked));
     }
     app.sign_in_throttle.succeeded(&login_key);
     let (token, token_hash) = mint_session();

@@ -14,13 +14,7 @@ use crate::model::host_keys::{fingerprints, host_keys_changed, scanned_known_hos
 use crate::model::url::{parse_mirror_url, Scheme};
 use crate::netcheck::resolve_checked;
 
-use super::error::ServiceError;
-
-/// GitLab's answer to a URL that is not a usable `ssh://` URL.
-pub const INVALID_URL: &str = "Invalid URL";
-
-/// GitLab's answer to a scan that found nothing.
-pub const SCAN_FAILED: &str = "Failed to detect SSH host keys";
+use super::error::{Refusal, ServiceError};
 
 /// What a scan found.
 #[derive(Debug, Clone)]
@@ -40,7 +34,7 @@ pub async fn detect(
     ssh_url: &str,
     compare: Option<&str>,
 ) -> Result<Detection, ServiceError> {
-    let invalid = || ServiceError::Refused(INVALID_URL.into());
+    let invalid = || ServiceError::Refused(Refusal::HostKeyScanUrl);
     let parsed = parse_mirror_url(ssh_url, app.network_policy).map_err(|_| invalid())?;
     if parsed.scheme != Scheme::Ssh {
         return Err(invalid());
@@ -50,7 +44,7 @@ pub async fn detect(
         .map_err(|_| invalid())?
         .first()
         .ok_or_else(invalid)?;
-    let failed = || ServiceError::Refused(SCAN_FAILED.into());
+    let failed = || ServiceError::Refused(Refusal::HostKeyScanFailed);
     let output = keyscan::scan(&app.git, address, parsed.port)
         .await
         .map_err(|e| {

@@ -11,7 +11,7 @@ use crate::model::entities::User;
 use crate::password;
 use crate::store::{AccountUpdate, NewAccount, StoreError, UserFilter};
 
-use super::error::{Resource, ServiceError, Taken};
+use super::error::{Refusal, Resource, ServiceError, Taken};
 
 /// The users `caller` may list with `filter`: only administrators filter by state or list
 /// administrators, as in GitLab.
@@ -86,9 +86,7 @@ pub async fn update(
     let user = find(app, id).await?;
     check_changes(&c)?;
     if c.admin == Some(false) && user.is_admin && !app.store.other_active_admin(id).await? {
-        return Err(ServiceError::Refused(
-            "The last administrator cannot be demoted".into(),
-        ));
+        return Err(ServiceError::Refused(Refusal::LastAdmin));
     }
     let update = AccountUpdate {
         username: c.username.map(|u| u.trim().to_owned()),
@@ -153,7 +151,7 @@ pub async fn set_blocked(
 ) -> Result<User, ServiceError> {
     admin_only(caller)?;
     if blocked && id == caller.id {
-        return Err(ServiceError::Refused("You cannot block yourself".into()));
+        return Err(ServiceError::Refused(Refusal::BlockSelf));
     }
     let state = if blocked {
         UserState::Blocked

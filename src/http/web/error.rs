@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use maud::html;
 
+use crate::model::mirror_settings::MirrorField;
 use crate::service::error::{Limit, ServiceError};
 
 /// Why a page could not be shown or a form not accepted.
@@ -32,6 +33,17 @@ pub(in crate::http) enum WebError {
     Internal(String),
 }
 
+/// A mirror's field as the settings page's messages name it (`Url is blocked: …`, the API's
+/// parameter names in Rails' `full_messages` form).
+fn mirror_field_name(field: &MirrorField) -> &'static str {
+    match field {
+        MirrorField::Url => "url",
+        MirrorField::AuthMethod => "auth_method",
+        MirrorField::OnlyProtectedBranches => "only_protected_branches",
+        MirrorField::MirrorBranchRegex => "mirror_branch_regex",
+    }
+}
+
 impl From<ServiceError> for WebError {
     fn from(e: ServiceError) -> Self {
         match e {
@@ -41,12 +53,16 @@ impl From<ServiceError> for WebError {
             ServiceError::Invalid(errors) => {
                 WebError::BadRequest(errors.full_messages().join(", "))
             }
+            ServiceError::InvalidMirror(errors) => {
+                let named = errors.named(mirror_field_name);
+                WebError::BadRequest(named.full_messages().join(", "))
+            }
             // Worded as the API's field error reads in full.
             ServiceError::LimitReached(limit @ Limit::EnabledMirrors(_)) => {
                 WebError::BadRequest(format!("Enabled cannot be true: {limit}"))
             }
             ServiceError::Conflict(taken) => WebError::BadRequest(taken.to_string()),
-            ServiceError::Refused(m) | ServiceError::Rejected(m) => WebError::BadRequest(m),
+            ServiceError::Refused(why) => WebError::BadRequest(why.to_string()),
             ServiceError::Store(e) => WebError::Internal(e.to_string()),
             ServiceError::Internal(m) => WebError::Internal(m),
         }

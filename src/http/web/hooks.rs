@@ -459,7 +459,7 @@ async fn test(
                     trigger_label(trigger)
                 ))),
             ),
-            Err(ServiceError::Rejected(why)) => redirect_with(
+            Err(ServiceError::Refused(why)) if why.is_hook_execution() => redirect_with(
                 &state,
                 &back,
                 Some(Flash::Alert(format!("Hook execution failed: {why}"))),

@@ -278,10 +278,10 @@ async fn invite(
                 role_name(m.access_level)
             ))),
         ),
-        Err(e @ ServiceError::NotFound(Resource::User)) => back_with(
+        Err(e @ ServiceError::NotFound(Resource::User)) => redirect_with(
             &state,
             &back,
-            ServiceError::Refused(format!("{e}: no user is named {who}.")),
+            Some(Flash::Alert(format!("{e}: no user is named {who}."))),
         ),
         Err(e) => back_with(&state, &back, e),
     })

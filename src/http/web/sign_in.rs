@@ -86,12 +86,12 @@ async fn submit(
             );
             r
         }
-        Err(crate::service::error::ServiceError::Refused(message)) => {
+        Err(crate::service::error::ServiceError::Refused(why)) => {
             let to = format!(
                 "/users/sign_in?redirect_to={}",
                 percent_encoding::utf8_percent_encode(&back, percent_encoding::NON_ALPHANUMERIC)
             );
-            redirect_with(&state, &to, Some(Flash::Alert(message)))
+            redirect_with(&state, &to, Some(Flash::Alert(why.to_string())))
         }
         Err(e) => WebError::from(e).into_response(),
     }

@@ -28,11 +28,13 @@ use secrecy::SecretString;
 
 mod host;
 mod mask;
+mod target;
 #[cfg(test)]
 mod tests;
 
 pub use host::check_address;
 pub use mask::{masked_url, scrub, url_with_credentials};
+pub use target::{Credentials, MirrorTarget};
 
 /// What GitLab shows in place of a credential, in API responses and in scrubbed text.
 pub const MASK: &str = "*****";
@@ -208,7 +210,27 @@ pub fn parse_mirror_url(input: &str, policy: NetworkPolicy) -> Result<ParsedMirr
     if input.is_empty() {
         return Err(UrlError::Blank);
     }
-    parse_nonblank(input, policy).map_err(|reason| match scp_equivalent(input) {
+    parse_nonblank(input, None, policy).map_err(|reason| match scp_equivalent(input) {
+        Some(ssh_url) if reason == BlockReason::InvalidUri => UrlError::ScpSyntax(ssh_url),
+        _ => UrlError::Blocked(reason),
+    })
+}
+
+/// Parses and validates a mirror target as [`parse_mirror_url`] does a URL, its credentials
+/// held to the rules a URL's userinfo is (no control character, a user name starting with a
+/// letter or digit) at the point the URL grammar checks them, so the first rule broken is
+/// the same one as with the credentials written into the URL. The target's credentials, when it
+/// has any, are the result's.
+pub fn parse_mirror_target(
+    target: &MirrorTarget,
+    policy: NetworkPolicy,
+) -> Result<ParsedMirrorUrl, UrlError> {
+    let input = target.url.trim();
+    if input.is_empty() {
+        return Err(UrlError::Blank);
+    }
+    let given = target.credentials.as_ref();
+    parse_nonblank(input, given, policy).map_err(|reason| match scp_equivalent(input) {
         Some(ssh_url) if reason == BlockReason::InvalidUri => UrlError::ScpSyntax(ssh_url),
         _ => UrlError::Blocked(reason),
     })
@@ -241,11 +263,18 @@ pub fn ssh_login_user_error(user: &str) -> Option<&'static str> {
     )
 }
 
-fn parse_nonblank(input: &str, policy: NetworkPolicy) -> Result<ParsedMirrorUrl, BlockReason> {
+/// The URL grammar; `given` credentials replace the URL's userinfo (which is still checked).
+fn parse_nonblank(
+    input: &str,
+    given: Option<&Credentials>,
+    policy: NetworkPolicy,
+) -> Result<ParsedMirrorUrl, BlockReason> {
     // Percent-decoding first catches `%0a` and friends anywhere, including in the userinfo
     // (git would decode it into a header or an ssh argument) and multi-byte controls like NEL.
+    let given_parts = given.map_or([None, None], |c| [c.user(), c.password()]);
     if String::from_utf8_lossy(&percent_decode_str(input).collect::<Vec<u8>>())
         .chars()
+        .chain(given_parts.iter().flatten().flat_map(|s| s.chars()))
         .any(char::is_control)
     {
         return Err(BlockReason::InvalidUri);
@@ -266,6 +295,20 @@ fn parse_nonblank(input: &str, policy: NetworkPolicy) -> Result<ParsedMirrorUrl,
                 return Err(BlockReason::Username);
             }
             (decode_credential(user)?, decode_credential(password)?)
+        }
+    };
+    // Given credentials are decoded already: a user name starting with a letter or digit is
+    // one whose percent-encoded form does too.
+    let (user, password) = match given {
+        None => (user, password),
+        Some(c) => {
+            if c.user()
+                .is_some_and(|u| !u.starts_with(|ch: char| ch.is_ascii_alphanumeric()))
+            {
+                return Err(BlockReason::Username);
+            }
+            let part = |s: Option<&str>| s.filter(|s| !s.is_empty()).map(str::to_owned);
+            (part(c.user()), part(c.password()))
         }
     };
 

@@ -13,7 +13,7 @@ use crate::git::repository::{self, CommitInfo, RefKind};
 use crate::model::entities::{Project, RemoteMirror, User};
 use crate::model::hooks::{ProjectHook, Trigger, MAX_PAYLOAD_COMMITS, PUSH_EVENT_HOOKS_LIMIT};
 use crate::model::status::HealthEvent;
-use crate::service::error::ServiceError;
+use crate::service::error::{Refusal, ServiceError};
 use crate::store::{NewJob, StoreError};
 
 use super::deliver::Delivery;
@@ -255,18 +255,14 @@ pub(super) async fn sample(
                 .clone()
                 .filter(|_| !project.empty_repo);
             let Some(branch) = branch else {
-                return Err(ServiceError::Rejected(
-                    "Ensure the project has at least one commit.".into(),
-                ));
+                return Err(ServiceError::Refused(Refusal::TestNeedsCommit));
             };
             let name = format!("refs/heads/{branch}");
             let commits: Vec<CommitInfo> = repository::recent_commits(&app.git, repo, &name, 3)
                 .await
                 .map_err(internal)?;
             let (Some(newest), Some(oldest)) = (commits.first(), commits.last()) else {
-                return Err(ServiceError::Rejected(
-                    "Ensure the project has at least one commit.".into(),
-                ));
+                return Err(ServiceError::Refused(Refusal::TestNeedsCommit));
             };
             Ok(payload::push(
                 project,
@@ -289,9 +285,7 @@ pub(super) async fn sample(
                 .await
                 .map_err(internal)?;
             let Some(tag) = tags.first() else {
-                return Err(ServiceError::Rejected(
-                    "Ensure the project has tags.".into(),
-                ));
+                return Err(ServiceError::Refused(Refusal::TestNeedsTag));
             };
             let name = format!("refs/tags/{}", tag.name);
             let zero = "0".repeat(tag.target.len());
@@ -328,9 +322,7 @@ pub(super) async fn sample(
                 None => None,
             };
             let Some(mirror) = mirror else {
-                return Err(ServiceError::Rejected(
-                    "Ensure the project has at least one remote mirror.".into(),
-                ));
+                return Err(ServiceError::Refused(Refusal::TestNeedsMirror));
             };
             let event = if mirror.last_error.is_some() {
                 HealthEvent::StartedFailing

@@ -36,12 +36,7 @@ use crate::model::url::masked_url;
 use crate::store::{LogStatus, PageRequest, Paged};
 use secrets::HookSecrets;
 
-use super::error::ServiceError;
-
-/// GitLab's answer to a hook URL it refuses, whatever the reason.
-const INVALID_URL: &str = "Invalid url given";
-/// GitLab's answer to a branch filter it refuses.
-const INVALID_BRANCH_FILTER: &str = "Invalid branch filter given";
+use super::error::{Refusal, ServiceError};
 
 /// A create or update request, as the API extracted it. `None`: not sent; `Some(None)`: sent
 /// as null (clears).
@@ -120,7 +115,7 @@ pub async fn update_hook(
     req: HookRequest,
 ) -> Result<ProjectHook, ServiceError> {
     if req.is_empty() {
-        return Err(ServiceError::Refused("No parameters provided".into()));
+        return Err(ServiceError::Refused(Refusal::NothingToChange));
     }
     let settings = settings(app, Some(hook), req).await?;
     app.store
@@ -181,9 +176,13 @@ pub async fn test_hook(
     let outcome = deliver::deliver_now(app, hook, trigger, data, None, true).await?;
     match outcome {
         DeliveryOutcome::Answered(status, _) if (200..300).contains(&status) => Ok(()),
-        DeliveryOutcome::Answered(_, body) => Err(ServiceError::Rejected(body)),
-        DeliveryOutcome::Failed(message) => Err(ServiceError::Rejected(message)),
-        DeliveryOutcome::Disabled => Err(ServiceError::Rejected("Hook disabled".into())),
+        DeliveryOutcome::Answered(_, body) => {
+            Err(ServiceError::Refused(Refusal::HookAnswered(body)))
+        }
+        DeliveryOutcome::Failed(message) => {
+            Err(ServiceError::Refused(Refusal::HookFailed(message)))
+        }
+        DeliveryOutcome::Disabled => Err(ServiceError::Refused(Refusal::HookDisabled)),
     }
 }
 
@@ -195,7 +194,7 @@ pub async fn resend_event(
     log: &HookLog,
 ) -> Result<u16, ServiceError> {
     let trigger = Trigger::from_hook_name(&log.trigger)
-        .ok_or_else(|| ServiceError::Rejected("Unknown trigger".into()))?;
+        .ok_or_else(|| ServiceError::Refused(Refusal::UnknownTrigger))?;
     let data: serde_json::Value = serde_json::from_str(&log.request_data)
         .map_err(|e| ServiceError::Internal(format!("a logged request is not JSON: {e}")))?;
     let keys = deliver::EventKeys {
@@ -204,8 +203,10 @@ pub async fn resend_event(
     };
     match deliver::deliver_now(app, hook, trigger, data, Some(keys), false).await? {
         DeliveryOutcome::Answered(status, _) => Ok(status),
-        DeliveryOutcome::Failed(message) => Err(ServiceError::Rejected(message)),
-        DeliveryOutcome::Disabled => Err(ServiceError::Rejected("Hook disabled".into())),
+        DeliveryOutcome::Failed(message) => {
+            Err(ServiceError::Refused(Refusal::HookFailed(message)))
+        }
+        DeliveryOutcome::Disabled => Err(ServiceError::Refused(Refusal::HookDisabled)),
     }
 }
 
@@ -253,16 +254,12 @@ async fn settings(
                 .iter()
                 .any(|(k, v)| !valid_variable_key(k) || v.expose_secret().len() > MAX_VALUE_LEN)
         {
-            return Err(ServiceError::Rejected(
-                "Url variables must be a valid json schema".into(),
-            ));
+            return Err(ServiceError::Refused(Refusal::InvalidUrlVariables));
         }
         recheck |= !vars.is_empty();
         secrets.url_variables.extend(vars);
         if secrets.url_variables.len() > MAX_KEYED_VALUES {
-            return Err(ServiceError::Rejected(
-                "Url variables must be a valid json schema".into(),
-            ));
+            return Err(ServiceError::Refused(Refusal::InvalidUrlVariables));
         }
     }
     if let Some(headers) = req.custom_headers {
@@ -271,10 +268,9 @@ async fn settings(
             .find_map(|(k, v)| custom_header_error(k, v.expose_secret()))
             .or_else(|| (headers.len() > MAX_KEYED_VALUES).then(|| "too many headers".into()));
         if let Some(problem) = problem {
-            return Err(ServiceError::Rejected(if creating {
-                "Custom headers must be a valid json schema".into()
-            } else {
-                format!("Custom headers validation failed: {problem}")
+            return Err(ServiceError::Refused(Refusal::InvalidCustomHeaders {
+                creating,
+                problem,
             }));
         }
         secrets.custom_headers.extend(headers);
@@ -297,7 +293,7 @@ async fn settings(
             }
             Err(reason) => {
                 tracing::info!(%reason, "refused a hook URL");
-                return Err(ServiceError::Rejected(INVALID_URL.into()));
+                return Err(ServiceError::Refused(Refusal::InvalidHookUrl));
             }
         }
     }
@@ -312,7 +308,7 @@ async fn settings(
     }
     if let Some(filter) = &s.push_events_branch_filter {
         if branch_filter_error(s.branch_filter_strategy, filter).is_some() {
-            return Err(ServiceError::Rejected(INVALID_BRANCH_FILTER.into()));
+            return Err(ServiceError::Refused(Refusal::InvalidBranchFilter));
         }
     }
     if let Some(name) = req.name {

@@ -9,7 +9,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use crate::service::error::{Limit, Resource, ServiceError, Taken};
+use crate::model::mirror_settings::MirrorField;
+use crate::service::error::{Limit, Refusal, Resource, ServiceError, Taken};
 use crate::store::StoreError;
 
 /// An API failure, each variant naming the status and body it becomes.
@@ -110,6 +111,34 @@ fn taken_message(taken: &Taken) -> String {
     }
 }
 
+/// A mirror's field as GitLab's `remote_mirrors` API names its parameter.
+fn mirror_parameter(field: &MirrorField) -> &'static str {
+    match field {
+        MirrorField::Url => "url",
+        MirrorField::AuthMethod => "auth_method",
+        MirrorField::OnlyProtectedBranches => "only_protected_branches",
+        MirrorField::MirrorBranchRegex => "mirror_branch_regex",
+    }
+}
+
+/// A refusal as GitLab answers it: the hook rules and a hook that cannot run (test or resend)
+/// are `422`, anything else `400`; the message is the refusal's.
+fn refusal(why: Refusal) -> ApiError {
+    let unprocessable = why.is_hook_execution()
+        || matches!(
+            why,
+            Refusal::InvalidHookUrl
+                | Refusal::InvalidBranchFilter
+                | Refusal::InvalidUrlVariables
+                | Refusal::InvalidCustomHeaders { .. }
+        );
+    if unprocessable {
+        ApiError::Rejected(why.to_string())
+    } else {
+        ApiError::BadRequest(why.to_string())
+    }
+}
+
 /// A limit as GitLab reports it: a validation error of the field that would pass it (GitLab
 /// 18.9: `{"enabled": ["cannot be true: a project can have at most 10 enabled push mirrors"]}`).
 fn limit_errors(limit: Limit) -> BTreeMap<String, Vec<String>> {
@@ -128,10 +157,12 @@ impl From<ServiceError> for ApiError {
             ServiceError::Forbidden => ApiError::Forbidden,
             ServiceError::Blocked => ApiError::Blocked,
             ServiceError::Invalid(errors) => ApiError::Validation(errors.0),
+            ServiceError::InvalidMirror(errors) => {
+                ApiError::Validation(errors.named(mirror_parameter).0)
+            }
             ServiceError::LimitReached(limit) => ApiError::Validation(limit_errors(limit)),
-            ServiceError::Refused(m) => ApiError::BadRequest(m),
             ServiceError::Conflict(taken) => ApiError::Conflict(taken_message(&taken)),
-            ServiceError::Rejected(m) => ApiError::Rejected(m),
+            ServiceError::Refused(why) => refusal(why),
             ServiceError::Store(e) => ApiError::Internal(e.to_string()),
             ServiceError::Internal(m) => ApiError::Internal(m),
         }

@@ -23,7 +23,8 @@ use super::{views, AppState};
 use crate::http::auth::MaybeUser;
 use crate::model::access::Caller;
 use crate::model::entities::{AuthMethod, Project, RemoteMirror, SshKeyType, User};
-use crate::model::mirror_settings::MirrorRequest;
+use crate::model::mirror_settings::{MirrorRequest, NotInList};
+use crate::model::url::MirrorTarget;
 use crate::service::error::ServiceError;
 use crate::service::mirrors;
 use crate::service::projects::{admit, numeric_id};
@@ -118,10 +119,15 @@ fn read_request(params: &Params, creating: bool) -> Result<MirrorRequest, ApiErr
     if creating && body.url.is_none() {
         return Err(ApiError::Param("url is missing".into()));
     }
+    let auth_method = body
+        .auth_method
+        .map(|s| AuthMethod::parse(&s).ok_or(NotInList));
     let req = MirrorRequest {
-        url: body.url,
+        // GitLab clients write the credentials into the URL: they are split off here, once.
+        target: body.url.as_deref().map(MirrorTarget::from_url),
+        blank_credentials_keep_stored: false,
         enabled: body.enabled,
-        auth_method: body.auth_method,
+        auth_method,
         keep_divergent_refs: body.keep_divergent_refs,
         only_protected_branches: body.only_protected_branches,
         mirror_branch_regex: body.mirror_branch_regex,
@@ -132,11 +138,7 @@ fn read_request(params: &Params, creating: bool) -> Result<MirrorRequest, ApiErr
         },
     };
     params.mutually_exclusive(&["only_protected_branches", "mirror_branch_regex"])?;
-    let unknown_method = req
-        .auth_method
-        .as_deref()
-        .is_some_and(|s| AuthMethod::parse(s).is_none());
-    if creating && unknown_method {
+    if creating && req.auth_method == Some(Err(NotInList)) {
         return Err(not_valid_value("auth_method"));
     }
     Ok(req)

@@ -7,13 +7,12 @@
 //! mirror's public key with a copy button and "Rotate key", and the edit page.
 //!
 //! A password is never written into a page: the "Password" field is always empty, and on the
-//! edit page an empty field keeps the stored one (`service::mirrors::update_mirror_typed`).
+//! edit page an empty field keeps the stored one (`MirrorRequest::blank_credentials_keep_stored`).
 
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::Extension;
 use maud::{html, Markup};
-use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::{after_change, breadcrumb, page_path, project_path, refusal, settings_project};
@@ -24,8 +23,9 @@ use crate::http::web::ProjectPath;
 use crate::http::AppState;
 use crate::model::entities::{AuthMethod, MirrorSummary, Project, RemoteMirror};
 use crate::model::host_keys::fingerprints;
-use crate::model::mirror_settings::MirrorRequest;
-use crate::service::mirrors::{self, TypedCredentials};
+use crate::model::mirror_settings::{MirrorRequest, NotInList};
+use crate::model::url::{Credentials, MirrorTarget};
+use crate::service::mirrors;
 use crate::service::ssh_host_keys::{detect, Detection};
 use crate::store::PageRequest;
 
@@ -106,14 +106,15 @@ impl MirrorForm {
                     .map(str::to_owned)
                     .collect()
             });
+        let auth_method = match self.auth_method.as_deref() {
+            None => Ok(AuthMethod::Password),
+            Some(s) => AuthMethod::parse(s).ok_or(NotInList),
+        };
         Ok(MirrorRequest {
-            url: Some(self.url.clone()),
+            target: Some(self.target()),
+            blank_credentials_keep_stored: editing,
             enabled: Some(Some(!editing || self.enabled.is_some())),
-            auth_method: Some(
-                self.auth_method
-                    .clone()
-                    .unwrap_or_else(|| AuthMethod::Password.as_str().into()),
-            ),
+            auth_method: Some(auth_method),
             keep_divergent_refs: Some(Some(self.keep_divergent_refs.is_some())),
             only_protected_branches: Some(Some(branches == Branches::Protected)),
             mirror_branch_regex: Some((branches == Branches::Regex).then(|| regex.to_owned())),
@@ -122,11 +123,11 @@ impl MirrorForm {
         })
     }
 
-    fn typed(&self) -> TypedCredentials {
-        TypedCredentials {
-            user: Some(self.username.trim().to_owned()).filter(|u| !u.is_empty()),
-            password: Some(SecretString::from(self.password.clone())),
-        }
+    /// The "Git repository URL" with the "Username" and "Password" fields over the credentials
+    /// written into it, if any (each typed field replaces its part).
+    fn target(&self) -> MirrorTarget {
+        let typed = Credentials::typed(Some(self.username.trim()), Some(&self.password));
+        MirrorTarget::from_url(&self.url).with_typed(typed)
     }
 
     /// What the form shows again after a host-key detection (never the password).
@@ -512,7 +513,7 @@ pub(super) async fn create(
         Ok(req) => req,
         Err(message) => return Ok(redirect_with(&state, &back, Some(Flash::Alert(message)))),
     };
-    let result = mirrors::create_mirror_typed(&state, &project, req, &form.typed()).await;
+    let result = mirrors::create_mirror(&state, &project, req).await;
     after_change(&state, &back, result.map(|_| ()), SAVED)
 }
 
@@ -579,7 +580,7 @@ pub(super) async fn update(
         Ok(req) => req,
         Err(message) => return Ok(redirect_with(&state, &back, Some(Flash::Alert(message)))),
     };
-    match mirrors::update_mirror_typed(&state, &project, &mirror, req, &form.typed()).await {
+    match mirrors::update_mirror(&state, &project, &mirror, req).await {
         Ok(_) => Ok(redirect_with(
             &state,
             &format!("{}#mirrors", page_path(&path)),
