@@ -81,16 +81,18 @@ static ROWS: LazyLock<String> = LazyLock::new(|| {
            m.enabled, m.only_protected_branches, m.keep_divergent_refs, m.mirror_branch_regex, \
            m.auth_method, m.update_status, m.last_update_at, m.last_update_started_at, \
            m.last_successful_update_at, m.last_error, \
-           s.mirror_id as state_mirror, r.oid as remote_head, j.created_at as wanted_since \
+           (select s.mirror_id from mirror_remote_states s \
+             where s.mirror_id = m.id and s.url = m.url) as state_mirror, \
+           (select r.oid from mirror_remote_states s join mirror_remote_state_refs r \
+              on r.mirror_id = s.mirror_id \
+             where s.mirror_id = m.id and s.url = m.url \
+               and r.name = 'refs/heads/' || v.default_branch) as remote_head, \
+           (select j.created_at from jobs j where j.dedup_key = {key}) as wanted_since \
          from (select p.id as project_id, n.path || '/' || p.path as project_path, \
                  p.default_branch, p.default_branch_head, p.last_activity_at, {levels} \
                from projects p join namespaces n on n.id = p.namespace_id \
                where $4 = '' or lower(n.path || '/' || p.path) = lower($4)) v \
          join remote_mirrors m on m.project_id = v.project_id \
-         left join mirror_remote_states s on s.mirror_id = m.id and s.url = m.url \
-         left join mirror_remote_state_refs r on r.mirror_id = s.mirror_id \
-           and r.name = 'refs/heads/' || v.default_branch \
-         left join jobs j on j.dedup_key = {key} \
          where $3 = 1 or coalesce(v.direct_level, 0) >= {dev} \
            or coalesce(v.inherited_level, 0) >= {dev}",
         levels = level_columns("$1", "$2"),
