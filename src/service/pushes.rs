@@ -362,7 +362,8 @@ async fn examine(
     let named =
         updates.len() <= NAMED_REFS_MAX && updates.iter().all(|u| u.name.starts_with("refs/"));
     let refs = if named {
-        named_refs(git, repo, updates).await?
+        let names: Vec<String> = updates.iter().map(|u| u.name.clone()).collect();
+        named_refs(git, repo, &names).await?
     } else {
         current_refs(git, repo).await?
     };
@@ -387,7 +388,7 @@ async fn examine(
         }
     };
     let default_head = match &default_branch {
-        Some(b) => branch_head(git, repo, b).await?,
+        Some(b) => branch_head(git, repo, &refs, named, b).await?,
         None => None,
     };
     let empty = if refs.is_empty() && named {
@@ -406,19 +407,21 @@ async fn examine(
 }
 
 /// The commit branch `branch` points at, if it exists: recorded with the push, so the pages
-/// that show how far a mirror is behind read the database instead of this node's disk.
+/// that show how far a mirror is behind read the database instead of this node's disk. `known`
+/// are the refs already read for this push; the branch is read only when it is not among them.
 async fn branch_head(
     git: &GitRunner,
     repo: &LocalRepo,
+    known: &HashMap<String, String>,
+    named: bool,
     branch: &str,
 ) -> Result<Option<String>, GitError> {
     let name = format!("refs/heads/{branch}");
-    let update = RefUpdate {
-        old: String::new(),
-        new: String::new(),
-        name: name.clone(),
-    };
-    Ok(named_refs(git, repo, std::slice::from_ref(&update))
+    if known.contains_key(&name) || !named {
+        // Every ref was listed (`!named`), or this one was read with the push's own.
+        return Ok(known.get(&name).cloned());
+    }
+    Ok(named_refs(git, repo, std::slice::from_ref(&name))
         .await?
         .remove(&name))
 }
@@ -446,11 +449,12 @@ async fn current_refs(
 async fn named_refs(
     git: &GitRunner,
     repo: &LocalRepo,
-    updates: &[RefUpdate],
+    names: &[String],
 ) -> Result<HashMap<String, String>, GitError> {
     let dir = repo.to_owned();
-    let names: Vec<String> = updates.iter().map(|u| u.name.clone()).collect();
+    let wanted = names.to_vec();
     let read = tokio::task::spawn_blocking(move || {
+        let names = wanted;
         let names: Vec<&str> = names.iter().map(String::as_str).collect();
         refs::read_named(&dir, &names)
     });
@@ -460,13 +464,13 @@ async fn named_refs(
     let out = git
         .command(Some(repo), Subcommand::ForEachRef)
         .args(["--format=%(objectname) %(refname)", "--end-of-options"])
-        .args(updates.iter().map(|u| u.name.as_str()))
+        .args(names)
         .run()
         .await?;
     Ok(String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| l.split_once(' '))
-        .filter(|(_, name)| updates.iter().any(|u| u.name == *name))
+        .filter(|(_, name)| names.iter().any(|n| n == name))
         .map(|(id, name)| (name.to_owned(), id.to_owned()))
         .collect())
 }

@@ -90,7 +90,7 @@ async fn second_storage_end_to_end(t: TwoStorages) -> Result<()> {
         .create_mirror(id, &daemon.url("b-mirror"), true)
         .await;
     // Never updated: the dashboard shows the recorded head as not on it.
-    let idle = s
+    let _idle = s
         .api(&root)
         .create_mirror(id, &daemon.url("idle"), false)
         .await;
@@ -180,7 +180,6 @@ async fn second_storage_end_to_end(t: TwoStorages) -> Result<()> {
         "the hook recorded the new head: {}",
         page.html
     );
-    let _ = idle;
     Ok(())
 }
 
