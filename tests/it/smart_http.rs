@@ -539,26 +539,8 @@ async fn the_post_receive_hook_records_pushes_made_another_way() -> Result<()> {
     let new = h.git_ok(&wt, &["rev-parse", "dev"]).await?;
     assert!(!h.state.store.mirror_update_pending(mirror.id).await?);
 
-    let mut hook = tokio::process::Command::new(env!("CARGO_BIN_EXE_pushmirror"));
-    hook.args(["hook", "post-receive"])
-        .current_dir(&repo)
-        .env("GIT_DIR", ".")
-        .env_remove("PUSHMIRROR_DATA_DIR")
-        .env_remove("PUSHMIRROR_DATABASE_URL")
-        .env_remove("PUSHMIRROR_CONFIG")
-        .env_remove("PUSHMIRROR_SECRET_KEY_FILE")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true);
-    let mut child = hook.spawn()?;
-    {
-        use tokio::io::AsyncWriteExt;
-        let mut stdin = child.stdin.take().context("stdin")?;
-        let line = format!("{} {} refs/heads/dev\n", "0".repeat(40), new.trim());
-        stdin.write_all(line.as_bytes()).await?;
-    }
-    let out = child.wait_with_output().await?;
+    let line = format!("{} {} refs/heads/dev\n", "0".repeat(40), new.trim());
+    let out = crate::common::binary::post_receive_hook(&repo, &line, None).await?;
     ensure!(
         out.status.success(),
         "hook failed: {}",

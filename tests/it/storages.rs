@@ -135,30 +135,14 @@ async fn second_storage_end_to_end(t: TwoStorages) -> Result<()> {
         head
     })
     .await;
-    let mut hook = tokio::process::Command::new(env!("CARGO_BIN_EXE_pushmirror"));
-    hook.args(["hook", "post-receive"])
-        .current_dir(&repo)
-        .env("GIT_DIR", ".")
-        .env_remove("PUSHMIRROR_DATA_DIR")
-        .env_remove("PUSHMIRROR_DATABASE_URL")
-        .env_remove("PUSHMIRROR_CONFIG")
-        .env_remove("PUSHMIRROR_SECRET_KEY_FILE")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true);
-    if s.state.store.is_postgres() {
-        // The marker names the data directory (the key); the database is elsewhere.
-        hook.env("PUSHMIRROR_DATABASE_URL", &s.state.database_url);
-    }
-    let mut child = hook.spawn()?;
-    {
-        use tokio::io::AsyncWriteExt;
-        let mut stdin = child.stdin.take().context("stdin")?;
-        let line = format!("{head} {second} refs/heads/main\n");
-        stdin.write_all(line.as_bytes()).await?;
-    }
-    let out = child.wait_with_output().await?;
+    // On PostgreSQL the marker names the data directory (the key); the database is elsewhere.
+    let database = s
+        .state
+        .store
+        .is_postgres()
+        .then_some(s.state.database_url.as_str());
+    let line = format!("{head} {second} refs/heads/main\n");
+    let out = crate::common::binary::post_receive_hook(&repo, &line, database).await?;
     ensure!(
         out.status.success(),
         "hook failed: {}",

@@ -279,3 +279,34 @@ fn answers_http(port: u16) -> bool {
     let mut head = [0u8; 9];
     conn.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.1 ")
 }
+
+/// Runs the real binary's `hook post-receive` in the bare repository `repo`, as git would run it
+/// there (`GIT_DIR=.`, none of the store's settings in the environment but `database_url`),
+/// with `updates` (`<old> <new> <ref>` lines) on its standard input.
+pub async fn post_receive_hook(
+    repo: &std::path::Path,
+    updates: &str,
+    database_url: Option<&str>,
+) -> std::io::Result<std::process::Output> {
+    use tokio::io::AsyncWriteExt;
+    let mut hook = tokio::process::Command::new(env!("CARGO_BIN_EXE_pushmirror"));
+    hook.args(["hook", "post-receive"])
+        .current_dir(repo)
+        .env("GIT_DIR", ".")
+        .env_remove("PUSHMIRROR_DATA_DIR")
+        .env_remove("PUSHMIRROR_DATABASE_URL")
+        .env_remove("PUSHMIRROR_CONFIG")
+        .env_remove("PUSHMIRROR_SECRET_KEY_FILE")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    if let Some(url) = database_url {
+        hook.env("PUSHMIRROR_DATABASE_URL", url);
+    }
+    let mut child = hook.spawn()?;
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(updates.as_bytes()).await?;
+    }
+    child.wait_with_output().await
+}
