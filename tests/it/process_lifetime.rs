@@ -314,11 +314,19 @@ fn ssh_files_are_private(data: &Path, port: u16) {
     }
     assert!(config.contains(&format!("  HostKeyAlias \"[127.0.0.1]:{port}\"")));
     let home = data.join("git-home");
-    let ssh = processes_with_home(&home)
-        .into_iter()
-        .map(|(_, c)| c)
-        .find(|c| c.starts_with("ssh -F"))
-        .expect("ssh runs");
+    // git starts ssh through `sh -c`, whose argv already holds "ssh -F" (what `wait_for`
+    // matched) a moment before ssh itself replaces it: wait for ssh's own process.
+    let ssh_itself = || {
+        processes_with_home(&home)
+            .into_iter()
+            .map(|(_, c)| c)
+            .find(|c| c.starts_with("ssh -F"))
+    };
+    assert!(
+        poll_until_blocking(STARTED, || ssh_itself().is_some()),
+        "ssh runs"
+    );
+    let ssh = ssh_itself().expect("ssh runs");
     assert!(
         ssh.contains(&dirs[0].join("config").display().to_string()),
         "{ssh}"
