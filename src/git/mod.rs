@@ -19,6 +19,7 @@
 
 mod hooks;
 pub mod keyscan;
+pub mod lfs;
 pub mod ops;
 pub mod protocol;
 pub mod refs;
@@ -58,6 +59,7 @@ pub enum Subcommand {
     Log,
     RevList,
     Tag,
+    CatFile,
 }
 
 impl Subcommand {
@@ -77,6 +79,7 @@ impl Subcommand {
             Subcommand::Log => "log",
             Subcommand::RevList => "rev-list",
             Subcommand::Tag => "tag",
+            Subcommand::CatFile => "cat-file",
         }
     }
 }
@@ -432,17 +435,23 @@ impl GitCommand {
         let mut guard = GroupGuard(self.cmd.spawn().map_err(GitError::Spawn)?);
         let child = &mut guard.0;
         let work = async {
-            if let (Some(input), Some(mut w)) = (stdin, child.stdin.take()) {
-                use tokio::io::AsyncWriteExt;
-                // A git that exits early closes its stdin; its exit status tells the story.
-                let _ = w.write_all(&input).await;
-                drop(w);
-            }
+            let input = stdin.zip(child.stdin.take());
+            // Written while stdout is read: git may answer before it has read all its input
+            // (`cat-file --batch`), and both pipes would fill.
+            let feed = async move {
+                if let Some((input, mut w)) = input {
+                    use tokio::io::AsyncWriteExt;
+                    // A git that exits early closes its stdin; its exit status tells the story.
+                    let _ = w.write_all(&input).await;
+                    drop(w);
+                }
+            };
             let mut out = child.stdout.take().expect("stdout is piped");
             let mut err = child.stderr.take().expect("stderr is piped");
             let mut stdout = Vec::new();
             let mut stderr = Vec::new();
-            let (a, b) = tokio::join!(
+            let ((), a, b) = tokio::join!(
+                feed,
                 out.read_to_end(&mut stdout),
                 read_bounded(&mut err, &mut stderr)
             );

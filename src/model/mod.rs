@@ -10,6 +10,7 @@ pub mod git_failure;
 pub mod groups;
 pub mod hooks;
 pub mod host_keys;
+pub mod lfs;
 pub mod membership;
 pub mod mirror_settings;
 pub mod naming;
