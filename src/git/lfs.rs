@@ -192,7 +192,7 @@ mod tests {
         let all = pointers(
             &runner,
             &repo,
-            &[second.clone()],
+            std::slice::from_ref(&second),
             Exclude::Commits(&[]),
             &[],
         )
@@ -203,7 +203,7 @@ mod tests {
         let new = pointers(
             &runner,
             &repo,
-            &[second.clone()],
+            std::slice::from_ref(&second),
             Exclude::Commits(&[first, unknown]),
             &[],
         )
