@@ -1,9 +1,10 @@
 //! Git LFS file locks as use cases (the locking API of git-lfs, as GitLab serves it): take a
 //! lock, list a project's locks, list them for a push's verification split into the caller's and
 //! everyone else's, release one. The caller is already admitted to the project (the LFS face
-//! found it and checked LFS is on); each use case still checks its own permission, as GitLab's
-//! services do: listing needs read access to the code, everything else push access to a
-//! project that is not archived. Who may release whose lock is [`may_unlock`].
+//! found it); each use case checks that LFS is on for the project (else the project is not
+//! found) and the caller's permission, as GitLab's services do: listing needs read access to
+//! the code, everything else push access to a project that is not archived. Who may release
+//! whose lock is [`may_unlock`].
 //!
 //! A lock taken twice is not an error here: [`LockTaken::Exists`] carries the lock that holds
 //! the path, which the face answers with 409.
@@ -14,7 +15,7 @@ use crate::model::entities::Project;
 use crate::model::lfs_locks::{
     check_path, may_unlock, parse_id, split_by_owner, LfsLock, LockPage, UnlockRefusal,
 };
-use crate::service::error::{Refusal, ServiceError};
+use crate::service::error::{Refusal, Resource, ServiceError};
 use crate::store::{LockFilter, LockTaken, NewLfsLock};
 
 /// One page of locks and where the next starts.
@@ -50,6 +51,16 @@ pub struct ListFilter<'a> {
     pub id: Option<&'a str>,
 }
 
+/// Checks LFS is on for `project`: when off, its locks are as absent as the project (GitLab's
+/// `lfs_enabled` switch; every LFS route answers the same).
+async fn require_lfs(app: &App, project: &Project) -> Result<(), ServiceError> {
+    if app.store.lfs_locks_enabled(project.id).await? {
+        Ok(())
+    } else {
+        Err(ServiceError::NotFound(Resource::Project))
+    }
+}
+
 /// Checks the caller may change locks of `project`: push access, not archived.
 fn require_push(project: &Project, caller: &Caller) -> Result<(), ServiceError> {
     if !caller.can_push() {
@@ -78,6 +89,7 @@ pub async fn lock(
     path: &str,
     ref_name: Option<&str>,
 ) -> Result<LockTaken, ServiceError> {
+    require_lfs(app, project).await?;
     require_push(project, caller)?;
     let user_id = user_id(caller)?;
     check_path(path).map_err(|e| ServiceError::field("path", e.to_string()))?;
@@ -99,6 +111,7 @@ pub async fn list(
     filter: ListFilter<'_>,
     page: LockPage,
 ) -> Result<LockList, ServiceError> {
+    require_lfs(app, project).await?;
     if !caller.can_read_code(project.visibility) {
         return Err(if caller.authenticated {
             ServiceError::Forbidden
@@ -135,6 +148,7 @@ pub async fn verify(
     caller: &Caller,
     page: LockPage,
 ) -> Result<Verification, ServiceError> {
+    require_lfs(app, project).await?;
     require_push(project, caller)?;
     let user_id = user_id(caller)?;
     let fetched = app
@@ -158,6 +172,7 @@ pub async fn unlock(
     id: &str,
     force: bool,
 ) -> Result<Unlocked, ServiceError> {
+    require_lfs(app, project).await?;
     require_push(project, caller)?;
     let Some(id) = parse_id(id) else {
         return Err(ServiceError::RecordNotFound);
