@@ -258,3 +258,42 @@ async fn the_git_lfs_client_locks_lists_verifies_and_unlocks_postgres() -> Resul
     };
     git_lfs_cli(Team::start(server).await).await
 }
+
+/// More locks than one page holds: git-lfs follows `next_cursor` to the end when listing and
+/// verifying, and stops at its own `--limit`.
+async fn many_locks(team: Team) -> Result<()> {
+    if !git_lfs_or_skip() {
+        return Ok(());
+    }
+    let t = &team;
+    seed(t).await?;
+    let total = pushmirror::model::lfs_locks::MAX_PAGE as usize * 2 + 3;
+    for i in 0..total {
+        let who = if i % 3 == 0 { &t.dev2 } else { &t.dev };
+        let body = json!({"path": format!("many/{i:03}.bin")});
+        let resp = t.lfs("POST", "locks", Some(&who.2), Some(body)).await;
+        ensure!(resp.status == 201, "lock {i}: {}", resp.text);
+    }
+    let dave = Checkout::clone(&t.server, &t.dev.2, &t.project.path_with_namespace).await?;
+    let list = dave.json(&["lfs", "locks", "--json"]).await?;
+    let mut seen = paths(&list);
+    seen.sort();
+    seen.dedup();
+    ensure!(seen.len() == total, "listed {} of {total}", seen.len());
+    let v = dave.json(&["lfs", "locks", "--verify", "--json"]).await?;
+    let (ours, theirs) = (paths(&v["ours"]).len(), paths(&v["theirs"]).len());
+    ensure!(
+        ours == total - total.div_ceil(3) && theirs == total.div_ceil(3),
+        "verified {ours} ours and {theirs} theirs of {total}"
+    );
+    let five = dave
+        .json(&["lfs", "locks", "--json", "--limit", "5"])
+        .await?;
+    ensure!(paths(&five).len() == 5, "--limit 5: {five}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_git_lfs_client_follows_pages_to_the_end() -> Result<()> {
+    many_locks(Team::start(TestServer::builder().start().await).await).await
+}

@@ -4,8 +4,9 @@
 //! the shapes and statuses git-lfs only reacts to: GitLab's 409 with the lock, its refusals to
 //! unlock, who may list and who may lock, pagination, 401/404/422, `lfs_enabled` and the
 //! archived rule, and the locks going with their project. This file is the scenario's harness;
-//! [`rules`], [`pages`] and [`cli`] are its tests.
+//! [`rules`], [`pages`], [`callers`] and [`cli`] are its tests.
 
+mod callers;
 mod cli;
 mod pages;
 mod rules;
