@@ -1,7 +1,7 @@
 //! Git LFS file locks in the domain's words: a lock ([`LfsLock`]) holds one path of one project
 //! for one user, the rules a lock's path follows ([`check_path`]), who may release whose lock
-//! ([`may_unlock`], GitLab's `LfsFileLock#can_be_unlocked_by?`), and the pages the lock lists
-//! come in ([`LockPage`]). Pure: no I/O.
+//! ([`may_unlock`], GitLab's `LfsFileLock#can_be_unlocked_by?`), the pages the lock lists
+//! come in ([`LockPage`]), and which lock a push would break ([`first_locked`]). Pure: no I/O.
 //!
 //! A path is kept exactly as the client sent it: git-lfs matches the locks it gets back against
 //! its own repository-relative paths byte for byte (when it verifies a push, and to find a
@@ -150,6 +150,28 @@ pub fn split_by_owner(locks: Vec<LfsLock>, user_id: i64) -> (Vec<LfsLock>, Vec<L
     locks.into_iter().partition(|l| l.user_id == user_id)
 }
 
+/// The first lock among `others` (locks someone other than the pusher holds) on a path a push
+/// changes, if any: GitLab refuses such a push on the server whatever the client checked
+/// (`Gitlab::Checks::DiffCheck`, each changed file's new path, or old path when deleted).
+pub fn first_locked<'a, 'p>(
+    changed: impl IntoIterator<Item = &'p str>,
+    others: &'a [LfsLock],
+) -> Option<&'a LfsLock> {
+    if others.is_empty() {
+        return None;
+    }
+    let changed: std::collections::HashSet<&str> = changed.into_iter().collect();
+    others.iter().find(|l| changed.contains(l.path.as_str()))
+}
+
+/// GitLab's refusal of a push that changes a path another user locked.
+pub fn locked_path_refusal(lock: &LfsLock) -> String {
+    format!(
+        "The path '{}' is locked in Git LFS by {}",
+        lock.path, lock.owner_name
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -265,6 +287,25 @@ mod tests {
         let (items, next) = p.split(vec![lock(9, 1), lock(7, 1)]);
         assert_eq!(items.len(), 2);
         assert_eq!(next, None);
+    }
+
+    #[test]
+    fn a_push_meets_the_first_lock_of_another() {
+        let others = [lock(5, 2), lock(3, 2)];
+        assert_eq!(
+            first_locked(["x.bin", "f3.bin"], &others).map(|l| l.id),
+            Some(3)
+        );
+        assert_eq!(
+            first_locked(["f5.bin", "f3.bin"], &others).map(|l| l.id),
+            Some(5)
+        );
+        assert_eq!(first_locked(["x.bin", "F3.bin", "f3.bin/"], &others), None);
+        assert_eq!(first_locked(["f3.bin"], &[]), None);
+        assert_eq!(
+            locked_path_refusal(&others[1]),
+            "The path 'f3.bin' is locked in Git LFS by Owner"
+        );
     }
 
     #[test]

@@ -6,6 +6,9 @@
 //! the code, everything else push access to a project that is not archived. Who may release
 //! whose lock is [`may_unlock`].
 //!
+//! [`locked_by_others`] is GitLab's server-side rule for pushes: a push changing a path someone
+//! else locked is refused.
+//!
 //! A lock taken twice is not an error here: [`LockTaken::Exists`] carries the lock that holds
 //! the path, which the face answers with 409.
 
@@ -13,7 +16,8 @@ use crate::app::App;
 use crate::model::access::Caller;
 use crate::model::entities::Project;
 use crate::model::lfs_locks::{
-    check_path, may_unlock, parse_id, split_by_owner, LfsLock, LockPage, UnlockRefusal,
+    check_path, first_locked, may_unlock, parse_id, split_by_owner, LfsLock, LockPage,
+    UnlockRefusal,
 };
 use crate::service::error::{Refusal, Resource, ServiceError};
 use crate::store::{LockFilter, LockTaken, NewLfsLock};
@@ -188,4 +192,22 @@ pub async fn unlock(
         return Err(ServiceError::RecordNotFound);
     }
     Ok(Unlocked::Released(lock))
+}
+
+/// The lock someone other than `pusher` holds on one of `changed_paths` of `project`, if any:
+/// the push that changes them is refused, as GitLab's diff check does
+/// ([`crate::model::lfs_locks::locked_path_refusal`] words it). Nothing is locked while LFS is
+/// off for the project. Not wired into a push yet: the push judge calls it with the paths the
+/// pushed commits change.
+pub async fn locked_by_others(
+    app: &App,
+    project: &Project,
+    pusher: i64,
+    changed_paths: &[String],
+) -> Result<Option<LfsLock>, ServiceError> {
+    if changed_paths.is_empty() || !app.store.lfs_locks_enabled(project.id).await? {
+        return Ok(None);
+    }
+    let others = app.store.lfs_locks_of_others(project.id, pusher).await?;
+    Ok(first_locked(changed_paths.iter().map(String::as_str), &others).cloned())
 }

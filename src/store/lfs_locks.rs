@@ -148,6 +148,22 @@ impl Store {
         Ok(rows.iter().map(lock_from_row).collect::<Result<_, _>>()?)
     }
 
+    /// Every lock of a project that someone other than `user_id` holds, oldest first.
+    pub async fn lfs_locks_of_others(
+        &self,
+        project_id: i64,
+        user_id: i64,
+    ) -> Result<Vec<LfsLock>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "{SELECT} where l.project_id = $1 and l.user_id <> $2 order by l.id"
+        ))
+        .bind(project_id)
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(lock_from_row).collect::<Result<_, _>>()?)
+    }
+
     /// Releases the lock `id` of a project; whether it was still there.
     pub async fn release_lfs_lock(&self, project_id: i64, id: i64) -> Result<bool, StoreError> {
         let done = sqlx::query("delete from lfs_locks where project_id = $1 and id = $2")

@@ -1,9 +1,13 @@
 //! Who calls the locking API, beyond members' roles: tokens whose scopes allow only fetching,
 //! anonymous callers of a public project, several people racing for one path (exactly one
-//! gets it, on either backend), and a body too large to be a lock request.
+//! gets it, on either backend), a body too large to be a lock request, and the rule a push that
+//! changes a path someone else locked is judged by.
 
 use anyhow::{ensure, Context, Result};
 use serde_json::json;
+
+use pushmirror::model::lfs_locks::locked_path_refusal;
+use pushmirror::service::lfs_locks::locked_by_others;
 
 use super::{check_lock, expect, expect_error, paths, Team};
 use crate::common::TestServer;
@@ -160,6 +164,26 @@ async fn callers(team: Team) -> Result<()> {
         "by odd path",
     )?;
     ensure!(paths(&list["locks"]) == [odd], "{list}");
+
+    // The rule a push is judged by: a changed path another user locked refuses it.
+    let state = &t.server.state;
+    let dave = state.store.user_by_id(dev.1).await?.context("dave")?;
+    let full = &t.project.path_with_namespace;
+    let (project, _) =
+        pushmirror::service::projects::find_project(state, full, Some(&dave)).await?;
+    let changed = |p: &[&str]| p.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let held = locked_by_others(state, &project, dev2.1, &changed(&["x", odd])).await?;
+    let held = held.context("dora changes dave's locked path")?;
+    ensure!(
+        locked_path_refusal(&held) == format!("The path '{odd}' is locked in Git LFS by dave"),
+        "{held:?}"
+    );
+    ensure!(locked_by_others(state, &project, dev.1, &changed(&[odd]))
+        .await?
+        .is_none());
+    ensure!(locked_by_others(state, &project, dev2.1, &changed(&["x"]))
+        .await?
+        .is_none());
     Ok(())
 }
 
