@@ -11,6 +11,7 @@ pub mod groups;
 pub mod hooks;
 pub mod host_keys;
 pub mod lfs;
+pub mod lfs_locks;
 pub mod membership;
 pub mod mirror_settings;
 pub mod naming;

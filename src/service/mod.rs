@@ -20,6 +20,7 @@
 //! - [`pushes`]: decide which pushed refs are refused, and record pushes (durably, via intents).
 //! - [`repository`]: read branches, tags and commits; create and delete branches and tags.
 //! - [`auth`]: authenticate tokens and issue them.
+//! - [`lfs_locks`]: git LFS file locks (take, list, verify for a push, release).
 //! - [`hooks`]: project webhooks (the API's use cases), the push and mirror events they are
 //!   sent, and their delivery.
 //! - [`notifications`]: the failure e-mail to a mirror's Maintainers, once per streak.
@@ -30,6 +31,7 @@ pub mod dashboard;
 pub mod error;
 pub mod groups;
 pub mod hooks;
+pub mod lfs_locks;
 pub mod members;
 pub mod mirror_jobs;
 pub mod mirror_sync;
