@@ -2,42 +2,97 @@
 //! `core.hooksPath` at, for receive-pack only and only when a push needs it. Hooks inside a
 //! hosted repository are never run.
 //!
-//! The one hook is `pre-receive`: it refuses non-fast-forward updates of the refs listed (one
-//! per line) in [`FAST_FORWARD_ONLY_ENV`], with GitLab's message, which git relays to the
-//! client as `remote: GitLab: …` and reports every ref as `pre-receive hook declined`. It runs
-//! inside receive-pack's object quarantine, so the pushed commits are visible to `merge-base`
-//! before anything is accepted.
+//! The one hook is `pre-receive`, run inside receive-pack's object quarantine (the pushed
+//! objects are visible, nothing is accepted yet). It does two things, in GitLab's order:
+//! 1. refuses non-fast-forward updates of the refs listed (one per line) in
+//!    [`FAST_FORWARD_ONLY_ENV`], with GitLab's message;
+//! 2. when [`PRE_RECEIVE_ENV`] names a [`PreReceiveChannel`]'s directory, asks the server
+//!    whether the push may go ahead: it writes git's quarantine variables into the `request`
+//!    FIFO and reads one line from the `answer` FIFO, `ok` or GitLab's reason.
+//!
+//! Either refusal is printed as `GitLab: …`, which git relays to the client as a `remote:` line,
+//! and every ref is reported as `pre-receive hook declined`.
+//!
+//! The channel is a pair of FIFOs in a private directory (0700) rather than a socket because a
+//! POSIX shell can use them with no helper program, and the server holds both ends open
+//! (read-write) for the whole push: the hook's opens never wait, and a server that dies closes
+//! its ends, so the hook reads end-of-file and refuses instead of waiting for an answer.
 
+use std::ffi::OsString;
 use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::unix::pipe;
+
 use crate::model::push_rules::FORCE_PUSH_REFUSED;
+use crate::storage::LocalRepo;
 
 /// The variable that carries the refs which may only move forward.
 pub(crate) const FAST_FORWARD_ONLY_ENV: &str = "PUSHMIRROR_FAST_FORWARD_ONLY";
 
-/// The `pre-receive` script. Created and deleted refs (all-zero ids) are not its business.
+/// The variable that names the directory of the push's [`PreReceiveChannel`].
+pub(crate) const PRE_RECEIVE_ENV: &str = "PUSHMIRROR_PRE_RECEIVE";
+
+/// What the hook reads from the server when the push may go ahead.
+const ANSWER_OK: &str = "ok";
+
+/// What the hook says when the server did not answer (it died mid-check): GitLab's words when
+/// its internal API cannot be reached.
+const NO_ANSWER: &str = "Internal API unreachable";
+
+/// Longest request the server reads from the hook: three paths under the repository's objects
+/// directory, far shorter in practice; anything longer is not our hook's.
+const MAX_REQUEST: usize = 16 * 1024;
+
+/// The quarantine variables the hook passes on, in the order it writes them.
+const QUARANTINE_VARS: [&str; 3] = [
+    "GIT_QUARANTINE_PATH",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+];
+
+/// The name receive-pack gives its quarantine directory inside `objects/`.
+const QUARANTINE_PREFIX: &str = "tmp_objdir-incoming-";
+
+/// The `pre-receive` script. Created and deleted refs (all-zero ids) are not the fast-forward
+/// check's business.
 fn pre_receive_script() -> String {
     format!(
         r#"#!/bin/sh
 # Written by pushmirror at start-up; edits are overwritten. Refuses non-fast-forward updates
-# of the refs listed in ${env}, one per line.
+# of the refs listed in ${ff}, one per line; then, when ${channel} names a
+# directory, asks the server whether the push may go ahead.
 status=0
 while read -r old new ref; do
+  [ -n "${ff}" ] || continue
   case "$old" in *[!0]*) ;; *) continue ;; esac
   case "$new" in *[!0]*) ;; *) continue ;; esac
-  if printf '%s\n' "${env}" | grep -qxF -e "$ref"; then
+  if printf '%s\n' "${ff}" | grep -qxF -e "$ref"; then
     if ! git merge-base --is-ancestor "$old" "$new" 2>/dev/null; then
-      echo "GitLab: {msg}" >&2
+      echo "GitLab: {force}" >&2
       status=1
     fi
   fi
 done
-exit $status
+[ "$status" -eq 0 ] || exit "$status"
+[ -n "${channel}" ] || exit 0
+printf '%s\n%s\n%s\n' "${q0}" "${q1}" "${q2}" >"${channel}/request" || exit 1
+IFS= read -r answer <"${channel}/answer" || answer="{no_answer}"
+[ "$answer" = "{ok}" ] && exit 0
+printf 'GitLab: %s\n' "$answer" >&2
+exit 1
 "#,
-        env = FAST_FORWARD_ONLY_ENV,
-        msg = FORCE_PUSH_REFUSED,
+        ff = FAST_FORWARD_ONLY_ENV,
+        channel = PRE_RECEIVE_ENV,
+        force = FORCE_PUSH_REFUSED,
+        q0 = QUARANTINE_VARS[0],
+        q1 = QUARANTINE_VARS[1],
+        q2 = QUARANTINE_VARS[2],
+        ok = ANSWER_OK,
+        no_answer = NO_ANSWER,
     )
 }
 
@@ -51,4 +106,109 @@ pub(crate) fn install(dir: &Path) -> std::io::Result<PathBuf> {
         .set_permissions(std::fs::Permissions::from_mode(0o755))?;
     tmp.persist(&target).map_err(|e| e.error)?;
     Ok(dir.to_owned())
+}
+
+/// The server's side of one push's pre-receive hook: a private directory with the `request` and
+/// `answer` FIFOs, both held open (read-write) until this is dropped, which also removes the
+/// directory. Give it to [`super::GitRunner::receive_pack`].
+#[derive(Debug)]
+pub struct PreReceiveChannel {
+    dir: tempfile::TempDir,
+    request: pipe::Receiver,
+    answer: pipe::Sender,
+}
+
+/// What the hook asked: the quarantine's variables, to run git inside it, or a request that is
+/// not our hook's (its paths are not the repository's quarantine).
+#[derive(Debug)]
+pub enum HookRequest {
+    Quarantine(Vec<(String, OsString)>),
+    Malformed,
+}
+
+impl PreReceiveChannel {
+    /// A new channel in `dir`, a private directory (see [`super::GitRunner::private_dir`]).
+    pub(crate) fn open(dir: tempfile::TempDir) -> std::io::Result<PreReceiveChannel> {
+        let request = dir.path().join("request");
+        let answer = dir.path().join("answer");
+        mkfifo(&request)?;
+        mkfifo(&answer)?;
+        let request = pipe::OpenOptions::new()
+            .read_write(true)
+            .open_receiver(&request)?;
+        let answer = pipe::OpenOptions::new()
+            .read_write(true)
+            .open_sender(&answer)?;
+        Ok(PreReceiveChannel {
+            dir,
+            request,
+            answer,
+        })
+    }
+
+    /// The directory the hook is told about.
+    pub(crate) fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Waits for the hook's request about a push into `repo`. Never resolves when the hook does
+    /// not run (a push git refused before its hooks): callers race it against git's exit.
+    pub async fn request(&mut self, repo: &LocalRepo) -> std::io::Result<HookRequest> {
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 1024];
+        while buf.iter().filter(|&&b| b == b'\n').count() < QUARANTINE_VARS.len() {
+            let n = self.request.read(&mut chunk).await?;
+            buf.extend_from_slice(&chunk[..n]);
+            if n == 0 || buf.len() > MAX_REQUEST {
+                return Ok(HookRequest::Malformed);
+            }
+        }
+        let values: Vec<&[u8]> = buf.split(|&b| b == b'\n').take(3).collect();
+        let quarantine = Path::new(std::ffi::OsStr::from_bytes(values[0]));
+        let objects = repo.join("objects");
+        let in_repo = quarantine.is_absolute()
+            && quarantine
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(QUARANTINE_PREFIX))
+            && quarantine.parent().is_some_and(|p| same_dir(p, &objects))
+            && values[1] == values[0];
+        if !in_repo {
+            return Ok(HookRequest::Malformed);
+        }
+        Ok(HookRequest::Quarantine(
+            QUARANTINE_VARS
+                .iter()
+                .zip(&values)
+                .map(|(k, v)| ((*k).to_owned(), std::ffi::OsStr::from_bytes(v).to_owned()))
+                .collect(),
+        ))
+    }
+
+    /// Lets the push go ahead (`None`) or refuses it with `reason` (one line, GitLab's words).
+    pub async fn answer(&mut self, refusal: Option<&str>) -> std::io::Result<()> {
+        let line = refusal.unwrap_or(ANSWER_OK).replace('\n', " ");
+        self.answer.write_all(format!("{line}\n").as_bytes()).await
+    }
+}
+
+/// Whether two paths name the same directory (receive-pack may have resolved symlinks).
+fn same_dir(a: &Path, b: &Path) -> bool {
+    a == b
+        || matches!(
+            (std::fs::canonicalize(a), std::fs::canonicalize(b)),
+            (Ok(a), Ok(b)) if a == b
+        )
+}
+
+/// Creates a FIFO only the server's user may open.
+fn mkfifo(path: &Path) -> std::io::Result<()> {
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    // SAFETY: a valid NUL-terminated path; mkfifo only creates a file.
+    if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }

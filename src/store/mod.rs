@@ -8,6 +8,7 @@
 mod dashboard;
 mod hooks;
 mod jobs;
+mod lfs_links;
 mod members;
 mod mirror_status;
 mod mirrors;
