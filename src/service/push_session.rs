@@ -100,7 +100,7 @@ pub struct PushSession {
     /// Whether the pushed objects need the LFS check ([`lfs_integrity`]).
     lfs_check: bool,
     /// The check answering receive-pack's hook, once [`PushSession::receive_pack`] started it.
-    lfs: Option<LfsCheck>,
+    lfs: Option<Box<LfsCheck>>,
 }
 
 impl PushSession {
@@ -186,14 +186,14 @@ impl PushSession {
     /// [`PushSession::finish_when`], which answers the hook while git runs.
     pub fn receive_pack(&mut self, app: &App, repo: &LocalRepo) -> std::io::Result<GitCommand> {
         if self.lfs_check {
-            self.lfs = Some(LfsCheck::prepare(
+            self.lfs = Some(Box::new(LfsCheck::prepare(
                 app,
                 self.project_id,
                 repo,
                 &self.change.updates,
-            )?);
+            )?));
         }
-        let channel = self.lfs.as_ref().map(LfsCheck::channel);
+        let channel = self.lfs.as_deref().map(LfsCheck::channel);
         Ok(app.git.receive_pack(repo, &self.fast_forward_only, channel))
     }
 
