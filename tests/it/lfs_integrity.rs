@@ -330,3 +330,107 @@ async fn a_git_lfs_push_without_its_objects_is_refused() {
     assert!(ok, "{out}");
     assert!(hosted(&s, id).contains_key("refs/heads/main"));
 }
+
+/// SIGKILL of the server while it checks a push (its database read held up by a lock) leaves
+/// no process behind (receive-pack, its hook waiting for the answer, their supervisor) and no
+/// channel directory, and nothing of the push is accepted, then or after the restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_server_mid_check_leaves_nothing() {
+    use common::binary::{create_admin_token, ServerProcess};
+    use sqlx::Connection as _;
+
+    let Some(db) = common::PostgresDb::create_or_skip().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let token = create_admin_token(&data, Some(&db.url));
+    let mut server = ServerProcess::start(&data, Some(&db.url), &[], &[]);
+    let id = server.api(&token).create_project("p").await.id;
+    let url = server.push_url(&token, "p");
+    let c = Client::new();
+    c.ok(&["init", "-q", "-b", "main"]).await;
+    c.commit("a.bin", &pointer('a').encode()).await;
+
+    // The check's lookup waits for this lock for as long as the test holds it.
+    let mut lock = sqlx::postgres::PgConnection::connect(&db.url)
+        .await
+        .unwrap();
+    sqlx::query("begin").execute(&mut lock).await.unwrap();
+    sqlx::query("lock table lfs_object_projects in access exclusive mode")
+        .execute(&mut lock)
+        .await
+        .unwrap();
+    let push = {
+        let url = url.clone();
+        let c = std::sync::Arc::new(c);
+        let pusher = c.clone();
+        (
+            tokio::spawn(async move { pusher.git(&["push", &url, "main"], &[]).await }),
+            c,
+        )
+    };
+    let home = server.git_home();
+    let waiting = poll_until(Duration::from_secs(60), || {
+        let home = home.clone();
+        async move {
+            common::processes_with_home(&home)
+                .iter()
+                .any(|(_, cmd)| cmd.contains("pre-receive"))
+        }
+    })
+    .await;
+    assert!(waiting, "the pre-receive hook never ran");
+    // The hook asked and the server is inside the check, blocked on the lock.
+    let blocked = poll_until(Duration::from_secs(60), || {
+        let url = db.url.clone();
+        async move {
+            let mut probe = sqlx::postgres::PgConnection::connect(&url).await.unwrap();
+            let n: i64 = sqlx::query_scalar(
+                "select count(*) from pg_stat_activity where wait_event_type = 'Lock' \
+                 and query like '%lfs_object_projects%'",
+            )
+            .fetch_one(&mut probe)
+            .await
+            .unwrap();
+            n > 0
+        }
+    })
+    .await;
+    assert!(blocked, "the check never reached the database");
+    server.kill_9();
+    let gone = poll_until(Duration::from_secs(10), || {
+        let home = home.clone();
+        async move { common::processes_with_home(&home).is_empty() }
+    })
+    .await;
+    assert!(
+        gone,
+        "processes outlived the server: {:?}",
+        common::processes_with_home(&home)
+    );
+    let (ok, out) = push.0.await.unwrap();
+    assert!(!ok, "the push succeeded: {out}");
+    let scratch = data.join("git-home-ssh");
+    let left: Vec<_> = std::fs::read_dir(&scratch)
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "channel directories left: {left:?}");
+    sqlx::query("rollback").execute(&mut lock).await.unwrap();
+
+    // After the restart the push's intent is recorded as what it was: no change.
+    server.start_again();
+    let repo = data.join("repositories").join(format!("{id}.git"));
+    let pool = sqlx::postgres::PgPool::connect(&db.url).await.unwrap();
+    let recorded = poll_until(RECORDED, || async {
+        let n: i64 = sqlx::query_scalar("select count(*) from jobs where kind = 'record_push'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        n == 0
+    })
+    .await;
+    assert!(recorded, "the intent was never recorded");
+    assert!(common::refs_of(&repo).is_empty(), "a ref moved");
+    drop(push.1);
+}
