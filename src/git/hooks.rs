@@ -14,9 +14,10 @@
 //! and every ref is reported as `pre-receive hook declined`.
 //!
 //! The channel is a pair of FIFOs in a private directory (0700) rather than a socket because a
-//! POSIX shell can use them with no helper program, and the server holds both ends open
-//! (read-write) for the whole push: the hook's opens never wait, and a server that dies closes
-//! its ends, so the hook reads end-of-file and refuses instead of waiting for an answer.
+//! POSIX shell can use them with no helper program. The server holds both open (read-write) for
+//! the whole push, and the hook opens them so that no open waits (read-write first); a server
+//! that dies closes its ends, so the hook reads end-of-file and refuses instead of waiting for
+//! an answer, and nothing it started is left blocked.
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -79,8 +80,12 @@ while read -r old new ref; do
 done
 [ "$status" -eq 0 ] || exit "$status"
 [ -n "${channel}" ] || exit 0
-printf '%s\n%s\n%s\n' "${q0}" "${q1}" "${q2}" >"${channel}/request" || exit 1
-IFS= read -r answer <"${channel}/answer" || answer="{no_answer}"
+# Opened read-write first, neither open waits: fd 5 reads the answer and sees end-of-file
+# once the server is gone; fd 3 takes the request whether or not anyone reads it.
+exec 4<>"${channel}/answer" 5<"${channel}/answer" 4>&- 3<>"${channel}/request" || exit 1
+printf '%s\n%s\n%s\n' "${q0}" "${q1}" "${q2}" >&3
+exec 3>&-
+IFS= read -r answer <&5 || answer="{no_answer}"
 [ "$answer" = "{ok}" ] && exit 0
 printf 'GitLab: %s\n' "$answer" >&2
 exit 1
@@ -210,5 +215,79 @@ fn mkfifo(path: &Path) -> std::io::Result<()> {
         Ok(())
     } else {
         Err(std::io::Error::last_os_error())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Stdio;
+
+    /// The installed script against a channel: it passes git's quarantine variables, goes ahead
+    /// on `ok`, refuses with the server's reason, and refuses when the server is gone.
+    #[tokio::test]
+    async fn the_hook_asks_the_server_and_refuses_without_an_answer() {
+        let dir = tempfile::tempdir().unwrap();
+        let hooks = install(&dir.path().join("hooks")).unwrap();
+        let repo_dir = dir.path().join("r.git");
+        let objects = repo_dir.join("objects");
+        let quarantine = objects.join("tmp_objdir-incoming-abc");
+        std::fs::create_dir_all(&quarantine).unwrap();
+        let repo = LocalRepo::for_tests(&repo_dir);
+        let cases: [(Option<Option<&str>>, bool, &str); 3] = [
+            (Some(None), true, ""),
+            (Some(Some("No.")), false, "GitLab: No.\n"),
+            (None, false, "GitLab: Internal API unreachable\n"),
+        ];
+        for (verdict, passes, stderr) in cases {
+            let private = tempfile::tempdir_in(dir.path()).unwrap();
+            let mut channel = PreReceiveChannel::open(private).unwrap();
+            let hook = tokio::process::Command::new(hooks.join("pre-receive"))
+                .env_clear()
+                .env("PATH", "/usr/bin:/bin")
+                .env(PRE_RECEIVE_ENV, channel.dir())
+                .env("GIT_QUARANTINE_PATH", &quarantine)
+                .env("GIT_OBJECT_DIRECTORY", &quarantine)
+                .env("GIT_ALTERNATE_OBJECT_DIRECTORIES", &objects)
+                .stdin(Stdio::null())
+                .stderr(Stdio::piped())
+                .kill_on_drop(true)
+                .spawn()
+                .unwrap();
+            let HookRequest::Quarantine(env) = channel.request(&repo).await.unwrap() else {
+                panic!("the hook's request was refused");
+            };
+            assert_eq!(
+                env[0],
+                ("GIT_QUARANTINE_PATH".into(), quarantine.clone().into())
+            );
+            assert_eq!(env[2].1, objects.as_os_str());
+            match verdict {
+                Some(refusal) => channel.answer(refusal).await.unwrap(),
+                None => drop(channel),
+            }
+            let out = hook.wait_with_output().await.unwrap();
+            assert_eq!(out.status.success(), passes, "{verdict:?}");
+            assert_eq!(String::from_utf8_lossy(&out.stderr), stderr);
+        }
+    }
+
+    /// A request naming anything but the repository's own quarantine is not acted on.
+    #[tokio::test]
+    async fn a_request_outside_the_repository_is_malformed() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = LocalRepo::for_tests(&dir.path().join("r.git"));
+        let elsewhere = dir.path().join("tmp_objdir-incoming-x");
+        let mut channel = PreReceiveChannel::open(tempfile::tempdir().unwrap()).unwrap();
+        let line = format!("{0}\n{0}\n\n", elsewhere.display());
+        let mut w = std::fs::OpenOptions::new()
+            .write(true)
+            .open(channel.dir().join("request"))
+            .unwrap();
+        w.write_all(line.as_bytes()).unwrap();
+        assert!(matches!(
+            channel.request(&repo).await.unwrap(),
+            HookRequest::Malformed
+        ));
     }
 }

@@ -111,6 +111,10 @@ impl LfsCheck {
         let env = match self.channel.request(&self.repo).await? {
             HookRequest::Quarantine(env) => env,
             HookRequest::Malformed => {
+                tracing::warn!(
+                    project = self.project_id,
+                    "the pre-receive hook's request names no quarantine of the repository"
+                );
                 self.channel.answer(Some(CHECK_FAILED)).await?;
                 return Ok(());
             }
