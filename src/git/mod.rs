@@ -17,7 +17,7 @@
 //! Invariant: no credential is ever put in argv or in a file; callers hand secrets over through
 //! [`GitCommand::env_secret`], which only the child's environment sees.
 
-mod hooks;
+pub mod hooks;
 pub mod keyscan;
 pub mod lfs;
 pub mod ops;
@@ -278,18 +278,39 @@ impl GitRunner {
         self.command_with_hooks(git_dir.map(LocalRepo::path), sub, Path::new("/dev/null"))
     }
 
-    /// `git receive-pack` in `repo` that refuses non-fast-forward updates of the refs in
-    /// `fast_forward_only` (full names) with the server's pre-receive hook. Without such refs it
-    /// is [`GitRunner::command`]: no hook runs.
-    pub fn receive_pack(&self, repo: &LocalRepo, fast_forward_only: &[String]) -> GitCommand {
-        if fast_forward_only.is_empty() {
+    /// `git receive-pack` in `repo` with the server's pre-receive hook when the push needs it:
+    /// refusing non-fast-forward updates of the refs in `fast_forward_only` (full names), and
+    /// asking the server through `channel` (see [`hooks::PreReceiveChannel`]) whether the push
+    /// may go ahead. With neither it is [`GitRunner::command`]: no hook runs.
+    pub fn receive_pack(
+        &self,
+        repo: &LocalRepo,
+        fast_forward_only: &[String],
+        channel: Option<&hooks::PreReceiveChannel>,
+    ) -> GitCommand {
+        if fast_forward_only.is_empty() && channel.is_none() {
             return self.command(Some(repo), Subcommand::ReceivePack);
         }
         let mut cmd =
             self.command_with_hooks(Some(repo.path()), Subcommand::ReceivePack, &self.hooks);
-        cmd.cmd
-            .env(hooks::FAST_FORWARD_ONLY_ENV, fast_forward_only.join("\n"));
+        if !fast_forward_only.is_empty() {
+            cmd.cmd
+                .env(hooks::FAST_FORWARD_ONLY_ENV, fast_forward_only.join("\n"));
+        }
+        if let Some(channel) = channel {
+            cmd.cmd.env(hooks::PRE_RECEIVE_ENV, channel.dir());
+            // Its supervisor removes the channel's directory even when the server is killed.
+            if self.supervisor.is_some() {
+                cmd.cmd.env(supervise::REMOVE_DIR_ENV, channel.dir());
+            }
+        }
         cmd
+    }
+
+    /// A new channel between the server and one push's pre-receive hook, in a private
+    /// directory.
+    pub fn pre_receive_channel(&self) -> std::io::Result<hooks::PreReceiveChannel> {
+        hooks::PreReceiveChannel::open(self.private_dir()?)
     }
 
     fn command_with_hooks(

@@ -130,6 +130,8 @@ pub struct Project {
     pub archived: bool,
     /// The storage that holds the repository.
     pub storage: crate::model::storage::StorageName,
+    /// GitLab's `lfs_enabled`: when off, a push of LFS pointers is not checked.
+    pub lfs_enabled: bool,
     pub created_at: Millis,
     pub last_activity_at: Millis,
 }

@@ -8,7 +8,9 @@
 //!    [`judge_push`], then the archived rule) and refuses it whole, writing nothing; an accepted
 //!    change writes its durable intent ([`write_intent_with`]) before anything can move a ref.
 //!    A change its entry point judged itself (the API) starts at [`PushSession::begin_judged`].
-//! 2. The entry point moves the refs (runs receive-pack, or `update-ref`).
+//! 2. The entry point moves the refs: receive-pack from [`PushSession::receive_pack`], whose
+//!    pre-receive hook also refuses pushes of LFS pointers the project lacks
+//!    ([`lfs_integrity`]), finished by [`PushSession::finish_when`]; or `update-ref`.
 //! 3. [`PushSession::finish`] (or [`PushSession::finish_after`], given how receive-pack ended)
 //!    records what took effect with [`record_push_by`], which deletes the intent in the same
 //!    transaction; [`PushSession::abandon`] deletes the intent of a change that moved nothing.
@@ -18,15 +20,20 @@
 //!
 //! Invariant: no ref moves before its intent is durable, and a refused change writes nothing.
 
+use std::future::Future;
+
 use crate::app::App;
 use crate::git::service::Exit;
+use crate::git::GitCommand;
 use crate::model::access::Caller;
 use crate::model::entities::Project;
+use crate::service::lfs_integrity::{self, LfsCheck};
 use crate::service::pushes::{
     drop_intent, judge_push, record_push_by, write_intent_with, IntentDetails, PushRecord,
     RecordError, RefUpdate,
 };
 use crate::service::refusal::ARCHIVED_REFUSAL;
+use crate::storage::LocalRepo;
 use crate::store::StoreError;
 
 /// Where a change of refs came from.
@@ -90,6 +97,10 @@ pub struct PushSession {
     intent: Option<String>,
     /// Refs that may move only by fast-forward (git's pre-receive hook decides).
     fast_forward_only: Vec<String>,
+    /// Whether the pushed objects need the LFS check ([`lfs_integrity`]).
+    lfs_check: bool,
+    /// The check answering receive-pack's hook, once [`PushSession::receive_pack`] started it.
+    lfs: Option<Box<LfsCheck>>,
 }
 
 impl PushSession {
@@ -113,8 +124,10 @@ impl PushSession {
         if !judgement.refused.is_empty() {
             return Ok(Begun::Refused(judgement.refused));
         }
-        let session =
+        let lfs_check = lfs_integrity::needed(project, &change.updates);
+        let mut session =
             Self::open(app, project.id, change, judgement.fast_forward_only, false).await?;
+        session.lfs_check = lfs_check;
         Ok(Begun::Accepted(session))
     }
 
@@ -153,6 +166,8 @@ impl PushSession {
             change,
             intent,
             fast_forward_only,
+            lfs_check: false,
+            lfs: None,
         })
     }
 
@@ -164,6 +179,22 @@ impl PushSession {
     /// The refs that may move only by fast-forward, for git's pre-receive hook.
     pub fn fast_forward_only(&self) -> &[String] {
         &self.fast_forward_only
+    }
+
+    /// The `git receive-pack` that makes this push in `repo`, with the server's pre-receive hook
+    /// when the push needs it (fast-forward-only refs, the LFS check). Finish the session with
+    /// [`PushSession::finish_when`], which answers the hook while git runs.
+    pub fn receive_pack(&mut self, app: &App, repo: &LocalRepo) -> std::io::Result<GitCommand> {
+        if self.lfs_check {
+            self.lfs = Some(Box::new(LfsCheck::prepare(
+                app,
+                self.project_id,
+                repo,
+                &self.change.updates,
+            )?));
+        }
+        let channel = self.lfs.as_deref().map(LfsCheck::channel);
+        Ok(app.git.receive_pack(repo, &self.fast_forward_only, channel))
     }
 
     /// Records the change once its refs moved (or some did: the recording judges by the refs),
@@ -195,6 +226,16 @@ impl PushSession {
             // The intent stays: the `record_push` job records the push later.
             tracing::error!(project, origin = origin.as_str(), error = %e, "recording a push failed");
         }
+    }
+
+    /// [`PushSession::finish_after`] once receive-pack, started by [`PushSession::receive_pack`],
+    /// ended (`exit`); until then the LFS check answers its hook.
+    pub async fn finish_when(mut self, app: &App, exit: impl Future<Output = Exit>) {
+        let exit = match self.lfs.take() {
+            Some(check) => check.answer_until(app, exit).await,
+            None => exit.await,
+        };
+        self.finish_after(app, exit).await;
     }
 
     /// Deletes the intent of a change that moved no ref (the API found a ref not where it

@@ -9,6 +9,7 @@ mod dashboard;
 mod hooks;
 mod jobs;
 mod lfs_locks;
+mod lfs_links;
 mod members;
 mod mirror_status;
 mod mirrors;

@@ -20,7 +20,7 @@ use crate::model::storage::StorageName;
 static PROJECT_COLUMNS: LazyLock<String> = LazyLock::new(|| {
     format!(
         "p.id, p.name, p.path, p.description, p.default_branch, p.visibility, p.creator_id, \
-         p.empty_repo, p.archived, p.storage, p.created_at, p.last_activity_at, {NAMESPACE_COLUMNS}"
+         p.empty_repo, p.archived, p.storage, p.lfs_enabled, p.created_at, p.last_activity_at, {NAMESPACE_COLUMNS}"
     )
 });
 
@@ -119,6 +119,7 @@ fn project_from_row(r: &AnyRow) -> Result<Project, sqlx::Error> {
         archived: r.try_get::<i64, _>("archived")? != 0,
         storage: StorageName::parse(&r.try_get::<String, _>("storage")?)
             .map_err(|e| sqlx::Error::Decode(e.into()))?,
+        lfs_enabled: r.try_get::<i64, _>("lfs_enabled")? != 0,
         created_at: r.try_get("created_at")?,
         last_activity_at: r.try_get("last_activity_at")?,
     })

@@ -361,14 +361,14 @@ async fn receive_pack(
         pusher: caller.user_id,
         updates: list.updates.clone(),
     };
-    let session = match PushSession::begin(state, project, caller, change).await? {
+    let mut session = match PushSession::begin(state, project, caller, change).await? {
         Begun::Refused(refused) => return refuse(state, &list, &refused, input).await,
         Begun::Accepted(session) => session,
     };
     let input = Cursor::new(list.raw).chain(input);
-    let cmd = state
-        .git
-        .receive_pack(repo, session.fast_forward_only())
+    let cmd = session
+        .receive_pack(state, repo)
+        .map_err(|e| GitHttpError::Internal(e.to_string()))?
         .args(["--stateless-rpc"])
         .args([repo.path().as_os_str()]);
     let stream =
@@ -382,8 +382,7 @@ async fn receive_pack(
     let GitStream { stdout, exit } = stream;
     let app = state.clone();
     state.shutdown.spawn(async move {
-        let exit = exit.await;
-        session.finish_after(&app, exit).await;
+        session.finish_when(&app, exit).await;
     });
     Ok(no_cache(
         Body::from_stream(stdout).into_response(),
