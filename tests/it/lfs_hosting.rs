@@ -933,3 +933,16 @@ async fn lfs_size_limits() -> Result<()> {
         .is_none());
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lfs_protocol_errors_on_s3() -> Result<()> {
+    let Some(s3) = MotoS3::start("lfs").await else {
+        return Ok(());
+    };
+    let config = s3.config("lfs", false);
+    let s = TestServer::builder()
+        .tweak(move |c| c.lfs.s3 = Some(config))
+        .start()
+        .await;
+    protocol_errors(s).await
+}

@@ -24,6 +24,7 @@ mod hooks;
 mod import_graph;
 mod job_runner;
 mod lfs_hosting;
+mod lfs_memory;
 mod members_users;
 mod monitoring;
 mod nested_projects;
