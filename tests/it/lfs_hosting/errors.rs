@@ -278,6 +278,18 @@ async fn protocol_errors(s: TestServer) -> Result<()> {
         .send()
         .await?;
     assert_eq!(r.status(), 404);
+    // Off from the start, through `POST /projects`.
+    let r =
+        t.s.post_json(
+            "/projects",
+            &alice,
+            json!({"path": "off", "lfs_enabled": false}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["lfs_enabled"], false);
+    let (status, _, _) = t.batch("alice/off", Some(&alice), upload.clone()).await;
+    assert_eq!(status, 404);
     let r = t
         .http
         .get(format!("{}/alice/p.git/info/lfs/locks", t.s.base))
