@@ -202,6 +202,35 @@ impl LfsObjects {
         }
     }
 
+    /// The storages whose directories this store uses (every served one).
+    pub fn storages(&self) -> Vec<StorageName> {
+        self.storages
+            .names()
+            .iter()
+            .filter_map(|n| StorageName::parse(n).ok())
+            .collect()
+    }
+
+    /// Removes every staged file of the served storages; returns how many. Call only while no
+    /// upload runs on this node (at start-up): each storage is served by one node, so a staged
+    /// file then is one a killed server left behind.
+    pub async fn clear_staging(&self) -> Result<usize, LfsStoreError> {
+        let mut removed = 0;
+        for name in self.storages() {
+            let dir = self.root(&name)?.join("tmp");
+            let Ok(mut entries) = tokio::fs::read_dir(&dir).await else {
+                continue;
+            };
+            while let Some(entry) = entries.next_entry().await? {
+                if entry.file_type().await?.is_file() {
+                    tokio::fs::remove_file(entry.path()).await?;
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+
     fn root(&self, storage: &StorageName) -> Result<PathBuf, NotServed> {
         self.storages.lfs_root(storage)
     }

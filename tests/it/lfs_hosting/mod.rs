@@ -9,6 +9,7 @@
 
 mod errors;
 mod flows;
+mod restart;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
