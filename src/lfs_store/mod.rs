@@ -11,6 +11,7 @@
 //! Bytes stream in both directions; no object is ever held in memory whole.
 
 mod local;
+mod s3;
 
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -40,6 +41,9 @@ pub enum LfsStoreError {
     NotServed(#[from] NotServed),
     #[error("LFS object storage: {0}")]
     Io(#[from] std::io::Error),
+    /// Reading the upload's body failed (the client went away or sent a broken body).
+    #[error("reading the upload: {0}")]
+    Body(std::io::Error),
     /// The S3 endpoint failed or refused (its message, which holds no credentials).
     #[error("LFS object storage (S3): {0}")]
     Remote(String),
@@ -67,6 +71,8 @@ pub struct LfsObjects {
 enum Backend {
     /// `<storage root>/lfs-objects/<fanout>`.
     Local,
+    /// One bucket for every storage.
+    S3(s3::S3Objects),
 }
 
 impl LfsObjects {
@@ -78,6 +84,23 @@ impl LfsObjects {
         }
     }
 
+    /// Objects in one S3-compatible bucket (staged on `storages`' disks while checked).
+    pub fn s3(
+        storages: Storages,
+        config: &crate::config::S3Config,
+    ) -> Result<LfsObjects, LfsStoreError> {
+        Ok(LfsObjects {
+            storages,
+            backend: Backend::S3(s3::S3Objects::new(config)?),
+        })
+    }
+
+    /// Whether every storage shares one copy of each object (S3), rather than each storage
+    /// keeping its own (local directories).
+    pub fn shared_across_storages(&self) -> bool {
+        matches!(self.backend, Backend::S3(_))
+    }
+
     /// The object `oid` as `storage` holds it, or `None` when it holds no such object.
     pub async fn open(
         &self,
@@ -86,6 +109,7 @@ impl LfsObjects {
     ) -> Result<Option<ObjectRead>, LfsStoreError> {
         match &self.backend {
             Backend::Local => local::open(&self.root(storage)?, oid).await,
+            Backend::S3(s3) => s3.open(oid).await,
         }
     }
 
@@ -97,6 +121,7 @@ impl LfsObjects {
     ) -> Result<Option<u64>, LfsStoreError> {
         match &self.backend {
             Backend::Local => local::size(&self.root(storage)?, oid).await,
+            Backend::S3(s3) => s3.size(oid).await,
         }
     }
 
@@ -120,7 +145,7 @@ impl LfsObjects {
         let mut size = 0u64;
         let mut buf = vec![0u8; STAGE_CHUNK];
         let complete = loop {
-            let n = body.read(&mut buf).await?;
+            let n = body.read(&mut buf).await.map_err(LfsStoreError::Body)?;
             if n == 0 {
                 break true;
             }
@@ -151,6 +176,7 @@ impl LfsObjects {
     ) -> Result<(), LfsStoreError> {
         match &self.backend {
             Backend::Local => local::install(&self.root(storage)?, oid, &staged.file).await,
+            Backend::S3(s3) => s3.install(oid, &staged.file).await,
         }
     }
 
@@ -158,6 +184,7 @@ impl LfsObjects {
     pub async fn remove(&self, storage: &StorageName, oid: &Oid) -> Result<(), LfsStoreError> {
         match &self.backend {
             Backend::Local => local::remove(&self.root(storage)?, oid).await,
+            Backend::S3(s3) => s3.remove(oid).await,
         }
     }
 
@@ -166,15 +193,94 @@ impl LfsObjects {
     pub async fn download_url(
         &self,
         _storage: &StorageName,
-        _oid: &Oid,
-        _expires_in: std::time::Duration,
+        oid: &Oid,
+        expires_in: std::time::Duration,
     ) -> Result<Option<String>, LfsStoreError> {
         match &self.backend {
             Backend::Local => Ok(None),
+            Backend::S3(s3) => s3.download_url(oid, expires_in).await,
         }
+    }
+
+    /// The storages whose directories this store uses (every served one).
+    pub fn storages(&self) -> Vec<StorageName> {
+        self.storages
+            .names()
+            .iter()
+            .filter_map(|n| StorageName::parse(n).ok())
+            .collect()
+    }
+
+    /// Removes every staged file of the served storages; returns how many. Call only while no
+    /// upload runs on this node (at start-up): each storage is served by one node, so a staged
+    /// file then is one a killed server left behind.
+    pub async fn clear_staging(&self) -> Result<usize, LfsStoreError> {
+        let mut removed = 0;
+        for name in self.storages() {
+            let dir = self.root(&name)?.join("tmp");
+            let Ok(mut entries) = tokio::fs::read_dir(&dir).await else {
+                continue;
+            };
+            while let Some(entry) = entries.next_entry().await? {
+                if entry.file_type().await?.is_file() {
+                    tokio::fs::remove_file(entry.path()).await?;
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
     }
 
     fn root(&self, storage: &StorageName) -> Result<PathBuf, NotServed> {
         self.storages.lfs_root(storage)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reader(bytes: &'static [u8]) -> Pin<Box<dyn AsyncRead + Send>> {
+        Box::pin(bytes)
+    }
+
+    #[tokio::test]
+    async fn stages_privately_installs_once_and_reads_back() {
+        use std::os::unix::fs::PermissionsExt;
+        let data = tempfile::tempdir().unwrap();
+        let name = StorageName::default_storage();
+        let storages =
+            Storages::open_all(&[(name.clone(), data.path().join("repos"))], data.path()).unwrap();
+        let objects = LfsObjects::local(storages);
+        let body: &'static [u8] = b"hello lfs";
+        let staged = objects.stage(&name, reader(body), 100).await.unwrap();
+        assert_eq!(staged.size, body.len() as u64);
+        assert!(staged.complete);
+        assert_eq!(staged.sha256, hex::encode(Sha256::digest(body)));
+        let mode = std::fs::metadata(&staged.file)
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "staged files are private: {mode:o}");
+        let oid = Oid::parse(&staged.sha256).unwrap();
+        assert!(objects.open(&name, &oid).await.unwrap().is_none());
+        objects.install(&name, &oid, &staged).await.unwrap();
+        objects.install(&name, &oid, &staged).await.unwrap();
+        drop(staged);
+        let mut read = objects.open(&name, &oid).await.unwrap().unwrap();
+        assert_eq!(read.size, body.len() as u64);
+        let mut back = Vec::new();
+        read.body.read_to_end(&mut back).await.unwrap();
+        assert_eq!(back, body);
+        assert_eq!(objects.size(&name, &oid).await.unwrap(), Some(9));
+        // Nothing staged is left behind once the staged object is dropped.
+        let tmp = data.path().join("repos/lfs-objects/tmp");
+        assert_eq!(std::fs::read_dir(tmp).unwrap().count(), 0);
+        objects.remove(&name, &oid).await.unwrap();
+        objects.remove(&name, &oid).await.unwrap();
+        assert!(objects.open(&name, &oid).await.unwrap().is_none());
+        // A body longer than the limit stops being read and is not complete.
+        let staged = objects.stage(&name, reader(body), 4).await.unwrap();
+        assert!(!staged.complete);
     }
 }

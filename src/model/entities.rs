@@ -128,10 +128,11 @@ pub struct Project {
     pub empty_repo: bool,
     /// Archived projects are read-only and their mirrors are not pushed.
     pub archived: bool,
+    /// GitLab's LFS switch: when off, every git LFS route of the project answers 404 and a
+    /// push of LFS pointers is not checked.
+    pub lfs_enabled: bool,
     /// The storage that holds the repository.
     pub storage: crate::model::storage::StorageName,
-    /// GitLab's `lfs_enabled`: when off, a push of LFS pointers is not checked.
-    pub lfs_enabled: bool,
     pub created_at: Millis,
     pub last_activity_at: Millis,
 }

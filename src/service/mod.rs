@@ -24,7 +24,10 @@
 //! - [`lfs_locks`]: git LFS file locks (take, list, verify for a push, release).
 //! - [`hooks`]: project webhooks (the API's use cases), the push and mirror events they are
 //!   sent, and their delivery.
+//! - [`lfs`]: git LFS hosting (access, the batch decision, transfer grants, upload and
+//!   download, removing unlinked objects).
 //! - [`notifications`]: the failure e-mail to a mirror's Maintainers, once per streak.
+//! - [`statistics`]: a project's statistics (commits, repository and LFS bytes).
 //! - [`users`]: users as administrators manage them (create, change, block).
 
 pub mod auth;
@@ -34,6 +37,7 @@ pub mod groups;
 pub mod hooks;
 pub mod lfs_locks;
 pub mod lfs_integrity;
+pub mod lfs;
 pub mod members;
 pub mod mirror_jobs;
 pub mod mirror_sync;
@@ -48,4 +52,5 @@ pub mod refusal;
 pub mod repository;
 pub mod sessions;
 pub mod ssh_host_keys;
+pub mod statistics;
 pub mod users;

@@ -25,6 +25,8 @@ mod import_graph;
 mod job_runner;
 mod lfs_locks;
 mod lfs_integrity;
+mod lfs_hosting;
+mod lfs_memory;
 mod members_users;
 mod monitoring;
 mod nested_projects;

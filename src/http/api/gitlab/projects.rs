@@ -79,6 +79,9 @@ struct CreateProjectBody {
     /// The storage to put the repository on (administrators only; ignored for others).
     #[serde(default, deserialize_with = "lenient::string")]
     repository_storage: Option<String>,
+    /// Whether git LFS is on for the project (default true).
+    #[serde(default, deserialize_with = "lenient::bool")]
+    lfs_enabled: Option<bool>,
 }
 
 /// Create a project (in the caller's namespace unless another is named).
@@ -105,6 +108,7 @@ async fn create(
         default_branch: body.default_branch,
         visibility,
         repository_storage: body.repository_storage,
+        lfs_enabled: body.lfs_enabled,
     };
     let (project, level) = projects::create_project(&state, &user, req).await?;
     Ok((
@@ -245,6 +249,9 @@ struct UpdateProjectBody {
     /// Archive (true) or unarchive (false) the project (Owner or admin).
     #[serde(default, deserialize_with = "lenient::bool")]
     archived: Option<bool>,
+    /// Turn git LFS on or off for the project; off, every LFS route answers 404.
+    #[serde(default, deserialize_with = "lenient::bool")]
+    lfs_enabled: Option<bool>,
 }
 
 /// Change a project's settings (Maintainers; the path, visibility and archiving need an Owner).
@@ -267,6 +274,7 @@ async fn update(
         description: body.description,
         default_branch: body.default_branch,
         archived: body.archived,
+        lfs_enabled: body.lfs_enabled,
     };
     let updated = projects::update_project(&state, &project, caller, changes).await?;
     Ok(Json(views::project(
@@ -363,21 +371,36 @@ async fn transfer(
     )))
 }
 
+/// `GET /projects/:id`'s parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ShowProjectQuery {
+    /// Include the project's `statistics` (Reporters and above) (default false).
+    #[serde(default, deserialize_with = "lenient::bool")]
+    statistics: Option<bool>,
+}
+
 /// Get one project.
 #[utoipa::path(get, path = "/projects/{id}", tag = "projects",
-    params(ProjectId),
+    params(ProjectId, ShowProjectQuery),
     responses((status = 200, description = "The project", body = views::ProjectEntity)))]
 async fn show(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
     Path(id): Path<String>,
+    params: Params,
 ) -> Result<Json<views::ProjectEntity>, ApiError> {
     let (project, caller) = find_project(&state, &id, user.as_ref()).await?;
-    Ok(Json(views::project(
-        &project,
-        caller.level,
-        &state.external_url,
-    )))
+    let query: ShowProjectQuery = params.parse()?;
+    let mut entity = views::project(&project, caller.level, &state.external_url);
+    if query.statistics.unwrap_or(false) {
+        if let Some(s) =
+            crate::service::statistics::project_statistics(&state, &project, caller).await?
+        {
+            entity = entity.with_statistics(s);
+        }
+    }
+    Ok(Json(entity))
 }
 
 /// Delete a project and its repository (Owner or admin).
