@@ -8,8 +8,8 @@
 mod dashboard;
 mod hooks;
 mod jobs;
-mod lfs_locks;
 mod lfs_links;
+mod lfs_locks;
 mod members;
 mod mirror_status;
 mod mirrors;
