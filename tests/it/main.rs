@@ -24,6 +24,7 @@ mod hooks;
 mod import_graph;
 mod job_runner;
 mod lfs_integrity;
+mod lfs_lock_push;
 mod lfs_locks;
 mod members_users;
 mod monitoring;
