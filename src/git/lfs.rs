@@ -4,6 +4,9 @@
 //! candidate blobs (git filters by type and size without reading them), `cat-file --batch`
 //! reads them.
 //!
+//! [`changed_paths`] lists the paths a push's new commits change, for GitLab's rule that a push
+//! may not change a path another user locked (`service::lfs_integrity`).
+//!
 //! Both the pre-receive check (pointers a push brings, inside receive-pack's quarantine: the
 //! caller passes git's quarantine variables in `env`) and a mirror's LFS step (pointers in the
 //! refs being pushed that the remote's refs do not already reach) use it.
@@ -90,6 +93,55 @@ pub async fn pointers(
     }
     let batch = read.run_with_input(Some(blobs)).await?;
     Ok(parse_batch(&batch.stdout).into_iter().collect())
+}
+
+/// The paths (deduplicated, sorted, as raw bytes: a path may be any bytes but NUL) that the
+/// commits reachable from `tips` and from no ref of the repository change: added, modified,
+/// deleted, either side of a rename (renames are not detected, so a rename is a deletion and
+/// an addition), and a merge's changes against each of its parents, as GitLab's diff check
+/// counts them (`find_changed_paths` with all parents). One process: `git log` lists every
+/// commit's changed paths, NUL-terminated. `env` is added to its environment (receive-pack's
+/// quarantine, so the pushed commits are visible and, `--all` being the refs as they were
+/// before the push, the existing history is left out).
+pub async fn changed_paths(
+    runner: &GitRunner,
+    repo: &LocalRepo,
+    tips: &[String],
+    env: &[(String, OsString)],
+) -> Result<Vec<Vec<u8>>, GitError> {
+    if tips.is_empty() {
+        return Ok(Vec::new());
+    }
+    let revs: Vec<u8> = tips
+        .iter()
+        .flat_map(|oid| [oid.as_bytes(), b"\n"])
+        .flatten()
+        .copied()
+        .collect();
+    let mut log = runner.command(Some(repo), Subcommand::Log).args([
+        // No commit header, only the paths; `-z` keeps any byte of a path as it is.
+        "--format=",
+        "--name-only",
+        "-z",
+        "--no-renames",
+        "--diff-merges=separate",
+        "--root",
+        "--no-show-signature",
+        // Read before the `--not` below in argv, so the tips on stdin stay positive.
+        "--stdin",
+        "--not",
+        "--all",
+    ]);
+    for (key, value) in env {
+        log = log.env(key, value);
+    }
+    let out = log.run_with_input(Some(revs)).await?;
+    let paths: BTreeSet<&[u8]> = out
+        .stdout
+        .split(|&b| b == 0)
+        .filter(|p| !p.is_empty())
+        .collect();
+    Ok(paths.into_iter().map(<[u8]>::to_vec).collect())
 }
 
 /// Those of `oids` the repository has. A remote's recorded head that this repository never had
@@ -221,6 +273,66 @@ mod tests {
             .await
             .unwrap();
         assert!(none.is_empty());
+    }
+
+    #[tokio::test]
+    async fn lists_the_paths_new_commits_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let work = dir.path().join("w");
+        std::fs::create_dir(&work).unwrap();
+        git(&work, &["init", "-q", "-b", "main"]);
+        for name in ["old.bin", "moved.bin", "gone.bin", "kept.bin"] {
+            std::fs::write(work.join(name), name).unwrap();
+        }
+        git(&work, &["add", "."]);
+        git(&work, &["commit", "-qm", "base"]);
+        // The branch `side` changes `side.bin`; `main` goes on without it.
+        git(&work, &["checkout", "-qb", "side"]);
+        std::fs::write(work.join("side.bin"), "s").unwrap();
+        git(&work, &["add", "."]);
+        git(&work, &["commit", "-qm", "side"]);
+        git(&work, &["checkout", "-q", "main"]);
+        // Only `main` exists as a ref from here on: what follows is the push.
+        git(&work, &["update-ref", "refs/pushed", "side"]);
+        git(&work, &["branch", "-qD", "side"]);
+        std::fs::write(work.join("old.bin"), "changed").unwrap();
+        std::fs::write(work.join("odd\nname \u{e9}"), "x").unwrap();
+        std::fs::create_dir(work.join("dir")).unwrap();
+        git(&work, &["mv", "moved.bin", "dir/renamed.bin"]);
+        git(&work, &["rm", "-q", "gone.bin"]);
+        git(&work, &["add", "."]);
+        git(&work, &["commit", "-qm", "change"]);
+        git(&work, &["merge", "-q", "--no-edit", "refs/pushed"]);
+        let tip = git(&work, &["rev-parse", "HEAD"]);
+        git(&work, &["update-ref", "-d", "refs/pushed"]);
+        git(&work, &["reset", "-q", "--hard", "HEAD~2"]);
+
+        let runner = GitRunner::new(&dir.path().join("home"), Duration::from_secs(30)).unwrap();
+        let repo = LocalRepo::for_tests(&work.join(".git"));
+        let paths = changed_paths(&runner, &repo, std::slice::from_ref(&tip), &[])
+            .await
+            .unwrap();
+        let expected: Vec<Vec<u8>> = [
+            "dir/renamed.bin",
+            "gone.bin",
+            "moved.bin",
+            "odd\nname \u{e9}",
+            "old.bin",
+            // The merge changes it against its first parent (and the rest against `side`).
+            "side.bin",
+        ]
+        .iter()
+        .map(|p| p.as_bytes().to_vec())
+        .collect();
+        assert_eq!(paths, expected);
+        // Nothing a ref already reaches: from `main` itself, nothing is new.
+        let main = git(&work, &["rev-parse", "main"]);
+        let none = changed_paths(&runner, &repo, &[main], &[]).await.unwrap();
+        assert!(none.is_empty(), "{none:?}");
+        assert!(changed_paths(&runner, &repo, &[], &[])
+            .await
+            .unwrap()
+            .is_empty());
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! whose lock is [`may_unlock`].
 //!
 //! [`locked_by_others`] is GitLab's server-side rule for pushes: a push changing a path someone
-//! else locked is refused.
+//! else locked is refused; [`held_by_others`] tells cheaply whether a push needs to ask.
 //!
 //! A lock taken twice is not an error here: [`LockTaken::Exists`] carries the lock that holds
 //! the path, which the face answers with 409.
@@ -194,11 +194,21 @@ pub async fn unlock(
     Ok(Unlocked::Released(lock))
 }
 
+/// Whether someone other than `pusher` holds any lock of project `project_id`: the cheap
+/// question a push asks first, so that only a project with such locks pays for listing the
+/// paths the push changes ([`locked_by_others`] then tells which lock, if any, it breaks).
+pub async fn held_by_others(app: &App, project_id: i64, pusher: i64) -> Result<bool, ServiceError> {
+    Ok(app
+        .store
+        .lfs_locks_held_by_others(project_id, pusher)
+        .await?)
+}
+
 /// The lock someone other than `pusher` holds on one of `changed_paths` of `project`, if any:
 /// the push that changes them is refused, as GitLab's diff check does
 /// ([`crate::model::lfs_locks::locked_path_refusal`] words it). Nothing is locked while LFS is
-/// off for the project. Not wired into a push yet: the push judge calls it with the paths the
-/// pushed commits change.
+/// off for the project. The push's pre-receive check (`service::lfs_integrity`) calls it with
+/// the paths the pushed commits change.
 pub async fn locked_by_others(
     app: &App,
     project: &Project,

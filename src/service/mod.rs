@@ -17,7 +17,8 @@
 //!   what.
 //! - [`push_session`]: a change of refs as one use case (judge, intent, git moves the refs,
 //!   record), whether a push, the repository API, the post-receive hook or a fetch made it.
-//! - [`lfs_integrity`]: refuse a push whose LFS pointers name objects the project lacks.
+//! - [`lfs_integrity`]: refuse a push that changes a path another user locked in LFS, or whose
+//!   LFS pointers name objects the project lacks.
 //! - [`pushes`]: decide which pushed refs are refused, and record pushes (durably, via intents).
 //! - [`repository`]: read branches, tags and commits; create and delete branches and tags.
 //! - [`auth`]: authenticate tokens and issue them.
@@ -35,9 +36,9 @@ pub mod dashboard;
 pub mod error;
 pub mod groups;
 pub mod hooks;
-pub mod lfs_locks;
-pub mod lfs_integrity;
 pub mod lfs;
+pub mod lfs_integrity;
+pub mod lfs_locks;
 pub mod members;
 pub mod mirror_jobs;
 pub mod mirror_sync;

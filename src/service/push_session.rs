@@ -9,8 +9,8 @@
 //!    change writes its durable intent ([`write_intent_with`]) before anything can move a ref.
 //!    A change its entry point judged itself (the API) starts at [`PushSession::begin_judged`].
 //! 2. The entry point moves the refs: receive-pack from [`PushSession::receive_pack`], whose
-//!    pre-receive hook also refuses pushes of LFS pointers the project lacks
-//!    ([`lfs_integrity`]), finished by [`PushSession::finish_when`]; or `update-ref`.
+//!    pre-receive hook also refuses pushes that change paths other users locked in LFS or bring
+//!    LFS pointers the project lacks ([`lfs_integrity`]), finished by [`PushSession::finish_when`]; or `update-ref`.
 //! 3. [`PushSession::finish`] (or [`PushSession::finish_after`], given how receive-pack ended)
 //!    records what took effect with [`record_push_by`], which deletes the intent in the same
 //!    transaction; [`PushSession::abandon`] deletes the intent of a change that moved nothing.
@@ -97,8 +97,8 @@ pub struct PushSession {
     intent: Option<String>,
     /// Refs that may move only by fast-forward (git's pre-receive hook decides).
     fast_forward_only: Vec<String>,
-    /// Whether the pushed objects need the LFS check ([`lfs_integrity`]).
-    lfs_check: bool,
+    /// The project, when the push needs the LFS checks ([`lfs_integrity`]).
+    lfs_check: Option<Box<Project>>,
     /// The check answering receive-pack's hook, once [`PushSession::receive_pack`] started it.
     lfs: Option<Box<LfsCheck>>,
 }
@@ -124,7 +124,8 @@ impl PushSession {
         if !judgement.refused.is_empty() {
             return Ok(Begun::Refused(judgement.refused));
         }
-        let lfs_check = lfs_integrity::needed(project, &change.updates);
+        let lfs_check =
+            lfs_integrity::needed(project, &change.updates).then(|| Box::new(project.clone()));
         let mut session =
             Self::open(app, project.id, change, judgement.fast_forward_only, false).await?;
         session.lfs_check = lfs_check;
@@ -166,7 +167,7 @@ impl PushSession {
             change,
             intent,
             fast_forward_only,
-            lfs_check: false,
+            lfs_check: None,
             lfs: None,
         })
     }
@@ -185,10 +186,11 @@ impl PushSession {
     /// when the push needs it (fast-forward-only refs, the LFS check). Finish the session with
     /// [`PushSession::finish_when`], which answers the hook while git runs.
     pub fn receive_pack(&mut self, app: &App, repo: &LocalRepo) -> std::io::Result<GitCommand> {
-        if self.lfs_check {
+        if let Some(project) = &self.lfs_check {
             self.lfs = Some(Box::new(LfsCheck::prepare(
                 app,
-                self.project_id,
+                project,
+                self.change.pusher,
                 repo,
                 &self.change.updates,
             )?));

@@ -148,6 +148,23 @@ impl Store {
         Ok(rows.iter().map(lock_from_row).collect::<Result<_, _>>()?)
     }
 
+    /// Whether someone other than `user_id` holds any lock of a project: one indexed lookup
+    /// that stops at the first such lock (a push asks it before listing what it changes).
+    pub async fn lfs_locks_held_by_others(
+        &self,
+        project_id: i64,
+        user_id: i64,
+    ) -> Result<bool, StoreError> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "select id from lfs_locks where project_id = $1 and user_id <> $2 limit 1",
+        )
+        .bind(project_id)
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(found.is_some())
+    }
+
     /// Every lock of a project that someone other than `user_id` holds, oldest first.
     pub async fn lfs_locks_of_others(
         &self,
