@@ -50,6 +50,8 @@ pub struct App {
     pub git: GitRunner,
     /// The repository storages this node serves: the only maker of repository paths.
     pub storages: Storages,
+    /// Where git LFS objects' bytes live (each storage's `lfs-objects/`, or S3).
+    pub lfs_objects: crate::lfs_store::LfsObjects,
     /// The time for everything stored or scheduled.
     pub clock: Arc<dyn Clock>,
     /// Wakes the job runner after an enqueue.
@@ -117,6 +119,7 @@ impl App {
             database_url: store_cfg.database_url.clone(),
             cipher,
             git,
+            lfs_objects: crate::lfs_store::LfsObjects::local(storages.clone()),
             storages,
             clock,
             jobs_wakeup: Arc::new(Notify::new()),

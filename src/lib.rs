@@ -13,6 +13,7 @@
 //! - [`config`]: flags > environment > TOML file > defaults.
 //! - [`storage`]: the named repository storages this node serves; the one maker of repository
 //!   paths.
+//! - [`lfs_store`]: where git LFS objects' bytes live (each storage's directory or S3).
 //! - [`metrics`]: this node's Prometheus metrics (bounded label sets).
 //! - [`mail`]: notification e-mail over SMTP.
 //! - [`http`]: GitLab's `/api/v4` and git smart HTTP.
@@ -52,6 +53,7 @@ pub mod fuzzing;
 pub mod git;
 pub mod http;
 pub mod jobs;
+pub mod lfs_store;
 pub mod mail;
 pub mod metrics;
 pub mod model;

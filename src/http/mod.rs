@@ -41,7 +41,7 @@ async fn refuse_malformed_path(
 }
 
 /// Everything outside `/api/v4` and the fixed web paths, read once as (project, endpoint):
-/// smart HTTP, GitLab's host-key detection web route, a project's web pages, else a 404 (a page
+/// smart HTTP, git LFS, GitLab's host-key detection web route, a project's web pages, else a 404 (a page
 /// for browsers, JSON for the rest).
 async fn outside_api(
     state: AppState,
@@ -58,8 +58,7 @@ async fn outside_api(
         }
         Endpoint::HostKeys => ssh_host_keys::web(state, target.project, request).await,
         Endpoint::Pages(rest) => pages.serve(target.project, rest, request).await,
-        // Not served yet: answered as any path that names nothing.
-        Endpoint::Lfs(_) => web::not_found(&request),
+        Endpoint::Lfs(rest) => git::lfs::serve(&state, &target.project, &rest, request).await,
     }
 }
 

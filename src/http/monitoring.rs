@@ -220,6 +220,11 @@ fn fallback_route(path: &str) -> &'static str {
     }
 }
 
+/// The request's id as the response's header and the log line carry it, for a face whose error
+/// body names it too (git LFS).
+#[derive(Debug, Clone)]
+pub(in crate::http) struct RequestId(pub String);
+
 /// A client's request id, when it is short and plain enough to echo and log.
 fn sane_request_id(v: &HeaderValue) -> Option<String> {
     let s = v.to_str().ok()?;
@@ -248,6 +253,10 @@ pub(super) async fn observe(
             rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut bytes);
             hex::encode(bytes)
         });
+    let mut request = request;
+    request
+        .extensions_mut()
+        .insert(RequestId(request_id.clone()));
     let mut response = next.run(request).await;
     let route = response
         .extensions()

@@ -155,6 +155,17 @@ impl Storages {
         })
     }
 
+    /// Where a storage keeps its git LFS objects (`<root>/lfs-objects`, GitLab's directory name;
+    /// no repository is named so, as repositories are `<id>.git`). Only `lfs_store` lays out
+    /// what is below it.
+    pub fn lfs_root(&self, name: &StorageName) -> Result<PathBuf, NotServed> {
+        let root = self
+            .local
+            .get(name)
+            .ok_or_else(|| NotServed(name.clone()))?;
+        Ok(root.join("lfs-objects"))
+    }
+
     /// The repository that `path` (a bare repository's directory) is, when it lies directly in
     /// one of these storages.
     pub fn identify(&self, path: &Path) -> Option<RepoRef> {

@@ -5,7 +5,8 @@
 //!
 //! - `/<project>.git/info/refs` and `/<project>.git/git-upload-pack|git-receive-pack`: smart
 //!   HTTP ([`Smart`]);
-//! - `/<project>.git/info/lfs/…`: git LFS ([`Endpoint::Lfs`]; not served yet);
+//! - `/<project>.git/info/lfs/…` and `/<project>/info/lfs/…` (git-lfs's endpoint for a remote
+//!   URL without `.git`, which GitLab serves too): git LFS ([`Endpoint::Lfs`]);
 //! - `/<project>/-/mirror/ssh_host_keys.json`: GitLab's web route for host-key detection;
 //! - `/<project>` and `/<project>/-/…`: the project's web pages.
 //!
@@ -27,6 +28,8 @@ const HOST_KEYS_PAGE: &str = "/-/mirror/ssh_host_keys.json";
 
 /// Where git LFS lives below a repository's `.git` path.
 const LFS_PREFIX: &str = ".git/info/lfs/";
+/// Where git LFS lives below a project's path without `.git`.
+const BARE_LFS_PREFIX: &str = "/info/lfs/";
 
 /// A smart-HTTP endpoint of a repository.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,7 +70,10 @@ impl RepoRequest {
 
     /// `<project>.git/<endpoint>`.
     fn git(path: &str) -> Option<RepoRequest> {
-        let (project, endpoint) = if let Some((project, rest)) = path.split_once(LFS_PREFIX) {
+        let (project, endpoint) = if let Some((project, rest)) = path
+            .split_once(LFS_PREFIX)
+            .or_else(|| path.split_once(BARE_LFS_PREFIX))
+        {
             (project, Endpoint::Lfs(rest.to_owned()))
         } else {
             let (repo, smart) = [
@@ -173,6 +179,16 @@ mod tests {
             (
                 "/a/p.git/info/lfs/objects/batch/info/refs",
                 Some(("a/p", lfs("objects/batch/info/refs"))),
+            ),
+            (
+                "/a/p/info/lfs/objects/batch",
+                Some(("a/p", lfs("objects/batch"))),
+            ),
+            ("/org/t/p/info/lfs/locks", Some(("org/t/p", lfs("locks")))),
+            // An LFS path below no project's shape is a page path like another.
+            (
+                "/a/info/lfs/objects/batch",
+                Some(("a/info/lfs/objects/batch", page("/"))),
             ),
             (
                 "/org/team/sub/app/-/mirror/ssh_host_keys.json",

@@ -1,0 +1,180 @@
+//! Where git LFS objects' bytes live: the object store seam ([`LfsObjects`]), reached from the
+//! composition root as `app.lfs_objects`. Objects are content-addressed (`Oid::fanout_path`),
+//! one copy per oid however many projects link it; which project may see which object is the
+//! database's business (`store::lfs`), never this module's.
+//!
+//! Two backends: each storage's own `lfs-objects/` directory (`local`), or one S3-compatible
+//! bucket for every storage (`s3`). Either way an upload is first received into a
+//! [`StagedObject`], a private (0600) temporary file beside the objects, hashed and counted as it
+//! streams in; only a staged file whose SHA-256 and size the caller checked is
+//! [installed](LfsObjects::install) under its oid, so a wrong or cut-off upload leaves nothing.
+//! Bytes stream in both directions; no object is ever held in memory whole.
+
+mod local;
+
+use std::path::PathBuf;
+use std::pin::Pin;
+
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+
+use crate::model::lfs::Oid;
+use crate::model::storage::StorageName;
+use crate::storage::{NotServed, Storages};
+
+/// How much of an upload is read from the client per write to the staged file: large enough
+/// that a 1 GB upload is a few thousand writes, small enough to be nothing beside the 64 MB a
+/// transfer may cost.
+const STAGE_CHUNK: usize = 256 * 1024;
+
+/// An object being read: its size and its bytes as a stream.
+pub struct ObjectRead {
+    pub size: u64,
+    pub body: Pin<Box<dyn AsyncRead + Send>>,
+}
+
+/// The object store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LfsStoreError {
+    #[error(transparent)]
+    NotServed(#[from] NotServed),
+    #[error("LFS object storage: {0}")]
+    Io(#[from] std::io::Error),
+    /// The S3 endpoint failed or refused (its message, which holds no credentials).
+    #[error("LFS object storage (S3): {0}")]
+    Remote(String),
+}
+
+/// An upload received into a private temporary file: its SHA-256 and size as they streamed
+/// in. Dropping it removes the file.
+pub struct StagedObject {
+    file: tempfile::TempPath,
+    /// The content's SHA-256, as an oid would spell it.
+    pub sha256: String,
+    /// Bytes received.
+    pub size: u64,
+    /// Whether the body ended before `limit` bytes: false when the client sent more and
+    /// receiving stopped.
+    pub complete: bool,
+}
+
+/// The object store: a backend and the storages whose directories it may use.
+pub struct LfsObjects {
+    storages: Storages,
+    backend: Backend,
+}
+
+enum Backend {
+    /// `<storage root>/lfs-objects/<fanout>`.
+    Local,
+}
+
+impl LfsObjects {
+    /// Objects in each storage's `lfs-objects/` directory.
+    pub fn local(storages: Storages) -> LfsObjects {
+        LfsObjects {
+            storages,
+            backend: Backend::Local,
+        }
+    }
+
+    /// The object `oid` as `storage` holds it, or `None` when it holds no such object.
+    pub async fn open(
+        &self,
+        storage: &StorageName,
+        oid: &Oid,
+    ) -> Result<Option<ObjectRead>, LfsStoreError> {
+        match &self.backend {
+            Backend::Local => local::open(&self.root(storage)?, oid).await,
+        }
+    }
+
+    /// The size of the object `oid` in `storage`, or `None` when it holds none.
+    pub async fn size(
+        &self,
+        storage: &StorageName,
+        oid: &Oid,
+    ) -> Result<Option<u64>, LfsStoreError> {
+        match &self.backend {
+            Backend::Local => local::size(&self.root(storage)?, oid).await,
+        }
+    }
+
+    /// Receives `body` into a private temporary file of `storage`, hashing and counting it, and
+    /// stops after `limit` bytes (the object is then too large, and `complete` is false).
+    pub async fn stage(
+        &self,
+        storage: &StorageName,
+        mut body: Pin<Box<dyn AsyncRead + Send>>,
+        limit: u64,
+    ) -> Result<StagedObject, LfsStoreError> {
+        let dir = self.root(storage)?.join("tmp");
+        tokio::fs::create_dir_all(&dir).await?;
+        // tempfile creates the file 0600: never world-readable.
+        let temp = tokio::task::spawn_blocking(move || tempfile::NamedTempFile::new_in(dir))
+            .await
+            .map_err(std::io::Error::other)??;
+        let (file, path) = temp.into_parts();
+        let mut file = tokio::fs::File::from_std(file);
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        let mut buf = vec![0u8; STAGE_CHUNK];
+        let complete = loop {
+            let n = body.read(&mut buf).await?;
+            if n == 0 {
+                break true;
+            }
+            size += n as u64;
+            if size > limit {
+                break false;
+            }
+            hasher.update(&buf[..n]);
+            file.write_all(&buf[..n]).await?;
+        };
+        file.sync_all().await?;
+        Ok(StagedObject {
+            file: path,
+            sha256: hex::encode(hasher.finalize()),
+            size,
+            complete,
+        })
+    }
+
+    /// Makes a staged upload, whose hash and size the caller checked, the object `oid` of
+    /// `storage`; an object already there is kept (same oid, same bytes). The staged file stays
+    /// until the `StagedObject` is dropped, so a caller may install it again.
+    pub async fn install(
+        &self,
+        storage: &StorageName,
+        oid: &Oid,
+        staged: &StagedObject,
+    ) -> Result<(), LfsStoreError> {
+        match &self.backend {
+            Backend::Local => local::install(&self.root(storage)?, oid, &staged.file).await,
+        }
+    }
+
+    /// Removes the object `oid` from `storage`; removing a missing object is no error.
+    pub async fn remove(&self, storage: &StorageName, oid: &Oid) -> Result<(), LfsStoreError> {
+        match &self.backend {
+            Backend::Local => local::remove(&self.root(storage)?, oid).await,
+        }
+    }
+
+    /// A URL the client may download `oid` from directly for `expires_in`, when the backend
+    /// hands such out (S3 with presigned downloads); `None` means download through the server.
+    pub async fn download_url(
+        &self,
+        _storage: &StorageName,
+        _oid: &Oid,
+        _expires_in: std::time::Duration,
+    ) -> Result<Option<String>, LfsStoreError> {
+        match &self.backend {
+            Backend::Local => Ok(None),
+        }
+    }
+
+    fn root(&self, storage: &StorageName) -> Result<PathBuf, NotServed> {
+        self.storages.lfs_root(storage)
+    }
+}
