@@ -249,6 +249,21 @@ impl LfsRemote {
         }
     }
 
+    /// The endpoint's origin (`scheme://host:port`), for host limits and metric labels.
+    pub fn origin(&self) -> String {
+        origin_text(&self.batch_url).unwrap_or_default()
+    }
+
+    /// The origin an answer's upload goes to (the endpoint's when it uploads nothing).
+    pub fn origin_of(&self, answer: &ObjectAnswer) -> String {
+        match answer {
+            ObjectAnswer::Upload { upload, .. } => {
+                origin_text(&upload.href).unwrap_or_else(|| self.origin())
+            }
+            _ => self.origin(),
+        }
+    }
+
     /// `text` with every secret of this remote masked.
     pub fn scrub(&self, text: &str) -> String {
         let secrets: Vec<&str> = self.secrets.iter().map(|s| s.expose_secret()).collect();
@@ -456,6 +471,12 @@ impl LfsRemote {
         };
         self.scrub(&text)
     }
+}
+
+/// The origin of `url` (`scheme://host:port`), `None` when it has none.
+fn origin_text(url: &str) -> Option<String> {
+    let origin = url::Url::parse(url).ok()?.origin();
+    origin.is_tuple().then(|| origin.ascii_serialization())
 }
 
 /// `text` cut to [`MAX_REMOTE_MESSAGE`] characters.

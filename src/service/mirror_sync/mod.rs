@@ -12,6 +12,7 @@
 //!
 //! [`GitRemote`]: crate::remote::GitRemote
 
+mod lfs;
 mod push;
 mod remote_state;
 
@@ -105,6 +106,10 @@ pub async fn update_push_mirror(
         repo,
         policy: app.network_policy,
         remote_states: &ctx.remote_states,
+        lfs_objects: &app.lfs_objects,
+        metrics: &app.metrics,
+        host_limits: &app.host_limits,
+        storage: project.storage.clone(),
     };
     let mut refs_pushed = 0;
     let result = match push::run(&uctx, &mirror).await {
