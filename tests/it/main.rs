@@ -23,6 +23,7 @@ mod groups_api;
 mod hooks;
 mod import_graph;
 mod job_runner;
+mod lfs_mirror;
 mod members_users;
 mod monitoring;
 mod nested_projects;

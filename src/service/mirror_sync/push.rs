@@ -97,7 +97,8 @@ pub(super) async fn run(
                 tracing::warn!(mirror = mirror.id, error = %e, "cannot ask for an LFS full check");
             }
             Err(RemoteFailure::Retryable(format!(
-                "{lfs_failure}. The refs were pushed anyway (lfs_sync: best_effort)."
+                "{}. The refs were pushed anyway (lfs_sync: best_effort).",
+                lfs_failure.trim_end_matches('.')
             )))
         }
         (result, _) => result,
@@ -413,7 +414,8 @@ async fn lfs_before_push(
             Ok(())
         }
         Err(failure) => Err(Attempt::Failed(RemoteFailure::Retryable(format!(
-            "{failure}. The refs were not pushed (lfs_sync: required)."
+            "{}. The refs were not pushed (lfs_sync: required).",
+            failure.trim_end_matches('.')
         )))),
     }
 }
