@@ -46,6 +46,10 @@ pub(super) struct LfsStep<'a> {
     pub pushed_past: Mutex<Option<String>>,
 }
 
+/// How one object's transfer ended: the origin it went to and its bytes, or that origin and
+/// why it failed.
+type Transfer = Result<(String, u64), (String, String)>;
+
 /// What the step needs from the update.
 pub(super) struct StepInput<'a> {
     pub store: &'a Store,
@@ -200,7 +204,7 @@ impl LfsStep<'_> {
 
     fn settle<'p>(
         &self,
-        (p, result): (&'p Pointer, Result<(String, u64), (String, String)>),
+        (p, result): (&'p Pointer, Transfer),
         confirmed: &mut Vec<&'p Pointer>,
         tally: &mut Tally,
     ) {
@@ -222,7 +226,7 @@ impl LfsStep<'_> {
         &self,
         p: &Pointer,
         mut answer: ObjectAnswer,
-    ) -> Result<(String, u64), (String, String)> {
+    ) -> Transfer {
         let mut host = self.remote.origin_of(&answer);
         if matches!(&answer, ObjectAnswer::Upload { upload, .. } if upload.expired(Instant::now()))
         {
