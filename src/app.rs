@@ -31,6 +31,8 @@ pub enum StartError {
     Secret(#[from] SecretError),
     #[error(transparent)]
     Storage(#[from] StorageError),
+    #[error("cannot set up LFS object storage: {0}")]
+    LfsStore(#[from] crate::lfs_store::LfsStoreError),
     #[error("cannot prepare git: {0}")]
     Git(std::io::Error),
     #[error("server error: {0}")]
@@ -52,6 +54,8 @@ pub struct App {
     pub storages: Storages,
     /// Where git LFS objects' bytes live (each storage's `lfs-objects/`, or S3).
     pub lfs_objects: crate::lfs_store::LfsObjects,
+    /// Git LFS limits and object storage settings.
+    pub lfs: crate::config::LfsConfig,
     /// The time for everything stored or scheduled.
     pub clock: Arc<dyn Clock>,
     /// Wakes the job runner after an enqueue.
@@ -119,7 +123,11 @@ impl App {
             database_url: store_cfg.database_url.clone(),
             cipher,
             git,
-            lfs_objects: crate::lfs_store::LfsObjects::local(storages.clone()),
+            lfs_objects: match &config.lfs.s3 {
+                Some(s3) => crate::lfs_store::LfsObjects::s3(storages.clone(), s3)?,
+                None => crate::lfs_store::LfsObjects::local(storages.clone()),
+            },
+            lfs: config.lfs.clone(),
             storages,
             clock,
             jobs_wakeup: Arc::new(Notify::new()),

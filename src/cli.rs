@@ -207,6 +207,25 @@ struct ServeArgs {
     /// From address of notification e-mail. Default pushmirror@<external URL's host>
     #[arg(long, env = "PUSHMIRROR_SMTP_FROM")]
     smtp_from: Option<String>,
+    /// Largest git LFS object accepted, bytes. Default 5 GiB
+    #[arg(long, env = "PUSHMIRROR_LFS_MAX_OBJECT_SIZE")]
+    lfs_max_object_size: Option<u64>,
+    /// Most bytes of LFS objects one project may hold, 0 for no limit. Default 0
+    #[arg(long, env = "PUSHMIRROR_LFS_MAX_PROJECT_SIZE")]
+    lfs_max_project_size: Option<u64>,
+    /// S3-compatible endpoint for LFS objects (https, or http on loopback). Default: each
+    /// storage's lfs-objects/ directory
+    #[arg(long, env = "PUSHMIRROR_LFS_S3_ENDPOINT")]
+    lfs_s3_endpoint: Option<String>,
+    /// The S3 bucket for LFS objects (required with --lfs-s3-endpoint).
+    #[arg(long, env = "PUSHMIRROR_LFS_S3_BUCKET")]
+    lfs_s3_bucket: Option<String>,
+    /// The S3 region. Default us-east-1
+    #[arg(long, env = "PUSHMIRROR_LFS_S3_REGION")]
+    lfs_s3_region: Option<String>,
+    /// Answer LFS downloads with presigned S3 URLs instead of streaming them.
+    #[arg(long, env = "PUSHMIRROR_LFS_S3_PRESIGNED_DOWNLOADS", num_args = 0..=1, default_missing_value = "true")]
+    lfs_s3_presigned_downloads: Option<bool>,
 }
 
 #[derive(Args, Debug)]
@@ -333,6 +352,7 @@ fn serve_config(args: &ServeArgs) -> Result<ServeConfig, ConfigError> {
         &external_url,
     )?;
     Ok(ServeConfig {
+        lfs: lfs_config(args, &file)?,
         store: store_config(&args.store, &file)?,
         monitoring_allowlist,
         smtp,
@@ -344,6 +364,63 @@ fn serve_config(args: &ServeArgs) -> Result<ServeConfig, ConfigError> {
             .or(file.allow_local_network)
             .unwrap_or(false),
         tuning: engine,
+    })
+}
+
+/// The LFS settings: flags > environment > file > defaults; the S3 credentials from
+/// `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`, else the file.
+fn lfs_config(
+    args: &ServeArgs,
+    file: &FileConfig,
+) -> Result<crate::config::LfsConfig, ConfigError> {
+    let d = crate::config::LfsConfig::default();
+    let endpoint = args
+        .lfs_s3_endpoint
+        .clone()
+        .or_else(|| file.lfs_s3_endpoint.clone());
+    let bucket = args
+        .lfs_s3_bucket
+        .clone()
+        .or_else(|| file.lfs_s3_bucket.clone());
+    let s3 = match (endpoint, bucket) {
+        (None, None) => None,
+        (Some(endpoint), Some(bucket)) => Some(crate::config::S3Config {
+            endpoint: crate::config::parse_s3_endpoint(&endpoint)?,
+            bucket,
+            region: args
+                .lfs_s3_region
+                .clone()
+                .or_else(|| file.lfs_s3_region.clone())
+                .unwrap_or_else(|| crate::config::DEFAULT_S3_REGION.into()),
+            access_key_id: std::env::var("AWS_ACCESS_KEY_ID")
+                .ok()
+                .or_else(|| file.lfs_s3_access_key_id.clone()),
+            secret_access_key: std::env::var("AWS_SECRET_ACCESS_KEY")
+                .ok()
+                .or_else(|| file.lfs_s3_secret_access_key.clone())
+                .map(secrecy::SecretString::from),
+            presigned_downloads: args
+                .lfs_s3_presigned_downloads
+                .or(file.lfs_s3_presigned_downloads)
+                .unwrap_or(false),
+        }),
+        (Some(_), None) | (None, Some(_)) => {
+            return Err(ConfigError::Invalid {
+                name: "lfs-s3-bucket",
+                message: "--lfs-s3-endpoint and --lfs-s3-bucket go together".into(),
+            })
+        }
+    };
+    Ok(crate::config::LfsConfig {
+        max_object_size: args
+            .lfs_max_object_size
+            .or(file.lfs_max_object_size)
+            .unwrap_or(d.max_object_size),
+        max_project_size: args
+            .lfs_max_project_size
+            .or(file.lfs_max_project_size)
+            .unwrap_or(d.max_project_size),
+        s3,
     })
 }
 

@@ -41,6 +41,79 @@ pub struct ServeConfig {
     pub monitoring_allowlist: Vec<crate::model::cidr::Cidr>,
     /// Where notification e-mail goes out; `None` sends none.
     pub smtp: Option<crate::mail::SmtpSettings>,
+    /// Git LFS hosting: limits and where objects are stored.
+    pub lfs: LfsConfig,
+}
+
+/// The default largest LFS object: 5 GiB, S3's largest single PUT and more than any file git
+/// users put in LFS in practice.
+pub const DEFAULT_LFS_MAX_OBJECT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+
+/// Git LFS hosting settings.
+#[derive(Debug, Clone)]
+pub struct LfsConfig {
+    /// The largest object accepted, in bytes (`--lfs-max-object-size`).
+    pub max_object_size: u64,
+    /// The most bytes of objects one project may link; 0 for no limit
+    /// (`--lfs-max-project-size`).
+    pub max_project_size: u64,
+    /// S3-compatible object storage instead of each storage's `lfs-objects/` directory.
+    pub s3: Option<S3Config>,
+}
+
+impl Default for LfsConfig {
+    fn default() -> Self {
+        LfsConfig {
+            max_object_size: DEFAULT_LFS_MAX_OBJECT_SIZE,
+            max_project_size: 0,
+            s3: None,
+        }
+    }
+}
+
+/// An S3-compatible bucket for LFS objects, reached with path-style requests.
+#[derive(Debug, Clone)]
+pub struct S3Config {
+    /// `https://…`, or `http://…` on a loopback address only.
+    pub endpoint: String,
+    pub bucket: String,
+    /// Default `us-east-1`.
+    pub region: String,
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<secrecy::SecretString>,
+    /// Batch downloads hand out presigned GET URLs instead of streaming through the server.
+    pub presigned_downloads: bool,
+}
+
+/// The default S3 region, which S3-compatible servers that ignore regions accept.
+pub const DEFAULT_S3_REGION: &str = "us-east-1";
+
+/// Checks an S3 endpoint: https, or plain http to a loopback address (a local test server);
+/// credentials never cross a network in the clear.
+pub fn parse_s3_endpoint(s: &str) -> Result<String, ConfigError> {
+    let invalid = |message: &str| ConfigError::Invalid {
+        name: "lfs-s3-endpoint",
+        message: message.to_owned(),
+    };
+    let url = url::Url::parse(s).map_err(|e| invalid(&e.to_string()))?;
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(a)) => a.is_loopback(),
+        Some(url::Host::Ipv6(a)) => a.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    };
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        "http" => return Err(invalid("plain http is allowed only to a loopback address")),
+        _ => return Err(invalid("must be an http(s) URL")),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid(
+            "must hold no credentials (use AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)",
+        ));
+    }
+    Ok(s.trim_end_matches('/').to_owned())
 }
 
 /// The SMTP settings from `--smtp-url` and `--smtp-from` (default `pushmirror@<external host>`).
@@ -171,6 +244,14 @@ pub struct FileConfig {
     pub monitoring_allowlist: Option<Vec<String>>,
     pub smtp_url: Option<String>,
     pub smtp_from: Option<String>,
+    pub lfs_max_object_size: Option<u64>,
+    pub lfs_max_project_size: Option<u64>,
+    pub lfs_s3_endpoint: Option<String>,
+    pub lfs_s3_bucket: Option<String>,
+    pub lfs_s3_region: Option<String>,
+    pub lfs_s3_presigned_downloads: Option<bool>,
+    pub lfs_s3_access_key_id: Option<String>,
+    pub lfs_s3_secret_access_key: Option<String>,
 }
 
 /// A configuration problem a person can act on.

@@ -89,9 +89,19 @@ pub struct Metrics {
     in_flight: Mutex<BTreeMap<String, i64>>,
     failures: Mutex<BTreeMap<&'static str, u64>>,
     deliveries: Mutex<BTreeMap<&'static str, u64>>,
-    /// Per LFS host (at most [`MAX_HOSTS`], the rest `other`): bytes and objects uploaded,
-    /// objects that failed.
+    /// Per LFS host (at most [`MAX_HOSTS`], the rest `other`): bytes and objects mirrors
+    /// uploaded, objects that failed.
     lfs: Mutex<BTreeMap<String, [u64; 3]>>,
+    /// Bytes of git LFS objects hosted: received by uploads, sent by downloads.
+    lfs_uploaded: AtomicU64,
+    lfs_downloaded: AtomicU64,
+}
+
+/// Which way LFS bytes moved through the hosting side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LfsTransfer {
+    Upload,
+    Download,
 }
 
 impl Default for Metrics {
@@ -106,6 +116,8 @@ impl Default for Metrics {
             failures: Mutex::default(),
             deliveries: Mutex::default(),
             lfs: Mutex::default(),
+            lfs_uploaded: AtomicU64::new(0),
+            lfs_downloaded: AtomicU64::new(0),
         }
     }
 }
@@ -201,6 +213,16 @@ impl Metrics {
         bump(&self.deliveries, result);
     }
 
+    /// `bytes` of LFS objects moved by `transfer` (an upload counts once stored, a download as
+    /// it is sent).
+    pub fn lfs_transferred(&self, transfer: LfsTransfer, bytes: u64) {
+        match transfer {
+            LfsTransfer::Upload => &self.lfs_uploaded,
+            LfsTransfer::Download => &self.lfs_downloaded,
+        }
+        .fetch_add(bytes, Ordering::Relaxed);
+    }
+
     /// The text exposition of every metric, with the queue's gauges as read now.
     pub fn render(&self, queue: QueueGauges) -> String {
         let mut out = String::new();
@@ -232,6 +254,18 @@ impl Metrics {
         self.http_duration
             .render(&mut out, "pushmirror_http_request_duration_seconds");
 
+        let _ = writeln!(out, "# HELP pushmirror_lfs_transfer_bytes_total Bytes of git LFS objects hosted, by operation: received by uploads that were stored, sent by downloads.");
+        let _ = writeln!(out, "# TYPE pushmirror_lfs_transfer_bytes_total counter");
+        for (operation, n) in [
+            ("upload", &self.lfs_uploaded),
+            ("download", &self.lfs_downloaded),
+        ] {
+            let _ = writeln!(
+                out,
+                "pushmirror_lfs_transfer_bytes_total{{operation=\"{operation}\"}} {}",
+                n.load(Ordering::Relaxed)
+            );
+        }
         let _ = writeln!(
             out,
             "# HELP pushmirror_mirror_updates_total Mirror updates that ended, by result."

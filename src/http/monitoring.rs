@@ -213,6 +213,18 @@ fn fallback_route(path: &str) -> &'static str {
         "/{repository}.git/git-upload-pack"
     } else if path.ends_with("/git-receive-pack") {
         "/{repository}.git/git-receive-pack"
+    } else if path.contains("/info/lfs/") {
+        if path.ends_with("/info/lfs/objects/batch") {
+            "/{repository}.git/info/lfs/objects/batch"
+        } else if path.ends_with("/verify") && path.contains("/info/lfs/objects/") {
+            "/{repository}.git/info/lfs/objects/{oid}/verify"
+        } else if path.contains("/info/lfs/objects/") {
+            "/{repository}.git/info/lfs/objects/{oid}"
+        } else if path.contains("/info/lfs/locks") {
+            "/{repository}.git/info/lfs/locks"
+        } else {
+            "unmatched"
+        }
     } else if path.ends_with("/-/mirror/ssh_host_keys.json") {
         "/{project}/-/mirror/ssh_host_keys.json"
     } else {

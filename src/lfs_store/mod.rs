@@ -11,6 +11,7 @@
 //! Bytes stream in both directions; no object is ever held in memory whole.
 
 mod local;
+mod s3;
 
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -40,6 +41,9 @@ pub enum LfsStoreError {
     NotServed(#[from] NotServed),
     #[error("LFS object storage: {0}")]
     Io(#[from] std::io::Error),
+    /// Reading the upload's body failed (the client went away or sent a broken body).
+    #[error("reading the upload: {0}")]
+    Body(std::io::Error),
     /// The S3 endpoint failed or refused (its message, which holds no credentials).
     #[error("LFS object storage (S3): {0}")]
     Remote(String),
@@ -67,6 +71,8 @@ pub struct LfsObjects {
 enum Backend {
     /// `<storage root>/lfs-objects/<fanout>`.
     Local,
+    /// One bucket for every storage.
+    S3(s3::S3Objects),
 }
 
 impl LfsObjects {
@@ -78,6 +84,23 @@ impl LfsObjects {
         }
     }
 
+    /// Objects in one S3-compatible bucket (staged on `storages`' disks while checked).
+    pub fn s3(
+        storages: Storages,
+        config: &crate::config::S3Config,
+    ) -> Result<LfsObjects, LfsStoreError> {
+        Ok(LfsObjects {
+            storages,
+            backend: Backend::S3(s3::S3Objects::new(config)?),
+        })
+    }
+
+    /// Whether every storage shares one copy of each object (S3), rather than each storage
+    /// keeping its own (local directories).
+    pub fn shared_across_storages(&self) -> bool {
+        matches!(self.backend, Backend::S3(_))
+    }
+
     /// The object `oid` as `storage` holds it, or `None` when it holds no such object.
     pub async fn open(
         &self,
@@ -86,6 +109,7 @@ impl LfsObjects {
     ) -> Result<Option<ObjectRead>, LfsStoreError> {
         match &self.backend {
             Backend::Local => local::open(&self.root(storage)?, oid).await,
+            Backend::S3(s3) => s3.open(oid).await,
         }
     }
 
@@ -97,6 +121,7 @@ impl LfsObjects {
     ) -> Result<Option<u64>, LfsStoreError> {
         match &self.backend {
             Backend::Local => local::size(&self.root(storage)?, oid).await,
+            Backend::S3(s3) => s3.size(oid).await,
         }
     }
 
@@ -120,7 +145,7 @@ impl LfsObjects {
         let mut size = 0u64;
         let mut buf = vec![0u8; STAGE_CHUNK];
         let complete = loop {
-            let n = body.read(&mut buf).await?;
+            let n = body.read(&mut buf).await.map_err(LfsStoreError::Body)?;
             if n == 0 {
                 break true;
             }
@@ -151,6 +176,7 @@ impl LfsObjects {
     ) -> Result<(), LfsStoreError> {
         match &self.backend {
             Backend::Local => local::install(&self.root(storage)?, oid, &staged.file).await,
+            Backend::S3(s3) => s3.install(oid, &staged.file).await,
         }
     }
 
@@ -158,6 +184,7 @@ impl LfsObjects {
     pub async fn remove(&self, storage: &StorageName, oid: &Oid) -> Result<(), LfsStoreError> {
         match &self.backend {
             Backend::Local => local::remove(&self.root(storage)?, oid).await,
+            Backend::S3(s3) => s3.remove(oid).await,
         }
     }
 
@@ -166,11 +193,12 @@ impl LfsObjects {
     pub async fn download_url(
         &self,
         _storage: &StorageName,
-        _oid: &Oid,
-        _expires_in: std::time::Duration,
+        oid: &Oid,
+        expires_in: std::time::Duration,
     ) -> Result<Option<String>, LfsStoreError> {
         match &self.backend {
             Backend::Local => Ok(None),
+            Backend::S3(s3) => s3.download_url(oid, expires_in).await,
         }
     }
 

@@ -128,6 +128,8 @@ pub struct Project {
     pub empty_repo: bool,
     /// Archived projects are read-only and their mirrors are not pushed.
     pub archived: bool,
+    /// GitLab's LFS switch: when off, every git LFS route of the project answers 404.
+    pub lfs_enabled: bool,
     /// The storage that holds the repository.
     pub storage: crate::model::storage::StorageName,
     pub created_at: Millis,

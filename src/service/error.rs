@@ -69,6 +69,10 @@ pub enum Limit {
     /// The enabled push mirrors a project may have (a mirror created or updated as enabled
     /// would be one more).
     EnabledMirrors(i64),
+    /// The objects one git LFS batch request may name.
+    LfsBatchObjects(usize),
+    /// The bytes of LFS objects one project may hold (`--lfs-max-project-size`).
+    LfsProjectSize(u64),
 }
 
 impl std::fmt::Display for Limit {
@@ -78,6 +82,13 @@ impl std::fmt::Display for Limit {
             Limit::EnabledMirrors(max) => {
                 write!(f, "a project can have at most {max} enabled push mirrors")
             }
+            Limit::LfsBatchObjects(max) => {
+                write!(f, "a batch request may name at most {max} objects")
+            }
+            Limit::LfsProjectSize(max) => write!(
+                f,
+                "the project's LFS objects would exceed the limit of {max} bytes"
+            ),
         }
     }
 }

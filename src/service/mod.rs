@@ -22,6 +22,8 @@
 //! - [`auth`]: authenticate tokens and issue them.
 //! - [`hooks`]: project webhooks (the API's use cases), the push and mirror events they are
 //!   sent, and their delivery.
+//! - [`lfs`]: git LFS hosting (access, the batch decision, transfer grants, upload and
+//!   download, removing unlinked objects).
 //! - [`notifications`]: the failure e-mail to a mirror's Maintainers, once per streak.
 //! - [`users`]: users as administrators manage them (create, change, block).
 
@@ -30,6 +32,7 @@ pub mod dashboard;
 pub mod error;
 pub mod groups;
 pub mod hooks;
+pub mod lfs;
 pub mod members;
 pub mod mirror_jobs;
 pub mod mirror_sync;

@@ -103,6 +103,8 @@ pub struct ProjectRequest {
     /// The storage to put the repository on (GitLab's `repository_storage`): honoured for
     /// administrators, ignored for everyone else, as GitLab does.
     pub repository_storage: Option<String>,
+    /// GitLab's `lfs_enabled` (on unless asked otherwise).
+    pub lfs_enabled: Option<bool>,
 }
 
 /// GitLab's refusal of a namespace the creator may see but not create projects in.
@@ -172,6 +174,7 @@ pub async fn create_project(
         visibility: req.visibility,
         creator_id: creator.id,
         creator_level: found.creator_level(),
+        lfs_enabled: req.lfs_enabled.unwrap_or(true),
     };
     let project = app
         .store
@@ -209,6 +212,7 @@ pub struct ProjectChanges {
     pub default_branch: Option<String>,
     pub visibility: Option<Visibility>,
     pub archived: Option<bool>,
+    pub lfs_enabled: Option<bool>,
 }
 
 /// Changes `project` as `changes` asks. Maintainers may edit the name, description and default
@@ -256,6 +260,9 @@ pub async fn update_project(
     }
     if let Some(a) = changes.archived {
         next.archived = a;
+    }
+    if let Some(on) = changes.lfs_enabled {
+        next.lfs_enabled = on;
     }
     let repo = repository(app, project)?;
     let mut new_head = None;
@@ -326,7 +333,9 @@ pub async fn delete_project(
     if !caller.can_remove_project() {
         return Err(ServiceError::Forbidden);
     }
+    let lfs_oids = app.store.lfs_project_oids(project.id).await?;
     app.store.delete_project(project.id).await?;
+    super::lfs::gc::remove_unlinked(app, &project.storage, &lfs_oids).await;
     remove_repository(app, &project.repo()).await;
     Ok(())
 }

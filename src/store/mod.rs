@@ -8,6 +8,7 @@
 mod dashboard;
 mod hooks;
 mod jobs;
+mod lfs;
 mod members;
 mod mirror_lfs;
 mod mirror_status;
@@ -22,6 +23,7 @@ mod users;
 pub use dashboard::DashboardMirror;
 pub use hooks::{LogStatus, NewHookLog};
 pub use jobs::{ClaimedJob, JobWakeups, NewJob, QueueDepth, QueueStats, NOTIFY_CHANNEL};
+pub use lfs::LinkedObject;
 pub use members::MemberSource;
 pub use mirror_lfs::MirrorLfsState;
 pub use mirror_status::{RemoteRefChanges, RemoteStateHeader};

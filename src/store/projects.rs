@@ -20,7 +20,7 @@ use crate::model::storage::StorageName;
 static PROJECT_COLUMNS: LazyLock<String> = LazyLock::new(|| {
     format!(
         "p.id, p.name, p.path, p.description, p.default_branch, p.visibility, p.creator_id, \
-         p.empty_repo, p.archived, p.storage, p.created_at, p.last_activity_at, {NAMESPACE_COLUMNS}"
+         p.empty_repo, p.archived, p.lfs_enabled, p.storage, p.created_at, p.last_activity_at, {NAMESPACE_COLUMNS}"
     )
 });
 
@@ -44,6 +44,8 @@ pub struct NewProject {
     pub creator_level: Option<AccessLevel>,
     /// The storage to hold the repository.
     pub storage: StorageName,
+    /// GitLab's `lfs_enabled`.
+    pub lfs_enabled: bool,
 }
 
 /// The order of a project list (GitLab's `order_by`), always broken by id.
@@ -117,6 +119,7 @@ fn project_from_row(r: &AnyRow) -> Result<Project, sqlx::Error> {
         creator_id: r.try_get("creator_id")?,
         empty_repo: r.try_get::<i64, _>("empty_repo")? != 0,
         archived: r.try_get::<i64, _>("archived")? != 0,
+        lfs_enabled: r.try_get::<i64, _>("lfs_enabled")? != 0,
         storage: StorageName::parse(&r.try_get::<String, _>("storage")?)
             .map_err(|e| sqlx::Error::Decode(e.into()))?,
         created_at: r.try_get("created_at")?,
@@ -155,8 +158,8 @@ impl Store {
         path_free_of_groups(&mut tx, &format!("{namespace_path}/{}", p.path)).await?;
         let id: i64 = sqlx::query_scalar(
             "insert into projects (namespace_id, name, path, description, default_branch, \
-             visibility, creator_id, empty_repo, created_at, last_activity_at, storage) \
-             values ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8, $9) returning id",
+             visibility, creator_id, empty_repo, created_at, last_activity_at, storage, \
+             lfs_enabled) values ($1, $2, $3, $4, $5, $6, $7, 1, $8, $8, $9, $10) returning id",
         )
         .bind(p.namespace_id)
         .bind(&p.name)
@@ -167,6 +170,7 @@ impl Store {
         .bind(p.creator_id)
         .bind(now)
         .bind(p.storage.as_str())
+        .bind(flag(p.lfs_enabled))
         .fetch_one(&mut *tx)
         .await
         .map_err(conflict)?;
@@ -403,7 +407,8 @@ impl Store {
         }
         sqlx::query(
             "update projects set name = $1, path = $2, description = $3, default_branch = $4, \
-             visibility = $5, archived = $6, last_activity_at = $7 where id = $8",
+             visibility = $5, archived = $6, last_activity_at = $7, lfs_enabled = $9 \
+             where id = $8",
         )
         .bind(&p.name)
         .bind(&p.path)
@@ -413,6 +418,7 @@ impl Store {
         .bind(flag(p.archived))
         .bind(now)
         .bind(p.id)
+        .bind(flag(p.lfs_enabled))
         .execute(&mut *tx)
         .await
         .map_err(conflict)?;

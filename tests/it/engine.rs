@@ -718,6 +718,7 @@ async fn two_nodes_take_turns(server: TestServer) {
         shutdown_grace: Duration::from_secs(5),
         monitoring_allowlist: pushmirror::model::cidr::loopback(),
         smtp: None,
+        lfs: Default::default(),
     };
     let node_b = Runner::new(pushmirror::app::App::build(&config).await.unwrap());
     let daemon = GitDaemonRemote::start();

@@ -53,6 +53,7 @@ impl BenchServer {
             shutdown_grace: Duration::from_secs(5),
             monitoring_allowlist: pushmirror::model::cidr::loopback(),
             smtp: None,
+            lfs: Default::default(),
         };
         let state = AppState(
             pushmirror::app::App::build(&config)

@@ -62,6 +62,7 @@ impl From<ServiceError> for WebError {
             ServiceError::LimitReached(limit @ Limit::EnabledMirrors(_)) => {
                 WebError::BadRequest(format!("Enabled cannot be true: {limit}"))
             }
+            ServiceError::LimitReached(limit) => WebError::BadRequest(limit.to_string()),
             ServiceError::Conflict(taken) => WebError::BadRequest(taken.to_string()),
             ServiceError::Refused(why) => WebError::BadRequest(why.to_string()),
             ServiceError::Store(e) => WebError::Internal(e.to_string()),

@@ -279,6 +279,7 @@ impl<B> Builder<B> {
             shutdown_grace: Duration::from_secs(5),
             monitoring_allowlist: pushmirror::model::cidr::loopback(),
             smtp: None,
+            lfs: Default::default(),
         };
         for tweak in self.tweaks {
             tweak(&mut config);

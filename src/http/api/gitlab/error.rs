@@ -145,6 +145,7 @@ fn refusal(why: Refusal) -> ApiError {
 fn limit_errors(limit: Limit) -> BTreeMap<String, Vec<String>> {
     let field = match limit {
         Limit::EnabledMirrors(_) => "enabled",
+        Limit::LfsBatchObjects(_) | Limit::LfsProjectSize(_) => "base",
     };
     BTreeMap::from([(field.to_owned(), vec![format!("cannot be true: {limit}")])])
 }

@@ -79,6 +79,9 @@ struct CreateProjectBody {
     /// The storage to put the repository on (administrators only; ignored for others).
     #[serde(default, deserialize_with = "lenient::string")]
     repository_storage: Option<String>,
+    /// Whether git LFS is on for the project (default true).
+    #[serde(default, deserialize_with = "lenient::bool")]
+    lfs_enabled: Option<bool>,
 }
 
 /// Create a project (in the caller's namespace unless another is named).
@@ -105,6 +108,7 @@ async fn create(
         default_branch: body.default_branch,
         visibility,
         repository_storage: body.repository_storage,
+        lfs_enabled: body.lfs_enabled,
     };
     let (project, level) = projects::create_project(&state, &user, req).await?;
     Ok((
@@ -245,6 +249,9 @@ struct UpdateProjectBody {
     /// Archive (true) or unarchive (false) the project (Owner or admin).
     #[serde(default, deserialize_with = "lenient::bool")]
     archived: Option<bool>,
+    /// Turn git LFS on or off for the project; off, every LFS route answers 404.
+    #[serde(default, deserialize_with = "lenient::bool")]
+    lfs_enabled: Option<bool>,
 }
 
 /// Change a project's settings (Maintainers; the path, visibility and archiving need an Owner).
@@ -267,6 +274,7 @@ async fn update(
         description: body.description,
         default_branch: body.default_branch,
         archived: body.archived,
+        lfs_enabled: body.lfs_enabled,
     };
     let updated = projects::update_project(&state, &project, caller, changes).await?;
     Ok(Json(views::project(

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::http::git::auth::CallerRefusal;
 use crate::http::monitoring::RequestId;
+use crate::service::error::ServiceError;
 
 /// The media type of every git-lfs request and response body.
 pub(in crate::http) const LFS_MEDIA_TYPE: &str = "application/vnd.git-lfs+json";
@@ -18,7 +19,6 @@ const DOCUMENTATION_URL: &str = "https://github.com/git-lfs/git-lfs/blob/main/do
 
 /// A whole-request LFS failure.
 #[derive(Debug)]
-#[allow(dead_code)] // Skeleton: the batch API and the transfers construct the rest.
 pub(in crate::http) enum LfsError {
     /// 401: no or bad credentials where some might get further.
     Unauthorized,
@@ -41,6 +41,44 @@ pub(in crate::http) enum LfsError {
 impl LfsError {
     pub(in crate::http) fn not_found() -> LfsError {
         LfsError::NotFound("Not found".into())
+    }
+}
+
+impl From<ServiceError> for LfsError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::NotFound(_) => LfsError::not_found(),
+            ServiceError::RecordNotFound => LfsError::NotFound("Object does not exist".into()),
+            ServiceError::Unauthenticated => LfsError::Unauthorized,
+            ServiceError::Forbidden => {
+                LfsError::Forbidden("Access forbidden. Check your access level.".into())
+            }
+            ServiceError::Blocked => LfsError::Forbidden("Your account has been blocked.".into()),
+            ServiceError::Refused(why) => LfsError::Forbidden(why.to_string()),
+            ServiceError::LimitReached(limit) => {
+                LfsError::TooLarge(capitalized(&limit.to_string()))
+            }
+            ServiceError::Invalid(errors) => LfsError::Unprocessable(
+                errors
+                    .0
+                    .into_values()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+            other @ (ServiceError::InvalidMirror(_)
+            | ServiceError::Conflict(_)
+            | ServiceError::Store(_)
+            | ServiceError::Internal(_)) => LfsError::Internal(other.to_string()),
+        }
+    }
+}
+
+fn capitalized(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 
@@ -116,5 +154,13 @@ impl LfsError {
             );
         }
         response
+    }
+}
+
+/// For extractors whose rejection this is; the LFS dispatch answers with
+/// [`LfsError::respond`], which names the request id.
+impl IntoResponse for LfsError {
+    fn into_response(self) -> Response {
+        self.respond("")
     }
 }

@@ -70,6 +70,8 @@ pub(in crate::http) struct ProjectEntity {
     archived: bool,
     /// Whether the repository has no refs at all.
     empty_repo: bool,
+    /// Whether git LFS is on for the project.
+    lfs_enabled: bool,
     /// The id of the user who created the project.
     creator_id: i64,
     /// Always null: mirroring is available to every project.
@@ -137,6 +139,7 @@ pub(in crate::http) fn project(
         visibility: p.visibility.as_str(),
         archived: p.archived,
         empty_repo: p.empty_repo,
+        lfs_enabled: p.lfs_enabled,
         creator_id: p.creator_id,
         remote_mirror_available_overridden: None,
         shared_with_groups: Vec::new(),

@@ -1,0 +1,142 @@
+//! One object's transfer: receiving an upload (streamed to a private staged file, its SHA-256
+//! and size checked against the grant, only then installed and linked), verifying one, and
+//! opening one for download. A wrong hash or size, or a body cut off, leaves nothing: the
+//! staged file goes with the request.
+//!
+//! Linking takes the object's row lock and, holding it, checks the bytes are still in the
+//! object store (installing them again from the staged file if a removal took them since), so
+//! an upload that was acknowledged never loses its bytes to a concurrent removal (`gc`).
+
+use std::pin::Pin;
+
+use tokio::io::AsyncRead;
+
+use crate::app::App;
+use crate::lfs_store::{LfsStoreError, ObjectRead};
+use crate::model::entities::Project;
+use crate::model::lfs::Oid;
+use crate::service::error::ServiceError;
+
+use super::grant::Grant;
+
+fn internal(e: LfsStoreError) -> ServiceError {
+    ServiceError::Internal(e.to_string())
+}
+
+/// Receives the object `grant` names into `project`: checks its size and SHA-256, installs it
+/// and links it. Returns the bytes received.
+pub async fn receive(
+    app: &App,
+    project: &Project,
+    grant: &Grant,
+    body: Pin<Box<dyn AsyncRead + Send>>,
+) -> Result<u64, ServiceError> {
+    let storage = &project.storage;
+    let staged = match app.lfs_objects.stage(storage, body, grant.size).await {
+        Ok(staged) => staged,
+        Err(LfsStoreError::Body(e)) => {
+            return Err(ServiceError::field(
+                "object",
+                format!("the upload was cut off: {e}"),
+            ))
+        }
+        Err(e) => return Err(internal(e)),
+    };
+    if !staged.complete || staged.size != grant.size {
+        return Err(ServiceError::field(
+            "size",
+            format!(
+                "the upload's size does not match: {} bytes expected, {}{} received",
+                grant.size,
+                staged.size,
+                if staged.complete { "" } else { " or more" }
+            ),
+        ));
+    }
+    if staged.sha256 != grant.oid.as_str() {
+        return Err(ServiceError::field(
+            "oid",
+            format!(
+                "the upload's SHA-256 is {}, not the oid {}",
+                staged.sha256, grant.oid
+            ),
+        ));
+    }
+    app.lfs_objects
+        .install(storage, &grant.oid, &staged)
+        .await
+        .map_err(internal)?;
+    let now = app.clock.now_ms();
+    let mut tx = app
+        .store
+        .lfs_begin_link(grant.oid.as_str(), grant.size, now)
+        .await?;
+    // Under the object's lock: a removal that ran between the install and the lock took the
+    // bytes; put them back before the link makes them the project's.
+    if app
+        .lfs_objects
+        .size(storage, &grant.oid)
+        .await
+        .map_err(internal)?
+        != Some(grant.size)
+    {
+        app.lfs_objects
+            .install(storage, &grant.oid, &staged)
+            .await
+            .map_err(internal)?;
+    }
+    tx.lfs_link(project.id, grant.oid.as_str(), now).await?;
+    tx.commit().await?;
+    drop(staged);
+    Ok(grant.size)
+}
+
+/// Checks `project` links `oid` with `size` bytes (the batch API's `verify` action).
+pub async fn verify(
+    app: &App,
+    project: &Project,
+    oid: &Oid,
+    size: u64,
+) -> Result<(), ServiceError> {
+    let linked = app.store.lfs_linked(project.id, &[oid.as_str()]).await?;
+    match linked.first() {
+        None => Err(ServiceError::RecordNotFound),
+        Some(l) if l.size != size => Err(ServiceError::field(
+            "size",
+            format!("the object has {} bytes, not {size}", l.size),
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+/// Opens `oid` of `project` for download; `RecordNotFound` when the project does not link it.
+pub async fn open(app: &App, project: &Project, oid: &Oid) -> Result<ObjectRead, ServiceError> {
+    if app
+        .store
+        .lfs_linked(project.id, &[oid.as_str()])
+        .await?
+        .is_empty()
+    {
+        return Err(ServiceError::RecordNotFound);
+    }
+    match app.lfs_objects.open(&project.storage, oid).await {
+        Ok(Some(read)) => Ok(read),
+        Ok(None) => Err(ServiceError::Internal(format!(
+            "LFS object {oid} of project {} is linked but not in the object store",
+            project.id
+        ))),
+        Err(e) => Err(internal(e)),
+    }
+}
+
+/// A URL the client may download `oid` from directly, when the object store hands such out.
+pub async fn direct_download_url(
+    app: &App,
+    project: &Project,
+    oid: &Oid,
+) -> Result<Option<String>, ServiceError> {
+    app.lfs_objects
+        .download_url(&project.storage, oid, super::grant::GRANT_TTL)
+        .await
+        .map_err(internal)
+}
