@@ -54,6 +54,7 @@ impl Fixture {
         let project = server.api(&token).create_project("big-files").await;
         let remote = GitHttpRemote::start_with_lfs(Some((USER, PASSWORD)), &giftless).await;
         remote.create_repo("group/target");
+        giftless.prepare_repo("group/target");
         Fixture {
             push_url: server.push_url(&token, &project.path_with_namespace),
             project_id: project.id,

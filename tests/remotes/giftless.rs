@@ -74,6 +74,14 @@ impl Giftless {
         self.port
     }
 
+    /// Creates the storage directory of repository `name` (`<group>/<repo>`, no `.git`):
+    /// giftless's local storage creates it on a repository's first upload with a racy
+    /// check-then-mkdir, so concurrent first uploads would otherwise fail with a 500.
+    pub fn prepare_repo(&self, name: &str) {
+        std::fs::create_dir_all(self.dir.path().join("objects").join(name))
+            .expect("mkdir giftless repository storage");
+    }
+
     /// The stored copy of object `oid`, wherever giftless filed it (`None`: it has none).
     pub fn object_path(&self, oid: &str) -> Option<PathBuf> {
         fn find(dir: &Path, oid: &str) -> Option<PathBuf> {

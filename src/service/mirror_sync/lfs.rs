@@ -222,11 +222,7 @@ impl LfsStep<'_> {
 
     /// Uploads (and verifies) one object; its href's origin and bytes, or that origin and the
     /// failure.
-    async fn transfer(
-        &self,
-        p: &Pointer,
-        mut answer: ObjectAnswer,
-    ) -> Transfer {
+    async fn transfer(&self, p: &Pointer, mut answer: ObjectAnswer) -> Transfer {
         let mut host = self.remote.origin_of(&answer);
         if matches!(&answer, ObjectAnswer::Upload { upload, .. } if upload.expired(Instant::now()))
         {
