@@ -337,3 +337,22 @@ async fn off_sends_no_lfs_request() {
     assert_eq!(fx.remote.lfs_requests(), 0);
     assert!(!fx.remote_has(&oids[0]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_project_without_lfs_sends_none() {
+    let Some(giftless) = giftless() else { return };
+    let fx = Fixture::start(TestServer::builder(), giftless).await;
+    let path = format!("/projects/{}", fx.project_id);
+    let put = fx
+        .server
+        .put_json(&path, &fx.token, json!({"lfs_enabled": false}))
+        .await;
+    assert_eq!(put.status, 200, "{}", put.text);
+    let id = fx.add_mirror("required").await;
+    fx.commit_objects(&contents("no-lfs", 2)).await;
+    fx.run_update(id).await;
+    let m = fx.mirror(id).await;
+    assert_eq!(m["update_status"], "finished", "{m}");
+    assert!(fx.refs_pushed());
+    assert_eq!(fx.remote.lfs_requests(), 0);
+}
