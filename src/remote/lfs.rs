@@ -249,6 +249,30 @@ impl LfsRemote {
         }
     }
 
+    /// The endpoint an ssh remote's `git-lfs-authenticate` answered (`{"href", "header", …}`):
+    /// its `href` with its headers (their `Authorization` instead of any of the mirror's).
+    pub fn from_authenticate(
+        answer: &[u8],
+        policy: NetworkPolicy,
+        timeout: Duration,
+        transfer_timeout: Duration,
+    ) -> Result<LfsRemote, LfsError> {
+        let wire: WireAction = serde_json::from_slice(answer).map_err(|e| {
+            LfsError::BadAnswer(format!(
+                "git-lfs-authenticate's answer is not its JSON: {e}"
+            ))
+        })?;
+        let action = wire.into_action(Instant::now());
+        Ok(LfsRemote::new(
+            &action.href,
+            &MirrorCredentials::default(),
+            action.header,
+            policy,
+            timeout,
+            transfer_timeout,
+        ))
+    }
+
     /// The endpoint's origin (`scheme://host:port`), for host limits and metric labels.
     pub fn origin(&self) -> String {
         origin_text(&self.batch_url).unwrap_or_default()

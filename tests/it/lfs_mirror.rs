@@ -356,3 +356,56 @@ async fn a_project_without_lfs_sends_none() {
     assert!(fx.refs_pushed());
     assert_eq!(fx.remote.lfs_requests(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ssh_mirror_uploads_where_git_lfs_authenticate_says() {
+    let Some(giftless) = giftless() else { return };
+    let Some(ssh) = crate::remotes::SshRemote::start() else {
+        return;
+    };
+    let fx = Fixture::start(TestServer::builder(), giftless).await;
+    let url = ssh.create_repo("viassh");
+    // The remote's LFS endpoint for the repository, as its git-lfs-authenticate says: the
+    // giftless front, with the Authorization the front wants.
+    use base64::Engine as _;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
+    let href = format!("{}/info/lfs", fx.remote.url("group/target"));
+    ssh.set_lfs_authenticate(&format!(
+        r#"{{"href": "{href}", "header": {{"Authorization": "Basic {basic}"}}, "expires_in": 3600}}"#
+    ));
+    let body = json!({
+        "url": url, "enabled": true, "auth_method": "ssh_public_key",
+        "host_keys": [ssh.host_key_line()],
+    });
+    let m = fx
+        .server
+        .post_json(
+            &format!("/projects/{}/remote_mirrors", fx.project_id),
+            &fx.token,
+            body,
+        )
+        .await;
+    assert_eq!(m.status, 201, "{}", m.text);
+    let id = m.body["id"].as_i64().unwrap();
+    let key = fx
+        .server
+        .api(&fx.token)
+        .mirror_public_key(fx.project_id, id)
+        .await;
+    ssh.authorize_key(&key);
+    let oids = fx.commit_objects(&contents("ssh", 2)).await;
+    fx.run_update(id).await;
+    let m = fx.mirror(id).await;
+    assert_eq!(m["update_status"], "finished", "{m}");
+    assert!(oids.iter().all(|o| fx.remote_has(o)));
+    assert_eq!(fx.remote.lfs_uploads(), 2);
+    let calls = ssh.lfs_authenticate_calls();
+    assert!(
+        calls.iter().any(|c| c.ends_with("viassh.git upload")),
+        "{calls:?}"
+    );
+    assert_eq!(
+        ssh.refs("viassh"),
+        crate::common::refs_of(&fx.server.repo_path(fx.project_id))
+    );
+}

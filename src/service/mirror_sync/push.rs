@@ -70,7 +70,7 @@ pub(super) async fn run(
 ) -> Result<usize, RemoteFailure> {
     let credentials = MirrorCredentials::open(ctx.cipher, mirror.credentials.as_deref())
         .map_err(|e| RemoteFailure::Retryable(e.to_string()))?;
-    let lfs = lfs_step(ctx, mirror, &credentials).await?;
+    let lfs = lfs_endpoint(ctx, mirror, &credentials).await?;
     let spec = RemoteSpec {
         url: &mirror.url,
         credentials,
@@ -84,6 +84,10 @@ pub(super) async fn run(
         },
     };
     let remote = GitRemote::prepare(spec, ctx.policy, ctx.git).await?;
+    let lfs = match lfs {
+        None => None,
+        Some((endpoint, full)) => Some(lfs_step(ctx, endpoint, full, &remote).await),
+    };
     let result = match sync(ctx, mirror, &remote, lfs.as_ref()).await {
         Err(f) => Err(remote.explain(f, ctx.git).await),
         ok => ok,
@@ -112,13 +116,20 @@ pub(super) async fn run(
     result
 }
 
-/// The mirror's LFS step for this update, `None` when it sends no LFS request (`lfs_sync` off,
-/// the project's LFS off, a `git://` remote).
-async fn lfs_step<'a>(
-    ctx: &'a UpdateContext<'a>,
+/// Where a mirror's LFS objects go: an HTTP(S) endpoint with the mirror's credentials, or what
+/// an ssh remote's `git-lfs-authenticate` will say (this HTTPS endpoint when it says nothing).
+enum LfsEndpoint {
+    Http(LfsRemote),
+    Ssh { fallback: String },
+}
+
+/// The mirror's LFS endpoint for this update and whether it is a full pass; `None` when it
+/// sends no LFS request (`lfs_sync` off, the project's LFS off, a `git://` remote).
+async fn lfs_endpoint(
+    ctx: &UpdateContext<'_>,
     mirror: &RemoteMirror,
     credentials: &MirrorCredentials,
-) -> Result<Option<LfsStep<'a>>, RemoteFailure> {
+) -> Result<Option<(LfsEndpoint, bool)>, RemoteFailure> {
     if mirror.lfs_sync == LfsSync::Off {
         return Ok(None);
     }
@@ -133,33 +144,76 @@ async fn lfs_step<'a>(
     let Ok(url) = url::Url::parse(&mirror.url) else {
         return Ok(None);
     };
-    let none = MirrorCredentials::default();
-    let (endpoint, creds) = match url.scheme() {
-        "http" | "https" => (endpoint_for(&mirror.url), credentials),
-        // The ssh key is no HTTP credential: the HTTPS endpoint of the same host, anonymous.
+    let full = state.full_check_at.is_none();
+    let endpoint = match url.scheme() {
+        "http" | "https" => LfsEndpoint::Http(LfsRemote::new(
+            &endpoint_for(&mirror.url),
+            credentials,
+            Vec::new(),
+            ctx.policy,
+            LFS_REQUEST_TIMEOUT,
+            ctx.git.timeout(),
+        )),
         "ssh" => match url.host_str() {
-            Some(host) => (https_endpoint_for_ssh(host, url.path()), &none),
+            Some(host) => LfsEndpoint::Ssh {
+                fallback: https_endpoint_for_ssh(host, url.path()),
+            },
             None => return Ok(None),
         },
         _ => return Ok(None),
     };
-    let remote = LfsRemote::new(
-        &endpoint,
-        creds,
-        Vec::new(),
-        ctx.policy,
-        LFS_REQUEST_TIMEOUT,
-        ctx.git.timeout(),
-    );
-    Ok(Some(LfsStep {
+    Ok(Some((endpoint, full)))
+}
+
+/// The LFS step of an update to `git_remote`: an ssh remote is asked for its endpoint with
+/// `git-lfs-authenticate`, as git-lfs does; a remote that does not offer it gets its HTTPS
+/// endpoint, anonymously (the ssh key is no HTTP credential).
+async fn lfs_step<'a>(
+    ctx: &'a UpdateContext<'a>,
+    endpoint: LfsEndpoint,
+    full: bool,
+    git_remote: &GitRemote,
+) -> LfsStep<'a> {
+    let new = |url: &str| {
+        LfsRemote::new(
+            url,
+            &MirrorCredentials::default(),
+            Vec::new(),
+            ctx.policy,
+            LFS_REQUEST_TIMEOUT,
+            ctx.git.timeout(),
+        )
+    };
+    let remote = match endpoint {
+        LfsEndpoint::Http(remote) => remote,
+        LfsEndpoint::Ssh { fallback } => match git_remote.lfs_authenticate(ctx.git, "upload").await
+        {
+            Some(Ok(answer)) => LfsRemote::from_authenticate(
+                &answer,
+                ctx.policy,
+                LFS_REQUEST_TIMEOUT,
+                ctx.git.timeout(),
+            )
+            .unwrap_or_else(|e| {
+                tracing::info!(error = %e, "git-lfs-authenticate answered nonsense; using the HTTPS endpoint");
+                new(&fallback)
+            }),
+            Some(Err(e)) => {
+                tracing::info!(error = %e, "no git-lfs-authenticate; using the HTTPS endpoint");
+                new(&fallback)
+            }
+            None => new(&fallback),
+        },
+    };
+    LfsStep {
         remote,
         objects: ctx.lfs_objects,
         metrics: ctx.metrics,
         host_limits: ctx.host_limits,
         storage: ctx.storage.clone(),
-        full: state.full_check_at.is_none().into(),
+        full: full.into(),
         pushed_past: Default::default(),
-    }))
+    }
 }
 
 async fn filter_for(
