@@ -171,6 +171,35 @@ mod tests {
     }
 
     #[test]
+    fn lfs_sync_defaults_to_required_is_kept_and_refuses_other_values() {
+        let mut errors = MirrorErrors::default();
+        let new = Switches::resolve(None, &MirrorRequest::default(), &mut errors);
+        assert_eq!(new.lfs_sync, LfsSync::Required);
+        let current = RemoteMirror {
+            lfs_sync: LfsSync::Off,
+            ..RemoteMirror::default()
+        };
+        let kept = Switches::resolve(Some(&current), &MirrorRequest::default(), &mut errors);
+        assert_eq!(kept.lfs_sync, LfsSync::Off);
+        assert!(errors.is_empty());
+        let asked = MirrorRequest {
+            lfs_sync: Some(Ok(LfsSync::BestEffort)),
+            ..MirrorRequest::default()
+        };
+        let s = Switches::resolve(Some(&current), &asked, &mut errors);
+        assert_eq!(s.lfs_sync, LfsSync::BestEffort);
+        let bad = MirrorRequest {
+            lfs_sync: Some(Err(NotInList)),
+            ..MirrorRequest::default()
+        };
+        Switches::resolve(Some(&current), &bad, &mut errors);
+        assert!(!errors.is_empty());
+        for v in LfsSync::ALL {
+            assert_eq!(LfsSync::parse(v.as_str()), Some(v));
+        }
+    }
+
+    #[test]
     fn regex_and_protected_only_exclude_each_other() {
         let mut errors = MirrorErrors::default();
         let protected = MirrorRequest {

@@ -740,6 +740,19 @@ mod tests {
     }
 
     #[test]
+    fn the_lfs_choice_is_passed_on_and_absent_keeps_the_stored_one() {
+        assert_eq!(form("all", "").request(true).unwrap().lfs_sync, None);
+        let mut f = form("all", "");
+        f.lfs_sync = Some("best_effort".into());
+        assert_eq!(
+            f.request(true).unwrap().lfs_sync,
+            Some(Ok(LfsSync::BestEffort))
+        );
+        f.lfs_sync = Some("sometimes".into());
+        assert_eq!(f.request(true).unwrap().lfs_sync, Some(Err(NotInList)));
+    }
+
+    #[test]
     fn a_new_mirror_is_enabled_and_an_edit_says_so_itself() {
         assert_eq!(
             form("all", "").request(false).unwrap().enabled,
