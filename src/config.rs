@@ -371,6 +371,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn s3_endpoints_are_https_or_loopback_http_without_credentials() {
+        for (endpoint, ok) in [
+            ("https://s3.example.com", true),
+            ("https://s3.example.com/", true),
+            ("http://127.0.0.1:9000", true),
+            ("http://[::1]:9000", true),
+            ("http://localhost:9000", true),
+            ("http://10.0.0.5:9000", false),
+            ("http://s3.example.com", false),
+            ("https://key:secret@s3.example.com", false),
+            ("ftp://127.0.0.1", false),
+            ("not a url", false),
+        ] {
+            assert_eq!(parse_s3_endpoint(endpoint).is_ok(), ok, "{endpoint}");
+        }
+        assert_eq!(
+            parse_s3_endpoint("https://s3.example.com/").unwrap(),
+            "https://s3.example.com"
+        );
+    }
+
+    #[test]
     fn file_config_rejects_unknown_keys_and_reads_known_ones() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("c.toml");

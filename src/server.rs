@@ -35,6 +35,7 @@ pub async fn run(
         Err(e) => tracing::warn!(error = %e, "cannot look for stale lock files"),
     }
     crate::service::projects::record_missing_heads(&app).await;
+    crate::service::lfs::gc::at_start(&app).await;
     if !app.tuning.api_only {
         Runner::new(app.clone()).start();
     }

@@ -350,3 +350,17 @@ async fn resolve_object(
         Err(e) => Err(e),
     }
 }
+
+/// How many commits `HEAD` reaches (GitLab's `commit_count`, of the default branch); 0 for a
+/// repository without commits.
+pub async fn commit_count(runner: &GitRunner, repo: &LocalRepo) -> Result<u64, GitError> {
+    let out = runner
+        .command(Some(repo), Subcommand::RevList)
+        .args(["--count", "HEAD", "--"])
+        .run()
+        .await?;
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0))
+}

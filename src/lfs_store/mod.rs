@@ -202,7 +202,85 @@ impl LfsObjects {
         }
     }
 
+    /// The storages whose directories this store uses (every served one).
+    pub fn storages(&self) -> Vec<StorageName> {
+        self.storages
+            .names()
+            .iter()
+            .filter_map(|n| StorageName::parse(n).ok())
+            .collect()
+    }
+
+    /// Removes every staged file of the served storages; returns how many. Call only while no
+    /// upload runs on this node (at start-up): each storage is served by one node, so a staged
+    /// file then is one a killed server left behind.
+    pub async fn clear_staging(&self) -> Result<usize, LfsStoreError> {
+        let mut removed = 0;
+        for name in self.storages() {
+            let dir = self.root(&name)?.join("tmp");
+            let Ok(mut entries) = tokio::fs::read_dir(&dir).await else {
+                continue;
+            };
+            while let Some(entry) = entries.next_entry().await? {
+                if entry.file_type().await?.is_file() {
+                    tokio::fs::remove_file(entry.path()).await?;
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+
     fn root(&self, storage: &StorageName) -> Result<PathBuf, NotServed> {
         self.storages.lfs_root(storage)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reader(bytes: &'static [u8]) -> Pin<Box<dyn AsyncRead + Send>> {
+        Box::pin(bytes)
+    }
+
+    #[tokio::test]
+    async fn stages_privately_installs_once_and_reads_back() {
+        use std::os::unix::fs::PermissionsExt;
+        let data = tempfile::tempdir().unwrap();
+        let name = StorageName::default_storage();
+        let storages =
+            Storages::open_all(&[(name.clone(), data.path().join("repos"))], data.path()).unwrap();
+        let objects = LfsObjects::local(storages);
+        let body: &'static [u8] = b"hello lfs";
+        let staged = objects.stage(&name, reader(body), 100).await.unwrap();
+        assert_eq!(staged.size, body.len() as u64);
+        assert!(staged.complete);
+        assert_eq!(staged.sha256, hex::encode(Sha256::digest(body)));
+        let mode = std::fs::metadata(&staged.file)
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "staged files are private: {mode:o}");
+        let oid = Oid::parse(&staged.sha256).unwrap();
+        assert!(objects.open(&name, &oid).await.unwrap().is_none());
+        objects.install(&name, &oid, &staged).await.unwrap();
+        objects.install(&name, &oid, &staged).await.unwrap();
+        drop(staged);
+        let mut read = objects.open(&name, &oid).await.unwrap().unwrap();
+        assert_eq!(read.size, body.len() as u64);
+        let mut back = Vec::new();
+        read.body.read_to_end(&mut back).await.unwrap();
+        assert_eq!(back, body);
+        assert_eq!(objects.size(&name, &oid).await.unwrap(), Some(9));
+        // Nothing staged is left behind once the staged object is dropped.
+        let tmp = data.path().join("repos/lfs-objects/tmp");
+        assert_eq!(std::fs::read_dir(tmp).unwrap().count(), 0);
+        objects.remove(&name, &oid).await.unwrap();
+        objects.remove(&name, &oid).await.unwrap();
+        assert!(objects.open(&name, &oid).await.unwrap().is_none());
+        // A body longer than the limit stops being read and is not complete.
+        let staged = objects.stage(&name, reader(body), 4).await.unwrap();
+        assert!(!staged.complete);
     }
 }

@@ -25,6 +25,7 @@
 //! - [`lfs`]: git LFS hosting (access, the batch decision, transfer grants, upload and
 //!   download, removing unlinked objects).
 //! - [`notifications`]: the failure e-mail to a mirror's Maintainers, once per streak.
+//! - [`statistics`]: a project's statistics (commits, repository and LFS bytes).
 //! - [`users`]: users as administrators manage them (create, change, block).
 
 pub mod auth;
@@ -47,4 +48,5 @@ pub mod refusal;
 pub mod repository;
 pub mod sessions;
 pub mod ssh_host_keys;
+pub mod statistics;
 pub mod users;

@@ -72,6 +72,16 @@ impl Store {
         )
     }
 
+    /// Objects no project links (left by a deletion whose removal pass did not run).
+    pub async fn lfs_unlinked_oids(&self) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "select o.oid from lfs_objects o where not exists \
+             (select 1 from lfs_object_projects l where l.oid = o.oid)",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// Begins linking the object `oid` of `size` bytes: records the object when it is new and
     /// holds its row lock until [`Tx::commit`], so no removal of the object runs meanwhile. The
     /// caller checks the bytes are in the object store, then [`Tx::lfs_link`]s and commits.

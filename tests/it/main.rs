@@ -23,6 +23,8 @@ mod groups_api;
 mod hooks;
 mod import_graph;
 mod job_runner;
+mod lfs_hosting;
+mod lfs_memory;
 mod lfs_mirror;
 mod members_users;
 mod monitoring;

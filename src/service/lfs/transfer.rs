@@ -15,12 +15,17 @@ use crate::app::App;
 use crate::lfs_store::{LfsStoreError, ObjectRead};
 use crate::model::entities::Project;
 use crate::model::lfs::Oid;
-use crate::service::error::ServiceError;
+use crate::service::error::{Resource, ServiceError};
 
 use super::grant::Grant;
 
+/// The object store's failure as the service's: a storage this node does not serve hides the
+/// project, as smart HTTP does; anything else is internal.
 fn internal(e: LfsStoreError) -> ServiceError {
-    ServiceError::Internal(e.to_string())
+    match e {
+        LfsStoreError::NotServed(_) => ServiceError::NotFound(Resource::Project),
+        e => ServiceError::Internal(e.to_string()),
+    }
 }
 
 /// Receives the object `grant` names into `project`: checks its size and SHA-256, installs it
@@ -62,10 +67,14 @@ pub async fn receive(
             ),
         ));
     }
-    app.lfs_objects
-        .install(storage, &grant.oid, &staged)
-        .await
-        .map_err(internal)?;
+    // Stored once per oid: bytes another project uploaded are not sent again (they are the
+    // same bytes, the hash says so); the check under the lock below covers a removal since.
+    if !present(app, project, grant).await? {
+        app.lfs_objects
+            .install(storage, &grant.oid, &staged)
+            .await
+            .map_err(internal)?;
+    }
     let now = app.clock.now_ms();
     let mut tx = app
         .store
@@ -73,13 +82,7 @@ pub async fn receive(
         .await?;
     // Under the object's lock: a removal that ran between the install and the lock took the
     // bytes; put them back before the link makes them the project's.
-    if app
-        .lfs_objects
-        .size(storage, &grant.oid)
-        .await
-        .map_err(internal)?
-        != Some(grant.size)
-    {
+    if !present(app, project, grant).await? {
         app.lfs_objects
             .install(storage, &grant.oid, &staged)
             .await
@@ -89,6 +92,16 @@ pub async fn receive(
     tx.commit().await?;
     drop(staged);
     Ok(grant.size)
+}
+
+/// Whether the object store holds the object `grant` names, whole, for `project`'s storage.
+async fn present(app: &App, project: &Project, grant: &Grant) -> Result<bool, ServiceError> {
+    let size = app
+        .lfs_objects
+        .size(&project.storage, &grant.oid)
+        .await
+        .map_err(internal)?;
+    Ok(size == Some(grant.size))
 }
 
 /// Checks `project` links `oid` with `size` bytes (the batch API's `verify` action).

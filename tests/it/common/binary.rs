@@ -202,7 +202,7 @@ impl ServerProcess {
         self.data.join("git-home")
     }
 
-    fn pid(&self) -> i32 {
+    pub fn pid(&self) -> i32 {
         let child = self.child.as_ref().expect("the server is running");
         i32::try_from(child.id()).expect("pid fits i32")
     }

@@ -371,21 +371,36 @@ async fn transfer(
     )))
 }
 
+/// `GET /projects/:id`'s parameters.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ShowProjectQuery {
+    /// Include the project's `statistics` (Reporters and above) (default false).
+    #[serde(default, deserialize_with = "lenient::bool")]
+    statistics: Option<bool>,
+}
+
 /// Get one project.
 #[utoipa::path(get, path = "/projects/{id}", tag = "projects",
-    params(ProjectId),
+    params(ProjectId, ShowProjectQuery),
     responses((status = 200, description = "The project", body = views::ProjectEntity)))]
 async fn show(
     State(state): State<AppState>,
     MaybeUser(user): MaybeUser,
     Path(id): Path<String>,
+    params: Params,
 ) -> Result<Json<views::ProjectEntity>, ApiError> {
     let (project, caller) = find_project(&state, &id, user.as_ref()).await?;
-    Ok(Json(views::project(
-        &project,
-        caller.level,
-        &state.external_url,
-    )))
+    let query: ShowProjectQuery = params.parse()?;
+    let mut entity = views::project(&project, caller.level, &state.external_url);
+    if query.statistics.unwrap_or(false) {
+        if let Some(s) =
+            crate::service::statistics::project_statistics(&state, &project, caller).await?
+        {
+            entity = entity.with_statistics(s);
+        }
+    }
+    Ok(Json(entity))
 }
 
 /// Delete a project and its repository (Owner or admin).

@@ -81,6 +81,59 @@ pub(in crate::http) struct ProjectEntity {
     shared_with_groups: Vec<serde_json::Value>,
     /// The caller's access to the project.
     permissions: ProjectPermissions,
+    /// With `statistics=true`, for Reporters and above: the project's sizes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    statistics: Option<ProjectStatisticsEntity>,
+}
+
+/// GitLab's project `statistics`, in bytes; what does not exist here is 0.
+#[derive(Debug, Serialize, ToSchema)]
+pub(in crate::http) struct ProjectStatisticsEntity {
+    /// Commits of the default branch.
+    commit_count: u64,
+    /// `repository_size` + `lfs_objects_size`.
+    storage_size: u64,
+    /// The bare repository on disk.
+    repository_size: u64,
+    /// Always 0: there are no wikis.
+    wiki_size: u64,
+    /// The LFS objects the project links.
+    lfs_objects_size: u64,
+    /// Always 0: there is no CI.
+    job_artifacts_size: u64,
+    /// Always 0: there is no CI.
+    pipeline_artifacts_size: u64,
+    /// Always 0: there is no package registry.
+    packages_size: u64,
+    /// Always 0: there are no snippets.
+    snippets_size: u64,
+    /// Always 0: there are no uploads.
+    uploads_size: u64,
+    /// Always 0: there is no container registry.
+    container_registry_size: u64,
+}
+
+impl ProjectEntity {
+    /// The entity with `statistics`.
+    pub(in crate::http) fn with_statistics(
+        mut self,
+        s: crate::service::statistics::ProjectStatistics,
+    ) -> ProjectEntity {
+        self.statistics = Some(ProjectStatisticsEntity {
+            commit_count: s.commit_count,
+            storage_size: s.repository_size + s.lfs_objects_size,
+            repository_size: s.repository_size,
+            wiki_size: 0,
+            lfs_objects_size: s.lfs_objects_size,
+            job_artifacts_size: 0,
+            pipeline_artifacts_size: 0,
+            packages_size: 0,
+            snippets_size: 0,
+            uploads_size: 0,
+            container_registry_size: 0,
+        });
+        self
+    }
 }
 
 /// The caller's access to a project, as GitLab's `permissions`.
@@ -150,6 +203,7 @@ pub(in crate::http) fn project(
             }),
             group_access: None,
         },
+        statistics: None,
     }
 }
 
