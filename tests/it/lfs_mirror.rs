@@ -409,3 +409,39 @@ async fn an_ssh_mirror_uploads_where_git_lfs_authenticate_says() {
         crate::common::refs_of(&fx.server.repo_path(fx.project_id))
     );
 }
+
+/// The whole way with the real git-lfs client: pushed into pushmirror by `git push` (its
+/// pre-push hook uploads to pushmirror's LFS API), mirrored to giftless.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn objects_pushed_by_git_lfs_reach_the_mirror() {
+    let Some(giftless) = giftless() else { return };
+    if std::process::Command::new("git")
+        .args(["lfs", "version"])
+        .output()
+        .map_or(true, |o| !o.status.success())
+    {
+        assert!(std::env::var_os("CI").is_none(), "git-lfs is missing");
+        eprintln!("skipped: git-lfs is not installed");
+        return;
+    }
+    let fx = Fixture::start(TestServer::builder(), giftless).await;
+    let id = fx.add_mirror("required").await;
+    let content = "a large file\n".repeat(5000);
+    let oid = hex::encode(Sha256::digest(content.as_bytes()));
+    let (w, url) = (fx.work.clone(), fx.push_url.clone());
+    blocking(move || {
+        w.git(&["lfs", "install", "--local"]);
+        w.git(&["lfs", "track", "*.bin"]);
+        std::fs::write(w.path().join("big.bin"), content).unwrap();
+        w.git(&["add", "-A"]);
+        w.commit("a large file");
+        w.push(&url, &["main"]);
+    })
+    .await;
+    fx.run_update(id).await;
+    let m = fx.mirror(id).await;
+    assert_eq!(m["update_status"], "finished", "{m}");
+    assert!(fx.refs_pushed());
+    assert!(fx.remote_has(&oid));
+    assert_eq!(fx.remote.lfs_uploads(), 1);
+}
