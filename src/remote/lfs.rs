@@ -22,6 +22,10 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::endpoint::PinnedEndpoint;
 use super::http::PinnedClient;
+use super::lfs_wire::{
+    Action, AnswerObject, BatchAnswer, BatchRequest, ErrorBody, ObjectAnswer, WireAction,
+    WireActions, WireObject,
+};
 use crate::credentials::MirrorCredentials;
 use crate::model::lfs::Pointer;
 use crate::model::url::{parse_mirror_url, scrub, NetworkPolicy};
@@ -36,10 +40,6 @@ const MAX_ANSWER_BYTES: usize = 8 << 20;
 /// The longest remote message kept in a failure: enough for a sentence, not for a page of HTML.
 const MAX_REMOTE_MESSAGE: usize = 300;
 
-/// How long before an action's expiry it counts as expired: an upload started in the last
-/// seconds of its href's life could be refused half-way.
-const EXPIRY_MARGIN: Duration = Duration::from_secs(10);
-
 /// Why a request to the LFS endpoint failed; every message is scrubbed.
 #[derive(Debug, thiserror::Error)]
 pub enum LfsError {
@@ -52,43 +52,6 @@ pub enum LfsError {
     /// The remote's answer is not what the batch API says.
     #[error("{0}")]
     BadAnswer(String),
-}
-
-/// What the remote's batch answer says of one object.
-#[derive(Debug)]
-pub enum ObjectAnswer {
-    /// No action: the remote has it already.
-    Present,
-    /// Upload it (and verify the upload, when the remote asks to).
-    Upload {
-        upload: Action,
-        verify: Option<Action>,
-    },
-    /// A per-object error (or an object the answer left out), in the remote's words.
-    Refused(String),
-}
-
-/// One action of a batch answer.
-#[derive(Debug)]
-pub struct Action {
-    href: String,
-    /// The headers the remote wants sent with it (may carry its own `Authorization`).
-    header: Vec<(String, SecretString)>,
-    /// When the href stops working (`expires_in`/`expires_at`), if the remote says.
-    expires: Option<Instant>,
-}
-
-impl Action {
-    /// Whether the href expires within [`EXPIRY_MARGIN`] of `now`.
-    pub fn expired(&self, now: Instant) -> bool {
-        self.expires.is_some_and(|e| e <= now + EXPIRY_MARGIN)
-    }
-
-    fn has_authorization(&self) -> bool {
-        self.header
-            .iter()
-            .any(|(k, _)| k.eq_ignore_ascii_case("authorization"))
-    }
 }
 
 /// One remote's LFS endpoint, ready for the requests of one update.
@@ -107,100 +70,6 @@ pub struct LfsRemote {
     clients: tokio::sync::Mutex<HashMap<String, Arc<PinnedClient>>>,
     /// Every secret that could come back in a message.
     secrets: Vec<SecretString>,
-}
-
-/// The batch API's request (upload).
-#[derive(serde::Serialize)]
-struct BatchRequest<'a> {
-    operation: &'static str,
-    transfers: [&'static str; 1],
-    objects: Vec<WireObject<'a>>,
-    hash_algo: &'static str,
-}
-
-#[derive(serde::Serialize)]
-struct WireObject<'a> {
-    oid: &'a str,
-    size: u64,
-}
-
-#[derive(serde::Deserialize)]
-struct BatchAnswer {
-    #[serde(default)]
-    transfer: Option<String>,
-    #[serde(default)]
-    objects: Vec<AnswerObject>,
-}
-
-#[derive(serde::Deserialize)]
-struct AnswerObject {
-    oid: String,
-    #[serde(default)]
-    actions: Option<WireActions>,
-    #[serde(default)]
-    error: Option<WireError>,
-}
-
-#[derive(serde::Deserialize)]
-struct WireActions {
-    #[serde(default)]
-    upload: Option<WireAction>,
-    #[serde(default)]
-    verify: Option<WireAction>,
-}
-
-#[derive(serde::Deserialize)]
-pub(super) struct WireAction {
-    pub(super) href: String,
-    #[serde(default)]
-    pub(super) header: HashMap<String, String>,
-    #[serde(default)]
-    pub(super) expires_in: Option<i64>,
-    #[serde(default)]
-    pub(super) expires_at: Option<String>,
-}
-
-#[derive(serde::Deserialize)]
-struct WireError {
-    #[serde(default)]
-    code: Option<i64>,
-    #[serde(default)]
-    message: Option<String>,
-}
-
-/// An error answer's body (`{"message": …}`).
-#[derive(serde::Deserialize)]
-struct ErrorBody {
-    message: String,
-}
-
-impl WireAction {
-    /// The action, its expiry measured from `answered` (when the answer arrived).
-    pub(super) fn into_action(self, answered: Instant) -> Action {
-        let mut expires = self
-            .expires_in
-            .filter(|s| *s > 0)
-            .map(|s| answered + Duration::from_secs(s as u64));
-        if expires.is_none() {
-            if let Some(at) = self
-                .expires_at
-                .as_deref()
-                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-            {
-                let left = at.with_timezone(&chrono::Utc) - chrono::Utc::now();
-                expires = Some(answered + left.to_std().unwrap_or(Duration::ZERO));
-            }
-        }
-        Action {
-            href: self.href,
-            header: self
-                .header
-                .into_iter()
-                .map(|(k, v)| (k, SecretString::from(v)))
-                .collect(),
-            expires,
-        }
-    }
 }
 
 impl LfsRemote {
@@ -542,26 +411,6 @@ async fn read_limited(mut answer: reqwest::Response, limit: usize) -> Result<Vec
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn an_action_expires_by_expires_in_or_expires_at() {
-        let now = Instant::now();
-        let wire = |expires_in: Option<i64>, expires_at: Option<&str>| WireAction {
-            href: "https://lfs.example/x".into(),
-            header: HashMap::new(),
-            expires_in,
-            expires_at: expires_at.map(str::to_owned),
-        };
-        assert!(!wire(None, None).into_action(now).expired(now));
-        assert!(!wire(Some(3600), None).into_action(now).expired(now));
-        assert!(wire(Some(5), None).into_action(now).expired(now));
-        assert!(wire(None, Some("2001-01-01T00:00:00Z"))
-            .into_action(now)
-            .expired(now));
-        assert!(!wire(None, Some("2999-01-01T00:00:00Z"))
-            .into_action(now)
-            .expired(now));
-    }
 
     #[test]
     fn remote_messages_are_bounded() {

@@ -17,10 +17,12 @@ mod git;
 mod host_limits;
 mod http;
 mod lfs;
+mod lfs_wire;
 
 pub use endpoint::PinnedEndpoint;
 pub use failure::RemoteFailure;
 pub use git::{GitRemote, RemoteSpec};
 pub use host_limits::{host_of, HostLimits};
 pub use http::PinnedClient;
-pub use lfs::{Action, LfsError, LfsRemote, ObjectAnswer};
+pub use lfs::{LfsError, LfsRemote};
+pub use lfs_wire::{Action, ObjectAnswer};
