@@ -189,6 +189,13 @@ struct ServeArgs {
     /// Deadline of one webhook delivery, seconds. Default 10
     #[arg(long, env = "PUSHMIRROR_WEBHOOK_TIMEOUT_SECS")]
     webhook_timeout_secs: Option<u64>,
+    /// How often each push mirror checks that its remote still has every LFS object (and
+    /// re-uploads what it lost), seconds. Default 86400
+    #[arg(
+        long = "lfs-full-check-interval",
+        env = "PUSHMIRROR_LFS_FULL_CHECK_INTERVAL"
+    )]
+    lfs_full_check_interval_secs: Option<u64>,
     /// Clients allowed to read /-/health, /-/readiness, /-/liveness and /-/metrics, comma-separated
     /// addresses or ranges. Default 127.0.0.0/8,::1/128
     #[arg(long, env = "PUSHMIRROR_MONITORING_ALLOWLIST")]
@@ -321,6 +328,11 @@ fn serve_config(args: &ServeArgs) -> Result<ServeConfig, ConfigError> {
             .or(file.webhook_timeout_secs)
             .unwrap_or(d.webhook_timeout_secs)
             .max(1),
+        lfs_full_check_interval_secs: args
+            .lfs_full_check_interval_secs
+            .or(file.lfs_full_check_interval_secs)
+            .unwrap_or(d.lfs_full_check_interval_secs)
+            .max(60),
     };
     let grace = args
         .shutdown_grace_secs

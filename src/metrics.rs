@@ -89,6 +89,9 @@ pub struct Metrics {
     in_flight: Mutex<BTreeMap<String, i64>>,
     failures: Mutex<BTreeMap<&'static str, u64>>,
     deliveries: Mutex<BTreeMap<&'static str, u64>>,
+    /// Per LFS host (at most [`MAX_HOSTS`], the rest `other`): bytes and objects mirrors
+    /// uploaded, objects that failed.
+    lfs: Mutex<BTreeMap<String, [u64; 3]>>,
     /// Bytes of git LFS objects hosted: received by uploads, sent by downloads.
     lfs_uploaded: AtomicU64,
     lfs_downloaded: AtomicU64,
@@ -112,6 +115,7 @@ impl Default for Metrics {
             in_flight: Mutex::default(),
             failures: Mutex::default(),
             deliveries: Mutex::default(),
+            lfs: Mutex::default(),
             lfs_uploaded: AtomicU64::new(0),
             lfs_downloaded: AtomicU64::new(0),
         }
@@ -187,6 +191,21 @@ impl Metrics {
             metrics: self,
             host: label,
         }
+    }
+
+    /// LFS objects sent to `host` by one mirror update: `bytes` in `objects` uploaded, and
+    /// `failures` objects that could not be.
+    pub fn lfs_uploaded(&self, host: &str, bytes: u64, objects: u64, failures: u64) {
+        let mut map = self.lfs.lock().expect("metrics are never poisoned");
+        let label = if map.contains_key(host) || map.len() < MAX_HOSTS {
+            host.to_owned()
+        } else {
+            "other".to_owned()
+        };
+        let counts = map.entry(label).or_insert([0; 3]);
+        counts[0] += bytes;
+        counts[1] += objects;
+        counts[2] += failures;
     }
 
     /// One webhook delivery attempt ended with `result` (`success`, `failed`, `refused`).
@@ -298,6 +317,36 @@ impl Metrics {
                 "pushmirror_mirror_updates_in_flight{{host=\"{}\"}} {n}",
                 escape(host)
             );
+        }
+
+        let lfs = self.lfs.lock().expect("metrics").clone();
+        for (i, (name, help)) in [
+            (
+                "uploaded_bytes",
+                "Bytes of LFS objects mirrors uploaded, by LFS host.",
+            ),
+            (
+                "uploaded_objects",
+                "LFS objects mirrors uploaded, by LFS host.",
+            ),
+            (
+                "failures",
+                "LFS objects mirrors failed to upload, by LFS host.",
+            ),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let _ = writeln!(out, "# HELP pushmirror_lfs_{name}_total {help}");
+            let _ = writeln!(out, "# TYPE pushmirror_lfs_{name}_total counter");
+            for (host, counts) in &lfs {
+                let _ = writeln!(
+                    out,
+                    "pushmirror_lfs_{name}_total{{host=\"{}\"}} {}",
+                    escape(host),
+                    counts[i]
+                );
+            }
         }
 
         let _ = writeln!(out, "# HELP pushmirror_mirror_updates_wanted Mirror updates asked for and not yet done (due or waiting to retry).");

@@ -20,6 +20,7 @@
 pub mod hooks;
 pub mod keyscan;
 pub mod lfs;
+pub mod lfs_authenticate;
 pub mod ops;
 pub mod protocol;
 pub mod refs;

@@ -1,7 +1,7 @@
 //! The housekeeping kinds, run by recurring schedules (`kinds::registry`): recording mirrors
 //! abandoned in `started` as failed (their node died and no pending update will resume them),
-//! and pruning webhook logs past GitLab's 7-day retention. Both read and write the database
-//! only, so any node runs them.
+//! pruning webhook logs past GitLab's 7-day retention, and starting the periodic LFS full check
+//! of mirrors due for one. All read and write the database only, so any node runs them.
 
 use std::sync::Arc;
 
@@ -35,6 +35,25 @@ impl JobKind for PruneHookLogs {
     fn dedup_key(&self) -> String {
         "sweep:hook-logs".into()
     }
+}
+
+/// Queues an LFS full check of every mirror due for one.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct LfsFullCheck {}
+
+impl JobKind for LfsFullCheck {
+    const NAME: &'static str = "lfs_full_check";
+    const QUEUE: Queue = Queue::Maintenance;
+
+    fn dedup_key(&self) -> String {
+        "sweep:lfs-full-check".into()
+    }
+}
+
+pub(super) async fn lfs_full_check(app: Arc<App>, _: LfsFullCheck) -> Result<Outcome, JobError> {
+    let now = app.clock.now_ms();
+    crate::service::mirror_sync::start_lfs_full_checks(&app, now).await?;
+    Ok(Outcome::Done)
 }
 
 pub(super) async fn sweep_abandoned_mirrors(

@@ -223,6 +223,37 @@ impl AuthMethod {
     }
 }
 
+/// What a push mirror does with the Git LFS objects of the refs it pushes (`lfs_sync`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LfsSync {
+    /// Upload them first; refs whose objects did not all reach the remote are not pushed.
+    #[default]
+    Required,
+    /// Upload them first, push the refs even when some failed; the update still fails.
+    BestEffort,
+    /// Send no LFS request at all.
+    Off,
+}
+
+impl LfsSync {
+    /// Every value, in the order forms list them.
+    pub const ALL: [LfsSync; 3] = [LfsSync::Required, LfsSync::BestEffort, LfsSync::Off];
+
+    /// The wire and column spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LfsSync::Required => "required",
+            LfsSync::BestEffort => "best_effort",
+            LfsSync::Off => "off",
+        }
+    }
+
+    /// Parses the wire and column spelling.
+    pub fn parse(s: &str) -> Option<LfsSync> {
+        LfsSync::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
 /// The kind of key pair a mirror authenticates with over SSH (`ssh_key_type`): Ed25519 by
 /// default, RSA (4096 bits) for servers too old for Ed25519.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -279,6 +310,8 @@ pub struct RemoteMirror {
     pub enabled: bool,
     pub only_protected_branches: bool,
     pub keep_divergent_refs: bool,
+    /// What happens to the LFS objects of the pushed refs.
+    pub lfs_sync: LfsSync,
     pub mirror_branch_regex: Option<String>,
     pub auth_method: AuthMethod,
     /// The public half of the mirror's SSH key pair, when one was generated.
@@ -320,6 +353,7 @@ impl RemoteMirror {
             enabled: self.enabled,
             only_protected_branches: self.only_protected_branches,
             keep_divergent_refs: self.keep_divergent_refs,
+            lfs_sync: self.lfs_sync,
             mirror_branch_regex: self.mirror_branch_regex.clone(),
             auth_method: self.auth_method,
             ssh_public_key: self.ssh_public_key.clone(),
@@ -343,6 +377,8 @@ pub struct MirrorSettings {
     pub enabled: bool,
     pub only_protected_branches: bool,
     pub keep_divergent_refs: bool,
+    /// What happens to the LFS objects of the pushed refs.
+    pub lfs_sync: LfsSync,
     pub mirror_branch_regex: Option<String>,
     pub auth_method: AuthMethod,
     pub ssh_public_key: Option<String>,
@@ -364,6 +400,8 @@ pub struct MirrorSummary {
     pub enabled: bool,
     pub only_protected_branches: bool,
     pub keep_divergent_refs: bool,
+    /// What happens to the LFS objects of the pushed refs.
+    pub lfs_sync: LfsSync,
     pub mirror_branch_regex: Option<String>,
     pub auth_method: AuthMethod,
     pub ssh_known_hosts: Option<String>,
@@ -397,6 +435,7 @@ impl From<&RemoteMirror> for MirrorSummary {
             enabled: m.enabled,
             only_protected_branches: m.only_protected_branches,
             keep_divergent_refs: m.keep_divergent_refs,
+            lfs_sync: m.lfs_sync,
             mirror_branch_regex: m.mirror_branch_regex.clone(),
             auth_method: m.auth_method,
             ssh_known_hosts: m.ssh_known_hosts.clone(),

@@ -3,7 +3,7 @@
 //! means false, a regex in the request wins over "protected only" and "protected only" in the
 //! request clears a stored regex (GitLab EE). Pure: validation errors are collected per field.
 
-use super::entities::{AuthMethod, RemoteMirror, SshKeyType};
+use super::entities::{AuthMethod, LfsSync, RemoteMirror, SshKeyType};
 use super::errors::FieldErrors;
 use super::refmatch::validate_branch_regex;
 use super::url::MirrorTarget;
@@ -21,6 +21,8 @@ pub struct MirrorRequest {
     /// `password` or `ssh_public_key`; a value not on that list is a validation error.
     pub auth_method: Option<Result<AuthMethod, NotInList>>,
     pub keep_divergent_refs: Option<Option<bool>>,
+    /// `required`, `best_effort` or `off`; a value not on that list is a validation error.
+    pub lfs_sync: Option<Result<LfsSync, NotInList>>,
     pub only_protected_branches: Option<Option<bool>>,
     pub mirror_branch_regex: Option<Option<String>>,
     /// Host keys to pin (`known_hosts` lines or bare keys); an empty list clears them.
@@ -38,6 +40,7 @@ pub enum MirrorField {
     AuthMethod,
     OnlyProtectedBranches,
     MirrorBranchRegex,
+    LfsSync,
 }
 
 /// Validation errors of a mirror's settings.
@@ -53,6 +56,7 @@ pub struct Switches {
     pub enabled: bool,
     pub only_protected_branches: bool,
     pub keep_divergent_refs: bool,
+    pub lfs_sync: LfsSync,
     pub mirror_branch_regex: Option<String>,
 }
 
@@ -71,6 +75,14 @@ impl Switches {
         let keep_divergent_refs = match req.keep_divergent_refs {
             Some(v) => v.unwrap_or(false),
             None => current.is_some_and(|m| m.keep_divergent_refs),
+        };
+        let lfs_sync = match req.lfs_sync {
+            Some(Ok(v)) => v,
+            Some(Err(NotInList)) => {
+                errors.push(MirrorField::LfsSync, "is not included in the list");
+                current.map_or(LfsSync::default(), |m| m.lfs_sync)
+            }
+            None => current.map_or(LfsSync::default(), |m| m.lfs_sync),
         };
         let mut only_protected_branches = match req.only_protected_branches {
             Some(Some(v)) => v,
@@ -102,6 +114,7 @@ impl Switches {
             enabled,
             only_protected_branches,
             keep_divergent_refs,
+            lfs_sync,
             mirror_branch_regex,
         }
     }
@@ -155,6 +168,35 @@ mod tests {
         assert!(!cleared.enabled);
         assert_eq!(cleared.mirror_branch_regex, None);
         assert!(errors.is_empty());
+    }
+
+    #[test]
+    fn lfs_sync_defaults_to_required_is_kept_and_refuses_other_values() {
+        let mut errors = MirrorErrors::default();
+        let new = Switches::resolve(None, &MirrorRequest::default(), &mut errors);
+        assert_eq!(new.lfs_sync, LfsSync::Required);
+        let current = RemoteMirror {
+            lfs_sync: LfsSync::Off,
+            ..RemoteMirror::default()
+        };
+        let kept = Switches::resolve(Some(&current), &MirrorRequest::default(), &mut errors);
+        assert_eq!(kept.lfs_sync, LfsSync::Off);
+        assert!(errors.is_empty());
+        let asked = MirrorRequest {
+            lfs_sync: Some(Ok(LfsSync::BestEffort)),
+            ..MirrorRequest::default()
+        };
+        let s = Switches::resolve(Some(&current), &asked, &mut errors);
+        assert_eq!(s.lfs_sync, LfsSync::BestEffort);
+        let bad = MirrorRequest {
+            lfs_sync: Some(Err(NotInList)),
+            ..MirrorRequest::default()
+        };
+        Switches::resolve(Some(&current), &bad, &mut errors);
+        assert!(!errors.is_empty());
+        for v in LfsSync::ALL {
+            assert_eq!(LfsSync::parse(v.as_str()), Some(v));
+        }
     }
 
     #[test]

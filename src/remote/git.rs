@@ -54,6 +54,8 @@ pub struct GitRemote {
     secrets: Vec<SecretString>,
     /// Where an ssh remote is, to explain a host-key refusal.
     ssh: Option<SshTarget>,
+    /// An ssh remote's configuration file and repository path, for `git-lfs-authenticate`.
+    ssh_lfs: Option<(std::path::PathBuf, String)>,
     /// Keeps the ssh-agent (and its socket directory) alive for the work.
     _agent: Option<SshAgent>,
     _dir: Option<tempfile::TempDir>,
@@ -120,6 +122,7 @@ impl GitRemote {
                 },
                 secrets,
                 ssh: None,
+                ssh_lfs: None,
                 _agent: None,
                 _dir: None,
             }),
@@ -146,6 +149,26 @@ impl GitRemote {
             (_, failure) => failure,
         };
         failure.scrubbed(&self.secrets)
+    }
+
+    /// For an ssh remote, the answer of `git-lfs-authenticate <path> <operation>` over the same
+    /// connection settings as git's (its JSON, for `LfsRemote`); `None` for other remotes. The
+    /// failure's words are scrubbed.
+    pub async fn lfs_authenticate(
+        &self,
+        git: &GitRunner,
+        operation: &str,
+    ) -> Option<Result<Vec<u8>, String>> {
+        let (config, path) = self.ssh_lfs.as_ref()?;
+        let answer = crate::git::lfs_authenticate::authenticate(git, config, path, operation)
+            .await
+            .map_err(|e| {
+                RemoteFailure::Retryable(e.to_string())
+                    .scrubbed(&self.secrets)
+                    .message()
+                    .to_owned()
+            });
+        Some(answer)
     }
 
     /// The remote's branches and tags, as `(full name, oid)`.
@@ -214,6 +237,7 @@ fn http_remote(
         },
         secrets,
         ssh: None,
+        ssh_lfs: None,
         _agent: None,
         _dir: None,
     }
@@ -341,6 +365,9 @@ async fn ssh_remote(
         .into());
     }
     let command = format!("ssh -F '{config_arg}'");
+    let repo_path = url::Url::parse(&parsed.url)
+        .map(|u| u.path().to_owned())
+        .unwrap_or_default();
     Ok(GitRemote {
         remote: Remote {
             url: parsed.url.clone(),
@@ -349,6 +376,7 @@ async fn ssh_remote(
         },
         secrets,
         ssh: Some(target),
+        ssh_lfs: Some((config, repo_path)),
         _agent: Some(agent),
         _dir: Some(dir),
     })

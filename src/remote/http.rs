@@ -1,7 +1,7 @@
 //! An HTTP client pinned to a [`PinnedEndpoint`]: it connects only to the checked address
 //! (TLS and `Host` still name the URL's host), through no proxy, follows no redirect (a remote
-//! could send us to an internal host), and gives up at a deadline. Webhook deliveries use it;
-//! LFS transfers will.
+//! could send us to an internal host), and gives up at a deadline. Webhook deliveries and LFS
+//! transfers use it.
 //!
 //! reqwest runs each connection as a task of its own; a client here keeps no idle connection,
 //! so that task ends with the request.
@@ -49,6 +49,18 @@ impl PinnedClient {
     /// A request with `method` to the endpoint's URL.
     pub fn request(&self, method: reqwest::Method) -> reqwest::RequestBuilder {
         self.client.request(method, self.url.as_str())
+    }
+
+    /// A request with `method` to another URL of the same origin (scheme, host and port) as
+    /// the endpoint's, so it goes to the same checked address; `None` for another origin.
+    pub fn request_to(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+    ) -> Option<reqwest::RequestBuilder> {
+        let origin = |u: &str| url::Url::parse(u).ok().map(|u| u.origin());
+        let same = origin(url).is_some_and(|o| o.is_tuple() && Some(o) == origin(&self.url));
+        same.then(|| self.client.request(method, url))
     }
 
     /// A transport error in words, without the URL (which may hold a secret such as a webhook's

@@ -243,6 +243,7 @@ mod tests {
                 enabled: true,
                 only_protected_branches: false,
                 keep_divergent_refs: false,
+                lfs_sync: Default::default(),
                 mirror_branch_regex: None,
                 auth_method: crate::model::entities::AuthMethod::Password,
                 ssh_known_hosts: None,

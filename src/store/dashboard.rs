@@ -16,7 +16,7 @@ use super::members::level_columns;
 use super::mirrors::mirror_job_key_sql;
 use super::{Store, StoreError, Viewer};
 use crate::model::access::AccessLevel;
-use crate::model::entities::{AuthMethod, Millis, MirrorSummary};
+use crate::model::entities::{AuthMethod, LfsSync, Millis, MirrorSummary};
 use crate::model::status::UpdateStatus;
 
 /// One mirror as the dashboard shows it.
@@ -45,7 +45,7 @@ pub struct DashboardMirror {
 }
 
 /// The columns of a [`DashboardRow`], in its order, as the inner statement names them.
-const COLUMNS: [&str; 23] = [
+const COLUMNS: [&str; 24] = [
     "project_id",
     "project_path",
     "default_branch",
@@ -61,6 +61,7 @@ const COLUMNS: [&str; 23] = [
     "keep_divergent_refs",
     "mirror_branch_regex",
     "auth_method",
+    "lfs_sync",
     "update_status",
     "last_update_at",
     "last_update_started_at",
@@ -79,7 +80,7 @@ static ROWS: LazyLock<String> = LazyLock::new(|| {
            v.last_activity_at, \
            m.id as mirror_id, m.url, m.has_user, m.user_is_git, m.has_password, \
            m.enabled, m.only_protected_branches, m.keep_divergent_refs, m.mirror_branch_regex, \
-           m.auth_method, m.update_status, m.last_update_at, m.last_update_started_at, \
+           m.auth_method, m.lfs_sync, m.update_status, m.last_update_at, m.last_update_started_at, \
            m.last_successful_update_at, m.last_error, \
            (select s.mirror_id from mirror_remote_states s \
              where s.mirror_id = m.id and s.url = m.url) as state_mirror, \
@@ -138,6 +139,7 @@ struct DashboardRow {
     keep_divergent_refs: i64,
     mirror_branch_regex: Option<String>,
     auth_method: String,
+    lfs_sync: String,
     update_status: String,
     last_update_at: Option<Millis>,
     last_update_started_at: Option<Millis>,
@@ -161,6 +163,7 @@ impl DashboardRow {
             keep_divergent_refs: self.keep_divergent_refs != 0,
             mirror_branch_regex: self.mirror_branch_regex,
             auth_method: AuthMethod::parse(&self.auth_method).unwrap_or(AuthMethod::Password),
+            lfs_sync: LfsSync::parse(&self.lfs_sync).unwrap_or_default(),
             ssh_known_hosts: None,
             update_status: UpdateStatus::parse(&self.update_status),
             last_update_at: self.last_update_at,

@@ -7,12 +7,14 @@ use std::sync::LazyLock;
 use sqlx::Row;
 
 use super::{flag, Dialect, PageRequest, Paged, Store, StoreError, Tx};
-use crate::model::entities::{AuthMethod, Millis, MirrorSettings, MirrorSummary, RemoteMirror};
+use crate::model::entities::{
+    AuthMethod, LfsSync, Millis, MirrorSettings, MirrorSummary, RemoteMirror,
+};
 use crate::model::status::UpdateStatus;
 
 /// The columns a mirror's [`MirrorSettings`] are saved in, in the order [`bind_settings`] binds
 /// them: the one list the insert, the update and [`MIRROR_COLUMNS`] are built from.
-const SETTING_COLUMNS: [&str; 12] = [
+const SETTING_COLUMNS: [&str; 13] = [
     "url",
     "has_user",
     "user_is_git",
@@ -23,6 +25,7 @@ const SETTING_COLUMNS: [&str; 12] = [
     "keep_divergent_refs",
     "mirror_branch_regex",
     "auth_method",
+    "lfs_sync",
     "ssh_public_key",
     "ssh_known_hosts",
 ];
@@ -55,7 +58,7 @@ fn setting_assignments(first: usize) -> String {
 }
 
 /// The columns of a [`SummaryRow`], in its order.
-const SUMMARY_COLUMNS: [&str; 16] = [
+const SUMMARY_COLUMNS: [&str; 17] = [
     "id",
     "url",
     "has_user",
@@ -66,6 +69,7 @@ const SUMMARY_COLUMNS: [&str; 16] = [
     "keep_divergent_refs",
     "mirror_branch_regex",
     "auth_method",
+    "lfs_sync",
     "ssh_known_hosts",
     "update_status",
     "last_update_at",
@@ -127,6 +131,7 @@ struct SummaryRow {
     keep_divergent_refs: i64,
     mirror_branch_regex: Option<String>,
     auth_method: String,
+    lfs_sync: String,
     ssh_known_hosts: Option<String>,
     update_status: String,
     last_update_at: Option<Millis>,
@@ -148,6 +153,7 @@ impl SummaryRow {
             keep_divergent_refs: self.keep_divergent_refs != 0,
             mirror_branch_regex: self.mirror_branch_regex,
             auth_method: AuthMethod::parse(&self.auth_method).unwrap_or(AuthMethod::Password),
+            lfs_sync: LfsSync::parse(&self.lfs_sync).unwrap_or_default(),
             ssh_known_hosts: self.ssh_known_hosts,
             update_status: UpdateStatus::parse(&self.update_status),
             last_update_at: self.last_update_at,
@@ -173,6 +179,7 @@ fn bind_settings<'q>(
         .bind(flag(m.keep_divergent_refs))
         .bind(m.mirror_branch_regex.as_deref())
         .bind(m.auth_method.as_str())
+        .bind(m.lfs_sync.as_str())
         .bind(m.ssh_public_key.as_deref())
         .bind(m.ssh_known_hosts.as_deref())
 }
@@ -181,6 +188,7 @@ pub(crate) fn mirror_from_row(r: &sqlx::any::AnyRow) -> Result<RemoteMirror, sql
     let b = |name: &str| -> Result<bool, sqlx::Error> { Ok(r.try_get::<i64, _>(name)? != 0) };
     let auth: String = r.try_get("auth_method")?;
     let status: String = r.try_get("update_status")?;
+    let lfs_sync: String = r.try_get("lfs_sync")?;
     Ok(RemoteMirror {
         id: r.try_get("id")?,
         project_id: r.try_get("project_id")?,
@@ -194,6 +202,7 @@ pub(crate) fn mirror_from_row(r: &sqlx::any::AnyRow) -> Result<RemoteMirror, sql
         keep_divergent_refs: b("keep_divergent_refs")?,
         mirror_branch_regex: r.try_get("mirror_branch_regex")?,
         auth_method: AuthMethod::parse(&auth).unwrap_or(AuthMethod::Password),
+        lfs_sync: LfsSync::parse(&lfs_sync).unwrap_or_default(),
         ssh_public_key: r.try_get("ssh_public_key")?,
         ssh_known_hosts: r.try_get("ssh_known_hosts")?,
         update_status: UpdateStatus::parse(&status),
@@ -361,10 +370,13 @@ impl Store {
             return Ok(None);
         }
         if reset_status {
-            sqlx::query("delete from mirror_remote_states where mirror_id = $1")
-                .bind(id)
-                .execute(&mut *tx.tx)
-                .await?;
+            // The new remote has nothing the old one confirmed.
+            for table in ["mirror_remote_states", "mirror_lfs_objects"] {
+                sqlx::query(&format!("delete from {table} where mirror_id = $1"))
+                    .bind(id)
+                    .execute(&mut *tx.tx)
+                    .await?;
+            }
         }
         tx.commit().await?;
         self.mirror_by_id(id)

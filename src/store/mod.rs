@@ -12,6 +12,7 @@ mod lfs;
 mod lfs_links;
 mod lfs_locks;
 mod members;
+mod mirror_lfs;
 mod mirror_status;
 mod mirrors;
 mod namespaces;
@@ -27,6 +28,7 @@ pub use jobs::{ClaimedJob, JobWakeups, NewJob, QueueDepth, QueueStats, NOTIFY_CH
 pub use lfs::LinkedObject;
 pub use lfs_locks::{LockFilter, LockTaken, NewLfsLock};
 pub use members::MemberSource;
+pub use mirror_lfs::MirrorLfsState;
 pub use mirror_status::{RemoteRefChanges, RemoteStateHeader};
 pub use mirrors::mirror_job_key;
 pub use namespaces::{GroupChanges, GroupFilter, GroupForViewer, GroupOrder, GroupScope, NewGroup};

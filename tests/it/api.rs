@@ -820,6 +820,7 @@ fn default_mirror(id: &Value, url: &str) -> Value {
         "keep_divergent_refs": false,
         "mirror_branch_regex": null,
         "auth_method": "password",
+        "lfs_sync": "required",
         "host_keys": [],
     })
 }

@@ -28,6 +28,7 @@ mod lfs_integrity;
 mod lfs_lock_push;
 mod lfs_locks;
 mod lfs_memory;
+mod lfs_mirror;
 mod members_users;
 mod monitoring;
 mod nested_projects;

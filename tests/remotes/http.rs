@@ -1,7 +1,9 @@
 //! [`GitHttpRemote`]: git's smart HTTP protocol served by the real `git http-backend` (run as a
 //! CGI program, one process per request) behind a small axum server on `127.0.0.1:<port>`, with
 //! optional Basic auth and switches for the failure modes a mirror must survive: remote down and
-//! remote hanging.
+//! remote hanging. Started [with LFS](GitHttpRemote::start_with_lfs), requests below
+//! `…/info/lfs/` go to a real LFS server ([`Giftless`]) instead, the front able to answer a
+//! per-object error for chosen oids.
 //!
 //! The server runs on its **own** tokio runtime (one worker thread), not the test's. That way a
 //! test may call blocking code (`std::process::Command::new("git")…output()`) from a
@@ -36,6 +38,8 @@ use tokio::net::{TcpListener, TcpSocket};
 use tokio::runtime::Runtime;
 use tokio::task::JoinHandle;
 use tokio_util::io::ReaderStream;
+
+use super::Giftless;
 
 /// How long a control call (start, down, up) may wait for the server runtime to act on it.
 const CONTROL_DEADLINE: Duration = Duration::from_secs(20);
@@ -87,6 +91,16 @@ struct Shared {
     log: Mutex<Vec<LoggedRequest>>,
     /// Everything the backends wrote to stderr, for diagnosing a failing test.
     backend_stderr: Mutex<String>,
+    /// Where `…/info/lfs/` requests go, when the remote serves LFS.
+    lfs: Option<LfsFront>,
+}
+
+/// The LFS half of the front: giftless's port, and the oids its batch answers refuse.
+struct LfsFront {
+    upstream: u16,
+    /// Oids whose object in a batch answer is replaced by a per-object error.
+    refused: Mutex<std::collections::BTreeSet<String>>,
+    client: reqwest::Client,
 }
 
 /// A smart-HTTP git server on `127.0.0.1:<port>` backed by `git http-backend`.
@@ -107,6 +121,38 @@ impl GitHttpRemote {
     /// `Authorization: Basic base64(user:pass)`; otherwise the answer is 401 with
     /// `WWW-Authenticate: Basic realm="test"`.
     pub async fn start(auth: Option<(&str, &str)>) -> GitHttpRemote {
+        Self::start_inner(auth, None).await
+    }
+
+    /// [`GitHttpRemote::start`] with `…/info/lfs/` served by `lfs` (the batch request under the
+    /// same Basic auth as git's; giftless's own actions as it authorises them).
+    pub async fn start_with_lfs(auth: Option<(&str, &str)>, lfs: &Giftless) -> GitHttpRemote {
+        Self::start_inner(auth, Some(lfs.port())).await
+    }
+
+    /// From now on, batch answers give `oid` a per-object error (422) instead of actions.
+    pub fn refuse_lfs_object(&self, oid: &str) {
+        let front = self.shared.lfs.as_ref().expect("started with LFS");
+        front.refused.lock().unwrap().insert(oid.to_owned());
+    }
+
+    /// How many LFS objects were uploaded (`PUT`s that reached the LFS server) so far.
+    pub fn lfs_uploads(&self) -> usize {
+        self.request_log()
+            .iter()
+            .filter(|r| r.method == "PUT" && r.uri.contains("/info/lfs/objects/storage/"))
+            .count()
+    }
+
+    /// How many LFS requests of any kind arrived so far.
+    pub fn lfs_requests(&self) -> usize {
+        self.request_log()
+            .iter()
+            .filter(|r| r.uri.contains("/info/lfs/"))
+            .count()
+    }
+
+    async fn start_inner(auth: Option<(&str, &str)>, lfs: Option<u16>) -> GitHttpRemote {
         let dir = tempfile::tempdir().expect("tempdir");
         let repos = dir.path().join("repos");
         let home = dir.path().join("home");
@@ -120,6 +166,15 @@ impl GitHttpRemote {
             hang: AtomicBool::new(false),
             log: Mutex::new(Vec::new()),
             backend_stderr: Mutex::new(String::new()),
+            lfs: lfs.map(|upstream| LfsFront {
+                upstream,
+                refused: Mutex::default(),
+                client: reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .no_proxy()
+                    .build()
+                    .expect("LFS front client"),
+            }),
         });
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -296,6 +351,14 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     if shared.hang.load(Ordering::SeqCst) {
         std::future::pending::<()>().await;
     }
+    let lfs_batch = req.uri().path().ends_with("/info/lfs/objects/batch");
+    if let Some(front) = &shared.lfs {
+        // giftless authorises its own actions (a token in each href's header); the batch
+        // request is the front's to authorise, as a hosting service's would be.
+        if req.uri().path().contains("/info/lfs/") && !lfs_batch {
+            return front.forward(req, false).await;
+        }
+    }
     let remote_user = match &shared.auth {
         None => None,
         Some((user, pass)) => {
@@ -310,6 +373,9 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             Some(user.clone())
         }
     };
+    if let (Some(front), true) = (&shared.lfs, lfs_batch) {
+        return front.forward(req, true).await;
+    }
     match run_backend(&shared, req, remote_user).await {
         Ok(response) => response,
         Err(e) => {
@@ -320,6 +386,52 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
                 .push_str(&format!("wrapper: {e}\n"));
             (StatusCode::BAD_GATEWAY, "git http-backend failed\n").into_response()
         }
+    }
+}
+
+impl LfsFront {
+    /// Sends `req` on to giftless with its `Host` (so giftless's hrefs name this front); a
+    /// batch answer loses the objects of refused oids to a per-object error.
+    async fn forward(&self, req: Request, batch: bool) -> Response {
+        let (parts, body) = req.into_parts();
+        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        let url = format!("http://127.0.0.1:{}{path}", self.upstream);
+        let mut out = self.client.request(parts.method.clone(), url);
+        for (name, value) in &parts.headers {
+            // The batch request's Basic auth was the front's; giftless needs none.
+            if batch && name == header::AUTHORIZATION {
+                continue;
+            }
+            out = out.header(name, value);
+        }
+        let out = out.body(reqwest::Body::wrap_stream(body.into_data_stream()));
+        let answer = match out.send().await {
+            Ok(a) => a,
+            Err(e) => return (StatusCode::BAD_GATEWAY, format!("giftless: {e}\n")).into_response(),
+        };
+        let status = StatusCode::from_u16(answer.status().as_u16()).expect("status");
+        let content_type = answer.headers().get(header::CONTENT_TYPE).cloned();
+        let mut bytes = answer.bytes().await.unwrap_or_default().to_vec();
+        let refused = self.refused.lock().unwrap().clone();
+        if batch && status.is_success() && !refused.is_empty() {
+            if let Ok(mut json) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+                for object in json["objects"].as_array_mut().into_iter().flatten() {
+                    if object["oid"].as_str().is_some_and(|o| refused.contains(o)) {
+                        object.as_object_mut().unwrap().remove("actions");
+                        object["error"] = serde_json::json!({
+                            "code": 422,
+                            "message": "this object is refused by the test front"
+                        });
+                    }
+                }
+                bytes = serde_json::to_vec(&json).unwrap();
+            }
+        }
+        let mut response = Response::builder().status(status);
+        if let Some(ct) = content_type {
+            response = response.header(header::CONTENT_TYPE, ct);
+        }
+        response.body(Body::from(bytes)).expect("response")
     }
 }
 

@@ -1,6 +1,7 @@
 #![allow(dead_code, unused_imports)]
 //! Real git servers on 127.0.0.1 for integration tests: smart HTTP over `git http-backend`
-//! ([`GitHttpRemote`]), `git daemon` ([`GitDaemonRemote`]) and OpenSSH's `sshd` ([`SshRemote`]).
+//! ([`GitHttpRemote`]), `git daemon` ([`GitDaemonRemote`]) and OpenSSH's `sshd` ([`SshRemote`]),
+//! and a real Git LFS server ([`Giftless`]) behind the HTTP one.
 //! Each owns a temporary directory of bare repositories, hands out URLs for them, and reads their
 //! refs back with `git for-each-ref` so a test can check what a push really delivered.
 //!
@@ -13,10 +14,12 @@
 //! module cannot control.
 
 mod daemon;
+mod giftless;
 mod http;
 mod ssh;
 
 pub use daemon::GitDaemonRemote;
+pub use giftless::Giftless;
 pub use http::{GitHttpRemote, LoggedRequest};
 pub use ssh::SshRemote;
 

@@ -96,6 +96,8 @@ impl SshRemote {
         let home = base.join("home");
         std::fs::create_dir_all(&repos).expect("mkdir repos");
         std::fs::create_dir_all(&home).expect("mkdir home");
+        // Commands the login may run besides git's (`git-lfs-authenticate`), first on its PATH.
+        std::fs::create_dir_all(base.join("bin")).expect("mkdir bin");
         let authorized_keys = base.join("authorized_keys");
         std::fs::write(&authorized_keys, "").expect("create authorized_keys");
         let mut host_keys = Vec::new();
@@ -203,6 +205,41 @@ impl SshRemote {
     }
 
     /// The server's public Ed25519 host key, `ssh-ed25519 AAAA…`.
+    /// Installs `git-lfs-authenticate` for the login: it answers every request with `json`
+    /// (git-lfs's `{"href": …, "header": {…}}`) and logs its arguments
+    /// ([`SshRemote::lfs_authenticate_calls`]).
+    pub fn set_lfs_authenticate(&self, json: &str) {
+        use std::os::unix::fs::PermissionsExt as _;
+        let base = self.dir.path().canonicalize().expect("canonical tempdir");
+        let log = base.join("lfs-authenticate.log");
+        std::fs::write(&log, "").expect("create the log");
+        std::fs::set_permissions(&log, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+        let script = base.join("bin/git-lfs-authenticate");
+        assert!(
+            !json.contains('\''),
+            "the answer is quoted with single quotes"
+        );
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\necho \"$@\" >> '{}'\nprintf '%s\\n' '{json}'\n",
+                log.display()
+            ),
+        )
+        .expect("write git-lfs-authenticate");
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+
+    /// The arguments of every `git-lfs-authenticate` run so far, one line each.
+    pub fn lfs_authenticate_calls(&self) -> Vec<String> {
+        let base = self.dir.path().canonicalize().expect("canonical tempdir");
+        std::fs::read_to_string(base.join("lfs-authenticate.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
     pub fn host_key_line(&self) -> String {
         self.host_key_line.clone()
     }
@@ -294,9 +331,11 @@ StrictModes no
 PermitRootLogin prohibit-password
 PrintMotd no
 UseDNS no
+SetEnv PATH={bin}:/usr/local/bin:/usr/bin:/bin
 LogLevel VERBOSE
 ",
         pid = dir.join("sshd.pid").display(),
+        bin = dir.join("bin").display(),
         authorized_keys = authorized_keys.display(),
     )
 }

@@ -41,6 +41,7 @@ fn mirror_field_name(field: &MirrorField) -> &'static str {
         MirrorField::AuthMethod => "auth_method",
         MirrorField::OnlyProtectedBranches => "only_protected_branches",
         MirrorField::MirrorBranchRegex => "mirror_branch_regex",
+        MirrorField::LfsSync => "lfs_sync",
     }
 }
 

@@ -3,7 +3,8 @@
 //! mark it `started`, run GitLab's sync algorithm ([`push`]) against a [`GitRemote`] of
 //! `remote`, let the domain decide the status [`Transition`] and persist it, with the webhook
 //! deliveries of a health change (`remote_mirror_events`) and the failure e-mail enqueued in the
-//! same transaction. Also the start-up sweeps: updates abandoned in `started`
+//! same transaction. Also the periodic LFS full check ([`start_lfs_full_checks`]) and the
+//! start-up sweeps: updates abandoned in `started`
 //! ([`fail_abandoned`]) and mirrors whose repository moved on since their last update
 //! ([`requeue_stale`]).
 //!
@@ -12,6 +13,7 @@
 //!
 //! [`GitRemote`]: crate::remote::GitRemote
 
+mod lfs;
 mod push;
 mod remote_state;
 
@@ -105,6 +107,10 @@ pub async fn update_push_mirror(
         repo,
         policy: app.network_policy,
         remote_states: &ctx.remote_states,
+        lfs_objects: &app.lfs_objects,
+        metrics: &app.metrics,
+        host_limits: &app.host_limits,
+        storage: project.storage.clone(),
     };
     let mut refs_pushed = 0;
     let result = match push::run(&uctx, &mirror).await {
@@ -298,6 +304,23 @@ pub async fn fail_abandoned(app: &App, now: Millis) -> Result<u64, StoreError> {
         }
     }
     Ok(failed)
+}
+
+/// Starts the periodic LFS full check: every mirror that sends LFS objects and last asked its
+/// remote about all of them more than `--lfs-full-check-interval` ago gets an update that asks
+/// again (and re-uploads what the remote lost); returns how many were queued.
+pub async fn start_lfs_full_checks(app: &App, now: Millis) -> Result<u64, StoreError> {
+    let interval_ms = app.tuning.lfs_full_check_interval_secs as i64 * 1000;
+    let mut queued = 0;
+    for id in app.store.expire_lfs_full_checks(now - interval_ms).await? {
+        if request_update(app, id).await? {
+            queued += 1;
+        }
+    }
+    if queued > 0 {
+        app.jobs_wakeup.notify_one();
+    }
+    Ok(queued)
 }
 
 /// Queues an update of every enabled mirror whose last successful update pushed from another

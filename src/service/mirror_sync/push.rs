@@ -2,24 +2,31 @@
 //! a real remote, reached through `remote`'s [`GitRemote`]. List local refs; plan against the
 //! remote state the last update left (or, without one, against `ls-remote`); answer the plan's
 //! ancestry questions with git; push in batches; record the remote state the push left,
-//! writing only what changed; classify the outcome. Its result is data for
+//! writing only what changed; classify the outcome. Before each push, the mirror's LFS step
+//! ([`super::lfs`]) uploads the objects of the refs about to be pushed, and the mirror's
+//! `lfs_sync` decides whether a failure there stops the push. Its result is data for
 //! [`update_push_mirror`](super::update_push_mirror), which records it.
 
 use crate::storage::LocalRepo;
 use std::collections::BTreeMap;
 
+use super::lfs::{LfsStep, StepInput};
 use super::remote_state::{self, changes_between, NewState, RemoteStateCache};
 use super::source_digest;
 use crate::clock::Clock;
 use crate::credentials::MirrorCredentials;
 use crate::git::ops::{self, Remote};
 use crate::git::{GitError, GitRunner};
-use crate::model::entities::RemoteMirror;
+use crate::lfs_store::LfsObjects;
+use crate::metrics::Metrics;
+use crate::model::entities::{LfsSync, RemoteMirror};
 use crate::model::host_keys::RepinHint;
+use crate::model::lfs::{endpoint_for, https_endpoint_for_ssh};
 use crate::model::plan::{ancestry_questions, plan, PlanInput, RefUpdatePlan};
 use crate::model::refmatch::{validate_branch_regex, RefFilter};
+use crate::model::storage::StorageName;
 use crate::model::url::NetworkPolicy;
-use crate::remote::{GitRemote, RemoteFailure, RemoteSpec};
+use crate::remote::{GitRemote, HostLimits, LfsRemote, RemoteFailure, RemoteSpec};
 use crate::secret::Cipher;
 use crate::store::{RemoteRefChanges, Store};
 
@@ -43,7 +50,17 @@ pub(super) struct UpdateContext<'a> {
     pub policy: NetworkPolicy,
     /// This node's copies of recorded remote states.
     pub remote_states: &'a RemoteStateCache,
+    /// Where the project's LFS objects are read from.
+    pub lfs_objects: &'a LfsObjects,
+    pub metrics: &'a Metrics,
+    pub host_limits: &'a HostLimits,
+    /// The project's storage.
+    pub storage: StorageName,
 }
+
+/// The deadline of one LFS batch or verify request: a batch answer is a database lookup on
+/// the remote's side, seconds at worst; a minute is a remote that is not answering.
+const LFS_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Runs one update of `mirror`; on success, how many remote refs it created, moved or deleted.
 /// The failure is scrubbed of the mirror's credentials.
@@ -53,6 +70,7 @@ pub(super) async fn run(
 ) -> Result<usize, RemoteFailure> {
     let credentials = MirrorCredentials::open(ctx.cipher, mirror.credentials.as_deref())
         .map_err(|e| RemoteFailure::Retryable(e.to_string()))?;
+    let lfs = lfs_endpoint(ctx, mirror, &credentials).await?;
     let spec = RemoteSpec {
         url: &mirror.url,
         credentials,
@@ -66,9 +84,28 @@ pub(super) async fn run(
         },
     };
     let remote = GitRemote::prepare(spec, ctx.policy, ctx.git).await?;
-    let result = match sync(ctx, mirror, &remote).await {
+    let lfs = match lfs {
+        None => None,
+        Some((endpoint, full)) => Some(lfs_step(ctx, endpoint, full, &remote).await),
+    };
+    let result = match sync(ctx, mirror, &remote, lfs.as_ref()).await {
         Err(f) => Err(remote.explain(f, ctx.git).await),
         ok => ok,
+    };
+    let pushed_past = lfs.and_then(|step| step.pushed_past.into_inner().ok().flatten());
+    let result = match (result, pushed_past) {
+        (Ok(_), Some(lfs_failure)) => {
+            // The retry asks the remote about every object again: the refs it now has reach
+            // the ones that did not arrive.
+            if let Err(e) = ctx.store.set_lfs_full_check(mirror.id, None).await {
+                tracing::warn!(mirror = mirror.id, error = %e, "cannot ask for an LFS full check");
+            }
+            Err(RemoteFailure::Retryable(format!(
+                "{}. The refs were pushed anyway (lfs_sync: best_effort).",
+                lfs_failure.trim_end_matches('.')
+            )))
+        }
+        (result, _) => result,
     };
     if result.is_err() {
         // Part of a push may have landed: the remote state is unknown now.
@@ -77,6 +114,106 @@ pub(super) async fn run(
         }
     }
     result
+}
+
+/// Where a mirror's LFS objects go: an HTTP(S) endpoint with the mirror's credentials, or what
+/// an ssh remote's `git-lfs-authenticate` will say (this HTTPS endpoint when it says nothing).
+enum LfsEndpoint {
+    Http(LfsRemote),
+    Ssh { fallback: String },
+}
+
+/// The mirror's LFS endpoint for this update and whether it is a full pass; `None` when it
+/// sends no LFS request (`lfs_sync` off, the project's LFS off, a `git://` remote).
+async fn lfs_endpoint(
+    ctx: &UpdateContext<'_>,
+    mirror: &RemoteMirror,
+    credentials: &MirrorCredentials,
+) -> Result<Option<(LfsEndpoint, bool)>, RemoteFailure> {
+    if mirror.lfs_sync == LfsSync::Off {
+        return Ok(None);
+    }
+    let state = ctx
+        .store
+        .mirror_lfs_state(mirror.id)
+        .await
+        .map_err(|e| RemoteFailure::Retryable(e.to_string()))?;
+    let Some(state) = state.filter(|s| s.lfs_enabled) else {
+        return Ok(None);
+    };
+    let Ok(url) = url::Url::parse(&mirror.url) else {
+        return Ok(None);
+    };
+    let full = state.full_check_at.is_none();
+    let endpoint = match url.scheme() {
+        "http" | "https" => LfsEndpoint::Http(LfsRemote::new(
+            &endpoint_for(&mirror.url),
+            credentials,
+            Vec::new(),
+            ctx.policy,
+            LFS_REQUEST_TIMEOUT,
+            ctx.git.timeout(),
+        )),
+        "ssh" => match url.host_str() {
+            Some(host) => LfsEndpoint::Ssh {
+                fallback: https_endpoint_for_ssh(host, url.path()),
+            },
+            None => return Ok(None),
+        },
+        _ => return Ok(None),
+    };
+    Ok(Some((endpoint, full)))
+}
+
+/// The LFS step of an update to `git_remote`: an ssh remote is asked for its endpoint with
+/// `git-lfs-authenticate`, as git-lfs does; a remote that does not offer it gets its HTTPS
+/// endpoint, anonymously (the ssh key is no HTTP credential).
+async fn lfs_step<'a>(
+    ctx: &'a UpdateContext<'a>,
+    endpoint: LfsEndpoint,
+    full: bool,
+    git_remote: &GitRemote,
+) -> LfsStep<'a> {
+    let new = |url: &str| {
+        LfsRemote::new(
+            url,
+            &MirrorCredentials::default(),
+            Vec::new(),
+            ctx.policy,
+            LFS_REQUEST_TIMEOUT,
+            ctx.git.timeout(),
+        )
+    };
+    let remote = match endpoint {
+        LfsEndpoint::Http(remote) => remote,
+        LfsEndpoint::Ssh { fallback } => match git_remote.lfs_authenticate(ctx.git, "upload").await
+        {
+            Some(Ok(answer)) => LfsRemote::from_authenticate(
+                &answer,
+                ctx.policy,
+                LFS_REQUEST_TIMEOUT,
+                ctx.git.timeout(),
+            )
+            .unwrap_or_else(|e| {
+                tracing::info!(error = %e, "git-lfs-authenticate answered nonsense; using the HTTPS endpoint");
+                new(&fallback)
+            }),
+            Some(Err(e)) => {
+                tracing::info!(error = %e, "no git-lfs-authenticate; using the HTTPS endpoint");
+                new(&fallback)
+            }
+            None => new(&fallback),
+        },
+    };
+    LfsStep {
+        remote,
+        objects: ctx.lfs_objects,
+        metrics: ctx.metrics,
+        host_limits: ctx.host_limits,
+        storage: ctx.storage.clone(),
+        full: full.into(),
+        pushed_past: Default::default(),
+    }
 }
 
 async fn filter_for(
@@ -109,6 +246,7 @@ async fn sync(
     ctx: &UpdateContext<'_>,
     mirror: &RemoteMirror,
     prepared: &GitRemote,
+    lfs: Option<&LfsStep<'_>>,
 ) -> Result<usize, RemoteFailure> {
     let local = ops::local_refs(ctx.git, &ctx.repo)
         .await
@@ -132,6 +270,7 @@ async fn sync(
         local: &local,
         default_branch: default_branch.as_deref(),
         filter: &filter,
+        lfs,
     };
     let now = ctx.clock.now_ms();
     if let Some(fresh) = recorded.take_if(|r| now - r.taken_at < MAX_RECORD_AGE_MS) {
@@ -191,6 +330,8 @@ struct Target<'a> {
     local: &'a [(String, String)],
     default_branch: Option<&'a str>,
     filter: &'a RefFilter,
+    /// The LFS step run before each push, if the mirror sends LFS objects.
+    lfs: Option<&'a LfsStep<'a>>,
 }
 
 /// Plans against `remote_state` (sorted by name) and pushes; `with_leases` pushes each ref only
@@ -207,6 +348,7 @@ async fn attempt(
         local,
         default_branch,
         filter,
+        lfs,
     } = *target;
     let input = PlanInput {
         local,
@@ -239,6 +381,9 @@ async fn attempt(
                 .map(|d| (d.name.as_str(), d.old_remote.as_str())),
         )
         .collect();
+    if let Some(step) = lfs {
+        lfs_before_push(ctx, mirror, step, local, filter, remote_state, &planned).await?;
+    }
     // Under a lease every ref is named (with its expected value), so patterns are for the
     // listed path only, where they turn a quadratic push into a linear one.
     let batches = match (!with_leases)
@@ -279,6 +424,54 @@ async fn attempt(
         }
     }
     Ok(planned)
+}
+
+/// Runs the LFS step for the refs `planned` pushes (every mirrored ref in a full pass); a
+/// failure stops the push unless the mirror's `lfs_sync` is `best_effort`, where it is kept for
+/// the end of the update.
+async fn lfs_before_push(
+    ctx: &UpdateContext<'_>,
+    mirror: &RemoteMirror,
+    step: &LfsStep<'_>,
+    local: &[(String, String)],
+    filter: &RefFilter,
+    remote_state: &[(String, String)],
+    planned: &RefUpdatePlan,
+) -> Result<(), Attempt> {
+    let full = step.full.load(std::sync::atomic::Ordering::Relaxed);
+    let tips: Vec<String> = if full {
+        local
+            .iter()
+            .filter(|(name, _)| filter.covers(name))
+            .map(|(_, oid)| oid.clone())
+            .collect()
+    } else {
+        planned.updates.iter().map(|u| u.new.clone()).collect()
+    };
+    if tips.is_empty() {
+        return Ok(());
+    }
+    let input = StepInput {
+        store: ctx.store,
+        git: ctx.git,
+        repo: &ctx.repo,
+        mirror_id: mirror.id,
+        tips,
+        remote_heads: remote_state.iter().map(|(_, oid)| oid.clone()).collect(),
+        now: ctx.clock.now_ms(),
+    };
+    match step.run(input).await {
+        Ok(()) => Ok(()),
+        Err(failure) if mirror.lfs_sync == LfsSync::BestEffort => {
+            tracing::info!(mirror = mirror.id, error = %failure, "LFS failed; pushing the refs anyway (best_effort)");
+            *step.pushed_past.lock().expect("never poisoned") = Some(failure);
+            Ok(())
+        }
+        Err(failure) => Err(Attempt::Failed(RemoteFailure::Retryable(format!(
+            "{}. The refs were not pushed (lfs_sync: required).",
+            failure.trim_end_matches('.')
+        )))),
+    }
 }
 
 /// After a push of `planned` to a remote that held `planned_from`: records the state it left

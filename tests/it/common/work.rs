@@ -17,6 +17,11 @@ impl Work {
         w
     }
 
+    /// The working tree.
+    pub fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
     /// Runs git in the working repository: its stdout (trimmed), or its stderr as the error.
     pub fn try_git(&self, args: &[&str]) -> Result<String, String> {
         let home = self.dir.path().join(".home");

@@ -15,7 +15,7 @@ use utoipa::openapi::RefOr;
 use utoipa::{PartialSchema, ToSchema};
 
 use crate::model::access::{AccessLevel, ProjectCreationLevel, SubgroupCreationLevel};
-use crate::model::entities::{AuthMethod, SshKeyType};
+use crate::model::entities::{AuthMethod, LfsSync, SshKeyType};
 use crate::model::hooks::{BranchFilterStrategy, Trigger};
 use crate::model::tokens::Scope;
 use crate::service::protected_branches::LEVELS;
@@ -112,6 +112,10 @@ choice!(
         one_of([AuthMethod::Password, AuthMethod::SshPublicKey].map(AuthMethod::as_str))
 );
 choice!(
+    /// A mirror's `lfs_sync`.
+    LfsSyncName => one_of(LfsSync::ALL.map(LfsSync::as_str))
+);
+choice!(
     /// A mirror's `ssh_key_type`.
     SshKeyTypeName => one_of([SshKeyType::Ed25519, SshKeyType::Rsa].map(SshKeyType::as_str))
 );
@@ -182,6 +186,7 @@ mod tests {
         check::<TriggerName>(|v| Trigger::from_attribute(v).is_some());
         check::<AuthMethodName>(|v| AuthMethod::parse(v).is_some());
         check::<SshKeyTypeName>(|v| SshKeyType::parse(v).is_some());
+        check::<LfsSyncName>(|v| LfsSync::parse(v).is_some());
         check::<ScopeName>(|v| Scope::parse(v).is_some());
         let levels = listed::<AccessLevelValue>();
         assert_eq!(levels.len(), AccessLevel::ALL.len());

@@ -118,6 +118,7 @@ fn mirror_parameter(field: &MirrorField) -> &'static str {
         MirrorField::AuthMethod => "auth_method",
         MirrorField::OnlyProtectedBranches => "only_protected_branches",
         MirrorField::MirrorBranchRegex => "mirror_branch_regex",
+        MirrorField::LfsSync => "lfs_sync",
     }
 }
 

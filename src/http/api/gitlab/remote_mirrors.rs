@@ -22,7 +22,7 @@ use super::projects::find_project;
 use super::{views, AppState};
 use crate::http::auth::MaybeUser;
 use crate::model::access::Caller;
-use crate::model::entities::{AuthMethod, Project, RemoteMirror, SshKeyType, User};
+use crate::model::entities::{AuthMethod, LfsSync, Project, RemoteMirror, SshKeyType, User};
 use crate::model::mirror_settings::{MirrorRequest, NotInList};
 use crate::model::url::MirrorTarget;
 use crate::service::error::ServiceError;
@@ -97,6 +97,12 @@ struct MirrorBody {
     /// Leave refs that diverged on the mirror alone instead of overwriting them.
     #[serde(default, deserialize_with = "lenient::nullable_bool")]
     keep_divergent_refs: Option<Option<bool>>,
+    /// What happens to the Git LFS objects of pushed refs: `required` (default: uploaded first,
+    /// refs not pushed unless all arrived), `best_effort` (refs pushed anyway, the update still
+    /// fails) or `off` (no LFS request).
+    #[serde(default, deserialize_with = "lenient::string")]
+    #[schema(value_type = Option<choices::LfsSyncName>, inline)]
+    lfs_sync: Option<String>,
     /// Push only protected branches (exclusive with `mirror_branch_regex`).
     #[serde(default, deserialize_with = "lenient::nullable_bool")]
     only_protected_branches: Option<Option<bool>>,
@@ -129,6 +135,7 @@ fn read_request(params: &Params, creating: bool) -> Result<MirrorRequest, ApiErr
         enabled: body.enabled,
         auth_method,
         keep_divergent_refs: body.keep_divergent_refs,
+        lfs_sync: body.lfs_sync.map(|s| LfsSync::parse(&s).ok_or(NotInList)),
         only_protected_branches: body.only_protected_branches,
         mirror_branch_regex: body.mirror_branch_regex,
         host_keys: body.host_keys,

@@ -21,7 +21,7 @@ use crate::http::web::layout::{csrf_field, page, status_badge, time_ago};
 use crate::http::web::session::{redirect_with, CsrfOnly, Flash, Posted, Viewer};
 use crate::http::web::ProjectPath;
 use crate::http::AppState;
-use crate::model::entities::{AuthMethod, MirrorSummary, Project, RemoteMirror};
+use crate::model::entities::{AuthMethod, LfsSync, MirrorSummary, Project, RemoteMirror};
 use crate::model::host_keys::fingerprints;
 use crate::model::mirror_settings::{MirrorRequest, NotInList};
 use crate::model::url::{Credentials, MirrorTarget};
@@ -65,6 +65,19 @@ impl Branches {
     }
 }
 
+/// The form's `lfs_sync` choices and what each says to a person.
+const LFS_SYNC_CHOICES: [(LfsSync, &str); 3] = [
+    (
+        LfsSync::Required,
+        "Required: refs are pushed only when all objects arrived",
+    ),
+    (
+        LfsSync::BestEffort,
+        "Best effort: refs are pushed anyway; the update fails",
+    ),
+    (LfsSync::Off, "Off: no LFS objects are sent"),
+];
+
 /// The mirror form as posted. No `Debug`: it holds a password.
 #[derive(Deserialize)]
 pub(super) struct MirrorForm {
@@ -77,6 +90,8 @@ pub(super) struct MirrorForm {
     #[serde(default)]
     password: String,
     keep_divergent_refs: Option<String>,
+    /// `required`, `best_effort` or `off`; absent keeps the stored value.
+    lfs_sync: Option<String>,
     mirror_branches: Option<String>,
     #[serde(default)]
     mirror_branch_regex: String,
@@ -116,6 +131,10 @@ impl MirrorForm {
             enabled: Some(Some(!editing || self.enabled.is_some())),
             auth_method: Some(auth_method),
             keep_divergent_refs: Some(Some(self.keep_divergent_refs.is_some())),
+            lfs_sync: self
+                .lfs_sync
+                .as_deref()
+                .map(|s| LfsSync::parse(s).ok_or(NotInList)),
             only_protected_branches: Some(Some(branches == Branches::Protected)),
             mirror_branch_regex: Some((branches == Branches::Regex).then(|| regex.to_owned())),
             host_keys,
@@ -141,6 +160,11 @@ impl MirrorForm {
                 .and_then(AuthMethod::parse)
                 .unwrap_or_default(),
             keep_divergent_refs: self.keep_divergent_refs.is_some(),
+            lfs_sync: self
+                .lfs_sync
+                .as_deref()
+                .and_then(LfsSync::parse)
+                .unwrap_or_default(),
             branches: Branches::parse(self.mirror_branches.as_deref()),
             regex: self.mirror_branch_regex.clone(),
             enabled: self.enabled.is_some(),
@@ -157,6 +181,7 @@ pub(super) struct MirrorFormView {
     username: String,
     auth_method: AuthMethod,
     keep_divergent_refs: bool,
+    lfs_sync: LfsSync,
     branches: Branches,
     regex: String,
     enabled: bool,
@@ -171,6 +196,7 @@ impl MirrorFormView {
             username: String::new(),
             auth_method: m.auth_method,
             keep_divergent_refs: m.keep_divergent_refs,
+            lfs_sync: m.lfs_sync,
             branches: Branches::of(m),
             regex: m.mirror_branch_regex.clone().unwrap_or_default(),
             enabled: m.enabled,
@@ -256,6 +282,17 @@ fn mirror_form(viewer: &Viewer, target: &FormTarget<'_>, v: &MirrorFormView) -> 
                 input type="checkbox" id="mirror_keep_divergent_refs" name="keep_divergent_refs"
                     value="1" checked[v.keep_divergent_refs];
                 label for="mirror_keep_divergent_refs" { "Keep divergent refs" }
+            }
+            div class="field" {
+                label for="mirror_lfs_sync" { "Git LFS objects" }
+                select id="mirror_lfs_sync" name="lfs_sync" {
+                    @for (value, text) in LFS_SYNC_CHOICES {
+                        option value=(value.as_str()) selected[v.lfs_sync == value] { (text) }
+                    }
+                }
+                span class="hint" {
+                    "Objects are uploaded to the remote's LFS endpoint before its refs are pushed."
+                }
             }
             fieldset class="choices" {
                 legend { "Mirror branches" }
@@ -679,6 +716,7 @@ mod tests {
             username: String::new(),
             password: String::new(),
             keep_divergent_refs: None,
+            lfs_sync: None,
             mirror_branches: Some(branches.into()),
             mirror_branch_regex: regex.into(),
             host_keys: "h1 ssh-ed25519 AAAA\n\n h2 ssh-rsa BBBB \n".into(),
@@ -699,6 +737,19 @@ mod tests {
         assert_eq!(regex.only_protected_branches, Some(Some(false)));
         assert_eq!(regex.mirror_branch_regex, Some(Some("^rel".into())));
         assert!(form("regex", " ").request(false).is_err());
+    }
+
+    #[test]
+    fn the_lfs_choice_is_passed_on_and_absent_keeps_the_stored_one() {
+        assert_eq!(form("all", "").request(true).unwrap().lfs_sync, None);
+        let mut f = form("all", "");
+        f.lfs_sync = Some("best_effort".into());
+        assert_eq!(
+            f.request(true).unwrap().lfs_sync,
+            Some(Ok(LfsSync::BestEffort))
+        );
+        f.lfs_sync = Some("sometimes".into());
+        assert_eq!(f.request(true).unwrap().lfs_sync, Some(Err(NotInList)));
     }
 
     #[test]

@@ -20,6 +20,9 @@ pub(in crate::http) struct RemoteMirrorEntity {
     keep_divergent_refs: bool,
     mirror_branch_regex: Option<String>,
     auth_method: &'static str,
+    /// What happens to the Git LFS objects of pushed refs: `required`, `best_effort` or `off`.
+    #[schema(value_type = crate::http::api::gitlab::choices::LfsSyncName, inline)]
+    lfs_sync: &'static str,
     host_keys: Vec<HostKey>,
 }
 
@@ -44,6 +47,7 @@ pub(in crate::http) fn remote_mirror(m: MirrorSummary) -> RemoteMirrorEntity {
         keep_divergent_refs: m.keep_divergent_refs,
         mirror_branch_regex: m.mirror_branch_regex,
         auth_method: m.auth_method.as_str(),
+        lfs_sync: m.lfs_sync.as_str(),
         host_keys: host_key_fingerprints(m.ssh_known_hosts.as_deref()),
     }
 }
