@@ -30,6 +30,7 @@ fn bench_all_tiny_runs_and_prints_its_table() {
         "dashboard",
         "footprint",
         "keygen",
+        "lfs",
     ] {
         assert!(
             stdout.contains(&format!("| {scenario} |")),

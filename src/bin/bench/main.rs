@@ -4,7 +4,7 @@
 //! `tests/remotes/`, the real git CLI.
 //!
 //! ```text
-//! cargo run --release --bin bench -- <propagation|many-refs|fan-out|api|dashboard|footprint|keygen|chaos|all> [--tiny]
+//! cargo run --release --bin bench -- <propagation|many-refs|fan-out|api|dashboard|footprint|keygen|chaos|lfs|all> [--tiny]
 //! ```
 //!
 //! `--tiny` shrinks every size so the whole run takes seconds (the CI smoke test uses it). Every
@@ -18,6 +18,7 @@ mod dashboard;
 mod fan_out;
 mod footprint;
 mod keygen;
+mod lfs;
 mod many_refs;
 mod propagation;
 mod report;
@@ -31,7 +32,7 @@ use std::process::ExitCode;
 use report::Row;
 
 /// The scenarios in the order `all` runs them.
-const SCENARIOS: [&str; 8] = [
+const SCENARIOS: [&str; 9] = [
     "propagation",
     "many-refs",
     "fan-out",
@@ -40,6 +41,7 @@ const SCENARIOS: [&str; 8] = [
     "footprint",
     "keygen",
     "chaos",
+    "lfs",
 ];
 
 /// Sizes of one run: full (the issue's numbers) or tiny (CI smoke).
@@ -135,6 +137,7 @@ fn main() -> ExitCode {
                     "footprint" => footprint::run(sizes).await,
                     "keygen" => keygen::run(sizes).await,
                     "chaos" => chaos::run(sizes).await,
+                    "lfs" => lfs::run(sizes).await,
                     _ => unreachable!("checked above"),
                 }
             })
