@@ -5,8 +5,9 @@
 //! with `best_effort`, sends nothing with `off`, and the periodic full check re-uploads what the
 //! remote lost. Credentials never reach `last_error`.
 //!
-//! The objects are put into pushmirror's object store directly (its local layout) and their
-//! pointers pushed with plain git, so the hosting side's LFS API is not under test here.
+//! The objects are uploaded into pushmirror through its own batch API (raw HTTP, as git-lfs
+//! would) and their pointers pushed with plain git, so each test controls exactly which
+//! objects exist; `objects_pushed_by_git_lfs_reach_the_mirror` uses the git-lfs client.
 
 use std::sync::Arc;
 
@@ -97,25 +98,56 @@ impl Fixture {
         m.body
     }
 
-    /// Commits one pointer file per content (its object put into pushmirror's store), pushes
+    /// Uploads `content` into the project through pushmirror's LFS batch API, as git-lfs does:
+    /// the batch, then the `upload` action's PUT with the action's own headers, then `verify`.
+    async fn upload(&self, oid: &str, content: &str) {
+        let endpoint = format!("{}/root/big-files.git/info/lfs", self.server.base);
+        let client = reqwest::Client::new();
+        let lfs_json = "application/vnd.git-lfs+json";
+        let batch: serde_json::Value = client
+            .post(format!("{endpoint}/objects/batch"))
+            .basic_auth("oauth2", Some(&self.token))
+            .header("Accept", lfs_json)
+            .header("Content-Type", lfs_json)
+            .json(&json!({
+                "operation": "upload",
+                "transfers": ["basic"],
+                "objects": [{"oid": oid, "size": content.len()}],
+            }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let actions = &batch["objects"][0]["actions"];
+        for (name, body) in [("upload", Some(content)), ("verify", None)] {
+            let action = &actions[name];
+            let Some(href) = action["href"].as_str() else {
+                assert!(actions.is_null(), "{batch}");
+                return; // already linked
+            };
+            let mut request = match body {
+                Some(content) => client.put(href).body(content.to_owned()),
+                None => client
+                    .post(href)
+                    .json(&json!({"oid": oid, "size": content.len()})),
+            };
+            for (key, value) in action["header"].as_object().into_iter().flatten() {
+                request = request.header(key.as_str(), value.as_str().unwrap());
+            }
+            let answer = request.send().await.unwrap();
+            assert!(answer.status().is_success(), "{name}: {}", answer.status());
+        }
+    }
+
+    /// Commits one pointer file per content (its object uploaded into pushmirror), pushes
     /// `main` to pushmirror and runs the updates that queued; the objects' oids.
     async fn commit_objects(&self, contents: &[String]) -> Vec<String> {
-        let storage_root = self
-            .server
-            .repo_path(self.project_id)
-            .parent()
-            .unwrap()
-            .to_owned();
         let mut oids = Vec::new();
         for content in contents {
             let oid = hex::encode(Sha256::digest(content.as_bytes()));
-            let object = storage_root
-                .join("lfs-objects")
-                .join(&oid[0..2])
-                .join(&oid[2..4])
-                .join(&oid);
-            std::fs::create_dir_all(object.parent().unwrap()).unwrap();
-            std::fs::write(&object, content).unwrap();
+            self.upload(&oid, content).await;
             let pointer = format!(
                 "version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize {}\n",
                 content.len()
