@@ -30,6 +30,11 @@ use crate::credentials::MirrorCredentials;
 use crate::model::lfs::Pointer;
 use crate::model::url::{parse_mirror_url, scrub, NetworkPolicy};
 
+/// Bytes read from the object store per chunk of an upload's body: a file read is a trip to
+/// tokio's blocking pool, and at the reader's default 4 KiB a 200 MB object took twice as long
+/// to send as `git lfs push` of it (BENCHMARKS.md, lfs); 256 KiB matches the staging chunk.
+const UPLOAD_CHUNK: usize = 256 * 1024;
+
 /// The media type of the batch API's requests and answers.
 const LFS_JSON: &str = "application/vnd.git-lfs+json";
 
@@ -255,7 +260,7 @@ impl LfsRemote {
         size: u64,
         body: Pin<Box<dyn AsyncRead + Send>>,
     ) -> Result<(), LfsError> {
-        let stream = tokio_util::io::ReaderStream::new(body.take(size));
+        let stream = tokio_util::io::ReaderStream::with_capacity(body.take(size), UPLOAD_CHUNK);
         let req = self
             .action_request(reqwest::Method::PUT, action, self.transfer_timeout)
             .await?
