@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use std::process::Stdio;
 use std::time::Duration;
 
-use super::{read_bounded, GitRunner, GroupGuard};
+use super::{collect_bounded, Collected, GitRunner};
 
 /// `ssh-keyscan -T`: seconds one connection may stay silent. GitLab's value; a host that says
 /// nothing for 5 s is not going to serve a mirror either.
@@ -48,25 +48,13 @@ pub async fn scan(runner: &GitRunner, address: IpAddr, port: u16) -> Result<Stri
         .stderr(Stdio::piped())
         .spawn()
         .map_err(ScanError::Spawn)?;
-    let mut guard = GroupGuard(child);
-    let work = async {
-        let child = &mut guard.0;
-        let mut out = child.stdout.take().expect("stdout is piped");
-        let mut err = child.stderr.take().expect("stderr is piped");
-        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-        let (a, b) = tokio::join!(
-            read_bounded(&mut out, &mut stdout),
-            read_bounded(&mut err, &mut stderr)
-        );
-        a?;
-        b?;
-        let status = child.wait().await?;
-        Ok::<_, std::io::Error>((status, stdout, stderr))
-    };
-    let (status, stdout, stderr) = tokio::time::timeout(SCAN_DEADLINE, work)
-        .await
-        .map_err(|_| ScanError::Timeout)??;
-    drop(guard);
+    let Collected {
+        status,
+        stdout,
+        stderr,
+    } = collect_bounded(child, SCAN_DEADLINE)
+        .await?
+        .ok_or(ScanError::Timeout)?;
     let stdout = String::from_utf8_lossy(&stdout).into_owned();
     if status.success() && !stdout.trim().is_empty() {
         return Ok(stdout);

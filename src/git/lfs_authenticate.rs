@@ -10,7 +10,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
-use super::{read_bounded, GitRunner, GroupGuard};
+use super::{collect_bounded, Collected, GitRunner};
 
 /// Bound on the whole exchange: the answer is a few hundred bytes computed at once; a remote
 /// that takes longer is not serving LFS to anyone.
@@ -57,25 +57,13 @@ pub async fn authenticate(
         .stderr(Stdio::piped())
         .spawn()
         .map_err(AuthenticateError::Spawn)?;
-    let mut guard = GroupGuard(child);
-    let work = async {
-        let child = &mut guard.0;
-        let mut out = child.stdout.take().expect("stdout is piped");
-        let mut err = child.stderr.take().expect("stderr is piped");
-        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-        let (a, b) = tokio::join!(
-            read_bounded(&mut out, &mut stdout),
-            read_bounded(&mut err, &mut stderr)
-        );
-        a?;
-        b?;
-        let status = child.wait().await?;
-        Ok::<_, std::io::Error>((status, stdout, stderr))
-    };
-    let (status, stdout, stderr) = tokio::time::timeout(DEADLINE, work)
-        .await
-        .map_err(|_| AuthenticateError::Timeout)??;
-    drop(guard);
+    let Collected {
+        status,
+        stdout,
+        stderr,
+    } = collect_bounded(child, DEADLINE)
+        .await?
+        .ok_or(AuthenticateError::Timeout)?;
     if status.success() {
         return Ok(stdout);
     }

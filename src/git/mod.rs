@@ -531,6 +531,44 @@ async fn read_bounded(
     }
 }
 
+/// What a non-git child printed and how it ended, each stream bounded by [`MAX_STDERR`].
+pub(crate) struct Collected {
+    pub status: std::process::ExitStatus,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+/// Reads `child`'s stdout and stderr (both piped) to their ends and waits for it, within
+/// `deadline`; `Ok(None)` when the deadline passed, the child's group then killed.
+pub(crate) async fn collect_bounded(
+    child: Child,
+    deadline: Duration,
+) -> std::io::Result<Option<Collected>> {
+    let mut guard = GroupGuard(child);
+    let work = async {
+        let child = &mut guard.0;
+        let mut out = child.stdout.take().expect("stdout is piped");
+        let mut err = child.stderr.take().expect("stderr is piped");
+        let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+        let (a, b) = tokio::join!(
+            read_bounded(&mut out, &mut stdout),
+            read_bounded(&mut err, &mut stderr)
+        );
+        a?;
+        b?;
+        let status = child.wait().await?;
+        Ok::<_, std::io::Error>(Collected {
+            status,
+            stdout,
+            stderr,
+        })
+    };
+    match tokio::time::timeout(deadline, work).await {
+        Ok(collected) => collected.map(Some),
+        Err(_) => Ok(None),
+    }
+}
+
 /// A running child whose whole process group is SIGKILLed when this is dropped before the child
 /// was reaped: a deadline passed, or the caller dropped the future that was waiting for it.
 pub(crate) struct GroupGuard(pub(crate) Child);
