@@ -31,6 +31,22 @@ struct Wire<'a> {
 }
 
 impl MirrorCredentials {
+    /// `base64(user:password)`, HTTP Basic's credential, when the mirror has a user or password.
+    pub fn basic(&self) -> Option<SecretString> {
+        use base64::Engine as _;
+        if self.user.is_none() && self.password.is_none() {
+            return None;
+        }
+        let pair = format!(
+            "{}:{}",
+            self.user.as_ref().map_or("", |s| s.expose_secret()),
+            self.password.as_ref().map_or("", |s| s.expose_secret())
+        );
+        Some(SecretString::from(
+            base64::engine::general_purpose::STANDARD.encode(pair.as_bytes()),
+        ))
+    }
+
     /// Whether there is nothing to keep.
     pub fn is_empty(&self) -> bool {
         self.user.is_none() && self.password.is_none() && self.ssh_private_key.is_none()

@@ -12,7 +12,6 @@ use crate::storage::LocalRepo;
 use std::net::IpAddr;
 use std::path::Path;
 
-use base64::Engine as _;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::endpoint::PinnedEndpoint;
@@ -216,18 +215,12 @@ fn http_remote(
             )),
         ));
     }
-    if creds.user.is_some() || creds.password.is_some() {
-        let pair = format!(
-            "{}:{}",
-            creds.user.as_ref().map_or("", |s| s.expose_secret()),
-            creds.password.as_ref().map_or("", |s| s.expose_secret())
-        );
-        let encoded = base64::engine::general_purpose::STANDARD.encode(pair.as_bytes());
-        secrets.push(SecretString::from(encoded.clone()));
+    if let Some(encoded) = creds.basic() {
         config.push((
             "http.extraHeader".to_owned(),
-            SecretString::from(format!("Authorization: Basic {encoded}")),
+            SecretString::from(format!("Authorization: Basic {}", encoded.expose_secret())),
         ));
+        secrets.push(encoded);
     }
     GitRemote {
         remote: Remote {

@@ -16,7 +16,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
@@ -99,18 +98,12 @@ impl LfsRemote {
         for (_, v) in &endpoint_header {
             secrets.push(v.clone());
         }
-        if endpoint_header.is_empty() && (creds.user.is_some() || creds.password.is_some()) {
-            let pair = format!(
-                "{}:{}",
-                creds.user.as_ref().map_or("", |s| s.expose_secret()),
-                creds.password.as_ref().map_or("", |s| s.expose_secret())
-            );
-            let encoded = base64::engine::general_purpose::STANDARD.encode(pair.as_bytes());
-            secrets.push(SecretString::from(encoded.clone()));
+        if let Some(encoded) = creds.basic().filter(|_| endpoint_header.is_empty()) {
             endpoint_header.push((
                 "Authorization".to_owned(),
-                SecretString::from(format!("Basic {encoded}")),
+                SecretString::from(format!("Basic {}", encoded.expose_secret())),
             ));
+            secrets.push(encoded);
         }
         LfsRemote {
             batch_url: format!("{}/objects/batch", endpoint.trim_end_matches('/')),
