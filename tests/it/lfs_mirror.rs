@@ -477,3 +477,75 @@ async fn objects_pushed_by_git_lfs_reach_the_mirror() {
     assert!(fx.remote_has(&oid));
     assert_eq!(fx.remote.lfs_uploads(), 1);
 }
+
+/// The remote is another pushmirror whose `--lfs-max-object-size` refuses one of the objects
+/// (a real server's per-object 422, not the test front's): the update fails naming it and the
+/// limit, the refs stay home, and the object that fits was uploaded and linked there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pushmirror_remote_refuses_an_object_above_its_limit() {
+    let Some(giftless) = giftless() else { return };
+    let fx = Fixture::start(TestServer::builder(), giftless).await;
+    let limit = 1_000;
+    let remote = TestServer::builder()
+        .tweak(move |c| c.lfs.max_object_size = limit)
+        .start()
+        .await;
+    let remote_token = remote.token("root", true).await;
+    let target = remote.api(&remote_token).create_project("target").await;
+    let host = remote.base.trim_start_matches("http://");
+    let created = fx
+        .server
+        .post_json(
+            &format!("/projects/{}/remote_mirrors", fx.project_id),
+            &fx.token,
+            json!({
+                "url": format!("http://oauth2:{remote_token}@{host}/root/target.git"),
+                "enabled": true,
+            }),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let id = created.body["id"].as_i64().unwrap();
+    let (fits, too_big) = ("small object\n".repeat(10), "large object\n".repeat(100));
+    assert!(fits.len() as u64 <= limit && too_big.len() as u64 > limit);
+    fx.commit_objects(&[fits.clone(), too_big]).await;
+    fx.run_update(id).await;
+
+    let m = fx.mirror(id).await;
+    assert_ne!(m["update_status"], "finished", "{m}");
+    let error = fx.error_of(&m);
+    assert!(
+        error.starts_with("LFS: 1 of 2 objects not uploaded: "),
+        "{error}"
+    );
+    assert!(
+        error.contains(&limit.to_string()),
+        "names the limit: {error}"
+    );
+    assert!(error.contains("The refs were not pushed"), "{error}");
+    assert!(!error.contains(&remote_token), "{error}");
+    let branches = remote
+        .get(
+            &format!("/projects/{}/repository/branches", target.id),
+            &remote_token,
+        )
+        .await;
+    assert_eq!(
+        branches.body,
+        json!([]),
+        "no ref was pushed: {}",
+        branches.text
+    );
+    let stats = remote
+        .get(
+            &format!("/projects/{}?statistics=true", target.id),
+            &remote_token,
+        )
+        .await;
+    assert_eq!(
+        stats.body["statistics"]["lfs_objects_size"],
+        fits.len(),
+        "the object that fits is there: {}",
+        stats.text
+    );
+}
