@@ -31,6 +31,18 @@ struct Wire<'a> {
 }
 
 impl MirrorCredentials {
+    /// The user name and password as texts to scrub from what a remote says: those of at least
+    /// four characters other than `git` (shorter ones, or the usual ssh user, would mangle
+    /// ordinary words without hiding anything).
+    pub fn to_scrub(&self) -> Vec<SecretString> {
+        [&self.password, &self.user]
+            .into_iter()
+            .flatten()
+            .filter(|s| s.expose_secret().len() >= 4 && s.expose_secret() != "git")
+            .cloned()
+            .collect()
+    }
+
     /// `base64(user:password)`, HTTP Basic's credential, when the mirror has a user or password.
     pub fn basic(&self) -> Option<SecretString> {
         use base64::Engine as _;

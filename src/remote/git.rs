@@ -105,12 +105,7 @@ impl GitRemote {
             }
         };
         let creds = &spec.credentials;
-        let mut secrets = Vec::new();
-        for s in [&creds.password, &creds.user].into_iter().flatten() {
-            if s.expose_secret().len() >= 4 && s.expose_secret() != "git" {
-                secrets.push(s.clone());
-            }
-        }
+        let secrets = creds.to_scrub();
         let scrub_with = secrets.clone();
         let prepared = match endpoint.url.scheme {
             Scheme::Http | Scheme::Https => Ok(http_remote(&endpoint, creds, secrets)),

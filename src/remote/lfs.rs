@@ -88,12 +88,7 @@ impl LfsRemote {
         timeout: Duration,
         transfer_timeout: Duration,
     ) -> LfsRemote {
-        let mut secrets: Vec<SecretString> = Vec::new();
-        for s in [&creds.password, &creds.user].into_iter().flatten() {
-            if s.expose_secret().len() >= 4 && s.expose_secret() != "git" {
-                secrets.push(s.clone());
-            }
-        }
+        let mut secrets = creds.to_scrub();
         let mut endpoint_header = header;
         for (_, v) in &endpoint_header {
             secrets.push(v.clone());
