@@ -57,8 +57,8 @@ pub struct ListFilter<'a> {
 
 /// Checks LFS is on for `project`: when off, its locks are as absent as the project (GitLab's
 /// `lfs_enabled` switch; every LFS route answers the same).
-async fn require_lfs(app: &App, project: &Project) -> Result<(), ServiceError> {
-    if app.store.lfs_locks_enabled(project.id).await? {
+fn require_lfs(project: &Project) -> Result<(), ServiceError> {
+    if project.lfs_enabled {
         Ok(())
     } else {
         Err(ServiceError::NotFound(Resource::Project))
@@ -93,7 +93,7 @@ pub async fn lock(
     path: &str,
     ref_name: Option<&str>,
 ) -> Result<LockTaken, ServiceError> {
-    require_lfs(app, project).await?;
+    require_lfs(project)?;
     require_push(project, caller)?;
     let user_id = user_id(caller)?;
     check_path(path).map_err(|e| ServiceError::field("path", e.to_string()))?;
@@ -115,7 +115,7 @@ pub async fn list(
     filter: ListFilter<'_>,
     page: LockPage,
 ) -> Result<LockList, ServiceError> {
-    require_lfs(app, project).await?;
+    require_lfs(project)?;
     if !caller.can_read_code(project.visibility) {
         return Err(if caller.authenticated {
             ServiceError::Forbidden
@@ -152,7 +152,7 @@ pub async fn verify(
     caller: &Caller,
     page: LockPage,
 ) -> Result<Verification, ServiceError> {
-    require_lfs(app, project).await?;
+    require_lfs(project)?;
     require_push(project, caller)?;
     let user_id = user_id(caller)?;
     let fetched = app
@@ -176,7 +176,7 @@ pub async fn unlock(
     id: &str,
     force: bool,
 ) -> Result<Unlocked, ServiceError> {
-    require_lfs(app, project).await?;
+    require_lfs(project)?;
     require_push(project, caller)?;
     let Some(id) = parse_id(id) else {
         return Err(ServiceError::RecordNotFound);
@@ -215,7 +215,7 @@ pub async fn locked_by_others(
     pusher: i64,
     changed_paths: &[String],
 ) -> Result<Option<LfsLock>, ServiceError> {
-    if changed_paths.is_empty() || !app.store.lfs_locks_enabled(project.id).await? {
+    if changed_paths.is_empty() || !project.lfs_enabled {
         return Ok(None);
     }
     let others = app.store.lfs_locks_of_others(project.id, pusher).await?;

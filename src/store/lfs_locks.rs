@@ -58,15 +58,6 @@ fn lock_from_row(r: &AnyRow) -> Result<LfsLock, sqlx::Error> {
 }
 
 impl Store {
-    /// Whether git LFS is on for a project (`projects.lfs_enabled`); `false` for no project.
-    pub async fn lfs_locks_enabled(&self, project_id: i64) -> Result<bool, StoreError> {
-        let on: Option<i64> = sqlx::query_scalar("select lfs_enabled from projects where id = $1")
-            .bind(project_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(on.is_some_and(|on| on != 0))
-    }
-
     /// Takes the lock of `new.path` for `new.user_id`, or returns the lock that holds it.
     pub async fn take_lfs_lock(&self, new: &NewLfsLock<'_>) -> Result<LockTaken, StoreError> {
         for _ in 0..TAKE_ATTEMPTS {
