@@ -19,7 +19,8 @@ use crate::model::lfs_locks::{
     check_path, first_locked, may_unlock, parse_id, split_by_owner, LfsLock, LockPage,
     UnlockRefusal,
 };
-use crate::service::error::{Refusal, Resource, ServiceError};
+use crate::service::error::{Resource, ServiceError};
+use crate::service::projects::writable;
 use crate::store::{LockFilter, LockTaken, NewLfsLock};
 
 /// One page of locks and where the next starts.
@@ -74,10 +75,7 @@ fn require_push(project: &Project, caller: &Caller) -> Result<(), ServiceError> 
             ServiceError::Unauthenticated
         });
     }
-    if project.archived {
-        return Err(ServiceError::Refused(Refusal::ProjectArchived));
-    }
-    Ok(())
+    writable(project)
 }
 
 /// The caller's user id; only authenticated callers get past [`require_push`].

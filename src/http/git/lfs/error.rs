@@ -50,6 +50,8 @@ impl From<ServiceError> for LfsError {
             ServiceError::NotFound(_) => LfsError::not_found(),
             ServiceError::RecordNotFound => LfsError::NotFound("Object does not exist".into()),
             ServiceError::Unauthenticated => LfsError::Unauthorized,
+            // GitLab's message for a caller without the access a route needs
+            // (`render_lfs_forbidden`).
             ServiceError::Forbidden => {
                 LfsError::Forbidden("Access forbidden. Check your access level.".into())
             }

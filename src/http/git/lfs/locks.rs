@@ -42,9 +42,6 @@ const DOCUMENTATION_URL: &str = "https://github.com/git-lfs/git-lfs/blob/main/do
 /// GitLab's message for a path that is locked already.
 const ALREADY_LOCKED: &str = "already locked";
 
-/// GitLab's message for a caller without the access a route needs (`render_lfs_forbidden`).
-const FORBIDDEN: &str = "Access forbidden. Check your access level.";
-
 /// A route of the locking API.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Route {
@@ -277,18 +274,15 @@ impl From<LfsError> for Failure {
     }
 }
 
-/// The git-lfs status of a use case's failure. An anonymous caller who may not do something is
-/// asked for credentials (git-lfs then asks its credential helper), a known one refused.
+/// The git-lfs status of a use case's failure: the LFS face's mapping, except that an anonymous
+/// caller who may not do something is asked for credentials (git-lfs then asks its credential
+/// helper), the missing record is a lock, and field errors read as GitLab's lock messages.
 fn service_error(e: ServiceError, authenticated: bool) -> LfsError {
     match e {
-        ServiceError::Unauthenticated => LfsError::Unauthorized,
         ServiceError::Forbidden if !authenticated => LfsError::Unauthorized,
-        ServiceError::Forbidden => LfsError::Forbidden(FORBIDDEN.into()),
-        ServiceError::Refused(refusal) => LfsError::Forbidden(refusal.to_string()),
-        ServiceError::NotFound(_) => LfsError::not_found(),
         ServiceError::RecordNotFound => LfsError::NotFound("Lock not found".into()),
         ServiceError::Invalid(errors) => LfsError::Unprocessable(errors.full_messages().join(", ")),
-        other => LfsError::Internal(other.to_string()),
+        other => other.into(),
     }
 }
 
