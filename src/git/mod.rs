@@ -236,8 +236,9 @@ impl GitRunner {
         cmd
     }
 
-    /// A new private directory (mode 0700, named `pushmirror-ssh-…`) for one update's ssh
-    /// files, removed when the value is dropped. It lives beside HOME in the data directory,
+    /// A new private directory (mode 0700, named `pushmirror-ssh-…`, the prefix the supervisor
+    /// may remove) for one run's private files — an update's ssh files, a push's pre-receive
+    /// FIFOs — removed when the value is dropped. It lives beside HOME in the data directory,
     /// where only the server's user looks, unless that path is too long for the agent socket it
     /// must hold; then in the system's temporary directory.
     pub(crate) fn private_dir(&self) -> std::io::Result<tempfile::TempDir> {
