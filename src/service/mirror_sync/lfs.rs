@@ -33,9 +33,16 @@ const BATCH: usize = 100;
 /// Beyond the first, each also needs a free slot of its host (`HostLimits`).
 pub(super) const TRANSFERS: usize = 8;
 
+/// Finds the remote's LFS endpoint (an ssh remote's `git-lfs-authenticate`), once.
+pub(super) type Connect<'a> = futures_util::future::BoxFuture<'a, LfsRemote>;
+
 /// The LFS side of one mirror update.
 pub(super) struct LfsStep<'a> {
-    pub remote: LfsRemote,
+    /// The remote's LFS endpoint, resolved on first use: asking an ssh remote costs a
+    /// connection, spent only when the update has objects to ask about.
+    remote: tokio::sync::OnceCell<LfsRemote>,
+    /// How to resolve it; taken by the first use.
+    connect: Mutex<Option<Connect<'a>>>,
     pub objects: &'a LfsObjects,
     pub metrics: &'a crate::metrics::Metrics,
     pub host_limits: &'a HostLimits,
@@ -44,6 +51,38 @@ pub(super) struct LfsStep<'a> {
     pub full: AtomicBool,
     /// A failure the refs were pushed past (`best_effort`), reported when the update ends.
     pub pushed_past: Mutex<Option<String>>,
+}
+
+impl<'a> LfsStep<'a> {
+    pub(super) fn new(
+        connect: Connect<'a>,
+        objects: &'a LfsObjects,
+        metrics: &'a crate::metrics::Metrics,
+        host_limits: &'a HostLimits,
+        storage: StorageName,
+        full: bool,
+    ) -> LfsStep<'a> {
+        LfsStep {
+            remote: tokio::sync::OnceCell::new(),
+            connect: Mutex::new(Some(connect)),
+            objects,
+            metrics,
+            host_limits,
+            storage,
+            full: full.into(),
+            pushed_past: Mutex::default(),
+        }
+    }
+
+    /// The remote's LFS endpoint, resolved by the first caller.
+    async fn remote(&self) -> &LfsRemote {
+        self.remote
+            .get_or_init(|| async {
+                let connect = self.connect.lock().expect("not poisoned").take();
+                connect.expect("connect is taken only by get_or_init").await
+            })
+            .await
+    }
 }
 
 /// How one object's transfer ended: the origin it went to and its bytes, or that origin and
@@ -144,14 +183,14 @@ impl LfsStep<'_> {
 
     /// One batch: asks the remote, uploads what it asks for; the objects it confirmed.
     async fn batch<'p>(&self, chunk: &'p [Pointer], tally: &mut Tally) -> Vec<&'p Pointer> {
-        let answers = match self.remote.batch(chunk).await {
+        let answers = match self.remote().await.batch(chunk).await {
             Ok(a) => a,
             Err(e) => {
                 for p in chunk {
                     tally.fail(p.oid.as_str(), &e.to_string());
                 }
                 self.metrics.lfs_uploaded(
-                    &host_of(&self.remote.origin()),
+                    &host_of(&self.remote().await.origin()),
                     0,
                     0,
                     chunk.len() as u64,
@@ -167,12 +206,12 @@ impl LfsStep<'_> {
                 ObjectAnswer::Refused(why) => {
                     tally.fail(p.oid.as_str(), &why);
                     self.metrics
-                        .lfs_uploaded(&host_of(&self.remote.origin()), 0, 0, 1);
+                        .lfs_uploaded(&host_of(&self.remote().await.origin()), 0, 0, 1);
                 }
                 answer @ ObjectAnswer::Upload { .. } => {
                     // The first upload runs on the update's own host slot; each further one
                     // needs a free slot of its host, or waits for one of ours to end.
-                    let origin = self.remote.origin_of(&answer);
+                    let origin = self.remote().await.origin_of(&answer);
                     let permit = loop {
                         if in_flight.is_empty() {
                             break None;
@@ -223,16 +262,16 @@ impl LfsStep<'_> {
     /// Uploads (and verifies) one object; its href's origin and bytes, or that origin and the
     /// failure.
     async fn transfer(&self, p: &Pointer, mut answer: ObjectAnswer) -> Transfer {
-        let mut host = self.remote.origin_of(&answer);
+        let mut host = self.remote().await.origin_of(&answer);
         if matches!(&answer, ObjectAnswer::Upload { upload, .. } if upload.expired(Instant::now()))
         {
             // The href expires before the upload could finish: ask again for this object.
-            answer = match self.remote.batch(std::slice::from_ref(p)).await {
+            answer = match self.remote().await.batch(std::slice::from_ref(p)).await {
                 Ok(mut a) if !a.is_empty() => a.remove(0),
                 Ok(_) => ObjectAnswer::Refused("not in the remote's batch answer".into()),
                 Err(e) => return Err((host, e.to_string())),
             };
-            host = self.remote.origin_of(&answer);
+            host = self.remote().await.origin_of(&answer);
         }
         let (upload, verify) = match answer {
             ObjectAnswer::Present => return Ok((host, 0)),
@@ -251,12 +290,14 @@ impl LfsStep<'_> {
                 object.size, p.size
             )));
         }
-        self.remote
+        self.remote()
+            .await
             .upload(&upload, object.size, object.body)
             .await
             .map_err(|e| fail(e.to_string()))?;
         if let Some(verify) = verify {
-            self.remote
+            self.remote()
+                .await
                 .verify(&verify, p)
                 .await
                 .map_err(|e| fail(e.to_string()))?;

@@ -84,10 +84,7 @@ pub(super) async fn run(
         },
     };
     let remote = GitRemote::prepare(spec, ctx.policy, ctx.git).await?;
-    let lfs = match lfs {
-        None => None,
-        Some((endpoint, full)) => Some(lfs_step(ctx, endpoint, full, &remote).await),
-    };
+    let lfs = lfs.map(|(endpoint, full)| lfs_step(ctx, endpoint, full, &remote));
     let result = match sync(ctx, mirror, &remote, lfs.as_ref()).await {
         Err(f) => Err(remote.explain(f, ctx.git).await),
         ok => ok,
@@ -166,54 +163,56 @@ async fn lfs_endpoint(
 }
 
 /// The LFS step of an update to `git_remote`: an ssh remote is asked for its endpoint with
-/// `git-lfs-authenticate`, as git-lfs does; a remote that does not offer it gets its HTTPS
-/// endpoint, anonymously (the ssh key is no HTTP credential).
-async fn lfs_step<'a>(
+/// `git-lfs-authenticate`, as git-lfs does, when the step first needs it; a remote that does not
+/// offer it gets its HTTPS endpoint, anonymously (the ssh key is no HTTP credential).
+fn lfs_step<'a>(
     ctx: &'a UpdateContext<'a>,
     endpoint: LfsEndpoint,
     full: bool,
-    git_remote: &GitRemote,
+    git_remote: &'a GitRemote,
 ) -> LfsStep<'a> {
-    let new = |url: &str| {
-        LfsRemote::new(
-            url,
-            &MirrorCredentials::default(),
-            Vec::new(),
-            ctx.policy,
-            LFS_REQUEST_TIMEOUT,
-            ctx.git.timeout(),
-        )
-    };
-    let remote = match endpoint {
-        LfsEndpoint::Http(remote) => remote,
-        LfsEndpoint::Ssh { fallback } => match git_remote.lfs_authenticate(ctx.git, "upload").await
-        {
-            Some(Ok(answer)) => LfsRemote::from_authenticate(
-                &answer,
+    let connect = Box::pin(async move {
+        let new = |url: &str| {
+            LfsRemote::new(
+                url,
+                &MirrorCredentials::default(),
+                Vec::new(),
                 ctx.policy,
                 LFS_REQUEST_TIMEOUT,
                 ctx.git.timeout(),
             )
-            .unwrap_or_else(|e| {
-                tracing::info!(error = %e, "git-lfs-authenticate answered nonsense; using the HTTPS endpoint");
-                new(&fallback)
-            }),
-            Some(Err(e)) => {
-                tracing::info!(error = %e, "no git-lfs-authenticate; using the HTTPS endpoint");
-                new(&fallback)
+        };
+        match endpoint {
+            LfsEndpoint::Http(remote) => remote,
+            LfsEndpoint::Ssh { fallback } => {
+                match git_remote.lfs_authenticate(ctx.git, "upload").await {
+                    Some(Ok(answer)) => LfsRemote::from_authenticate(
+                        &answer,
+                        ctx.policy,
+                        LFS_REQUEST_TIMEOUT,
+                        ctx.git.timeout(),
+                    )
+                    .unwrap_or_else(|e| {
+                        tracing::info!(error = %e, "git-lfs-authenticate answered nonsense; using the HTTPS endpoint");
+                        new(&fallback)
+                    }),
+                    Some(Err(e)) => {
+                        tracing::info!(error = %e, "no git-lfs-authenticate; using the HTTPS endpoint");
+                        new(&fallback)
+                    }
+                    None => new(&fallback),
+                }
             }
-            None => new(&fallback),
-        },
-    };
-    LfsStep {
-        remote,
-        objects: ctx.lfs_objects,
-        metrics: ctx.metrics,
-        host_limits: ctx.host_limits,
-        storage: ctx.storage.clone(),
-        full: full.into(),
-        pushed_past: Default::default(),
-    }
+        }
+    });
+    LfsStep::new(
+        connect,
+        ctx.lfs_objects,
+        ctx.metrics,
+        ctx.host_limits,
+        ctx.storage.clone(),
+        full,
+    )
 }
 
 async fn filter_for(
@@ -322,7 +321,7 @@ enum Attempt {
 }
 
 /// What both attempts of one update plan from and push to.
-struct Target<'a> {
+struct Target<'a, 's> {
     ctx: &'a UpdateContext<'a>,
     mirror: &'a RemoteMirror,
     remote: &'a Remote,
@@ -331,13 +330,13 @@ struct Target<'a> {
     default_branch: Option<&'a str>,
     filter: &'a RefFilter,
     /// The LFS step run before each push, if the mirror sends LFS objects.
-    lfs: Option<&'a LfsStep<'a>>,
+    lfs: Option<&'a LfsStep<'s>>,
 }
 
 /// Plans against `remote_state` (sorted by name) and pushes; `with_leases` pushes each ref only
 /// if the remote still holds what `remote_state` says (the recorded-state path).
 async fn attempt(
-    target: &Target<'_>,
+    target: &Target<'_, '_>,
     remote_state: &[(String, String)],
     with_leases: bool,
 ) -> Result<RefUpdatePlan, Attempt> {
@@ -478,7 +477,7 @@ async fn lfs_before_push(
 /// (the recorded generation `base` with `changes` and the push's own changes written), and
 /// reports divergence, which fails the update.
 async fn finish(
-    target: &Target<'_>,
+    target: &Target<'_, '_>,
     base: Option<i64>,
     mut changes: RemoteRefChanges,
     planned_from: Vec<(String, String)>,
