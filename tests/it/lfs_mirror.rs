@@ -440,6 +440,24 @@ async fn an_ssh_mirror_uploads_where_git_lfs_authenticate_says() {
         ssh.refs("viassh"),
         crate::common::refs_of(&fx.server.repo_path(fx.project_id))
     );
+
+    // A push that brings no LFS object: the update asks the remote nothing, not even its
+    // endpoint (no ssh connection for git-lfs-authenticate).
+    let (w, push_url) = (fx.work.clone(), fx.push_url.clone());
+    blocking(move || {
+        std::fs::write(w.path().join("plain.txt"), "no LFS here\n").unwrap();
+        w.git(&["add", "-A"]);
+        w.commit("plain");
+        w.push(&push_url, &["main"]);
+    })
+    .await;
+    fx.run_update(id).await;
+    assert_eq!(fx.mirror(id).await["update_status"], "finished");
+    assert_eq!(ssh.lfs_authenticate_calls(), calls);
+    assert_eq!(
+        ssh.refs("viassh"),
+        crate::common::refs_of(&fx.server.repo_path(fx.project_id))
+    );
 }
 
 /// The whole way with the real git-lfs client: pushed into pushmirror by `git push` (its
