@@ -34,6 +34,17 @@ use crate::model::url::{parse_mirror_url, scrub, NetworkPolicy};
 /// to send as `git lfs push` of it (BENCHMARKS.md, lfs); 256 KiB matches the staging chunk.
 const UPLOAD_CHUNK: usize = 256 * 1024;
 
+/// Where a remote's JSON went wrong, without serde's quote of the offending value: that value
+/// may be a token the remote put in a header, and the message reaches logs and `last_error`.
+fn json_fault(e: &serde_json::Error) -> String {
+    format!(
+        "{:?} at line {} column {}",
+        e.classify(),
+        e.line(),
+        e.column()
+    )
+}
+
 /// The media type of the batch API's requests and answers.
 const LFS_JSON: &str = "application/vnd.git-lfs+json";
 
@@ -121,7 +132,8 @@ impl LfsRemote {
     ) -> Result<LfsRemote, LfsError> {
         let wire: WireAction = serde_json::from_slice(answer).map_err(|e| {
             LfsError::BadAnswer(format!(
-                "git-lfs-authenticate's answer is not its JSON: {e}"
+                "git-lfs-authenticate's answer is not its JSON ({})",
+                json_fault(&e)
             ))
         })?;
         let action = wire.into_action(Instant::now());
@@ -198,7 +210,10 @@ impl LfsRemote {
             return Err(LfsError::Status(self.status_message(status, &bytes)));
         }
         let parsed: BatchAnswer = serde_json::from_slice(&bytes).map_err(|e| {
-            LfsError::BadAnswer(format!("the batch answer is not the batch API's JSON: {e}"))
+            LfsError::BadAnswer(format!(
+                "the batch answer is not the batch API's JSON ({})",
+                json_fault(&e)
+            ))
         })?;
         if parsed.transfer.as_deref().is_some_and(|t| t != "basic") {
             return Err(LfsError::BadAnswer(
@@ -404,6 +419,24 @@ async fn read_limited(mut answer: reqwest::Response, limit: usize) -> Result<Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_malformed_answer_is_not_quoted_back() {
+        let answer = br#"{"href": "https://e.com/info/lfs", "header": "Bearer s3cr3t-t0ken"}"#;
+        let Err(e) = LfsRemote::from_authenticate(
+            answer,
+            NetworkPolicy {
+                allow_local_network: false,
+            },
+            Duration::from_secs(1),
+            Duration::from_secs(1),
+        ) else {
+            panic!("a header that is no map is refused");
+        };
+        let text = e.to_string();
+        assert!(text.contains("not its JSON (Data at line 1"), "{text}");
+        assert!(!text.contains("s3cr3t"), "{text}");
+    }
 
     #[test]
     fn remote_messages_are_bounded() {
