@@ -37,6 +37,8 @@ pub enum StartError {
     Git(std::io::Error),
     #[error("server error: {0}")]
     Serve(std::io::Error),
+    #[error(transparent)]
+    SshHostKey(#[from] crate::ssh::host_key::HostKeyError),
 }
 
 /// Every shared dependency of a pushmirror process.
@@ -82,6 +84,10 @@ pub struct App {
     pub mailer: Option<crate::mail::Mailer>,
     /// How much work runs against one remote host at once, across every kind that reaches one.
     pub host_limits: crate::remote::HostLimits,
+    /// The built-in SSH server's settings.
+    pub ssh: crate::config::SshConfig,
+    /// The built-in SSH server's host key (`<data-dir>/ssh_host_ed25519_key`).
+    pub ssh_host_key_file: std::path::PathBuf,
 }
 
 /// The shared state every HTTP handler receives. Cheap to clone (one `Arc`).
@@ -144,6 +150,8 @@ impl App {
             monitoring_allowlist: config.monitoring_allowlist.clone(),
             mailer: config.smtp.clone().map(crate::mail::Mailer::new),
             host_limits: crate::remote::HostLimits::new(config.tuning.max_updates_per_host.max(1)),
+            ssh: config.ssh.clone(),
+            ssh_host_key_file: store_cfg.data_dir.join(crate::ssh::host_key::HOST_KEY_FILE),
         }))
     }
 }

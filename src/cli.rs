@@ -1,5 +1,5 @@
-//! The command line: `pushmirror serve`, `token create`, `user create`, `user set-password` and
-//! `hook post-receive`. Flags win over
+//! The command line: `pushmirror serve`, `token create`, `user create`, `user set-password`,
+//! `hook post-receive` and `ssh host-key`. Flags win over
 //! `PUSHMIRROR_*` environment variables, which win over the `--config` TOML file, which wins over
 //! defaults. Every failure ends with a message a person can act on and a distinct exit code.
 
@@ -11,8 +11,9 @@ use secrecy::ExposeSecret;
 
 use crate::app::{App, StartError};
 use crate::config::{
-    parse_allowlist, parse_external_url, parse_listen, parse_smtp, parse_storage, ConfigError,
-    FileConfig, ServeConfig, StoreConfig, Tuning, DEFAULT_SHUTDOWN_GRACE_SECS,
+    parse_allowlist, parse_external_ssh_url, parse_external_url, parse_listen, parse_smtp,
+    parse_ssh_listen, parse_ssh_user, parse_storage, ConfigError, FileConfig, ServeConfig,
+    SshConfig, StoreConfig, Tuning, DEFAULT_SHUTDOWN_GRACE_SECS,
 };
 use crate::server;
 
@@ -60,6 +61,24 @@ enum Command {
         #[command(subcommand)]
         command: HookCommand,
     },
+    /// The built-in SSH server.
+    Ssh {
+        #[command(subcommand)]
+        command: SshCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum SshCommand {
+    /// Print the SSH host key's public line and its SHA256 fingerprint (the key is made in the
+    /// data directory if there is none yet, as `serve` would).
+    HostKey(HostKeyArgs),
+}
+
+#[derive(Args, Debug)]
+struct HostKeyArgs {
+    #[command(flatten)]
+    store: StoreArgs,
 }
 
 #[derive(Subcommand, Debug)]
@@ -226,6 +245,28 @@ struct ServeArgs {
     /// Answer LFS downloads with presigned S3 URLs instead of streaming them.
     #[arg(long, env = "PUSHMIRROR_LFS_S3_PRESIGNED_DOWNLOADS", num_args = 0..=1, default_missing_value = "true")]
     lfs_s3_presigned_downloads: Option<bool>,
+    /// Address the built-in SSH server listens on, or `off`. Default 127.0.0.1:2222
+    #[arg(long, env = "PUSHMIRROR_SSH_LISTEN")]
+    ssh_listen: Option<String>,
+    /// The SSH login user (git@host). Default git
+    #[arg(long, env = "PUSHMIRROR_SSH_USER")]
+    ssh_user: Option<String>,
+    /// ssh://user@host[:port] clients reach the SSH server at, for SSH clone URLs. Default:
+    /// from --ssh-listen
+    #[arg(long, env = "PUSHMIRROR_EXTERNAL_SSH_URL")]
+    external_ssh_url: Option<String>,
+    /// SSH connections one address may have open before they authenticated. Default 128
+    #[arg(long, env = "PUSHMIRROR_SSH_MAX_UNAUTHENTICATED_PER_IP")]
+    ssh_max_unauthenticated_per_ip: Option<usize>,
+    /// Seconds an SSH connection may take to authenticate. Default 60
+    #[arg(long, env = "PUSHMIRROR_SSH_HANDSHAKE_TIMEOUT_SECS")]
+    ssh_handshake_timeout_secs: Option<u64>,
+    /// Seconds an SSH connection may stay silent before it is closed. Default 300
+    #[arg(long, env = "PUSHMIRROR_SSH_IDLE_TIMEOUT_SECS")]
+    ssh_idle_timeout_secs: Option<u64>,
+    /// Git commands one user or deploy key may run at once over SSH. Default 200
+    #[arg(long, env = "PUSHMIRROR_SSH_MAX_SESSIONS_PER_USER")]
+    ssh_max_sessions_per_user: Option<usize>,
 }
 
 #[derive(Args, Debug)]
@@ -352,6 +393,7 @@ fn serve_config(args: &ServeArgs) -> Result<ServeConfig, ConfigError> {
         &external_url,
     )?;
     Ok(ServeConfig {
+        ssh: ssh_config(args, &file)?,
         lfs: lfs_config(args, &file)?,
         store: store_config(&args.store, &file)?,
         monitoring_allowlist,
@@ -364,6 +406,49 @@ fn serve_config(args: &ServeArgs) -> Result<ServeConfig, ConfigError> {
             .or(file.allow_local_network)
             .unwrap_or(false),
         tuning: engine,
+    })
+}
+
+/// The built-in SSH server's settings: flags > environment > file > defaults.
+fn ssh_config(args: &ServeArgs, file: &FileConfig) -> Result<SshConfig, ConfigError> {
+    let d = SshConfig::default();
+    let listen = match args.ssh_listen.as_ref().or(file.ssh_listen.as_ref()) {
+        Some(s) => parse_ssh_listen(s)?,
+        None => d.listen,
+    };
+    let user = match args.ssh_user.as_ref().or(file.ssh_user.as_ref()) {
+        Some(s) => parse_ssh_user(s)?,
+        None => d.user,
+    };
+    let external_ssh_url = args
+        .external_ssh_url
+        .as_ref()
+        .or(file.external_ssh_url.as_ref())
+        .map(|s| parse_external_ssh_url(s))
+        .transpose()?;
+    let secs = std::time::Duration::from_secs;
+    Ok(SshConfig {
+        listen,
+        user,
+        external_ssh_url,
+        max_unauthenticated_per_ip: args
+            .ssh_max_unauthenticated_per_ip
+            .or(file.ssh_max_unauthenticated_per_ip)
+            .unwrap_or(d.max_unauthenticated_per_ip)
+            .max(1),
+        handshake_timeout: args
+            .ssh_handshake_timeout_secs
+            .or(file.ssh_handshake_timeout_secs)
+            .map_or(d.handshake_timeout, |s| secs(s.max(1))),
+        idle_timeout: args
+            .ssh_idle_timeout_secs
+            .or(file.ssh_idle_timeout_secs)
+            .map_or(d.idle_timeout, |s| secs(s.max(1))),
+        max_sessions_per_user: args
+            .ssh_max_sessions_per_user
+            .or(file.ssh_max_sessions_per_user)
+            .unwrap_or(d.max_sessions_per_user)
+            .max(1),
     })
 }
 
@@ -459,6 +544,9 @@ pub fn main() -> ExitCode {
             Command::User {
                 command: UserCommand::SetPassword(args),
             } => user_set_password(args).await,
+            Command::Ssh {
+                command: SshCommand::HostKey(args),
+            } => ssh_host_key(args),
         }
     })
 }
@@ -483,11 +571,26 @@ async fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(EXIT_START);
         }
     };
+    let ssh_listener = match config.ssh.listen {
+        None => None,
+        Some(addr) => match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => Some(l),
+            Err(e) => {
+                let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+                    " (another process is using it; pick another with --ssh-listen, or 'off')"
+                } else {
+                    ""
+                };
+                eprintln!("pushmirror: cannot listen for SSH on {addr}: {e}{hint}");
+                return ExitCode::from(EXIT_START);
+            }
+        },
+    };
     let app = match App::build(&config).await {
         Ok(a) => a,
         Err(e) => return start_failed(e),
     };
-    tracing::info!(listen = %config.listen, external_url = %config.external_url, data_dir = %config.store.data_dir.display(), "pushmirror serving");
+    tracing::info!(listen = %config.listen, ssh_listen = ?config.ssh.listen, external_url = %config.external_url, data_dir = %config.store.data_dir.display(), "pushmirror serving");
     let shutdown = async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .expect("installing a SIGTERM handler cannot fail");
@@ -496,7 +599,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
             _ = term.recv() => {}
         }
     };
-    match server::run(listener, app, shutdown).await {
+    match server::run(listener, ssh_listener, app, shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => start_failed(e),
     }
@@ -624,6 +727,29 @@ async fn user_create(args: UserCreateArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => user_refused(e),
+    }
+}
+
+/// `pushmirror ssh host-key`: the built-in server's public host key line, then its fingerprint.
+fn ssh_host_key(args: HostKeyArgs) -> ExitCode {
+    let config = match command_config(&args.store) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let path = config
+        .store
+        .data_dir
+        .join(crate::ssh::host_key::HOST_KEY_FILE);
+    match crate::ssh::host_key::load_or_create(&path) {
+        Ok(key) => {
+            println!("{}", crate::ssh::host_key::public_line(&key));
+            println!("{}", crate::ssh::host_key::fingerprint(&key));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("pushmirror: {e}");
+            ExitCode::from(EXIT_START)
+        }
     }
 }
 

@@ -43,6 +43,116 @@ pub struct ServeConfig {
     pub smtp: Option<crate::mail::SmtpSettings>,
     /// Git LFS hosting: limits and where objects are stored.
     pub lfs: LfsConfig,
+    /// The built-in SSH server.
+    pub ssh: SshConfig,
+}
+
+/// The built-in SSH server's address when none is configured: loopback like HTTP's, on the
+/// port Gitea and GitLab's containers use for a second sshd.
+pub const DEFAULT_SSH_LISTEN: &str = "127.0.0.1:2222";
+
+/// The built-in SSH server's settings (`--ssh-*`).
+#[derive(Debug, Clone)]
+pub struct SshConfig {
+    /// The address to listen on; `None` (`--ssh-listen off`) serves no SSH.
+    pub listen: Option<SocketAddr>,
+    /// The only login user (`git@host`), as GitLab's and Gitea's built-in servers do.
+    pub user: String,
+    /// `ssh://user@host[:port]` that clients reach this server at, for SSH clone URLs; `None`
+    /// derives it from the listen address.
+    pub external_ssh_url: Option<String>,
+    /// Connections one address may have open that have not authenticated yet.
+    pub max_unauthenticated_per_ip: usize,
+    /// How long a connection may take from its first byte to its authentication.
+    pub handshake_timeout: std::time::Duration,
+    /// How long a connection may send and receive nothing before it is closed.
+    pub idle_timeout: std::time::Duration,
+    /// Commands (clones, fetches, pushes) one user or deploy key may run at once.
+    pub max_sessions_per_user: usize,
+}
+
+/// Default of [`SshConfig::max_unauthenticated_per_ip`]: a burst of 100 clones from one CI
+/// machine may open all its connections before any of them authenticated (each waits for its
+/// key exchange on a busy server), so the default lets all of them in; it still bounds what one
+/// address can make the server hold before it knows who is asking (a handshake is a few KB).
+pub const DEFAULT_SSH_MAX_UNAUTHENTICATED_PER_IP: usize = 128;
+/// Default of [`SshConfig::handshake_timeout`], seconds: OpenSSH's client asks for an unloaded
+/// key's passphrase between the offer and the signature, and a person needs time to type it;
+/// shorter than OpenSSH's `LoginGraceTime` (120 s), which has passwords to wait for too.
+pub const DEFAULT_SSH_HANDSHAKE_TIMEOUT_SECS: u64 = 60;
+/// Default of [`SshConfig::idle_timeout`], seconds: git sends keepalives every 5 s while the
+/// server works on a large pack (`uploadpack.keepAlive`, `receivepack.keepAlive`), so only a
+/// connection nobody uses stays silent this long.
+pub const DEFAULT_SSH_IDLE_TIMEOUT_SECS: u64 = 300;
+/// Default of [`SshConfig::max_sessions_per_user`]: twice a burst of 100 parallel clones, while
+/// one key cannot start thousands of git processes.
+pub const DEFAULT_SSH_MAX_SESSIONS_PER_USER: usize = 200;
+
+impl Default for SshConfig {
+    fn default() -> Self {
+        SshConfig {
+            listen: Some(DEFAULT_SSH_LISTEN.parse().expect("a valid address")),
+            user: "git".into(),
+            external_ssh_url: None,
+            max_unauthenticated_per_ip: DEFAULT_SSH_MAX_UNAUTHENTICATED_PER_IP,
+            handshake_timeout: std::time::Duration::from_secs(DEFAULT_SSH_HANDSHAKE_TIMEOUT_SECS),
+            idle_timeout: std::time::Duration::from_secs(DEFAULT_SSH_IDLE_TIMEOUT_SECS),
+            max_sessions_per_user: DEFAULT_SSH_MAX_SESSIONS_PER_USER,
+        }
+    }
+}
+
+/// Parses `--ssh-listen`: an address, or `off`.
+pub fn parse_ssh_listen(s: &str) -> Result<Option<SocketAddr>, ConfigError> {
+    if s.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    s.parse().map(Some).map_err(|_| ConfigError::Invalid {
+        name: "ssh-listen",
+        message: format!("'{s}' is not an address like 127.0.0.1:2222, nor 'off'"),
+    })
+}
+
+/// Checks `--ssh-user`: a login name (letters, digits, `.`, `_`, `-`; at most 32 bytes).
+pub fn parse_ssh_user(s: &str) -> Result<String, ConfigError> {
+    let ok = !s.is_empty()
+        && s.len() <= 32
+        && !s.starts_with('-')
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err(ConfigError::Invalid {
+            name: "ssh-user",
+            message: format!("'{s}' is not a login name (letters, digits, '.', '_', '-')"),
+        })
+    }
+}
+
+/// Checks `--external-ssh-url`: `ssh://user@host[:port]`, nothing more; returned without a
+/// trailing `/`.
+pub fn parse_external_ssh_url(s: &str) -> Result<String, ConfigError> {
+    let invalid = |message: &str| ConfigError::Invalid {
+        name: "external-ssh-url",
+        message: format!("'{s}' {message}"),
+    };
+    let url = url::Url::parse(s).map_err(|e| invalid(&format!("is not a URL: {e}")))?;
+    if url.scheme() != "ssh" {
+        return Err(invalid("must start with ssh://"));
+    }
+    if url.username().is_empty() || url.password().is_some() {
+        return Err(invalid(
+            "must name the login user and no password (ssh://git@host)",
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(invalid("must name a host"));
+    }
+    if !matches!(url.path(), "" | "/") || url.query().is_some() || url.fragment().is_some() {
+        return Err(invalid("must have no path (ssh://git@host[:port])"));
+    }
+    Ok(s.trim_end_matches('/').to_owned())
 }
 
 /// The default largest LFS object: 5 GiB, S3's largest single PUT and more than any file git
@@ -252,6 +362,13 @@ pub struct FileConfig {
     pub lfs_s3_presigned_downloads: Option<bool>,
     pub lfs_s3_access_key_id: Option<String>,
     pub lfs_s3_secret_access_key: Option<String>,
+    pub ssh_listen: Option<String>,
+    pub ssh_user: Option<String>,
+    pub external_ssh_url: Option<String>,
+    pub ssh_max_unauthenticated_per_ip: Option<usize>,
+    pub ssh_handshake_timeout_secs: Option<u64>,
+    pub ssh_idle_timeout_secs: Option<u64>,
+    pub ssh_max_sessions_per_user: Option<usize>,
 }
 
 /// A configuration problem a person can act on.
@@ -439,6 +556,39 @@ mod tests {
         assert!(parse_external_url("nope").is_err());
         assert!(parse_listen("127.0.0.1:0").is_ok());
         assert!(parse_listen("localhost").is_err());
+    }
+
+    #[test]
+    fn ssh_settings_are_checked() {
+        assert_eq!(parse_ssh_listen("off").unwrap(), None);
+        assert_eq!(
+            parse_ssh_listen("127.0.0.1:0").unwrap(),
+            Some("127.0.0.1:0".parse().unwrap())
+        );
+        assert!(parse_ssh_listen("2222").is_err());
+        assert_eq!(parse_ssh_user("git").unwrap(), "git");
+        for bad in ["", "-x", "a b", "a@b", &"g".repeat(33)] {
+            assert!(parse_ssh_user(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            parse_external_ssh_url("ssh://git@h.example:2222/").unwrap(),
+            "ssh://git@h.example:2222"
+        );
+        assert!(parse_external_ssh_url("ssh://git@h.example").is_ok());
+        for bad in [
+            "git@h.example",
+            "https://git@h.example",
+            "ssh://h.example",
+            "ssh://git:pw@h.example",
+            "ssh://git@h.example/group",
+            "ssh://git@h.example?x=1",
+        ] {
+            assert!(parse_external_ssh_url(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            SshConfig::default().listen,
+            Some("127.0.0.1:2222".parse().unwrap())
+        );
     }
 
     #[test]

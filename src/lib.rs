@@ -66,6 +66,7 @@ pub mod server;
 pub mod service;
 pub mod shutdown;
 pub mod sign_in_throttle;
+pub mod ssh;
 pub mod storage;
 pub mod store;
 pub mod token_cache;

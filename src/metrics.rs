@@ -95,7 +95,31 @@ pub struct Metrics {
     /// Bytes of git LFS objects hosted: received by uploads, sent by downloads.
     lfs_uploaded: AtomicU64,
     lfs_downloaded: AtomicU64,
+    /// The built-in SSH server: connections accepted, authentications by result, connections
+    /// and commands refused by a limit, commands running, and how long each took.
+    ssh_connections: AtomicU64,
+    ssh_auth: Mutex<BTreeMap<&'static str, u64>>,
+    ssh_refused: Mutex<BTreeMap<&'static str, u64>>,
+    ssh_in_flight: std::sync::atomic::AtomicI64,
+    ssh_duration: Histogram,
 }
+
+/// The results `pushmirror_ssh_auth_total` counts (its bounded label set).
+pub const SSH_AUTH_RESULTS: [&str; 6] = [
+    "accepted",
+    "unknown_key",
+    "expired",
+    "blocked",
+    "wrong_user",
+    "error",
+];
+
+/// The limits `pushmirror_ssh_refused_total` counts refusals by.
+pub const SSH_REFUSALS: [&str; 3] = [
+    "unauthenticated_per_ip",
+    "handshake_timeout",
+    "sessions_per_user",
+];
 
 /// Which way LFS bytes moved through the hosting side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +142,11 @@ impl Default for Metrics {
             lfs: Mutex::default(),
             lfs_uploaded: AtomicU64::new(0),
             lfs_downloaded: AtomicU64::new(0),
+            ssh_connections: AtomicU64::new(0),
+            ssh_auth: Mutex::default(),
+            ssh_refused: Mutex::default(),
+            ssh_in_flight: std::sync::atomic::AtomicI64::new(0),
+            ssh_duration: Histogram::new(&UPDATE_BUCKETS),
         }
     }
 }
@@ -221,6 +250,38 @@ impl Metrics {
             LfsTransfer::Download => &self.lfs_downloaded,
         }
         .fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// One SSH connection accepted.
+    pub fn ssh_connection(&self) {
+        self.ssh_connections.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// One SSH authentication decided: `result` is one of [`SSH_AUTH_RESULTS`] (anything else
+    /// counts as `error`).
+    pub fn ssh_auth(&self, result: &'static str) {
+        let result = SSH_AUTH_RESULTS
+            .into_iter()
+            .find(|r| *r == result)
+            .unwrap_or("error");
+        bump(&self.ssh_auth, result);
+    }
+
+    /// One SSH connection or command refused by a limit, one of [`SSH_REFUSALS`].
+    pub fn ssh_refused(&self, limit: &'static str) {
+        if SSH_REFUSALS.contains(&limit) {
+            bump(&self.ssh_refused, limit);
+        }
+    }
+
+    /// An SSH command started; the guard counts it in flight until dropped, then observes how
+    /// long it ran.
+    pub fn ssh_session_started(&self) -> SshSession<'_> {
+        self.ssh_in_flight.fetch_add(1, Ordering::Relaxed);
+        SshSession {
+            metrics: self,
+            started: std::time::Instant::now(),
+        }
     }
 
     /// The text exposition of every metric, with the queue's gauges as read now.
@@ -398,7 +459,80 @@ impl Metrics {
                 );
             }
         }
+        self.render_ssh(&mut out);
         out
+    }
+
+    fn render_ssh(&self, out: &mut String) {
+        let _ = writeln!(
+            out,
+            "# HELP pushmirror_ssh_connections_total Connections the built-in SSH server accepted."
+        );
+        let _ = writeln!(out, "# TYPE pushmirror_ssh_connections_total counter");
+        let _ = writeln!(
+            out,
+            "pushmirror_ssh_connections_total {}",
+            self.ssh_connections.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP pushmirror_ssh_auth_total SSH public-key authentications, by result."
+        );
+        let _ = writeln!(out, "# TYPE pushmirror_ssh_auth_total counter");
+        {
+            let auth = self.ssh_auth.lock().expect("metrics");
+            for result in SSH_AUTH_RESULTS {
+                let n = auth.get(result).copied().unwrap_or(0);
+                let _ = writeln!(out, "pushmirror_ssh_auth_total{{result=\"{result}\"}} {n}");
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP pushmirror_ssh_refused_total SSH connections and commands refused by a limit."
+        );
+        let _ = writeln!(out, "# TYPE pushmirror_ssh_refused_total counter");
+        {
+            let refused = self.ssh_refused.lock().expect("metrics");
+            for limit in SSH_REFUSALS {
+                let n = refused.get(limit).copied().unwrap_or(0);
+                let _ = writeln!(out, "pushmirror_ssh_refused_total{{limit=\"{limit}\"}} {n}");
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP pushmirror_ssh_sessions_in_flight SSH commands (clones, fetches, pushes) running."
+        );
+        let _ = writeln!(out, "# TYPE pushmirror_ssh_sessions_in_flight gauge");
+        let _ = writeln!(
+            out,
+            "pushmirror_ssh_sessions_in_flight {}",
+            self.ssh_in_flight.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP pushmirror_ssh_session_duration_seconds How long an SSH command ran."
+        );
+        let _ = writeln!(
+            out,
+            "# TYPE pushmirror_ssh_session_duration_seconds histogram"
+        );
+        self.ssh_duration
+            .render(out, "pushmirror_ssh_session_duration_seconds");
+    }
+}
+
+/// An SSH command counted in flight until this is dropped.
+pub struct SshSession<'a> {
+    metrics: &'a Metrics,
+    started: std::time::Instant,
+}
+
+impl Drop for SshSession<'_> {
+    fn drop(&mut self) {
+        self.metrics.ssh_in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.metrics
+            .ssh_duration
+            .observe(self.started.elapsed().as_secs_f64());
     }
 }
 
@@ -454,6 +588,31 @@ mod tests {
         assert!(text.contains("pushmirror_mirror_update_duration_seconds_sum 1.9"));
         assert!(text.contains("pushmirror_mirror_oldest_wanted_update_age_seconds 12.5"));
         assert!(text.contains("pushmirror_build_info{version="));
+    }
+
+    #[test]
+    fn ssh_metrics_have_bounded_labels() {
+        let m = Metrics::default();
+        m.ssh_connection();
+        m.ssh_auth("accepted");
+        m.ssh_auth("something else");
+        m.ssh_refused("sessions_per_user");
+        m.ssh_refused("not a limit");
+        let session = m.ssh_session_started();
+        let text = m.render(QueueGauges::default());
+        assert!(
+            text.contains("pushmirror_ssh_connections_total 1"),
+            "{text}"
+        );
+        assert!(text.contains("pushmirror_ssh_auth_total{result=\"accepted\"} 1"));
+        assert!(text.contains("pushmirror_ssh_auth_total{result=\"error\"} 1"));
+        assert!(text.contains("pushmirror_ssh_refused_total{limit=\"sessions_per_user\"} 1"));
+        assert_eq!(text.matches("pushmirror_ssh_refused_total{").count(), 3);
+        assert!(text.contains("pushmirror_ssh_sessions_in_flight 1"));
+        drop(session);
+        let text = m.render(QueueGauges::default());
+        assert!(text.contains("pushmirror_ssh_sessions_in_flight 0"));
+        assert!(text.contains("pushmirror_ssh_session_duration_seconds_count 1"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! Running a server: serve HTTP on an already-bound listener and run the job runner beside it,
-//! until `stop` resolves; then shut down as one mechanism (see ARCHITECTURE.md, Shutdown).
-//! Taking a bound listener lets tests start the real server on `127.0.0.1:0`.
+//! Running a server: serve HTTP (and, when given a listener, SSH) on already-bound listeners and
+//! run the job runner beside them, until `stop` resolves; then shut down as one mechanism (see
+//! ARCHITECTURE.md, Shutdown). Taking bound listeners lets tests start the real server on
+//! `127.0.0.1:0`.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -17,16 +18,22 @@ use crate::jobs::Runner;
 /// lease being released) before the server exits regardless.
 const CANCEL_GRACE: Duration = Duration::from_secs(5);
 
-/// Serves HTTP and runs the job runner until `stop` resolves. Then: the runner stops claiming
-/// and its running jobs are cancelled (their processes killed, their leases released, so a
-/// restart resumes them at once); the listener stops accepting; in-flight requests get
-/// `app.shutdown_grace` to finish; whatever still runs then is cancelled; tracked tasks get
-/// [`CANCEL_GRACE`] to end; and the function returns.
+/// Serves HTTP on `listener` and SSH on `ssh` (none: no SSH) and runs the job runner until
+/// `stop` resolves. Then: the runner stops claiming and its running jobs are cancelled (their
+/// processes killed, their leases released, so a restart resumes them at once); the listeners
+/// stop accepting; in-flight requests and SSH commands get `app.shutdown_grace` to finish;
+/// whatever still runs then is cancelled; tracked tasks get [`CANCEL_GRACE`] to end; and the
+/// function returns.
 pub async fn run(
     listener: TcpListener,
+    ssh: Option<TcpListener>,
     app: Arc<App>,
     stop: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
+    // The host key is loaded (or made) before anything is served: a bad one stops the start.
+    let ssh = ssh
+        .map(|l| crate::ssh::Server::new(l, app.clone()))
+        .transpose()?;
     // Before anything can start git here: no git of ours runs, so any lock is a killed one's.
     // Each storage is served by one node, so no other node's git runs in these either.
     match app.storages.remove_stale_locks() {
@@ -54,6 +61,12 @@ pub async fn run(
     let serve =
         axum::serve(listener, service).with_graceful_shutdown(draining.clone().cancelled_owned());
     let mut serve = std::pin::pin!(std::future::IntoFuture::into_future(serve));
+    let ssh = ssh.map(|s| shutdown.spawn(s.serve(draining.clone())));
+    let mut ssh_done = std::pin::pin!(async move {
+        if let Some(task) = ssh {
+            let _ = task.await;
+        }
+    });
     let stop = async {
         stop.await;
         tracing::info!(grace_secs = app.shutdown_grace.as_secs(), "shutting down");
@@ -67,7 +80,12 @@ pub async fn run(
             // The runner stops at once; requests (pushes among them) get the grace period.
             shutdown.cancel_jobs();
             draining.cancel();
-            match tokio::time::timeout(app.shutdown_grace, &mut serve).await {
+            let both = async {
+                let r = (&mut serve).await;
+                (&mut ssh_done).await;
+                r
+            };
+            match tokio::time::timeout(app.shutdown_grace, both).await {
                 Ok(r) => r,
                 Err(_) => {
                     tracing::warn!("requests still running after the grace period; cancelling them");

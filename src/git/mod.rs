@@ -55,6 +55,8 @@ pub enum Subcommand {
     Fetch,
     LsRemote,
     UploadPack,
+    /// `git archive --remote` over SSH.
+    UploadArchive,
     ReceivePack,
     UpdateRef,
     Log,
@@ -75,6 +77,7 @@ impl Subcommand {
             Subcommand::Fetch => "fetch",
             Subcommand::LsRemote => "ls-remote",
             Subcommand::UploadPack => "upload-pack",
+            Subcommand::UploadArchive => "upload-archive",
             Subcommand::ReceivePack => "receive-pack",
             Subcommand::UpdateRef => "update-ref",
             Subcommand::Log => "log",

@@ -23,6 +23,7 @@
 use std::future::Future;
 
 use crate::app::App;
+use crate::git::protocol::pktline::{self, CommandList};
 use crate::git::service::Exit;
 use crate::git::GitCommand;
 use crate::model::access::Caller;
@@ -248,6 +249,20 @@ impl PushSession {
             None => Ok(()),
         }
     }
+}
+
+/// The report that refuses a git client's whole push (`refused`: what [`PushSession::begin`]
+/// gave, never empty), as GitLab's pre-receive check answers it: every reason on the progress
+/// band as `GitLab: <reason>`, every ref declined. Every git face (smart HTTP, SSH) sends this.
+pub fn refusal_report(list: &CommandList, refused: &[(String, &'static str)]) -> Vec<u8> {
+    let mut reasons: Vec<&str> = refused.iter().map(|(_, why)| *why).collect();
+    reasons.dedup();
+    let message = reasons
+        .iter()
+        .map(|why| format!("GitLab: {why}"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    pktline::refusal_report(list, |_| "pre-receive hook declined".to_owned(), &message)
 }
 
 /// Records `change` to project `project_id`, already made when pushmirror hears of it (the

@@ -719,6 +719,7 @@ async fn two_nodes_take_turns(server: TestServer) {
         monitoring_allowlist: pushmirror::model::cidr::loopback(),
         smtp: None,
         lfs: Default::default(),
+        ssh: Default::default(),
     };
     let node_b = Runner::new(pushmirror::app::App::build(&config).await.unwrap());
     let daemon = GitDaemonRemote::start();

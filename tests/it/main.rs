@@ -43,6 +43,7 @@ mod remotes_selftest;
 mod repository_api;
 mod smart_http;
 mod ssh;
+mod ssh_hosting;
 mod storages;
 mod tidy;
 mod tokens_api;

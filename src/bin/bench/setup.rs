@@ -54,6 +54,7 @@ impl BenchServer {
             monitoring_allowlist: pushmirror::model::cidr::loopback(),
             smtp: None,
             lfs: Default::default(),
+            ssh: Default::default(),
         };
         let state = AppState(
             pushmirror::app::App::build(&config)
@@ -66,7 +67,7 @@ impl BenchServer {
             let shutdown = async {
                 let _ = rx.await;
             };
-            if let Err(e) = pushmirror::server::run(listener, served.0, shutdown).await {
+            if let Err(e) = pushmirror::server::run(listener, None, served.0, shutdown).await {
                 eprintln!("bench server stopped: {e}");
             }
         });

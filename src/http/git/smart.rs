@@ -29,7 +29,7 @@ use tokio_util::io::StreamReader;
 
 use super::auth::{CallerRefusal, GitCaller};
 use super::path::Smart;
-use crate::git::protocol::pktline::{read_command_list, refusal_report, CommandList};
+use crate::git::protocol::pktline::{read_command_list, CommandList};
 use crate::git::service::{GitStream, Service};
 use crate::http::AppState;
 use crate::model::access::Caller;
@@ -37,7 +37,7 @@ use crate::model::entities::{Project, User};
 use crate::model::tokens::Use;
 use crate::service::error::ServiceError;
 use crate::service::projects::find_project;
-use crate::service::push_session::{Begun, Origin, PushSession, RefChange};
+use crate::service::push_session::{refusal_report, Begun, Origin, PushSession, RefChange};
 
 /// Longest `Git-Protocol` header passed on to git; real values are a few bytes (`version=2`).
 const MAX_GIT_PROTOCOL: usize = 256;
@@ -411,15 +411,7 @@ async fn refuse(
     {
         tracing::info!("refused push: the client did not finish sending within the deadline");
     }
-    // As GitLab's pre-receive check: every reason on the progress band, every ref declined.
-    let mut reasons: Vec<&str> = refused.iter().map(|(_, why)| *why).collect();
-    reasons.dedup();
-    let message = reasons
-        .iter()
-        .map(|why| format!("GitLab: {why}"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let body = refusal_report(list, |_| "pre-receive hook declined".to_owned(), &message);
+    let body = refusal_report(list, refused);
     Ok(no_cache(
         Body::from(body).into_response(),
         format!("application/x-{}-result", Service::ReceivePack.name()),

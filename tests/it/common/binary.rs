@@ -93,6 +93,11 @@ impl ServerProcess {
         envs: &[(&str, &str)],
     ) -> ServerProcess {
         let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        // The built-in SSH server's default port is one for the whole machine: a test that
+        // wants SSH names its own port.
+        if !args.iter().any(|a| a == "--ssh-listen") {
+            args.extend(["--ssh-listen".to_owned(), "off".to_owned()]);
+        }
         if let Some(url) = database_url {
             args.extend(["--database-url".to_owned(), url.to_owned()]);
         }

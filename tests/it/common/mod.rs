@@ -50,6 +50,8 @@ pub struct TestServer {
     pub state: AppState,
     /// `http://127.0.0.1:<port>`, also the server's `external_url`.
     pub base: String,
+    /// The SSH server's port, when started with [`Builder::ssh`].
+    pub ssh_port: Option<u16>,
     client: Client,
     /// The job runner of [`TestServer::run_pending`], made on first use.
     runner: OnceLock<Arc<Runner>>,
@@ -82,6 +84,7 @@ type Tweak = Box<dyn FnOnce(&mut ServeConfig) + Send>;
 /// How to start a [`TestServer`]; see [`TestServer::builder`].
 pub struct Builder<B = Sqlite> {
     engine: bool,
+    ssh: bool,
     local_network: bool,
     clock: Arc<dyn Clock>,
     tweaks: Vec<Tweak>,
@@ -95,6 +98,7 @@ impl TestServer {
     pub fn builder() -> Builder {
         Builder {
             engine: false,
+            ssh: false,
             local_network: false,
             clock: Arc::new(SystemClock),
             tweaks: Vec::new(),
@@ -235,6 +239,12 @@ impl<B> Builder<B> {
         self
     }
 
+    /// Serves SSH too, on its own `127.0.0.1:0` ([`TestServer::ssh_port`]).
+    pub fn ssh(mut self, on: bool) -> Self {
+        self.ssh = on;
+        self
+    }
+
     /// Accepts mirror URLs on loopback and private addresses (`--allow-local-network`), as tests
     /// that mirror into the git servers of `remotes` need.
     pub fn local_network(mut self, on: bool) -> Self {
@@ -261,6 +271,17 @@ impl<B> Builder<B> {
             .await
             .expect("bind 127.0.0.1:0");
         let addr = listener.local_addr().expect("local addr");
+        let ssh_listener = match self.ssh {
+            true => Some(
+                tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind 127.0.0.1:0 for ssh"),
+            ),
+            false => None,
+        };
+        let ssh_port = ssh_listener
+            .as_ref()
+            .map(|l| l.local_addr().expect("local addr").port());
         let mut store = StoreConfig::resolve(Some(dir.path().join("data")), None, None);
         if let Some(db) = &postgres {
             store.database_url = db.url.clone();
@@ -280,6 +301,10 @@ impl<B> Builder<B> {
             monitoring_allowlist: pushmirror::model::cidr::loopback(),
             smtp: None,
             lfs: Default::default(),
+            ssh: pushmirror::config::SshConfig {
+                listen: ssh_port.map(|p| std::net::SocketAddr::from(([127, 0, 0, 1], p))),
+                ..Default::default()
+            },
         };
         for tweak in self.tweaks {
             tweak(&mut config);
@@ -295,7 +320,9 @@ impl<B> Builder<B> {
             let shutdown = async {
                 let _ = rx.await;
             };
-            if let Err(e) = pushmirror::server::run(listener, served.0, shutdown).await {
+            if let Err(e) =
+                pushmirror::server::run(listener, ssh_listener, served.0, shutdown).await
+            {
                 eprintln!("test server stopped: {e}");
             }
         });
@@ -304,6 +331,7 @@ impl<B> Builder<B> {
             state,
             client: Client::new(&base),
             base,
+            ssh_port,
             runner: OnceLock::new(),
             shutdown: Some(tx),
             dir,
@@ -317,6 +345,7 @@ impl Builder<Sqlite> {
     pub fn postgres(self) -> Builder<Postgres> {
         Builder {
             engine: self.engine,
+            ssh: self.ssh,
             local_network: self.local_network,
             clock: self.clock,
             tweaks: self.tweaks,

@@ -1,0 +1,1 @@
+//! The burst of clones and the push killed midway (filled in next).

@@ -1,0 +1,187 @@
+//! Git over SSH to the built-in server, end to end: the real server (SQLite and PostgreSQL)
+//! serving SSH on its own `127.0.0.1:0`, driven by the real OpenSSH client and the real git CLI
+//! in a sealed-off environment (`-F /dev/null`, one identity, no agent, the server's host key
+//! pinned in a known-hosts file of the test's own).
+//!
+//! This file is the harness (a client with its own key, raw `ssh` commands, git through it);
+//! `flows` clones, fetches and pushes; `refusals` checks what must not work; `lifetime` the
+//! burst of clones and the push killed midway.
+
+mod flows;
+mod lifetime;
+mod refusals;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use crate::common::TestServer;
+
+/// What a client sees for a path that names no project it may see.
+const NOT_FOUND: &str = "fatal: The project you were looking for could not be found or you don't have permission to view it.";
+
+/// An SSH client with its own key pair, knowing the server's host key and nothing else.
+pub struct SshClient {
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl SshClient {
+    /// A client of `server` (started with `.ssh(true)`) with a fresh Ed25519 key.
+    pub fn new(server: &TestServer) -> SshClient {
+        let port = server.ssh_port.expect("the server serves SSH");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let status = Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-C", "test@client", "-f"])
+            .arg(dir.path().join("id"))
+            .status()
+            .expect("ssh-keygen");
+        assert!(status.success());
+        let host_key = pushmirror::ssh::host_key::load_or_create(&server.state.ssh_host_key_file)
+            .expect("the server's host key");
+        let line = pushmirror::ssh::host_key::public_line(&host_key);
+        std::fs::write(
+            dir.path().join("known_hosts"),
+            format!("[127.0.0.1]:{port} {line}\n"),
+        )
+        .unwrap();
+        std::fs::create_dir_all(dir.path().join("home")).unwrap();
+        SshClient { dir, port }
+    }
+
+    /// The public key line (`ssh-ed25519 AAAA… test@client`).
+    pub fn public_key(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("id.pub"))
+            .unwrap()
+            .trim()
+            .to_owned()
+    }
+
+    /// The private key file.
+    pub fn key_file(&self) -> PathBuf {
+        self.dir.path().join("id")
+    }
+
+    /// A directory of the client's own, for scratch files.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The options that seal ssh off from the operator's configuration, agent and known hosts.
+    fn options(&self, identity: &Path) -> Vec<String> {
+        let kh = self.dir.path().join("known_hosts");
+        [
+            "-F".to_owned(),
+            "/dev/null".to_owned(),
+            "-i".to_owned(),
+            identity.display().to_string(),
+            "-o".to_owned(),
+            "IdentitiesOnly=yes".to_owned(),
+            "-o".to_owned(),
+            "IdentityAgent=none".to_owned(),
+            "-o".to_owned(),
+            format!("UserKnownHostsFile={}", kh.display()),
+            "-o".to_owned(),
+            "StrictHostKeyChecking=yes".to_owned(),
+            "-o".to_owned(),
+            "BatchMode=yes".to_owned(),
+            "-o".to_owned(),
+            "ConnectTimeout=30".to_owned(),
+            "-p".to_owned(),
+            self.port.to_string(),
+        ]
+        .into()
+    }
+
+    /// `GIT_SSH_COMMAND` for git.
+    pub fn git_ssh_command(&self) -> String {
+        format!("ssh {}", self.options(&self.key_file()).join(" "))
+    }
+
+    /// `git@127.0.0.1:<full_path>.git` as a URL git uses with [`SshClient::git_ssh_command`].
+    pub fn url(&self, full_path: &str) -> String {
+        format!("ssh://git@127.0.0.1:{}/{full_path}.git", self.port)
+    }
+
+    /// A raw ssh command as `user`, with `args` after the destination.
+    pub fn ssh_as(&self, user: &str, identity: &Path, extra: &[&str], args: &[&str]) -> Command {
+        let mut cmd = Command::new("ssh");
+        cmd.args(self.options(identity))
+            .args(extra)
+            .arg(format!("{user}@127.0.0.1"))
+            .args(args)
+            .env("HOME", self.dir.path().join("home"))
+            .env("SSH_AUTH_SOCK", "")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// `ssh git@127.0.0.1 <command>`: its output.
+    pub fn ssh(&self, extra: &[&str], command: &[&str]) -> Output {
+        self.ssh_as("git", &self.key_file(), extra, command)
+            .output()
+            .expect("spawn ssh")
+    }
+
+    /// git with this client's ssh, in `cwd`.
+    pub fn git_command(&self, cwd: &Path, args: &[&str]) -> Command {
+        let mut cmd = Command::new("git");
+        cmd.args(["-c", "user.name=T", "-c", "user.email=t@example.com"])
+            .args(args)
+            .current_dir(cwd)
+            .env("HOME", self.dir.path().join("home"))
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("GIT_SSH_COMMAND", self.git_ssh_command())
+            .env("SSH_AUTH_SOCK", "")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// git with this client's ssh: stdout, or stderr as the error.
+    pub fn git(&self, cwd: &Path, args: &[&str]) -> Result<String, String> {
+        let out = self.git_command(cwd, args).output().expect("spawn git");
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+}
+
+/// Registers `client`'s key for `username`, returning the key's id.
+pub async fn add_user_key(server: &TestServer, username: &str, client: &SshClient) -> i64 {
+    use pushmirror::service::ssh_access::{register_for_tests, KeyHolder, SshPrincipal};
+    let key = russh::keys::PublicKey::from_openssh(&client.public_key()).unwrap();
+    let id = server.user_id(username).await;
+    let user = server
+        .state
+        .store
+        .user_by_id(id)
+        .await
+        .unwrap()
+        .expect("the user");
+    let key_id = rand_id();
+    register_for_tests(
+        key.to_bytes().unwrap(),
+        SshPrincipal {
+            key_id,
+            fingerprint: key.fingerprint(russh::keys::HashAlg::Sha256).to_string(),
+            holder: KeyHolder::User(user),
+        },
+    );
+    key_id
+}
+
+fn rand_id() -> i64 {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static NEXT: AtomicI64 = AtomicI64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Stdout and stderr of `out`, as text.
+pub fn texts(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
