@@ -52,6 +52,7 @@ pub mod pushes;
 pub mod refusal;
 pub mod repository;
 pub mod sessions;
+pub mod ssh_access;
 pub mod ssh_host_keys;
 pub mod statistics;
 pub mod users;
