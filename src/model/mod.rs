@@ -21,6 +21,7 @@ pub mod push_rules;
 pub mod refmatch;
 pub mod sign_in;
 pub mod ssh_command;
+pub mod ssh_keys;
 pub mod status;
 pub mod storage;
 pub mod time;

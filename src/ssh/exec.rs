@@ -186,8 +186,17 @@ async fn lfs_authenticate<O: AsyncWrite + Unpin>(
     operation: LfsOperation,
     stdout: &mut O,
 ) -> Result<u32, AccessRefusal> {
-    let line = ssh_access::lfs_authenticate(app, principal, path, operation).await?;
-    say(stdout, line.trim_end()).await;
+    let op = match operation {
+        LfsOperation::Upload => crate::service::lfs::Operation::Upload,
+        LfsOperation::Download => crate::service::lfs::Operation::Download,
+    };
+    let auth = ssh_access::lfs_authenticate(app, principal, path, op).await?;
+    let line = serde_json::json!({
+        "header": { "Authorization": auth.authorization },
+        "href": auth.href,
+        "expires_in": auth.expires_in,
+    });
+    say(stdout, &line.to_string()).await;
     Ok(0)
 }
 

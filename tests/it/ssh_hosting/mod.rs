@@ -150,32 +150,22 @@ impl SshClient {
 
 /// Registers `client`'s key for `username`, returning the key's id.
 pub async fn add_user_key(server: &TestServer, username: &str, client: &SshClient) -> i64 {
-    use pushmirror::service::ssh_access::{register_for_tests, KeyHolder, SshPrincipal};
-    let key = russh::keys::PublicKey::from_openssh(&client.public_key()).unwrap();
+    use pushmirror::model::ssh_keys::{KeyKind, PublicKey, UsageType};
+    use pushmirror::store::NewSshKey;
+    let key = PublicKey::parse(&client.public_key()).expect("a valid key");
     let id = server.user_id(username).await;
-    let user = server
-        .state
-        .store
-        .user_by_id(id)
-        .await
-        .unwrap()
-        .expect("the user");
-    let key_id = rand_id();
-    register_for_tests(
-        key.to_bytes().unwrap(),
-        SshPrincipal {
-            key_id,
-            fingerprint: key.fingerprint(russh::keys::HashAlg::Sha256).to_string(),
-            holder: KeyHolder::User(user),
-        },
-    );
-    key_id
-}
-
-fn rand_id() -> i64 {
-    use std::sync::atomic::{AtomicI64, Ordering};
-    static NEXT: AtomicI64 = AtomicI64::new(1);
-    NEXT.fetch_add(1, Ordering::Relaxed)
+    let new = NewSshKey {
+        kind: KeyKind::User,
+        user_id: Some(id),
+        title: "test key",
+        key: &key.line,
+        fingerprint_md5: &key.fingerprint_md5,
+        fingerprint_sha256: &key.fingerprint_sha256,
+        usage_type: UsageType::default(),
+        created_at: 0,
+        expires_at: None,
+    };
+    server.state.store.create_ssh_key(&new).await.unwrap().id
 }
 
 /// Stdout and stderr of `out`, as text.
