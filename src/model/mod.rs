@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod authorized_keys;
 pub mod cidr;
 pub mod entities;
 pub mod errors;
