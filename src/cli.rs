@@ -975,10 +975,17 @@ async fn ssh_serve(args: SshServeArgs) -> ExitCode {
     use std::os::unix::ffi::OsStrExt as _;
     let command = std::env::var_os("SSH_ORIGINAL_COMMAND").unwrap_or_default();
     let protocol = std::env::var("GIT_PROTOCOL").ok();
+    let (stdout, stderr) = match (unbuffered(std::io::stdout()), unbuffered(std::io::stderr())) {
+        (Ok(out), Ok(err)) => (out, err),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::error!(error = %e, "ssh serve cannot use its standard streams");
+            return ExitCode::from(1);
+        }
+    };
     let io = crate::ssh::exec::Io {
         stdin: tokio::io::stdin(),
-        stdout: tokio::io::stdout(),
-        stderr: tokio::io::stderr(),
+        stdout,
+        stderr,
     };
     let status = crate::ssh::exec::run(
         &app,
@@ -989,6 +996,14 @@ async fn ssh_serve(args: SshServeArgs) -> ExitCode {
     )
     .await;
     ExitCode::from(u8::try_from(status).unwrap_or(1))
+}
+
+/// An async writer on `stream`'s file descriptor that writes every chunk as it comes. Not
+/// `tokio::io::stdout`: that goes through std's line-buffered stdout, which keeps git's
+/// newline-less flush packets until the end, and the client waits for them forever.
+fn unbuffered(stream: impl std::os::fd::AsFd) -> std::io::Result<tokio::fs::File> {
+    let fd = stream.as_fd().try_clone_to_owned()?;
+    Ok(tokio::fs::File::from_std(std::fs::File::from(fd)))
 }
 
 /// `pushmirror user set-password`.

@@ -44,6 +44,7 @@ mod repository_api;
 mod smart_http;
 mod ssh;
 mod ssh_hosting;
+mod ssh_openssh;
 mod storages;
 mod tidy;
 mod tokens_api;
