@@ -274,6 +274,11 @@ impl SshRemote {
         self.port
     }
 
+    /// The listening sshd's pid (its per-connection processes are its descendants).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The login name used in URLs (`git`, or the user running the tests when not root).
     pub fn user(&self) -> &str {
         &self.user
