@@ -19,7 +19,9 @@ use pushmirror::model::ssh_keys::{KeyKind, PublicKey, UsageType};
 use pushmirror::service::ssh_access::DEPLOY_KEY_READ_ONLY;
 use pushmirror::store::NewSshKey;
 
-use crate::common::{blocking, poll_until, TestServer, Work};
+use crate::common::{
+    blocking, poll_until, poll_until_blocking, processes_with_home, TestServer, Work,
+};
 use crate::remotes::{GitDaemonRemote, SshRemote};
 
 /// Generous bound for a mirror to converge: an update takes well under a second.
@@ -283,6 +285,8 @@ async fn through_openssh(server: TestServer) {
     let deploy = Client::new(&remote);
     add_key(&server, alice, &deploy.public_key(), Some(project.id)).await;
     let stranger = Client::new(&remote);
+    let victim = Client::new(&remote);
+    add_key(&server, alice, &victim.public_key(), None).await;
     hand_to_git(&server);
 
     // The line for a known key, exactly; nothing for another login or an unknown key.
@@ -372,6 +376,66 @@ async fn through_openssh(server: TestServer) {
         "the mirror never got the push: {:?}",
         daemon.refs("m")
     );
+
+    // A session whose `ssh serve` is killed (-9) leaves no git behind: its upload-pack waits
+    // for the client when the process dies.
+    let data_dir = server.data_dir().display().to_string();
+    let path = format!("'{}.git'", project.path_with_namespace);
+    let git_home = server.data_dir().join("git-home");
+    let upload_packs = move || {
+        processes_with_home(&git_home)
+            .into_iter()
+            .filter(|(_, cmd)| cmd.contains("upload-pack"))
+            .count()
+    };
+    let left = blocking(move || {
+        let mut session = Command::new("ssh")
+            .args(victim.options())
+            .arg(format!("{LOGIN}@127.0.0.1"))
+            .arg(format!("git-upload-pack {path}"))
+            .env("HOME", victim.dir.path().join("home"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn ssh");
+        let mut first = [0u8; 4];
+        std::io::Read::read_exact(session.stdout.as_mut().unwrap(), &mut first)
+            .expect("the advertisement");
+        let serving = serve_processes(&data_dir);
+        assert_eq!(serving.len(), 1, "one ssh serve process: {serving:?}");
+        assert!(upload_packs() > 0, "upload-pack runs for the session");
+        // SAFETY: kill(2) has no memory-safety preconditions; the pid was just read.
+        unsafe { libc::kill(serving[0] as i32, libc::SIGKILL) };
+        let gone = poll_until_blocking(CONVERGE, || upload_packs() == 0);
+        let _ = session.kill();
+        let _ = session.wait();
+        gone
+    })
+    .await;
+    assert!(left, "git outlived its killed ssh serve process");
+}
+
+/// Live `pushmirror ssh serve` processes (not the shell sshd started them with) on `data_dir`.
+fn serve_processes(data_dir: &str) -> Vec<u32> {
+    let bin = std::fs::canonicalize(env!("CARGO_BIN_EXE_pushmirror")).unwrap();
+    let program = format!("{} ssh serve ", bin.display());
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if cmdline.starts_with(&program) && cmdline.contains(data_dir) {
+            found.push(pid);
+        }
+    }
+    found
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
