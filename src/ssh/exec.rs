@@ -339,7 +339,7 @@ impl GitSession<'_> {
             let _ = tx.send(exit);
             exit
         };
-        let (_, ()) = tokio::join!(forward(out, stdout), session.finish_when(app, exit));
+        let (_, ()) = tokio::join!(forward_all(out, stdout), session.finish_when(app, exit));
         Ok(status_of(rx.await.unwrap_or(Exit::Killed(Cut::Shutdown))))
     }
 }
@@ -350,6 +350,26 @@ async fn forward(mut out: GitStdout, to: &mut (impl AsyncWrite + Unpin)) -> std:
         to.write_all(&chunk?).await?;
     }
     to.flush().await
+}
+
+/// [`forward`] for receive-pack: once the client is gone, git's output is still read to its end
+/// rather than dropped, so git is not killed but ends by itself: a pack cut short reaches it as
+/// an early end of input, and git then removes the objects it quarantined, which a killed git
+/// would leave in the repository. The deadline still bounds it.
+async fn forward_all(
+    mut out: GitStdout,
+    to: &mut (impl AsyncWrite + Unpin),
+) -> std::io::Result<()> {
+    let mut result = Ok(());
+    while let Some(chunk) = out.next().await {
+        if result.is_ok() {
+            result = to.write_all(&chunk?).await;
+        }
+    }
+    match result {
+        Ok(()) => to.flush().await,
+        gone => gone,
+    }
 }
 
 /// The exit status a client is told: git's own, or 1 when it was killed.
