@@ -4,6 +4,7 @@
 pub mod access;
 pub mod accounts;
 pub mod cidr;
+pub mod clone_url;
 pub mod entities;
 pub mod errors;
 pub mod git_failure;
