@@ -45,6 +45,32 @@ pub struct Caller {
     pub authenticated: bool,
     /// The caller's user id, when authenticated (protected branches may name users).
     pub user_id: Option<i64>,
+    /// A deploy key enabled in the project, when the caller is one (over SSH): it reads the
+    /// project whatever its visibility, and pushes where it may (`can_push`) and, to protected
+    /// branches, only where a rule names it. It has no level and no user.
+    pub deploy_key: Option<DeployKeyGrant>,
+}
+
+/// A deploy key's rights in one project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeployKeyGrant {
+    /// The key's id (protected branches' `deploy_key_id` entries name it).
+    pub key_id: i64,
+    /// Whether the project lets it push.
+    pub can_push: bool,
+}
+
+impl Caller {
+    /// A deploy key enabled in the project with `grant`.
+    pub fn deploy_key(grant: DeployKeyGrant) -> Caller {
+        Caller {
+            is_admin: false,
+            level: None,
+            authenticated: true,
+            user_id: None,
+            deploy_key: Some(grant),
+        }
+    }
 }
 
 /// Project visibility, as GitLab names it on the wire; private unless asked otherwise.
@@ -176,6 +202,9 @@ impl Caller {
     /// May read the repository (clone, fetch, list protected branches): Reporter+, or anyone who
     /// can see a public or internal project.
     pub fn can_read_code(&self, visibility: Visibility) -> bool {
+        if self.deploy_key.is_some() {
+            return true;
+        }
         match visibility {
             Visibility::Private => self.at_least(AccessLevel::Reporter),
             _ => self.can_read_project(visibility),
@@ -184,6 +213,9 @@ impl Caller {
 
     /// May push to unprotected branches: Developer+.
     pub fn can_push(&self) -> bool {
+        if let Some(key) = self.deploy_key {
+            return key.can_push;
+        }
         self.at_least(AccessLevel::Developer)
     }
 
@@ -250,6 +282,7 @@ mod tests {
             level,
             authenticated: true,
             user_id: None,
+            deploy_key: None,
         }
     }
 
@@ -292,6 +325,7 @@ mod tests {
             level: None,
             authenticated: false,
             user_id: None,
+            deploy_key: None,
         };
         let outsider = caller(None, false);
         assert!(anon.can_read_project(Visibility::Public));
@@ -312,6 +346,7 @@ mod tests {
             level: None,
             authenticated: false,
             user_id: None,
+            deploy_key: None,
         };
         let outsider = caller(None, false);
         assert!(!outsider.can_read_group(Visibility::Private, false));

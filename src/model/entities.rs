@@ -168,6 +168,8 @@ pub struct AccessEntry {
     pub user_id: Option<i64>,
     /// A user entry's user's name, which GitLab describes the entry by.
     pub user_name: Option<String>,
+    /// A deploy key entry's key (GitLab's `deploy_key_id`; push lists only).
+    pub deploy_key_id: Option<i64>,
 }
 
 impl AccessEntry {
@@ -178,6 +180,7 @@ impl AccessEntry {
             access_level: Some(access_level),
             user_id: None,
             user_name: None,
+            deploy_key_id: None,
         }
     }
 }

@@ -195,6 +195,7 @@ mod tests {
             level,
             authenticated: true,
             user_id: Some(user_id),
+            deploy_key: None,
         }
     }
 

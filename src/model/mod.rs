@@ -4,6 +4,7 @@
 pub mod access;
 pub mod accounts;
 pub mod cidr;
+pub mod clone_url;
 pub mod entities;
 pub mod errors;
 pub mod git_failure;
@@ -21,6 +22,7 @@ pub mod push_rules;
 pub mod refmatch;
 pub mod sign_in;
 pub mod ssh_command;
+pub mod ssh_keys;
 pub mod status;
 pub mod storage;
 pub mod time;

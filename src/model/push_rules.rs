@@ -4,7 +4,8 @@
 //! - nobody deletes a protected branch over git (only through the API or the web);
 //! - an update needs a matching rule with a push entry the caller meets: a role (`0` no one,
 //!   `30` Developers, `40` Maintainers, `60` instance admins only; admins meet every level but
-//!   `0`) or the caller by user id (a member who may push at all);
+//!   `0`), the caller by user id (a member who may push at all), or the caller's deploy key by
+//!   id (enabled with `can_push`; a deploy key meets no role, as GitLab's);
 //! - a new protected branch may also be created by whoever a rule lets merge;
 //! - a non-fast-forward update additionally needs a matching rule with `allow_force_push`, which
 //!   only git can judge once the pack has arrived, so it is left as [`Verdict::FastForwardOnly`].
@@ -101,11 +102,16 @@ impl PushRules {
 
 /// Whether `caller` meets any entry of an access list.
 pub fn meets_any(caller: Caller, entries: &[AccessEntry]) -> bool {
-    entries.iter().any(|e| match (e.access_level, e.user_id) {
-        (_, Some(user)) => caller.user_id == Some(user) && caller.can_push(),
-        (Some(level), None) => meets(caller, level),
-        (None, None) => false,
-    })
+    entries
+        .iter()
+        .any(|e| match (e.access_level, e.user_id, e.deploy_key_id) {
+            (_, _, Some(key)) => caller
+                .deploy_key
+                .is_some_and(|k| k.key_id == key && k.can_push),
+            (_, Some(user), None) => caller.user_id == Some(user) && caller.can_push(),
+            (Some(level), None, None) => meets(caller, level),
+            (None, None, None) => false,
+        })
 }
 
 /// Whether `caller` meets a protected branch's access level.
@@ -146,6 +152,7 @@ mod tests {
             level: Some(level),
             authenticated: true,
             user_id: None,
+            deploy_key: None,
         }
     }
 
@@ -154,6 +161,7 @@ mod tests {
         level: None,
         authenticated: true,
         user_id: None,
+        deploy_key: None,
     };
 
     #[test]
@@ -253,18 +261,22 @@ mod tests {
             access_level: None,
             user_id: Some(7),
             user_name: None,
+            deploy_key_id: None,
         });
         let rules = PushRules::new(vec![r]);
         let seven = Caller {
             user_id: Some(7),
+            deploy_key: None,
             ..member(Developer)
         };
         let eight = Caller {
             user_id: Some(8),
+            deploy_key: None,
             ..member(Maintainer)
         };
         let guest_seven = Caller {
             user_id: Some(7),
+            deploy_key: None,
             ..member(Guest)
         };
         assert_eq!(

@@ -46,6 +46,7 @@ pub async fn find_group(
         level,
         authenticated: user.is_some(),
         user_id: viewer.user_id,
+        deploy_key: None,
     };
     if !caller.can_read_group(group.namespace.visibility, below) {
         return Err(if user.is_none() {

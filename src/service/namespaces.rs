@@ -56,6 +56,7 @@ async fn admit(
                     level: own.then_some(AccessLevel::Owner),
                     authenticated: true,
                     user_id: Some(user.id),
+                    deploy_key: None,
                 },
                 namespace,
                 group: None,
@@ -78,6 +79,7 @@ async fn admit(
                 level,
                 authenticated: true,
                 user_id: Some(user.id),
+                deploy_key: None,
             };
             if !caller.can_read_group(group.namespace.visibility, below) {
                 return Err(ServiceError::NotFound(Resource::Namespace));

@@ -61,6 +61,7 @@ pub fn admit(
         level,
         authenticated: user.is_some(),
         user_id: user.map(|u| u.id),
+        deploy_key: None,
     };
     if !caller.can_read_project(project.visibility) {
         return Err(if user.is_none() {

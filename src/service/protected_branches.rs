@@ -79,6 +79,7 @@ async fn new_entry(
             action,
             access_level: Some(level),
             user_id: None,
+            deploy_key_id: None,
         }),
         (Some(_), None) => Err(fail("access level is not included in the list")),
         // An entry naming a user is that user's, whatever level it also names (GitLab keeps
@@ -97,6 +98,7 @@ async fn new_entry(
                 action,
                 access_level: None,
                 user_id: Some(user),
+                deploy_key_id: None,
             })
         }
         (None, None) => Err(fail("must name an access_level or a user_id")),

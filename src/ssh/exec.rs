@@ -30,6 +30,7 @@ use crate::git::Subcommand;
 use crate::model::access::Caller;
 use crate::model::entities::Project;
 use crate::model::ssh_command::{self, CommandRefusal, GitVerb, LfsOperation, SshCommand};
+use crate::service::lfs::Operation;
 use crate::service::push_session::{refusal_report, Begun, Origin, PushSession, RefChange};
 use crate::service::ssh_access::{self, AccessRefusal, GitOp, SshPrincipal};
 
@@ -186,8 +187,19 @@ async fn lfs_authenticate<O: AsyncWrite + Unpin>(
     operation: LfsOperation,
     stdout: &mut O,
 ) -> Result<u32, AccessRefusal> {
-    let line = ssh_access::lfs_authenticate(app, principal, path, operation).await?;
-    say(stdout, line.trim_end()).await;
+    let operation = match operation {
+        LfsOperation::Upload => Operation::Upload,
+        LfsOperation::Download => Operation::Download,
+    };
+    let answer = ssh_access::lfs_authenticate(app, principal, path, operation).await?;
+    // gitlab-shell's answer, which git-lfs reads: where the LFS API is, the header for it, and
+    // how long that header is good for.
+    let json = serde_json::json!({
+        "header": { "Authorization": answer.authorization },
+        "href": answer.href,
+        "expires_in": answer.expires_in,
+    });
+    say(stdout, &json.to_string()).await;
     Ok(0)
 }
 

@@ -20,6 +20,7 @@ mod projects;
 mod protected;
 mod schedules;
 mod sessions;
+mod ssh_keys;
 mod users;
 
 pub use dashboard::DashboardMirror;
@@ -36,6 +37,7 @@ pub use projects::{NewProject, ProjectFilter, ProjectOrder, TRANSFER_TAKEN};
 pub use protected::{AccessAction, NewAccess, NewProtection, ProtectionChanges};
 pub use schedules::{ClaimedSchedule, NewSchedule};
 pub use sessions::Credentials;
+pub use ssh_keys::{is_key_taken, NewSshKey};
 pub use users::{AccountUpdate, NewAccount, UserFilter};
 
 use std::str::FromStr;

@@ -35,6 +35,8 @@ pub struct NewAccess {
     pub action: AccessAction,
     pub access_level: Option<i64>,
     pub user_id: Option<i64>,
+    /// A deploy key's entry (push lists only).
+    pub deploy_key_id: Option<i64>,
 }
 
 /// A rule to create.
@@ -79,7 +81,7 @@ impl Store {
         };
         let rows = sqlx::query(
             "select a.id, a.protected_branch_id, a.action, a.access_level, a.user_id, \
-             u.name as user_name \
+             u.name as user_name, a.deploy_key_id \
              from protected_branch_access a join protected_branches b \
              on b.id = a.protected_branch_id left join users u on u.id = a.user_id \
              where b.project_id = $1 order by a.id",
@@ -96,6 +98,7 @@ impl Store {
                 access_level: row.try_get("access_level")?,
                 user_id: row.try_get("user_id")?,
                 user_name: row.try_get("user_name")?,
+                deploy_key_id: row.try_get("deploy_key_id")?,
             };
             let action: String = row.try_get("action")?;
             match action.as_str() {
@@ -200,6 +203,7 @@ impl Store {
             action,
             access_level: Some(l),
             user_id: None,
+            deploy_key_id: None,
         };
         let new = NewProtection {
             name: name.to_owned(),
@@ -302,13 +306,15 @@ async fn insert_access(
     a: &NewAccess,
 ) -> Result<(), StoreError> {
     sqlx::query(
-        "insert into protected_branch_access (protected_branch_id, action, access_level, user_id) \
-         values ($1, $2, $3, $4)",
+        "insert into protected_branch_access \
+         (protected_branch_id, action, access_level, user_id, deploy_key_id) \
+         values ($1, $2, $3, $4, $5)",
     )
     .bind(rule)
     .bind(a.action.as_str())
     .bind(a.access_level)
     .bind(a.user_id)
+    .bind(a.deploy_key_id)
     .execute(&mut **tx)
     .await?;
     Ok(())

@@ -83,6 +83,19 @@ where
     }
 }
 
+/// The token of an `Authorization: RemoteAuth <token>` header: what `git-lfs-authenticate`
+/// gave an SSH client for the LFS API (`service::lfs::ssh_token`), which the LFS endpoints take
+/// instead of git's own credentials.
+pub(in crate::http) fn ssh_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix(crate::service::lfs::ssh_token::SCHEME)?
+        .strip_prefix(' ')
+        .map(str::trim)
+}
+
 /// The password of an HTTP Basic `Authorization` header, if the request has one; a Basic header
 /// that does not decode to `user:password` is refused.
 fn basic_password(parts: &Parts) -> Result<Option<String>, CallerRefusal> {

@@ -11,6 +11,7 @@ pub mod access;
 pub mod batch;
 pub mod gc;
 pub mod grant;
+pub mod ssh_token;
 pub mod transfer;
 
 /// What a caller does with a project's LFS objects.

@@ -148,34 +148,73 @@ impl SshClient {
     }
 }
 
-/// Registers `client`'s key for `username`, returning the key's id.
-pub async fn add_user_key(server: &TestServer, username: &str, client: &SshClient) -> i64 {
-    use pushmirror::service::ssh_access::{register_for_tests, KeyHolder, SshPrincipal};
-    let key = russh::keys::PublicKey::from_openssh(&client.public_key()).unwrap();
-    let id = server.user_id(username).await;
-    let user = server
-        .state
-        .store
-        .user_by_id(id)
-        .await
-        .unwrap()
-        .expect("the user");
-    let key_id = rand_id();
-    register_for_tests(
-        key.to_bytes().unwrap(),
-        SshPrincipal {
-            key_id,
-            fingerprint: key.fingerprint(russh::keys::HashAlg::Sha256).to_string(),
-            holder: KeyHolder::User(user),
-        },
-    );
-    key_id
+/// A key's row, written the way the key APIs write it.
+fn new_key<'a>(
+    parsed: &'a pushmirror::model::ssh_keys::PublicKey,
+    kind: pushmirror::model::ssh_keys::KeyKind,
+    user_id: Option<i64>,
+    title: &'a str,
+    expires_at: Option<i64>,
+) -> pushmirror::store::NewSshKey<'a> {
+    pushmirror::store::NewSshKey {
+        kind,
+        user_id,
+        title,
+        key: &parsed.line,
+        fingerprint_md5: &parsed.fingerprint_md5,
+        fingerprint_sha256: &parsed.fingerprint_sha256,
+        usage_type: pushmirror::model::ssh_keys::UsageType::AuthAndSigning,
+        created_at: chrono::Utc::now().timestamp_millis(),
+        expires_at,
+    }
 }
 
-fn rand_id() -> i64 {
-    use std::sync::atomic::{AtomicI64, Ordering};
-    static NEXT: AtomicI64 = AtomicI64::new(1);
-    NEXT.fetch_add(1, Ordering::Relaxed)
+/// Adds `client`'s key to `username`'s keys (expiring at `expires_at`, if given), returning the
+/// key's id.
+pub async fn add_user_key_expiring(
+    server: &TestServer,
+    username: &str,
+    client: &SshClient,
+    expires_at: Option<i64>,
+) -> i64 {
+    use pushmirror::model::ssh_keys::{KeyKind, PublicKey};
+    let parsed = PublicKey::parse(&client.public_key()).expect("a valid key");
+    let user = server.user_id(username).await;
+    let new = new_key(&parsed, KeyKind::User, Some(user), "laptop", expires_at);
+    server
+        .state
+        .store
+        .create_ssh_key(&new)
+        .await
+        .expect("add key")
+        .id
+}
+
+/// Adds `client`'s key to `username`'s keys, returning the key's id.
+pub async fn add_user_key(server: &TestServer, username: &str, client: &SshClient) -> i64 {
+    add_user_key_expiring(server, username, client, None).await
+}
+
+/// Adds `client`'s key as a deploy key of `project_id` (added by `username`), returning its id.
+pub async fn add_deploy_key(
+    server: &TestServer,
+    username: &str,
+    project_id: i64,
+    client: &SshClient,
+    can_push: bool,
+) -> i64 {
+    use pushmirror::model::ssh_keys::{KeyKind, PublicKey};
+    let parsed = PublicKey::parse(&client.public_key()).expect("a valid key");
+    let user = server.user_id(username).await;
+    let new = new_key(&parsed, KeyKind::Deploy, Some(user), "ci deploy", None);
+    server
+        .state
+        .store
+        .create_deploy_key(&new, project_id, can_push)
+        .await
+        .expect("add deploy key")
+        .key
+        .id
 }
 
 /// Stdout and stderr of `out`, as text.

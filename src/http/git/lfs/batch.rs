@@ -13,11 +13,12 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::error::{LfsError, LFS_MEDIA_TYPE};
-use crate::http::git::auth::GitCaller;
+use crate::http::git::auth::{ssh_token, GitCaller};
 use crate::http::AppState;
+use crate::model::entities::Project;
 use crate::model::lfs::Oid;
 use crate::model::tokens::Use;
-use crate::service::lfs::access::lfs_project;
+use crate::service::lfs::access::{deploy_key_lfs_project, lfs_project, token_caller, TokenCaller};
 use crate::service::lfs::batch::{decide, Decision, Requested};
 use crate::service::lfs::grant::{self, GRANT_TTL, SCHEME};
 use crate::service::lfs::transfer::direct_download_url;
@@ -56,7 +57,12 @@ pub(in crate::http) async fn handle(
     if !accepts_lfs_json(&parts.headers) {
         return Err(LfsError::NotAcceptable);
     }
-    let caller = GitCaller::<LfsError>::from_request_parts(&mut parts, state).await?;
+    // An SSH client's `git-lfs-authenticate` token, or the credentials git over HTTP takes.
+    let token = ssh_token(&parts.headers).map(str::to_owned);
+    let caller = match token {
+        Some(_) => None,
+        None => Some(GitCaller::<LfsError>::from_request_parts(&mut parts, state).await?),
+    };
     let bytes = axum::body::to_bytes(body, MAX_BATCH_BODY)
         .await
         .map_err(|_| {
@@ -77,11 +83,18 @@ pub(in crate::http) async fn handle(
             "Only the basic transfer adapter is supported".into(),
         ));
     }
-    let user = caller.user_for(match op {
-        Operation::Upload => Use::Push,
-        Operation::Download => Use::Fetch,
-    })?;
-    let project = lfs_project(state, full_path, user.as_ref(), op).await?;
+    let project = match (caller, token) {
+        (Some(caller), _) => {
+            let user = caller.user_for(match op {
+                Operation::Upload => Use::Push,
+                Operation::Download => Use::Fetch,
+            })?;
+            lfs_project(state, full_path, user.as_ref(), op).await?
+        }
+        (None, token) => {
+            project_for_token(state, full_path, &token.unwrap_or_default(), op).await?
+        }
+    };
     let requested: Vec<Requested> = batch
         .objects
         .iter()
@@ -198,4 +211,20 @@ mod tests {
             assert_eq!(accepts_lfs_json(&headers), ok, "{accept:?}");
         }
     }
+}
+
+/// The project at `full_path` when the user or deploy key an SSH client's token stands for may
+/// `op` its LFS objects.
+async fn project_for_token(
+    state: &AppState,
+    full_path: &str,
+    token: &str,
+    op: Operation,
+) -> Result<Project, LfsError> {
+    Ok(match token_caller(state, full_path, token, op).await? {
+        TokenCaller::User(user) => lfs_project(state, full_path, Some(&user), op).await?,
+        TokenCaller::DeployKey { can_push } => {
+            deploy_key_lfs_project(state, full_path, can_push, op).await?
+        }
+    })
 }

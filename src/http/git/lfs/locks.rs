@@ -21,13 +21,15 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::error::{request_id, LfsError, LFS_MEDIA_TYPE};
-use crate::http::git::auth::{CallerRefusal, GitCaller};
+use crate::http::git::auth::{ssh_token, CallerRefusal, GitCaller};
 use crate::http::AppState;
 use crate::model::access::Caller;
 use crate::model::entities::{Project, User};
 use crate::model::lfs_locks::{LfsLock, LockPage, PageError, UnlockRefusal};
 use crate::model::tokens::Use;
 use crate::service::error::ServiceError;
+use crate::service::lfs::access::{token_caller, TokenCaller};
+use crate::service::lfs::Operation;
 use crate::service::lfs_locks::{self as locks, ListFilter, Unlocked};
 use crate::service::projects::find_project;
 use crate::store::LockTaken;
@@ -207,10 +209,23 @@ async fn serve(
         Err(true) => return Err(LfsError::MethodNotAllowed),
         Err(false) => return Err(LfsError::not_found()),
     };
-    let caller = GitCaller::<CallerError>::from_request_parts(&mut parts, state)
-        .await
-        .map_err(|e| e.0)?;
-    let user = caller.user_for(route.token_use()).map_err(|e| e.0)?;
+    let user = match ssh_token(&parts.headers) {
+        // An SSH client's `git-lfs-authenticate` token: locks are a user's, so a deploy key's
+        // token may not take or list them.
+        Some(token) => match token_caller(state, full_path, token, Operation::Download).await {
+            Ok(TokenCaller::User(user)) => Some(user),
+            Ok(TokenCaller::DeployKey { .. }) => {
+                return Err(service_error(ServiceError::Forbidden, true))
+            }
+            Err(e) => return Err(service_error(e, false)),
+        },
+        None => {
+            let caller = GitCaller::<CallerError>::from_request_parts(&mut parts, state)
+                .await
+                .map_err(|e| e.0)?;
+            caller.user_for(route.token_use()).map_err(|e| e.0)?
+        }
+    };
     let (project, caller) = admit(state, full_path, user.as_ref()).await?;
     let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await

@@ -104,6 +104,7 @@ mod tests {
             access_level,
             user_id,
             user_name: user_name.map(str::to_owned),
+            deploy_key_id: None,
         };
         let b = ProtectedBranch {
             id: 1,
