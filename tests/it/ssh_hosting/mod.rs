@@ -8,6 +8,7 @@
 //! burst of clones and the push killed midway.
 
 mod flows;
+mod keys;
 mod lifetime;
 mod refusals;
 
