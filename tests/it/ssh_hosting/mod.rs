@@ -10,6 +10,7 @@
 mod flows;
 mod keys;
 mod lifetime;
+mod limits;
 mod process;
 mod refusals;
 
