@@ -48,8 +48,11 @@ impl Server {
     /// Prepares to serve `listener`: loads the host key (made at first start).
     pub fn new(listener: TcpListener, app: Arc<App>) -> Result<Server, StartError> {
         let key = host_key::load_or_create(&app.ssh_host_key_file)?;
+        let listen = listener
+            .local_addr()
+            .map_or_else(|e| e.to_string(), |a| a.to_string());
         tracing::info!(
-            listen = ?listener.local_addr().ok(),
+            %listen,
             host_key = %host_key::fingerprint(&key),
             "ssh serving"
         );
