@@ -108,8 +108,8 @@ pub struct Metrics {
 pub const SSH_AUTH_RESULTS: [&str; 6] = [
     "accepted",
     "unknown_key",
-    "expired",
-    "blocked",
+    "expired_key",
+    "blocked_user",
     "wrong_user",
     "error",
 ];

@@ -598,6 +598,18 @@ pub fn kill_group(pid: Option<u32>) {
     }
 }
 
+/// Asks a git process's whole group to stop (SIGTERM): git's signal handlers then remove its lock
+/// files before it exits, which SIGKILL would leave behind (a push's quarantined objects stay
+/// either way: only a git that ends by itself removes them). Same precondition as [`kill_group`].
+pub fn terminate_group(pid: Option<u32>) {
+    if let Some(pid) = pid {
+        // SAFETY: killpg only sends a signal; a stale pid group at worst gets ESRCH.
+        unsafe {
+            libc::killpg(pid as libc::pid_t, libc::SIGTERM);
+        }
+    }
+}
+
 /// Creates a bare repository at `path` whose HEAD points at `initial_branch`.
 pub async fn init_bare(
     runner: &GitRunner,

@@ -5,7 +5,8 @@
 //! and how the process ended is a future ([`GitStream::exit`]), so the caller can act once git is
 //! gone (a push is recorded then) without owning the process.
 //!
-//! The supervisor owns the process: it kills git's whole process group when the deadline passes,
+//! The supervisor owns the process: it stops git's whole process group (SIGTERM, then SIGKILL
+//! after [`TERM_GRACE`]) when the deadline passes,
 //! when the input fails (the client went away mid-upload), when the stdout stream is dropped
 //! before git finished writing it (the client went away mid-download) or when the server's
 //! shutdown cancels it (after the grace period), and it always reaps it. It is a tracked task
@@ -27,11 +28,16 @@ use tokio::process::{Child, ChildStdin, ChildStdout};
 use tokio::sync::oneshot;
 use tokio_util::io::ReaderStream;
 
-use super::{kill_group, GitCommand, GitError, Subcommand};
+use super::{kill_group, terminate_group, GitCommand, GitError, Subcommand};
 use crate::shutdown::Shutdown;
 
 /// Most of git's stderr kept for the log: enough for any error it prints, bounded.
 const MAX_STDERR: usize = 16 * 1024;
+
+/// How long a git process cut short gets between SIGTERM and SIGKILL: enough for git to remove
+/// its lock files (its signal handlers do, in milliseconds), short next to the server's own
+/// grace for its tasks at shutdown.
+const TERM_GRACE: Duration = Duration::from_secs(2);
 
 /// Bytes copied into git's stdin per read: large enough to move packs quickly, small enough that
 /// a slow git holds back the client through TCP rather than through our memory.
@@ -258,9 +264,16 @@ async fn supervise(
         }
         Err(stop) => stop,
     };
-    // Not reaped yet, so the group id is still ours to signal.
-    kill_group(pid);
-    let _ = child.wait().await;
+    // Not reaped yet, so the group id is still ours to signal: first asked to stop, so a push
+    // cut short leaves no ref lock behind, then killed if it does not stop.
+    terminate_group(pid);
+    if tokio::time::timeout(TERM_GRACE, child.wait())
+        .await
+        .is_err()
+    {
+        kill_group(pid);
+        let _ = child.wait().await;
+    }
     let cut = match stop {
         Stop::Input(e) => {
             tracing::info!(error = %e, "request body failed; git service process killed");

@@ -97,15 +97,10 @@ impl Authentication {
 }
 
 fn result_of(refusal: &KeyRefusal) -> &'static str {
-    match refusal {
-        KeyRefusal::Unknown => "unknown_key",
-        KeyRefusal::Expired => "expired",
-        KeyRefusal::Blocked => "blocked",
-        KeyRefusal::Internal(cause) => {
-            tracing::error!(%cause, "cannot look an SSH key up");
-            "error"
-        }
+    if let KeyRefusal::Internal(cause) = refusal {
+        tracing::error!(%cause, "cannot look an SSH key up");
     }
+    refusal.as_str()
 }
 
 #[cfg(test)]
@@ -141,8 +136,8 @@ mod tests {
         assert!(auth.principal().is_none());
         for (blob, result) in [
             (&b"unknown"[..], "unknown_key"),
-            (b"expired", "expired"),
-            (b"blocked", "blocked"),
+            (b"expired", "expired_key"),
+            (b"blocked", "blocked_user"),
         ] {
             assert_eq!(
                 auth.offered(&Keys, "git", blob).await,
@@ -165,7 +160,7 @@ mod tests {
         );
         assert_eq!(
             auth.verified(&Keys, "git", b"expired").await,
-            Decision::Reject("expired")
+            Decision::Reject("expired_key")
         );
         assert!(auth.principal().is_none());
         assert_eq!(

@@ -30,6 +30,7 @@ use crate::git::Subcommand;
 use crate::model::access::Caller;
 use crate::model::entities::Project;
 use crate::model::ssh_command::{self, CommandRefusal, GitVerb, LfsOperation, SshCommand};
+use crate::service::lfs::Operation;
 use crate::service::push_session::{refusal_report, Begun, Origin, PushSession, RefChange};
 use crate::service::ssh_access::{self, AccessRefusal, GitOp, SshPrincipal};
 
@@ -186,17 +187,19 @@ async fn lfs_authenticate<O: AsyncWrite + Unpin>(
     operation: LfsOperation,
     stdout: &mut O,
 ) -> Result<u32, AccessRefusal> {
-    let op = match operation {
-        LfsOperation::Upload => crate::service::lfs::Operation::Upload,
-        LfsOperation::Download => crate::service::lfs::Operation::Download,
+    let operation = match operation {
+        LfsOperation::Upload => Operation::Upload,
+        LfsOperation::Download => Operation::Download,
     };
-    let auth = ssh_access::lfs_authenticate(app, principal, path, op).await?;
-    let line = serde_json::json!({
-        "header": { "Authorization": auth.authorization },
-        "href": auth.href,
-        "expires_in": auth.expires_in,
+    let answer = ssh_access::lfs_authenticate(app, principal, path, operation).await?;
+    // gitlab-shell's answer, which git-lfs reads: where the LFS API is, the header for it, and
+    // how long that header is good for.
+    let json = serde_json::json!({
+        "header": { "Authorization": answer.authorization },
+        "href": answer.href,
+        "expires_in": answer.expires_in,
     });
-    say(stdout, &line.to_string()).await;
+    say(stdout, &json.to_string()).await;
     Ok(0)
 }
 
@@ -348,7 +351,7 @@ impl GitSession<'_> {
             let _ = tx.send(exit);
             exit
         };
-        let (_, ()) = tokio::join!(forward(out, stdout), session.finish_when(app, exit));
+        let (_, ()) = tokio::join!(forward_all(out, stdout), session.finish_when(app, exit));
         Ok(status_of(rx.await.unwrap_or(Exit::Killed(Cut::Shutdown))))
     }
 }
@@ -359,6 +362,26 @@ async fn forward(mut out: GitStdout, to: &mut (impl AsyncWrite + Unpin)) -> std:
         to.write_all(&chunk?).await?;
     }
     to.flush().await
+}
+
+/// [`forward`] for receive-pack: once the client is gone, git's output is still read to its end
+/// rather than dropped, so git is not killed but ends by itself: a pack cut short reaches it as
+/// an early end of input, and git then removes the objects it quarantined, which a killed git
+/// would leave in the repository. The deadline still bounds it.
+async fn forward_all(
+    mut out: GitStdout,
+    to: &mut (impl AsyncWrite + Unpin),
+) -> std::io::Result<()> {
+    let mut result = Ok(());
+    while let Some(chunk) = out.next().await {
+        if result.is_ok() {
+            result = to.write_all(&chunk?).await;
+        }
+    }
+    match result {
+        Ok(()) => to.flush().await,
+        gone => gone,
+    }
 }
 
 /// The exit status a client is told: git's own, or 1 when it was killed.

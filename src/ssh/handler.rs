@@ -13,7 +13,7 @@ use russh::keys::ssh_key;
 use russh::server::{
     Auth, ChannelOpenHandle, Handler, Msg, PublicKeyOffer, Session, VerifiedPublicKey,
 };
-use russh::{Channel, ChannelId, ChannelOpenFailure, Pty};
+use russh::{Channel, ChannelId, ChannelOpenFailure, ChannelWriteHalf, Pty};
 use tokio::sync::watch;
 
 use super::auth::{AppKeys, Authentication, Decision};
@@ -145,12 +145,18 @@ impl Run {
                     io,
                 )
                 .await;
+                self.answer(&write, status).await;
+                // Only now, its answer queued, is the command over for a draining server.
                 self.running.send_modify(|n| *n -= 1);
-                status
+                return;
             }
         };
-        // The client learns how it ended, then the channel closes; a client already gone
-        // cannot be told.
+        self.answer(&write, status).await;
+    }
+
+    /// Tells the client how its command ended, then closes the channel; a client already gone
+    /// cannot be told.
+    async fn answer(&self, write: &ChannelWriteHalf<Msg>, status: u32) {
         let _ = write.exit_status(status).await;
         let _ = write.eof().await;
         let _ = write.close().await;
