@@ -103,11 +103,12 @@ pub async fn run(sizes: Sizes) -> Vec<Row> {
     }
 
     let rows = tokio::task::spawn_blocking(move || {
-        let mut rows = Vec::new();
-        rows.push(clones(&client, &pm_url, &sshd_url, &s));
-        rows.push(pushes(&client, work.path(), &pm_url, &sshd_url, &s));
-        rows.push(ls_remotes(&client, &pm_url, &sshd_url, &s));
-        rows.push(idle_sessions(&client, &pm, &sshd, &s));
+        let rows = vec![
+            clones(&client, &pm_url, &sshd_url, &s),
+            pushes(&client, work.path(), &pm_url, &sshd_url, &s),
+            ls_remotes(&client, &pm_url, &sshd_url, &s),
+            idle_sessions(&client, &pm, &sshd, &s),
+        ];
         drop(sshd);
         rows
     })
