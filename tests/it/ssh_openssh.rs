@@ -307,7 +307,31 @@ async fn through_openssh(server: TestServer) {
         client.base64()
     ));
     assert_eq!(String::from_utf8_lossy(&out.stdout), expected);
-    for (user, key) in [("alice", client.base64()), (LOGIN, stranger.base64())] {
+    // A key past its expires_at lets no one in: no line either.
+    let expired = Client::new(&remote);
+    let parsed = PublicKey::parse(&expired.public_key()).unwrap();
+    let yesterday = chrono::Utc::now().timestamp_millis() - 86_400_000;
+    server
+        .state
+        .store
+        .create_ssh_key(&NewSshKey {
+            kind: KeyKind::User,
+            user_id: Some(alice),
+            title: "expired",
+            key: &parsed.line,
+            fingerprint_md5: &parsed.fingerprint_md5,
+            fingerprint_sha256: &parsed.fingerprint_sha256,
+            usage_type: UsageType::default(),
+            created_at: yesterday - 86_400_000,
+            expires_at: Some(yesterday),
+        })
+        .await
+        .unwrap();
+    for (user, key) in [
+        ("alice", client.base64()),
+        (LOGIN, stranger.base64()),
+        (LOGIN, expired.base64()),
+    ] {
         let out = authorized_keys(&server, user, &key);
         assert!(out.status.success(), "{out:?}");
         assert!(out.stdout.is_empty(), "{user}: {out:?}");
