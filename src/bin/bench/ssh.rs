@@ -202,13 +202,19 @@ impl Pushmirror {
         self.store.create_ssh_key(&new).await.expect("add the key");
     }
 
-    /// `<type> <base64>` of the server's host key.
+    /// `<type> <base64>` of the server's host key, once the server made it (it listens before
+    /// it does; the file appears whole, by a rename).
     fn host_key_line(&self) -> String {
         let path = self
             .dir
             .path()
             .join("data")
             .join(pushmirror::ssh::host_key::HOST_KEY_FILE);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !path.exists() {
+            assert!(Instant::now() < deadline, "the server made no host key");
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let key = pushmirror::ssh::host_key::load_or_create(&path).expect("the host key");
         pushmirror::ssh::host_key::public_line(&key)
     }
