@@ -43,6 +43,7 @@ mod remotes_selftest;
 mod repository_api;
 mod smart_http;
 mod ssh;
+mod ssh_keys_api;
 mod storages;
 mod tidy;
 mod tokens_api;

@@ -49,6 +49,7 @@ fn maintainer(user_id: i64) -> Caller {
         level: Some(AccessLevel::Maintainer),
         authenticated: true,
         user_id: Some(user_id),
+        deploy_key: None,
     }
 }
 
