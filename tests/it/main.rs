@@ -53,3 +53,4 @@ mod web_dashboard;
 mod web_pages;
 mod web_settings;
 mod web_sign_in;
+mod web_ssh_keys;
