@@ -592,6 +592,13 @@ async fn protected_branch_deploy_key(s: &TestServer) {
         "{}",
         r.text
     );
+    // A key deleted (disabled in its last project) leaves no entry behind.
+    let r = s.delete(&format!("{path}/{writer}"), &alice).await;
+    assert_eq!(r.status, 204);
+    let r = s.get(&format!("{rules}/main"), &alice).await;
+    let push = r.body["push_access_levels"].as_array().unwrap().clone();
+    assert_eq!(push.len(), 1, "{}", r.text);
+    assert_eq!(push[0]["access_level"], 0);
 }
 
 #[tokio::test]
