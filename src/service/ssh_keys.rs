@@ -299,8 +299,9 @@ pub async fn project_deploy_key(
 }
 
 /// Whether `caller` can reach deploy key `key` (to enable it in another project): an
-/// administrator, the person who added it, or a Maintainer of a project it is enabled in
-/// (GitLab's `accessible_deploy_keys`).
+/// administrator, or a Maintainer of a project it is enabled in (GitLab's
+/// `accessible_deploy_keys`). Having added the key is not enough: one who no longer maintains
+/// any of its projects has no say over it.
 async fn reaches(app: &App, caller: Caller, key: &SshKey) -> Result<bool, ServiceError> {
     if key.kind != KeyKind::Deploy {
         return Ok(false);
@@ -311,9 +312,6 @@ async fn reaches(app: &App, caller: Caller, key: &SshKey) -> Result<bool, Servic
     let Some(user_id) = caller.user_id else {
         return Ok(false);
     };
-    if key.user_id == Some(user_id) {
-        return Ok(true);
-    }
     let today = super::auth::today(app);
     for (project_id, _) in app.store.deploy_key_projects(key.id).await? {
         let level = app.store.access_level(project_id, user_id, &today).await?;

@@ -12,7 +12,6 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::choices;
 use super::error::ApiError;
 use super::keys::KeyBody;
 use super::openapi::Pagination;
@@ -69,10 +68,6 @@ struct DeployKeyBody {
     /// When the key stops working: an ISO 8601 date or date and time, in the future.
     #[serde(default, deserialize_with = "lenient::string")]
     expires_at: Option<String>,
-    /// What the key is for (default `auth_and_signing`); `signing` keys let no one in.
-    #[serde(default, deserialize_with = "lenient::string")]
-    #[schema(value_type = Option<choices::UsageTypeName>, inline)]
-    usage_type: Option<String>,
 }
 
 /// A change of a deploy key: at least one of the two.
@@ -122,7 +117,7 @@ async fn list(
 /// Add a deploy key to a project, or enable an existing one the caller reaches (Maintainers).
 #[utoipa::path(post, path = "/projects/{id}/deploy_keys", tag = "deploy_keys",
     params(ProjectId),
-    request_body(content = DeployKeyBody, description = "The key, its title, `can_push`, expiry and usage"),
+    request_body(content = DeployKeyBody, description = "The key, its title, `can_push` and expiry"),
     responses((status = 201, description = "The key as enabled in the project", body = views::ProjectDeployKeyEntity)))]
 async fn create(
     State(state): State<AppState>,
@@ -140,7 +135,8 @@ async fn create(
         title: body.title,
         key: body.key,
         expires_at: body.expires_at,
-        usage_type: body.usage_type,
+        // GitLab's deploy keys take no usage: they authenticate.
+        usage_type: None,
     }
     .input()?;
     let link = svc::add_deploy_key(&state, &project, caller, &input, can_push).await?;
