@@ -249,6 +249,18 @@ pub async fn key_by_id(
     with_user(app, key).await
 }
 
+/// A fingerprint as people paste it into a query string: a `+` of a SHA-256 one sent
+/// unencoded arrives as a space (fingerprints hold none), and an MD5 one may be upper-case or
+/// `MD5:`-prefixed in either case.
+fn normalised_fingerprint(fingerprint: &str) -> String {
+    let fingerprint = fingerprint.trim().replace(' ', "+");
+    if fingerprint.starts_with("SHA256:") {
+        return fingerprint;
+    }
+    let md5 = fingerprint.to_ascii_lowercase();
+    md5.strip_prefix("md5:").unwrap_or(&md5).to_owned()
+}
+
 /// `GET /keys?fingerprint=` (administrators): the key with this `SHA256:…` or MD5 fingerprint.
 pub async fn key_by_fingerprint(
     app: &App,
@@ -258,7 +270,7 @@ pub async fn key_by_fingerprint(
     admin_only(caller)?;
     let key = app
         .store
-        .ssh_key_by_fingerprint(fingerprint.trim())
+        .ssh_key_by_fingerprint(&normalised_fingerprint(fingerprint))
         .await?
         .ok_or(ServiceError::NotFound(Resource::Key))?;
     with_user(app, key).await
@@ -455,7 +467,15 @@ pub async fn all_deploy_keys(app: &App, caller: &User) -> Result<Vec<DeployKeyUs
 
 #[cfg(test)]
 mod tests {
-    use super::parse_expires_at;
+    use super::{normalised_fingerprint, parse_expires_at};
+
+    #[test]
+    fn fingerprints_are_read_as_people_paste_them() {
+        assert_eq!(normalised_fingerprint(" SHA256:a b/c "), "SHA256:a+b/c");
+        assert_eq!(normalised_fingerprint("MD5:AA:bb"), "aa:bb");
+        assert_eq!(normalised_fingerprint("md5:aa:bb"), "aa:bb");
+        assert_eq!(normalised_fingerprint("AA:BB"), "aa:bb");
+    }
 
     #[test]
     fn expiry_reads_dates_and_times_as_gitlab_does() {

@@ -240,7 +240,9 @@ async fn user_keys(s: &TestServer) {
     for fp in [
         sha256.clone(),
         md5.clone(),
-        md5.trim_start_matches("MD5:").to_owned(),
+        md5.trim_start_matches("MD5:").to_uppercase(),
+        // A `+` sent unencoded arrives as a space.
+        sha256.replace('+', " "),
     ] {
         let url = format!("/keys?fingerprint={}", urlencode(&fp));
         let r = s.get(&url, &admin).await;
