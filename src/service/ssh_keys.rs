@@ -11,7 +11,7 @@ use crate::model::access::{AccessLevel, Caller};
 use crate::model::entities::{Millis, Project, User};
 use crate::model::errors::FieldErrors;
 use crate::model::ssh_keys::{DeployKeyLink, KeyKind, PublicKey, SshKey, UsageType, MAX_TITLE};
-use crate::store::{is_key_taken, NewSshKey, UserFilter};
+use crate::store::{is_key_taken, NewSshKey, PageRequest, ProjectFilter, UserFilter, Viewer};
 
 use super::error::{Resource, ServiceError};
 
@@ -380,6 +380,48 @@ pub async fn add_deploy_key(
         Err(e) if is_key_taken(&e) => Err(taken()),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The deploy keys `caller` (`user` in `project`) may enable in `project`: an administrator
+/// any, a Maintainer those of the other projects they maintain (GitLab's "Privately
+/// accessible deploy keys").
+pub async fn deploy_keys_to_enable(
+    app: &App,
+    project: &Project,
+    caller: Caller,
+    user: &User,
+) -> Result<Vec<SshKey>, ServiceError> {
+    maintainer(caller)?;
+    if caller.is_admin {
+        return Ok(app.store.deploy_keys_to_enable(None, project.id).await?);
+    }
+    let today = super::auth::today(app);
+    let viewer = Viewer {
+        user_id: Some(user.id),
+        is_admin: false,
+        today: &today,
+    };
+    let filter = ProjectFilter {
+        membership: true,
+        ..ProjectFilter::default()
+    };
+    let all = PageRequest {
+        page: 1,
+        per_page: i64::MAX,
+    };
+    let maintained: Vec<i64> = app
+        .store
+        .projects_for(viewer, false, &filter, all)
+        .await?
+        .items
+        .into_iter()
+        .filter(|(_, level)| level.is_some_and(|l| l >= AccessLevel::Maintainer))
+        .map(|(p, _)| p.id)
+        .collect();
+    Ok(app
+        .store
+        .deploy_keys_to_enable(Some(&maintained), project.id)
+        .await?)
 }
 
 /// `POST /projects/:id/deploy_keys/:key_id/enable`: enables a deploy key the caller reaches

@@ -233,6 +233,55 @@ async fn deploy_keys_section(s: TestServer) {
         404,
         "the unused key is deleted"
     );
+
+    // Keys of the other projects maria maintains can be enabled here; others' are not shown.
+    let other = s.api(&root).create_project("other").await;
+    let hidden = s.api(&root).create_project("hidden").await;
+    s.api(&root).add_member(other.id, maria, 40).await;
+    let (shared, _) = keygen(dir.path(), "shared", "ed25519", "256");
+    let (secret, _) = keygen(dir.path(), "secret", "ed25519", "256");
+    for (p, title, key) in [
+        (other.id, "shared", &shared),
+        (hidden.id, "secret", &secret),
+    ] {
+        let r = s
+            .post_json(
+                &format!("/projects/{p}/deploy_keys"),
+                &root,
+                json!({"title": title, "key": key, "can_push": true}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    let shared_id = s
+        .get(&format!("/projects/{}/deploy_keys", other.id), &root)
+        .await
+        .body[0]["id"]
+        .as_i64()
+        .unwrap();
+    let page = web.get(&settings).await;
+    assert!(
+        page.html.contains("Privately accessible deploy keys (1)"),
+        "{}",
+        page.html
+    );
+    assert!(page.html.contains("shared") && !page.html.contains("secret"));
+    let enable = format!("{add}/{shared_id}/enable");
+    assert!(page.html.contains(&format!("action=\"{enable}\"")));
+    refuses_without_csrf(&web, &enable, &[]).await;
+    let page = submit(&web, &enable, &[]).await;
+    assert!(
+        page.html
+            .contains("Deploy key shared is enabled (read only)."),
+        "{}",
+        page.html
+    );
+    assert!(page.html.contains("Privately accessible deploy keys (0)"));
+    let listed = s.get(&api_keys, &root).await.body;
+    assert_eq!(
+        (&listed[0]["id"], &listed[0]["can_push"]),
+        (&json!(shared_id), &json!(false))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,8 @@
 //! The "Deploy keys" section: the keys enabled in the project (title, SHA-256 fingerprint,
 //! write access, when added and last used), GitLab's "Add new deploy key" form (title, key,
-//! "Grant write permissions to this key"), a button that grants or revokes write access, and
-//! "Remove" (a confirmed post; the key is deleted when no project uses it any more). The rules
+//! "Grant write permissions to this key"), a button that grants or revokes write access,
+//! "Remove" (a confirmed post; the key is deleted when no project uses it any more), and the
+//! deploy keys of the other projects the viewer maintains, each with "Enable". The rules
 //! are `service::ssh_keys`'; the SSH server lets a key in by them.
 
 use axum::extract::{Path, State};
@@ -30,6 +31,7 @@ pub(super) async fn section(
     caller: Caller,
 ) -> Result<Markup, WebError> {
     let links = svc::project_deploy_keys(state, project, caller).await?;
+    let others = svc::deploy_keys_to_enable(state, project, caller, &viewer.user).await?;
     let now = state.clock.now_ms();
     Ok(html! {
         section id="deploy_keys" aria-labelledby="deploy_keys_heading" {
@@ -114,6 +116,40 @@ pub(super) async fn section(
                     }
                 }
             }
+            h3 { "Privately accessible deploy keys (" (others.len()) ")" }
+            @if others.is_empty() {
+                p class="muted" id="deploy_keys_others_empty" {
+                    "No deploy keys of other projects you maintain to enable here."
+                }
+            } @else {
+                div class="table-wrap" {
+                    table class="responsive" id="deploy_keys_others" {
+                        thead { tr {
+                            th scope="col" { "Title" }
+                            th scope="col" { "Fingerprint" }
+                            th scope="col" { "Created" }
+                            th scope="col" { span class="visually-hidden" { "Actions" } }
+                        } }
+                        tbody {
+                            @for k in &others {
+                                tr data-deploy-key=(k.id) {
+                                    td data-label="Title" { (k.title) }
+                                    td data-label="Fingerprint" { code { (k.fingerprint_sha256) } }
+                                    td data-label="Created" { (time_ago(Some(k.created_at), now)) }
+                                    td data-label="Actions" {
+                                        form class="inline" method="post"
+                                            action=(project_path(path, &format!("/-/deploy_keys/{}/enable", k.id))) {
+                                            (csrf_field(viewer))
+                                            button type="submit" class="secondary"
+                                                aria-label={ "Enable " (k.title) } { "Enable" }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
         }
     })
 }
@@ -181,6 +217,22 @@ pub(super) async fn update(
     let notice = match &result {
         Ok(link) if can_push => format!("Deploy key {} may push.", link.key.title),
         Ok(link) => format!("Deploy key {} is read only.", link.key.title),
+        Err(_) => String::new(),
+    };
+    after_change(&state, &back(&path), result.map(|_| ()), &notice)
+}
+
+// POST /<namespace>/<project>/-/deploy_keys/{id}/enable
+pub(super) async fn enable(
+    State(state): State<AppState>,
+    Extension(path): Extension<ProjectPath>,
+    Path(id): Path<String>,
+    Posted { viewer, .. }: Posted<crate::http::web::session::CsrfOnly>,
+) -> Result<Response, WebError> {
+    let (project, caller) = settings_project(&state, &path, &viewer).await?;
+    let result = svc::enable_deploy_key(&state, &project, caller, key_id(&id)?).await;
+    let notice = match &result {
+        Ok(key) => format!("Deploy key {} is enabled (read only).", key.title),
         Err(_) => String::new(),
     };
     after_change(&state, &back(&path), result.map(|_| ()), &notice)

@@ -55,6 +55,7 @@ pub(super) fn router() -> Router<AppState> {
         )
         .route("/-/deploy_keys", post(deploy_keys::create))
         .route("/-/deploy_keys/{id}/update", post(deploy_keys::update))
+        .route("/-/deploy_keys/{id}/enable", post(deploy_keys::enable))
         .route("/-/deploy_keys/{id}/delete", post(deploy_keys::remove))
 }
 
