@@ -247,7 +247,7 @@ async fn list_all(
         rendered.push(views::deploy_key_with_projects(
             key,
             &projects,
-            &state.external_url,
+            views::Urls::of(&state),
         ));
     }
     Ok(state.page_response(&uri, page, total, rendered))

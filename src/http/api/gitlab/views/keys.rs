@@ -7,7 +7,7 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::projects::{project_simple, ProjectSimpleEntity};
+use super::projects::{project_simple, ProjectSimpleEntity, Urls};
 use super::users::{user_full, UserFullEntity};
 use crate::model::entities::{Project, User};
 use crate::model::ssh_keys::{DeployKeyLink, SshKey};
@@ -118,13 +118,13 @@ pub(in crate::http) fn project_deploy_key(link: &DeployKeyLink) -> ProjectDeploy
 pub(in crate::http) fn deploy_key_with_projects(
     k: &SshKey,
     projects: &[(Project, bool)],
-    external_url: &str,
+    urls: Urls<'_>,
 ) -> DeployKeyWithProjectsEntity {
     let of = |write: bool| {
         projects
             .iter()
             .filter(|(_, can_push)| *can_push == write)
-            .map(|(p, _)| project_simple(p, external_url))
+            .map(|(p, _)| project_simple(p, urls))
             .collect()
     };
     DeployKeyWithProjectsEntity {
