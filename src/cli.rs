@@ -590,7 +590,7 @@ async fn serve(args: ServeArgs) -> ExitCode {
         Ok(a) => a,
         Err(e) => return start_failed(e),
     };
-    tracing::info!(listen = %config.listen, ssh_listen = ?config.ssh.listen, external_url = %config.external_url, data_dir = %config.store.data_dir.display(), "pushmirror serving");
+    tracing::info!(listen = %config.listen, ssh_listen = %config.ssh.listen.map_or_else(|| "off".to_owned(), |a| a.to_string()), external_url = %config.external_url, data_dir = %config.store.data_dir.display(), "pushmirror serving");
     let shutdown = async {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .expect("installing a SIGTERM handler cannot fail");

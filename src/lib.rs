@@ -1,13 +1,13 @@
 //! pushmirror: a self-hosted git server that keeps push mirrors in sync, speaking GitLab's v4 API.
 //!
 //! # Layout
-//! Dependencies point one way: `http` → `service` → `store` / `remote` / `git` → `model`
+//! Dependencies point one way: `http`, `ssh` → `service` → `store` / `remote` / `git` → `model`
 //! (`remote` → `git`), and `jobs` → `service`; `app` builds them all; only the entry points (`cli`, `server`) import `http` or
 //! `jobs`.
 //! - [`cli`]: the command line (`serve`, `token create`, `user create`, `user set-password`,
-//!   `hook post-receive`).
+//!   `hook post-receive`, `ssh host-key`).
 //! - [`app`]: the composition root, [`app::App`], built the same way by every entry point.
-//! - [`server`]: serves HTTP and runs the job runner until shutdown.
+//! - [`server`]: serves HTTP (and SSH) and runs the job runner until shutdown.
 //! - [`shutdown`]: the one cancellation and task-tracking mechanism.
 //! - [`clock`]: the one source of "now" (a manual clock in tests).
 //! - [`config`]: flags > environment > TOML file > defaults.
@@ -17,6 +17,8 @@
 //! - [`metrics`]: this node's Prometheus metrics (bounded label sets).
 //! - [`mail`]: notification e-mail over SMTP.
 //! - [`http`]: GitLab's `/api/v4` and git smart HTTP.
+//! - [`ssh`]: the built-in SSH server, a face beside `http` (git over SSH with users' and deploy
+//!   keys, through the same use cases); started by [`server`] beside HTTP.
 //! - [`service`]: the use cases (projects, mirrors, members, protected branches, pushes, tokens,
 //!   users, webhooks),
 //!   free of HTTP; handlers extract, authorise, call one and render.

@@ -13,7 +13,7 @@ use russh::keys::ssh_key;
 use russh::server::{
     Auth, ChannelOpenHandle, Handler, Msg, PublicKeyOffer, Session, VerifiedPublicKey,
 };
-use russh::{Channel, ChannelId, ChannelOpenFailure, Pty};
+use russh::{Channel, ChannelId, ChannelOpenFailure, ChannelWriteHalf, Pty};
 use tokio::sync::watch;
 
 use super::auth::{AppKeys, Authentication, Decision};
@@ -94,6 +94,8 @@ impl Connection {
             return session.channel_failure(channel);
         };
         session.channel_success(channel)?;
+        // Counted before the task starts, so a server draining meanwhile waits for it.
+        self.signals.running.send_modify(|n| *n += 1);
         let run = Run {
             app: self.app.clone(),
             limits: self.limits.clone(),
@@ -131,26 +133,30 @@ impl Run {
             }
             Some(_place) => {
                 let _metric = self.app.metrics.ssh_session_started();
-                self.running.send_modify(|n| *n += 1);
                 let io = Io {
                     stdin: channel_io::reader(read),
                     stdout: write.make_writer(),
                     stderr,
                 };
-                let status = exec::run(
+                exec::run(
                     &self.app,
                     &self.principal,
                     &command,
                     protocol.as_deref(),
                     io,
                 )
-                .await;
-                self.running.send_modify(|n| *n -= 1);
-                status
+                .await
             }
         };
-        // The client learns how it ended, then the channel closes; a client already gone
-        // cannot be told.
+        self.answer(&write, status).await;
+        // Only now, its answer queued, is the command over for a draining server (counted
+        // from `Connection::start`).
+        self.running.send_modify(|n| *n -= 1);
+    }
+
+    /// Tells the client how its command ended, then closes the channel; a client already gone
+    /// cannot be told.
+    async fn answer(&self, write: &ChannelWriteHalf<Msg>, status: u32) {
         let _ = write.exit_status(status).await;
         let _ = write.eof().await;
         let _ = write.close().await;

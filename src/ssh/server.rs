@@ -48,8 +48,11 @@ impl Server {
     /// Prepares to serve `listener`: loads the host key (made at first start).
     pub fn new(listener: TcpListener, app: Arc<App>) -> Result<Server, StartError> {
         let key = host_key::load_or_create(&app.ssh_host_key_file)?;
+        let listen = listener
+            .local_addr()
+            .map_or_else(|e| e.to_string(), |a| a.to_string());
         tracing::info!(
-            listen = ?listener.local_addr().ok(),
+            %listen,
             host_key = %host_key::fingerprint(&key),
             "ssh serving"
         );
@@ -139,26 +142,43 @@ impl Server {
             };
             let handle = session.handle();
             tokio::pin!(session);
-            let authenticated =
-                async { tokio::time::timeout(handshake, authenticated_rx.wait_for(|a| *a)).await };
+            let authenticated = async {
+                tokio::time::timeout(handshake, authenticated_rx.wait_for(|a| *a))
+                    .await
+                    .is_ok()
+            };
             let idle_after_drain = async {
                 draining.cancelled().await;
                 let _ = running_rx.wait_for(|n| *n == 0).await;
             };
-            let reason = tokio::select! {
+            let end = tokio::select! {
                 ended = &mut session => {
                     if let Err(e) = ended {
                         tracing::debug!(%peer, error = %e, "ssh connection ended with an error");
                     }
                     return;
                 }
-                Err(_) = authenticated => {
+                false = authenticated => {
                     app.metrics.ssh_refused("handshake_timeout");
                     tracing::info!(%peer, "ssh connection did not authenticate in time");
-                    "authentication timed out"
+                    End::Refuse("authentication timed out")
                 }
-                () = idle_after_drain => "the server is shutting down",
-                () = app.shutdown.cancelled() => "the server is shutting down",
+                () = idle_after_drain => End::Drained,
+                () = app.shutdown.cancelled() => End::Refuse("the server is shutting down"),
+            };
+            let reason = match end {
+                // Its last command answered, a client hangs up by itself; one that does not
+                // is told to.
+                End::Drained => {
+                    if tokio::time::timeout(CLOSE_GRACE, &mut session)
+                        .await
+                        .is_ok()
+                    {
+                        return;
+                    }
+                    "the server is shutting down"
+                }
+                End::Refuse(reason) => reason,
             };
             let _ = handle
                 .disconnect(russh::Disconnect::ByApplication, reason.into(), "en".into())
@@ -166,6 +186,14 @@ impl Server {
             let _ = tokio::time::timeout(CLOSE_GRACE, &mut session).await;
         }
     }
+}
+
+/// Why the server ends a connection.
+enum End {
+    /// The server drains and the connection runs no command.
+    Drained,
+    /// It must go now, for this reason.
+    Refuse(&'static str),
 }
 
 /// russh's configuration: the host key, public keys only, the idle limit, no Nagle delay.

@@ -226,3 +226,82 @@ async fn protected_branch_refused_over_ssh_postgres() {
     };
     protected_branch(server).await;
 }
+
+/// A project three groups deep is reached by its full path, with or without `.git`; archived,
+/// it still clones but refuses pushes with GitLab's message.
+async fn nested_and_archived(server: TestServer) {
+    let token = server.token("alice", false).await;
+    let api = server.api(&token);
+    let top = api.create_group("org", None).await;
+    let team = api.create_group("team", Some(top.id)).await;
+    let sub = api.create_group("sub", Some(team.id)).await;
+    let project = api
+        .create_project_with(serde_json::json!({"name": "deep", "namespace_id": sub.id}))
+        .await;
+    assert_eq!(project.path_with_namespace, "org/team/sub/deep");
+    let client = SshClient::new(&server);
+    add_user_key(&server, "alice", &client).await;
+    let url = client.url(&project.path_with_namespace);
+    let port = server.ssh_port.unwrap();
+    let work = blocking(move || {
+        let work = Work::new();
+        let head = work.commit("deep");
+        client
+            .git(work.path(), &["push", "-q", &url, "main"])
+            .expect("push");
+        let dir = tempfile::tempdir().unwrap();
+        let bare = format!("ssh://git@127.0.0.1:{port}/org/team/sub/deep");
+        client
+            .git(dir.path(), &["clone", "-q", &bare, "c"])
+            .expect("clone without .git");
+        assert_eq!(
+            client
+                .git(&dir.path().join("c"), &["rev-parse", "HEAD"])
+                .unwrap(),
+            head
+        );
+        (client, work, url)
+    })
+    .await;
+    let r = server
+        .post_json(
+            &format!("/projects/{}/archive", project.id),
+            &token,
+            serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let before = crate::common::refs_of(&server.repo_path(project.id));
+    let (client, work, url) = work;
+    let (cloned, pushed) = blocking(move || {
+        let dir = tempfile::tempdir().unwrap();
+        let cloned = client.git(dir.path(), &["clone", "-q", &url, "c"]);
+        work.commit("too late");
+        let pushed = client.git(work.path(), &["push", &url, "main"]);
+        (cloned, pushed)
+    })
+    .await;
+    cloned.expect("an archived project still clones");
+    let err = pushed.expect_err("an archived project takes no push");
+    assert!(
+        err.contains("GitLab: You can't push code to an archived project."),
+        "{err}"
+    );
+    assert_eq!(
+        crate::common::refs_of(&server.repo_path(project.id)),
+        before
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nested_and_archived_projects_over_ssh_sqlite() {
+    nested_and_archived(TestServer::builder().ssh(true).start().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nested_and_archived_projects_over_ssh_postgres() {
+    let Some(server) = TestServer::builder().ssh(true).postgres().start().await else {
+        return;
+    };
+    nested_and_archived(server).await;
+}

@@ -2,11 +2,10 @@
 //! and a push whose client is killed halfway through its pack leaves nothing behind: no git
 //! process, no lock file, no quarantined objects, no moved ref, nothing recorded.
 
-use std::os::unix::process::CommandExt as _;
 use std::path::Path;
 use std::time::Duration;
 
-use super::{add_user_key, SshClient};
+use super::{add_user_key, commit_noise, SshClient};
 use crate::common::{
     blocking, poll_for, poll_until, processes_with_home, refs_of, TestServer, Work,
 };
@@ -115,27 +114,6 @@ async fn a_hundred_concurrent_ssh_clones_postgres() {
     burst_of_clones(server).await;
 }
 
-/// A relay between ssh and the server that lets at most about 1.6 MB/s through upstream, so a
-/// 16 MB pack takes seconds to send and the client can be killed in the middle of it.
-const SLOW_RELAY: &str = r#"
-import os, socket, sys, threading, time
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
-def up():
-    while True:
-        data = os.read(0, 16384)
-        if not data:
-            s.shutdown(socket.SHUT_WR)
-            return
-        s.sendall(data)
-        time.sleep(0.01)
-threading.Thread(target=up, daemon=True).start()
-while True:
-    data = s.recv(65536)
-    if not data:
-        break
-    os.write(1, data)
-"#;
-
 /// Every `*.lock` file and quarantine directory under `repo`.
 fn leftovers(repo: &Path) -> Vec<String> {
     let mut found = Vec::new();
@@ -178,35 +156,14 @@ async fn killed_push(server: TestServer) {
                 .status()
                 .unwrap();
             assert!(status.success());
-            // 16 MB that do not compress.
-            let mut noise = vec![0u8; 16 * 1024 * 1024];
-            let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-            for b in noise.iter_mut() {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                *b = x as u8;
-            }
-            std::fs::write(work.path().join("noise.bin"), noise).unwrap();
-            work.git(&["add", "noise.bin"]);
-            work.git(&["commit", "-q", "-m", "big"]);
+            commit_noise(&work, 16);
             work
         }
     })
     .await;
     let before = refs_of(&repo);
     let jobs_before = metric(&server, "pushmirror_jobs").await;
-    let relay = client.dir().join("relay.py");
-    std::fs::write(&relay, SLOW_RELAY).unwrap();
-    let port = server.ssh_port.unwrap();
-    let ssh = format!(
-        "{} -o 'ProxyCommand=python3 {} {port}'",
-        client.git_ssh_command(),
-        relay.display()
-    );
-    let mut push = client.git_command(work.path(), &["push", "-q", &url, "main:big"]);
-    push.env("GIT_SSH_COMMAND", ssh).process_group(0);
-    let mut push = push.spawn().expect("spawn git push");
+    let mut push = client.slow_push(work.path(), &url, "main:big");
     // The pack is flowing once receive-pack proper (not its advertisement) runs and has its
     // quarantine for the incoming objects.
     let home = server.data_dir().join("git-home");

@@ -8,7 +8,10 @@
 //! burst of clones and the push killed midway.
 
 mod flows;
+mod keys;
 mod lifetime;
+mod limits;
+mod process;
 mod refusals;
 
 use std::path::{Path, PathBuf};
@@ -29,6 +32,12 @@ impl SshClient {
     /// A client of `server` (started with `.ssh(true)`) with a fresh Ed25519 key.
     pub fn new(server: &TestServer) -> SshClient {
         let port = server.ssh_port.expect("the server serves SSH");
+        SshClient::of(port, &server.state.ssh_host_key_file)
+    }
+
+    /// A client of the SSH server on `port` whose host key is in `host_key_file`, with a fresh
+    /// Ed25519 key.
+    pub fn of(port: u16, host_key_file: &Path) -> SshClient {
         let dir = tempfile::tempdir().expect("tempdir");
         let status = Command::new("ssh-keygen")
             .args(["-q", "-t", "ed25519", "-N", "", "-C", "test@client", "-f"])
@@ -36,7 +45,7 @@ impl SshClient {
             .status()
             .expect("ssh-keygen");
         assert!(status.success());
-        let host_key = pushmirror::ssh::host_key::load_or_create(&server.state.ssh_host_key_file)
+        let host_key = pushmirror::ssh::host_key::load_or_create(host_key_file)
             .expect("the server's host key");
         let line = pushmirror::ssh::host_key::public_line(&host_key);
         std::fs::write(
@@ -146,6 +155,63 @@ impl SshClient {
             Err(String::from_utf8_lossy(&out.stderr).into_owned())
         }
     }
+}
+
+/// A relay between ssh and the server that lets at most about 1.6 MB/s through upstream, so a
+/// pack of megabytes takes seconds to send and something can happen in the middle of it.
+const SLOW_RELAY: &str = r#"
+import os, socket, sys, threading, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+def up():
+    while True:
+        data = os.read(0, 16384)
+        if not data:
+            s.shutdown(socket.SHUT_WR)
+            return
+        s.sendall(data)
+        time.sleep(0.01)
+threading.Thread(target=up, daemon=True).start()
+while True:
+    data = s.recv(65536)
+    if not data:
+        break
+    os.write(1, data)
+"#;
+
+impl SshClient {
+    /// `git push -q <url> <refspec>` in `cwd` through [`SLOW_RELAY`], in a process group of its
+    /// own (the test may kill it whole), started and not waited for.
+    pub fn slow_push(&self, cwd: &Path, url: &str, refspec: &str) -> std::process::Child {
+        use std::os::unix::process::CommandExt as _;
+        let relay = self.dir().join("relay.py");
+        std::fs::write(&relay, SLOW_RELAY).unwrap();
+        let ssh = format!(
+            "{} -o 'ProxyCommand=python3 {} {}'",
+            self.git_ssh_command(),
+            relay.display(),
+            self.port
+        );
+        let mut push = self.git_command(cwd, &["push", "-q", url, refspec]);
+        push.env("GIT_SSH_COMMAND", ssh)
+            .stderr(Stdio::piped())
+            .process_group(0);
+        push.spawn().expect("spawn git push")
+    }
+}
+
+/// Commits `mb` megabytes that do not compress in `work`.
+pub fn commit_noise(work: &crate::common::Work, mb: usize) {
+    let mut noise = vec![0u8; mb * 1024 * 1024];
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for b in noise.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = x as u8;
+    }
+    std::fs::write(work.path().join("noise.bin"), noise).unwrap();
+    work.git(&["add", "noise.bin"]);
+    work.git(&["commit", "-q", "-m", "noise"]);
 }
 
 /// A key's row, written the way the key APIs write it.
