@@ -116,11 +116,32 @@ impl App {
         config: &ServeConfig,
         clock: Arc<dyn Clock>,
     ) -> Result<Arc<App>, StartError> {
+        // The data directory first: SQLite's default file is in it.
+        Self::make_data_dir(config)?;
+        let store = Store::open(&config.store.database_url).await?;
+        Self::build_on(config, clock, store)
+    }
+
+    /// [`App::build`] on a database the server already migrated ([`Store::open_migrated`]):
+    /// for the processes OpenSSH starts per connection (`ssh authorized-keys`, `ssh serve`).
+    pub async fn build_without_migrating(config: &ServeConfig) -> Result<Arc<App>, StartError> {
+        Self::make_data_dir(config)?;
+        let store = Store::open_migrated(&config.store.database_url).await?;
+        Self::build_on(config, Arc::new(SystemClock), store)
+    }
+
+    fn make_data_dir(config: &ServeConfig) -> Result<(), StartError> {
+        let dir = &config.store.data_dir;
+        std::fs::create_dir_all(dir).map_err(|e| StartError::DataDir(dir.display().to_string(), e))
+    }
+
+    fn build_on(
+        config: &ServeConfig,
+        clock: Arc<dyn Clock>,
+        store: Store,
+    ) -> Result<Arc<App>, StartError> {
         let store_cfg = &config.store;
-        std::fs::create_dir_all(&store_cfg.data_dir)
-            .map_err(|e| StartError::DataDir(store_cfg.data_dir.display().to_string(), e))?;
         let storages = Storages::open_all(&store_cfg.storage_dirs(), &store_cfg.data_dir)?;
-        let store = Store::open(&store_cfg.database_url).await?;
         let cipher = Cipher::load_or_create(&store_cfg.secret_key_file, true)?;
         let git = GitRunner::new(
             &store_cfg.data_dir.join("git-home"),

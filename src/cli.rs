@@ -1,5 +1,6 @@
 //! The command line: `pushmirror serve`, `token create`, `user create`, `user set-password`,
-//! `hook post-receive` and `ssh host-key`. Flags win over
+//! `hook post-receive`, `ssh host-key`, and OpenSSH's `AuthorizedKeysCommand` mode
+//! (`ssh authorized-keys`, which prints the line that makes sshd run `ssh serve`). Flags win over
 //! `PUSHMIRROR_*` environment variables, which win over the `--config` TOML file, which wins over
 //! defaults. Every failure ends with a message a person can act on and a distinct exit code.
 
@@ -16,6 +17,11 @@ use crate::config::{
     SshConfig, StoreConfig, Tuning, DEFAULT_SHUTDOWN_GRACE_SECS,
 };
 use crate::server;
+
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
+
+/// The log file of `ssh serve` processes, in `<data-dir>/log/`.
+pub const SESSION_LOG: &str = "ssh-sessions.log";
 
 /// Exit code for bad flags or configuration (clap itself uses 2 for bad flags).
 const EXIT_CONFIG: u8 = 2;
@@ -73,6 +79,33 @@ enum SshCommand {
     /// Print the SSH host key's public line and its SHA256 fingerprint (the key is made in the
     /// data directory if there is none yet, as `serve` would).
     HostKey(HostKeyArgs),
+    /// For OpenSSH's `AuthorizedKeysCommand … ssh authorized-keys %u %k`: print the
+    /// `authorized_keys` line that lets a known key in through `ssh serve`, or nothing.
+    AuthorizedKeys(AuthorizedKeysArgs),
+    /// Run one SSH session's command (`SSH_ORIGINAL_COMMAND`) for a key OpenSSH authenticated,
+    /// over this process's stdin, stdout and stderr (what `authorized-keys` lines make sshd run).
+    Serve(SshServeArgs),
+}
+
+#[derive(Args, Debug)]
+struct AuthorizedKeysArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// The SSH login user keys are for (git@host); other logins get nothing. Default git
+    #[arg(long, env = "PUSHMIRROR_SSH_USER")]
+    ssh_user: Option<String>,
+    /// The login user sshd asks about (`%u`).
+    user: String,
+    /// The key the client offers, base64 (`%k`).
+    key: String,
+}
+
+#[derive(Args, Debug)]
+struct SshServeArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// The authenticated key, `key-<id>`.
+    key: String,
 }
 
 #[derive(Args, Debug)]
@@ -512,12 +545,21 @@ fn lfs_config(
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // An `ssh serve` process's stderr is the git client's: its log goes to a file instead.
+    let (writer, ansi) = match &cli.command {
+        Command::Ssh {
+            command: SshCommand::Serve(args),
+        } => (session_log(&args.store), false),
+        _ => (BoxMakeWriter::new(std::io::stderr), true),
+    };
+    let in_session = !ansi;
     let logs = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("PUSHMIRROR_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr);
+        .with_ansi(ansi)
+        .with_writer(writer);
     match cli.log_format {
         LogFormat::Text => logs.init(),
         LogFormat::Json => logs.json().flatten_event(true).init(),
@@ -529,7 +571,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(EXIT_START);
         }
     };
-    runtime.block_on(async {
+    let code = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve(*args).await,
             Command::Token {
@@ -547,8 +589,45 @@ pub fn main() -> ExitCode {
             Command::Ssh {
                 command: SshCommand::HostKey(args),
             } => ssh_host_key(args),
+            Command::Ssh {
+                command: SshCommand::AuthorizedKeys(args),
+            } => ssh_authorized_keys(args).await,
+            Command::Ssh {
+                command: SshCommand::Serve(args),
+            } => ssh_serve(args).await,
         }
-    })
+    });
+    if in_session {
+        // tokio's stdin reads on a blocking thread that a client keeping its end open would
+        // hold forever; the session is over, so nothing is waited for.
+        runtime.shutdown_background();
+    }
+    code
+}
+
+/// Where an `ssh serve` process logs: `<data-dir>/log/ssh-sessions.log` (appended, 0600), or
+/// nowhere when it cannot be opened, never the client's stderr.
+fn session_log(store: &StoreArgs) -> BoxMakeWriter {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let args = ServeArgs {
+        store: store.clone(),
+        ..ServeArgs::default()
+    };
+    let Ok(config) = serve_config(&args) else {
+        return BoxMakeWriter::new(std::io::sink);
+    };
+    let dir = config.store.data_dir.join("log");
+    let file = std::fs::create_dir_all(&dir).and_then(|()| {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .open(dir.join(SESSION_LOG))
+    });
+    match file {
+        Ok(f) => BoxMakeWriter::new(std::sync::Mutex::new(f)),
+        Err(_) => BoxMakeWriter::new(std::io::sink),
+    }
 }
 
 async fn serve(args: ServeArgs) -> ExitCode {
@@ -751,6 +830,180 @@ fn ssh_host_key(args: HostKeyArgs) -> ExitCode {
             ExitCode::from(EXIT_START)
         }
     }
+}
+
+/// What `ssh serve` says when the key sshd authenticated lets no one in any more (removed,
+/// expired, its user blocked since sshd asked `authorized-keys`), or the database cannot be read.
+const SSH_KEY_REFUSED: &str = "fatal: Access denied: this SSH key is not allowed to connect.";
+
+/// `pushmirror ssh authorized-keys <user> <key>`: the line sshd adds to the login's
+/// `authorized_keys` for this key, when it is a key that lets someone in now and the login is
+/// the configured one; otherwise nothing (and exit 0: sshd simply finds no key). The line's
+/// command opens the same installation: this binary by its absolute path, with the settings
+/// this command was given (a configuration file, data directory, database URL without a
+/// password, secret key file, storages).
+async fn ssh_authorized_keys(args: AuthorizedKeysArgs) -> ExitCode {
+    use base64::Engine as _;
+    let serve_args = ServeArgs {
+        store: args.store.clone(),
+        ssh_user: args.ssh_user.clone(),
+        ..ServeArgs::default()
+    };
+    let config = match serve_config(&serve_args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("pushmirror: {e}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    if args.user != config.ssh.user {
+        return ExitCode::SUCCESS;
+    }
+    let Ok(blob) = base64::engine::general_purpose::STANDARD.decode(args.key.trim()) else {
+        return ExitCode::SUCCESS;
+    };
+    let words = match serve_words(&args.store, &config) {
+        Ok(words) => words,
+        Err(why) => {
+            eprintln!("pushmirror: no authorized_keys line: {why}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    let app = match App::build_without_migrating(&config).await {
+        Ok(a) => a,
+        Err(e) => return start_failed(e),
+    };
+    use crate::service::ssh_access::KeyRefusal;
+    let key = match crate::service::ssh_access::openssh_authorized_key(&app, &blob).await {
+        Ok(key) => key,
+        Err(KeyRefusal::Internal(e)) => {
+            eprintln!("pushmirror: cannot read the keys: {e}");
+            return ExitCode::from(EXIT_START);
+        }
+        Err(_) => return ExitCode::SUCCESS,
+    };
+    let mut words = words;
+    words.push(format!("key-{}", key.id));
+    match crate::model::authorized_keys::key_line(&words, &key.key) {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("pushmirror: no authorized_keys line: {e:?}");
+            ExitCode::from(EXIT_CONFIG)
+        }
+    }
+}
+
+/// The words of the `ssh serve` command that opens this installation: this binary, then the
+/// store settings that were given (flags or `PUSHMIRROR_*`; the file's own are read again from
+/// the file), then `ssh serve`'s own words (the key comes last).
+fn serve_words(store: &StoreArgs, config: &ServeConfig) -> Result<Vec<String>, String> {
+    let text = |p: &std::path::Path, what: &str| {
+        let p = std::path::absolute(p).unwrap_or_else(|_| p.to_owned());
+        p.to_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("the {what} path is not UTF-8"))
+    };
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this binary: {e}"))?;
+    let mut words = vec![text(&exe, "binary")?, "ssh".into(), "serve".into()];
+    if let Some(file) = &store.config {
+        words.extend(["--config".into(), text(file, "configuration file")?]);
+    }
+    words.extend([
+        "--data-dir".into(),
+        text(&config.store.data_dir, "data directory")?,
+    ]);
+    if let Some(url) = &store.database_url {
+        if crate::model::authorized_keys::url_has_password(url) {
+            return Err(
+                "the database URL holds a password, which would show in every \
+                 session's command line: put database_url in the --config file instead"
+                    .into(),
+            );
+        }
+        words.extend(["--database-url".into(), url.clone()]);
+    }
+    if let Some(file) = &store.secret_key_file {
+        words.extend(["--secret-key-file".into(), text(file, "secret key file")?]);
+    }
+    for storage in &store.storages {
+        words.extend(["--storage".into(), storage.clone()]);
+    }
+    Ok(words)
+}
+
+/// `pushmirror ssh serve key-<id>`: one session for a key sshd authenticated (it runs this as
+/// the forced command of the line `authorized-keys` printed): the client's command from
+/// `SSH_ORIGINAL_COMMAND` (none: the welcome), `GIT_PROTOCOL` when sshd passed it, over this
+/// process's stdin, stdout and stderr, through the same code as the built-in server; exits
+/// with the session's status once a push is recorded.
+async fn ssh_serve(args: SshServeArgs) -> ExitCode {
+    let Some(key_id) = args
+        .key
+        .strip_prefix("key-")
+        .and_then(|id| id.parse::<i64>().ok())
+    else {
+        eprintln!("pushmirror: expected key-<id>, not {:?}", args.key);
+        return ExitCode::from(EXIT_CONFIG);
+    };
+    let config = match command_config(&args.store) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let app = match App::build_without_migrating(&config).await {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::error!(error = %e, "ssh serve cannot start");
+            eprintln!("{SSH_KEY_REFUSED}");
+            return ExitCode::from(1);
+        }
+    };
+    let principal = match crate::service::ssh_access::principal_for_key(&app, key_id).await {
+        Ok(p) => p,
+        Err(refusal) => {
+            tracing::info!(
+                key_id,
+                result = refusal.as_str(),
+                "ssh serve refused the key"
+            );
+            eprintln!("{SSH_KEY_REFUSED}");
+            return ExitCode::from(1);
+        }
+    };
+    use std::os::unix::ffi::OsStrExt as _;
+    let command = std::env::var_os("SSH_ORIGINAL_COMMAND").unwrap_or_default();
+    let protocol = std::env::var("GIT_PROTOCOL").ok();
+    let (stdout, stderr) = match (unbuffered(std::io::stdout()), unbuffered(std::io::stderr())) {
+        (Ok(out), Ok(err)) => (out, err),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::error!(error = %e, "ssh serve cannot use its standard streams");
+            return ExitCode::from(1);
+        }
+    };
+    let io = crate::ssh::exec::Io {
+        stdin: tokio::io::stdin(),
+        stdout,
+        stderr,
+    };
+    let status = crate::ssh::exec::run(
+        &app,
+        &principal,
+        command.as_bytes(),
+        protocol.as_deref(),
+        io,
+    )
+    .await;
+    ExitCode::from(u8::try_from(status).unwrap_or(1))
+}
+
+/// An async writer on `stream`'s file descriptor that writes every chunk as it comes. Not
+/// `tokio::io::stdout`: that goes through std's line-buffered stdout, which keeps git's
+/// newline-less flush packets until the end, and the client waits for them forever.
+fn unbuffered(stream: impl std::os::fd::AsFd) -> std::io::Result<tokio::fs::File> {
+    let fd = stream.as_fd().try_clone_to_owned()?;
+    Ok(tokio::fs::File::from_std(std::fs::File::from(fd)))
 }
 
 /// `pushmirror user set-password`.

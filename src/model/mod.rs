@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod authorized_keys;
 pub mod cidr;
 pub mod clone_url;
 pub mod entities;

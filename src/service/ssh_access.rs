@@ -140,11 +140,46 @@ pub async fn authenticate_key(app: &App, blob: &[u8]) -> Result<SshPrincipal, Ke
         .ssh_key_by_fingerprint(&fingerprint)
         .await?
         .ok_or(KeyRefusal::Unknown)?;
+    admit(app, key).await
+}
+
+/// The client that OpenSSH authenticated with key `key_id` (`ssh serve key-<id>`, which sshd
+/// runs only after the key's signature was verified), by the rules of [`authenticate_key`]: the
+/// key may have expired or its user been blocked since sshd asked
+/// [`openssh_authorized_key`].
+pub async fn principal_for_key(app: &App, key_id: i64) -> Result<SshPrincipal, KeyRefusal> {
+    let key = app
+        .store
+        .ssh_key(key_id)
+        .await?
+        .ok_or(KeyRefusal::Unknown)?;
+    admit(app, key).await
+}
+
+/// The key whose wire encoding is `blob`, when it would let someone in now: what OpenSSH's
+/// `AuthorizedKeysCommand` asks about a key a client *offers* (before any signature), so its
+/// use is not recorded here but by [`principal_for_key`].
+pub async fn openssh_authorized_key(app: &App, blob: &[u8]) -> Result<SshKey, KeyRefusal> {
+    let key = app
+        .store
+        .ssh_key_by_fingerprint(&fingerprint_sha256(blob))
+        .await?
+        .ok_or(KeyRefusal::Unknown)?;
+    if !key.lets_in(app.clock.now_ms()) {
+        return Err(KeyRefusal::Expired);
+    }
+    holder(app, &key).await?;
+    Ok(key)
+}
+
+/// The client `key` lets in now, recording the key's use (at most hourly).
+async fn admit(app: &App, key: SshKey) -> Result<SshPrincipal, KeyRefusal> {
     let now = app.clock.now_ms();
     if !key.lets_in(now) {
         return Err(KeyRefusal::Expired);
     }
     let holder = holder(app, &key).await?;
+    let fingerprint = key.fingerprint_sha256.clone();
     if should_record_use(key.last_used_at, now) {
         // "Last used" is informational: a failed write must not refuse the client.
         if let Err(e) = app.store.record_ssh_key_use(key.id, now).await {

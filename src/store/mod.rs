@@ -139,6 +139,17 @@ pub struct Paged<T> {
 impl Store {
     /// Opens (creating a SQLite file if needed) and migrates the database at `url`.
     pub async fn open(url: &str) -> Result<Store, StoreError> {
+        Store::open_with(url, true).await
+    }
+
+    /// Opens the database without migrating it: it must already be at this binary's version
+    /// (the server migrates it when it starts). For the short-lived processes OpenSSH runs per
+    /// connection, which must never race a starting server over a migration.
+    pub async fn open_migrated(url: &str) -> Result<Store, StoreError> {
+        Store::open_with(url, false).await
+    }
+
+    async fn open_with(url: &str, migrate: bool) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let redacted = redact_url(url);
         let opts = AnyConnectOptions::from_str(url)
@@ -174,10 +185,29 @@ impl Store {
         } else {
             &POSTGRES_MIGRATIONS
         };
-        migrator.run(&pool).await.map_err(|e| match e {
-            MigrateError::VersionMissing(v) => StoreError::TooNew(redacted.clone(), v),
-            other => StoreError::Migrate(other.to_string()),
-        })?;
+        if migrate {
+            migrator.run(&pool).await.map_err(|e| match e {
+                MigrateError::VersionMissing(v) => StoreError::TooNew(redacted.clone(), v),
+                other => StoreError::Migrate(other.to_string()),
+            })?;
+        } else {
+            let latest = migrator.iter().map(|m| m.version).max().unwrap_or(0);
+            let applied: Option<i64> =
+                sqlx::query_scalar("select max(version) from _sqlx_migrations where success")
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap_or(None);
+            match applied {
+                Some(v) if v > latest => return Err(StoreError::TooNew(redacted, v)),
+                Some(v) if v == latest => {}
+                _ => {
+                    return Err(StoreError::Migrate(format!(
+                        "the database at {redacted} is not at this pushmirror's version yet \
+                         (start `pushmirror serve` once to migrate it)"
+                    )))
+                }
+            }
+        }
         let dialect = if is_sqlite {
             Dialect::Sqlite
         } else {

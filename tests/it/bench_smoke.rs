@@ -31,6 +31,7 @@ fn bench_all_tiny_runs_and_prints_its_table() {
         "footprint",
         "keygen",
         "lfs",
+        "ssh",
     ] {
         assert!(
             stdout.contains(&format!("| {scenario} |")),

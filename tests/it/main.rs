@@ -45,6 +45,7 @@ mod smart_http;
 mod ssh;
 mod ssh_hosting;
 mod ssh_keys_api;
+mod ssh_openssh;
 mod storages;
 mod tidy;
 mod tokens_api;

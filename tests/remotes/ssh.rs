@@ -81,6 +81,12 @@ impl SshRemote {
     /// Starts sshd on a free port, or returns `None` (with a printed reason) when it is not
     /// installed and `CI` is not `true`.
     pub fn start() -> Option<SshRemote> {
+        SshRemote::start_with_config("")
+    }
+
+    /// [`SshRemote::start`] with `extra` sshd_config lines before the harness's own (sshd keeps
+    /// the first value of a keyword, so they win): e.g. an `AuthorizedKeysCommand`.
+    pub fn start_with_config(extra: &str) -> Option<SshRemote> {
         if !Path::new(SSHD).exists() {
             let reason = format!("{SSHD} not found (apt-get install openssh-server)");
             assert!(
@@ -147,7 +153,10 @@ impl SshRemote {
             let config = base.join("sshd_config");
             std::fs::write(
                 &config,
-                sshd_config(port, &host_keys, &authorized_keys, &base, &user),
+                format!(
+                    "{extra}{}",
+                    sshd_config(port, &host_keys, &authorized_keys, &base, &user)
+                ),
             )
             .expect("write sshd_config");
             let log = base.join("sshd.log");
@@ -263,6 +272,11 @@ impl SshRemote {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The listening sshd's pid (its per-connection processes are its descendants).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// The login name used in URLs (`git`, or the user running the tests when not root).

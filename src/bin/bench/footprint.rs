@@ -71,7 +71,7 @@ pub async fn run(sizes: Sizes) -> Vec<Row> {
 }
 
 /// The binary to run: `pushmirror` next to this executable, else this executable standing in.
-fn server_binary() -> (PathBuf, bool) {
+pub(crate) fn server_binary() -> (PathBuf, bool) {
     let me = std::env::current_exe().expect("current exe");
     let real = me.with_file_name("pushmirror");
     if real.is_file() {
@@ -194,7 +194,7 @@ async fn memory_and_size(sizes: Sizes) -> Vec<Row> {
 }
 
 /// Kills (SIGTERM, then SIGKILL after a bound) and reaps the child on drop.
-struct KillOnDrop(Child);
+pub(crate) struct KillOnDrop(pub(crate) Child);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
@@ -213,7 +213,7 @@ impl Drop for KillOnDrop {
     }
 }
 
-fn wait_listening(addr: SocketAddr) {
+pub(crate) fn wait_listening(addr: SocketAddr) {
     let deadline = Instant::now() + START_LIMIT;
     while TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_err() {
         assert!(
@@ -225,7 +225,7 @@ fn wait_listening(addr: SocketAddr) {
 }
 
 /// `VmRSS` of a process, in KiB.
-fn rss_kb(pid: u32) -> u64 {
+pub(crate) fn rss_kb(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
     status
         .lines()

@@ -4,7 +4,7 @@
 //! `tests/remotes/`, the real git CLI.
 //!
 //! ```text
-//! cargo run --release --bin bench -- <propagation|many-refs|fan-out|api|dashboard|footprint|keygen|chaos|lfs|all> [--tiny]
+//! cargo run --release --bin bench -- <propagation|many-refs|fan-out|api|dashboard|footprint|keygen|chaos|lfs|ssh|all> [--tiny]
 //! ```
 //!
 //! `--tiny` shrinks every size so the whole run takes seconds (the CI smoke test uses it). Every
@@ -23,6 +23,7 @@ mod many_refs;
 mod propagation;
 mod report;
 mod setup;
+mod ssh;
 
 #[path = "../../../tests/remotes/mod.rs"]
 mod remotes;
@@ -32,7 +33,7 @@ use std::process::ExitCode;
 use report::Row;
 
 /// The scenarios in the order `all` runs them.
-const SCENARIOS: [&str; 9] = [
+const SCENARIOS: [&str; 10] = [
     "propagation",
     "many-refs",
     "fan-out",
@@ -42,6 +43,7 @@ const SCENARIOS: [&str; 9] = [
     "keygen",
     "chaos",
     "lfs",
+    "ssh",
 ];
 
 /// Sizes of one run: full (the issue's numbers) or tiny (CI smoke).
@@ -138,6 +140,7 @@ fn main() -> ExitCode {
                     "keygen" => keygen::run(sizes).await,
                     "chaos" => chaos::run(sizes).await,
                     "lfs" => lfs::run(sizes).await,
+                    "ssh" => ssh::run(sizes).await,
                     _ => unreachable!("checked above"),
                 }
             })
