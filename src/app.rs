@@ -86,6 +86,9 @@ pub struct App {
     pub host_limits: crate::remote::HostLimits,
     /// The built-in SSH server's settings.
     pub ssh: crate::config::SshConfig,
+    /// Where SSH clients reach this server (`--external-ssh-url`, else the SSH listen address),
+    /// for SSH clone URLs; `None` when neither says (SSH off and no external URL).
+    pub ssh_clone_base: Option<crate::model::clone_url::SshBase>,
     /// The built-in SSH server's host key (`<data-dir>/ssh_host_ed25519_key`).
     pub ssh_host_key_file: std::path::PathBuf,
 }
@@ -172,7 +175,33 @@ impl App {
             mailer: config.smtp.clone().map(crate::mail::Mailer::new),
             host_limits: crate::remote::HostLimits::new(config.tuning.max_updates_per_host.max(1)),
             ssh: config.ssh.clone(),
+            ssh_clone_base: ssh_clone_base(config),
             ssh_host_key_file: store_cfg.data_dir.join(crate::ssh::host_key::HOST_KEY_FILE),
         }))
     }
+}
+
+/// Where SSH clients reach the server: `--external-ssh-url`, else `ssh://<user>@<listen address>`
+/// (an unspecified address, `0.0.0.0`, named by the external URL's host).
+fn ssh_clone_base(config: &ServeConfig) -> Option<crate::model::clone_url::SshBase> {
+    use crate::model::clone_url::SshBase;
+    if let Some(url) = &config.ssh.external_ssh_url {
+        return SshBase::parse(url);
+    }
+    let listen = config.ssh.listen?;
+    let host = if listen.ip().is_unspecified() {
+        url::Url::parse(&config.external_url)
+            .ok()?
+            .host_str()?
+            .to_owned()
+    } else if listen.is_ipv6() {
+        format!("[{}]", listen.ip())
+    } else {
+        listen.ip().to_string()
+    };
+    Some(SshBase {
+        user: config.ssh.user.clone(),
+        host,
+        port: listen.port(),
+    })
 }

@@ -874,7 +874,7 @@ async fn ssh_authorized_keys(args: AuthorizedKeysArgs) -> ExitCode {
         Err(e) => return start_failed(e),
     };
     use crate::service::ssh_access::KeyRefusal;
-    let key = match crate::service::ssh_access::openssh_authorized_key(&app, &blob).await {
+    let key = match crate::service::ssh_access::offered_key(&app, &blob).await {
         Ok(key) => key,
         Err(KeyRefusal::Internal(e)) => {
             eprintln!("pushmirror: cannot read the keys: {e}");

@@ -7,7 +7,7 @@
 create table ssh_keys (
     id integer primary key autoincrement,
     kind text not null,
-    user_id bigint references users (id) on delete cascade,
+    user_id bigint references users (id) on delete set null,
     title text not null,
     key text not null,
     fingerprint_md5 text not null,

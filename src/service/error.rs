@@ -20,6 +20,10 @@ pub enum Resource {
     Branch,
     Tag,
     Commit,
+    /// A user's SSH key.
+    Key,
+    /// A deploy key (not enabled in the project, or out of the caller's reach).
+    DeployKey,
 }
 
 impl std::fmt::Display for Resource {
@@ -34,6 +38,8 @@ impl std::fmt::Display for Resource {
             Resource::Branch => "Branch",
             Resource::Tag => "Tag",
             Resource::Commit => "Commit",
+            Resource::Key => "Key",
+            Resource::DeployKey => "Deploy Key",
         })
     }
 }

@@ -30,6 +30,8 @@
 //! - [`notifications`]: the failure e-mail to a mirror's Maintainers, once per streak.
 //! - [`statistics`]: a project's statistics (commits, repository and LFS bytes).
 //! - [`users`]: users as administrators manage them (create, change, block).
+//! - [`ssh_keys`]: users' SSH keys and projects' deploy keys (add, list, look up, enable,
+//!   disable), with GitLab's rules.
 
 pub mod auth;
 pub mod dashboard;
@@ -54,5 +56,6 @@ pub mod repository;
 pub mod sessions;
 pub mod ssh_access;
 pub mod ssh_host_keys;
+pub mod ssh_keys;
 pub mod statistics;
 pub mod users;

@@ -1,6 +1,6 @@
 //! Protecting, changing and unprotecting branches (names may be `*` wildcards), Maintainer+ as
 //! in GitLab, with GitLab EE's access lists: who may push, merge and unprotect, each a set of
-//! roles and users. Enforcement on push is `model::push_rules`.
+//! roles, users and (push only) deploy keys. Enforcement on push is `model::push_rules`.
 
 use crate::app::App;
 use crate::model::access::Caller;
@@ -23,8 +23,9 @@ pub struct AccessSpec {
     pub destroy: bool,
     pub access_level: Option<i64>,
     pub user_id: Option<i64>,
-    /// Groups and deploy keys are named so they can be refused clearly.
+    /// Groups are named so they can be refused clearly.
     pub group_id: Option<i64>,
+    /// A deploy key enabled in the project with `can_push` (push lists only).
     pub deploy_key_id: Option<i64>,
 }
 
@@ -69,10 +70,31 @@ async fn new_entry(
     spec: &AccessSpec,
 ) -> Result<NewAccess, ServiceError> {
     let fail = |m: &str| ServiceError::field(list_field(action), m);
-    if spec.group_id.is_some() || spec.deploy_key_id.is_some() {
+    if spec.group_id.is_some() {
         return Err(fail(
-            "group and deploy key entries are not supported (there are no groups or deploy keys)",
+            "group entries are not supported (there are no group memberships of projects)",
         ));
+    }
+    if let Some(key) = spec.deploy_key_id {
+        // GitLab's `ProtectedRefDeployKeyAccess`: push lists only, and the key must be
+        // enabled in the project with write access.
+        if action != AccessAction::Push {
+            return Err(fail("deploy key entries are only allowed to push"));
+        }
+        let writes = app
+            .store
+            .project_deploy_key(project.id, key)
+            .await?
+            .is_some_and(|link| link.can_push);
+        if !writes {
+            return Err(fail("deploy key is not enabled for this project"));
+        }
+        return Ok(NewAccess {
+            action,
+            access_level: None,
+            user_id: None,
+            deploy_key_id: Some(key),
+        });
     }
     match (spec.access_level, spec.user_id) {
         (Some(level), None) if LEVELS.contains(&level) => Ok(NewAccess {

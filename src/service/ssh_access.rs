@@ -146,7 +146,7 @@ pub async fn authenticate_key(app: &App, blob: &[u8]) -> Result<SshPrincipal, Ke
 /// The client that OpenSSH authenticated with key `key_id` (`ssh serve key-<id>`, which sshd
 /// runs only after the key's signature was verified), by the rules of [`authenticate_key`]: the
 /// key may have expired or its user been blocked since sshd asked
-/// [`openssh_authorized_key`].
+/// [`offered_key`].
 pub async fn principal_for_key(app: &App, key_id: i64) -> Result<SshPrincipal, KeyRefusal> {
     let key = app
         .store
@@ -156,10 +156,12 @@ pub async fn principal_for_key(app: &App, key_id: i64) -> Result<SshPrincipal, K
     admit(app, key).await
 }
 
-/// The key whose wire encoding is `blob`, when it would let someone in now: what OpenSSH's
-/// `AuthorizedKeysCommand` asks about a key a client *offers* (before any signature), so its
-/// use is not recorded here but by [`principal_for_key`].
-pub async fn openssh_authorized_key(app: &App, blob: &[u8]) -> Result<SshKey, KeyRefusal> {
+/// The key whose wire encoding is `blob`, when it would let someone in now: what is asked of a
+/// key a client merely *offers* (before any signature: the built-in server's offer step, and
+/// OpenSSH's `AuthorizedKeysCommand`), so nothing is recorded; a use is recorded once the
+/// signature is verified ([`authenticate_key`], [`principal_for_key`]). Anyone who knows a
+/// public key can offer it.
+pub async fn offered_key(app: &App, blob: &[u8]) -> Result<SshKey, KeyRefusal> {
     let key = app
         .store
         .ssh_key_by_fingerprint(&fingerprint_sha256(blob))

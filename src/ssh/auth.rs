@@ -14,6 +14,10 @@ use crate::service::ssh_access::{self, KeyRefusal, SshPrincipal};
 
 /// Where keys are looked up: the application's keys, or a test's.
 pub trait KeyDirectory: Send + Sync {
+    /// Whether the key with this SSH wire encoding would authenticate someone, recording
+    /// nothing (anyone may offer anyone's public key).
+    fn offered(&self, blob: &[u8]) -> impl Future<Output = Result<(), KeyRefusal>> + Send;
+
     /// The principal whose key has this SSH wire encoding.
     fn authenticate(
         &self,
@@ -25,6 +29,10 @@ pub trait KeyDirectory: Send + Sync {
 pub struct AppKeys(pub Arc<App>);
 
 impl KeyDirectory for AppKeys {
+    async fn offered(&self, blob: &[u8]) -> Result<(), KeyRefusal> {
+        ssh_access::offered_key(&self.0, blob).await.map(|_| ())
+    }
+
     async fn authenticate(&self, blob: &[u8]) -> Result<SshPrincipal, KeyRefusal> {
         ssh_access::authenticate_key(&self.0, blob).await
     }
@@ -61,7 +69,7 @@ impl Authentication {
         if user != self.login_user {
             return Decision::Reject("wrong_user");
         }
-        match keys.authenticate(blob).await {
+        match keys.offered(blob).await {
             Ok(_) => Decision::Accept,
             Err(refusal) => Decision::Reject(result_of(&refusal)),
         }
@@ -112,6 +120,10 @@ mod tests {
     struct Keys;
 
     impl KeyDirectory for Keys {
+        async fn offered(&self, blob: &[u8]) -> Result<(), KeyRefusal> {
+            self.authenticate(blob).await.map(|_| ())
+        }
+
         async fn authenticate(&self, blob: &[u8]) -> Result<SshPrincipal, KeyRefusal> {
             match blob {
                 b"known" => Ok(SshPrincipal {

@@ -94,6 +94,8 @@ impl Connection {
             return session.channel_failure(channel);
         };
         session.channel_success(channel)?;
+        // Counted before the task starts, so a server draining meanwhile waits for it.
+        self.signals.running.send_modify(|n| *n += 1);
         let run = Run {
             app: self.app.clone(),
             limits: self.limits.clone(),
@@ -131,27 +133,25 @@ impl Run {
             }
             Some(_place) => {
                 let _metric = self.app.metrics.ssh_session_started();
-                self.running.send_modify(|n| *n += 1);
                 let io = Io {
                     stdin: channel_io::reader(read),
                     stdout: write.make_writer(),
                     stderr,
                 };
-                let status = exec::run(
+                exec::run(
                     &self.app,
                     &self.principal,
                     &command,
                     protocol.as_deref(),
                     io,
                 )
-                .await;
-                self.answer(&write, status).await;
-                // Only now, its answer queued, is the command over for a draining server.
-                self.running.send_modify(|n| *n -= 1);
-                return;
+                .await
             }
         };
         self.answer(&write, status).await;
+        // Only now, its answer queued, is the command over for a draining server (counted
+        // from `Connection::start`).
+        self.running.send_modify(|n| *n -= 1);
     }
 
     /// Tells the client how its command ended, then closes the channel; a client already gone

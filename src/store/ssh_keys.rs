@@ -209,6 +209,39 @@ impl Store {
         Ok(rows.iter().map(key_from_row).collect::<Result<_, _>>()?)
     }
 
+    /// The deploy keys enabled in any of `projects` (every deploy key for `None`) but not in
+    /// `except`, by id: those a person may enable in `except` from the projects they maintain.
+    pub async fn deploy_keys_to_enable(
+        &self,
+        projects: Option<&[i64]>,
+        except: i64,
+    ) -> Result<Vec<SshKey>, StoreError> {
+        let within = match projects {
+            Some([]) => return Ok(Vec::new()),
+            // The ids are numbers, bound one placeholder each after `except`'s.
+            Some(ids) => {
+                let marks: Vec<String> = (2..ids.len() + 2).map(|i| format!("${i}")).collect();
+                format!(
+                    "and exists (select 1 from deploy_keys_projects l \
+                     where l.deploy_key_id = k.id and l.project_id in ({}))",
+                    marks.join(", ")
+                )
+            }
+            None => String::new(),
+        };
+        let sql = format!(
+            "select {COLUMNS} from ssh_keys k where k.kind = 'deploy' {within} and not exists \
+             (select 1 from deploy_keys_projects m where m.deploy_key_id = k.id \
+             and m.project_id = $1) order by k.id"
+        );
+        let mut query = sqlx::query(&sql).bind(except);
+        for id in projects.unwrap_or_default() {
+            query = query.bind(*id);
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(key_from_row).collect::<Result<_, _>>()?)
+    }
+
     /// Enables deploy key `key_id` in `project_id` (an existing link keeps its `can_push`);
     /// whether the link is new.
     pub async fn enable_deploy_key(

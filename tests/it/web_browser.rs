@@ -575,6 +575,24 @@ async fn every_page_is_accessible_and_every_form_needs_its_token() {
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
 
+    // A key of root's and a deploy key, so both tables show (made by ssh-keygen elsewhere).
+    let r = s
+        .post_json(
+            "/user/keys",
+            &root,
+            json!({"title": "laptop", "key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFIHeQqaq/R/GwNosBU++VFEvyQdGIGka/EevR1mtp87 me@host"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = s
+        .post_json(
+            &format!("/projects/{}/deploy_keys", project.id),
+            &root,
+            json!({"title": "ci", "can_push": true, "key": "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBGMtzSwqa7eoAV0UT7/ddE1+MryMUwjOKXUbGneH8BiY/jtQSMiAG1x/KIEJffUxkGnfDphkuf3AxqocV12DjP4= ec"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+
     sign_in(&b, &s.base, "root", "/").await;
     let pages = [
         ("/".to_owned(), "dashboard-page"),
@@ -588,6 +606,7 @@ async fn every_page_is_accessible_and_every_form_needs_its_token() {
         ("/root/app/-/hooks".to_owned(), "hooks"),
         (format!("/root/app/-/hooks/{hook}/edit"), "hook_edit"),
         ("/-/profile/personal_access_tokens".to_owned(), "tokens"),
+        ("/-/user_settings/ssh_keys".to_owned(), "ssh_keys"),
         ("/admin".to_owned(), "admin"),
         ("/admin/users".to_owned(), "admin_users"),
         ("/admin/projects".to_owned(), "admin_projects"),

@@ -597,6 +597,10 @@ async fn every_form_refuses_a_post_without_its_csrf_token() {
             "/-/protected_branches/unprotect".into(),
             vec![("name", "main")],
         ),
+        (
+            "/-/deploy_keys".into(),
+            vec![("title", "ci"), ("key", "ssh-ed25519 AAAA")],
+        ),
     ];
     // Each form is on the settings page or the edit page (`formaction` ends in `action`).
     let page = s.settings().await;

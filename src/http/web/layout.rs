@@ -61,6 +61,7 @@ pub(in crate::http) fn page(
                         ul {
                             li { a href="/" { "Mirrors" } }
                             li { a href="/-/profile/personal_access_tokens" { "Access tokens" } }
+                            li { a href="/-/user_settings/ssh_keys" { "SSH Keys" } }
                             @if user.is_admin { li { a href="/admin" { "Admin" } } }
                             li { span { "Signed in as " strong { (user.username) } } }
                             li {

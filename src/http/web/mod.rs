@@ -24,6 +24,7 @@ mod project;
 mod session;
 mod settings;
 mod sign_in;
+mod ssh_keys;
 mod stream_url;
 mod tokens;
 
@@ -54,6 +55,7 @@ pub(super) fn router() -> Router<AppState> {
         )
         .merge(sign_in::router())
         .merge(tokens::router())
+        .merge(ssh_keys::router())
         .merge(admin::router())
         .merge(dashboard::router())
         .merge(live::router())

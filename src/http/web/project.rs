@@ -1,5 +1,5 @@
-//! `/<namespace>/<project>`: a project's overview: its description, the HTTP clone URL with a
-//! copy button, its branches and tags with their latest commit, and (for Developers and more)
+//! `/<namespace>/<project>`: a project's overview: its description, the HTTP and SSH clone URLs
+//! with copy buttons, its branches and tags with their latest commit, and (for Developers and more)
 //! the status of its mirrors, live, with a link to the mirror settings for Maintainers. Who
 //! sees the project is exactly the API's project lookup ([`find_project`]): a public project is
 //! shown to anyone, a hidden one is a 404 page, and a signed-out visitor of a non-public one is
@@ -168,6 +168,10 @@ async fn show(
     };
     let full_path = project.full_path();
     let clone_url = format!("{}/{}.git", state.external_url, full_path);
+    let ssh_clone_url = state
+        .ssh_clone_base
+        .as_ref()
+        .map(|s| s.clone_url(&full_path));
     let body = html! {
         h1 { (project.name) }
         p class="muted" { code { (full_path) } }
@@ -179,6 +183,15 @@ async fn show(
             div class="copy" {
                 input type="text" id="clone-url" value=(clone_url) readonly;
                 button type="button" class="secondary" data-copy="clone-url" { "Copy URL" }
+            }
+        }
+        @if let Some(ssh_url) = &ssh_clone_url {
+            div class="field" {
+                label for="ssh-clone-url" { "Clone with SSH" }
+                div class="copy" {
+                    input type="text" id="ssh-clone-url" value=(ssh_url) readonly;
+                    button type="button" class="secondary" data-copy="ssh-clone-url" { "Copy URL" }
+                }
             }
         }
         @if code_readable {

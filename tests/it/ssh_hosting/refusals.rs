@@ -188,3 +188,38 @@ async fn ssh_refusals_postgres() {
     };
     refusals(server).await;
 }
+
+/// Anyone who knows a public key can offer it: an offer that is never proven records nothing
+/// against the key (its `last_used_at` stays empty), and only the holder's signed login does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unproven_offer_records_no_use() {
+    let server = TestServer::builder().ssh(true).start().await;
+    server.token("alice", false).await;
+    let holder = SshClient::new(&server);
+    let key_id = add_user_key(&server, "alice", &holder).await;
+    let stranger = SshClient::new(&server);
+    let public_only = stranger.dir().join("offer-only.pub");
+    std::fs::write(&public_only, holder.public_key()).unwrap();
+    let out = blocking(move || {
+        stranger
+            .ssh_as("git", &public_only, &["-v", "-T"], &[])
+            .output()
+            .unwrap()
+    })
+    .await;
+    let (_, stderr) = texts(&out);
+    assert!(stderr.contains("Server accepts key"), "{stderr}");
+    assert_eq!(out.status.code(), Some(255), "{stderr}");
+    let key = server.state.store.ssh_key(key_id).await.unwrap().unwrap();
+    assert_eq!(key.last_used_at, None, "an unproven offer recorded a use");
+
+    let out = blocking(move || holder.ssh(&["-T"], &[])).await;
+    let (stdout, stderr) = texts(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stdout.contains("Welcome to pushmirror, @alice!"),
+        "{stdout}"
+    );
+    let key = server.state.store.ssh_key(key_id).await.unwrap().unwrap();
+    assert!(key.last_used_at.is_some(), "a signed login records its use");
+}

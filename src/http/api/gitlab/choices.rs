@@ -17,6 +17,7 @@ use utoipa::{PartialSchema, ToSchema};
 use crate::model::access::{AccessLevel, ProjectCreationLevel, SubgroupCreationLevel};
 use crate::model::entities::{AuthMethod, LfsSync, SshKeyType};
 use crate::model::hooks::{BranchFilterStrategy, Trigger};
+use crate::model::ssh_keys::UsageType;
 use crate::model::tokens::Scope;
 use crate::service::protected_branches::LEVELS;
 
@@ -124,6 +125,10 @@ choice!(
     ScopeName => one_of(Scope::ALL.map(Scope::as_str))
 );
 choice!(
+    /// An SSH key's `usage_type`.
+    UsageTypeName => one_of(UsageType::ALL.map(UsageType::as_str))
+);
+choice!(
     /// An access level a member may hold: GitLab's integer (10 Guest … 50 Owner).
     AccessLevelValue => integer_one_of(AccessLevel::ALL.map(AccessLevel::as_i64))
 );
@@ -188,6 +193,7 @@ mod tests {
         check::<SshKeyTypeName>(|v| SshKeyType::parse(v).is_some());
         check::<LfsSyncName>(|v| LfsSync::parse(v).is_some());
         check::<ScopeName>(|v| Scope::parse(v).is_some());
+        check::<UsageTypeName>(|v| UsageType::parse(v).is_some());
         let levels = listed::<AccessLevelValue>();
         assert_eq!(levels.len(), AccessLevel::ALL.len());
         for level in levels {

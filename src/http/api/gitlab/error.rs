@@ -98,6 +98,8 @@ fn resource_name(resource: Resource) -> &'static str {
         Resource::Branch => "Branch",
         Resource::Tag => "Tag",
         Resource::Commit => "Commit",
+        Resource::Key => "Key",
+        Resource::DeployKey => "Deploy Key",
     }
 }
 

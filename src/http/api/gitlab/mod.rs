@@ -4,9 +4,11 @@
 //! document themselves into the OpenAPI document [`openapi`] finishes.
 
 mod choices;
+mod deploy_keys;
 pub(in crate::http) mod error;
 mod groups;
 mod hooks;
+mod keys;
 mod members;
 mod namespaces;
 pub(in crate::http) mod openapi;
@@ -38,6 +40,8 @@ pub(in crate::http) fn resources() -> OpenApiRouter<AppState> {
         .merge(hooks::router())
         .merge(repository::router())
         .merge(tokens::router())
+        .merge(keys::router())
+        .merge(deploy_keys::router())
 }
 
 impl AppState {

@@ -112,8 +112,8 @@ pub(in crate::http) fn base() -> OpenApi {
             .version(env!("CARGO_PKG_VERSION"))
             .description(Some(
                 "GitLab's v4 REST API as pushmirror serves it: projects, groups, users and \
-                 tokens, members, protected branches, repository branches and tags, remote \
-                 mirrors and project hooks.",
+                 tokens, SSH keys and deploy keys, members, protected branches, repository \
+                 branches and tags, remote mirrors and project hooks.",
             ))
             .build(),
         utoipa::openapi::path::Paths::new(),

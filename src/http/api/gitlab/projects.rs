@@ -113,7 +113,7 @@ async fn create(
     let (project, level) = projects::create_project(&state, &user, req).await?;
     Ok((
         StatusCode::CREATED,
-        Json(views::project(&project, level, &state.external_url)),
+        Json(views::project(&project, level, views::Urls::of(&state))),
     ))
 }
 
@@ -194,7 +194,7 @@ pub(in crate::http) async fn list_page(
         today: &today,
     };
     let paged = state.store.projects_for(viewer, all, filter, page).await?;
-    let url = &state.external_url;
+    let url = views::Urls::of(&state);
     Ok(if query.simple.unwrap_or(false) {
         let items: Vec<_> = paged
             .items
@@ -280,7 +280,7 @@ async fn update(
     Ok(Json(views::project(
         &updated,
         caller.level,
-        &state.external_url,
+        views::Urls::of(&state),
     )))
 }
 
@@ -299,7 +299,11 @@ async fn set_archived(
     let updated = projects::update_project(state, &project, caller, changes).await?;
     Ok((
         StatusCode::CREATED,
-        Json(views::project(&updated, caller.level, &state.external_url)),
+        Json(views::project(
+            &updated,
+            caller.level,
+            views::Urls::of(&state),
+        )),
     ))
 }
 
@@ -367,7 +371,7 @@ async fn transfer(
     Ok(Json(views::project(
         &moved,
         caller.level,
-        &state.external_url,
+        views::Urls::of(&state),
     )))
 }
 
@@ -392,7 +396,7 @@ async fn show(
 ) -> Result<Json<views::ProjectEntity>, ApiError> {
     let (project, caller) = find_project(&state, &id, user.as_ref()).await?;
     let query: ShowProjectQuery = params.parse()?;
-    let mut entity = views::project(&project, caller.level, &state.external_url);
+    let mut entity = views::project(&project, caller.level, views::Urls::of(&state));
     if query.statistics.unwrap_or(false) {
         if let Some(s) =
             crate::service::statistics::project_statistics(&state, &project, caller).await?

@@ -127,7 +127,7 @@ struct AccessItem {
     /// A group: refused (pushmirror has no groups' entries).
     #[serde(default, deserialize_with = "lenient::int")]
     group_id: Option<i64>,
-    /// A deploy key: refused (pushmirror has no deploy keys).
+    /// A deploy key enabled in the project with `can_push` (push lists only).
     #[serde(default, deserialize_with = "lenient::int")]
     deploy_key_id: Option<i64>,
 }

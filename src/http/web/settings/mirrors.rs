@@ -560,12 +560,20 @@ pub(super) async fn detect_new(
     Extension(path): Extension<ProjectPath>,
     Posted { viewer, form }: Posted<MirrorForm>,
 ) -> Result<Response, WebError> {
-    let (project, _) = settings_project(&state, &path, &viewer).await?;
+    let (project, caller) = settings_project(&state, &path, &viewer).await?;
     let detection = match detect(&state, form.url.trim(), None).await {
         Ok(found) => Ok(found),
         Err(e) => Err(refusal(e)?),
     };
-    super::render(&state, &viewer, &path, &project, &form.view(detection)).await
+    super::render(
+        &state,
+        &viewer,
+        &path,
+        &project,
+        caller,
+        &form.view(detection),
+    )
+    .await
 }
 
 /// The edit page of `mirror`, its form showing `v`.

@@ -1,11 +1,14 @@
 //! A project's repository settings, GitLab's `/<namespace>/<project>/-/settings/repository`:
 //! the "Mirroring repositories" section (`mirrors.rs`: the form, host-key detection, the table
-//! of mirrors with "Update now", "Edit" and "Remove") and the "Protected branches" section
-//! (`protected_branches.rs`). The page is for the project's Maintainers and Owners and for
-//! admins, as the API's mirror endpoints decide (`service::mirrors::admit_mirror_admin`);
-//! anyone else who may see the project gets the 404 page, as in GitLab. Every change goes
-//! through `service::mirrors` or `service::protected_branches` and comes back here with a flash.
+//! of mirrors with "Update now", "Edit" and "Remove"), the "Protected branches" section
+//! (`protected_branches.rs`) and "Deploy keys" (`deploy_keys.rs`). The page is for the
+//! project's Maintainers and Owners and for admins, as the API's mirror endpoints decide
+//! (`service::mirrors::admit_mirror_admin`); anyone else who may see the project gets the 404
+//! page, as in GitLab. Every change goes
+//! through `service::mirrors`, `service::protected_branches` or `service::ssh_keys` and comes
+//! back here with a flash.
 
+mod deploy_keys;
 mod mirrors;
 mod protected_branches;
 
@@ -50,6 +53,10 @@ pub(super) fn router() -> Router<AppState> {
             "/-/protected_branches/unprotect",
             post(protected_branches::unprotect),
         )
+        .route("/-/deploy_keys", post(deploy_keys::create))
+        .route("/-/deploy_keys/{id}/update", post(deploy_keys::update))
+        .route("/-/deploy_keys/{id}/enable", post(deploy_keys::enable))
+        .route("/-/deploy_keys/{id}/delete", post(deploy_keys::remove))
 }
 
 /// The project of a settings page and the viewer's standing in it, when the viewer may
@@ -114,9 +121,9 @@ async fn show(
     Extension(path): Extension<ProjectPath>,
     viewer: Viewer,
 ) -> Result<Response, WebError> {
-    let (project, _) = settings_project(&state, &path, &viewer).await?;
+    let (project, caller) = settings_project(&state, &path, &viewer).await?;
     let form = mirrors::MirrorFormView::default();
-    render(&state, &viewer, &path, &project, &form).await
+    render(&state, &viewer, &path, &project, caller, &form).await
 }
 
 /// The whole settings page, the mirror form showing `form` (empty, or what a host-key detection
@@ -126,15 +133,18 @@ async fn render(
     viewer: &Viewer,
     path: &ProjectPath,
     project: &Project,
+    caller: Caller,
     form: &mirrors::MirrorFormView,
 ) -> Result<Response, WebError> {
     let mirrors = mirrors::section(state, viewer, path, project, form).await?;
     let branches = protected_branches::section(state, viewer, path, project).await?;
+    let deploy_keys = deploy_keys::section(state, viewer, path, project, caller).await?;
     let body = html! {
         (breadcrumb(path, "Repository settings"))
         h1 { "Repository settings" }
         (mirrors)
         (branches)
+        (deploy_keys)
     };
     Ok(page(
         state,

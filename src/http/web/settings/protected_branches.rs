@@ -25,8 +25,11 @@ const CHOICES: [(i64, &str); 3] = [
     (0, "No one"),
 ];
 
-/// How an access entry reads: a role, or a user by name.
+/// How an access entry reads: a role, a user by name, or a deploy key by id.
 fn entry_name(e: &AccessEntry) -> String {
+    if let Some(key) = e.deploy_key_id {
+        return format!("Deploy key {key}");
+    }
     match (e.access_level, &e.user_name) {
         (_, Some(name)) => name.clone(),
         (Some(60), None) => "Administrators".into(),

@@ -3,6 +3,7 @@
 //! named here, so a new domain field (a credential, say) can never leak by accident.
 
 mod hooks;
+mod keys;
 mod mirrors;
 mod projects;
 mod protected_branches;
@@ -10,6 +11,7 @@ mod repository;
 mod users;
 
 pub(in crate::http) use hooks::*;
+pub(in crate::http) use keys::*;
 pub(in crate::http) use mirrors::*;
 pub(in crate::http) use projects::*;
 pub(in crate::http) use protected_branches::*;

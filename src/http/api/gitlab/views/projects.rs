@@ -6,7 +6,9 @@ use utoipa::openapi::schema::{AnyOfBuilder, Schema};
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::{PartialSchema, ToSchema};
 
+use crate::app::App;
 use crate::model::access::AccessLevel;
+use crate::model::clone_url::SshBase;
 use crate::model::entities::{Group, Namespace, NamespaceKind, Project};
 use crate::model::time::iso8601_millis;
 
@@ -38,7 +40,8 @@ pub(in crate::http) struct ProjectSimpleEntity {
     tag_list: Vec<String>,
     /// Always empty: pushmirror has no topics.
     topics: Vec<String>,
-    /// Always null: pushmirror hosts repositories over smart HTTP only.
+    /// The repository's SSH clone URL (`ssh://git@host:port/path.git`, or `git@host:path.git` on
+    /// port 22); null when the server serves no SSH and no `--external-ssh-url` is set.
     ssh_url_to_repo: Option<String>,
     /// The repository's smart-HTTP clone URL.
     http_url_to_repo: String,
@@ -154,8 +157,25 @@ pub(in crate::http) struct MembershipAccess {
     notification_level: i64,
 }
 
+/// Where a project's URLs point: the external URL, and where SSH clients reach the server.
+#[derive(Clone, Copy)]
+pub(in crate::http) struct Urls<'a> {
+    pub(in crate::http) external_url: &'a str,
+    pub(in crate::http) ssh: Option<&'a SshBase>,
+}
+
+impl<'a> Urls<'a> {
+    pub(in crate::http) fn of(app: &'a App) -> Urls<'a> {
+        Urls {
+            external_url: &app.external_url,
+            ssh: app.ssh_clone_base.as_ref(),
+        }
+    }
+}
+
 /// The simple project entity.
-pub(in crate::http) fn project_simple(p: &Project, external_url: &str) -> ProjectSimpleEntity {
+pub(in crate::http) fn project_simple(p: &Project, urls: Urls<'_>) -> ProjectSimpleEntity {
+    let external_url = urls.external_url;
     let full = p.full_path();
     let web_url = format!("{external_url}/{full}");
     ProjectSimpleEntity {
@@ -164,12 +184,12 @@ pub(in crate::http) fn project_simple(p: &Project, external_url: &str) -> Projec
         name: p.name.clone(),
         name_with_namespace: format!("{} / {}", p.namespace.full_name, p.name),
         path: p.path.clone(),
-        path_with_namespace: full,
         created_at: iso8601_millis(p.created_at),
         default_branch: p.default_branch.clone(),
         tag_list: Vec::new(),
         topics: Vec::new(),
-        ssh_url_to_repo: None,
+        ssh_url_to_repo: urls.ssh.map(|s| s.clone_url(&full)),
+        path_with_namespace: full,
         http_url_to_repo: format!("{web_url}.git"),
         web_url,
         readme_url: None,
@@ -185,10 +205,10 @@ pub(in crate::http) fn project_simple(p: &Project, external_url: &str) -> Projec
 pub(in crate::http) fn project(
     p: &Project,
     caller_level: Option<AccessLevel>,
-    external_url: &str,
+    urls: Urls<'_>,
 ) -> ProjectEntity {
     ProjectEntity {
-        simple: project_simple(p, external_url),
+        simple: project_simple(p, urls),
         visibility: p.visibility.as_str(),
         archived: p.archived,
         empty_repo: p.empty_repo,

@@ -37,7 +37,7 @@ pub(in crate::http) struct ProtectedBranchEntity {
     inherited: bool,
 }
 
-/// One entry of an access list: a role, or a user.
+/// One entry of an access list: a role, a user, or a deploy key.
 #[derive(Debug, Serialize, ToSchema)]
 pub(in crate::http) struct ProtectedRefAccess {
     /// The entry's id (what `allowed_to_*` entries name to change or remove it).
@@ -45,9 +45,10 @@ pub(in crate::http) struct ProtectedRefAccess {
     /// The role: 0 (no one), 30 (Developers + Maintainers), 40 (Maintainers) or 60 (admins);
     /// 40 for a user's entry, which grants nothing by itself.
     access_level: i64,
-    /// The role's description, or the user's name for a user's entry.
+    /// The role's description, the user's name for a user's entry, `Deploy key` for a
+    /// deploy key's.
     access_level_description: String,
-    /// A deploy key's entry: pushmirror has no deploy keys, always null.
+    /// The deploy key of a deploy key's entry (push lists only).
     deploy_key_id: Option<i64>,
     /// The user of a user's entry.
     user_id: Option<i64>,
@@ -60,6 +61,7 @@ fn access(e: &AccessEntry) -> ProtectedRefAccess {
     // A user entry, as GitLab's: the column's default level (Maintainer, which grants nothing
     // by itself) and the user's name as its description.
     let (level, description) = match (e.access_level, e.user_id) {
+        _ if e.deploy_key_id.is_some() => (DEFAULT_LEVEL, "Deploy key".to_owned()),
         (Some(l), _) => (l, access_description(l).to_owned()),
         (None, Some(u)) => (
             DEFAULT_LEVEL,
@@ -71,7 +73,7 @@ fn access(e: &AccessEntry) -> ProtectedRefAccess {
         id: e.id,
         access_level: level,
         access_level_description: description,
-        deploy_key_id: None,
+        deploy_key_id: e.deploy_key_id,
         user_id: e.user_id,
         group_id: None,
     }
