@@ -286,7 +286,7 @@ async fn detail(
             paged
                 .items
                 .iter()
-                .map(|(p, level)| views::project(p, *level, views::Urls::of(&state)))
+                .map(|(p, level)| views::project(p, *level, views::Urls::of(state)))
                 .collect(),
         )
     } else {

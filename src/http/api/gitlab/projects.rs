@@ -194,7 +194,7 @@ pub(in crate::http) async fn list_page(
         today: &today,
     };
     let paged = state.store.projects_for(viewer, all, filter, page).await?;
-    let url = views::Urls::of(&state);
+    let url = views::Urls::of(state);
     Ok(if query.simple.unwrap_or(false) {
         let items: Vec<_> = paged
             .items
@@ -302,7 +302,7 @@ async fn set_archived(
         Json(views::project(
             &updated,
             caller.level,
-            views::Urls::of(&state),
+            views::Urls::of(state),
         )),
     ))
 }

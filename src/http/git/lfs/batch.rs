@@ -190,6 +190,22 @@ fn accepts_lfs_json(headers: &HeaderMap) -> bool {
             .any(|m| m == LFS_MEDIA_TYPE || m == "*/*" || m == "application/*")
 }
 
+/// The project at `full_path` when the user or deploy key an SSH client's token stands for may
+/// `op` its LFS objects.
+async fn project_for_token(
+    state: &AppState,
+    full_path: &str,
+    token: &str,
+    op: Operation,
+) -> Result<Project, LfsError> {
+    Ok(match token_caller(state, full_path, token, op).await? {
+        TokenCaller::User(user) => lfs_project(state, full_path, Some(&user), op).await?,
+        TokenCaller::DeployKey { can_push } => {
+            deploy_key_lfs_project(state, full_path, can_push, op).await?
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,20 +227,4 @@ mod tests {
             assert_eq!(accepts_lfs_json(&headers), ok, "{accept:?}");
         }
     }
-}
-
-/// The project at `full_path` when the user or deploy key an SSH client's token stands for may
-/// `op` its LFS objects.
-async fn project_for_token(
-    state: &AppState,
-    full_path: &str,
-    token: &str,
-    op: Operation,
-) -> Result<Project, LfsError> {
-    Ok(match token_caller(state, full_path, token, op).await? {
-        TokenCaller::User(user) => lfs_project(state, full_path, Some(&user), op).await?,
-        TokenCaller::DeployKey { can_push } => {
-            deploy_key_lfs_project(state, full_path, can_push, op).await?
-        }
-    })
 }
