@@ -235,8 +235,9 @@ fn new_key<'a>(
     }
 }
 
-/// Adds `client`'s key to `username`'s keys (expiring at `expires_at`, if given), returning the
-/// key's id.
+/// Adds `client`'s key to `username`'s keys expiring at `expires_at`, returning the key's id:
+/// written to the store as the API writes it, because the API refuses an `expires_at` already
+/// past, and this key must have expired.
 pub async fn add_user_key_expiring(
     server: &TestServer,
     username: &str,
@@ -256,12 +257,17 @@ pub async fn add_user_key_expiring(
         .id
 }
 
-/// Adds `client`'s key to `username`'s keys, returning the key's id.
+/// Adds `client`'s key to `username`'s keys through `POST /user/keys`, returning its id.
 pub async fn add_user_key(server: &TestServer, username: &str, client: &SshClient) -> i64 {
-    add_user_key_expiring(server, username, client, None).await
+    let token = server.token(username, false).await;
+    let body = serde_json::json!({ "title": "laptop", "key": client.public_key() });
+    let r = server.post_json("/user/keys", &token, body).await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    r.body["id"].as_i64().expect("the key's id")
 }
 
-/// Adds `client`'s key as a deploy key of `project_id` (added by `username`), returning its id.
+/// Adds `client`'s key as a deploy key of `project_id` through `POST
+/// /projects/:id/deploy_keys` as `username` (a Maintainer there), returning its id.
 pub async fn add_deploy_key(
     server: &TestServer,
     username: &str,
@@ -269,18 +275,17 @@ pub async fn add_deploy_key(
     client: &SshClient,
     can_push: bool,
 ) -> i64 {
-    use pushmirror::model::ssh_keys::{KeyKind, PublicKey};
-    let parsed = PublicKey::parse(&client.public_key()).expect("a valid key");
-    let user = server.user_id(username).await;
-    let new = new_key(&parsed, KeyKind::Deploy, Some(user), "ci deploy", None);
-    server
-        .state
-        .store
-        .create_deploy_key(&new, project_id, can_push)
-        .await
-        .expect("add deploy key")
-        .key
-        .id
+    let token = server.token(username, false).await;
+    let body = serde_json::json!({
+        "title": "ci deploy",
+        "key": client.public_key(),
+        "can_push": can_push,
+    });
+    let r = server
+        .post_json(&format!("/projects/{project_id}/deploy_keys"), &token, body)
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    r.body["id"].as_i64().expect("the key's id")
 }
 
 /// Stdout and stderr of `out`, as text.

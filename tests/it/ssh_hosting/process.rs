@@ -3,7 +3,6 @@
 //! the exit status, and no key material; SIGTERM lets a push in flight finish within the grace
 //! period; after `kill -9` no git process of the server survives.
 
-use std::path::Path;
 use std::time::Duration;
 
 use super::{commit_noise, texts, SshClient};
@@ -15,43 +14,6 @@ const SHUTDOWN_BOUND: Duration = Duration::from_secs(60);
 
 /// Bound for a push to be under way, or for processes to go.
 const BOUND: Duration = Duration::from_secs(30);
-
-/// Adds `client`'s key to `username` in the installation at `data`, before its server starts.
-async fn add_key(data: &Path, username: &str, client: &SshClient) {
-    use pushmirror::model::ssh_keys::{KeyKind, PublicKey, UsageType};
-    let store = pushmirror::config::StoreConfig::resolve(Some(data.to_owned()), None, None);
-    let config = pushmirror::config::ServeConfig {
-        store,
-        listen: "127.0.0.1:0".parse().unwrap(),
-        external_url: "http://127.0.0.1".into(),
-        allow_local_network: false,
-        tuning: Default::default(),
-        shutdown_grace: Duration::from_secs(5),
-        monitoring_allowlist: pushmirror::model::cidr::loopback(),
-        smtp: None,
-        lfs: Default::default(),
-        ssh: Default::default(),
-    };
-    let app = pushmirror::app::App::build(&config).await.unwrap();
-    let filter = pushmirror::store::UserFilter {
-        username: Some(username.to_owned()),
-        ..Default::default()
-    };
-    let user = app.store.users(&filter).await.unwrap()[0].id;
-    let parsed = PublicKey::parse(&client.public_key()).unwrap();
-    let new = pushmirror::store::NewSshKey {
-        kind: KeyKind::User,
-        user_id: Some(user),
-        title: "laptop",
-        key: &parsed.line,
-        fingerprint_md5: &parsed.fingerprint_md5,
-        fingerprint_sha256: &parsed.fingerprint_sha256,
-        usage_type: UsageType::AuthAndSigning,
-        created_at: chrono::Utc::now().timestamp_millis(),
-        expires_at: None,
-    };
-    app.store.create_ssh_key(&new).await.unwrap();
-}
 
 /// The base64 of an OpenSSH key line.
 fn base64_of(line: &str) -> String {
@@ -85,7 +47,6 @@ async fn the_binary_serves_ssh_logs_sessions_and_shuts_down_cleanly() {
     let ssh_port = free_port();
     let client = SshClient::of(ssh_port, &key_file);
     let stranger = SshClient::of(ssh_port, &key_file);
-    add_key(&data, "alice", &client).await;
     let mut server = ServerProcess::start(
         &data,
         None,
@@ -97,7 +58,19 @@ async fn the_binary_serves_ssh_logs_sessions_and_shuts_down_cleanly() {
         ],
         &[("PUSHMIRROR_SHUTDOWN_GRACE_SECS", "30")],
     );
-    let project = server.api(&token).create_project("p").await;
+    let api = server.api(&token);
+    let r = api
+        .request(
+            "POST",
+            "/user/keys",
+            crate::common::Body::Json(serde_json::json!({
+                "title": "laptop",
+                "key": client.public_key(),
+            })),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{:?}", r.body);
+    let project = api.create_project("p").await;
     let url = client.url(&project.path_with_namespace);
     let repo = data.join(format!("repositories/{}.git", project.id));
 
