@@ -254,6 +254,44 @@ mod tests {
     }
 
     #[test]
+    fn a_deploy_key_pushes_to_a_protected_branch_only_when_named_and_writable() {
+        use crate::model::access::DeployKeyGrant;
+        let mut named = rule("main", 40, 40, false);
+        named.push.push(AccessEntry {
+            id: 3,
+            access_level: None,
+            user_id: None,
+            user_name: None,
+            deploy_key_id: Some(5),
+        });
+        let rules = PushRules::new(vec![named, rule("stable", 40, 40, false)]);
+        let key = |key_id, can_push| Caller::deploy_key(DeployKeyGrant { key_id, can_push });
+        // Named, with write access: as any pusher the rule lets in (fast-forward only here).
+        assert_eq!(
+            rules.judge(key(5, true), Some("main"), Change::Update),
+            Verdict::FastForwardOnly
+        );
+        // Another key, the same key without write access, or a branch whose rule names only
+        // roles (a deploy key meets none): refused.
+        for (caller, branch) in [
+            (key(6, true), "main"),
+            (key(5, false), "main"),
+            (key(5, true), "stable"),
+        ] {
+            assert_eq!(
+                rules.judge(caller, Some(branch), Change::Update),
+                Verdict::Refused(PUSH_REFUSED),
+                "{caller:?} on {branch}"
+            );
+        }
+        // Unprotected branches are the project-wide permission's business.
+        assert_eq!(
+            rules.judge(key(6, true), Some("feature"), Change::Update),
+            Verdict::Allowed
+        );
+    }
+
+    #[test]
     fn a_user_entry_lets_exactly_that_member_push() {
         let mut r = rule("main", 0, 0, false);
         r.push.push(AccessEntry {
