@@ -216,6 +216,9 @@ fn valid_segment(segment: &str) -> bool {
         && !segment.starts_with('-')
         && !segment.contains("..")
         && segment != "."
+        // No namespace or project path ends so (`model::naming`): `p.git.git` names nothing.
+        && !segment.ends_with(".git")
+        && !segment.ends_with(".atom")
         && segment
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
@@ -285,6 +288,9 @@ mod tests {
     fn refuses_paths_that_could_mean_something_else() {
         for command in [
             "git-upload-pack '/g/../p.git'",
+            "git-upload-pack '/g/p.git.git'",
+            "git-upload-pack '/g.git/p.git'",
+            "git-upload-pack '/g/p.atom'",
             "git-upload-pack '../g/p.git'",
             "git-upload-pack '/g/..'",
             "git-upload-pack '/g/./p'",
