@@ -39,8 +39,10 @@ const MAX_STDERR: usize = 16 * 1024;
 /// grace for its tasks at shutdown.
 const TERM_GRACE: Duration = Duration::from_secs(2);
 
-/// Bytes copied into git's stdin per read: large enough to move packs quickly, small enough that
-/// a slow git holds back the client through TCP rather than through our memory.
+/// Bytes copied into git's stdin, or read from its stdout, at once: large enough to move packs
+/// quickly, small enough that a slow side holds the other back through the pipe or TCP rather
+/// than through our memory. Reading stdout 4 KiB at a time (`ReaderStream`'s default) made each
+/// chunk its own SSH packet: a clone over SSH ran at 0.77× of sshd's throughput, at 64 KiB 1.12×.
 const COPY_CHUNK: usize = 64 * 1024;
 
 /// The two services a git endpoint offers.
@@ -149,7 +151,7 @@ pub fn serve(
     Ok(GitStream {
         stdout: GitStdout {
             prefix,
-            inner: ReaderStream::new(stdout),
+            inner: ReaderStream::with_capacity(stdout, COPY_CHUNK),
             done: Some(done_tx),
         },
         exit: GitExit(exit_rx),
