@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use super::{add_user_key, commit_noise, SshClient};
+use super::{add_user_key, commit_noise, metric, SshClient};
 use crate::common::{
     blocking, poll_for, poll_until, processes_with_home, refs_of, TestServer, Work,
 };
@@ -15,22 +15,6 @@ const BURST: usize = 100;
 
 /// Bound for a killed session's git to go and its push session to finish.
 const CLEANED_UP: Duration = Duration::from_secs(20);
-
-/// A metric's value from `/-/metrics`, by its exact name and labels.
-async fn metric(server: &TestServer, series: &str) -> f64 {
-    let text = reqwest::get(format!("{}/-/metrics", server.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let prefix = format!("{series} ");
-    text.lines()
-        .find_map(|l| l.strip_prefix(&prefix))
-        .unwrap_or_else(|| panic!("no {series} in {text}"))
-        .parse()
-        .unwrap()
-}
 
 async fn burst_of_clones(server: TestServer) {
     let token = server.token("alice", false).await;

@@ -3,23 +3,16 @@
 //! mean something else (traversal, `%2e`, shell syntax); a pty, port forwarding and
 //! subsystems. `ssh -T` gets the welcome. Nothing reveals a server path.
 
-use super::{add_user_key, texts, SshClient, NOT_FOUND};
+use super::{add_user_key, metric, texts, SshClient, NOT_FOUND};
 use crate::common::{blocking, TestServer};
 
 /// `pushmirror_ssh_auth_total{result}` as the server's metrics show it now.
 async fn auth_count(server: &TestServer, result: &str) -> u64 {
-    let text = reqwest::get(format!("{}/-/metrics", server.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let prefix = format!("pushmirror_ssh_auth_total{{result=\"{result}\"}} ");
-    text.lines()
-        .find_map(|l| l.strip_prefix(&prefix))
-        .unwrap_or_else(|| panic!("no {prefix} in {text}"))
-        .parse()
-        .unwrap()
+    metric(
+        server,
+        &format!("pushmirror_ssh_auth_total{{result=\"{result}\"}}"),
+    )
+    .await as u64
 }
 
 async fn refusals(server: TestServer) {
