@@ -37,6 +37,7 @@ mod process_lifetime;
 mod projects_api;
 mod protected_ee;
 mod protected_push;
+mod pull_durability;
 mod pull_mirrors;
 mod pull_sources;
 mod push_session;
