@@ -53,6 +53,7 @@ mod users_admin;
 mod web_browser;
 mod web_dashboard;
 mod web_pages;
+mod web_projects;
 mod web_settings;
 mod web_sign_in;
 mod web_ssh_keys;

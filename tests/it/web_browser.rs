@@ -246,6 +246,106 @@ async fn a_token_made_in_the_browser_is_shown_once_and_revoked_there() {
     assert_eq!(s.get("/user", &token).await.status, 401);
 }
 
+/// The value of the input labelled `label`.
+async fn value_of(b: &Browser, label: &str) -> String {
+    b.js(
+        "return document.getElementById(arguments[0]).value;",
+        vec![json!(b.label_target(label).await)],
+    )
+    .await
+    .as_str()
+    .unwrap_or_default()
+    .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_creates_a_group_a_subgroup_and_a_project_in_the_browser() {
+    let Some(b) = Browser::start_or_skip(1280, 900).await else {
+        return;
+    };
+    let s = TestServer::builder().start().await;
+    let root = s.token("root", true).await;
+    create_user(&s, &root, "alice", false).await;
+    sign_in(&b, &s.base, "alice", "/").await;
+
+    // From the navigation to a new group; the URL follows the name as it is typed.
+    b.click_in("header nav", "Groups").await;
+    b.wait_for_text("No groups to show yet.").await;
+    b.click_in("main", "New group").await;
+    b.wait_for_text("Create group").await;
+    b.fill("Group name", "Acme Corp").await;
+    assert_eq!(value_of(&b, "Group URL").await, "acme-corp");
+    // A reserved path comes back on the form with GitLab's message, the name kept.
+    b.fill("Group URL", "admin").await;
+    b.click_button("Create group").await;
+    b.wait_for_text("Path admin is a reserved name").await;
+    b.screenshot("new_group_refused").await;
+    assert_eq!(value_of(&b, "Group name").await, "Acme Corp");
+    b.fill("Group URL", "acme-corp").await;
+    b.click_button("Create group").await;
+    b.wait_for_text("Group 'Acme Corp' was successfully created.")
+        .await;
+    assert!(
+        b.url().await.ends_with("/groups/acme-corp"),
+        "{}",
+        b.url().await
+    );
+
+    // A subgroup from the group's page.
+    b.click_in("main", "New subgroup").await;
+    b.wait_for_text("Create subgroup").await;
+    b.fill("Subgroup name", "Team One").await;
+    assert_eq!(value_of(&b, "Subgroup URL").await, "team-one");
+    b.click_button("Create subgroup").await;
+    b.wait_for_text("Group 'Team One' was successfully created.")
+        .await;
+    assert!(b.url().await.ends_with("/groups/acme-corp/team-one"));
+
+    // A project in it from its page: the subgroup is chosen, the slug made from the name.
+    b.click_in("main", "New project").await;
+    b.wait_for_text("Create blank project").await;
+    let chosen = b
+        .js(
+            "const s = document.getElementById(arguments[0]); return s.options[s.selectedIndex].text;",
+            vec![json!(b.label_target("Namespace").await)],
+        )
+        .await;
+    assert!(
+        chosen
+            .as_str()
+            .unwrap_or_default()
+            .ends_with("/acme-corp/team-one/"),
+        "{chosen}"
+    );
+    b.fill("Project name", "My App").await;
+    assert_eq!(value_of(&b, "Project slug").await, "my-app");
+    // A slug typed by the person stays when the name changes.
+    b.fill("Project slug", "web-app").await;
+    b.fill("Project name", "Web App").await;
+    assert_eq!(value_of(&b, "Project slug").await, "web-app");
+    check(&b, "Private").await;
+    b.screenshot("new_project").await;
+    b.click_button("Create project").await;
+    b.wait_for_text("Project 'Web App' was successfully created.")
+        .await;
+    assert!(b.url().await.ends_with("/acme-corp/team-one/web-app"));
+    let r = s
+        .get("/projects/acme-corp%2Fteam-one%2Fweb-app", &root)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["visibility"], "private");
+
+    // The project is in the list and on its group's page.
+    b.click_in("header nav", "Projects").await;
+    b.wait_for_text("acme-corp/team-one/web-app").await;
+    b.screenshot("projects").await;
+    b.open(&format!("{}/groups/acme-corp", s.base)).await;
+    b.wait_for_text("acme-corp/team-one").await;
+    b.click_in("main table", "Acme Corp / Team One").await;
+    b.wait_for_text("acme-corp/team-one/web-app").await;
+    b.screenshot("group").await;
+}
+
 /// The engine's retry delay in the journey's server, so a failing mirror fails for good soon.
 const RETRY_DELAY_SECS: u64 = 1;
 
@@ -542,6 +642,9 @@ async fn every_page_is_accessible_and_every_form_needs_its_token() {
     create_user(&s, &root, "dev", false).await;
     let api = s.api(&root);
     let project = api.create_project("app").await;
+    let org = api.create_group("org", None).await;
+    api.create_project_with(json!({"name": "tool", "namespace_id": org.id}))
+        .await;
     let work = crate::common::Work::new();
     let push_url = s.push_url(&root, &project.path_with_namespace);
     crate::common::blocking(move || {
@@ -610,6 +713,12 @@ async fn every_page_is_accessible_and_every_form_needs_its_token() {
         ("/admin".to_owned(), "admin"),
         ("/admin/users".to_owned(), "admin_users"),
         ("/admin/projects".to_owned(), "admin_projects"),
+        ("/dashboard/projects".to_owned(), "projects_list"),
+        ("/dashboard/groups".to_owned(), "groups_list"),
+        ("/projects/new".to_owned(), "project_new"),
+        ("/groups/new".to_owned(), "group_new"),
+        ("/groups/org".to_owned(), "group_page"),
+        (format!("/groups/new?parent_id={}", org.id), "subgroup_new"),
     ];
     let mut forms = 0;
     for (path, name) in &pages {
@@ -668,7 +777,7 @@ async fn people_sign_in_and_reach_their_tokens_with_the_keyboard_alone() {
     )
     .await;
     let mut reached = Vec::new();
-    for _ in 0..4 {
+    for _ in 0..7 {
         b.client
             .active_element()
             .await

@@ -12,6 +12,7 @@ use axum::{Extension, Router};
 use maud::{html, Markup};
 
 use super::error::WebError;
+use super::groups::group_path;
 use super::layout::{anonymous_page, page, status_badge, time_ago};
 use super::session::{AnonymousCsrf, MaybeViewer};
 use super::ProjectPath;
@@ -174,7 +175,14 @@ async fn show(
         .map(|s| s.clone_url(&full_path));
     let body = html! {
         h1 { (project.name) }
-        p class="muted" { code { (full_path) } }
+        p class="muted" {
+            code { (full_path) }
+            @if project.namespace.is_group() {
+                " in " a href=(group_path(&project.namespace.full_path)) {
+                    (project.namespace.full_name)
+                }
+            }
+        }
         @if let Some(d) = project.description.as_deref().filter(|d| !d.is_empty()) {
             p class="description" { (d) }
         }
