@@ -1,7 +1,7 @@
 //! The mirror dashboard's use case: every mirror a person may see the status of, across
 //! projects, failing ones first, each with how far behind its source it is; the counts at the
 //! top; the status filters. The page and its live stream both read through [`mirror_health`],
-//! so they always agree.
+//! so they always agree. Pull mirrors, beside them, through [`pull_mirror_health`].
 //!
 //! **Behind** is what the data already holds, for the price of one statement plus one ref-file
 //! read per project (never one per mirror, never a git process):
@@ -193,6 +193,62 @@ pub async fn mirror_health(
         .collect();
     // Stable: within a rank, the statement's order (project path, id) stays.
     out.sort_by_key(|m| rank(&m.mirror));
+    Ok(out)
+}
+
+/// The most pull mirrors the dashboard looks at (newest first).
+const MAX_PULL_MIRRORS: i64 = 1000;
+
+/// One pull mirror on the dashboard: its project, and its status as the API shows it (show
+/// the upstream only as `upstream.safe_url()`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullHealth {
+    pub project_id: i64,
+    pub project_path: String,
+    pub mirror: crate::model::pull::PullMirror,
+}
+
+/// Whether a pull mirror needs attention: paused, or failing and retrying.
+pub fn pull_is_failing(m: &crate::model::pull::PullMirror) -> bool {
+    m.paused
+        || matches!(
+            m.update_status,
+            UpdateStatus::Failed | UpdateStatus::ToRetry
+        )
+}
+
+/// Every pull mirror `user` may see the status of, by the rule of [`mirror_health`]
+/// (administrators all, anyone else those of projects where they are Developer or more),
+/// failing and paused ones first, then by project path; only project `project`'s when given.
+pub async fn pull_mirror_health(
+    app: &App,
+    user: &User,
+    project: Option<&str>,
+) -> Result<Vec<PullHealth>, ServiceError> {
+    let today = today(app);
+    let mut out = Vec::new();
+    for (mirror, project_path) in app.store.pull_mirrors_overview(MAX_PULL_MIRRORS).await? {
+        if project.is_some_and(|p| !p.eq_ignore_ascii_case(&project_path)) {
+            continue;
+        }
+        let visible = user.is_admin
+            || app
+                .store
+                .access_level(mirror.project_id, user.id, &today)
+                .await?
+                .is_some_and(|l| l >= crate::model::access::AccessLevel::Developer);
+        if visible {
+            out.push(PullHealth {
+                project_id: mirror.project_id,
+                project_path,
+                mirror,
+            });
+        }
+    }
+    out.sort_by(|a, b| {
+        (!pull_is_failing(&a.mirror), &a.project_path)
+            .cmp(&(!pull_is_failing(&b.mirror), &b.project_path))
+    });
     Ok(out)
 }
 

@@ -52,6 +52,7 @@ mod tokens_api;
 mod users_admin;
 mod web_browser;
 mod web_dashboard;
+mod web_imports;
 mod web_pages;
 mod web_projects;
 mod web_settings;

@@ -346,6 +346,55 @@ async fn a_person_creates_a_group_a_subgroup_and_a_project_in_the_browser() {
     b.screenshot("group").await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_imports_a_repository_by_url_and_watches_it_finish() {
+    const SECRET: &str = "import-secret-41";
+    let Some(b) = Browser::start_or_skip(1280, 900).await else {
+        return;
+    };
+    let s = TestServer::builder()
+        .engine(true)
+        .local_network(true)
+        .start()
+        .await;
+    let root = s.token("root", true).await;
+    create_user(&s, &root, "alice", false).await;
+    let remote = crate::remotes::GitHttpRemote::start(Some(("bot", SECRET))).await;
+    remote.create_repo("tools");
+    let url = remote.url_with_credentials("tools", "bot", SECRET);
+    crate::common::blocking(move || {
+        let w = crate::common::Work::new();
+        w.commit("one");
+        w.git(&["tag", "v1"]);
+        w.push(&url, &["main", "v1"]);
+    })
+    .await;
+    sign_in(&b, &s.base, "alice", "/projects/new").await;
+    b.click_in("main nav.tabs", "Import project").await;
+    b.wait_for_text("Repository by URL").await;
+    b.fill("Git repository URL", &remote.url("tools")).await;
+    b.fill("Username (optional)", "bot").await;
+    b.fill("Password (optional)", SECRET).await;
+    check(&b, "Mirror repository").await;
+    b.fill("Project name", "Tools").await;
+    b.screenshot("import_project").await;
+    b.click_button("Create project").await;
+    b.wait_for_text("Project 'Tools' is being imported.").await;
+    // The section follows the import by itself: no reload by the person.
+    b.wait_for_js(
+        "the import shown finished",
+        "const s = document.querySelector('section[data-import]'); \
+         return !!s && s.dataset.importStatus === 'finished';",
+    )
+    .await;
+    let text = b.wait_for_text("branches and tags imported").await;
+    assert!(text.contains("Pull mirror"), "{text}");
+    assert!(!b.client.source().await.unwrap().contains(SECRET));
+    b.screenshot("imported_project").await;
+    let r = s.get("/projects/alice%2Ftools", &root).await;
+    assert_eq!(r.body["import_status"], "finished", "{}", r.text);
+}
+
 /// The engine's retry delay in the journey's server, so a failing mirror fails for good soon.
 const RETRY_DELAY_SECS: u64 = 1;
 
@@ -716,6 +765,7 @@ async fn every_page_is_accessible_and_every_form_needs_its_token() {
         ("/dashboard/projects".to_owned(), "projects_list"),
         ("/dashboard/groups".to_owned(), "groups_list"),
         ("/projects/new".to_owned(), "project_new"),
+        ("/projects/new/import".to_owned(), "project_import"),
         ("/groups/new".to_owned(), "group_new"),
         ("/groups/org".to_owned(), "group_page"),
         (format!("/groups/new?parent_id={}", org.id), "subgroup_new"),

@@ -21,6 +21,7 @@ const JS: &[&str] = &[
     include_str!("assets/base.js"),
     include_str!("assets/live.js"),
     include_str!("assets/forms.js"),
+    include_str!("assets/import.js"),
 ];
 
 /// One served file: its content and its hashed name.

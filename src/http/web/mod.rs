@@ -18,6 +18,7 @@ mod error;
 mod form_errors;
 mod groups;
 mod hooks;
+mod import;
 mod layout;
 mod live;
 mod members;
@@ -27,6 +28,7 @@ mod pagination;
 mod paths;
 mod project;
 mod project_list;
+mod pull_mirrors;
 mod session;
 mod settings;
 mod sign_in;
@@ -79,6 +81,7 @@ fn project_router() -> Router<AppState> {
         .merge(settings::router())
         .merge(members::router())
         .merge(hooks::router())
+        .merge(import::router())
 }
 
 /// The project pages, ready to serve (built once, when the application is).

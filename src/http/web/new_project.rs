@@ -1,7 +1,9 @@
 //! `/projects/new`: GitLab's "Create blank project" form (Project name; Project URL as a
 //! namespace and a slug, the slug derived from the name unless typed; Visibility Level;
-//! Project description) and `POST /projects`, which creates the project through
-//! [`crate::service::projects::create_project`] and leads to the project's page. The namespace
+//! Project description), `/projects/new/import`, "Import project → Repository by URL" (the same
+//! fields under the import's, `import.rs`), and `POST /projects`, which creates the project
+//! through [`crate::service::projects::create_project`] (or, for an import,
+//! [`crate::service::imports::create_imported_project`]) and leads to the project's page. The namespace
 //! choice is the person's own namespace and the groups where they may create projects
 //! ([`project_namespaces`]); `?namespace_id=` preselects one, as GitLab's "New project" button
 //! of a group does. A refused form comes back with the service's field errors
@@ -21,6 +23,7 @@ use super::session::{redirect_with, Flash, Posted, Viewer};
 use crate::http::AppState;
 use crate::model::access::Visibility;
 use crate::service::error::{Resource, ServiceError};
+use crate::service::imports::create_imported_project;
 use crate::service::namespaces::{project_namespaces, FoundNamespace};
 use crate::service::projects::{create_project, ProjectRequest};
 
@@ -84,8 +87,9 @@ struct NewQuery {
     namespace_id: Option<String>,
 }
 
-/// The blank-project form as posted (and shown again when refused).
-#[derive(Debug, Default, Deserialize)]
+/// The new-project form as posted (and shown again when refused). No `Debug`: an import's
+/// password may be in it.
+#[derive(Default, Deserialize)]
 struct ProjectForm {
     #[serde(default)]
     name: String,
@@ -97,6 +101,23 @@ struct ProjectForm {
     visibility: String,
     #[serde(default)]
     description: String,
+    /// Set by the import form.
+    import: Option<String>,
+    #[serde(default)]
+    import_url: String,
+    #[serde(default)]
+    import_url_user: String,
+    /// Never shown again: the form comes back with this field empty.
+    #[serde(default)]
+    import_url_password: String,
+    /// The import form's "Mirror repository".
+    mirror: Option<String>,
+}
+
+impl ProjectForm {
+    fn importing(&self) -> bool {
+        self.import.is_some()
+    }
 }
 
 /// The form: `form` as typed, `errors` as the service refused it.
@@ -112,10 +133,15 @@ fn form(
         form class="stack" method="post" action="/projects" {
             (csrf_field(viewer))
             (errors.summary())
+            @if form.importing() {
+                (super::import::fields(&form.import_url, &form.import_url_user,
+                    form.mirror.is_some(), errors))
+            }
             div class="field" {
                 label for="project_name" { "Project name" }
-                input type="text" id="project_name" name="name" value=(form.name) required
-                    autofocus autocomplete="off" aria-invalid=[errors.invalid("name")]
+                input type="text" id="project_name" name="name" value=(form.name)
+                    required[!form.importing()] autofocus[!form.importing()]
+                    autocomplete="off" aria-invalid=[errors.invalid("name")]
                     aria-describedby=[errors.described_by("name")];
                 (errors.under("name"))
             }
@@ -172,19 +198,42 @@ async fn render(
     errors: &FormErrors,
 ) -> Result<Response, WebError> {
     let namespaces = project_namespaces(state, &viewer.user, MAX_NAMESPACE_CHOICES).await?;
+    let importing = project.importing();
     let body = html! {
         nav aria-label="Breadcrumb" class="breadcrumb" {
             a href="/dashboard/projects" { "Projects" } " / "
             span aria-current="page" { "New project" }
         }
-        h1 { "Create blank project" }
-        p class="muted" {
-            "Create a blank project to push your code to. To bring a repository from elsewhere, "
-            "push it here, or add this project as a push mirror of it."
+        nav class="tabs" aria-label="How to start" {
+            a href="/projects/new" aria-current=[(!importing).then_some("page")] {
+                "Create blank project"
+            }
+            a href="/projects/new/import" aria-current=[importing.then_some("page")] {
+                "Import project"
+            }
+        }
+        @if importing {
+            h1 { "Import project" }
+            h2 { "Repository by URL" }
+            p class="muted" {
+                "Every branch and tag of the repository is copied into a new project; the "
+                "project's page shows how far the import got."
+            }
+        } @else {
+            h1 { "Create blank project" }
+            p class="muted" {
+                "Create a blank project to push your code to. To bring a repository from "
+                "elsewhere, import it."
+            }
         }
         (form(state, viewer, &namespaces, project, errors))
     };
-    Ok(page(state, viewer, "New project", body))
+    let title = if importing {
+        "Import project"
+    } else {
+        "New project"
+    };
+    Ok(page(state, viewer, title, body))
 }
 
 // GET /projects/new
@@ -195,6 +244,20 @@ async fn new_page(
 ) -> Result<Response, WebError> {
     let project = ProjectForm {
         namespace_id: q.namespace_id.unwrap_or_default(),
+        ..ProjectForm::default()
+    };
+    render(&state, &viewer, &project, &FormErrors::default()).await
+}
+
+// GET /projects/new/import
+async fn import_page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Query(q): Query<NewQuery>,
+) -> Result<Response, WebError> {
+    let project = ProjectForm {
+        namespace_id: q.namespace_id.unwrap_or_default(),
+        import: Some("1".into()),
         ..ProjectForm::default()
     };
     render(&state, &viewer, &project, &FormErrors::default()).await
@@ -216,16 +279,52 @@ async fn create(
         Ok(v) => v,
         Err(errors) => return render(&state, &viewer, &form, &errors).await,
     };
+    let import = if form.importing() {
+        match super::import::import_request(
+            &form.import_url,
+            &form.import_url_user,
+            &form.import_url_password,
+            form.mirror.is_some(),
+        ) {
+            Ok(i) => Some(i),
+            Err(errors) => return render(&state, &viewer, &form, &errors).await,
+        }
+    } else {
+        None
+    };
+    // An import's project is named after the repository unless named.
+    let name = given(&form.name).or_else(|| {
+        import
+            .as_ref()
+            .filter(|_| given(&form.path).is_none())
+            .and_then(|_| super::import::name_from_url(&form.import_url))
+    });
     let request = ProjectRequest {
-        name: given(&form.name),
+        name,
         path: given(&form.path),
         namespace: given(&form.namespace_id),
         description: given(&form.description),
         visibility,
         ..ProjectRequest::default()
     };
-    match create_project(&state, &viewer.user, request).await {
-        Ok((project, _)) => Ok(redirect_with(
+    let created = match import {
+        Some(import) => create_imported_project(&state, &viewer.user, request, import)
+            .await
+            .map(|(project, _, _)| (project, true)),
+        None => create_project(&state, &viewer.user, request)
+            .await
+            .map(|(project, _)| (project, false)),
+    };
+    match created {
+        Ok((project, true)) => Ok(redirect_with(
+            &state,
+            &format!("/{}", project.full_path()),
+            Some(Flash::Notice(format!(
+                "Project '{}' is being imported.",
+                project.name
+            ))),
+        )),
+        Ok((project, false)) => Ok(redirect_with(
             &state,
             &format!("/{}", project.full_path()),
             Some(Flash::Notice(format!(
@@ -249,10 +348,13 @@ async fn create(
 }
 
 pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/projects/new", get(new_page)).route(
-        "/projects",
-        get(|| async { Redirect::to("/dashboard/projects").into_response() }).post(create),
-    )
+    Router::new()
+        .route("/projects/new", get(new_page))
+        .route("/projects/new/import", get(import_page))
+        .route(
+            "/projects",
+            get(|| async { Redirect::to("/dashboard/projects").into_response() }).post(create),
+        )
 }
 
 #[cfg(test)]
