@@ -385,9 +385,7 @@ async fn a_hanging_import_is_canceled_from_its_page() {
 /// The pull mirror's form on the settings page: saved (credentials apart, masked), synced, a
 /// diverged branch named and then overwritten, "Update now", refused settings with GitLab's
 /// messages, disabled, removed; a Developer gets "Update now" only; every form needs its token.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_pull_mirror_is_configured_synced_and_removed_through_the_settings() {
-    let s = Setup::on(builder().start().await).await;
+async fn pull_mirror_through_the_settings(s: Setup) {
     let api = s.server.api(&s.admin);
     let project = api.create_project("site").await;
     let alice = s.server.user_id("alice").await;
@@ -605,4 +603,17 @@ async fn a_pull_mirror_is_configured_synced_and_removed_through_the_settings() {
     );
     assert!(page.html.contains("No pull mirror."));
     s.never_shown(PASS);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_mirror_is_configured_synced_and_removed_through_the_settings() {
+    pull_mirror_through_the_settings(Setup::on(builder().start().await).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pull_mirror_is_configured_synced_and_removed_through_the_settings_on_postgres() {
+    let Some(server) = builder().postgres().start().await else {
+        return;
+    };
+    pull_mirror_through_the_settings(Setup::on(server).await).await;
 }
