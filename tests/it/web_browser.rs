@@ -717,6 +717,24 @@ async fn every_page_is_accessible_and_every_form_needs_its_token() {
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let hook = r.body["id"].as_i64().unwrap();
+    // A pull mirror (disabled: nothing runs in this server) and an import that stays scheduled.
+    let r = s
+        .put_json(
+            &format!("/projects/{}/mirror/pull", project.id),
+            &root,
+            json!({"url": "https://mirror-bot:s3cret@git.example.com/up.git", "enabled": false}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = s
+        .post_json(
+            "/projects",
+            &root,
+            json!({"name": "incoming", "import_url": "http://127.0.0.1:9/x.git",
+                   "import_url_password": "s3cret"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
     let dev = s.user_id("dev").await;
     let r = s
         .post_json(
@@ -766,6 +784,7 @@ async fn every_page_is_accessible_and_every_form_needs_its_token() {
         ("/dashboard/groups".to_owned(), "groups_list"),
         ("/projects/new".to_owned(), "project_new"),
         ("/projects/new/import".to_owned(), "project_import"),
+        ("/root/incoming".to_owned(), "import_progress"),
         ("/groups/new".to_owned(), "group_new"),
         ("/groups/org".to_owned(), "group_page"),
         (format!("/groups/new?parent_id={}", org.id), "subgroup_new"),
