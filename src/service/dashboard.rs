@@ -117,6 +117,20 @@ impl StatusFilter {
             StatusFilter::Never => status == UpdateStatus::None,
         }
     }
+
+    /// Whether pull mirror `m` passes the filter (a paused one counts as failing).
+    pub fn admits_pull(self, m: &crate::model::pull::PullMirror) -> bool {
+        let status = m.update_status;
+        match self {
+            StatusFilter::Disabled => !m.settings.enabled,
+            _ if !m.settings.enabled => false,
+            StatusFilter::Failing => pull_is_failing(m),
+            StatusFilter::Retrying => status == UpdateStatus::ToRetry && !m.paused,
+            StatusFilter::Updating => status == UpdateStatus::Started,
+            StatusFilter::UpToDate => status == UpdateStatus::Finished,
+            StatusFilter::Never => status == UpdateStatus::None,
+        }
+    }
 }
 
 /// Where a mirror sorts: failed, then retrying, updating, never updated, up to date; disabled
@@ -208,13 +222,14 @@ pub struct PullHealth {
     pub mirror: crate::model::pull::PullMirror,
 }
 
-/// Whether a pull mirror needs attention: paused, or failing and retrying.
+/// Whether an enabled pull mirror needs attention: paused, or failing and retrying.
 pub fn pull_is_failing(m: &crate::model::pull::PullMirror) -> bool {
-    m.paused
-        || matches!(
-            m.update_status,
-            UpdateStatus::Failed | UpdateStatus::ToRetry
-        )
+    m.settings.enabled
+        && (m.paused
+            || matches!(
+                m.update_status,
+                UpdateStatus::Failed | UpdateStatus::ToRetry
+            ))
 }
 
 /// Every pull mirror `user` may see the status of, by the rule of [`mirror_health`]
@@ -285,6 +300,45 @@ fn behind(row: &DashboardMirror, source_head: Option<&str>) -> Behind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pull(status: UpdateStatus, enabled: bool, paused: bool) -> crate::model::pull::PullMirror {
+        crate::model::pull::PullMirror {
+            id: 1,
+            project_id: 1,
+            upstream: Default::default(),
+            settings: crate::model::pull::PullSettings {
+                enabled,
+                ..super::super::pull_mirrors::default_settings()
+            },
+            update_status: status,
+            last_update_at: None,
+            last_update_started_at: None,
+            last_successful_update_at: None,
+            last_error: None,
+            failures: 0,
+            paused,
+            diverged_refs: Vec::new(),
+            next_sync_at: 0,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn pull_mirrors_pass_the_dashboards_filters() {
+        let paused = pull(UpdateStatus::Failed, true, true);
+        assert!(pull_is_failing(&paused) && StatusFilter::Failing.admits_pull(&paused));
+        let retrying = pull(UpdateStatus::ToRetry, true, false);
+        assert!(StatusFilter::Retrying.admits_pull(&retrying));
+        assert!(StatusFilter::Failing.admits_pull(&retrying));
+        let off = pull(UpdateStatus::Failed, false, true);
+        assert!(!pull_is_failing(&off), "a disabled mirror is not failing");
+        assert!(StatusFilter::Disabled.admits_pull(&off));
+        assert!(!StatusFilter::Failing.admits_pull(&off));
+        let fine = pull(UpdateStatus::Finished, true, false);
+        assert!(StatusFilter::UpToDate.admits_pull(&fine) && !pull_is_failing(&fine));
+        assert!(StatusFilter::Never.admits_pull(&pull(UpdateStatus::None, true, false)));
+    }
 
     fn row(status: UpdateStatus, remote: Option<&str>, wanted: Option<Millis>) -> DashboardMirror {
         DashboardMirror {

@@ -595,6 +595,17 @@ async fn pull_mirror_through_the_settings(s: Setup) {
     let page = s.page(&settings).await;
     let row = part(&page.html, "data-pull-mirror-id=", "</tr>");
     assert!(row.contains("Disabled"), "{row}");
+    // The dashboard's filters apply to pull mirrors too.
+    let disabled = s.page("/?status=disabled").await;
+    assert!(
+        disabled.html.contains("data-pull-mirror-id="),
+        "{}",
+        disabled.html
+    );
+    let failing = s.page("/?status=failing").await;
+    assert!(!failing.html.contains("data-pull-mirror-id="));
+    let other = s.page("/?project=alice%2Fnothing").await;
+    assert!(!other.html.contains("data-pull-mirror-id="));
     let page = s.submit(&format!("{base}/-/pull_mirror/delete"), &[]).await;
     assert!(
         page.html.contains("Pull mirroring was removed."),

@@ -217,9 +217,13 @@ async fn show(
     Query(filters): Query<Filters>,
 ) -> Result<Response, WebError> {
     let all = mirror_health(&state, &viewer.user, None).await?;
-    let pulls = pull_mirror_health(&state, &viewer.user, filters.project()).await?;
+    let pulls = pull_mirror_health(&state, &viewer.user, None).await?;
     let now = state.now_ms();
-    let mut projects: Vec<&str> = all.iter().map(|m| m.project_path.as_str()).collect();
+    let mut projects: Vec<&str> = all
+        .iter()
+        .map(|m| m.project_path.as_str())
+        .chain(pulls.iter().map(|p| p.project_path.as_str()))
+        .collect();
     projects.sort_unstable();
     projects.dedup();
     let in_project: Vec<&MirrorHealth> = all
@@ -245,14 +249,16 @@ async fn show(
                     (failing_text)
                 }
             }
-            @if all.is_empty() {
+            @if all.is_empty() && pulls.is_empty() {
                 p class="empty" {
                     "No mirrors to show yet. Mirrors of projects where you are a Developer or \
                      more appear here; a Maintainer adds them in a project's Settings → Repository."
                 }
             } @else {
                 (filter_form(&filters, &projects))
-                @if shown.is_empty() {
+                @if all.is_empty() {
+                    p class="muted" { "No push mirrors." }
+                } @else if shown.is_empty() {
                     p class="empty" { "No mirrors match these filters." }
                 } @else {
                     div class="table-wrap" {
@@ -277,7 +283,17 @@ async fn show(
             }
         }
     };
-    let body = html! { (body) (pull_section(&pulls, now)) };
+    let shown_pulls: Vec<PullHealth> = pulls
+        .iter()
+        .filter(|p| {
+            filters
+                .project()
+                .is_none_or(|f| p.project_path.eq_ignore_ascii_case(f))
+                && filters.status().is_none_or(|f| f.admits_pull(&p.mirror))
+        })
+        .cloned()
+        .collect();
+    let body = html! { (body) (pull_section(&shown_pulls, now)) };
     Ok(page(&state, &viewer, "Mirrors", body))
 }
 
