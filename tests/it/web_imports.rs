@@ -628,3 +628,60 @@ async fn a_pull_mirror_is_configured_synced_and_removed_through_the_settings_on_
     };
     pull_mirror_through_the_settings(Setup::on(server).await).await;
 }
+
+/// The value of the input with id `id` in `html`.
+fn input_value(html: &str, id: &str) -> Option<String> {
+    let at = html.find(&format!("id=\"{id}\""))?;
+    let start = html[..at].rfind('<')?;
+    let tag = &html[start..at + html[at..].find('>')?];
+    Some(tag.split("value=\"").nth(1)?.split('"').next()?.to_owned())
+}
+
+/// An `ssh://` pull mirror through the form: the host key pasted is pinned (its fingerprint
+/// shown), the key pair made for the mirror is shown to give the upstream, and saving again
+/// without host keys keeps both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ssh_pull_mirror_pins_its_host_key_and_shows_its_public_key() {
+    const HOST_KEY: &str =
+        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFIHeQqaq/R/GwNosBU++VFEvyQdGIGka/EevR1mtp87";
+    let s = Setup::on(builder().start().await).await;
+    let api = s.server.api(&s.admin);
+    let project = api.create_project("ssh-site").await;
+    api.add_member(project.id, s.server.user_id("alice").await, 40)
+        .await;
+    let base = format!("/{}", project.path_with_namespace);
+    let _ = s.page(&format!("{base}/-/settings/repository")).await;
+    let fields = |keys: &'static str| {
+        vec![
+            ("url", "ssh://git@127.0.0.1:9/up.git"),
+            ("host_keys", keys),
+            ("interval", "3600"),
+            ("branches", "all"),
+        ]
+    };
+    let page = s
+        .submit(&format!("{base}/-/pull_mirror"), &fields(HOST_KEY))
+        .await;
+    assert!(
+        page.html.contains("Pull mirroring settings were saved."),
+        "{}",
+        page.html
+    );
+    let key = input_value(&page.html, "pull_public_key").expect("the public key is shown");
+    assert!(key.starts_with("ssh-ed25519 "), "{key}");
+    let pull = s
+        .api(&format!("/projects/{}/mirror/pull", project.id))
+        .await;
+    assert_eq!(pull["ssh_public_key"], key.as_str(), "{pull}");
+    assert_eq!(pull["enabled"], false);
+    let pinned = part(&page.html, "id=\"pull_pinned_host_keys\"", "</ul>");
+    assert!(pinned.contains("SHA256:"), "{pinned}");
+    let page = s
+        .submit(&format!("{base}/-/pull_mirror"), &fields(""))
+        .await;
+    assert_eq!(input_value(&page.html, "pull_public_key"), Some(key));
+    assert!(
+        page.html.contains("id=\"pull_pinned_host_keys\""),
+        "the pinned key stays"
+    );
+}

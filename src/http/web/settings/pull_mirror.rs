@@ -2,7 +2,8 @@
 //! mirrors: the project's one pull mirror (direction, masked URL, status, paused, last sync,
 //! diverged refs, last error, "Update now", "Remove") and its form (upstream URL, username and
 //! password apart from it, enabled, sync interval, overwrite diverged branches, which branches:
-//! all, protected only, or a regular expression), all through
+//! all, protected only, or a regular expression; for `ssh://` the host keys to pin, and the
+//! mirror's generated public key shown to give the upstream), all through
 //! [`crate::service::pull_mirrors`]. As for push mirrors, the password is never written into a
 //! page, and a blank one keeps the stored credentials while the URL stays the same. "Update
 //! now" is for anyone who may push (the project page shows it too); the rest for Maintainers.
@@ -22,6 +23,7 @@ use crate::http::web::ProjectPath;
 use crate::http::AppState;
 use crate::model::access::Caller;
 use crate::model::entities::Project;
+use crate::model::host_keys::fingerprints;
 use crate::model::pull::PullMirror;
 use crate::model::url::{Credentials, MirrorTarget};
 use crate::service::error::ServiceError;
@@ -51,6 +53,9 @@ pub(super) struct PullForm {
     branches: Option<String>,
     #[serde(default)]
     mirror_branch_regex: String,
+    /// An `ssh://` upstream's host keys to pin (`known_hosts` lines); blank keeps the pinned.
+    #[serde(default)]
+    host_keys: String,
 }
 
 impl PullForm {
@@ -73,9 +78,17 @@ impl PullForm {
             _ => (false, None),
         };
         let typed = Credentials::typed(Some(self.username.trim()), Some(&self.password));
+        let host_keys: Vec<String> = self
+            .host_keys
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect();
         Ok(PullRequest {
             upstream: Some(UpstreamRequest {
                 target: MirrorTarget::from_url(self.url.trim()).with_typed(typed),
+                host_keys: (!host_keys.is_empty()).then_some(host_keys),
                 ..UpstreamRequest::default()
             }),
             enabled: Some(self.enabled.is_some()),
@@ -109,6 +122,10 @@ fn form(viewer: &Viewer, path: &ProjectPath, m: Option<&PullMirror>) -> Markup {
         }
     };
     let saved = m.is_some_and(|m| m.upstream.has_password || m.upstream.has_user);
+    let pinned = m
+        .and_then(|m| m.upstream.ssh_known_hosts.as_deref())
+        .map(fingerprints)
+        .unwrap_or_default();
     html! {
         form class="stack" method="post" action=(project_path(path, "/-/pull_mirror")) {
             (csrf_field(viewer))
@@ -133,6 +150,22 @@ fn form(viewer: &Viewer, path: &ProjectPath, m: Option<&PullMirror>) -> Markup {
                     } @else {
                         "For HTTP(S) URLs: a password or an access token."
                     }
+                }
+            }
+            div class="field" {
+                label for="pull_host_keys" { "Upstream SSH host keys" }
+                @if !pinned.is_empty() {
+                    ul class="fingerprints" id="pull_pinned_host_keys" {
+                        @for f in &pinned { li { code { (f.sha256) } " (" (f.key_type) ")" } }
+                    }
+                }
+                textarea id="pull_host_keys" name="host_keys" rows="2" spellcheck="false"
+                    aria-describedby="pull_host_keys_hint" {}
+                span class="hint" id="pull_host_keys_hint" {
+                    "For ssh:// URLs: the upstream's host keys in known_hosts form (as "
+                    code { "ssh-keyscan" } " prints them, checked against what its administrator "
+                    "publishes); they are pinned. Blank keeps those pinned. A key pair is made "
+                    "for the mirror: give the upstream its public key."
                 }
             }
             div class="check" {
@@ -204,6 +237,18 @@ pub(super) async fn section(
             @match &mirror {
                 Some(m) => (pull_mirrors::table(m, now, Some(actions(m)))),
                 None => p class="muted" id="pull_mirror_empty" { "No pull mirror." },
+            }
+            @if let Some(key) = mirror.as_ref().and_then(|m| m.upstream.ssh_public_key.as_deref()) {
+                div class="panel public-key" {
+                    label for="pull_public_key" { "SSH public key of the pull mirror" }
+                    div class="copy" {
+                        input type="text" id="pull_public_key" value=(key) readonly spellcheck="false";
+                        button type="button" class="secondary" data-copy="pull_public_key" {
+                            "Copy SSH public key"
+                        }
+                    }
+                    p class="hint" { "Add it to the upstream as a deploy key; read access is enough." }
+                }
             }
             (form(viewer, path, mirror.as_ref()))
         }
@@ -291,6 +336,7 @@ mod tests {
             overwrite_diverged: None,
             branches: Some(branches.into()),
             mirror_branch_regex: regex.into(),
+            host_keys: String::new(),
         }
     }
 
