@@ -393,6 +393,49 @@ async fn a_person_imports_a_repository_by_url_and_watches_it_finish() {
     b.screenshot("imported_project").await;
     let r = s.get("/projects/alice%2Ftools", &root).await;
     assert_eq!(r.body["import_status"], "finished", "{}", r.text);
+
+    // A source that hangs: the open page follows the import's end by itself (here a cancel
+    // through the API), then the person retries and cancels with the page's buttons.
+    remote.set_hang(true);
+    b.open(&format!("{}/projects/new/import", s.base)).await;
+    b.fill("Git repository URL", &remote.url("tools")).await;
+    b.fill("Username (optional)", "bot").await;
+    b.fill("Password (optional)", SECRET).await;
+    b.fill("Project name", "Slow").await;
+    b.click_button("Create project").await;
+    b.wait_for_text("Project 'Slow' is being imported.").await;
+    b.wait_for_js(
+        "the import shown started",
+        "const s = document.querySelector('section[data-import]'); \
+         return !!s && s.dataset.importStatus === 'started';",
+    )
+    .await;
+    b.screenshot("import_running").await;
+    b.js("window.__e2eMark = 1;", vec![]).await;
+    let id = s.get("/projects/alice%2Fslow", &root).await.body["id"].clone();
+    let r = s
+        .post_json(&format!("/projects/{id}/import/cancel"), &root, json!({}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    b.wait_for_js(
+        "the page showing the cancel by itself",
+        "const s = document.querySelector('section[data-import]'); \
+         return window.__e2eMark !== 1 && !!s && s.dataset.importStatus === 'canceled';",
+    )
+    .await;
+    b.click_button("Retry import").await;
+    b.wait_for_text("The import was scheduled again.").await;
+    b.wait_for_js(
+        "the retried import running",
+        "const s = document.querySelector('section[data-import]'); \
+         return !!s && s.dataset.importStatus === 'started';",
+    )
+    .await;
+    click_and_confirm(&b, "Cancel import").await;
+    b.wait_for_text("The import was canceled.").await;
+    let r = s.get(&format!("/projects/{id}/import"), &root).await;
+    assert_eq!(r.body["import_status"], "canceled", "{}", r.text);
+    remote.set_hang(false);
 }
 
 /// The engine's retry delay in the journey's server, so a failing mirror fails for good soon.
