@@ -517,3 +517,63 @@ async fn a_relay_pulls_from_one_source_and_pushes_to_two_mirrors() {
         .unwrap_or_else(|r| panic!("{name} has {r:?}, not {head}"));
     }
 }
+
+#[tokio::test]
+async fn an_upstream_webhook_with_a_query_token_triggers_a_sync() {
+    let server = builder().start().await;
+    let token = server.token("root", true).await;
+    let remote = GitHttpRemote::start(Some((USER, PASS))).await;
+    let (id, work) = pulled_project(&server, &token, &remote, json!({})).await;
+    blocking({
+        let w = work.clone();
+        move || {
+            w.commit("hooked");
+        }
+    })
+    .await;
+    push(
+        &work,
+        remote.url_with_credentials("up", USER, PASS),
+        &["main"],
+    )
+    .await
+    .unwrap();
+    // What GitHub sends: its own JSON and headers, the token only in the URL's query.
+    let github_push = json!({
+        "ref": "refs/heads/main",
+        "before": "0000000000000000000000000000000000000000",
+        "after": remote.refs("up")["refs/heads/main"],
+        "repository": {"full_name": "acme/up"},
+        "commits": [{"id": "x", "message": "hooked"}],
+    });
+    let rb = server
+        .raw(
+            reqwest::Method::POST,
+            &format!("/projects/{id}/mirror/pull?private_token={token}"),
+        )
+        .header("X-GitHub-Event", "push")
+        .header("X-Hub-Signature-256", "sha256=ignored")
+        .json(&github_push);
+    let r = server.send(rb).await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let want = remote.refs("up")["refs/heads/main"].clone();
+    poll_for(
+        SETTLE,
+        || async {
+            refs_of(&server.repo_path(id))
+                .get("refs/heads/main")
+                .cloned()
+        },
+        |r| r.as_deref() == Some(want.as_str()),
+    )
+    .await
+    .unwrap();
+    // Without a token the call is refused, and nothing else is asked of the mirror.
+    let r = server
+        .send(server.raw(
+            reqwest::Method::POST,
+            &format!("/projects/{id}/mirror/pull"),
+        ))
+        .await;
+    assert_eq!(r.status, 401, "{}", r.text);
+}
