@@ -1,29 +1,32 @@
 //! A remote's Git LFS endpoint, spoken to as the git-lfs client does
 //! (<https://github.com/git-lfs/git-lfs/blob/main/docs/api/batch.md>): the batch request of an
 //! upload, then each object's `upload` action (a streamed `PUT`, never the whole object in
-//! memory) and its `verify` action. Every connection goes through a [`PinnedClient`]: the
-//! endpoint's host was checked and pinned like the git push's, and an action's `href` on
-//! another origin is checked against the same network policy before anything is sent there;
-//! no redirect is followed. The mirror's credentials go only to the endpoint's own origin and
-//! only when the action brings no `Authorization` of its own (the remote's answer wins, as with
-//! git-lfs). Messages are scrubbed of the credentials before they leave.
+//! memory) and its `verify` action; or the batch request of a download, then each object's
+//! `download` action (a `GET` whose body the caller streams where it wants it). Every
+//! connection goes through a [`PinnedClient`]: the endpoint's host was checked and pinned like
+//! the git push's, and an action's `href` on another origin is checked against the same network
+//! policy before anything is sent there; no redirect is followed. The mirror's credentials go
+//! only to the endpoint's own origin and only when the action brings no `Authorization` of its
+//! own (the remote's answer wins, as with git-lfs). Messages are scrubbed of the credentials
+//! before they leave.
 //!
 //! Invariant: nothing here knows which mirror or project it works for; the caller decides
-//! which objects to ask about and where their bytes come from.
+//! which objects to ask about and where their bytes come from or go.
 
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::TryStreamExt;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::endpoint::PinnedEndpoint;
 use super::http::PinnedClient;
 use super::lfs_wire::{
-    Action, AnswerObject, BatchAnswer, BatchRequest, ErrorBody, ObjectAnswer, WireAction,
-    WireActions, WireObject,
+    Action, AnswerObject, BatchAnswer, BatchRequest, ErrorBody, LfsOperation, ObjectAnswer,
+    WireAction, WireActions, WireObject,
 };
 use crate::credentials::MirrorCredentials;
 use crate::model::lfs::Pointer;
@@ -152,11 +155,11 @@ impl LfsRemote {
         origin_text(&self.batch_url).unwrap_or_default()
     }
 
-    /// The origin an answer's upload goes to (the endpoint's when it uploads nothing).
+    /// The origin an answer's transfer goes to (the endpoint's when it transfers nothing).
     pub fn origin_of(&self, answer: &ObjectAnswer) -> String {
         match answer {
-            ObjectAnswer::Upload { upload, .. } => {
-                origin_text(&upload.href).unwrap_or_else(|| self.origin())
+            ObjectAnswer::Transfer { action, .. } => {
+                origin_text(&action.href).unwrap_or_else(|| self.origin())
             }
             _ => self.origin(),
         }
@@ -168,11 +171,15 @@ impl LfsRemote {
         scrub(text, &secrets)
     }
 
-    /// Asks the remote about `objects` (at most a batch's worth); an answer per object, in
+    /// Asks the remote to `op` `objects` (at most a batch's worth); an answer per object, in
     /// their order.
-    pub async fn batch(&self, objects: &[Pointer]) -> Result<Vec<ObjectAnswer>, LfsError> {
+    pub async fn batch(
+        &self,
+        op: LfsOperation,
+        objects: &[Pointer],
+    ) -> Result<Vec<ObjectAnswer>, LfsError> {
         let body = BatchRequest {
-            operation: "upload",
+            operation: op.as_str(),
             transfers: ["basic"],
             objects: objects
                 .iter()
@@ -229,12 +236,12 @@ impl LfsRemote {
             .iter()
             .map(|p| match by_oid.remove(p.oid.as_str()) {
                 None => ObjectAnswer::Refused("not in the remote's batch answer".into()),
-                Some(o) => self.object_answer(o, answered),
+                Some(o) => self.object_answer(op, o, answered),
             })
             .collect())
     }
 
-    fn object_answer(&self, o: AnswerObject, answered: Instant) -> ObjectAnswer {
+    fn object_answer(&self, op: LfsOperation, o: AnswerObject, answered: Instant) -> ObjectAnswer {
         if let Some(e) = o.error {
             let message = e.message.unwrap_or_else(|| "no message".into());
             let text = match e.code {
@@ -243,16 +250,34 @@ impl LfsRemote {
             };
             return ObjectAnswer::Refused(self.scrub(&text));
         }
-        match o.actions {
-            Some(WireActions {
-                upload: Some(upload),
-                verify,
-            }) => ObjectAnswer::Upload {
-                upload: upload.into_action(answered),
+        match (op, o.actions) {
+            (
+                LfsOperation::Upload,
+                Some(WireActions {
+                    upload: Some(upload),
+                    verify,
+                    ..
+                }),
+            ) => ObjectAnswer::Transfer {
+                action: upload.into_action(answered),
                 verify: verify.map(|v| v.into_action(answered)),
             },
             // No upload action: the remote has the object.
-            _ => ObjectAnswer::Present,
+            (LfsOperation::Upload, _) => ObjectAnswer::Present,
+            (
+                LfsOperation::Download,
+                Some(WireActions {
+                    download: Some(download),
+                    ..
+                }),
+            ) => ObjectAnswer::Transfer {
+                action: download.into_action(answered),
+                verify: None,
+            },
+            // git-lfs too calls an answer without a download action an error.
+            (LfsOperation::Download, _) => {
+                ObjectAnswer::Refused("the remote's answer has no download action".into())
+            }
         }
     }
 
@@ -271,6 +296,42 @@ impl LfsRemote {
             .header(reqwest::header::CONTENT_LENGTH, size)
             .body(reqwest::Body::wrap_stream(stream));
         self.expect_success(req).await
+    }
+
+    /// Starts the download `action` says of an object of `size` bytes: its body as it arrives
+    /// (at most `size` bytes of it are asked for by the caller's reading; a transport failure
+    /// mid-body is a read error, scrubbed). A status other than success, a redirect among them,
+    /// is the error.
+    pub async fn download(
+        &self,
+        action: &Action,
+        size: u64,
+    ) -> Result<Pin<Box<dyn AsyncRead + Send>>, LfsError> {
+        let answer = self
+            .action_request(reqwest::Method::GET, action, self.transfer_timeout)
+            .await?
+            .header(reqwest::header::ACCEPT, "application/octet-stream")
+            .send()
+            .await
+            .map_err(|e| LfsError::Unreachable(self.scrub(&describe(e))))?;
+        let status = answer.status();
+        if !status.is_success() {
+            let bytes = read_limited(answer, MAX_ANSWER_BYTES)
+                .await
+                .unwrap_or_default();
+            return Err(LfsError::Status(self.status_message(status, &bytes)));
+        }
+        if let Some(length) = answer.content_length().filter(|l| *l != size) {
+            return Err(LfsError::BadAnswer(format!(
+                "the download is {length} bytes, the pointer says {size}"
+            )));
+        }
+        let secrets: Vec<SecretString> = self.secrets.clone();
+        let body = answer.bytes_stream().map_err(move |e| {
+            let exposed: Vec<&str> = secrets.iter().map(|s| s.expose_secret()).collect();
+            std::io::Error::other(scrub(&describe(e), &exposed))
+        });
+        Ok(Box::pin(tokio_util::io::StreamReader::new(body)))
     }
 
     /// Tells the remote the upload of `object` is complete (`verify` action).
