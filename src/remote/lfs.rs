@@ -500,6 +500,50 @@ mod tests {
     }
 
     #[test]
+    fn a_download_answer_needs_a_download_action() {
+        let remote = LfsRemote::new(
+            "https://lfs.example/group/project.git/info/lfs",
+            &MirrorCredentials::default(),
+            Vec::new(),
+            NetworkPolicy {
+                allow_local_network: false,
+            },
+            Duration::from_secs(1),
+            Duration::from_secs(1),
+        );
+        let answer = |json: &str| {
+            let o: AnswerObject = serde_json::from_str(json).unwrap();
+            remote.object_answer(LfsOperation::Download, o, Instant::now())
+        };
+        let with = answer(
+            r#"{"oid": "x", "actions": {"download": {"href": "https://cdn.example/x",
+                "header": {"Authorization": "Bearer t"}, "expires_in": 3600}}}"#,
+        );
+        let ObjectAnswer::Transfer { action, verify } = &with else {
+            panic!("{with:?}");
+        };
+        assert!(verify.is_none());
+        assert!(action.has_authorization());
+        assert_eq!(remote.origin_of(&with), "https://cdn.example");
+        // An upload action is no download; no action at all is no "present" for a download.
+        for json in [
+            r#"{"oid": "x", "actions": {"upload": {"href": "https://cdn.example/x"}}}"#,
+            r#"{"oid": "x"}"#,
+        ] {
+            let ObjectAnswer::Refused(why) = answer(json) else {
+                panic!("{json}");
+            };
+            assert_eq!(why, "the remote's answer has no download action");
+        }
+        let ObjectAnswer::Refused(why) =
+            answer(r#"{"oid": "x", "error": {"code": 404, "message": "Object does not exist"}}"#)
+        else {
+            panic!("an error is a refusal");
+        };
+        assert_eq!(why, "404 Object does not exist");
+    }
+
+    #[test]
     fn remote_messages_are_bounded() {
         let long = "x".repeat(1000);
         assert!(bounded(&long).chars().count() <= MAX_REMOTE_MESSAGE + 1);
