@@ -71,11 +71,18 @@ impl LfsEndpoint {
         })
     }
 
+    /// Whether [`connect`](Self::connect) asks the remote over ssh, and so needs it prepared
+    /// for git.
+    pub fn needs_git_remote(&self) -> bool {
+        matches!(self.how, How::Ssh { .. })
+    }
+
     /// The endpoint, ready for `op`'s requests: an ssh remote (`git_remote`, prepared from the
-    /// same URL) is asked with `git-lfs-authenticate` now.
+    /// same URL) is asked with `git-lfs-authenticate` now; without `git_remote` it gets its
+    /// HTTPS endpoint.
     pub async fn connect(
         self,
-        git_remote: &GitRemote,
+        git_remote: Option<&GitRemote>,
         git: &GitRunner,
         op: LfsOperation,
     ) -> LfsRemote {
@@ -84,36 +91,52 @@ impl LfsEndpoint {
             policy,
             transfer_timeout,
         } = self;
-        let anonymous = |url: &str| {
-            LfsRemote::new(
-                url,
-                &MirrorCredentials::default(),
-                Vec::new(),
-                policy,
-                LFS_REQUEST_TIMEOUT,
-                transfer_timeout,
-            )
-        };
         match how {
             How::Http(remote) => remote,
-            How::Ssh { fallback } => match git_remote.lfs_authenticate(git, op.as_str()).await {
-                Some(Ok(answer)) => LfsRemote::from_authenticate(
-                    &answer,
-                    policy,
-                    LFS_REQUEST_TIMEOUT,
-                    transfer_timeout,
-                )
-                .unwrap_or_else(|e| {
-                    tracing::info!(error = %e, "git-lfs-authenticate answered nonsense; using the HTTPS endpoint");
-                    anonymous(&fallback)
-                }),
-                Some(Err(e)) => {
-                    tracing::info!(error = %e, "no git-lfs-authenticate; using the HTTPS endpoint");
-                    anonymous(&fallback)
-                }
-                None => anonymous(&fallback),
-            },
+            How::Ssh { fallback } => {
+                let answer = match git_remote {
+                    Some(remote) => remote.lfs_authenticate(git, op.as_str()).await,
+                    None => None,
+                };
+                ssh_endpoint(answer, &fallback, policy, transfer_timeout)
+            }
         }
+    }
+}
+
+/// The endpoint `git-lfs-authenticate`'s `answer` names, or else `fallback`, anonymously.
+fn ssh_endpoint(
+    answer: Option<Result<Vec<u8>, String>>,
+    fallback: &str,
+    policy: NetworkPolicy,
+    transfer_timeout: Duration,
+) -> LfsRemote {
+    let anonymous = |url: &str| {
+        LfsRemote::new(
+            url,
+            &MirrorCredentials::default(),
+            Vec::new(),
+            policy,
+            LFS_REQUEST_TIMEOUT,
+            transfer_timeout,
+        )
+    };
+    match answer {
+        Some(Ok(answer)) => LfsRemote::from_authenticate(
+            &answer,
+            policy,
+            LFS_REQUEST_TIMEOUT,
+            transfer_timeout,
+        )
+        .unwrap_or_else(|e| {
+            tracing::info!(error = %e, "git-lfs-authenticate answered nonsense; using the HTTPS endpoint");
+            anonymous(fallback)
+        }),
+        Some(Err(e)) => {
+            tracing::info!(error = %e, "no git-lfs-authenticate; using the HTTPS endpoint");
+            anonymous(fallback)
+        }
+        None => anonymous(fallback),
     }
 }
 

@@ -1,19 +1,24 @@
-//! Fetching a project's LFS objects from its upstream, for an import or a pull-mirror sync: once
-//! the upstream's commits are in the repository (under staging refs) and before any ref moves,
-//! every LFS pointer in the commits about to be taken ([`FetchScope::New`]: reachable from the
-//! new tips and from none of the repository's branches and tags; [`FetchScope::All`]: every one
-//! reachable from them, for an import) whose object the project does not link yet is asked
-//! about in batches of [`BATCH`] (`operation: download`) and downloaded, [`TRANSFERS`] at a time
-//! at most, each further transfer needing a free slot of its host as the push side's do. Each
-//! object streams into a staged file and is kept exactly as an upload through the hosting
-//! endpoint is ([`super::transfer`]: size and SHA-256 checked against the pointer, installed,
-//! linked under the object's row lock), never held in memory whole.
+//! Fetching a project's LFS objects from its upstream, for a pull-mirror sync and an import.
+//! A sync ([`fetch_for_tips`]) runs once the upstream's commits are in the repository (under
+//! staging refs) and before any ref moves: every LFS pointer in commits reachable from the new
+//! tips and from none of the repository's branches and tags. An import ([`fetch_all`]) takes
+//! every pointer its branches and tags reach. Either way, the objects the project does not link
+//! yet are asked about in batches of [`BATCH`] (`operation: download`) and downloaded,
+//! [`TRANSFERS`] at a time at most, each further transfer needing a free slot of its host as the
+//! push side's do. Each object streams into a staged file and is kept exactly as an upload
+//! through the hosting endpoint is ([`super::transfer`]: size and SHA-256 checked against the
+//! pointer, installed, linked under the object's row lock), never held in memory whole.
 //!
-//! Every sync does this for the commits it brings, not only the first (gitea#33536), so a
-//! repository never gets a ref whose objects the project lacks: any object not fetched fails the
-//! whole call, naming the oids and why (`LFS: 2 of 10 objects not fetched: <oid> (404 Object
-//! does not exist)`), and the caller moves no ref. The words come from `remote`, scrubbed of the
+//! Every sync does this for the commits it brings, not only the first (gitea#33536), so no ref
+//! moves to commits whose objects the project lacks: any object not fetched fails the whole
+//! call, naming the oids and why (`LFS: 2 of 10 objects not fetched: <oid> (404 Object does not
+//! exist)`), and the caller moves no ref. The words come from `remote`, scrubbed of the
 //! upstream's credentials. A project with LFS off fetches nothing.
+//!
+//! The upstream's LFS endpoint is found as a push mirror's is (`remote::LfsEndpoint`): an
+//! HTTP(S) upstream's `<url>/info/lfs` with its credentials as Basic authentication, an ssh
+//! upstream's `git-lfs-authenticate <path> download` (the upstream prepared for git again, only
+//! when there are objects to ask about).
 
 use std::collections::BTreeSet;
 use std::time::Instant;
@@ -26,7 +31,9 @@ use crate::git::lfs::{pointers, Exclude};
 use crate::git::ops;
 use crate::model::entities::Project;
 use crate::model::lfs::Pointer;
-use crate::remote::{host_of, GitRemote, LfsEndpoint, LfsOperation, LfsRemote, ObjectAnswer};
+use crate::model::pull::Upstream;
+use crate::remote::{host_of, LfsEndpoint, LfsOperation, LfsRemote, ObjectAnswer, RemoteFailure};
+use crate::service::upstreams::remote_for;
 use crate::storage::LocalRepo;
 
 use super::transfer::{keep, NotKept};
@@ -35,8 +42,8 @@ use super::transfer::{keep, NotKept};
 /// time, GitLab answers at most 100).
 const BATCH: usize = 100;
 
-/// Downloads in flight at once for one sync, at most: as many as a push mirror's uploads, git-lfs's
-/// own default (`lfs.concurrenttransfers` 8).
+/// Downloads in flight at once for one sync, at most: as many as a push mirror's uploads,
+/// git-lfs's own default (`lfs.concurrenttransfers` 8).
 const TRANSFERS: usize = 8;
 
 /// Oids looked up in the project's links per query: far below SQLite's and PostgreSQL's limits
@@ -46,31 +53,13 @@ const LINK_QUERY: usize = 500;
 /// The most failed objects a failure names; the rest are counted.
 const NAMED_FAILURES: usize = 5;
 
-/// Which pointers of the new tips' commits are wanted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FetchScope {
-    /// Those in commits no branch or tag of the repository reaches yet (a sync).
-    New,
-    /// Every one reachable from the tips (an import, or a sync that must catch up).
-    All,
-}
-
-/// The upstream's LFS side, for one sync.
+/// Where a project's objects come from.
+#[derive(Clone, Copy)]
 pub struct UpstreamLfs<'a> {
-    /// How to reach its LFS endpoint ([`UpstreamLfs::locate`]); `None`: it has none (`git://`).
-    pub endpoint: Option<LfsEndpoint>,
-    /// The upstream prepared for git: an ssh upstream is asked `git-lfs-authenticate` through it.
-    pub git_remote: &'a GitRemote,
-}
-
-impl UpstreamLfs<'_> {
-    /// How to reach the LFS endpoint of the upstream at `url` (as stored, credential-free) with
-    /// its `credentials`: `<url>/info/lfs` with them as Basic authentication, or an ssh
-    /// upstream's `git-lfs-authenticate`. Call it before `GitRemote::prepare` takes the
-    /// credentials; `None` for an upstream without one (`git://`).
-    pub fn locate(app: &App, url: &str, credentials: &MirrorCredentials) -> Option<LfsEndpoint> {
-        LfsEndpoint::for_url(url, credentials, app.network_policy, app.git.timeout())
-    }
+    /// The upstream (its URL, sealed credentials, ssh key and pinned host keys).
+    pub upstream: &'a Upstream,
+    /// The pull mirror's id (the project's, for an import), for a host-key re-pin hint.
+    pub owner_id: i64,
 }
 
 /// What a fetch did, for logs and metrics.
@@ -84,43 +73,75 @@ pub struct LfsFetched {
     pub bytes: u64,
 }
 
-/// Why the objects of a sync could not all be fetched; every message is scrubbed.
+/// Why the objects could not all be fetched.
 #[derive(Debug, thiserror::Error)]
 pub enum LfsFetchError {
-    /// Some objects could not be fetched: the message names them and why.
-    #[error("{0}")]
-    NotFetched(String),
-    /// The pointers could not be listed, or this server failed to keep an object.
+    /// The upstream did not give every object (the message names them and why, scrubbed), or
+    /// could not be reached.
+    #[error("{}", .0.message())]
+    Upstream(RemoteFailure),
+    /// This server failed (listing the pointers, the database); for the log, not for people.
     #[error("LFS: {0}")]
-    Failed(String),
+    Local(String),
 }
 
-/// Fetches the LFS objects the commits reachable from `new_tips` (in `repo`, the project's
-/// repository, under staging refs) need and `project` does not link, from `upstream`, before
-/// the caller moves any ref to them. Nothing to do when the project's LFS is off.
+/// Fetches the LFS objects that the commits reachable from `new_tips` (in `repo`, the
+/// project's repository, under staging refs) and from no branch or tag need and `project`
+/// does not link, from `upstream`, before the caller moves any ref to them (a pull mirror's
+/// sync). Nothing to do when the project's LFS is off.
 pub async fn fetch_for_tips(
     app: &App,
     project: &Project,
     repo: &LocalRepo,
     upstream: UpstreamLfs<'_>,
     new_tips: &[String],
-    scope: FetchScope,
 ) -> Result<LfsFetched, LfsFetchError> {
     if !project.lfs_enabled || new_tips.is_empty() {
         return Ok(LfsFetched::default());
     }
-    let known: Vec<String> = match scope {
-        FetchScope::All => Vec::new(),
-        FetchScope::New => ops::local_refs(&app.git, repo)
-            .await
-            .map_err(|e| LfsFetchError::Failed(format!("cannot list the branches and tags: {e}")))?
-            .into_iter()
-            .map(|(_, oid)| oid)
-            .collect(),
-    };
-    let found = pointers(&app.git, repo, new_tips, Exclude::Commits(&known), &[])
+    let known: Vec<String> = branch_and_tag_tips(app, repo).await?;
+    fetch(app, project, repo, upstream, new_tips, &known).await
+}
+
+/// Fetches every LFS object the repository's branches and tags reach that `project` does not
+/// link, from `upstream` (an import, or a retry of one: what a failed run linked is not
+/// fetched again). Nothing to do when the project's LFS is off.
+pub async fn fetch_all(
+    app: &App,
+    project: &Project,
+    repo: &LocalRepo,
+    upstream: UpstreamLfs<'_>,
+) -> Result<LfsFetched, LfsFetchError> {
+    if !project.lfs_enabled {
+        return Ok(LfsFetched::default());
+    }
+    let tips: Vec<String> = branch_and_tag_tips(app, repo).await?;
+    fetch(app, project, repo, upstream, &tips, &[]).await
+}
+
+/// What the repository's branches and tags point at.
+async fn branch_and_tag_tips(app: &App, repo: &LocalRepo) -> Result<Vec<String>, LfsFetchError> {
+    Ok(ops::local_refs(&app.git, repo)
         .await
-        .map_err(|e| LfsFetchError::Failed(format!("cannot list the objects to fetch: {e}")))?;
+        .map_err(|e| LfsFetchError::Local(format!("cannot list the branches and tags: {e}")))?
+        .into_iter()
+        .map(|(_, oid)| oid)
+        .collect())
+}
+
+/// Fetches the objects of the pointers reachable from `tips` and not from `known` that the
+/// project does not link.
+async fn fetch(
+    app: &App,
+    project: &Project,
+    repo: &LocalRepo,
+    upstream: UpstreamLfs<'_>,
+    tips: &[String],
+    known: &[String],
+) -> Result<LfsFetched, LfsFetchError> {
+    let found = pointers(&app.git, repo, tips, Exclude::Commits(known), &[])
+        .await
+        .map_err(|e| LfsFetchError::Local(format!("cannot list the objects to fetch: {e}")))?;
     let mut done = LfsFetched {
         pointers: found.len(),
         ..LfsFetched::default()
@@ -131,15 +152,15 @@ pub async fn fetch_for_tips(
     }
     let mut tally = Tally::default();
     let wanted = within_limits(app, project, wanted, &mut tally).await?;
-    let Some(endpoint) = upstream.endpoint else {
-        for p in &wanted {
-            tally.fail(p, "a git:// upstream has no LFS endpoint");
+    let remote = match connect(app, project, upstream).await? {
+        Some(remote) => remote,
+        None => {
+            for p in &wanted {
+                tally.fail(p, "a git:// upstream has no LFS endpoint");
+            }
+            return Err(tally.into_error());
         }
-        return Err(tally.into_error());
     };
-    let remote = endpoint
-        .connect(upstream.git_remote, &app.git, LfsOperation::Download)
-        .await;
     let fetch = Fetch {
         app,
         project,
@@ -148,11 +169,57 @@ pub async fn fetch_for_tips(
     for chunk in wanted.chunks(BATCH) {
         fetch.batch(chunk, &mut tally, &mut done).await;
     }
+    tracing::info!(
+        project = project.id,
+        pointers = done.pointers,
+        objects = done.objects,
+        bytes = done.bytes,
+        failed = tally.failed.len(),
+        "LFS objects fetched from the upstream"
+    );
     if tally.failed.is_empty() {
         Ok(done)
     } else {
         Err(tally.into_error())
     }
+}
+
+/// The upstream's LFS endpoint, ready for downloads; `None` when it has none (`git://`).
+async fn connect(
+    app: &App,
+    project: &Project,
+    UpstreamLfs { upstream, owner_id }: UpstreamLfs<'_>,
+) -> Result<Option<LfsRemote>, LfsFetchError> {
+    let credentials = MirrorCredentials::open(&app.cipher, upstream.credentials.as_deref())
+        .map_err(|e| {
+            LfsFetchError::Upstream(RemoteFailure::Final(format!(
+                "The stored credentials cannot be read: {e}"
+            )))
+        })?;
+    let Some(endpoint) = LfsEndpoint::for_url(
+        &upstream.url,
+        &credentials,
+        app.network_policy,
+        app.git.timeout(),
+    ) else {
+        return Ok(None);
+    };
+    drop(credentials);
+    // Only an ssh upstream is asked over ssh, for which it is prepared for git again.
+    let git_remote = if endpoint.needs_git_remote() {
+        Some(
+            remote_for(app, upstream, project.id, owner_id)
+                .await
+                .map_err(LfsFetchError::Upstream)?,
+        )
+    } else {
+        None
+    };
+    Ok(Some(
+        endpoint
+            .connect(git_remote.as_ref(), &app.git, LfsOperation::Download)
+            .await,
+    ))
 }
 
 /// Those of `found` the project does not link.
@@ -168,7 +235,7 @@ async fn not_linked(
             .store
             .lfs_linked(project.id, &oids)
             .await
-            .map_err(|e| LfsFetchError::Failed(e.to_string()))?;
+            .map_err(|e| LfsFetchError::Local(e.to_string()))?;
         linked.extend(rows.into_iter().map(|l| l.oid));
     }
     Ok(found
@@ -204,7 +271,7 @@ async fn within_limits(
             .store
             .lfs_project_size(project.id)
             .await
-            .map_err(|e| LfsFetchError::Failed(e.to_string()))?;
+            .map_err(|e| LfsFetchError::Local(e.to_string()))?;
         if current.saturating_add(adding) > max_project {
             let why = format!("the project may hold at most {max_project} bytes of LFS objects");
             for p in &fits {
@@ -239,8 +306,14 @@ impl Tally {
         self.asked += 1;
     }
 
+    /// A retry may do better: an upstream often gets a commit's objects just after the commit
+    /// (`git push`, then `git lfs push`), and hrefs, networks and limits change.
     fn into_error(self) -> LfsFetchError {
-        LfsFetchError::NotFetched(failure_message(self.failed.len(), self.asked, &self.named))
+        LfsFetchError::Upstream(RemoteFailure::Retryable(failure_message(
+            self.failed.len(),
+            self.asked,
+            &self.named,
+        )))
     }
 }
 

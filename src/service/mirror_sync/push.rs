@@ -142,7 +142,7 @@ fn lfs_step<'a>(
     full: bool,
     git_remote: &'a GitRemote,
 ) -> LfsStep<'a> {
-    let connect = Box::pin(endpoint.connect(git_remote, ctx.git, LfsOperation::Upload));
+    let connect = Box::pin(endpoint.connect(Some(git_remote), ctx.git, LfsOperation::Upload));
     LfsStep::new(
         connect,
         ctx.lfs_objects,
