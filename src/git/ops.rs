@@ -86,7 +86,15 @@ pub async fn refs_under(
         ])
         .run()
         .await?;
-    Ok(parse_ref_lines(&out.stdout))
+    // Not `parse_ref_lines`: it keeps branches and tags only, and `prefix` is usually neither.
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| {
+            let (oid, name) = line.split_once(' ')?;
+            name.starts_with(prefix)
+                .then(|| (name.trim().to_owned(), oid.trim().to_owned()))
+        })
+        .collect())
 }
 
 /// Moves refs as one transaction: each `(name, old, new)` only if the ref now holds `old`
