@@ -86,13 +86,12 @@ pub async fn refs_under(
         ])
         .run()
         .await?;
-    // Not `parse_ref_lines`: it keeps branches and tags only, and `prefix` is usually neither.
     Ok(String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|line| {
             let (oid, name) = line.split_once(' ')?;
             name.starts_with(prefix)
-                .then(|| (name.trim().to_owned(), oid.trim().to_owned()))
+                .then(|| (name.to_owned(), oid.to_owned()))
         })
         .collect())
 }
