@@ -485,3 +485,84 @@ async fn an_object_the_upstream_lacks_fails_the_sync_and_moves_no_ref() {
     assert!(error.contains("refused by the test front"), "{error}");
     assert_eq!(p.refs(), before, "no ref moved");
 }
+
+/// The real binary's log, at debug for pushmirror's own modules, shows a failed LFS fetch by
+/// its oid and never the upstream's password or Basic credential.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_never_reach_the_log() {
+    use crate::common::binary::{create_token, ServerProcess};
+    use base64::Engine as _;
+    let Some(up) = Upstream::start().await else {
+        return;
+    };
+    let objects = contents("logged", 2);
+    let oids = up.commit(&objects, |i| i == 0).await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let token = create_token(&data, None, "root", true);
+    let server = ServerProcess::start(
+        &data,
+        None,
+        &["--allow-local-network"],
+        &[("PUSHMIRROR_LOG", "info,pushmirror=debug")],
+    );
+    let api = format!("{}/api/v4", server.base());
+    let client = reqwest::Client::new();
+    let project: serde_json::Value = client
+        .post(format!("{api}/projects"))
+        .header("PRIVATE-TOKEN", &token)
+        .json(&json!({"name": "logged"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let pull = format!("{api}/projects/{}/mirror/pull", project["id"]);
+    let put = client
+        .put(&pull)
+        .header("PRIVATE-TOKEN", &token)
+        .json(&json!({
+            "enabled": true,
+            "url": up.url(),
+            "auth_user": USER,
+            "auth_password": PASSWORD,
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    let post = client
+        .post(&pull)
+        .header("PRIVATE-TOKEN", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.status(), 202);
+    let failed = crate::common::poll_until(std::time::Duration::from_secs(60), || async {
+        let m: serde_json::Value = client
+            .get(&pull)
+            .header("PRIVATE-TOKEN", &token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        m["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains(&oids[1]))
+    })
+    .await;
+    assert!(
+        failed,
+        "the sync did not fail on the missing object: {}",
+        server.log_tail()
+    );
+    let log = server.log_text();
+    assert!(log.contains(&oids[1]), "the failure is logged: {log}");
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
+    for secret in [PASSWORD, basic.as_str()] {
+        assert!(!log.contains(secret), "the log holds a credential: {log}");
+    }
+}
