@@ -566,3 +566,80 @@ async fn credentials_never_reach_the_log() {
         assert!(!log.contains(secret), "the log holds a credential: {log}");
     }
 }
+
+/// An `ssh://` upstream: its LFS endpoint is what `git-lfs-authenticate <path> download` says
+/// (here the giftless front, with the Authorization it wants), asked over the pull mirror's own
+/// ssh settings (generated key, pinned host key).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ssh_upstream_says_where_its_objects_are() {
+    use base64::Engine as _;
+    let Some(up) = Upstream::start().await else {
+        return;
+    };
+    let Some(ssh) = crate::remotes::SshRemote::start() else {
+        return;
+    };
+    let url = ssh.create_repo("viassh");
+    let oids = up.commit(&contents("ssh", 2), |_| true).await;
+    let (w, bare, owner) = (
+        up.work.clone(),
+        ssh.repo_path("viassh"),
+        ssh.login_is_another_user().then(|| ssh.user().to_owned()),
+    );
+    blocking(move || {
+        // The repository belongs to the ssh login, which git would not write as us: ours for
+        // the push, then the login's again.
+        let chown = |to: &str| {
+            let out = std::process::Command::new("chown")
+                .arg("-R")
+                .arg(to)
+                .arg(&bare)
+                .output()
+                .unwrap();
+            assert!(out.status.success());
+        };
+        if owner.is_some() {
+            use std::os::unix::fs::MetadataExt as _;
+            chown(&std::fs::metadata(w.path()).unwrap().uid().to_string());
+        }
+        w.push(bare.to_str().unwrap(), &["main"]);
+        if let Some(owner) = owner {
+            chown(&owner);
+        }
+    })
+    .await;
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
+    let href = format!("{}/info/lfs", up.remote.url(REPO));
+    ssh.set_lfs_authenticate(&format!(
+        r#"{{"href": "{href}", "header": {{"Authorization": "Basic {basic}"}}, "expires_in": 3600}}"#
+    ));
+    let server = TestServer::builder().local_network(true).start().await;
+    let token = server.token("root", true).await;
+    let project = server.api(&token).create_project("pulled").await;
+    let put = server
+        .put_json(
+            &format!("/projects/{}/mirror/pull", project.id),
+            &token,
+            json!({
+                "enabled": true, "url": url, "auth_method": "ssh_public_key",
+                "host_keys": [ssh.host_key_line()],
+            }),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{}", put.text);
+    ssh.authorize_key(put.body["ssh_public_key"].as_str().unwrap());
+    let p = Pulled {
+        server,
+        token,
+        id: project.id,
+    };
+    let m = p.sync().await;
+    assert_eq!(m["update_status"], "finished", "{m}");
+    assert_eq!(p.refs(), ssh.refs("viassh"));
+    assert_eq!(linked(&p.server, p.id, &oids).await, 2);
+    let calls = ssh.lfs_authenticate_calls();
+    assert!(
+        calls.iter().any(|c| c.ends_with("viassh.git download")),
+        "{calls:?}"
+    );
+}
