@@ -65,43 +65,7 @@ impl Upstream {
     /// Uploads `content` to the upstream's LFS server through its batch API, as git-lfs does.
     async fn upload(&self, oid: &str, content: &str) {
         let endpoint = format!("{}/info/lfs", self.remote.url(REPO));
-        let client = reqwest::Client::new();
-        let lfs_json = "application/vnd.git-lfs+json";
-        let batch: serde_json::Value = client
-            .post(format!("{endpoint}/objects/batch"))
-            .basic_auth(USER, Some(PASSWORD))
-            .header("Accept", lfs_json)
-            .header("Content-Type", lfs_json)
-            .json(&json!({
-                "operation": "upload",
-                "transfers": ["basic"],
-                "objects": [{"oid": oid, "size": content.len()}],
-            }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let actions = &batch["objects"][0]["actions"];
-        for (name, body) in [("upload", Some(content)), ("verify", None)] {
-            let action = &actions[name];
-            let Some(href) = action["href"].as_str() else {
-                assert!(name == "verify" || actions.is_null(), "{batch}");
-                return;
-            };
-            let mut request = match body {
-                Some(content) => client.put(href).body(content.to_owned()),
-                None => client
-                    .post(href)
-                    .json(&json!({"oid": oid, "size": content.len()})),
-            };
-            for (key, value) in action["header"].as_object().into_iter().flatten() {
-                request = request.header(key.as_str(), value.as_str().unwrap());
-            }
-            let answer = request.send().await.unwrap();
-            assert!(answer.status().is_success(), "{name}: {}", answer.status());
-        }
+        upload(&endpoint, USER, PASSWORD, oid, content).await;
     }
 
     /// Commits one pointer file per content on `main` and pushes it; the objects of those in
@@ -145,6 +109,48 @@ impl Upstream {
             .iter()
             .filter(|r| r.method == "GET" && r.uri.contains("/info/lfs/objects/storage/"))
             .count()
+    }
+}
+
+/// Uploads `content` through the batch API at `endpoint` as `user`, as git-lfs does: the batch,
+/// then the `upload` action's PUT with the action's own headers, then `verify`.
+async fn upload(endpoint: &str, user: &str, password: &str, oid: &str, content: &str) {
+    let client = reqwest::Client::new();
+    let lfs_json = "application/vnd.git-lfs+json";
+    let batch: serde_json::Value = client
+        .post(format!("{endpoint}/objects/batch"))
+        .basic_auth(user, Some(password))
+        .header("Accept", lfs_json)
+        .header("Content-Type", lfs_json)
+        .json(&json!({
+            "operation": "upload",
+            "transfers": ["basic"],
+            "objects": [{"oid": oid, "size": content.len()}],
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let actions = &batch["objects"][0]["actions"];
+    for (name, body) in [("upload", Some(content)), ("verify", None)] {
+        let action = &actions[name];
+        let Some(href) = action["href"].as_str() else {
+            assert!(name == "verify" || actions.is_null(), "{batch}");
+            return;
+        };
+        let mut request = match body {
+            Some(content) => client.put(href).body(content.to_owned()),
+            None => client
+                .post(href)
+                .json(&json!({"oid": oid, "size": content.len()})),
+        };
+        for (key, value) in action["header"].as_object().into_iter().flatten() {
+            request = request.header(key.as_str(), value.as_str().unwrap());
+        }
+        let answer = request.send().await.unwrap();
+        assert!(answer.status().is_success(), "{name}: {}", answer.status());
     }
 }
 
@@ -642,4 +648,81 @@ async fn an_ssh_upstream_says_where_its_objects_are() {
         calls.iter().any(|c| c.ends_with("viassh.git download")),
         "{calls:?}"
     );
+}
+
+/// Another pushmirror as the upstream: its batch answers hand out hrefs with their own
+/// one-object grant (`Authorization: RemoteAuth …`), which the downloads carry instead of the
+/// import's credentials. An import with `mirror: true` brings the objects, and so does its pull
+/// mirror's next sync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_pushmirror_is_an_upstream_with_lfs() {
+    let source = TestServer::builder().start().await;
+    let source_token = source.token("root", true).await;
+    let source_project = source
+        .api(&source_token)
+        .create_project_with(json!({"path": "source", "visibility": "private"}))
+        .await;
+    let endpoint = format!("{}/root/source.git/info/lfs", source.base);
+    let work = Arc::new(Work::new());
+    let push_url = source.push_url(&source_token, "root/source");
+    let commit = |objects: Vec<String>| {
+        let (work, endpoint, push_url, token) = (
+            work.clone(),
+            endpoint.clone(),
+            push_url.clone(),
+            source_token.clone(),
+        );
+        async move {
+            let mut oids = Vec::new();
+            for content in &objects {
+                let oid = hex::encode(Sha256::digest(content.as_bytes()));
+                upload(&endpoint, "oauth2", &token, &oid, content).await;
+                let pointer = format!(
+                    "version https://git-lfs.github.com/spec/v1\noid sha256:{oid}\nsize {}\n",
+                    content.len()
+                );
+                std::fs::write(work.path().join(format!("{}.bin", &oid[..8])), pointer).unwrap();
+                oids.push(oid);
+            }
+            blocking(move || {
+                work.git(&["add", "-A"]);
+                work.commit("objects");
+                work.push(&push_url, &["main"]);
+            })
+            .await;
+            oids
+        }
+    };
+    let first = commit(contents("first", 2)).await;
+
+    let server = TestServer::builder().local_network(true).start().await;
+    let token = server.token("root", true).await;
+    let created = server
+        .post_json(
+            "/projects",
+            &token,
+            json!({
+                "name": "copy",
+                "import_url": format!("{}/root/source.git", source.base),
+                "import_url_user": "oauth2",
+                "import_url_password": source_token,
+                "mirror": true,
+            }),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let id = created.body["id"].as_i64().unwrap();
+    server.run_pending().await;
+    let import = server.get(&format!("/projects/{id}/import"), &token).await;
+    assert_eq!(import.body["import_status"], "finished", "{}", import.text);
+    assert_eq!(linked(&server, id, &first).await, 2);
+
+    let second = commit(contents("second", 1)).await;
+    let p = Pulled { server, token, id };
+    let m = p.sync().await;
+    assert_eq!(m["update_status"], "finished", "{m}");
+    assert_eq!(p.refs(), refs_of(&source.repo_path(source_project.id)));
+    assert_eq!(linked(&p.server, id, &second).await, 1);
+    no_secret(&m.to_string());
+    assert!(!m.to_string().contains(&source_token), "{m}");
 }
