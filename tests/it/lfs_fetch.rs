@@ -4,7 +4,8 @@
 //! client gets the files; every pull sync (the second and third too, gitea#33536) brings the
 //! objects of the new commits and only those; an object the upstream lacks fails the sync,
 //! naming its oid, and moves no ref, until the upstream has it. Credentials never reach
-//! `last_error` or `import_error`.
+//! `last_error`, `import_error` or the real binary's log. Also: an `ssh://` upstream's
+//! `git-lfs-authenticate … download`, and another pushmirror as the upstream.
 //!
 //! The upstream's objects are uploaded through its batch API (raw HTTP, as git-lfs would) and
 //! their pointers pushed with plain git, so each test controls exactly which objects exist.
