@@ -41,7 +41,7 @@ fn giftless() -> Option<Giftless> {
 struct Upstream {
     remote: GitHttpRemote,
     /// Serves the objects; stopped on drop.
-    _giftless: Giftless,
+    giftless: Giftless,
     work: Arc<Work>,
 }
 
@@ -53,7 +53,7 @@ impl Upstream {
         giftless.prepare_repo(REPO);
         Some(Upstream {
             remote,
-            _giftless: giftless,
+            giftless,
             work: Arc::new(Work::new()),
         })
     }
@@ -468,8 +468,35 @@ async fn an_object_the_upstream_lacks_fails_the_sync_and_moves_no_ref() {
     );
     assert_eq!(p.refs(), before, "no ref moved");
 
-    // Once the upstream has it, the next sync completes.
+    // Bytes that are not the object (same size, another hash) are not kept either. (The
+    // commit's other object was kept by the failed sync: it is not fetched again.)
+    assert_eq!(linked(&p.server, p.id, &oids[..1]).await, 1);
     up.upload(&oids[1], &objects[1]).await;
+    let stored = up.giftless.object_path(&oids[1]).unwrap();
+    let forged = "x".repeat(objects[1].len());
+    std::fs::write(&stored, &forged).unwrap();
+    let m = p.sync().await;
+    assert_ne!(m["update_status"], "finished", "{m}");
+    let error = no_secret(m["last_error"].as_str().unwrap());
+    let forged_sha = hex::encode(Sha256::digest(forged.as_bytes()));
+    assert!(
+        error.starts_with(&format!(
+            "LFS: 1 of 1 object not fetched: {} (the download's SHA-256 is {forged_sha}, not the oid)",
+            oids[1]
+        )),
+        "{error}"
+    );
+    assert_eq!(p.refs(), before, "no ref moved");
+    assert_eq!(linked(&p.server, p.id, &oids[1..]).await, 0);
+    let staged = p.server.data_dir().join("repositories/lfs-objects/tmp");
+    assert_eq!(
+        std::fs::read_dir(staged).map(|d| d.count()).unwrap_or(0),
+        0,
+        "nothing staged is left"
+    );
+    std::fs::write(&stored, &objects[1]).unwrap();
+
+    // Once the upstream has them, the next sync completes.
     let m = p.sync().await;
     assert_eq!(m["update_status"], "finished", "{m}");
     assert_eq!(p.refs(), up.remote.refs(REPO));
