@@ -543,6 +543,80 @@ mod tests {
         assert_eq!(why, "404 Object does not exist");
     }
 
+    /// Accepts one connection on `listener` and answers its request with `answer`; the
+    /// request's head.
+    async fn answer_once(listener: &tokio::net::TcpListener, answer: &str) -> String {
+        use tokio::io::AsyncWriteExt;
+        let (mut conn, _) = listener.accept().await.unwrap();
+        let mut head = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = conn.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the client hung up");
+            head.extend_from_slice(&buf[..n]);
+        }
+        conn.write_all(answer.as_bytes()).await.unwrap();
+        String::from_utf8_lossy(&head).to_ascii_lowercase()
+    }
+
+    #[tokio::test]
+    async fn a_download_takes_the_credentials_to_the_endpoints_origin_only_and_no_redirect() {
+        let endpoint = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let elsewhere = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (e, o) = (
+            endpoint.local_addr().unwrap().port(),
+            elsewhere.local_addr().unwrap().port(),
+        );
+        let creds = MirrorCredentials {
+            user: Some("puller".into()),
+            password: Some("Pull-Secret-5".into()),
+            ssh_private_key: None,
+        };
+        let remote = LfsRemote::new(
+            &format!("http://127.0.0.1:{e}/g/p.git/info/lfs"),
+            &creds,
+            Vec::new(),
+            NetworkPolicy {
+                allow_local_network: true,
+            },
+            Duration::from_secs(10),
+            Duration::from_secs(10),
+        );
+        let action = |port: u16| Action {
+            href: format!("http://127.0.0.1:{port}/objects/x"),
+            header: Vec::new(),
+            expires: None,
+        };
+        let ok = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+        let remote = &remote;
+        let fetch = |a: Action| async move {
+            let mut body = remote.download(&a, 5).await?;
+            let mut bytes = Vec::new();
+            body.read_to_end(&mut bytes).await.unwrap();
+            Ok::<_, LfsError>(bytes)
+        };
+        // Another origin (another port) gets no credential of the endpoint's.
+        let (head, got) = tokio::join!(answer_once(&elsewhere, ok), fetch(action(o)));
+        assert_eq!(got.unwrap(), b"hello");
+        assert!(head.starts_with("get /objects/x "), "{head}");
+        assert!(!head.contains("authorization"), "{head}");
+        // The endpoint's own origin does, as git-lfs sends it.
+        let (head, got) = tokio::join!(answer_once(&endpoint, ok), fetch(action(e)));
+        assert_eq!(got.unwrap(), b"hello");
+        assert!(head.contains("authorization: basic "), "{head}");
+        // A redirect is an error, not followed; so is a body of another size than the pointer's.
+        let redirect =
+            "HTTP/1.1 302 Found\r\nLocation: http://169.254.169.254/\r\nContent-Length: 0\r\n\r\n";
+        let (_, got) = tokio::join!(answer_once(&endpoint, redirect), fetch(action(e)));
+        assert_eq!(got.unwrap_err().to_string(), "HTTP 302");
+        let longer = "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nhello!";
+        let (_, got) = tokio::join!(answer_once(&endpoint, longer), fetch(action(e)));
+        assert_eq!(
+            got.unwrap_err().to_string(),
+            "the download is 6 bytes, the pointer says 5"
+        );
+    }
+
     #[test]
     fn remote_messages_are_bounded() {
         let long = "x".repeat(1000);
