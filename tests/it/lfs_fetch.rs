@@ -754,3 +754,75 @@ async fn another_pushmirror_is_an_upstream_with_lfs() {
     no_secret(&m.to_string());
     assert!(!m.to_string().contains(&source_token), "{m}");
 }
+
+/// Imports `up` as `name` on `server`; the import must fail: its `import_error`.
+async fn failed_import(server: &TestServer, up: &Upstream, name: &str) -> String {
+    let token = server.token("root", true).await;
+    let created = server
+        .post_json(
+            "/projects",
+            &token,
+            json!({
+                "name": name,
+                "import_url": up.url(),
+                "import_url_user": USER,
+                "import_url_password": PASSWORD,
+            }),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let id = created.body["id"].as_i64().unwrap();
+    server.run_pending().await;
+    let import = server.get(&format!("/projects/{id}/import"), &token).await;
+    assert_eq!(import.body["import_status"], "failed", "{}", import.text);
+    no_secret(import.body["import_error"].as_str().unwrap()).to_owned()
+}
+
+/// This server's limits hold for fetched objects as for uploaded ones: an object above the
+/// largest one it takes, or objects that would take the project past its size, are not
+/// downloaded at all, and the import says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_servers_lfs_limits_hold_for_fetched_objects() {
+    let Some(up) = Upstream::start().await else {
+        return;
+    };
+    let objects = contents("large", 2);
+    let oids = up.commit(&objects, |_| true).await;
+    let limit = objects[0].len() as u64;
+    let server = TestServer::builder()
+        .local_network(true)
+        .tweak(move |c| c.lfs.max_object_size = limit)
+        .start()
+        .await;
+    let error = failed_import(&server, &up, "too-large").await;
+    assert_eq!(
+        error,
+        format!(
+            "LFS: 1 of 2 objects not fetched: {} ({} bytes, above the limit of {limit} bytes per object)",
+            oids[1],
+            objects[1].len()
+        )
+    );
+    assert_eq!(up.downloads(), 1, "only the object within the limit");
+    drop(server);
+
+    let both = (objects[0].len() + objects[1].len()) as u64;
+    let server = TestServer::builder()
+        .local_network(true)
+        .tweak(move |c| c.lfs.max_project_size = both - 1)
+        .start()
+        .await;
+    let error = failed_import(&server, &up, "too-much").await;
+    assert!(
+        error.starts_with("LFS: 2 of 2 objects not fetched: "),
+        "{error}"
+    );
+    assert!(
+        error.ends_with(&format!(
+            "(the project may hold at most {} bytes of LFS objects)",
+            both - 1
+        )),
+        "{error}"
+    );
+    assert_eq!(up.downloads(), 1, "nothing more was downloaded");
+}

@@ -364,8 +364,9 @@ impl Fetch<'_> {
                 metrics.lfs_fetched(&endpoint_host, 0, 0, 1);
                 continue;
             }
-            // The first download runs on the sync's own slot of the upstream's host; each
-            // further one needs a free slot of its host, or waits for one of ours to end.
+            // The first download runs on the caller's own slot of the upstream's host (as a
+            // push mirror's update holds one); each further one needs a free slot of its host,
+            // or waits for one of ours to end.
             let origin = self.remote.origin_of(&answer);
             let permit = loop {
                 if in_flight.is_empty() {
