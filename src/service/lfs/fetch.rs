@@ -99,8 +99,15 @@ pub async fn fetch_for_tips(
     if !project.lfs_enabled || new_tips.is_empty() {
         return Ok(LfsFetched::default());
     }
-    let known: Vec<String> = branch_and_tag_tips(app, repo).await?;
-    fetch(app, project, repo, upstream, new_tips, &known).await
+    fetch(
+        app,
+        project,
+        repo,
+        upstream,
+        new_tips,
+        Exclude::BranchesAndTags,
+    )
+    .await
 }
 
 /// Fetches every LFS object the repository's branches and tags reach that `project` does not
@@ -116,7 +123,7 @@ pub async fn fetch_all(
         return Ok(LfsFetched::default());
     }
     let tips: Vec<String> = branch_and_tag_tips(app, repo).await?;
-    fetch(app, project, repo, upstream, &tips, &[]).await
+    fetch(app, project, repo, upstream, &tips, Exclude::Commits(&[])).await
 }
 
 /// What the repository's branches and tags point at.
@@ -129,17 +136,17 @@ async fn branch_and_tag_tips(app: &App, repo: &LocalRepo) -> Result<Vec<String>,
         .collect())
 }
 
-/// Fetches the objects of the pointers reachable from `tips` and not from `known` that the
-/// project does not link.
+/// Fetches the objects of the pointers reachable from `tips` and not from what `known` says
+/// that the project does not link.
 async fn fetch(
     app: &App,
     project: &Project,
     repo: &LocalRepo,
     upstream: UpstreamLfs<'_>,
     tips: &[String],
-    known: &[String],
+    known: Exclude<'_>,
 ) -> Result<LfsFetched, LfsFetchError> {
-    let found = pointers(&app.git, repo, tips, Exclude::Commits(known), &[])
+    let found = pointers(&app.git, repo, tips, known, &[])
         .await
         .map_err(|e| LfsFetchError::Local(format!("cannot list the objects to fetch: {e}")))?;
     let mut done = LfsFetched {
