@@ -92,6 +92,9 @@ pub struct Metrics {
     /// Per LFS host (at most [`MAX_HOSTS`], the rest `other`): bytes and objects mirrors
     /// uploaded, objects that failed.
     lfs: Mutex<BTreeMap<String, [u64; 3]>>,
+    /// The same for pull mirrors and imports: bytes and objects fetched from an upstream's LFS
+    /// host, objects that failed.
+    lfs_fetch: Mutex<BTreeMap<String, [u64; 3]>>,
     /// Bytes of git LFS objects hosted: received by uploads, sent by downloads.
     lfs_uploaded: AtomicU64,
     lfs_downloaded: AtomicU64,
@@ -140,6 +143,7 @@ impl Default for Metrics {
             failures: Mutex::default(),
             deliveries: Mutex::default(),
             lfs: Mutex::default(),
+            lfs_fetch: Mutex::default(),
             lfs_uploaded: AtomicU64::new(0),
             lfs_downloaded: AtomicU64::new(0),
             ssh_connections: AtomicU64::new(0),
@@ -148,6 +152,21 @@ impl Default for Metrics {
             ssh_in_flight: std::sync::atomic::AtomicI64::new(0),
             ssh_duration: Histogram::new(&UPDATE_BUCKETS),
         }
+    }
+}
+
+/// Adds `counts` (bytes, objects, failures) to `host`'s row of `map`, at most [`MAX_HOSTS`]
+/// hosts (the rest `other`).
+fn count_lfs(map: &Mutex<BTreeMap<String, [u64; 3]>>, host: &str, counts: [u64; 3]) {
+    let mut map = map.lock().expect("metrics are never poisoned");
+    let label = if map.contains_key(host) || map.len() < MAX_HOSTS {
+        host.to_owned()
+    } else {
+        "other".to_owned()
+    };
+    let row = map.entry(label).or_insert([0; 3]);
+    for (total, n) in row.iter_mut().zip(counts) {
+        *total += n;
     }
 }
 
@@ -225,16 +244,13 @@ impl Metrics {
     /// LFS objects sent to `host` by one mirror update: `bytes` in `objects` uploaded, and
     /// `failures` objects that could not be.
     pub fn lfs_uploaded(&self, host: &str, bytes: u64, objects: u64, failures: u64) {
-        let mut map = self.lfs.lock().expect("metrics are never poisoned");
-        let label = if map.contains_key(host) || map.len() < MAX_HOSTS {
-            host.to_owned()
-        } else {
-            "other".to_owned()
-        };
-        let counts = map.entry(label).or_insert([0; 3]);
-        counts[0] += bytes;
-        counts[1] += objects;
-        counts[2] += failures;
+        count_lfs(&self.lfs, host, [bytes, objects, failures]);
+    }
+
+    /// LFS objects fetched from `host` by one pull-mirror sync or import: `bytes` in `objects`
+    /// stored, and `failures` objects that could not be.
+    pub fn lfs_fetched(&self, host: &str, bytes: u64, objects: u64, failures: u64) {
+        count_lfs(&self.lfs_fetch, host, [bytes, objects, failures]);
     }
 
     /// One webhook delivery attempt ended with `result` (`success`, `failed`, `refused`).
@@ -381,26 +397,48 @@ impl Metrics {
         }
 
         let lfs = self.lfs.lock().expect("metrics").clone();
-        for (i, (name, help)) in [
+        let fetch = self.lfs_fetch.lock().expect("metrics").clone();
+        for (rows, i, name, help) in [
             (
+                &lfs,
+                0,
                 "uploaded_bytes",
                 "Bytes of LFS objects mirrors uploaded, by LFS host.",
             ),
             (
+                &lfs,
+                1,
                 "uploaded_objects",
                 "LFS objects mirrors uploaded, by LFS host.",
             ),
             (
+                &lfs,
+                2,
                 "failures",
                 "LFS objects mirrors failed to upload, by LFS host.",
             ),
-        ]
-        .into_iter()
-        .enumerate()
-        {
+            (
+                &fetch,
+                0,
+                "fetched_bytes",
+                "Bytes of LFS objects pull mirrors and imports fetched, by LFS host.",
+            ),
+            (
+                &fetch,
+                1,
+                "fetched_objects",
+                "LFS objects pull mirrors and imports fetched, by LFS host.",
+            ),
+            (
+                &fetch,
+                2,
+                "fetch_failures",
+                "LFS objects pull mirrors and imports failed to fetch, by LFS host.",
+            ),
+        ] {
             let _ = writeln!(out, "# HELP pushmirror_lfs_{name}_total {help}");
             let _ = writeln!(out, "# TYPE pushmirror_lfs_{name}_total counter");
-            for (host, counts) in &lfs {
+            for (host, counts) in rows {
                 let _ = writeln!(
                     out,
                     "pushmirror_lfs_{name}_total{{host=\"{}\"}} {}",

@@ -8,8 +8,9 @@
 //! may not change a path another user locked (`service::lfs_integrity`).
 //!
 //! Both the pre-receive check (pointers a push brings, inside receive-pack's quarantine: the
-//! caller passes git's quarantine variables in `env`) and a mirror's LFS step (pointers in the
-//! refs being pushed that the remote's refs do not already reach) use it.
+//! caller passes git's quarantine variables in `env`), a mirror's LFS step (pointers in the
+//! refs being pushed that the remote's refs do not already reach) and a pull sync's or import's
+//! fetch (pointers in the upstream's new commits that no branch or tag here reaches) use it.
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
@@ -25,6 +26,10 @@ pub enum Exclude<'a> {
     /// Everything reachable from any ref of the repository (`--not --all`): in a pre-receive
     /// hook, the refs as they were before the push.
     AllRefs,
+    /// Everything reachable from a branch or tag (`--not --branches --tags`): a pull sync's
+    /// refs before it moves them, its staging refs left out. Git reads the refs itself, so a
+    /// repository of 100,000 refs costs no list of them on stdin.
+    BranchesAndTags,
     /// Everything reachable from these commits (a remote's recorded heads; unknown ones are
     /// skipped).
     Commits(&'a [String]),
@@ -56,6 +61,11 @@ pub async fn pointers(
     ];
     match exclude {
         Exclude::AllRefs => args.extend(["--not".to_owned(), "--all".to_owned()]),
+        Exclude::BranchesAndTags => args.extend([
+            "--not".to_owned(),
+            "--branches".to_owned(),
+            "--tags".to_owned(),
+        ]),
         Exclude::Commits(commits) => {
             let known = known_objects(runner, repo, commits, env).await?;
             if !known.is_empty() {
@@ -263,16 +273,43 @@ mod tests {
             &runner,
             &repo,
             std::slice::from_ref(&second),
-            Exclude::Commits(&[first, unknown]),
+            Exclude::Commits(&[first.clone(), unknown]),
             &[],
         )
         .await
         .unwrap();
         assert_eq!(new, vec![pointer('b', 20)]);
-        let none = pointers(&runner, &repo, &[second], Exclude::AllRefs, &[])
+        let none = pointers(
+            &runner,
+            &repo,
+            std::slice::from_ref(&second),
+            Exclude::AllRefs,
+            &[],
+        )
+        .await
+        .unwrap();
+        assert!(none.is_empty());
+        // A pull sync: `main` back at the first commit, the second only under a staging ref,
+        // which `--branches --tags` leaves out (and `--all` would not).
+        git(
+            &work,
+            &["update-ref", "refs/pushmirror/pull/heads/main", &second],
+        );
+        git(&work, &["reset", "-q", "--hard", &first]);
+        let staged = pointers(
+            &runner,
+            &repo,
+            std::slice::from_ref(&second),
+            Exclude::BranchesAndTags,
+            &[],
+        )
+        .await
+        .unwrap();
+        assert_eq!(staged, vec![pointer('b', 20)]);
+        let hidden = pointers(&runner, &repo, &[second], Exclude::AllRefs, &[])
             .await
             .unwrap();
-        assert!(none.is_empty());
+        assert!(hidden.is_empty());
     }
 
     #[tokio::test]

@@ -1,29 +1,32 @@
 //! A remote's Git LFS endpoint, spoken to as the git-lfs client does
 //! (<https://github.com/git-lfs/git-lfs/blob/main/docs/api/batch.md>): the batch request of an
 //! upload, then each object's `upload` action (a streamed `PUT`, never the whole object in
-//! memory) and its `verify` action. Every connection goes through a [`PinnedClient`]: the
-//! endpoint's host was checked and pinned like the git push's, and an action's `href` on
-//! another origin is checked against the same network policy before anything is sent there;
-//! no redirect is followed. The mirror's credentials go only to the endpoint's own origin and
-//! only when the action brings no `Authorization` of its own (the remote's answer wins, as with
-//! git-lfs). Messages are scrubbed of the credentials before they leave.
+//! memory) and its `verify` action; or the batch request of a download, then each object's
+//! `download` action (a `GET` whose body the caller streams where it wants it). Every
+//! connection goes through a [`PinnedClient`]: the endpoint's host was checked and pinned like
+//! the git push's, and an action's `href` on another origin is checked against the same network
+//! policy before anything is sent there; no redirect is followed. The mirror's credentials go
+//! only to the endpoint's own origin and only when the action brings no `Authorization` of its
+//! own (the remote's answer wins, as with git-lfs). Messages are scrubbed of the credentials
+//! before they leave.
 //!
 //! Invariant: nothing here knows which mirror or project it works for; the caller decides
-//! which objects to ask about and where their bytes come from.
+//! which objects to ask about and where their bytes come from or go.
 
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::TryStreamExt;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::endpoint::PinnedEndpoint;
 use super::http::PinnedClient;
 use super::lfs_wire::{
-    Action, AnswerObject, BatchAnswer, BatchRequest, ErrorBody, ObjectAnswer, WireAction,
-    WireActions, WireObject,
+    Action, AnswerObject, BatchAnswer, BatchRequest, ErrorBody, LfsOperation, ObjectAnswer,
+    WireAction, WireActions, WireObject,
 };
 use crate::credentials::MirrorCredentials;
 use crate::model::lfs::Pointer;
@@ -152,11 +155,11 @@ impl LfsRemote {
         origin_text(&self.batch_url).unwrap_or_default()
     }
 
-    /// The origin an answer's upload goes to (the endpoint's when it uploads nothing).
+    /// The origin an answer's transfer goes to (the endpoint's when it transfers nothing).
     pub fn origin_of(&self, answer: &ObjectAnswer) -> String {
         match answer {
-            ObjectAnswer::Upload { upload, .. } => {
-                origin_text(&upload.href).unwrap_or_else(|| self.origin())
+            ObjectAnswer::Transfer { action, .. } => {
+                origin_text(&action.href).unwrap_or_else(|| self.origin())
             }
             _ => self.origin(),
         }
@@ -168,11 +171,15 @@ impl LfsRemote {
         scrub(text, &secrets)
     }
 
-    /// Asks the remote about `objects` (at most a batch's worth); an answer per object, in
+    /// Asks the remote to `op` `objects` (at most a batch's worth); an answer per object, in
     /// their order.
-    pub async fn batch(&self, objects: &[Pointer]) -> Result<Vec<ObjectAnswer>, LfsError> {
+    pub async fn batch(
+        &self,
+        op: LfsOperation,
+        objects: &[Pointer],
+    ) -> Result<Vec<ObjectAnswer>, LfsError> {
         let body = BatchRequest {
-            operation: "upload",
+            operation: op.as_str(),
             transfers: ["basic"],
             objects: objects
                 .iter()
@@ -229,12 +236,12 @@ impl LfsRemote {
             .iter()
             .map(|p| match by_oid.remove(p.oid.as_str()) {
                 None => ObjectAnswer::Refused("not in the remote's batch answer".into()),
-                Some(o) => self.object_answer(o, answered),
+                Some(o) => self.object_answer(op, o, answered),
             })
             .collect())
     }
 
-    fn object_answer(&self, o: AnswerObject, answered: Instant) -> ObjectAnswer {
+    fn object_answer(&self, op: LfsOperation, o: AnswerObject, answered: Instant) -> ObjectAnswer {
         if let Some(e) = o.error {
             let message = e.message.unwrap_or_else(|| "no message".into());
             let text = match e.code {
@@ -243,16 +250,34 @@ impl LfsRemote {
             };
             return ObjectAnswer::Refused(self.scrub(&text));
         }
-        match o.actions {
-            Some(WireActions {
-                upload: Some(upload),
-                verify,
-            }) => ObjectAnswer::Upload {
-                upload: upload.into_action(answered),
+        match (op, o.actions) {
+            (
+                LfsOperation::Upload,
+                Some(WireActions {
+                    upload: Some(upload),
+                    verify,
+                    ..
+                }),
+            ) => ObjectAnswer::Transfer {
+                action: upload.into_action(answered),
                 verify: verify.map(|v| v.into_action(answered)),
             },
             // No upload action: the remote has the object.
-            _ => ObjectAnswer::Present,
+            (LfsOperation::Upload, _) => ObjectAnswer::Present,
+            (
+                LfsOperation::Download,
+                Some(WireActions {
+                    download: Some(download),
+                    ..
+                }),
+            ) => ObjectAnswer::Transfer {
+                action: download.into_action(answered),
+                verify: None,
+            },
+            // git-lfs too calls an answer without a download action an error.
+            (LfsOperation::Download, _) => {
+                ObjectAnswer::Refused("the remote's answer has no download action".into())
+            }
         }
     }
 
@@ -271,6 +296,42 @@ impl LfsRemote {
             .header(reqwest::header::CONTENT_LENGTH, size)
             .body(reqwest::Body::wrap_stream(stream));
         self.expect_success(req).await
+    }
+
+    /// Starts the download `action` says of an object of `size` bytes: its body as it arrives
+    /// (at most `size` bytes of it are asked for by the caller's reading; a transport failure
+    /// mid-body is a read error, scrubbed). A status other than success, a redirect among them,
+    /// is the error.
+    pub async fn download(
+        &self,
+        action: &Action,
+        size: u64,
+    ) -> Result<Pin<Box<dyn AsyncRead + Send>>, LfsError> {
+        let answer = self
+            .action_request(reqwest::Method::GET, action, self.transfer_timeout)
+            .await?
+            .header(reqwest::header::ACCEPT, "application/octet-stream")
+            .send()
+            .await
+            .map_err(|e| LfsError::Unreachable(self.scrub(&describe(e))))?;
+        let status = answer.status();
+        if !status.is_success() {
+            let bytes = read_limited(answer, MAX_ANSWER_BYTES)
+                .await
+                .unwrap_or_default();
+            return Err(LfsError::Status(self.status_message(status, &bytes)));
+        }
+        if let Some(length) = answer.content_length().filter(|l| *l != size) {
+            return Err(LfsError::BadAnswer(format!(
+                "the download is {length} bytes, the pointer says {size}"
+            )));
+        }
+        let secrets: Vec<SecretString> = self.secrets.clone();
+        let body = answer.bytes_stream().map_err(move |e| {
+            let exposed: Vec<&str> = secrets.iter().map(|s| s.expose_secret()).collect();
+            std::io::Error::other(scrub(&describe(e), &exposed))
+        });
+        Ok(Box::pin(tokio_util::io::StreamReader::new(body)))
     }
 
     /// Tells the remote the upload of `object` is complete (`verify` action).
@@ -436,6 +497,124 @@ mod tests {
         let text = e.to_string();
         assert!(text.contains("not its JSON (Data at line 1"), "{text}");
         assert!(!text.contains("s3cr3t"), "{text}");
+    }
+
+    #[test]
+    fn a_download_answer_needs_a_download_action() {
+        let remote = LfsRemote::new(
+            "https://lfs.example/group/project.git/info/lfs",
+            &MirrorCredentials::default(),
+            Vec::new(),
+            NetworkPolicy {
+                allow_local_network: false,
+            },
+            Duration::from_secs(1),
+            Duration::from_secs(1),
+        );
+        let answer = |json: &str| {
+            let o: AnswerObject = serde_json::from_str(json).unwrap();
+            remote.object_answer(LfsOperation::Download, o, Instant::now())
+        };
+        let with = answer(
+            r#"{"oid": "x", "actions": {"download": {"href": "https://cdn.example/x",
+                "header": {"Authorization": "Bearer t"}, "expires_in": 3600}}}"#,
+        );
+        let ObjectAnswer::Transfer { action, verify } = &with else {
+            panic!("{with:?}");
+        };
+        assert!(verify.is_none());
+        assert!(action.has_authorization());
+        assert_eq!(remote.origin_of(&with), "https://cdn.example");
+        // An upload action is no download; no action at all is no "present" for a download.
+        for json in [
+            r#"{"oid": "x", "actions": {"upload": {"href": "https://cdn.example/x"}}}"#,
+            r#"{"oid": "x"}"#,
+        ] {
+            let ObjectAnswer::Refused(why) = answer(json) else {
+                panic!("{json}");
+            };
+            assert_eq!(why, "the remote's answer has no download action");
+        }
+        let ObjectAnswer::Refused(why) =
+            answer(r#"{"oid": "x", "error": {"code": 404, "message": "Object does not exist"}}"#)
+        else {
+            panic!("an error is a refusal");
+        };
+        assert_eq!(why, "404 Object does not exist");
+    }
+
+    /// Accepts one connection on `listener` and answers its request with `answer`; the
+    /// request's head.
+    async fn answer_once(listener: &tokio::net::TcpListener, answer: &str) -> String {
+        use tokio::io::AsyncWriteExt;
+        let (mut conn, _) = listener.accept().await.unwrap();
+        let mut head = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = conn.read(&mut buf).await.unwrap();
+            assert!(n > 0, "the client hung up");
+            head.extend_from_slice(&buf[..n]);
+        }
+        conn.write_all(answer.as_bytes()).await.unwrap();
+        String::from_utf8_lossy(&head).to_ascii_lowercase()
+    }
+
+    #[tokio::test]
+    async fn a_download_takes_the_credentials_to_the_endpoints_origin_only_and_no_redirect() {
+        let endpoint = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let elsewhere = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (e, o) = (
+            endpoint.local_addr().unwrap().port(),
+            elsewhere.local_addr().unwrap().port(),
+        );
+        let creds = MirrorCredentials {
+            user: Some("puller".into()),
+            password: Some("Pull-Secret-5".into()),
+            ssh_private_key: None,
+        };
+        let remote = LfsRemote::new(
+            &format!("http://127.0.0.1:{e}/g/p.git/info/lfs"),
+            &creds,
+            Vec::new(),
+            NetworkPolicy {
+                allow_local_network: true,
+            },
+            Duration::from_secs(10),
+            Duration::from_secs(10),
+        );
+        let action = |port: u16| Action {
+            href: format!("http://127.0.0.1:{port}/objects/x"),
+            header: Vec::new(),
+            expires: None,
+        };
+        let ok = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+        let remote = &remote;
+        let fetch = |a: Action| async move {
+            let mut body = remote.download(&a, 5).await?;
+            let mut bytes = Vec::new();
+            body.read_to_end(&mut bytes).await.unwrap();
+            Ok::<_, LfsError>(bytes)
+        };
+        // Another origin (another port) gets no credential of the endpoint's.
+        let (head, got) = tokio::join!(answer_once(&elsewhere, ok), fetch(action(o)));
+        assert_eq!(got.unwrap(), b"hello");
+        assert!(head.starts_with("get /objects/x "), "{head}");
+        assert!(!head.contains("authorization"), "{head}");
+        // The endpoint's own origin does, as git-lfs sends it.
+        let (head, got) = tokio::join!(answer_once(&endpoint, ok), fetch(action(e)));
+        assert_eq!(got.unwrap(), b"hello");
+        assert!(head.contains("authorization: basic "), "{head}");
+        // A redirect is an error, not followed; so is a body of another size than the pointer's.
+        let redirect =
+            "HTTP/1.1 302 Found\r\nLocation: http://169.254.169.254/\r\nContent-Length: 0\r\n\r\n";
+        let (_, got) = tokio::join!(answer_once(&endpoint, redirect), fetch(action(e)));
+        assert_eq!(got.unwrap_err().to_string(), "HTTP 302");
+        let longer = "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nhello!";
+        let (_, got) = tokio::join!(answer_once(&endpoint, longer), fetch(action(e)));
+        assert_eq!(
+            got.unwrap_err().to_string(),
+            "the download is 6 bytes, the pointer says 5"
+        );
     }
 
     #[test]

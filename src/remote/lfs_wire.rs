@@ -1,7 +1,7 @@
 //! The batch API's JSON as the git-lfs client and servers write it, and what an answer says
 //! of each object ([`ObjectAnswer`]) in this crate's words: its actions with their headers and
 //! when their hrefs expire (`expires_in`, or else `expires_at`, measured from the moment the
-//! answer arrived).
+//! answer arrived). An upload's answer and a download's differ only in their actions.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -15,15 +15,33 @@ const EXPIRY_MARGIN: Duration = Duration::from_secs(10);
 /// What the remote's batch answer says of one object.
 #[derive(Debug)]
 pub enum ObjectAnswer {
-    /// No action: the remote has it already.
+    /// No upload action: the remote has it already (never a download's answer).
     Present,
-    /// Upload it (and verify the upload, when the remote asks to).
-    Upload {
-        upload: Action,
+    /// Upload it (and verify the upload, when the remote asks to), or download it (never
+    /// verified), as the request's operation said.
+    Transfer {
+        action: Action,
         verify: Option<Action>,
     },
     /// A per-object error (or an object the answer left out), in the remote's words.
     Refused(String),
+}
+
+/// What a batch request asks to do with its objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LfsOperation {
+    Upload,
+    Download,
+}
+
+impl LfsOperation {
+    /// The batch API's (and `git-lfs-authenticate`'s) name of the operation.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LfsOperation::Upload => "upload",
+            LfsOperation::Download => "download",
+        }
+    }
 }
 
 /// One action of a batch answer.
@@ -49,7 +67,7 @@ impl Action {
     }
 }
 
-/// The batch API's request (upload).
+/// The batch API's request.
 #[derive(serde::Serialize)]
 pub(super) struct BatchRequest<'a> {
     pub(super) operation: &'static str,
@@ -85,6 +103,8 @@ pub(super) struct AnswerObject {
 pub(super) struct WireActions {
     #[serde(default)]
     pub(super) upload: Option<WireAction>,
+    #[serde(default)]
+    pub(super) download: Option<WireAction>,
     #[serde(default)]
     pub(super) verify: Option<WireAction>,
 }

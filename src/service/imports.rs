@@ -22,6 +22,7 @@ use crate::model::refmatch::RefFilter;
 use crate::queue::{enqueue_in, JobKind, Queue};
 
 use super::error::ServiceError;
+use super::lfs::fetch::{fetch_all, UpstreamLfs};
 use super::projects::{create_project, ProjectRequest};
 use super::pull_sync::{import_refs, PullError, SyncSpec};
 use super::refusal::Refusal;
@@ -232,7 +233,7 @@ pub async fn run_import(app: &App, project_id: i64) -> Result<(), ImportRunError
         filter: RefFilter::All,
         overwrite_diverged: true,
     };
-    let canceled = async {
+    let canceled = || async {
         loop {
             tokio::time::sleep(CANCEL_POLL).await;
             let current = app.store.import_run_current(project_id, correlation_id);
@@ -241,7 +242,25 @@ pub async fn run_import(app: &App, project_id: i64) -> Result<(), ImportRunError
             }
         }
     };
-    let result = import_refs(app, &spec, canceled).await;
+    let result = match import_refs(app, &spec, canceled()).await {
+        // Then the LFS objects every branch and tag reaches (on a retry, those still missing).
+        Ok(mut report) => {
+            let upstream = UpstreamLfs {
+                upstream: &import.upstream,
+                owner_id: project_id,
+            };
+            tokio::select! {
+                fetched = fetch_all(app, &project, &repo, upstream) => fetched
+                    .map(|f| {
+                        report.lfs_objects = f.objects;
+                        report
+                    })
+                    .map_err(PullError::from),
+                () = canceled() => Err(PullError::Canceled),
+            }
+        }
+        Err(e) => Err(e),
+    };
     let now = app.clock.now_ms();
     let mut tx = app.store.transaction().await?;
     match &result {

@@ -22,6 +22,7 @@ use crate::queue::{enqueue, enqueue_in, JobKind, Queue};
 use crate::store::PullOutcome;
 
 use super::error::ServiceError;
+use super::lfs::fetch::{fetch_for_tips, UpstreamLfs};
 use super::pull_sync::{sync_refs, PullError, SyncSpec};
 use super::refusal::Refusal;
 use super::upstreams::{keep_stored, same_url, upstream_from, UpstreamRequest};
@@ -341,7 +342,18 @@ pub async fn sync_pull_mirror(app: &App, id: i64) -> Result<Option<Millis>, Pull
         filter,
         overwrite_diverged: mirror.settings.overwrite_diverged,
     };
-    let result = sync_refs(app, &spec, std::future::pending(), |_tips| async { Ok(0) }).await;
+    // The LFS objects of the new commits, before any ref moves to them (every sync, not only
+    // the first).
+    let (lfs_project, lfs_repo) = (&project, &repo);
+    let upstream = UpstreamLfs {
+        upstream: &mirror.upstream,
+        owner_id: mirror.id,
+    };
+    let result = sync_refs(app, &spec, std::future::pending(), |tips| async move {
+        let fetched = fetch_for_tips(app, lfs_project, lfs_repo, upstream, &tips).await?;
+        Ok(fetched.objects)
+    })
+    .await;
     let now = app.clock.now_ms();
     let outcome = match &result {
         Ok(report) => PullOutcome {

@@ -87,6 +87,15 @@ impl From<crate::git::GitError> for PullError {
     }
 }
 
+impl From<super::lfs::fetch::LfsFetchError> for PullError {
+    fn from(e: super::lfs::fetch::LfsFetchError) -> Self {
+        match e {
+            super::lfs::fetch::LfsFetchError::Upstream(f) => PullError::Remote(f),
+            e @ super::lfs::fetch::LfsFetchError::Local(_) => PullError::Local(e.to_string()),
+        }
+    }
+}
+
 impl From<crate::store::StoreError> for PullError {
     fn from(e: crate::store::StoreError) -> Self {
         PullError::Local(e.to_string())

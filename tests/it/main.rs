@@ -23,6 +23,7 @@ mod groups_api;
 mod hooks;
 mod import_graph;
 mod job_runner;
+mod lfs_fetch;
 mod lfs_hosting;
 mod lfs_integrity;
 mod lfs_lock_push;

@@ -20,7 +20,7 @@ use crate::git::GitRunner;
 use crate::lfs_store::LfsObjects;
 use crate::model::lfs::Pointer;
 use crate::model::storage::StorageName;
-use crate::remote::{host_of, HostLimits, LfsRemote, ObjectAnswer};
+use crate::remote::{host_of, HostLimits, LfsOperation, LfsRemote, ObjectAnswer};
 use crate::storage::LocalRepo;
 use crate::store::Store;
 
@@ -183,7 +183,7 @@ impl LfsStep<'_> {
 
     /// One batch: asks the remote, uploads what it asks for; the objects it confirmed.
     async fn batch<'p>(&self, chunk: &'p [Pointer], tally: &mut Tally) -> Vec<&'p Pointer> {
-        let answers = match self.remote().await.batch(chunk).await {
+        let answers = match self.remote().await.batch(LfsOperation::Upload, chunk).await {
             Ok(a) => a,
             Err(e) => {
                 for p in chunk {
@@ -208,7 +208,7 @@ impl LfsStep<'_> {
                     self.metrics
                         .lfs_uploaded(&host_of(&self.remote().await.origin()), 0, 0, 1);
                 }
-                answer @ ObjectAnswer::Upload { .. } => {
+                answer @ ObjectAnswer::Transfer { .. } => {
                     // The first upload runs on the update's own host slot; each further one
                     // needs a free slot of its host, or waits for one of ours to end.
                     let origin = self.remote().await.origin_of(&answer);
@@ -263,10 +263,15 @@ impl LfsStep<'_> {
     /// failure.
     async fn transfer(&self, p: &Pointer, mut answer: ObjectAnswer) -> Transfer {
         let mut host = self.remote().await.origin_of(&answer);
-        if matches!(&answer, ObjectAnswer::Upload { upload, .. } if upload.expired(Instant::now()))
+        if matches!(&answer, ObjectAnswer::Transfer { action, .. } if action.expired(Instant::now()))
         {
             // The href expires before the upload could finish: ask again for this object.
-            answer = match self.remote().await.batch(std::slice::from_ref(p)).await {
+            answer = match self
+                .remote()
+                .await
+                .batch(LfsOperation::Upload, std::slice::from_ref(p))
+                .await
+            {
                 Ok(mut a) if !a.is_empty() => a.remove(0),
                 Ok(_) => ObjectAnswer::Refused("not in the remote's batch answer".into()),
                 Err(e) => return Err((host, e.to_string())),
@@ -276,7 +281,7 @@ impl LfsStep<'_> {
         let (upload, verify) = match answer {
             ObjectAnswer::Present => return Ok((host, 0)),
             ObjectAnswer::Refused(why) => return Err((host, why)),
-            ObjectAnswer::Upload { upload, verify } => (upload, verify),
+            ObjectAnswer::Transfer { action, verify } => (action, verify),
         };
         let fail = |why: String| (host.clone(), why);
         let object = match self.objects.open(&self.storage, &p.oid).await {

@@ -21,12 +21,11 @@ use crate::lfs_store::LfsObjects;
 use crate::metrics::Metrics;
 use crate::model::entities::{LfsSync, RemoteMirror};
 use crate::model::host_keys::RepinHint;
-use crate::model::lfs::{endpoint_for, https_endpoint_for_ssh};
 use crate::model::plan::{ancestry_questions, plan, PlanInput, RefUpdatePlan};
 use crate::model::refmatch::{validate_branch_regex, RefFilter};
 use crate::model::storage::StorageName;
 use crate::model::url::NetworkPolicy;
-use crate::remote::{GitRemote, HostLimits, LfsRemote, RemoteFailure, RemoteSpec};
+use crate::remote::{GitRemote, HostLimits, LfsEndpoint, LfsOperation, RemoteFailure, RemoteSpec};
 use crate::secret::Cipher;
 use crate::store::{RemoteRefChanges, Store};
 
@@ -57,10 +56,6 @@ pub(super) struct UpdateContext<'a> {
     /// The project's storage.
     pub storage: StorageName,
 }
-
-/// The deadline of one LFS batch or verify request: a batch answer is a database lookup on
-/// the remote's side, seconds at worst; a minute is a remote that is not answering.
-const LFS_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Runs one update of `mirror`; on success, how many remote refs it created, moved or deleted.
 /// The failure is scrubbed of the mirror's credentials.
@@ -113,15 +108,9 @@ pub(super) async fn run(
     result
 }
 
-/// Where a mirror's LFS objects go: an HTTP(S) endpoint with the mirror's credentials, or what
-/// an ssh remote's `git-lfs-authenticate` will say (this HTTPS endpoint when it says nothing).
-enum LfsEndpoint {
-    Http(LfsRemote),
-    Ssh { fallback: String },
-}
-
-/// The mirror's LFS endpoint for this update and whether it is a full pass; `None` when it
-/// sends no LFS request (`lfs_sync` off, the project's LFS off, a `git://` remote).
+/// How to reach the mirror's LFS endpoint in this update and whether it is a full pass;
+/// `None` when it sends no LFS request (`lfs_sync` off, the project's LFS off, a `git://`
+/// remote).
 async fn lfs_endpoint(
     ctx: &UpdateContext<'_>,
     mirror: &RemoteMirror,
@@ -138,73 +127,22 @@ async fn lfs_endpoint(
     let Some(state) = state.filter(|s| s.lfs_enabled) else {
         return Ok(None);
     };
-    let Ok(url) = url::Url::parse(&mirror.url) else {
-        return Ok(None);
-    };
     let full = state.full_check_at.is_none();
-    let endpoint = match url.scheme() {
-        "http" | "https" => LfsEndpoint::Http(LfsRemote::new(
-            &endpoint_for(&mirror.url),
-            credentials,
-            Vec::new(),
-            ctx.policy,
-            LFS_REQUEST_TIMEOUT,
-            ctx.git.timeout(),
-        )),
-        "ssh" => match url.host_str() {
-            Some(host) => LfsEndpoint::Ssh {
-                fallback: https_endpoint_for_ssh(host, url.path()),
-            },
-            None => return Ok(None),
-        },
-        _ => return Ok(None),
-    };
-    Ok(Some((endpoint, full)))
+    Ok(
+        LfsEndpoint::for_url(&mirror.url, credentials, ctx.policy, ctx.git.timeout())
+            .map(|endpoint| (endpoint, full)),
+    )
 }
 
 /// The LFS step of an update to `git_remote`: an ssh remote is asked for its endpoint with
-/// `git-lfs-authenticate`, as git-lfs does, when the step first needs it; a remote that does not
-/// offer it gets its HTTPS endpoint, anonymously (the ssh key is no HTTP credential).
+/// `git-lfs-authenticate`, as git-lfs does, when the step first needs it.
 fn lfs_step<'a>(
     ctx: &'a UpdateContext<'a>,
     endpoint: LfsEndpoint,
     full: bool,
     git_remote: &'a GitRemote,
 ) -> LfsStep<'a> {
-    let connect = Box::pin(async move {
-        let new = |url: &str| {
-            LfsRemote::new(
-                url,
-                &MirrorCredentials::default(),
-                Vec::new(),
-                ctx.policy,
-                LFS_REQUEST_TIMEOUT,
-                ctx.git.timeout(),
-            )
-        };
-        match endpoint {
-            LfsEndpoint::Http(remote) => remote,
-            LfsEndpoint::Ssh { fallback } => {
-                match git_remote.lfs_authenticate(ctx.git, "upload").await {
-                    Some(Ok(answer)) => LfsRemote::from_authenticate(
-                        &answer,
-                        ctx.policy,
-                        LFS_REQUEST_TIMEOUT,
-                        ctx.git.timeout(),
-                    )
-                    .unwrap_or_else(|e| {
-                        tracing::info!(error = %e, "git-lfs-authenticate answered nonsense; using the HTTPS endpoint");
-                        new(&fallback)
-                    }),
-                    Some(Err(e)) => {
-                        tracing::info!(error = %e, "no git-lfs-authenticate; using the HTTPS endpoint");
-                        new(&fallback)
-                    }
-                    None => new(&fallback),
-                }
-            }
-        }
-    });
+    let connect = Box::pin(endpoint.connect(Some(git_remote), ctx.git, LfsOperation::Upload));
     LfsStep::new(
         connect,
         ctx.lfs_objects,
