@@ -220,6 +220,13 @@ pub async fn run_import(app: &App, project_id: i64) -> Result<(), ImportRunError
     };
     let repo = app.storages.open(&project.repo())?;
     let now = app.clock.now_ms();
+    // A slot of the upstream's host, shared with mirror updates and syncs.
+    let _host = app
+        .host_limits
+        .for_url(&import.upstream.url)
+        .acquire_owned()
+        .await
+        .expect("host semaphores are never closed");
     if !app.store.mark_import_started(project_id, now).await? {
         return Ok(());
     }

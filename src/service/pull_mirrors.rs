@@ -325,6 +325,13 @@ pub async fn sync_pull_mirror(app: &App, id: i64) -> Result<Option<Millis>, Pull
     }
     let repo = app.storages.open(&project.repo())?;
     let filter = filter_for(app, &mirror).await?;
+    // A slot of the upstream's host, shared with push-mirror updates and imports.
+    let _host = app
+        .host_limits
+        .for_url(&mirror.upstream.url)
+        .acquire_owned()
+        .await
+        .expect("host semaphores are never closed");
     let started_at = app.clock.now_ms();
     let not_before = started_at + mirror.settings.interval_secs.max(1) * 1000;
     if !app

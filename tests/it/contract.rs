@@ -183,8 +183,8 @@ parameters = {{ "path.id" = "{victim_token_id}" }}
 }
 
 /// Seeds a server as the admin `root`: a project `root/app` with a pushed `main`, a tag, a
-/// protected branch, a mirror and a hook, `dev` a Developer of it; a group `team` with a
-/// project `team/svc`.
+/// protected branch, a mirror, a pull mirror and a hook, `dev` a Developer of it; an imported
+/// project `root/imp`; a group `team` with a project `team/svc`.
 async fn seed(server: &ServerProcess, admin: &str, dev: &str, victim: &str) -> Seeded {
     let api = server.api(admin);
     let app = api.create_project("app").await;
@@ -215,6 +215,24 @@ async fn seed(server: &ServerProcess, admin: &str, dev: &str, victim: &str) -> S
         )
         .await;
     assert_eq!(hook.status, 201, "{}", hook.text);
+    // A pull mirror of `root/app` (its upstream unreachable: syncs fail, which is fine) and a
+    // project imported from nowhere (failed at once: a retry succeeds as an operation).
+    let pull = api
+        .request(
+            "PUT",
+            &format!("/projects/{}/mirror/pull", app.id),
+            Body::Json(json!({"url": "http://127.0.0.1:9/up.git", "enabled": true})),
+        )
+        .await;
+    assert_eq!(pull.status, 200, "{}", pull.text);
+    let imported = api
+        .request(
+            "POST",
+            "/projects",
+            Body::Json(json!({"name": "imp", "import_url": "http://127.0.0.1:9/up.git"})),
+        )
+        .await;
+    assert_eq!(imported.status, 201, "{}", imported.text);
     let team = api.create_group("team", None).await;
     let svc = api
         .create_project_with(json!({"name": "svc", "namespace_id": team.id}))
@@ -231,7 +249,11 @@ async fn seed(server: &ServerProcess, admin: &str, dev: &str, victim: &str) -> S
     ids.dedup();
     Seeded {
         ids,
-        projects: vec![app.id.to_string(), "root%2Fapp".into()],
+        projects: vec![
+            app.id.to_string(),
+            "root%2Fapp".into(),
+            imported.body["id"].as_i64().unwrap().to_string(),
+        ],
         groups: vec![team.id.to_string(), "team".into()],
         victim_token_id: tokens.body[0]["id"].as_i64().unwrap(),
     }
