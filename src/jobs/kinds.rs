@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::registry::Registry;
-use super::sweeps::{LfsFullCheck, PruneHookLogs, SweepAbandonedMirrors};
+use super::sweeps::{LfsFullCheck, PeriodicMirrorUpdates, PruneHookLogs, SweepAbandonedMirrors};
 use super::{hook_delivery, mirror_failure_email, mirror_update, record_push, sweeps};
 use crate::app::App;
 use crate::service::hooks::Delivery;
@@ -34,9 +34,13 @@ pub(super) fn registry(app: &App) -> Registry {
     r.register::<SweepAbandonedMirrors, _, _>(sweeps::sweep_abandoned_mirrors);
     r.register::<PruneHookLogs, _, _>(sweeps::prune_hook_logs);
     r.register::<LfsFullCheck, _, _>(sweeps::lfs_full_check);
+    r.register::<PeriodicMirrorUpdates, _, _>(sweeps::periodic_mirror_updates);
 
     r.every(SweepAbandonedMirrors {}, SWEEP_EVERY, SWEEP_JITTER, true);
     r.every(PruneHookLogs {}, SWEEP_EVERY, SWEEP_JITTER, true);
+    // A mirror's periodic update starts within this of its due time: little against the
+    // shortest interval (`MIN_SYNC_INTERVAL_SECS`, ten minutes).
+    r.every(PeriodicMirrorUpdates {}, SWEEP_EVERY, SWEEP_JITTER, true);
     // A mirror is checked within 1/24 of the interval after it is due (an hour of a day), so
     // checks spread over the day as the mirrors' own last checks do.
     let lfs_every = Duration::from_secs((app.tuning.lfs_full_check_interval_secs / 24).max(60));
