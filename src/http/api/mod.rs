@@ -3,5 +3,5 @@
 //! its OpenAPI document; they share only the services below and the caller extraction in
 //! `http::auth`.
 
-pub(in crate::http) mod gitlab;
 pub(in crate::http) mod gitea;
+pub(in crate::http) mod gitlab;

@@ -104,8 +104,7 @@ impl From<ServiceError> for GiteaError {
             ServiceError::NotFound(_) | ServiceError::RecordNotFound => GiteaError::NotFound,
             ServiceError::Unauthenticated => GiteaError::Unauthorized("token is required"),
             ServiceError::Forbidden => GiteaError::Forbidden(
-                "user should be an owner or a collaborator with admin write of a repository"
-                    .into(),
+                "user should be an owner or a collaborator with admin write of a repository".into(),
             ),
             ServiceError::Blocked => GiteaError::Forbidden("user is blocked".into()),
             ServiceError::Invalid(errors) => {
@@ -170,6 +169,9 @@ mod tests {
         let e = GiteaError::from(ServiceError::InvalidMirror(errors));
         assert_eq!(e.into_response().status(), StatusCode::UNPROCESSABLE_ENTITY);
         let e = GiteaError::from(ServiceError::Internal("secret cause".into()));
-        assert_eq!(e.into_response().status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            e.into_response().status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 }

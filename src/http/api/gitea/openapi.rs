@@ -5,9 +5,7 @@
 //! ways Gitea's clients send a token.
 
 use utoipa::openapi::path::Operation;
-use utoipa::openapi::security::{
-    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
-};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{
     ContentBuilder, InfoBuilder, OpenApi, Ref, ResponseBuilder, SecurityRequirement, Server,
 };
@@ -26,8 +24,14 @@ pub(in crate::http) struct ApiErrorBody {
 
 /// The statuses any operation may answer with (schemathesis holds the server to them).
 const COMMON_ERRORS: [(&str, &str); 5] = [
-    ("400", "A parameter is invalid: the interval, the remote address"),
-    ("401", "No valid token was given, and the resource is not public"),
+    (
+        "400",
+        "A parameter is invalid: the interval, the remote address",
+    ),
+    (
+        "401",
+        "No valid token was given, and the resource is not public",
+    ),
     (
         "403",
         "The caller (or the token's scope) may not do this: mirrors need a repository admin",
@@ -43,7 +47,12 @@ const COMMON_ERRORS: [(&str, &str); 5] = [
 ];
 
 /// The security schemes, by Gitea's names.
-const SCHEMES: [&str; 4] = ["AuthorizationHeaderToken", "AccessToken", "Token", "BasicAuth"];
+const SCHEMES: [&str; 4] = [
+    "AuthorizationHeaderToken",
+    "AccessToken",
+    "Token",
+    "BasicAuth",
+];
 
 /// The document's frame: title, version, server prefix and the ways to send a token.
 pub(super) fn base() -> OpenApi {

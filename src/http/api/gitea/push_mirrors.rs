@@ -12,7 +12,7 @@
 //! key pair, shown as `public_key`, and excludes `remote_username` and `remote_password`.
 
 use axum::body::Bytes;
-use axum::extract::{OriginalUri, Path, Query, State};
+use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -70,6 +70,23 @@ struct ListQuery {
 }
 
 impl ListQuery {
+    /// The parameters of a query string, the first of each; read by hand, not by axum's
+    /// `Query`, whose refusals (a repeated key) are plain text, not Gitea's JSON.
+    fn of(query: Option<&str>) -> ListQuery {
+        let mut list = ListQuery {
+            page: None,
+            limit: None,
+        };
+        for (k, v) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+            match k.as_ref() {
+                "page" if list.page.is_none() => list.page = Some(v.into_owned()),
+                "limit" if list.limit.is_none() => list.limit = Some(v.into_owned()),
+                _ => {}
+            }
+        }
+        list
+    }
+
     fn page(&self) -> PageRequest {
         let number = |v: &Option<String>| v.as_deref().and_then(|s| s.trim().parse::<i64>().ok());
         let page = number(&self.page).filter(|p| *p > 0).unwrap_or(1);
@@ -108,10 +125,15 @@ struct CreatePushMirrorOption {
 fn create_request(body: CreatePushMirrorOption) -> Result<MirrorRequest, GiteaError> {
     let address = body.remote_address.unwrap_or_default();
     let target = MirrorTarget::from_url(address.trim());
-    if target.credentials.is_some() {
+    // A password never travels in the URL; a user name does only as an SSH login (`git@`).
+    let over_http = address.trim_start().starts_with("http");
+    let in_url = target
+        .credentials
+        .as_ref()
+        .is_some_and(|c| c.password.is_some() || over_http);
+    if in_url {
         return Err(GiteaError::BadRequest(
-            "The URL contains credentials: send them as remote_username and remote_password"
-                .into(),
+            "The URL contains credentials: send them as remote_username and remote_password".into(),
         ));
     }
     let use_ssh = body.use_ssh.unwrap_or(false);
@@ -132,7 +154,7 @@ fn create_request(body: CreatePushMirrorOption) -> Result<MirrorRequest, GiteaEr
     Ok(MirrorRequest {
         target: Some(MirrorTarget {
             url: target.url,
-            credentials: typed,
+            credentials: typed.or(target.credentials),
         }),
         enabled: Some(Some(true)),
         auth_method: use_ssh.then_some(Ok(AuthMethod::SshPublicKey)),
@@ -161,7 +183,8 @@ async fn admin_repo(
 /// `Link` (Gitea's `first`, `prev`, `next`, `last`) and `X-Total-Count` for a page of `total`.
 fn page_headers(base: &str, page: PageRequest, total: i64) -> HeaderMap {
     let last = ((total + page.per_page - 1) / page.per_page).max(1);
-    let link = |n: i64, rel: &str| format!("<{base}?limit={}&page={n}>; rel=\"{rel}\"", page.per_page);
+    let link =
+        |n: i64, rel: &str| format!("<{base}?limit={}&page={n}>; rel=\"{rel}\"", page.per_page);
     let mut links = Vec::new();
     if page.page < last {
         links.push(link(page.page + 1, "next"));
@@ -191,11 +214,10 @@ async fn list(
     State(state): State<AppState>,
     GiteaCaller(user): GiteaCaller,
     Path((owner, repo)): Path<(String, String)>,
-    Query(query): Query<ListQuery>,
     OriginalUri(uri): OriginalUri,
 ) -> Result<Response, GiteaError> {
     let project = admin_repo(&state, &owner, &repo, user.as_ref()).await?;
-    let page = query.page();
+    let page = ListQuery::of(uri.query()).page();
     let paged = state.store.mirror_rows(project.id, page).await?;
     let items: Vec<views::PushMirror> = paged
         .items
@@ -218,8 +240,9 @@ async fn create(
     body: Bytes,
 ) -> Result<Json<views::PushMirror>, GiteaError> {
     let project = admin_repo(&state, &owner, &repo, user.as_ref()).await?;
-    let body: CreatePushMirrorOption = serde_json::from_slice(&body)
-        .map_err(|e| GiteaError::Unprocessable(format!("the body is not a CreatePushMirrorOption: {e}")))?;
+    let body: CreatePushMirrorOption = serde_json::from_slice(&body).map_err(|e| {
+        GiteaError::Unprocessable(format!("the body is not a CreatePushMirrorOption: {e}"))
+    })?;
     let req = create_request(body)?;
     let mirror = mirrors::create_mirror(&state, &project, req).await?;
     Ok(Json(views::push_mirror(&mirror, &project.path)))
@@ -304,7 +327,10 @@ mod tests {
 
     #[test]
     fn pages_link_as_gitea_does() {
-        let page = PageRequest { page: 2, per_page: 10 };
+        let page = PageRequest {
+            page: 2,
+            per_page: 10,
+        };
         let headers = page_headers("http://h/x", page, 35);
         assert_eq!(headers["x-total-count"], "35");
         let link = headers[axum::http::header::LINK].to_str().unwrap();
@@ -312,7 +338,14 @@ mod tests {
         assert!(link.contains("page=4>; rel=\"last\""));
         assert!(link.contains("page=1>; rel=\"first\""));
         assert!(link.contains("page=1>; rel=\"prev\""));
-        let one = page_headers("http://h/x", PageRequest { page: 1, per_page: 10 }, 3);
+        let one = page_headers(
+            "http://h/x",
+            PageRequest {
+                page: 1,
+                per_page: 10,
+            },
+            3,
+        );
         assert!(one.get(axum::http::header::LINK).is_none());
     }
 }

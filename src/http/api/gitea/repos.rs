@@ -17,6 +17,7 @@ use super::views;
 use crate::http::AppState;
 use crate::model::access::Caller;
 use crate::model::entities::{Project, User};
+use crate::service::error::ServiceError;
 
 pub(super) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(get_repo))
@@ -46,7 +47,14 @@ pub(super) async fn find_repo(
         return Err(GiteaError::NotFound);
     }
     let id = format!("{owner}/{repo}");
-    Ok(crate::service::projects::find_project(state, &id, user).await?)
+    // Gitea hides a private repository from anonymous callers (404), where GitLab asks them
+    // to sign in.
+    crate::service::projects::find_project(state, &id, user)
+        .await
+        .map_err(|e| match e {
+            ServiceError::Unauthenticated => GiteaError::NotFound,
+            e => e.into(),
+        })
 }
 
 /// Get a repository.

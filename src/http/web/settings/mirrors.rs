@@ -149,9 +149,11 @@ impl MirrorForm {
             ssh_key_type: None,
             sync_interval_secs: match self.sync_interval.trim() {
                 "" => None,
-                secs => Some(secs.parse().map_err(|_| {
-                    "Sync interval must be a whole number of seconds".to_owned()
-                })?),
+                secs => {
+                    Some(secs.parse().map_err(|_| {
+                        "Sync interval must be a whole number of seconds".to_owned()
+                    })?)
+                }
             },
             sync_on_commit: self
                 .sync_on_commit_shown
