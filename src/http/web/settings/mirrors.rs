@@ -1,6 +1,7 @@
 //! The "Mirroring repositories" section: GitLab's push-mirror form ("Git repository URL",
 //! "Mirror direction", "Authentication method", "Username", "Password", "Keep divergent refs",
-//! "Mirror branches", "Mirror repository"), "Detect host keys" for `ssh://` URLs (a form post
+//! "Mirror branches", "Update on push", "Also update every … seconds", "Mirror repository"),
+//! "Detect host keys" for `ssh://` URLs (a form post
 //! that shows the remote's SHA256 fingerprints and asks to confirm pinning them; the keys travel
 //! back in a hidden field), the table of mirrors in the live-update contract of the dashboard's
 //! script (`data-live-mirrors`, rows by `data-mirror-id`, cells by `data-field`), each SSH
