@@ -17,6 +17,10 @@ use crate::service::pushes::PushIntent;
 /// How often the sweeps run: a mirror left `started` by a dead node shows `failed` within this
 /// (plus the jitter), and webhook logs are pruned at the same pace.
 const SWEEP_EVERY: Duration = Duration::from_secs(30);
+/// How often mirrors with an interval are looked at: a periodic update starts at most this
+/// (plus the jitter) after it is due, a fifth of the shortest interval
+/// (`MIN_SYNC_INTERVAL_SECS`, ten minutes); one indexed query per run.
+const PERIODIC_UPDATES_EVERY: Duration = Duration::from_secs(120);
 /// Up to this much later, at random, so that several nodes' sweeps spread out.
 const SWEEP_JITTER: Duration = Duration::from_secs(5);
 
@@ -38,9 +42,13 @@ pub(super) fn registry(app: &App) -> Registry {
 
     r.every(SweepAbandonedMirrors {}, SWEEP_EVERY, SWEEP_JITTER, true);
     r.every(PruneHookLogs {}, SWEEP_EVERY, SWEEP_JITTER, true);
-    // A mirror's periodic update starts within this of its due time: little against the
-    // shortest interval (`MIN_SYNC_INTERVAL_SECS`, ten minutes).
-    r.every(PeriodicMirrorUpdates {}, SWEEP_EVERY, SWEEP_JITTER, true);
+    // Not at each start: what came due while no node ran is found by the first sweep.
+    r.every(
+        PeriodicMirrorUpdates {},
+        PERIODIC_UPDATES_EVERY,
+        SWEEP_JITTER,
+        false,
+    );
     // A mirror is checked within 1/24 of the interval after it is due (an hour of a day), so
     // checks spread over the day as the mirrors' own last checks do.
     let lfs_every = Duration::from_secs((app.tuning.lfs_full_check_interval_secs / 24).max(60));
