@@ -248,6 +248,18 @@ struct ServeArgs {
         env = "PUSHMIRROR_LFS_FULL_CHECK_INTERVAL"
     )]
     lfs_full_check_interval_secs: Option<u64>,
+    /// Imports and pull-mirror syncs running at once on this node. Default 4
+    #[arg(long, env = "PUSHMIRROR_MAX_CONCURRENT_PULLS")]
+    max_concurrent_pulls: Option<usize>,
+    /// The shortest interval a pull mirror may be scheduled at, seconds. Default 60
+    #[arg(
+        long = "pull-mirror-min-interval",
+        env = "PUSHMIRROR_PULL_MIRROR_MIN_INTERVAL"
+    )]
+    pull_mirror_min_interval_secs: Option<u64>,
+    /// Consecutive failed syncs after which a pull mirror is paused. Default 14
+    #[arg(long, env = "PUSHMIRROR_PULL_MIRROR_MAX_FAILURES")]
+    pull_mirror_max_failures: Option<u64>,
     /// Clients allowed to read /-/health, /-/readiness, /-/liveness and /-/metrics, comma-separated
     /// addresses or ranges. Default 127.0.0.0/8,::1/128
     #[arg(long, env = "PUSHMIRROR_MONITORING_ALLOWLIST")]
@@ -407,6 +419,20 @@ fn serve_config(args: &ServeArgs) -> Result<ServeConfig, ConfigError> {
             .or(file.lfs_full_check_interval_secs)
             .unwrap_or(d.lfs_full_check_interval_secs)
             .max(60),
+        max_concurrent_pulls: args
+            .max_concurrent_pulls
+            .or(file.max_concurrent_pulls)
+            .unwrap_or(d.max_concurrent_pulls),
+        pull_mirror_min_interval_secs: args
+            .pull_mirror_min_interval_secs
+            .or(file.pull_mirror_min_interval_secs)
+            .unwrap_or(d.pull_mirror_min_interval_secs)
+            .max(1),
+        pull_mirror_max_failures: args
+            .pull_mirror_max_failures
+            .or(file.pull_mirror_max_failures)
+            .unwrap_or(d.pull_mirror_max_failures)
+            .max(1),
     };
     let grace = args
         .shutdown_grace_secs

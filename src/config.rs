@@ -297,6 +297,12 @@ pub struct Tuning {
     /// How often each push mirror asks its remote about every LFS object again (and re-uploads
     /// what the remote lost), in seconds.
     pub lfs_full_check_interval_secs: u64,
+    /// Imports and pull-mirror syncs running at once on this node.
+    pub max_concurrent_pulls: usize,
+    /// The shortest interval a pull mirror may be scheduled at, in seconds.
+    pub pull_mirror_min_interval_secs: u64,
+    /// Consecutive failed syncs after which a pull mirror is paused (GitLab: 14).
+    pub pull_mirror_max_failures: u64,
 }
 
 impl Default for Tuning {
@@ -323,6 +329,12 @@ impl Default for Tuning {
             // Daily: a remote that lost objects is noticed within a day, and a project with
             // 100,000 objects costs its remote 1,000 batch answers a day, nothing to a forge.
             lfs_full_check_interval_secs: 86_400,
+            // A fetch mostly waits on the network; four keep a slow upstream from holding
+            // back the others.
+            max_concurrent_pulls: 4,
+            // A minute: an upstream's webhook triggers a sync at once anyway.
+            pull_mirror_min_interval_secs: 60,
+            pull_mirror_max_failures: 14,
         }
     }
 }
@@ -351,6 +363,9 @@ pub struct FileConfig {
     pub shutdown_grace_secs: Option<u64>,
     pub webhook_timeout_secs: Option<u64>,
     pub lfs_full_check_interval_secs: Option<u64>,
+    pub max_concurrent_pulls: Option<usize>,
+    pub pull_mirror_min_interval_secs: Option<u64>,
+    pub pull_mirror_max_failures: Option<u64>,
     pub monitoring_allowlist: Option<Vec<String>>,
     pub smtp_url: Option<String>,
     pub smtp_from: Option<String>,

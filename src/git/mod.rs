@@ -114,6 +114,9 @@ const FORCED_CONFIG: &[(&str, &str)] = &[
     ("safe.directory", "*"),
     // Keep receive-pack from advertising or honouring push options we do not handle.
     ("receive.advertisePushOptions", "false"),
+    // Our own working refs (a pull mirror's staging namespace) are never shown to git clients
+    // nor writable by them.
+    ("transfer.hideRefs", crate::git::ops::PRIVATE_REFS),
 ];
 
 /// Errors of running git.

@@ -66,6 +66,67 @@ async fn local_refs_from_git(
     Ok(parse_ref_lines(&out.stdout))
 }
 
+/// The namespace of pushmirror's own working refs (a pull mirror's or an import's staging
+/// refs): hidden from every git client by the forced configuration, never pushed to a mirror.
+pub const PRIVATE_REFS: &str = "refs/pushmirror/";
+
+/// Every ref under `prefix` (a full ref prefix ending in `/`), as `(full name, oid)`, in name
+/// order.
+pub async fn refs_under(
+    runner: &GitRunner,
+    repo: &LocalRepo,
+    prefix: &str,
+) -> Result<Vec<(String, String)>, GitError> {
+    let out = runner
+        .command(Some(repo), Subcommand::ForEachRef)
+        .args([
+            "--format=%(objectname) %(refname)",
+            "--end-of-options",
+            prefix,
+        ])
+        .run()
+        .await?;
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| {
+            let (oid, name) = line.split_once(' ')?;
+            name.starts_with(prefix)
+                .then(|| (name.to_owned(), oid.to_owned()))
+        })
+        .collect())
+}
+
+/// Moves refs as one transaction: each `(name, old, new)` only if the ref now holds `old`
+/// (`None`: only if it does not exist); a `new` of `None` deletes it. False when any ref was
+/// not in the expected state (nothing moved then).
+pub async fn update_refs(
+    runner: &GitRunner,
+    repo: &LocalRepo,
+    updates: &[(String, Option<String>, Option<String>)],
+) -> Result<bool, GitError> {
+    let mut input = Vec::new();
+    for (name, old, new) in updates {
+        let line = match (old, new) {
+            (None, Some(new)) => format!("create {name}\0{new}\0"),
+            (Some(old), Some(new)) => format!("update {name}\0{new}\0{old}\0"),
+            (Some(old), None) => format!("delete {name}\0{old}\0"),
+            (None, None) => continue,
+        };
+        input.extend_from_slice(line.as_bytes());
+    }
+    if input.is_empty() {
+        return Ok(true);
+    }
+    let cmd = runner
+        .command(Some(repo), Subcommand::UpdateRef)
+        .args(["--stdin", "-z"]);
+    match cmd.run_with_input(Some(input)).await {
+        Ok(_) => Ok(true),
+        Err(GitError::Failed { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// The branch `HEAD` names (short name), whether or not it exists yet.
 ///
 /// Read from the `HEAD` file when it holds a plain symbolic ref (the files backend, which our

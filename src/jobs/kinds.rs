@@ -5,13 +5,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::pull_mirror::{self, EnqueueDuePullMirrors};
 use super::registry::Registry;
 use super::sweeps::{LfsFullCheck, PeriodicMirrorUpdates, PruneHookLogs, SweepAbandonedMirrors};
 use super::{hook_delivery, mirror_failure_email, mirror_update, record_push, sweeps};
 use crate::app::App;
 use crate::service::hooks::Delivery;
+use crate::service::imports::ImportProject;
 use crate::service::mirror_jobs::MirrorUpdate;
 use crate::service::notifications::MirrorFailureEmail;
+use crate::service::pull_mirrors::PullMirrorSync;
 use crate::service::pushes::PushIntent;
 
 /// How often the sweeps run: a mirror left `started` by a dead node shows `failed` within this
@@ -23,6 +26,10 @@ const SWEEP_EVERY: Duration = Duration::from_secs(30);
 const PERIODIC_UPDATES_EVERY: Duration = Duration::from_secs(120);
 /// Up to this much later, at random, so that several nodes' sweeps spread out.
 const SWEEP_JITTER: Duration = Duration::from_secs(5);
+
+/// How often due pull mirrors are looked for.
+const PULL_SWEEP_EVERY: Duration = Duration::from_secs(10);
+const PULL_SWEEP_JITTER: Duration = Duration::from_secs(2);
 
 /// The registry of every kind, with `app`'s configuration for the kinds' shared state.
 pub(super) fn registry(app: &App) -> Registry {
@@ -39,6 +46,9 @@ pub(super) fn registry(app: &App) -> Registry {
     r.register::<PruneHookLogs, _, _>(sweeps::prune_hook_logs);
     r.register::<LfsFullCheck, _, _>(sweeps::lfs_full_check);
     r.register::<PeriodicMirrorUpdates, _, _>(sweeps::periodic_mirror_updates);
+    r.register::<ImportProject, _, _>(pull_mirror::run_import);
+    r.register::<PullMirrorSync, _, _>(pull_mirror::run_sync);
+    r.register::<EnqueueDuePullMirrors, _, _>(pull_mirror::enqueue_due);
 
     r.every(SweepAbandonedMirrors {}, SWEEP_EVERY, SWEEP_JITTER, true);
     r.every(PruneHookLogs {}, SWEEP_EVERY, SWEEP_JITTER, true);
@@ -48,6 +58,14 @@ pub(super) fn registry(app: &App) -> Registry {
         PERIODIC_UPDATES_EVERY,
         SWEEP_JITTER,
         false,
+    );
+    // Pull mirrors come due at their own intervals; the sweep only notices, so a mirror starts
+    // within this of being due.
+    r.every(
+        EnqueueDuePullMirrors {},
+        PULL_SWEEP_EVERY,
+        PULL_SWEEP_JITTER,
+        true,
     );
     // A mirror is checked within 1/24 of the interval after it is due (an hour of a day), so
     // checks spread over the day as the mirrors' own last checks do.

@@ -28,6 +28,7 @@ mod kinds;
 mod lease;
 mod mirror_failure_email;
 pub(crate) mod mirror_update;
+mod pull_mirror;
 mod record_push;
 mod registry;
 mod runner;

@@ -21,6 +21,7 @@ pub mod mirror_settings;
 pub mod naming;
 pub mod notifications;
 pub mod plan;
+pub mod pull;
 pub mod push_rules;
 pub mod refmatch;
 pub mod sign_in;

@@ -28,7 +28,7 @@ pub enum Queue {
     Mail,
     /// Git LFS object transfers (no kind yet).
     LfsTransfers,
-    /// Pull mirror fetches (no kind yet).
+    /// Imports and pull-mirror syncs.
     PullMirrors,
     /// Housekeeping sweeps, run by recurring schedules.
     Maintenance,
@@ -68,7 +68,8 @@ impl Queue {
             Queue::MirrorUpdates => engine.max_concurrent_updates,
             Queue::HookDeliveries => engine.max_concurrent_hook_deliveries,
             Queue::Mail => engine.max_concurrent_emails,
-            Queue::LfsTransfers | Queue::PullMirrors => UNCONFIGURED_QUEUE_LIMIT,
+            Queue::PullMirrors => engine.max_concurrent_pulls,
+            Queue::LfsTransfers => UNCONFIGURED_QUEUE_LIMIT,
             Queue::Maintenance => MAINTENANCE_LIMIT,
         }
         .max(1)

@@ -305,7 +305,7 @@ pub async fn rotate_key(
 }
 
 /// A new key pair with GitLab's comment, generated off the async threads (RSA takes seconds).
-async fn new_key_pair(
+pub(super) async fn new_key_pair(
     app: &App,
     key_type: SshKeyType,
 ) -> Result<(SecretString, String), ServiceError> {
@@ -410,7 +410,7 @@ fn same_secret(requested: Option<&str>, stored: Option<&SecretString>) -> bool {
 /// Checks a mirror target fully: blank, syntax and policy, then every address its host resolves to,
 /// recording GitLab's `url` error. An unresolvable host is accepted, as GitLab does; the engine
 /// checks again, DNS-pinned, before each push.
-async fn check_url(
+pub(super) async fn check_url(
     app: &App,
     target: &MirrorTarget,
     errors: &mut MirrorErrors,
@@ -443,7 +443,7 @@ async fn resolve(app: &App, parsed: ParsedMirrorUrl) -> Result<ParsedMirrorUrl, 
 }
 
 /// `host_keys` as `known_hosts` text for `url`; GitLab refuses bad keys with a plain 400.
-fn host_keys_for(
+pub(super) fn host_keys_for(
     keys: &[String],
     url: Option<&ParsedMirrorUrl>,
 ) -> Result<Option<String>, ServiceError> {

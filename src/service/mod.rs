@@ -12,6 +12,10 @@
 //!   rotation, the enabled-mirror limit).
 //! - [`mirror_sync`]: one update of one push mirror (GitLab's sync algorithm through `remote`),
 //!   and the start-up sweeps of abandoned and stale updates.
+//! - [`imports`]: import a repository by URL into a new project (a durable, cancellable job);
+//!   [`pull_mirrors`]: a project's pull mirror (settings, syncs now and on schedule);
+//!   [`pull_sync`]: bringing an upstream's refs in, recorded as a push; [`upstreams`]: where
+//!   both fetch from, checked and sealed as push mirrors' remotes.
 //! - [`ssh_host_keys`]: detect a remote's SSH host keys so they can be pinned.
 //! - [`members`] (of projects and groups, with expiry), [`protected_branches`]: manage who may do
 //!   what.
@@ -38,6 +42,7 @@ pub mod dashboard;
 pub mod error;
 pub mod groups;
 pub mod hooks;
+pub mod imports;
 pub mod lfs;
 pub mod lfs_integrity;
 pub mod lfs_locks;
@@ -49,6 +54,8 @@ pub mod namespaces;
 pub mod notifications;
 pub mod projects;
 pub mod protected_branches;
+pub mod pull_mirrors;
+pub mod pull_sync;
 pub mod push_session;
 pub mod pushes;
 pub mod refusal;
@@ -58,4 +65,5 @@ pub mod ssh_access;
 pub mod ssh_host_keys;
 pub mod ssh_keys;
 pub mod statistics;
+pub mod upstreams;
 pub mod users;

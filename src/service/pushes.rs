@@ -22,6 +22,7 @@ pub use crate::git::protocol::RefUpdate;
 use crate::git::{refs, GitError, GitRunner, Subcommand};
 use crate::model::access::Caller;
 use crate::model::entities::Project;
+use crate::model::pull;
 use crate::model::push_rules::{Change, PushRules, Verdict};
 use crate::queue::{enqueue, JobKind, Queue};
 use crate::service::hooks::{push_deliveries, PushedRef};
@@ -52,6 +53,10 @@ pub async fn judge_push(
     if updates.is_empty() {
         return Ok(judgement);
     }
+    if let Some(refused) = refused_by_pulls(app, project.id, updates).await? {
+        judgement.refused = refused;
+        return Ok(judgement);
+    }
     let rules = PushRules::new(app.store.protected_branch_rules(project.id).await?);
     if rules.is_empty() {
         return Ok(judgement);
@@ -71,6 +76,40 @@ pub async fn judge_push(
         }
     }
     Ok(judgement)
+}
+
+/// The refs of `updates` that an import or a pull mirror owns, with why; `None` when the
+/// project neither imports nor pull-mirrors (or none of the refs is theirs).
+async fn refused_by_pulls(
+    app: &App,
+    project_id: i64,
+    updates: &[RefUpdate],
+) -> Result<Option<Vec<(String, &'static str)>>, StoreError> {
+    if app.store.import_running(project_id).await? {
+        let refused = updates
+            .iter()
+            .map(|u| (u.name.clone(), pull::IMPORT_REFUSAL))
+            .collect();
+        return Ok(Some(refused));
+    }
+    let Some(mirror) = app.store.pull_mirror(project_id).await? else {
+        return Ok(None);
+    };
+    if !mirror.settings.enabled {
+        return Ok(None);
+    }
+    let patterns = if mirror.settings.only_protected_branches {
+        app.store.protected_branch_names(project_id).await?
+    } else {
+        Vec::new()
+    };
+    let filter = pull::filter(&mirror.settings, patterns);
+    let refused: Vec<(String, &'static str)> = updates
+        .iter()
+        .filter(|u| pull::mirrors_ref(&filter, &u.name))
+        .map(|u| (u.name.clone(), pull::PULL_MIRROR_REFUSAL))
+        .collect();
+    Ok((!refused.is_empty()).then_some(refused))
 }
 
 /// Errors of recording a push.

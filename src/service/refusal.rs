@@ -93,6 +93,10 @@ pub enum Refusal {
     HookDisabled,
     /// A logged delivery names a trigger this server does not know.
     UnknownTrigger,
+    /// Canceling (or retrying) an import in a state that does not allow it (its status).
+    ImportState(&'static str),
+    /// A pull-mirror sync of a project without an enabled pull mirror.
+    PullMirrorNotConfigured,
 }
 
 impl Refusal {
@@ -135,6 +139,12 @@ impl std::fmt::Display for Refusal {
             Refusal::BranchMoved => f.write_str("Branch changed meanwhile"),
             Refusal::TagMoved => f.write_str("Tag changed meanwhile"),
             Refusal::MirrorDisabled => f.write_str(SYNC_REFUSED),
+            Refusal::ImportState(status) => {
+                write!(f, "The import cannot be changed because it is {status}")
+            }
+            Refusal::PullMirrorNotConfigured => {
+                f.write_str("Pull mirroring is not configured for this project")
+            }
             Refusal::BadHostKeys(e) => write!(f, "{e}"),
             Refusal::HostKeyScanUrl => f.write_str(INVALID_URL),
             Refusal::HostKeyScanFailed => f.write_str(SCAN_FAILED),
