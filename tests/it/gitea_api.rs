@@ -489,3 +489,90 @@ async fn an_archived_repository_refuses_a_sync() {
     .await;
     assert_eq!(list.status, 200, "{}", list.text);
 }
+
+/// gitea-js migrates a repository with `mirror: true` from a git server with Basic auth: the
+/// import job clones its branches and tags, the repository is a pull mirror (`mirror: true`
+/// through `/api/v1`, `import_status: finished` through `/api/v4`), and the password is never
+/// shown.
+async fn gitea_js_migrates_a_mirror(server: TestServer) {
+    if node_with_gitea_js().is_none() {
+        return;
+    }
+    let admin = server.token("root", true).await;
+    let developer = server.token("dev", false).await;
+    let source = GitHttpRemote::start(Some(("bot", "Source-Pa55"))).await;
+    source.create_repo("src");
+    let push_url = source.url_with_credentials("src", "bot", "Source-Pa55");
+    blocking(move || {
+        let w = Work::new();
+        w.commit("one");
+        w.git(&["tag", "v1"]);
+        w.git(&["branch", "feature"]);
+        w.push(&push_url, &["main", "feature", "v1"]);
+    })
+    .await;
+    let mut cmd = Command::new("node");
+    cmd.arg(format!("{CLIENT}/gitea_js_migrate.mjs"))
+        .env("PUSHMIRROR_BASE", &server.base)
+        .env("ADMIN_TOKEN", &admin)
+        .env("DEVELOPER_TOKEN", &developer)
+        .env("SOURCE_URL", source.url("src"))
+        .env("SOURCE_USER", "bot")
+        .env("SOURCE_PASSWORD", "Source-Pa55");
+    let out = blocking(move || cmd.output().expect("run node")).await;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "gitea-js migrate check failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let made: Value = serde_json::from_str(stdout.trim().lines().last().unwrap()).unwrap();
+    let id = made["id"].as_i64().unwrap();
+
+    assert!(server.run_pending().await >= 1, "the import ran");
+    let import = server
+        .request(
+            "GET",
+            &format!("/projects/{id}/import"),
+            Some(&admin),
+            Body::None,
+        )
+        .await;
+    assert_eq!(import.body["import_status"], "finished", "{}", import.text);
+    assert_eq!(local_refs(&server, id), source.refs("src"));
+    let pull = server
+        .request(
+            "GET",
+            &format!("/projects/{id}/mirror/pull"),
+            Some(&admin),
+            Body::None,
+        )
+        .await;
+    assert_eq!(pull.status, 200, "{}", pull.text);
+    assert_eq!(pull.body["enabled"], true, "{}", pull.text);
+    let repo = v1(&server, "GET", "/repos/root/migrated", Some(&admin), None).await;
+    assert_eq!(repo.body["mirror"], true, "{}", repo.text);
+    assert_eq!(repo.body["empty"], false, "{}", repo.text);
+    assert_eq!(repo.body["default_branch"], "main", "{}", repo.text);
+    for body in server.seen_bodies() {
+        assert!(!body.contains("Source-Pa55"), "{body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gitea_js_migrates_a_mirror_on_sqlite() {
+    gitea_js_migrates_a_mirror(TestServer::builder().local_network(true).start().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gitea_js_migrates_a_mirror_on_postgres() {
+    let Some(server) = TestServer::builder()
+        .local_network(true)
+        .postgres()
+        .start()
+        .await
+    else {
+        return;
+    };
+    gitea_js_migrates_a_mirror(server).await;
+}

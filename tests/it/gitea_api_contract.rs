@@ -77,6 +77,7 @@ fn every_gitea_operation_has_gitea_s_id_and_errors() {
             "repoGet",
             "repoGetPushMirrorByRemoteName",
             "repoListPushMirrors",
+            "repoMigrate",
             "repoPushMirrorSync"
         ]
     );
@@ -178,7 +179,8 @@ async fn contract_run(database: Option<&str>, label: &str) {
     })
     .await;
     let document = pushmirror::http::gitea_openapi_json();
-    // Six operations, each reachable with the seeded names: all must have succeeded.
+    // Seven operations, each reachable with the seeded names (and the migration's examples): all
+    // must have succeeded.
     assert_operations_were_reached(&server, &document, "/api/v1", usize::MAX).await;
 }
 

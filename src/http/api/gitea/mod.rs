@@ -1,5 +1,6 @@
 //! The Gitea-compatible `/api/v1` (Gitea 1.22+ and Forgejo shapes), beside GitLab's `/api/v4`:
-//! a repository (`repos.rs`) and its push mirrors (`push_mirrors.rs`). Its own caller
+//! a repository (`repos.rs`), its push mirrors (`push_mirrors.rs`) and migration as an import
+//! (`migrate.rs`). Its own caller
 //! extraction (`auth.rs`: Gitea's ways of sending the same personal access tokens), its own
 //! error JSON (`error.rs`, the only place a `ServiceError` becomes Gitea's `{"message", "url"}`),
 //! its own entities (`views.rs`) and OpenAPI document (`openapi.rs`, served at
@@ -7,6 +8,7 @@
 
 pub(in crate::http) mod auth;
 pub(in crate::http) mod error;
+mod migrate;
 mod openapi;
 mod push_mirrors;
 mod repos;
@@ -22,6 +24,7 @@ pub(in crate::http) fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) 
     let (router, api) = utoipa_axum::router::OpenApiRouter::with_openapi(openapi::base())
         .merge(repos::router())
         .merge(push_mirrors::router())
+        .merge(migrate::router())
         .split_for_parts();
     (router, openapi::finish(api))
 }

@@ -67,9 +67,13 @@ async fn get_repo(
     Path((owner, repo)): Path<(String, String)>,
 ) -> Result<Json<views::Repository>, GiteaError> {
     let (project, caller) = find_repo(&state, &owner, &repo, user.as_ref()).await?;
+    let pull_mirror = crate::service::imports::mirror_state(&state, &project)
+        .await?
+        .is_some();
     Ok(Json(views::repository(
         &project,
         &caller,
+        pull_mirror,
         &state.external_url,
         state.ssh_clone_base.as_ref(),
     )))

@@ -66,7 +66,7 @@ pub(in crate::http) struct Repository {
     internal: bool,
     fork: bool,
     template: bool,
-    /// Whether it is a pull mirror of another repository (none here are, through this face).
+    /// Whether it is a pull mirror of another repository.
     mirror: bool,
     archived: bool,
     size: i64,
@@ -121,6 +121,7 @@ fn owner(n: &Namespace, external_url: &str) -> Owner {
 pub(in crate::http) fn repository(
     p: &Project,
     caller: &Caller,
+    pull_mirror: bool,
     external_url: &str,
     ssh: Option<&SshBase>,
 ) -> Repository {
@@ -136,7 +137,7 @@ pub(in crate::http) fn repository(
         internal: p.visibility == Visibility::Internal,
         fork: false,
         template: false,
-        mirror: false,
+        mirror: pull_mirror,
         archived: p.archived,
         size: 0,
         url: format!("{external_url}/api/v1/repos/{full}"),
