@@ -22,8 +22,13 @@ const UPDATE: &str = "UPDATE_SNAPSHOTS";
 
 #[test]
 fn the_openapi_document_matches_its_snapshot() {
-    let generated = pushmirror::http::openapi_json();
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(SNAPSHOT);
+    assert_matches_snapshot(&pushmirror::http::openapi_json(), SNAPSHOT);
+}
+
+/// `generated` equals the file `snapshot` (relative to the crate), or the test fails with the
+/// diff; with `UPDATE_SNAPSHOTS` set, the file is rewritten instead.
+pub(crate) fn assert_matches_snapshot(generated: &str, snapshot: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(snapshot);
     if std::env::var_os(UPDATE).is_some() {
         std::fs::write(&path, format!("{generated}\n")).unwrap();
         return;
@@ -35,11 +40,11 @@ fn the_openapi_document_matches_its_snapshot() {
     let diff = similar::TextDiff::from_lines(pinned.trim_end(), generated.trim_end())
         .unified_diff()
         .context_radius(3)
-        .header(SNAPSHOT, "generated")
+        .header(snapshot, "generated")
         .to_string();
     panic!(
         "the OpenAPI document changed; if the change is meant, rerun with {UPDATE}=1 and commit \
-         {SNAPSHOT}:\n{diff}"
+         {snapshot}:\n{diff}"
     );
 }
 

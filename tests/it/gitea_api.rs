@@ -85,6 +85,24 @@ fn node_with_gitea_js() -> Option<()> {
     None
 }
 
+/// Runs the gitea-js script `script` with `env`; fails with its output unless it exits 0, and
+/// returns the JSON of its last line.
+async fn run_gitea_js(script: &str, env: &[(&str, String)]) -> Value {
+    let mut cmd = Command::new("node");
+    cmd.arg(format!("{CLIENT}/{script}"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = blocking(move || cmd.output().expect("run node")).await;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.trim().lines().last().unwrap()).unwrap()
+}
+
 async fn gitea_js_drives_the_face(server: TestServer) {
     if node_with_gitea_js().is_none() {
         return;
@@ -95,23 +113,19 @@ async fn gitea_js_drives_the_face(server: TestServer) {
     server.api(&admin).add_member(project_id, dev_id, 30).await;
     let remote = GitHttpRemote::start(Some(("bot", "Remote-Pa55"))).await;
     remote.create_repo("target");
-    let mut cmd = Command::new("node");
-    cmd.arg(format!("{CLIENT}/gitea_js_check.mjs"))
-        .env("PUSHMIRROR_BASE", &server.base)
-        .env("GITEA_REPO", "root/app")
-        .env("ADMIN_TOKEN", &admin)
-        .env("DEVELOPER_TOKEN", &developer)
-        .env("REMOTE_URL", remote.url("target"))
-        .env("REMOTE_PASSWORD", "Remote-Pa55")
-        .env("SSH_REMOTE_URL", "ssh://git@127.0.0.1:9/target.git");
-    let out = blocking(move || cmd.output().expect("run node")).await;
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "gitea-js check failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let names: Value = serde_json::from_str(stdout.trim().lines().last().unwrap()).unwrap();
+    let names = run_gitea_js(
+        "gitea_js_check.mjs",
+        &[
+            ("PUSHMIRROR_BASE", server.base.clone()),
+            ("GITEA_REPO", "root/app".into()),
+            ("ADMIN_TOKEN", admin.clone()),
+            ("DEVELOPER_TOKEN", developer),
+            ("REMOTE_URL", remote.url("target")),
+            ("REMOTE_PASSWORD", "Remote-Pa55".into()),
+            ("SSH_REMOTE_URL", "ssh://git@127.0.0.1:9/target.git".into()),
+        ],
+    )
+    .await;
 
     // The same mirrors through /api/v4: two left, with the Gitea fields as extensions.
     let listed = server
@@ -511,22 +525,18 @@ async fn gitea_js_migrates_a_mirror(server: TestServer) {
         w.push(&push_url, &["main", "feature", "v1"]);
     })
     .await;
-    let mut cmd = Command::new("node");
-    cmd.arg(format!("{CLIENT}/gitea_js_migrate.mjs"))
-        .env("PUSHMIRROR_BASE", &server.base)
-        .env("ADMIN_TOKEN", &admin)
-        .env("DEVELOPER_TOKEN", &developer)
-        .env("SOURCE_URL", source.url("src"))
-        .env("SOURCE_USER", "bot")
-        .env("SOURCE_PASSWORD", "Source-Pa55");
-    let out = blocking(move || cmd.output().expect("run node")).await;
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "gitea-js migrate check failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let made: Value = serde_json::from_str(stdout.trim().lines().last().unwrap()).unwrap();
+    let made = run_gitea_js(
+        "gitea_js_migrate.mjs",
+        &[
+            ("PUSHMIRROR_BASE", server.base.clone()),
+            ("ADMIN_TOKEN", admin.clone()),
+            ("DEVELOPER_TOKEN", developer),
+            ("SOURCE_URL", source.url("src")),
+            ("SOURCE_USER", "bot".into()),
+            ("SOURCE_PASSWORD", "Source-Pa55".into()),
+        ],
+    )
+    .await;
     let id = made["id"].as_i64().unwrap();
 
     assert!(server.run_pending().await >= 1, "the import ran");

@@ -4,18 +4,17 @@
 //! then as an admin: no 5xx, no undocumented status, no response that breaks its schema or its
 //! content type.
 
-use std::path::Path;
-
 use serde_json::json;
 
 use crate::common::binary::{create_token, ServerProcess};
 use crate::common::postgres::PostgresDb;
 use crate::common::{blocking, Body, Work};
-use crate::contract::{assert_operations_were_reached, fuzz_face, schemathesis, Face};
+use crate::contract::{
+    assert_matches_snapshot, assert_operations_were_reached, fuzz_face, schemathesis, Face,
+};
 
-/// Where the snapshot lives, and the variable that rewrites it.
+/// Where the snapshot lives (`UPDATE_SNAPSHOTS=1` rewrites it).
 const SNAPSHOT: &str = "tests/snapshots/gitea-openapi.json";
-const UPDATE: &str = "UPDATE_SNAPSHOTS";
 
 /// The Gitea face, a token sent as Gitea's clients send it.
 const GITEA: Face = Face {
@@ -26,25 +25,7 @@ const GITEA: Face = Face {
 
 #[test]
 fn the_gitea_document_matches_its_snapshot() {
-    let generated = pushmirror::http::gitea_openapi_json();
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(SNAPSHOT);
-    if std::env::var_os(UPDATE).is_some() {
-        std::fs::write(&path, format!("{generated}\n")).unwrap();
-        return;
-    }
-    let pinned = std::fs::read_to_string(&path).unwrap_or_default();
-    if pinned.trim_end() == generated.trim_end() {
-        return;
-    }
-    let diff = similar::TextDiff::from_lines(pinned.trim_end(), generated.trim_end())
-        .unified_diff()
-        .context_radius(3)
-        .header(SNAPSHOT, "generated")
-        .to_string();
-    panic!(
-        "the Gitea OpenAPI document changed; if the change is meant, rerun with {UPDATE}=1 and \
-         commit {SNAPSHOT}:\n{diff}"
-    );
+    assert_matches_snapshot(&pushmirror::http::gitea_openapi_json(), SNAPSHOT);
 }
 
 #[test]
