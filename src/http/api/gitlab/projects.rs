@@ -198,8 +198,7 @@ async fn create_in(
             Json(views::project(&project, level, views::Urls::of(state))),
         ));
     };
-    let typed =
-        super::pull_mirror::typed_credentials(body.import_url_user, body.import_url_password);
+    let typed = super::params::typed_credentials(body.import_url_user, body.import_url_password);
     let mirror = body.mirror.unwrap_or(false).then(|| PullSettings {
         only_protected_branches: body.only_mirror_protected_branches.unwrap_or(false),
         overwrite_diverged: body.mirror_overwrites_diverged_branches.unwrap_or(false),
