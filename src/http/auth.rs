@@ -2,7 +2,8 @@
 //! `private_token`/`access_token` query parameters, looked up by its hash. A token that is sent but
 //! unknown is a 401 even where anonymous access would do, as in GitLab. The token's scopes must
 //! allow the request: reads need `read_api` (or `api`; `GET /user` also takes `read_user`),
-//! everything else `api`; otherwise 403 `insufficient_scope`.
+//! everything else `api`; otherwise 403 `insufficient_scope`. The Gitea face finds its token
+//! its own ways (`api::gitea::auth`) and checks it here too ([`check_token`]).
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -12,6 +13,7 @@ use super::AppState;
 use crate::model::entities::User;
 use crate::model::tokens::{allows, required_scope, Use};
 use crate::service::auth::Authenticated;
+use crate::service::error::ServiceError;
 
 /// The caller, if any (anonymous callers may read public projects).
 pub(super) struct MaybeUser(pub Option<User>);
@@ -50,7 +52,7 @@ pub(in crate::http) fn request_token(parts: &Parts) -> Option<String> {
 }
 
 /// What an API request wants to do, for the scope check.
-fn api_use(parts: &Parts) -> Use {
+pub(in crate::http) fn api_use(parts: &Parts) -> Use {
     let read = matches!(
         parts.method,
         axum::http::Method::GET | axum::http::Method::HEAD
@@ -64,20 +66,45 @@ fn api_use(parts: &Parts) -> Use {
     }
 }
 
+/// Why a token that was sent does not authenticate a request; each face words it.
+pub(in crate::http) enum TokenRefused {
+    /// Unknown, revoked or expired.
+    Unknown,
+    /// Its scopes do not allow the request: the scope it would need.
+    Scope(&'static str),
+    /// Looking it up failed.
+    Failed(ServiceError),
+}
+
+/// The holder of `token`, when the token is valid and its scopes allow `use_`: the one check
+/// of a personal access token, whichever face and header it came with.
+pub(in crate::http) async fn check_token(
+    state: &AppState,
+    token: &str,
+    use_: Use,
+) -> Result<Authenticated, TokenRefused> {
+    let auth = crate::service::auth::authenticate(state, token)
+        .await
+        .map_err(TokenRefused::Failed)?
+        .ok_or(TokenRefused::Unknown)?;
+    if !allows(&auth.token.scopes, use_) {
+        return Err(TokenRefused::Scope(required_scope(use_).as_str()));
+    }
+    Ok(auth)
+}
+
 /// The authenticated caller, if any token was sent: 401 for an unknown, revoked or expired
 /// token, 403 when its scopes do not allow the request.
 async fn authenticated(parts: &Parts, state: &AppState) -> Result<Option<Authenticated>, ApiError> {
     let Some(token) = request_token(parts) else {
         return Ok(None);
     };
-    let auth = crate::service::auth::authenticate(state, &token)
-        .await?
-        .ok_or(ApiError::Unauthorized)?;
-    let use_ = api_use(parts);
-    if !allows(&auth.token.scopes, use_) {
-        return Err(ApiError::InsufficientScope(required_scope(use_).as_str()));
+    match check_token(state, &token, api_use(parts)).await {
+        Ok(auth) => Ok(Some(auth)),
+        Err(TokenRefused::Unknown) => Err(ApiError::Unauthorized),
+        Err(TokenRefused::Scope(scope)) => Err(ApiError::InsufficientScope(scope)),
+        Err(TokenRefused::Failed(e)) => Err(e.into()),
     }
-    Ok(Some(auth))
 }
 
 impl FromRequestParts<AppState> for MaybeUser {

@@ -1,5 +1,5 @@
-//! The HTTP edge, composed of its faces: the JSON APIs (`api::gitlab`, GitLab's `/api/v4`; a
-//! Gitea face goes beside it), the git endpoints (`git`: the one reading of a path that names a
+//! The HTTP edge, composed of its faces: the JSON APIs (`api::gitlab`, GitLab's `/api/v4`, and
+//! `api::gitea`, the Gitea-compatible `/api/v1`), the git endpoints (`git`: the one reading of a path that names a
 //! project, and git's smart HTTP), the web pages (`web`) and the operations endpoints
 //! (`monitoring`). Each face converts domain values to its own wire shapes and maps service
 //! errors at its own edge; nothing below this layer knows about HTTP, and nothing imports it.
@@ -75,6 +75,26 @@ pub fn openapi_json() -> String {
     openapi::Document::new(&api_routes().1).text().to_owned()
 }
 
+/// The OpenAPI document of the Gitea-compatible `/api/v1` as `/api/v1/swagger.v1.json` serves it.
+pub fn gitea_openapi_json() -> String {
+    openapi::Document::new(&api::gitea::routes().1)
+        .text()
+        .to_owned()
+}
+
+/// `/api/v1`'s routes with its document at `/swagger.v1.json`, Gitea's path.
+fn gitea_api() -> Router<AppState> {
+    let (routes, api) = api::gitea::routes();
+    let document = openapi::Document::new(&api);
+    let routes = routes
+        .route(
+            "/swagger.v1.json",
+            axum::routing::get(move || async move { document.response() }),
+        )
+        .route_layer(axum::middleware::from_fn(monitoring::label_route));
+    api::gitea::fallbacks(routes)
+}
+
 /// The complete HTTP application.
 pub fn app(state: AppState) -> Router {
     let (routes, api) = api_routes();
@@ -90,6 +110,7 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
     Router::new()
         .nest("/api/v4", api)
+        .nest("/api/v1", gitea_api())
         .merge(monitoring::router().route_layer(axum::middleware::from_fn(monitoring::label_route)))
         .merge(web::router().route_layer(axum::middleware::from_fn(monitoring::label_route)))
         // Smart HTTP paths (`/<namespace>/<project>.git/…`, the namespace a user's or a group's

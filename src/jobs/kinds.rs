@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::pull_mirror::{self, EnqueueDuePullMirrors};
 use super::registry::Registry;
-use super::sweeps::{LfsFullCheck, PruneHookLogs, SweepAbandonedMirrors};
+use super::sweeps::{LfsFullCheck, PeriodicMirrorUpdates, PruneHookLogs, SweepAbandonedMirrors};
 use super::{hook_delivery, mirror_failure_email, mirror_update, record_push, sweeps};
 use crate::app::App;
 use crate::service::hooks::Delivery;
@@ -20,6 +20,10 @@ use crate::service::pushes::PushIntent;
 /// How often the sweeps run: a mirror left `started` by a dead node shows `failed` within this
 /// (plus the jitter), and webhook logs are pruned at the same pace.
 const SWEEP_EVERY: Duration = Duration::from_secs(30);
+/// How often mirrors with an interval are looked at: a periodic update starts at most this
+/// (plus the jitter) after it is due, a fifth of the shortest interval
+/// (`MIN_SYNC_INTERVAL_SECS`, ten minutes); one indexed query per run.
+const PERIODIC_UPDATES_EVERY: Duration = Duration::from_secs(120);
 /// Up to this much later, at random, so that several nodes' sweeps spread out.
 const SWEEP_JITTER: Duration = Duration::from_secs(5);
 
@@ -41,12 +45,20 @@ pub(super) fn registry(app: &App) -> Registry {
     r.register::<SweepAbandonedMirrors, _, _>(sweeps::sweep_abandoned_mirrors);
     r.register::<PruneHookLogs, _, _>(sweeps::prune_hook_logs);
     r.register::<LfsFullCheck, _, _>(sweeps::lfs_full_check);
+    r.register::<PeriodicMirrorUpdates, _, _>(sweeps::periodic_mirror_updates);
     r.register::<ImportProject, _, _>(pull_mirror::run_import);
     r.register::<PullMirrorSync, _, _>(pull_mirror::run_sync);
     r.register::<EnqueueDuePullMirrors, _, _>(pull_mirror::enqueue_due);
 
     r.every(SweepAbandonedMirrors {}, SWEEP_EVERY, SWEEP_JITTER, true);
     r.every(PruneHookLogs {}, SWEEP_EVERY, SWEEP_JITTER, true);
+    // Not at each start: what came due while no node ran is found by the first sweep.
+    r.every(
+        PeriodicMirrorUpdates {},
+        PERIODIC_UPDATES_EVERY,
+        SWEEP_JITTER,
+        false,
+    );
     // Pull mirrors come due at their own intervals; the sweep only notices, so a mirror starts
     // within this of being due.
     r.every(

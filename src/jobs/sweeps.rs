@@ -1,7 +1,7 @@
 //! The housekeeping kinds, run by recurring schedules (`kinds::registry`): recording mirrors
 //! abandoned in `started` as failed (their node died and no pending update will resume them),
-//! pruning webhook logs past GitLab's 7-day retention, and starting the periodic LFS full check
-//! of mirrors due for one. All read and write the database only, so any node runs them.
+//! pruning webhook logs past GitLab's 7-day retention, starting the periodic LFS full check
+//! of mirrors due for one, and queueing the periodic updates of mirrors with an interval. All read and write the database only, so any node runs them.
 
 use std::sync::Arc;
 
@@ -48,6 +48,28 @@ impl JobKind for LfsFullCheck {
     fn dedup_key(&self) -> String {
         "sweep:lfs-full-check".into()
     }
+}
+
+/// Queues the periodic update of every mirror with an interval that is due for one.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct PeriodicMirrorUpdates {}
+
+impl JobKind for PeriodicMirrorUpdates {
+    const NAME: &'static str = "periodic_mirror_updates";
+    const QUEUE: Queue = Queue::Maintenance;
+
+    fn dedup_key(&self) -> String {
+        "sweep:periodic-mirror-updates".into()
+    }
+}
+
+pub(super) async fn periodic_mirror_updates(
+    app: Arc<App>,
+    _: PeriodicMirrorUpdates,
+) -> Result<Outcome, JobError> {
+    let now = app.clock.now_ms();
+    crate::service::mirror_jobs::request_periodic_updates(&app, now).await?;
+    Ok(Outcome::Done)
 }
 
 pub(super) async fn lfs_full_check(app: Arc<App>, _: LfsFullCheck) -> Result<Outcome, JobError> {

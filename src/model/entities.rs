@@ -321,6 +321,12 @@ pub struct RemoteMirror {
     pub ssh_public_key: Option<String>,
     /// Pinned SSH host keys in known_hosts form, one per line.
     pub ssh_known_hosts: Option<String>,
+    /// Seconds between periodic updates beside those pushes trigger; 0: only on push.
+    pub sync_interval_secs: i64,
+    /// Whether a push to the project updates this mirror.
+    pub sync_on_commit: bool,
+    /// The name the Gitea-compatible API knows the mirror by: made once, never changed.
+    pub remote_name: String,
     pub update_status: UpdateStatus,
     pub last_update_at: Option<Millis>,
     pub last_update_started_at: Option<Millis>,
@@ -361,6 +367,8 @@ impl RemoteMirror {
             auth_method: self.auth_method,
             ssh_public_key: self.ssh_public_key.clone(),
             ssh_known_hosts: self.ssh_known_hosts.clone(),
+            sync_interval_secs: self.sync_interval_secs,
+            sync_on_commit: self.sync_on_commit,
         }
     }
 }
@@ -386,6 +394,10 @@ pub struct MirrorSettings {
     pub auth_method: AuthMethod,
     pub ssh_public_key: Option<String>,
     pub ssh_known_hosts: Option<String>,
+    /// Seconds between periodic updates; 0: only on push.
+    pub sync_interval_secs: i64,
+    /// Whether a push updates the mirror.
+    pub sync_on_commit: bool,
 }
 
 /// A mirror as lists and pages show it: its settings and status, without credentials or queue
@@ -408,6 +420,10 @@ pub struct MirrorSummary {
     pub mirror_branch_regex: Option<String>,
     pub auth_method: AuthMethod,
     pub ssh_known_hosts: Option<String>,
+    /// Seconds between periodic updates; 0: only on push.
+    pub sync_interval_secs: i64,
+    /// Whether a push updates the mirror.
+    pub sync_on_commit: bool,
     pub update_status: UpdateStatus,
     pub last_update_at: Option<Millis>,
     pub last_update_started_at: Option<Millis>,
@@ -442,6 +458,8 @@ impl From<&RemoteMirror> for MirrorSummary {
             mirror_branch_regex: m.mirror_branch_regex.clone(),
             auth_method: m.auth_method,
             ssh_known_hosts: m.ssh_known_hosts.clone(),
+            sync_interval_secs: m.sync_interval_secs,
+            sync_on_commit: m.sync_on_commit,
             update_status: m.update_status,
             last_update_at: m.last_update_at,
             last_update_started_at: m.last_update_started_at,

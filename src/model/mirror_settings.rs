@@ -30,7 +30,15 @@ pub struct MirrorRequest {
     /// The key pair's type, when the client asks for one (`ed25519` or `rsa`): a different type
     /// than the mirror's key replaces the key pair.
     pub ssh_key_type: Option<SshKeyType>,
+    /// Seconds between periodic updates (0: only on push); at least [`MIN_SYNC_INTERVAL_SECS`].
+    pub sync_interval_secs: Option<i64>,
+    /// Whether pushes update the mirror (default true; null means false).
+    pub sync_on_commit: Option<Option<bool>>,
 }
+
+/// The shortest interval of periodic updates, Gitea's `[mirror] MIN_INTERVAL` (10 minutes): a
+/// periodic update re-checks every ref with the remote, and pushes trigger updates anyway.
+pub const MIN_SYNC_INTERVAL_SECS: i64 = 600;
 
 /// A field of a mirror's settings, as validation errors name it (each face spells it: the
 /// GitLab API as its parameter names).
@@ -41,6 +49,7 @@ pub enum MirrorField {
     OnlyProtectedBranches,
     MirrorBranchRegex,
     LfsSync,
+    SyncInterval,
 }
 
 /// Validation errors of a mirror's settings.
@@ -58,6 +67,8 @@ pub struct Switches {
     pub keep_divergent_refs: bool,
     pub lfs_sync: LfsSync,
     pub mirror_branch_regex: Option<String>,
+    pub sync_interval_secs: i64,
+    pub sync_on_commit: bool,
 }
 
 impl Switches {
@@ -110,12 +121,27 @@ impl Switches {
                 errors.push(MirrorField::MirrorBranchRegex, msg);
             }
         }
+        let sync_interval_secs = req
+            .sync_interval_secs
+            .unwrap_or_else(|| current.map_or(0, |m| m.sync_interval_secs));
+        if sync_interval_secs != 0 && sync_interval_secs < MIN_SYNC_INTERVAL_SECS {
+            errors.push(
+                MirrorField::SyncInterval,
+                format!("must be 0 (only on push) or at least {MIN_SYNC_INTERVAL_SECS} seconds"),
+            );
+        }
+        let sync_on_commit = match req.sync_on_commit {
+            Some(v) => v.unwrap_or(false),
+            None => current.is_none_or(|m| m.sync_on_commit),
+        };
         Switches {
             enabled,
             only_protected_branches,
             keep_divergent_refs,
             lfs_sync,
             mirror_branch_regex,
+            sync_interval_secs,
+            sync_on_commit,
         }
     }
 }
@@ -221,6 +247,37 @@ mod tests {
         assert!(!s.only_protected_branches);
         assert_eq!(s.mirror_branch_regex.as_deref(), Some("^main$"));
         assert!(errors.is_empty());
+    }
+
+    #[test]
+    fn intervals_below_the_minimum_are_refused_and_pushes_sync_by_default() {
+        for (asked, refused) in [
+            (None, false),
+            (Some(0), false),
+            (Some(600), false),
+            (Some(599), true),
+            (Some(-1), true),
+        ] {
+            let mut errors = MirrorErrors::default();
+            let req = MirrorRequest {
+                sync_interval_secs: asked,
+                ..MirrorRequest::default()
+            };
+            let s = Switches::resolve(None, &req, &mut errors);
+            assert_eq!(!errors.is_empty(), refused, "{asked:?}");
+            assert!(s.sync_on_commit);
+        }
+        let current = RemoteMirror {
+            sync_interval_secs: 3600,
+            sync_on_commit: false,
+            ..RemoteMirror::default()
+        };
+        let mut errors = MirrorErrors::default();
+        let kept = Switches::resolve(Some(&current), &MirrorRequest::default(), &mut errors);
+        assert_eq!(
+            (kept.sync_interval_secs, kept.sync_on_commit),
+            (3600, false)
+        );
     }
 
     #[test]

@@ -4,11 +4,13 @@
 pub mod access;
 pub mod accounts;
 pub mod authorized_keys;
+pub mod branch_filter;
 pub mod cidr;
 pub mod clone_url;
 pub mod entities;
 pub mod errors;
 pub mod git_failure;
+pub mod go_duration;
 pub mod groups;
 pub mod hooks;
 pub mod host_keys;

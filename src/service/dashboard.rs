@@ -357,6 +357,8 @@ mod tests {
                 mirror_branch_regex: None,
                 auth_method: crate::model::entities::AuthMethod::Password,
                 ssh_known_hosts: None,
+                sync_interval_secs: 0,
+                sync_on_commit: true,
                 update_status: status,
                 last_update_at: None,
                 last_update_started_at: None,

@@ -1,7 +1,9 @@
 //! Asking for push mirror updates: the `mirror_update` job kind's declaration ([`MirrorUpdate`]:
 //! its payload, queue, dedup key and storage) and the requests that enqueue it: a sync of one
 //! mirror ([`request_update`]) and an update of every enabled mirror of a project after a push
-//! ([`request_project_updates`]). The update itself runs in `jobs::mirror_update`.
+//! ([`request_project_updates`], mirrors with `sync_on_commit` only), and the periodic updates of
+//! mirrors with an interval ([`request_periodic_updates`]). The update itself runs in
+//! `jobs::mirror_update`.
 //!
 //! Each request cuts a retry countdown short (a person or a push asked for it) and enqueues the
 //! job in the same transaction; pending requests of one mirror coalesce by its key.
@@ -81,6 +83,26 @@ pub async fn request_project_updates(
         enqueue_in(tx, &job, now, now).await?;
     }
     Ok(mirrors.len() as u64)
+}
+
+/// Asks for the periodic update of every enabled mirror whose interval has passed since its
+/// last update started (Gitea's `interval`) and that has none pending; returns how many. Run
+/// by a recurring sweep, so a periodic update is as durable as the job table: no timer per
+/// mirror, and a node that dies loses nothing. A retry countdown in progress is left alone:
+/// the update comes due with it.
+pub async fn request_periodic_updates(app: &App, now: Millis) -> Result<u64, StoreError> {
+    let due = app.store.due_periodic_mirrors(now).await?;
+    for (mirror_id, storage) in &due {
+        let job = MirrorUpdate {
+            mirror_id: *mirror_id,
+            storage: Some(storage.clone()),
+        };
+        crate::queue::enqueue(&app.store, &job, now, now).await?;
+    }
+    if !due.is_empty() {
+        app.jobs_wakeup.notify_one();
+    }
+    Ok(due.len() as u64)
 }
 
 #[cfg(test)]

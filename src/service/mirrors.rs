@@ -10,6 +10,10 @@
 //! only when its URL or credentials really change: a client that repeats the unchanged `url` on
 //! every update (gitlabform does) keeps its mirror's history.
 //!
+//! A mirror also has Gitea's fields: a `remote_name` made once at creation (the
+//! Gitea-compatible API's key for it), a periodic update interval and whether pushes update it
+//! (`sync_on_commit`); both APIs and the settings page see and change the same rows.
+//!
 //! Who may administer a project's mirrors (Maintainers, Owners, admins) is decided here once
 //! ([`admit_mirror_admin`]) for the API and the settings page. A request names its target as a
 //! URL and credentials beside it (`model::url::MirrorTarget`, split at each face's edge); on the
@@ -122,11 +126,37 @@ pub async fn create_mirror(
         .create_mirror(
             project.id,
             &settings,
+            &new_remote_name(),
             MAX_ENABLED_MIRRORS,
             app.clock.now_ms(),
         )
         .await?
         .ok_or_else(limit_reached)
+}
+
+/// A new mirror's `remote_name`, as Forgejo makes them: `remote_mirror_` and ten random
+/// lowercase letters and digits (36^10 names: a clash in one project, which the unique index
+/// would refuse, is not a practical concern).
+fn new_remote_name() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::thread_rng();
+    let suffix: String = (0..10)
+        .map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())]))
+        .collect();
+    format!("remote_mirror_{suffix}")
+}
+
+/// One mirror of `project_id` by its `remote_name` (the Gitea-compatible API's key).
+pub async fn find_mirror_by_remote_name(
+    app: &App,
+    project_id: i64,
+    remote_name: &str,
+) -> Result<RemoteMirror, ServiceError> {
+    app.store
+        .mirror_by_remote_name(project_id, remote_name)
+        .await?
+        .ok_or(ServiceError::RecordNotFound)
 }
 
 /// Changes `mirror`'s settings as `req` asks.
@@ -219,6 +249,8 @@ pub async fn update_mirror(
             auth_method,
             ssh_public_key,
             ssh_known_hosts: host_keys,
+            sync_interval_secs: switches.sync_interval_secs,
+            sync_on_commit: switches.sync_on_commit,
             ..mirror.settings()
         },
     };
@@ -299,6 +331,29 @@ pub async fn sync_mirror(
         super::mirror_jobs::request_update(app, mirror.id).await?;
     }
     Ok(())
+}
+
+/// Asks for an update of every enabled mirror of `project` now (Gitea's `push_mirrors-sync`);
+/// disabled mirrors are passed over, and a mirror updating now covers the request. Refused
+/// for an archived project.
+pub async fn sync_all_mirrors(app: &App, project: &Project) -> Result<(), ServiceError> {
+    super::projects::writable(project)?;
+    let mut page = crate::store::PageRequest {
+        page: 1,
+        per_page: 100,
+    };
+    loop {
+        let paged = app.store.mirror_rows(project.id, page).await?;
+        for mirror in &paged.items {
+            if mirror.enabled && mirror.update_status != UpdateStatus::Started {
+                super::mirror_jobs::request_update(app, mirror.id).await?;
+            }
+        }
+        if page.offset() + page.per_page >= paged.total {
+            return Ok(());
+        }
+        page.page += 1;
+    }
 }
 
 /// Deletes `mirror` and its sealed credentials.
@@ -420,6 +475,8 @@ fn settings(
         auth_method,
         ssh_public_key,
         ssh_known_hosts,
+        sync_interval_secs: switches.sync_interval_secs,
+        sync_on_commit: switches.sync_on_commit,
     }
 }
 

@@ -165,6 +165,9 @@ impl DashboardRow {
             auth_method: AuthMethod::parse(&self.auth_method).unwrap_or(AuthMethod::Password),
             lfs_sync: LfsSync::parse(&self.lfs_sync).unwrap_or_default(),
             ssh_known_hosts: None,
+            // Neither is shown on the dashboard, which does not read them.
+            sync_interval_secs: 0,
+            sync_on_commit: true,
             update_status: UpdateStatus::parse(&self.update_status),
             last_update_at: self.last_update_at,
             last_update_started_at: self.last_update_started_at,

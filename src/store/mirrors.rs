@@ -14,7 +14,7 @@ use crate::model::status::UpdateStatus;
 
 /// The columns a mirror's [`MirrorSettings`] are saved in, in the order [`bind_settings`] binds
 /// them: the one list the insert, the update and [`MIRROR_COLUMNS`] are built from.
-const SETTING_COLUMNS: [&str; 13] = [
+const SETTING_COLUMNS: [&str; 15] = [
     "url",
     "has_user",
     "user_is_git",
@@ -28,12 +28,14 @@ const SETTING_COLUMNS: [&str; 13] = [
     "lfs_sync",
     "ssh_public_key",
     "ssh_known_hosts",
+    "sync_interval_secs",
+    "sync_on_commit",
 ];
 
 /// Every column a [`RemoteMirror`] is read from (`mirror_from_row`).
 pub(super) static MIRROR_COLUMNS: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "id, project_id, {}, update_status, last_update_at, last_update_started_at, \
+        "id, project_id, {}, remote_name, update_status, last_update_at, last_update_started_at, \
          last_successful_update_at, last_error, retry_count, created_at, updated_at",
         SETTING_COLUMNS.join(", ")
     )
@@ -58,7 +60,7 @@ fn setting_assignments(first: usize) -> String {
 }
 
 /// The columns of a [`SummaryRow`], in its order.
-const SUMMARY_COLUMNS: [&str; 17] = [
+const SUMMARY_COLUMNS: [&str; 19] = [
     "id",
     "url",
     "has_user",
@@ -71,6 +73,8 @@ const SUMMARY_COLUMNS: [&str; 17] = [
     "auth_method",
     "lfs_sync",
     "ssh_known_hosts",
+    "sync_interval_secs",
+    "sync_on_commit",
     "update_status",
     "last_update_at",
     "last_update_started_at",
@@ -133,6 +137,8 @@ struct SummaryRow {
     auth_method: String,
     lfs_sync: String,
     ssh_known_hosts: Option<String>,
+    sync_interval_secs: i64,
+    sync_on_commit: i64,
     update_status: String,
     last_update_at: Option<Millis>,
     last_update_started_at: Option<Millis>,
@@ -155,6 +161,8 @@ impl SummaryRow {
             auth_method: AuthMethod::parse(&self.auth_method).unwrap_or(AuthMethod::Password),
             lfs_sync: LfsSync::parse(&self.lfs_sync).unwrap_or_default(),
             ssh_known_hosts: self.ssh_known_hosts,
+            sync_interval_secs: self.sync_interval_secs,
+            sync_on_commit: self.sync_on_commit != 0,
             update_status: UpdateStatus::parse(&self.update_status),
             last_update_at: self.last_update_at,
             last_update_started_at: self.last_update_started_at,
@@ -182,6 +190,8 @@ fn bind_settings<'q>(
         .bind(m.lfs_sync.as_str())
         .bind(m.ssh_public_key.as_deref())
         .bind(m.ssh_known_hosts.as_deref())
+        .bind(m.sync_interval_secs)
+        .bind(flag(m.sync_on_commit))
 }
 
 pub(crate) fn mirror_from_row(r: &sqlx::any::AnyRow) -> Result<RemoteMirror, sqlx::Error> {
@@ -205,6 +215,11 @@ pub(crate) fn mirror_from_row(r: &sqlx::any::AnyRow) -> Result<RemoteMirror, sql
         lfs_sync: LfsSync::parse(&lfs_sync).unwrap_or_default(),
         ssh_public_key: r.try_get("ssh_public_key")?,
         ssh_known_hosts: r.try_get("ssh_known_hosts")?,
+        sync_interval_secs: r.try_get("sync_interval_secs")?,
+        sync_on_commit: b("sync_on_commit")?,
+        remote_name: r
+            .try_get::<Option<String>, _>("remote_name")?
+            .unwrap_or_default(),
         update_status: UpdateStatus::parse(&status),
         last_update_at: r.try_get("last_update_at")?,
         last_update_started_at: r.try_get("last_update_started_at")?,
@@ -258,6 +273,68 @@ impl Store {
         Ok(row.as_ref().map(mirror_from_row).transpose()?)
     }
 
+    /// One mirror of a project by its `remote_name` (the Gitea-compatible API's key).
+    pub async fn mirror_by_remote_name(
+        &self,
+        project_id: i64,
+        remote_name: &str,
+    ) -> Result<Option<RemoteMirror>, StoreError> {
+        let row = sqlx::query(&format!(
+            "select {} from remote_mirrors where project_id = $1 and remote_name = $2",
+            *MIRROR_COLUMNS
+        ))
+        .bind(project_id)
+        .bind(remote_name)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(mirror_from_row).transpose()?)
+    }
+
+    /// One page of a project's mirrors, by id, whole (the Gitea-compatible API's list, which
+    /// shows what summaries leave out: the remote name, creation time and public key).
+    pub async fn mirror_rows(
+        &self,
+        project_id: i64,
+        page: PageRequest,
+    ) -> Result<Paged<RemoteMirror>, StoreError> {
+        let total: i64 =
+            sqlx::query_scalar("select count(*) from remote_mirrors where project_id = $1")
+                .bind(project_id)
+                .fetch_one(&self.pool)
+                .await?;
+        let rows = sqlx::query(&format!(
+            "select {} from remote_mirrors where project_id = $1 order by id limit $2 offset $3",
+            *MIRROR_COLUMNS
+        ))
+        .bind(project_id)
+        .bind(page.per_page)
+        .bind(page.offset())
+        .fetch_all(&self.pool)
+        .await?;
+        let items = rows.iter().map(mirror_from_row).collect::<Result<_, _>>()?;
+        Ok(Paged { items, total })
+    }
+
+    /// The enabled mirrors with a periodic update due at `now` (the last update started, or
+    /// the mirror was made, an interval ago) and none pending, with their project's storage.
+    pub async fn due_periodic_mirrors(
+        &self,
+        now: Millis,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
+        Ok(sqlx::query_as(&format!(
+            "select m.id, p.storage from remote_mirrors m join projects p on p.id = m.project_id \
+             where m.sync_interval_secs > 0 and m.enabled = 1 \
+               and coalesce(m.last_update_started_at, m.created_at) \
+                   + m.sync_interval_secs * 1000 <= $1 \
+               and not exists (select 1 from jobs j where j.dedup_key = {}) \
+             order by m.id",
+            mirror_job_key_sql("m.id")
+        ))
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// A mirror by id alone (the engine's view).
     pub async fn mirror_by_id(&self, id: i64) -> Result<Option<RemoteMirror>, StoreError> {
         let row = sqlx::query(&format!(
@@ -279,14 +356,15 @@ impl Store {
         &self,
         project_id: i64,
         m: &MirrorSettings,
+        remote_name: &str,
         max_enabled: i64,
         now: Millis,
     ) -> Result<Option<RemoteMirror>, StoreError> {
         static SQL: LazyLock<String> = LazyLock::new(|| {
             let n = SETTING_COLUMNS.len();
             format!(
-                "insert into remote_mirrors (project_id, {}, created_at, updated_at) \
-                 select $1, {}, ${t}, ${t} \
+                "insert into remote_mirrors (project_id, {}, created_at, updated_at, remote_name) \
+                 select $1, {}, ${t}, ${t}, ${name} \
                  where ${e} = 0 or (select count(*) from remote_mirrors \
                                     where project_id = $1 and enabled = 1) < ${max} returning id",
                 SETTING_COLUMNS.join(", "),
@@ -294,6 +372,7 @@ impl Store {
                 t = n + 2,
                 e = n + 3,
                 max = n + 4,
+                name = n + 5,
             )
         });
         let mut tx = self.transaction().await?;
@@ -303,6 +382,7 @@ impl Store {
             .bind(now)
             .bind(flag(m.enabled))
             .bind(max_enabled)
+            .bind(remote_name)
             .fetch_optional(&mut *tx.tx)
             .await?;
         let Some(row) = row else { return Ok(None) };
@@ -432,22 +512,23 @@ pub(super) fn mirror_job_key_sql(id: &str) -> String {
 }
 
 impl Tx {
-    /// Prepares an update of every enabled mirror of a project (after a push), cutting retry
-    /// countdowns short; returns those mirrors' ids with their project's storage, for the
+    /// Prepares an update of every enabled mirror of a project that pushes update (after a
+    /// push; `sync_on_commit`), cutting retry countdowns short; returns those mirrors' ids with their project's storage, for the
     /// caller to enqueue their update jobs in this transaction.
     pub async fn reset_project_mirror_retries(
         &mut self,
         project_id: i64,
     ) -> Result<Vec<(i64, String)>, StoreError> {
         sqlx::query(
-            "update remote_mirrors set retry_count = 0 where project_id = $1 and enabled = 1",
+            "update remote_mirrors set retry_count = 0 \
+             where project_id = $1 and enabled = 1 and sync_on_commit = 1",
         )
         .bind(project_id)
         .execute(&mut *self.tx)
         .await?;
         Ok(sqlx::query_as(
             "select m.id, p.storage from remote_mirrors m join projects p on p.id = m.project_id \
-             where m.project_id = $1 and m.enabled = 1 order by m.id",
+             where m.project_id = $1 and m.enabled = 1 and m.sync_on_commit = 1 order by m.id",
         )
         .bind(project_id)
         .fetch_all(&mut *self.tx)

@@ -822,6 +822,8 @@ fn default_mirror(id: &Value, url: &str) -> Value {
         "auth_method": "password",
         "lfs_sync": "required",
         "host_keys": [],
+        "sync_interval": 0,
+        "sync_on_commit": true,
     })
 }
 

@@ -18,6 +18,8 @@ mod case_insensitive;
 mod contract;
 mod durability;
 mod engine;
+mod gitea_api;
+mod gitea_api_contract;
 mod group_members;
 mod groups_api;
 mod hooks;

@@ -138,13 +138,19 @@ fn readme_lists_every_route() {
             }
         }
     }
-    // The `/api/v4` routes are registered through the OpenAPI router: its document lists them.
-    let doc: serde_json::Value = serde_json::from_str(&pushmirror::http::openapi_json()).unwrap();
-    for path in doc["paths"].as_object().unwrap().keys() {
-        seen += 1;
-        let path = path.replace('{', ":").replace('}', "");
-        if !names_path(&readme, &path) {
-            missing.push(format!("{path} (OpenAPI)"));
+    // The `/api/v4` and `/api/v1` routes are registered through OpenAPI routers: their
+    // documents list them.
+    for document in [
+        pushmirror::http::openapi_json(),
+        pushmirror::http::gitea_openapi_json(),
+    ] {
+        let doc: serde_json::Value = serde_json::from_str(&document).unwrap();
+        for path in doc["paths"].as_object().unwrap().keys() {
+            seen += 1;
+            let path = path.replace('{', ":").replace('}', "");
+            if !names_path(&readme, &path) {
+                missing.push(format!("{path} (OpenAPI)"));
+            }
         }
     }
     assert!(

@@ -707,3 +707,68 @@ async fn branches_are_protected_and_unprotected_through_the_form_on_postgres() {
     };
     protected_branches_round_trip(Setup::on(server).await).await;
 }
+
+/// The form's "Update on push" and "Also update every … seconds" (the Gitea API's
+/// `sync_on_commit` and `interval`): saved, shown again on the edit page, an interval below the
+/// minimum refused; a post from a form without the box leaves "Update on push" alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_form_sets_the_periodic_update_and_update_on_push() {
+    let s = Setup::on(TestServer::builder().start().await).await;
+    let page = s.settings().await;
+    assert!(page.html.contains("Update on push") && page.html.contains("Also update every"));
+    s.submit(
+        "/-/mirrors",
+        &[
+            ("url", "https://example.com/periodic.git"),
+            ("mirror_branches", "all"),
+            ("sync_on_commit_shown", "1"),
+            ("sync_interval", "3600"),
+        ],
+    )
+    .await;
+    let list = s.mirrors().await;
+    assert_eq!(list[0]["sync_interval"], 3600, "{list:?}");
+    assert_eq!(list[0]["sync_on_commit"], false, "{list:?}");
+    let id = list[0]["id"].as_i64().unwrap();
+    let edit = s.web.get(&s.path(&format!("/-/mirrors/{id}/edit"))).await;
+    assert_eq!(
+        input_value(&edit.html, "sync_interval").as_deref(),
+        Some("3600")
+    );
+    assert!(
+        !edit
+            .html
+            .contains("name=\"sync_on_commit\" value=\"1\" checked"),
+        "{}",
+        edit.html
+    );
+    let page = s
+        .submit(
+            &format!("/-/mirrors/{id}/edit"),
+            &[
+                ("url", "https://example.com/periodic.git"),
+                ("mirror_branches", "all"),
+                ("enabled", "1"),
+                ("sync_interval", "60"),
+            ],
+        )
+        .await;
+    assert!(
+        page.html.contains("Sync interval must be 0"),
+        "{}",
+        page.html
+    );
+    s.submit(
+        &format!("/-/mirrors/{id}/edit"),
+        &[
+            ("url", "https://example.com/periodic.git"),
+            ("mirror_branches", "all"),
+            ("enabled", "1"),
+            ("sync_interval", "0"),
+        ],
+    )
+    .await;
+    let list = s.mirrors().await;
+    assert_eq!(list[0]["sync_interval"], 0, "{list:?}");
+    assert_eq!(list[0]["sync_on_commit"], false, "no box posted: unchanged");
+}

@@ -175,6 +175,20 @@ impl TestServer {
             .await
     }
 
+    /// Runs every due recurring schedule (the sweeps) once, on the same runner as
+    /// [`TestServer::run_pending`]; returns how many ran. With a manual clock, a test moves the
+    /// clock past a schedule's interval, then calls this.
+    pub async fn run_due_schedules(&self) -> usize {
+        assert!(
+            self.state.tuning.api_only,
+            "run_due_schedules beside the server's own engine would race it"
+        );
+        self.runner
+            .get_or_init(|| Runner::new(self.state.0.clone()))
+            .run_due_schedules()
+            .await
+    }
+
     /// Sends a request to `/api/v4<path>` (see [`Client::request`]).
     pub async fn request(&self, method: &str, path: &str, token: Option<&str>, body: Body) -> Resp {
         self.client.request(method, path, token, body).await

@@ -121,6 +121,7 @@ fn mirror_parameter(field: &MirrorField) -> &'static str {
         MirrorField::OnlyProtectedBranches => "only_protected_branches",
         MirrorField::MirrorBranchRegex => "mirror_branch_regex",
         MirrorField::LfsSync => "lfs_sync",
+        MirrorField::SyncInterval => "sync_interval",
     }
 }
 

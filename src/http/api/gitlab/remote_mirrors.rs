@@ -116,6 +116,14 @@ struct MirrorBody {
     #[serde(default, deserialize_with = "lenient::string")]
     #[schema(value_type = Option<choices::SshKeyTypeName>, inline)]
     ssh_key_type: Option<String>,
+    /// Not in GitLab: seconds between periodic updates beside those pushes trigger; 0 (the
+    /// default) means only on push, else at least 600 (the Gitea API's `interval`).
+    #[serde(default, deserialize_with = "lenient::int")]
+    sync_interval: Option<i64>,
+    /// Not in GitLab: whether a push updates the mirror (default true; the Gitea API's
+    /// `sync_on_commit`).
+    #[serde(default, deserialize_with = "lenient::nullable_bool")]
+    sync_on_commit: Option<Option<bool>>,
 }
 
 /// A create or update request's parameters. On create `url` is required and `auth_method` is a
@@ -143,6 +151,8 @@ fn read_request(params: &Params, creating: bool) -> Result<MirrorRequest, ApiErr
             None => None,
             Some(t) => Some(SshKeyType::parse(&t).ok_or_else(|| not_valid_value("ssh_key_type"))?),
         },
+        sync_interval_secs: body.sync_interval,
+        sync_on_commit: body.sync_on_commit,
     };
     params.mutually_exclusive(&["only_protected_branches", "mirror_branch_regex"])?;
     if creating && req.auth_method == Some(Err(NotInList)) {

@@ -1,6 +1,7 @@
 //! The "Mirroring repositories" section: GitLab's push-mirror form ("Git repository URL",
 //! "Mirror direction", "Authentication method", "Username", "Password", "Keep divergent refs",
-//! "Mirror branches", "Mirror repository"), "Detect host keys" for `ssh://` URLs (a form post
+//! "Mirror branches", "Update on push", "Also update every … seconds", "Mirror repository"),
+//! "Detect host keys" for `ssh://` URLs (a form post
 //! that shows the remote's SHA256 fingerprints and asks to confirm pinning them; the keys travel
 //! back in a hidden field), the table of mirrors in the live-update contract of the dashboard's
 //! script (`data-live-mirrors`, rows by `data-mirror-id`, cells by `data-field`), each SSH
@@ -101,6 +102,14 @@ pub(super) struct MirrorForm {
     host_keys_confirmed: Option<String>,
     /// The edit form's "Enabled" (a new mirror is enabled, as GitLab's form makes it).
     enabled: Option<String>,
+    /// "Also update every … seconds": blank keeps the stored interval (0, only on push, for a
+    /// new mirror).
+    #[serde(default)]
+    sync_interval: String,
+    /// "Update on push", read only when the form showed the box (`sync_on_commit_shown`): a
+    /// post from a form without it leaves the setting alone.
+    sync_on_commit: Option<String>,
+    sync_on_commit_shown: Option<String>,
 }
 
 impl MirrorForm {
@@ -139,6 +148,18 @@ impl MirrorForm {
             mirror_branch_regex: Some((branches == Branches::Regex).then(|| regex.to_owned())),
             host_keys,
             ssh_key_type: None,
+            sync_interval_secs: match self.sync_interval.trim() {
+                "" => None,
+                secs => {
+                    Some(secs.parse().map_err(|_| {
+                        "Sync interval must be a whole number of seconds".to_owned()
+                    })?)
+                }
+            },
+            sync_on_commit: self
+                .sync_on_commit_shown
+                .as_ref()
+                .map(|_| Some(self.sync_on_commit.is_some())),
         })
     }
 
@@ -168,13 +189,14 @@ impl MirrorForm {
             branches: Branches::parse(self.mirror_branches.as_deref()),
             regex: self.mirror_branch_regex.clone(),
             enabled: self.enabled.is_some(),
+            sync_interval: self.sync_interval.clone(),
+            sync_on_commit: self.sync_on_commit_shown.is_none() || self.sync_on_commit.is_some(),
             detection: Some(detection),
         }
     }
 }
 
 /// What the mirror form shows.
-#[derive(Default)]
 pub(super) struct MirrorFormView {
     url: String,
     /// Echoed only into the answer of the post that sent it (a detection), never from storage.
@@ -185,8 +207,30 @@ pub(super) struct MirrorFormView {
     branches: Branches,
     regex: String,
     enabled: bool,
+    /// Seconds between periodic updates as typed or stored (`0`: only on push).
+    sync_interval: String,
+    sync_on_commit: bool,
     /// A host-key detection's outcome: the keys found, or GitLab's error.
     detection: Option<Result<Detection, String>>,
+}
+
+impl Default for MirrorFormView {
+    /// A new mirror's form: updated on push, no periodic update.
+    fn default() -> Self {
+        MirrorFormView {
+            url: String::new(),
+            username: String::new(),
+            auth_method: AuthMethod::default(),
+            keep_divergent_refs: false,
+            lfs_sync: LfsSync::default(),
+            branches: Branches::default(),
+            regex: String::new(),
+            enabled: false,
+            sync_interval: "0".into(),
+            sync_on_commit: true,
+            detection: None,
+        }
+    }
 }
 
 impl MirrorFormView {
@@ -200,6 +244,8 @@ impl MirrorFormView {
             branches: Branches::of(m),
             regex: m.mirror_branch_regex.clone().unwrap_or_default(),
             enabled: m.enabled,
+            sync_interval: m.sync_interval_secs.to_string(),
+            sync_on_commit: m.sync_on_commit,
             detection: None,
         }
     }
@@ -306,6 +352,20 @@ fn mirror_form(viewer: &Viewer, target: &FormTarget<'_>, v: &MirrorFormView) -> 
                     input type="text" id="mirror_branch_regex" name="mirror_branch_regex"
                         value=(v.regex) spellcheck="false" placeholder="^(main|release/.*)$";
                     span class="hint" { "RE2 syntax. Tags are always mirrored." }
+                }
+            }
+            div class="check" {
+                input type="hidden" name="sync_on_commit_shown" value="1";
+                input type="checkbox" id="mirror_sync_on_commit" name="sync_on_commit"
+                    value="1" checked[v.sync_on_commit];
+                label for="mirror_sync_on_commit" { "Update on push" }
+            }
+            div class="field" {
+                label for="mirror_sync_interval" { "Also update every (seconds)" }
+                input type="number" id="mirror_sync_interval" name="sync_interval" min="0"
+                    value=(v.sync_interval) aria-describedby="mirror_sync_interval_hint";
+                span class="hint" id="mirror_sync_interval_hint" {
+                    "0: only on push (and when synced by hand); otherwise at least 600."
                 }
             }
             @if target.editing.is_some() {
@@ -730,6 +790,9 @@ mod tests {
             host_keys: "h1 ssh-ed25519 AAAA\n\n h2 ssh-rsa BBBB \n".into(),
             host_keys_confirmed: None,
             enabled: None,
+            sync_interval: String::new(),
+            sync_on_commit: None,
+            sync_on_commit_shown: None,
         }
     }
 

@@ -24,6 +24,11 @@ pub(in crate::http) struct RemoteMirrorEntity {
     #[schema(value_type = crate::http::api::gitlab::choices::LfsSyncName, inline)]
     lfs_sync: &'static str,
     host_keys: Vec<HostKey>,
+    /// Not in GitLab: seconds between periodic updates beside those pushes trigger (0: only
+    /// on push).
+    sync_interval: i64,
+    /// Not in GitLab: whether a push updates the mirror.
+    sync_on_commit: bool,
 }
 
 /// One pinned SSH host key, as GitLab lists it.
@@ -49,6 +54,8 @@ pub(in crate::http) fn remote_mirror(m: MirrorSummary) -> RemoteMirrorEntity {
         auth_method: m.auth_method.as_str(),
         lfs_sync: m.lfs_sync.as_str(),
         host_keys: host_key_fingerprints(m.ssh_known_hosts.as_deref()),
+        sync_interval: m.sync_interval_secs,
+        sync_on_commit: m.sync_on_commit,
     }
 }
 
