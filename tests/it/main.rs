@@ -37,6 +37,7 @@ mod process_lifetime;
 mod projects_api;
 mod protected_ee;
 mod protected_push;
+mod pull_mirror_events;
 mod push_session;
 mod remote_fetch;
 mod remotes_selftest;
