@@ -17,7 +17,7 @@ use crate::app::App;
 use crate::model::access::AccessLevel;
 use crate::model::access::Caller;
 use crate::model::entities::{Project, User};
-use crate::model::pull::{ImportStatus, ProjectImport, PullSettings};
+use crate::model::pull::{ImportStatus, ProjectImport, PullMirror, PullSettings};
 use crate::model::refmatch::RefFilter;
 use crate::queue::{enqueue_in, JobKind, Queue};
 
@@ -122,6 +122,15 @@ pub async fn import_of(
     project: &Project,
 ) -> Result<Option<ProjectImport>, ServiceError> {
     Ok(app.store.project_import(project.id).await?)
+}
+
+/// `project`'s pull mirror as its project entity shows it (`mirror` and the mirror settings),
+/// to anyone who sees the project; no credential is in it.
+pub async fn mirror_state(
+    app: &App,
+    project: &Project,
+) -> Result<Option<PullMirror>, ServiceError> {
+    Ok(app.store.pull_mirror(project.id).await?)
 }
 
 /// Cancels `project`'s running import (Maintainers and up); the project stays, with what was

@@ -204,7 +204,7 @@ pub async fn create_project(
 }
 
 /// The changes `PUT /projects/:id` asks for; `None` keeps the current value.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProjectChanges {
     pub name: Option<String>,
     pub path: Option<String>,

@@ -27,7 +27,7 @@ use super::mirrors::{check_url, host_keys_for, new_key_pair};
 pub struct UpstreamRequest {
     /// The URL and the credentials beside it (split at the face's edge).
     pub target: MirrorTarget,
-    /// `ssh_public_key` to generate a key pair for an `ssh://` upstream.
+    /// `ssh_public_key` to generate a key pair for an `ssh://` upstream (its default there).
     pub auth_method: Option<AuthMethod>,
     /// The key type to generate.
     pub ssh_key_type: Option<SshKeyType>,
@@ -44,7 +44,13 @@ pub async fn upstream_from(
 ) -> Result<Upstream, ServiceError> {
     let mut errors = MirrorErrors::default();
     let parsed = check_url(app, &req.target, &mut errors).await;
-    let auth_method = req.auth_method.unwrap_or(AuthMethod::Password);
+    // An `ssh://` upstream authenticates with a key pair made for it unless told otherwise.
+    let is_ssh = parsed.as_ref().is_some_and(|p| p.scheme == Scheme::Ssh);
+    let auth_method = req.auth_method.unwrap_or(if is_ssh {
+        AuthMethod::SshPublicKey
+    } else {
+        AuthMethod::Password
+    });
     if let Some(p) = parsed.as_ref().filter(|p| p.scheme == Scheme::Ssh) {
         check_ssh_auth(p.password.is_some(), Some(auth_method), &mut errors);
     }

@@ -16,6 +16,7 @@ mod pagination;
 pub(in crate::http) mod params;
 mod projects;
 mod protected_branches;
+pub(in crate::http) mod pull_mirror;
 pub(in crate::http) mod remote_mirrors;
 mod repository;
 mod tokens;
@@ -37,6 +38,7 @@ pub(in crate::http) fn resources() -> OpenApiRouter<AppState> {
         .merge(members::router())
         .merge(protected_branches::router())
         .merge(remote_mirrors::router())
+        .merge(pull_mirror::router())
         .merge(hooks::router())
         .merge(repository::router())
         .merge(tokens::router())

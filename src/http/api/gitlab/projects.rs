@@ -20,8 +20,13 @@ use super::{views, AppState};
 use crate::http::auth::{CurrentUser, MaybeUser};
 use crate::model::access::{Caller, Visibility};
 use crate::model::entities::{Project, User};
+use crate::model::pull::PullSettings;
+use crate::model::url::MirrorTarget;
 use crate::service::error::ServiceError;
+use crate::service::imports::{self, ImportRequest};
 use crate::service::projects::{self, ProjectChanges, ProjectRequest};
+use crate::service::pull_mirrors::{self, PullRequest};
+use crate::service::upstreams::UpstreamRequest;
 use crate::store::{ProjectFilter, ProjectOrder, Viewer};
 
 pub(in crate::http) fn router() -> OpenApiRouter<AppState> {
@@ -82,6 +87,35 @@ struct CreateProjectBody {
     /// Whether git LFS is on for the project (default true).
     #[serde(default, deserialize_with = "lenient::bool")]
     lfs_enabled: Option<bool>,
+    /// Import the repository from this URL (`https://`, `http://`, `git://`, `ssh://`); the
+    /// project is created at once and `GET /projects/:id/import` follows the import.
+    /// Credentials in it are sealed and never shown again.
+    #[serde(default, deserialize_with = "lenient::string")]
+    import_url: Option<String>,
+    /// The user name for `import_url`, given apart (never put into the URL).
+    #[serde(default, deserialize_with = "lenient::string")]
+    import_url_user: Option<String>,
+    /// The password or token for `import_url`, given apart.
+    #[serde(default, deserialize_with = "lenient::string")]
+    import_url_password: Option<String>,
+    /// Keep the project a pull mirror of `import_url` after the import.
+    #[serde(default, deserialize_with = "lenient::bool")]
+    mirror: Option<bool>,
+    /// With `mirror`: accepted and kept (pushmirror runs no pipelines).
+    #[serde(default, deserialize_with = "lenient::bool")]
+    mirror_trigger_builds: Option<bool>,
+    /// With `mirror`: mirror only the branches protected here.
+    #[serde(default, deserialize_with = "lenient::bool")]
+    only_mirror_protected_branches: Option<bool>,
+    /// With `mirror`: overwrite diverged branches (an exact mirror).
+    #[serde(default, deserialize_with = "lenient::bool")]
+    mirror_overwrites_diverged_branches: Option<bool>,
+    /// With `mirror`: mirror only the branches matching this RE2 regular expression.
+    #[serde(default, deserialize_with = "lenient::string")]
+    mirror_branch_regex: Option<String>,
+    /// Extension: the `ssh://` upstream's host keys to pin, in known_hosts form.
+    #[serde(default, deserialize_with = "lenient::strings")]
+    import_host_keys: Option<Vec<String>>,
 }
 
 /// Create a project (in the caller's namespace unless another is named).
@@ -110,10 +144,40 @@ async fn create(
         repository_storage: body.repository_storage,
         lfs_enabled: body.lfs_enabled,
     };
-    let (project, level) = projects::create_project(&state, &user, req).await?;
+    let Some(import_url) = body.import_url.filter(|u| !u.is_empty()) else {
+        let (project, level) = projects::create_project(&state, &user, req).await?;
+        return Ok((
+            StatusCode::CREATED,
+            Json(views::project(&project, level, views::Urls::of(&state))),
+        ));
+    };
+    let typed =
+        super::pull_mirror::typed_credentials(body.import_url_user, body.import_url_password);
+    let mirror = body.mirror.unwrap_or(false).then(|| PullSettings {
+        only_protected_branches: body.only_mirror_protected_branches.unwrap_or(false),
+        overwrite_diverged: body.mirror_overwrites_diverged_branches.unwrap_or(false),
+        mirror_branch_regex: body.mirror_branch_regex.filter(|r| !r.is_empty()),
+        trigger_builds: body.mirror_trigger_builds.unwrap_or(false),
+        ..pull_mirrors::default_settings()
+    });
+    let import = ImportRequest {
+        upstream: UpstreamRequest {
+            target: MirrorTarget::from_url(&import_url).with_typed(typed),
+            auth_method: None,
+            ssh_key_type: None,
+            host_keys: body.import_host_keys,
+        },
+        mirror,
+    };
+    let (project, level, import) =
+        imports::create_imported_project(&state, &user, req, import).await?;
+    let pull = imports::mirror_state(&state, &project).await?;
     Ok((
         StatusCode::CREATED,
-        Json(views::project(&project, level, views::Urls::of(&state))),
+        Json(
+            views::project(&project, level, views::Urls::of(&state))
+                .with_import(Some(&import), pull.as_ref()),
+        ),
     ))
 }
 
@@ -252,6 +316,25 @@ struct UpdateProjectBody {
     /// Turn git LFS on or off for the project; off, every LFS route answers 404.
     #[serde(default, deserialize_with = "lenient::bool")]
     lfs_enabled: Option<bool>,
+    /// With `mirror: true`, the upstream of the project's pull mirror (GitLab's older
+    /// pull-mirror API; `PUT /projects/:id/mirror/pull` is the newer one).
+    #[serde(default, deserialize_with = "lenient::string")]
+    import_url: Option<String>,
+    /// Make the project a pull mirror of `import_url` (true) or stop mirroring (false).
+    #[serde(default, deserialize_with = "lenient::bool")]
+    mirror: Option<bool>,
+    /// Accepted and kept (pushmirror runs no pipelines).
+    #[serde(default, deserialize_with = "lenient::bool")]
+    mirror_trigger_builds: Option<bool>,
+    /// Mirror only the branches protected here.
+    #[serde(default, deserialize_with = "lenient::bool")]
+    only_mirror_protected_branches: Option<bool>,
+    /// Overwrite diverged branches (an exact mirror).
+    #[serde(default, deserialize_with = "lenient::bool")]
+    mirror_overwrites_diverged_branches: Option<bool>,
+    /// Mirror only the branches matching this RE2 regular expression; null or empty clears it.
+    #[serde(default, deserialize_with = "lenient::nullable_string")]
+    mirror_branch_regex: Option<Option<String>>,
 }
 
 /// Change a project's settings (Maintainers; the path, visibility and archiving need an Owner).
@@ -267,6 +350,35 @@ async fn update(
 ) -> Result<Json<views::ProjectEntity>, ApiError> {
     let (project, caller) = find_project(&state, &id, Some(&user)).await?;
     let body: UpdateProjectBody = params.parse()?;
+    let mirror_change = body.mirror.is_some()
+        || body.import_url.is_some()
+        || body.mirror_trigger_builds.is_some()
+        || body.only_mirror_protected_branches.is_some()
+        || body.mirror_overwrites_diverged_branches.is_some()
+        || body.mirror_branch_regex.is_some();
+    if mirror_change {
+        let req = PullRequest {
+            upstream: body.import_url.as_deref().map(|url| UpstreamRequest {
+                target: MirrorTarget::from_url(url),
+                ..UpstreamRequest::default()
+            }),
+            enabled: body.mirror,
+            only_protected_branches: body.only_mirror_protected_branches,
+            overwrite_diverged: body.mirror_overwrites_diverged_branches,
+            mirror_branch_regex: body.mirror_branch_regex,
+            trigger_builds: body.mirror_trigger_builds,
+            interval_secs: None,
+        };
+        if body.mirror == Some(false) && body.import_url.is_none() {
+            if let Some(m) = imports::mirror_state(&state, &project).await? {
+                if m.settings.enabled {
+                    pull_mirrors::configure(&state, &project, caller, req).await?;
+                }
+            }
+        } else {
+            pull_mirrors::configure(&state, &project, caller, req).await?;
+        }
+    }
     let changes = ProjectChanges {
         visibility: parse_visibility(body.visibility)?,
         name: body.name,
@@ -276,12 +388,17 @@ async fn update(
         archived: body.archived,
         lfs_enabled: body.lfs_enabled,
     };
-    let updated = projects::update_project(&state, &project, caller, changes).await?;
-    Ok(Json(views::project(
-        &updated,
-        caller.level,
-        views::Urls::of(&state),
-    )))
+    let updated = if changes == ProjectChanges::default() && mirror_change {
+        project
+    } else {
+        projects::update_project(&state, &project, caller, changes).await?
+    };
+    let import = imports::import_of(&state, &updated).await?;
+    let pull = imports::mirror_state(&state, &updated).await?;
+    Ok(Json(
+        views::project(&updated, caller.level, views::Urls::of(&state))
+            .with_import(import.as_ref(), pull.as_ref()),
+    ))
 }
 
 /// `POST /projects/:id/archive` and `/unarchive`.
@@ -396,7 +513,10 @@ async fn show(
 ) -> Result<Json<views::ProjectEntity>, ApiError> {
     let (project, caller) = find_project(&state, &id, user.as_ref()).await?;
     let query: ShowProjectQuery = params.parse()?;
-    let mut entity = views::project(&project, caller.level, views::Urls::of(&state));
+    let import = imports::import_of(&state, &project).await?;
+    let pull = imports::mirror_state(&state, &project).await?;
+    let mut entity = views::project(&project, caller.level, views::Urls::of(&state))
+        .with_import(import.as_ref(), pull.as_ref());
     if query.statistics.unwrap_or(false) {
         if let Some(s) =
             crate::service::statistics::project_statistics(&state, &project, caller).await?

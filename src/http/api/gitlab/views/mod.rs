@@ -7,6 +7,7 @@ mod keys;
 mod mirrors;
 mod projects;
 mod protected_branches;
+mod pull;
 mod repository;
 mod users;
 
@@ -15,5 +16,6 @@ pub(in crate::http) use keys::*;
 pub(in crate::http) use mirrors::*;
 pub(in crate::http) use projects::*;
 pub(in crate::http) use protected_branches::*;
+pub(in crate::http) use pull::*;
 pub(in crate::http) use repository::*;
 pub(in crate::http) use users::*;

@@ -87,6 +87,24 @@ pub(in crate::http) struct ProjectEntity {
     /// With `statistics=true`, for Reporters and above: the project's sizes.
     #[serde(skip_serializing_if = "Option::is_none")]
     statistics: Option<ProjectStatisticsEntity>,
+    /// `none` unless the project was imported: `scheduled`, `started`, `finished`, `failed`
+    /// or `canceled` (lists show `none`; `GET /projects/:id` and `/import` tell).
+    import_status: &'static str,
+    /// `git` for a project imported by URL.
+    import_type: Option<&'static str>,
+    /// The import's (or pull mirror's) upstream, credentials masked.
+    import_url: Option<String>,
+    /// Why the import failed.
+    import_error: Option<String>,
+    /// Whether the project is a pull mirror (an enabled one).
+    mirror: bool,
+    /// The pull mirror's settings, when the project is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mirror_trigger_builds: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    only_mirror_protected_branches: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    mirror_overwrites_diverged_branches: Option<bool>,
 }
 
 /// GitLab's project `statistics`, in bytes; what does not exist here is 0.
@@ -117,6 +135,28 @@ pub(in crate::http) struct ProjectStatisticsEntity {
 }
 
 impl ProjectEntity {
+    /// The entity with the project's import and pull mirror.
+    pub(in crate::http) fn with_import(
+        mut self,
+        import: Option<&crate::model::pull::ProjectImport>,
+        pull: Option<&crate::model::pull::PullMirror>,
+    ) -> ProjectEntity {
+        if let Some(i) = import {
+            self.import_status = i.status.as_str();
+            self.import_type = Some("git");
+            self.import_url = Some(i.upstream.safe_url());
+            self.import_error = i.error.clone();
+        }
+        if let Some(m) = pull {
+            self.mirror = m.settings.enabled;
+            self.import_url = Some(m.upstream.safe_url());
+            self.mirror_trigger_builds = Some(m.settings.trigger_builds);
+            self.only_mirror_protected_branches = Some(m.settings.only_protected_branches);
+            self.mirror_overwrites_diverged_branches = Some(m.settings.overwrite_diverged);
+        }
+        self
+    }
+
     /// The entity with `statistics`.
     pub(in crate::http) fn with_statistics(
         mut self,
@@ -224,6 +264,14 @@ pub(in crate::http) fn project(
             group_access: None,
         },
         statistics: None,
+        import_status: "none",
+        import_type: None,
+        import_url: None,
+        import_error: None,
+        mirror: false,
+        mirror_trigger_builds: None,
+        only_mirror_protected_branches: None,
+        mirror_overwrites_diverged_branches: None,
     }
 }
 
