@@ -7,8 +7,9 @@
 //! leaves `main` diverged, which begins a new streak whose e-mail names the ref. The syncs are
 //! counted in `pushmirror_pull_syncs_total`.
 //!
-//! The mirror is configured and synced through the use cases (`service::pull_mirrors`), with
-//! the queue drained by hand on a manual clock, as the engine tests do.
+//! The mirror is configured and synced through GitLab's API (`PUT`/`POST
+//! /projects/:id/mirror/pull`), with the queue drained by hand on a manual clock and the
+//! scheduled retries by the due sweep, as the engine tests do.
 
 use std::sync::Arc;
 
@@ -16,11 +17,8 @@ use crate::common::smtp::SmtpReceiver;
 use crate::common::{blocking, Receiver, TestServer, Work};
 use crate::remotes::GitHttpRemote;
 use pushmirror::clock::ManualClock;
-use pushmirror::model::access::{AccessLevel, Caller};
-use pushmirror::model::entities::Project;
-use pushmirror::model::url::MirrorTarget;
-use pushmirror::service::pull_mirrors::{configure, enqueue_due, request_sync, PullRequest};
-use pushmirror::service::upstreams::UpstreamRequest;
+use pushmirror::model::access::AccessLevel;
+use pushmirror::service::pull_mirrors::enqueue_due;
 use serde_json::{json, Value};
 
 /// The time of the manual clock (2027).
@@ -76,8 +74,7 @@ struct Fixture {
     s: TestServer,
     clock: Arc<ManualClock>,
     root: String,
-    project: Project,
-    caller: Caller,
+    project: crate::common::api::Project,
     upstream: GitHttpRemote,
     /// The upstream's history, pushed over smart HTTP.
     work: Arc<Work>,
@@ -92,11 +89,17 @@ impl Fixture {
         self.s.run_pending().await;
     }
 
-    /// `POST /projects/:id/mirror/pull`'s use case, then the queue drained.
+    /// `POST /projects/:id/mirror/pull`, then the queue drained.
     async fn sync_now(&self) {
-        request_sync(&self.s.state, &self.project, self.caller)
-            .await
-            .expect("a sync is asked for");
+        let r = self
+            .s
+            .post_json(
+                &format!("/projects/{}/mirror/pull", self.project.id),
+                &self.root,
+                json!({}),
+            )
+            .await;
+        assert_eq!(r.status, 202, "{}", r.text);
         self.run().await;
     }
 
@@ -175,11 +178,11 @@ async fn setup(s: TestServer, smtp: SmtpReceiver, clock: Arc<ManualClock>) -> Fi
             .await;
         assert_eq!(r.status, 200, "{}", r.text);
     }
-    let created = s.api(&root).create_project("relay").await;
+    let project = s.api(&root).create_project("relay").await;
     let store = &s.state.store;
     store
         .add_member(
-            created.id,
+            project.id,
             s.user_id("maint").await,
             AccessLevel::Maintainer,
             1,
@@ -188,7 +191,7 @@ async fn setup(s: TestServer, smtp: SmtpReceiver, clock: Arc<ManualClock>) -> Fi
         .unwrap();
     store
         .add_member(
-            created.id,
+            project.id,
             s.user_id("dev").await,
             AccessLevel::Developer,
             1,
@@ -198,7 +201,7 @@ async fn setup(s: TestServer, smtp: SmtpReceiver, clock: Arc<ManualClock>) -> Fi
     let receiver = Receiver::start().await;
     let r = s
         .post_json(
-            &format!("/projects/{}/hooks", created.id),
+            &format!("/projects/{}/hooks", project.id),
             &root,
             json!({"url": receiver.url("/health"), "push_events": false, "remote_mirror_events": true}),
         )
@@ -206,47 +209,26 @@ async fn setup(s: TestServer, smtp: SmtpReceiver, clock: Arc<ManualClock>) -> Fi
     assert_eq!(r.status, 201, "{}", r.text);
 
     let upstream = GitHttpRemote::start(Some((USER, PASSWORD))).await;
-    upstream.create_repo("up");
-    let root_user = store
-        .user_by_id(s.user_id("root").await)
-        .await
-        .unwrap()
-        .unwrap();
-    let (project, caller) = pushmirror::service::projects::find_project(
-        &s.state,
-        &created.path_with_namespace,
-        Some(&root_user),
-    )
-    .await
-    .unwrap();
+    let url = upstream.create_repo("up");
     let fx = Fixture {
         s,
         clock,
         root,
         project,
-        caller,
         upstream,
         work: Arc::new(Work::new()),
         receiver,
         smtp,
     };
     fx.upstream_commit("one", "main").await;
-    configure(
-        &fx.s.state,
-        &fx.project,
-        fx.caller,
-        PullRequest {
-            upstream: Some(UpstreamRequest {
-                target: MirrorTarget::from_url(
-                    &fx.upstream.url_with_credentials("up", USER, PASSWORD),
-                ),
-                ..UpstreamRequest::default()
-            }),
-            ..PullRequest::default()
-        },
-    )
-    .await
-    .expect("the pull mirror is configured");
+    let r =
+        fx.s.put_json(
+            &format!("/projects/{}/mirror/pull", fx.project.id),
+            &fx.root,
+            json!({"enabled": true, "url": url, "auth_user": USER, "auth_password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
     fx
 }
 
