@@ -145,7 +145,19 @@ impl Fixture {
                 &self.root,
             )
             .await;
-        assert_eq!(r.status, 200, "{}", r.text);
+        let refs = std::process::Command::new("git")
+            .arg("--git-dir")
+            .arg(self.s.repo_path(self.project.id))
+            .args(["for-each-ref"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            r.status,
+            200,
+            "{} {}",
+            r.text,
+            String::from_utf8_lossy(&refs.stdout)
+        );
         r.body["commit"]["id"].as_str().unwrap().to_owned()
     }
 
