@@ -86,7 +86,14 @@ pub async fn refs_under(
         ])
         .run()
         .await?;
-    Ok(parse_ref_lines(&out.stdout))
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| {
+            let (oid, name) = line.split_once(' ')?;
+            name.starts_with(prefix)
+                .then(|| (name.to_owned(), oid.to_owned()))
+        })
+        .collect())
 }
 
 /// Moves refs as one transaction: each `(name, old, new)` only if the ref now holds `old`

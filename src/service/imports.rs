@@ -205,8 +205,8 @@ pub enum ImportRunError {
 }
 
 /// Runs project `project_id`'s import, unless it was canceled or ended: `started`, the fetch,
-/// the LFS objects, then `finished` or `failed`. A cancel meanwhile wins: the run stops within
-/// [`CANCEL_POLL`] and leaves the status `canceled`.
+/// the LFS objects, then `finished` or `failed`. A cancel (or a retry) meanwhile wins: the run
+/// stops within [`CANCEL_POLL`] and writes nothing; a retry's own run follows.
 pub async fn run_import(app: &App, project_id: i64) -> Result<(), ImportRunError> {
     let Some(import) = app.store.project_import(project_id).await? else {
         return Ok(());
@@ -235,7 +235,8 @@ pub async fn run_import(app: &App, project_id: i64) -> Result<(), ImportRunError
     let canceled = async {
         loop {
             tokio::time::sleep(CANCEL_POLL).await;
-            if !app.store.import_running(project_id).await.unwrap_or(true) {
+            let current = app.store.import_run_current(project_id, correlation_id);
+            if !current.await.unwrap_or(true) {
                 return;
             }
         }
@@ -247,6 +248,7 @@ pub async fn run_import(app: &App, project_id: i64) -> Result<(), ImportRunError
         Ok(report) => {
             tx.finish_import(
                 project_id,
+                correlation_id,
                 ImportStatus::Finished,
                 None,
                 report.created as i64,
@@ -267,8 +269,16 @@ pub async fn run_import(app: &App, project_id: i64) -> Result<(), ImportRunError
                 tracing::warn!(project = project_id, correlation_id, error = %cause, "import failed here");
             }
             let message = e.public_message();
-            tx.finish_import(project_id, ImportStatus::Failed, Some(&message), 0, 0, now)
-                .await?;
+            tx.finish_import(
+                project_id,
+                correlation_id,
+                ImportStatus::Failed,
+                Some(&message),
+                0,
+                0,
+                now,
+            )
+            .await?;
             tracing::info!(project = project_id, correlation_id, error = %message, "import failed");
         }
     }

@@ -353,25 +353,25 @@ mod tests {
     fn the_default_branch_follows_the_upstream_head() {
         let r = refs(&[("a", "1"), ("dev", "2"), ("main", "3")]);
         assert_eq!(
-            default_branch(&r, Some("2"), &project(None)).as_deref(),
+            default_branch(&r, Some("2"), project(None)).as_deref(),
             Some("dev")
         );
         // Several branches at HEAD: the configured, then main, then master.
         let r = refs(&[("x", "1"), ("master", "1"), ("main", "1")]);
         assert_eq!(
-            default_branch(&r, Some("1"), &project(None)).as_deref(),
+            default_branch(&r, Some("1"), project(None)).as_deref(),
             Some("main")
         );
         assert_eq!(
-            default_branch(&r, Some("1"), &project(Some("x"))).as_deref(),
+            default_branch(&r, Some("1"), project(Some("x"))).as_deref(),
             Some("x")
         );
         // No HEAD known: main, master, the first.
         let r = refs(&[("b", "1"), ("c", "2")]);
         assert_eq!(
-            default_branch(&r, None, &project(None)).as_deref(),
+            default_branch(&r, None, project(None)).as_deref(),
             Some("b")
         );
-        assert_eq!(default_branch(&[], None, &project(None)), None);
+        assert_eq!(default_branch(&[], None, project(None)), None);
     }
 }

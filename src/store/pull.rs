@@ -156,6 +156,23 @@ impl Store {
         Ok(status.is_some_and(|s| ImportStatus::parse(&s).is_running()))
     }
 
+    /// Whether the import run `correlation_id` names is still wanted: running, and not replaced
+    /// by a retry (which gives the import a new correlation id).
+    pub async fn import_run_current(
+        &self,
+        project_id: i64,
+        correlation_id: &str,
+    ) -> Result<bool, StoreError> {
+        let status: Option<String> = sqlx::query_scalar(
+            "select status from project_imports where project_id = $1 and correlation_id = $2",
+        )
+        .bind(project_id)
+        .bind(correlation_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(status.is_some_and(|s| ImportStatus::parse(&s).is_running()))
+    }
+
     /// Cancels a running import at `now`; false when it was not running.
     pub async fn cancel_import(&self, project_id: i64, now: Millis) -> Result<bool, StoreError> {
         let done = sqlx::query(
@@ -298,11 +315,13 @@ impl Tx {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Ends a started import with `status` (finished or failed), unless it was canceled
-    /// meanwhile; false then.
+    /// Ends the started import run `correlation_id` with `status` (finished or failed), unless
+    /// it was canceled or retried meanwhile; false then.
+    #[allow(clippy::too_many_arguments)]
     pub async fn finish_import(
         &mut self,
         project_id: i64,
+        correlation_id: &str,
         status: ImportStatus,
         error: Option<&str>,
         refs: i64,
@@ -311,7 +330,8 @@ impl Tx {
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "update project_imports set status = $2, error = $3, finished_at = $4, \
-             refs_imported = $5, lfs_objects = $6 where project_id = $1 and status = 'started'",
+             refs_imported = $5, lfs_objects = $6 \
+             where project_id = $1 and status = 'started' and correlation_id = $7",
         )
         .bind(project_id)
         .bind(status.as_str())
@@ -319,6 +339,7 @@ impl Tx {
         .bind(now)
         .bind(refs)
         .bind(lfs_objects)
+        .bind(correlation_id)
         .execute(&mut *self.tx)
         .await?;
         Ok(done.rows_affected() == 1)

@@ -38,6 +38,7 @@ mod projects_api;
 mod protected_ee;
 mod protected_push;
 mod pull_mirror_events;
+mod pull_mirrors;
 mod push_session;
 mod remote_fetch;
 mod remotes_selftest;
