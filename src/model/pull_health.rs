@@ -139,7 +139,7 @@ mod tests {
         assert!(after_sync(&healthy, &diverged).emails());
         // Paused: news, but no second e-mail.
         let h = after_sync(&failed, &paused);
-        assert_eq!((h.event, h.paused, h.emails()), (None, true, false));
+        assert_eq!((h.event, h.paused, h.emails()), (Option::None, true, false));
         // A first failure that pauses at once is both.
         let h = after_sync(&healthy, &paused);
         assert!(h.paused && h.emails());
