@@ -1,7 +1,7 @@
 //! The mirror dashboard's use case: every mirror a person may see the status of, across
 //! projects, failing ones first, each with how far behind its source it is; the counts at the
 //! top; the status filters. The page and its live stream both read through [`mirror_health`],
-//! so they always agree.
+//! so they always agree. Pull mirrors, beside them, through [`pull_mirror_health`].
 //!
 //! **Behind** is what the data already holds, for the price of one statement plus one ref-file
 //! read per project (never one per mirror, never a git process):
@@ -117,6 +117,20 @@ impl StatusFilter {
             StatusFilter::Never => status == UpdateStatus::None,
         }
     }
+
+    /// Whether pull mirror `m` passes the filter (a paused one counts as failing).
+    pub fn admits_pull(self, m: &crate::model::pull::PullMirror) -> bool {
+        let status = m.update_status;
+        match self {
+            StatusFilter::Disabled => !m.settings.enabled,
+            _ if !m.settings.enabled => false,
+            StatusFilter::Failing => pull_is_failing(m),
+            StatusFilter::Retrying => status == UpdateStatus::ToRetry && !m.paused,
+            StatusFilter::Updating => status == UpdateStatus::Started,
+            StatusFilter::UpToDate => status == UpdateStatus::Finished,
+            StatusFilter::Never => status == UpdateStatus::None,
+        }
+    }
 }
 
 /// Where a mirror sorts: failed, then retrying, updating, never updated, up to date; disabled
@@ -196,6 +210,63 @@ pub async fn mirror_health(
     Ok(out)
 }
 
+/// The most pull mirrors the dashboard looks at (newest first).
+const MAX_PULL_MIRRORS: i64 = 1000;
+
+/// One pull mirror on the dashboard: its project, and its status as the API shows it (show
+/// the upstream only as `upstream.safe_url()`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullHealth {
+    pub project_id: i64,
+    pub project_path: String,
+    pub mirror: crate::model::pull::PullMirror,
+}
+
+/// Whether an enabled pull mirror needs attention: paused, or failing and retrying.
+pub fn pull_is_failing(m: &crate::model::pull::PullMirror) -> bool {
+    m.settings.enabled
+        && (m.paused
+            || matches!(
+                m.update_status,
+                UpdateStatus::Failed | UpdateStatus::ToRetry
+            ))
+}
+
+/// Every pull mirror `user` may see the status of, by the rule of [`mirror_health`]
+/// (administrators all, anyone else those of projects where they are Developer or more),
+/// failing and paused ones first, then by project path; only project `project`'s when given.
+pub async fn pull_mirror_health(
+    app: &App,
+    user: &User,
+    project: Option<&str>,
+) -> Result<Vec<PullHealth>, ServiceError> {
+    let today = today(app);
+    let mut out = Vec::new();
+    for (mirror, project_path) in app.store.pull_mirrors_overview(MAX_PULL_MIRRORS).await? {
+        if project.is_some_and(|p| !p.eq_ignore_ascii_case(&project_path)) {
+            continue;
+        }
+        let visible = user.is_admin
+            || app
+                .store
+                .access_level(mirror.project_id, user.id, &today)
+                .await?
+                .is_some_and(|l| l >= crate::model::access::AccessLevel::Developer);
+        if visible {
+            out.push(PullHealth {
+                project_id: mirror.project_id,
+                project_path,
+                mirror,
+            });
+        }
+    }
+    out.sort_by(|a, b| {
+        (!pull_is_failing(&a.mirror), &a.project_path)
+            .cmp(&(!pull_is_failing(&b.mirror), &b.project_path))
+    });
+    Ok(out)
+}
+
 /// How far behind `row` is, given its source's default branch head.
 fn behind(row: &DashboardMirror, source_head: Option<&str>) -> Behind {
     let m = &row.mirror;
@@ -229,6 +300,45 @@ fn behind(row: &DashboardMirror, source_head: Option<&str>) -> Behind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pull(status: UpdateStatus, enabled: bool, paused: bool) -> crate::model::pull::PullMirror {
+        crate::model::pull::PullMirror {
+            id: 1,
+            project_id: 1,
+            upstream: Default::default(),
+            settings: crate::model::pull::PullSettings {
+                enabled,
+                ..super::super::pull_mirrors::default_settings()
+            },
+            update_status: status,
+            last_update_at: None,
+            last_update_started_at: None,
+            last_successful_update_at: None,
+            last_error: None,
+            failures: 0,
+            paused,
+            diverged_refs: Vec::new(),
+            next_sync_at: 0,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn pull_mirrors_pass_the_dashboards_filters() {
+        let paused = pull(UpdateStatus::Failed, true, true);
+        assert!(pull_is_failing(&paused) && StatusFilter::Failing.admits_pull(&paused));
+        let retrying = pull(UpdateStatus::ToRetry, true, false);
+        assert!(StatusFilter::Retrying.admits_pull(&retrying));
+        assert!(StatusFilter::Failing.admits_pull(&retrying));
+        let off = pull(UpdateStatus::Failed, false, true);
+        assert!(!pull_is_failing(&off), "a disabled mirror is not failing");
+        assert!(StatusFilter::Disabled.admits_pull(&off));
+        assert!(!StatusFilter::Failing.admits_pull(&off));
+        let fine = pull(UpdateStatus::Finished, true, false);
+        assert!(StatusFilter::UpToDate.admits_pull(&fine) && !pull_is_failing(&fine));
+        assert!(StatusFilter::Never.admits_pull(&pull(UpdateStatus::None, true, false)));
+    }
 
     fn row(status: UpdateStatus, remote: Option<&str>, wanted: Option<Millis>) -> DashboardMirror {
         DashboardMirror {

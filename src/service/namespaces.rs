@@ -1,12 +1,12 @@
 //! Namespaces as a caller finds them (GitLab's `find_namespace!`): a user's own namespace, or a
 //! group they may see, by id or full path; anything else does not exist for them. And where a
 //! caller may put a project: their own namespace, anyone's for an admin, a group whose
-//! `project_creation_level` their level meets.
+//! `project_creation_level` their level meets ([`project_namespaces`] lists them for a form).
 
 use crate::app::App;
 use crate::model::access::{AccessLevel, Caller};
 use crate::model::entities::{Group, Namespace, NamespaceKind, User};
-use crate::store::Viewer;
+use crate::store::{GroupFilter, GroupOrder, PageRequest, Viewer};
 
 use super::auth::today;
 use super::error::{Resource, ServiceError};
@@ -116,4 +116,50 @@ impl FoundNamespace {
                 .then_some(AccessLevel::Maintainer),
         }
     }
+}
+
+/// Where `user` may create projects, for a form's choice: their own namespace first, then the
+/// groups (by full path) whose project creation rule their level meets, every group for an
+/// admin; at most `limit` groups are looked at.
+pub async fn project_namespaces(
+    app: &App,
+    user: &User,
+    limit: i64,
+) -> Result<Vec<FoundNamespace>, ServiceError> {
+    let mut out = vec![own_namespace(app, user).await?];
+    let today = today(app);
+    let viewer = Viewer {
+        user_id: Some(user.id),
+        is_admin: user.is_admin,
+        today: &today,
+    };
+    // Below Developer no project creation rule admits anyone but an admin.
+    let filter = GroupFilter {
+        all_available: user.is_admin,
+        min_access_level: (!user.is_admin).then_some(AccessLevel::Developer),
+        order: GroupOrder::Path,
+        ascending: true,
+        ..GroupFilter::default()
+    };
+    let page = PageRequest {
+        page: 1,
+        per_page: limit,
+    };
+    for (group, level) in app.store.groups_for(viewer, &filter, page).await?.items {
+        let found = FoundNamespace {
+            namespace: group.namespace.clone(),
+            group: Some(group),
+            caller: Caller {
+                is_admin: user.is_admin,
+                level,
+                authenticated: true,
+                user_id: Some(user.id),
+                deploy_key: None,
+            },
+        };
+        if found.may_create_projects() {
+            out.push(found);
+        }
+    }
+    Ok(out)
 }

@@ -14,13 +14,13 @@ use remotes::GitHttpRemote;
 use serde_json::{json, Value};
 
 /// Generous bound for an import or sync on a loaded machine.
-const SETTLE: Duration = Duration::from_secs(60);
+pub(crate) const SETTLE: Duration = Duration::from_secs(60);
 
 /// The source's Basic-auth credentials.
-const USER: &str = "source-user";
-const PASS: &str = "s3cret-source-pass";
+pub(crate) const USER: &str = "source-user";
+pub(crate) const PASS: &str = "s3cret-source-pass";
 
-fn builder() -> common::Builder {
+pub(crate) fn builder() -> common::Builder {
     TestServer::builder()
         .engine(true)
         .local_network(true)
@@ -32,7 +32,7 @@ fn builder() -> common::Builder {
 
 /// A source repository `name` on `remote` with `main`, `feature`, a tag `v1` and a host-owned
 /// `refs/pull/1/head`, pushed by a client; the client, to push more.
-async fn seeded_source(remote: &GitHttpRemote, name: &str) -> Arc<Work> {
+pub(crate) async fn seeded_source(remote: &GitHttpRemote, name: &str) -> Arc<Work> {
     remote.create_repo(name);
     let url = remote.url_with_credentials(name, USER, PASS);
     let work = Arc::new(Work::new());
@@ -48,7 +48,7 @@ async fn seeded_source(remote: &GitHttpRemote, name: &str) -> Arc<Work> {
     work
 }
 
-async fn push(work: &Arc<Work>, url: String, refspecs: &[&str]) -> Result<(), String> {
+pub(crate) async fn push(work: &Arc<Work>, url: String, refspecs: &[&str]) -> Result<(), String> {
     let w = work.clone();
     let specs: Vec<String> = refspecs.iter().map(|s| s.to_string()).collect();
     blocking(move || {
@@ -59,7 +59,7 @@ async fn push(work: &Arc<Work>, url: String, refspecs: &[&str]) -> Result<(), St
 }
 
 /// `GET /projects/:id/import` until it is no longer running; the last answer.
-async fn import_settled(server: &TestServer, token: &str, id: i64) -> Value {
+pub(crate) async fn import_settled(server: &TestServer, token: &str, id: i64) -> Value {
     let path = format!("/api/v4/projects/{id}/import");
     let r = poll_for(
         SETTLE,
@@ -71,7 +71,7 @@ async fn import_settled(server: &TestServer, token: &str, id: i64) -> Value {
 }
 
 /// `GET …/mirror/pull` until `done` holds; the last answer.
-async fn pull_until(
+pub(crate) async fn pull_until(
     server: &TestServer,
     token: &str,
     id: i64,
@@ -88,7 +88,7 @@ async fn pull_until(
 }
 
 /// Every response body the server sent so far must not contain `secret`.
-fn assert_never_shown(server: &TestServer, secret: &str) {
+pub(crate) fn assert_never_shown(server: &TestServer, secret: &str) {
     for body in server.seen_bodies() {
         assert!(
             !body.contains(secret),
@@ -315,7 +315,7 @@ async fn pulled_project(
     (project.id, work)
 }
 
-async fn sync_now(server: &TestServer, token: &str, id: i64) {
+pub(crate) async fn sync_now(server: &TestServer, token: &str, id: i64) {
     let r = server
         .post_json(
             &format!("/api/v4/projects/{id}/mirror/pull"),
@@ -516,4 +516,64 @@ async fn a_relay_pulls_from_one_source_and_pushes_to_two_mirrors() {
         .await
         .unwrap_or_else(|r| panic!("{name} has {r:?}, not {head}"));
     }
+}
+
+#[tokio::test]
+async fn an_upstream_webhook_with_a_query_token_triggers_a_sync() {
+    let server = builder().start().await;
+    let token = server.token("root", true).await;
+    let remote = GitHttpRemote::start(Some((USER, PASS))).await;
+    let (id, work) = pulled_project(&server, &token, &remote, json!({})).await;
+    blocking({
+        let w = work.clone();
+        move || {
+            w.commit("hooked");
+        }
+    })
+    .await;
+    push(
+        &work,
+        remote.url_with_credentials("up", USER, PASS),
+        &["main"],
+    )
+    .await
+    .unwrap();
+    // What GitHub sends: its own JSON and headers, the token only in the URL's query.
+    let github_push = json!({
+        "ref": "refs/heads/main",
+        "before": "0000000000000000000000000000000000000000",
+        "after": remote.refs("up")["refs/heads/main"],
+        "repository": {"full_name": "acme/up"},
+        "commits": [{"id": "x", "message": "hooked"}],
+    });
+    let rb = server
+        .raw(
+            reqwest::Method::POST,
+            &format!("/projects/{id}/mirror/pull?private_token={token}"),
+        )
+        .header("X-GitHub-Event", "push")
+        .header("X-Hub-Signature-256", "sha256=ignored")
+        .json(&github_push);
+    let r = server.send(rb).await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let want = remote.refs("up")["refs/heads/main"].clone();
+    poll_for(
+        SETTLE,
+        || async {
+            refs_of(&server.repo_path(id))
+                .get("refs/heads/main")
+                .cloned()
+        },
+        |r| r.as_deref() == Some(want.as_str()),
+    )
+    .await
+    .unwrap();
+    // Without a token the call is refused, and nothing else is asked of the mirror.
+    let r = server
+        .send(server.raw(
+            reqwest::Method::POST,
+            &format!("/projects/{id}/mirror/pull"),
+        ))
+        .await;
+    assert_eq!(r.status, 401, "{}", r.text);
 }

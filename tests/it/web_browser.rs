@@ -246,6 +246,198 @@ async fn a_token_made_in_the_browser_is_shown_once_and_revoked_there() {
     assert_eq!(s.get("/user", &token).await.status, 401);
 }
 
+/// The value of the input labelled `label`.
+async fn value_of(b: &Browser, label: &str) -> String {
+    b.js(
+        "return document.getElementById(arguments[0]).value;",
+        vec![json!(b.label_target(label).await)],
+    )
+    .await
+    .as_str()
+    .unwrap_or_default()
+    .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_creates_a_group_a_subgroup_and_a_project_in_the_browser() {
+    let Some(b) = Browser::start_or_skip(1280, 900).await else {
+        return;
+    };
+    let s = TestServer::builder().start().await;
+    let root = s.token("root", true).await;
+    create_user(&s, &root, "alice", false).await;
+    sign_in(&b, &s.base, "alice", "/").await;
+
+    // From the navigation to a new group; the URL follows the name as it is typed.
+    b.click_in("header nav", "Groups").await;
+    b.wait_for_text("No groups to show yet.").await;
+    b.click_in("main", "New group").await;
+    b.wait_for_text("Create group").await;
+    b.fill("Group name", "Acme Corp").await;
+    assert_eq!(value_of(&b, "Group URL").await, "acme-corp");
+    // A reserved path comes back on the form with GitLab's message, the name kept.
+    b.fill("Group URL", "admin").await;
+    b.click_button("Create group").await;
+    b.wait_for_text("Path admin is a reserved name").await;
+    b.screenshot("new_group_refused").await;
+    assert_eq!(value_of(&b, "Group name").await, "Acme Corp");
+    b.fill("Group URL", "acme-corp").await;
+    b.click_button("Create group").await;
+    b.wait_for_text("Group 'Acme Corp' was successfully created.")
+        .await;
+    assert!(
+        b.url().await.ends_with("/groups/acme-corp"),
+        "{}",
+        b.url().await
+    );
+
+    // A subgroup from the group's page.
+    b.click_in("main", "New subgroup").await;
+    b.wait_for_text("Create subgroup").await;
+    b.fill("Subgroup name", "Team One").await;
+    assert_eq!(value_of(&b, "Subgroup URL").await, "team-one");
+    b.click_button("Create subgroup").await;
+    b.wait_for_text("Group 'Team One' was successfully created.")
+        .await;
+    assert!(b.url().await.ends_with("/groups/acme-corp/team-one"));
+
+    // A project in it from its page: the subgroup is chosen, the slug made from the name.
+    b.click_in("main", "New project").await;
+    b.wait_for_text("Create blank project").await;
+    let chosen = b
+        .js(
+            "const s = document.getElementById(arguments[0]); return s.options[s.selectedIndex].text;",
+            vec![json!(b.label_target("Namespace").await)],
+        )
+        .await;
+    assert!(
+        chosen
+            .as_str()
+            .unwrap_or_default()
+            .ends_with("/acme-corp/team-one/"),
+        "{chosen}"
+    );
+    b.fill("Project name", "My App").await;
+    assert_eq!(value_of(&b, "Project slug").await, "my-app");
+    // A slug typed by the person stays when the name changes.
+    b.fill("Project slug", "web-app").await;
+    b.fill("Project name", "Web App").await;
+    assert_eq!(value_of(&b, "Project slug").await, "web-app");
+    check(&b, "Private").await;
+    b.screenshot("new_project").await;
+    b.click_button("Create project").await;
+    b.wait_for_text("Project 'Web App' was successfully created.")
+        .await;
+    assert!(b.url().await.ends_with("/acme-corp/team-one/web-app"));
+    let r = s
+        .get("/projects/acme-corp%2Fteam-one%2Fweb-app", &root)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["visibility"], "private");
+
+    // The project is in the list and on its group's page.
+    b.click_in("header nav", "Projects").await;
+    b.wait_for_text("acme-corp/team-one/web-app").await;
+    b.screenshot("projects").await;
+    b.open(&format!("{}/groups/acme-corp", s.base)).await;
+    b.wait_for_text("acme-corp/team-one").await;
+    b.click_in("main table", "Acme Corp / Team One").await;
+    b.wait_for_text("acme-corp/team-one/web-app").await;
+    b.screenshot("group").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_imports_a_repository_by_url_and_watches_it_finish() {
+    const SECRET: &str = "import-secret-41";
+    let Some(b) = Browser::start_or_skip(1280, 900).await else {
+        return;
+    };
+    let s = TestServer::builder()
+        .engine(true)
+        .local_network(true)
+        .start()
+        .await;
+    let root = s.token("root", true).await;
+    create_user(&s, &root, "alice", false).await;
+    let remote = crate::remotes::GitHttpRemote::start(Some(("bot", SECRET))).await;
+    remote.create_repo("tools");
+    let url = remote.url_with_credentials("tools", "bot", SECRET);
+    crate::common::blocking(move || {
+        let w = crate::common::Work::new();
+        w.commit("one");
+        w.git(&["tag", "v1"]);
+        w.push(&url, &["main", "v1"]);
+    })
+    .await;
+    sign_in(&b, &s.base, "alice", "/projects/new").await;
+    b.click_in("main nav.tabs", "Import project").await;
+    b.wait_for_text("Repository by URL").await;
+    b.fill("Git repository URL", &remote.url("tools")).await;
+    b.fill("Username (optional)", "bot").await;
+    b.fill("Password (optional)", SECRET).await;
+    check(&b, "Mirror repository").await;
+    b.fill("Project name", "Tools").await;
+    b.screenshot("import_project").await;
+    b.click_button("Create project").await;
+    b.wait_for_text("Project 'Tools' is being imported.").await;
+    // The section follows the import by itself: no reload by the person.
+    b.wait_for_js(
+        "the import shown finished",
+        "const s = document.querySelector('section[data-import]'); \
+         return !!s && s.dataset.importStatus === 'finished';",
+    )
+    .await;
+    let text = b.wait_for_text("branches and tags imported").await;
+    assert!(text.contains("Pull mirror"), "{text}");
+    assert!(!b.client.source().await.unwrap().contains(SECRET));
+    b.screenshot("imported_project").await;
+    let r = s.get("/projects/alice%2Ftools", &root).await;
+    assert_eq!(r.body["import_status"], "finished", "{}", r.text);
+
+    // A source that hangs: the open page follows the import's end by itself (here a cancel
+    // through the API), then the person retries and cancels with the page's buttons.
+    remote.set_hang(true);
+    b.open(&format!("{}/projects/new/import", s.base)).await;
+    b.fill("Git repository URL", &remote.url("tools")).await;
+    b.fill("Username (optional)", "bot").await;
+    b.fill("Password (optional)", SECRET).await;
+    b.fill("Project name", "Slow").await;
+    b.click_button("Create project").await;
+    b.wait_for_text("Project 'Slow' is being imported.").await;
+    b.wait_for_js(
+        "the import shown started",
+        "const s = document.querySelector('section[data-import]'); \
+         return !!s && s.dataset.importStatus === 'started';",
+    )
+    .await;
+    b.screenshot("import_running").await;
+    b.js("window.__e2eMark = 1;", vec![]).await;
+    let id = s.get("/projects/alice%2Fslow", &root).await.body["id"].clone();
+    let r = s
+        .post_json(&format!("/projects/{id}/import/cancel"), &root, json!({}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    b.wait_for_js(
+        "the page showing the cancel by itself",
+        "const s = document.querySelector('section[data-import]'); \
+         return window.__e2eMark !== 1 && !!s && s.dataset.importStatus === 'canceled';",
+    )
+    .await;
+    b.click_button("Retry import").await;
+    b.wait_for_text("The import was scheduled again.").await;
+    b.wait_for_js(
+        "the retried import running",
+        "const s = document.querySelector('section[data-import]'); \
+         return !!s && s.dataset.importStatus === 'started';",
+    )
+    .await;
+    click_and_confirm(&b, "Cancel import").await;
+    b.wait_for_text("The import was canceled.").await;
+    let r = s.get(&format!("/projects/{id}/import"), &root).await;
+    assert_eq!(r.body["import_status"], "canceled", "{}", r.text);
+    remote.set_hang(false);
+}
+
 /// The engine's retry delay in the journey's server, so a failing mirror fails for good soon.
 const RETRY_DELAY_SECS: u64 = 1;
 
@@ -542,6 +734,9 @@ async fn every_page_is_accessible_and_every_form_needs_its_token() {
     create_user(&s, &root, "dev", false).await;
     let api = s.api(&root);
     let project = api.create_project("app").await;
+    let org = api.create_group("org", None).await;
+    api.create_project_with(json!({"name": "tool", "namespace_id": org.id}))
+        .await;
     let work = crate::common::Work::new();
     let push_url = s.push_url(&root, &project.path_with_namespace);
     crate::common::blocking(move || {
@@ -565,6 +760,24 @@ async fn every_page_is_accessible_and_every_form_needs_its_token() {
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let hook = r.body["id"].as_i64().unwrap();
+    // A pull mirror (disabled: nothing runs in this server) and an import that stays scheduled.
+    let r = s
+        .put_json(
+            &format!("/projects/{}/mirror/pull", project.id),
+            &root,
+            json!({"url": "https://mirror-bot:s3cret@git.example.com/up.git", "enabled": false}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = s
+        .post_json(
+            "/projects",
+            &root,
+            json!({"name": "incoming", "import_url": "http://127.0.0.1:9/x.git",
+                   "import_url_password": "s3cret"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
     let dev = s.user_id("dev").await;
     let r = s
         .post_json(
@@ -610,6 +823,14 @@ async fn every_page_is_accessible_and_every_form_needs_its_token() {
         ("/admin".to_owned(), "admin"),
         ("/admin/users".to_owned(), "admin_users"),
         ("/admin/projects".to_owned(), "admin_projects"),
+        ("/dashboard/projects".to_owned(), "projects_list"),
+        ("/dashboard/groups".to_owned(), "groups_list"),
+        ("/projects/new".to_owned(), "project_new"),
+        ("/projects/new/import".to_owned(), "project_import"),
+        ("/root/incoming".to_owned(), "import_progress"),
+        ("/groups/new".to_owned(), "group_new"),
+        ("/groups/org".to_owned(), "group_page"),
+        (format!("/groups/new?parent_id={}", org.id), "subgroup_new"),
     ];
     let mut forms = 0;
     for (path, name) in &pages {
@@ -668,7 +889,7 @@ async fn people_sign_in_and_reach_their_tokens_with_the_keyboard_alone() {
     )
     .await;
     let mut reached = Vec::new();
-    for _ in 0..4 {
+    for _ in 0..7 {
         b.client
             .active_element()
             .await

@@ -14,11 +14,14 @@ const CSS: &[&str] = &[
     include_str!("assets/dashboard.css"),
     include_str!("assets/settings.css"),
     include_str!("assets/pages.css"),
+    include_str!("assets/forms.css"),
 ];
 /// The script's parts.
 const JS: &[&str] = &[
     include_str!("assets/base.js"),
     include_str!("assets/live.js"),
+    include_str!("assets/forms.js"),
+    include_str!("assets/import.js"),
 ];
 
 /// One served file: its content and its hashed name.

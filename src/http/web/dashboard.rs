@@ -1,4 +1,5 @@
-//! `/`: the mirror dashboard, every mirror the viewer may see across projects, failing ones
+//! `/`: the mirror dashboard, every mirror the viewer may see across projects (push mirrors, and
+//! pull mirrors beside them in a table of their own), failing ones
 //! first ([`crate::service::dashboard`] decides which and in what order), with counts at the
 //! top and status and project filters as a plain GET form. The table subscribes to the live
 //! stream (`live.rs`) with the same filters, and this module renders the cells both the page
@@ -13,11 +14,13 @@ use serde::Deserialize;
 
 use super::error::WebError;
 use super::layout::{page, status_badge, time_ago};
+use super::pull_mirrors;
 use super::session::Viewer;
 use crate::http::AppState;
 use crate::model::entities::Millis;
 use crate::service::dashboard::{
-    is_failing, mirror_health, Behind, Counts, MirrorHealth, StatusFilter,
+    is_failing, mirror_health, pull_is_failing, pull_mirror_health, Behind, Counts, MirrorHealth,
+    PullHealth, StatusFilter,
 };
 
 /// How many hex digits of a commit id a person reads.
@@ -150,6 +153,63 @@ fn filter_form(filters: &Filters, projects: &[&str]) -> Markup {
     }
 }
 
+/// The pull mirrors beside the push mirrors: what each pulls from, its status, its last sync,
+/// the refs it skipped as diverged and its error; failing and paused ones first. Nothing when
+/// the viewer sees none.
+fn pull_section(pulls: &[PullHealth], now: Millis) -> Markup {
+    let failing = pulls.iter().filter(|p| pull_is_failing(&p.mirror)).count();
+    html! {
+        @if !pulls.is_empty() {
+            section class="pull-dashboard" {
+                h2 {
+                    "Pull mirrors "
+                    span class="muted" { "(" (pulls.len()) ", " (failing) " failing)" }
+                }
+                div class="table-wrap" {
+                    table class="responsive mirrors pull-mirrors" {
+                        caption class="visually-hidden" { "Pull mirrors, failing first" }
+                        thead {
+                            tr {
+                                th scope="col" { "Project" }
+                                th scope="col" { "Direction" }
+                                th scope="col" { "URL" }
+                                th scope="col" { "Status" }
+                                th scope="col" { "Last sync" }
+                                th scope="col" { "Diverged refs" }
+                                th scope="col" { "Last error" }
+                            }
+                        }
+                        tbody {
+                            @for p in pulls {
+                                tr data-pull-mirror-id=(p.mirror.id)
+                                    data-failing=(pull_is_failing(&p.mirror)) {
+                                    td data-label="Project" {
+                                        a href={ "/" (p.project_path) } { (p.project_path) }
+                                    }
+                                    td data-label="Direction" { "Pull" }
+                                    td data-label="URL" { code { (p.mirror.upstream.safe_url()) } }
+                                    td data-label="Status" data-field="status" {
+                                        (pull_mirrors::status(&p.mirror))
+                                    }
+                                    td data-label="Last sync" data-field="last_update" {
+                                        (time_ago(p.mirror.last_update_at, now))
+                                    }
+                                    td data-label="Diverged refs" data-field="diverged_refs" {
+                                        (pull_mirrors::diverged(&p.mirror))
+                                    }
+                                    td data-label="Last error" data-field="last_error" {
+                                        (pull_mirrors::last_error(&p.mirror))
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// `GET /`: the dashboard.
 async fn show(
     State(state): State<AppState>,
@@ -157,8 +217,13 @@ async fn show(
     Query(filters): Query<Filters>,
 ) -> Result<Response, WebError> {
     let all = mirror_health(&state, &viewer.user, None).await?;
+    let pulls = pull_mirror_health(&state, &viewer.user, None).await?;
     let now = state.now_ms();
-    let mut projects: Vec<&str> = all.iter().map(|m| m.project_path.as_str()).collect();
+    let mut projects: Vec<&str> = all
+        .iter()
+        .map(|m| m.project_path.as_str())
+        .chain(pulls.iter().map(|p| p.project_path.as_str()))
+        .collect();
     projects.sort_unstable();
     projects.dedup();
     let in_project: Vec<&MirrorHealth> = all
@@ -184,14 +249,16 @@ async fn show(
                     (failing_text)
                 }
             }
-            @if all.is_empty() {
+            @if all.is_empty() && pulls.is_empty() {
                 p class="empty" {
                     "No mirrors to show yet. Mirrors of projects where you are a Developer or \
                      more appear here; a Maintainer adds them in a project's Settings → Repository."
                 }
             } @else {
                 (filter_form(&filters, &projects))
-                @if shown.is_empty() {
+                @if all.is_empty() {
+                    p class="muted" { "No push mirrors." }
+                } @else if shown.is_empty() {
                     p class="empty" { "No mirrors match these filters." }
                 } @else {
                     div class="table-wrap" {
@@ -216,6 +283,17 @@ async fn show(
             }
         }
     };
+    let shown_pulls: Vec<PullHealth> = pulls
+        .iter()
+        .filter(|p| {
+            filters
+                .project()
+                .is_none_or(|f| p.project_path.eq_ignore_ascii_case(f))
+                && filters.status().is_none_or(|f| f.admits_pull(&p.mirror))
+        })
+        .cloned()
+        .collect();
+    let body = html! { (body) (pull_section(&shown_pulls, now)) };
     Ok(page(&state, &viewer, "Mirrors", body))
 }
 

@@ -59,6 +59,9 @@ pub(in crate::http) fn page(
                     a class="brand" href="/" { "pushmirror" }
                     nav aria-label="Main" {
                         ul {
+                            li { a href="/dashboard/projects" { "Projects" } }
+                            li { a href="/dashboard/groups" { "Groups" } }
+                            li { a href="/projects/new" { "New project" } }
                             li { a href="/" { "Mirrors" } }
                             li { a href="/-/profile/personal_access_tokens" { "Access tokens" } }
                             li { a href="/-/user_settings/ssh_keys" { "SSH Keys" } }

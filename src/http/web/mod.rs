@@ -15,12 +15,20 @@ mod admin;
 mod assets;
 mod dashboard;
 mod error;
+mod form_errors;
+mod groups;
 mod hooks;
+mod import;
 mod layout;
 mod live;
 mod members;
+mod new_group;
+mod new_project;
+mod pagination;
 mod paths;
 mod project;
+mod project_list;
+mod pull_mirrors;
 mod session;
 mod settings;
 mod sign_in;
@@ -59,6 +67,10 @@ pub(super) fn router() -> Router<AppState> {
         .merge(admin::router())
         .merge(dashboard::router())
         .merge(live::router())
+        .merge(project_list::router())
+        .merge(new_project::router())
+        .merge(groups::router())
+        .merge(new_group::router())
 }
 
 /// The pages of one project, at paths relative to the project (`/` is the project's page,
@@ -69,6 +81,7 @@ fn project_router() -> Router<AppState> {
         .merge(settings::router())
         .merge(members::router())
         .merge(hooks::router())
+        .merge(import::router())
 }
 
 /// The project pages, ready to serve (built once, when the application is).

@@ -1,6 +1,7 @@
-//! `/<namespace>/<project>`: a project's overview: its description, the HTTP and SSH clone URLs
-//! with copy buttons, its branches and tags with their latest commit, and (for Developers and more)
-//! the status of its mirrors, live, with a link to the mirror settings for Maintainers. Who
+//! `/<namespace>/<project>`: a project's overview: its description, an import's progress
+//! (`import.rs`), the HTTP and SSH clone URLs with copy buttons, its branches and tags with
+//! their latest commit, and (for Developers and more) its pull mirror with "Update now" and
+//! the status of its push mirrors, live, with a link to the mirror settings for Maintainers. Who
 //! sees the project is exactly the API's project lookup ([`find_project`]): a public project is
 //! shown to anyone, a hidden one is a 404 page, and a signed-out visitor of a non-public one is
 //! asked to sign in.
@@ -12,14 +13,18 @@ use axum::{Extension, Router};
 use maud::{html, Markup};
 
 use super::error::WebError;
+use super::groups::group_path;
 use super::layout::{anonymous_page, page, status_badge, time_ago};
-use super::session::{AnonymousCsrf, MaybeViewer};
+use super::pull_mirrors;
+use super::session::{AnonymousCsrf, MaybeViewer, Viewer};
 use super::ProjectPath;
 use crate::git::repository::RefInfo;
 use crate::http::AppState;
 use crate::model::entities::{Millis, Project};
+use crate::model::pull::PullMirror;
 use crate::service::dashboard::{mirror_health, MirrorHealth};
 use crate::service::error::ServiceError;
+use crate::service::imports::mirror_state;
 use crate::service::projects::find_project;
 use crate::service::repository::{branches, tags, Branch};
 
@@ -84,18 +89,26 @@ fn refs_section(heading: &str, refs: &[&RefInfo], total: usize, now: Millis) -> 
 }
 
 fn mirrors_section(
+    viewer: &Viewer,
     project: &Project,
     mirrors: &[MirrorHealth],
+    pull: Option<&PullMirror>,
     may_manage: bool,
     now: Millis,
 ) -> Markup {
     let path = project.full_path();
     let stream = super::stream_url::project_stream_url(&path);
     html! {
+        @if let Some(m) = pull {
+            section class="pull-summary" {
+                h2 { "Pull mirror" }
+                (pull_mirrors::table(m, now, Some(pull_mirrors::update_now(viewer, &path, &format!("/{path}")))))
+            }
+        }
         section class="mirror-summary" data-live-mirrors=(stream) {
             h2 { "Mirrors" }
             @if mirrors.is_empty() {
-                p class="muted" { "This project has no mirrors." }
+                p class="muted" { "This project has no push mirrors." }
             } @else {
                 div class="table-wrap" {
                     table class="responsive mirrors" {
@@ -160,12 +173,14 @@ async fn show(
     let mut newest_tags: Vec<&RefInfo> = tag_list.iter().collect();
     newest_tags.sort_by(|a, b| b.commit.committed_date.cmp(&a.commit.committed_date));
     newest_tags.truncate(MAX_REFS_SHOWN);
-    let mirrors = match user {
-        Some(u) if caller.can_push() => {
-            mirror_health(&state, u, Some(&project.full_path())).await?
-        }
-        _ => Vec::new(),
+    let (mirrors, pull) = match user {
+        Some(u) if caller.can_push() => (
+            mirror_health(&state, u, Some(&project.full_path())).await?,
+            mirror_state(&state, &project).await?,
+        ),
+        _ => (Vec::new(), None),
     };
+    let import = super::import::progress(&state, &project, caller, viewer.as_ref()).await?;
     let full_path = project.full_path();
     let clone_url = format!("{}/{}.git", state.external_url, full_path);
     let ssh_clone_url = state
@@ -174,10 +189,18 @@ async fn show(
         .map(|s| s.clone_url(&full_path));
     let body = html! {
         h1 { (project.name) }
-        p class="muted" { code { (full_path) } }
+        p class="muted" {
+            code { (full_path) }
+            @if project.namespace.is_group() {
+                " in " a href=(group_path(&project.namespace.full_path)) {
+                    (project.namespace.full_name)
+                }
+            }
+        }
         @if let Some(d) = project.description.as_deref().filter(|d| !d.is_empty()) {
             p class="description" { (d) }
         }
+        (import)
         div class="field" {
             label for="clone-url" { "Clone with HTTP" }
             div class="copy" {
@@ -198,8 +221,8 @@ async fn show(
             (refs_section("Branches", &shown_branches, branch_list.len(), now))
             (refs_section("Tags", &newest_tags, tag_list.len(), now))
         }
-        @if user.is_some() && caller.can_push() {
-            (mirrors_section(&project, &mirrors, caller.can_admin_project(), now))
+        @if let (Some(v), true) = (&viewer, caller.can_push()) {
+            (mirrors_section(v, &project, &mirrors, pull.as_ref(), caller.can_admin_project(), now))
         }
     };
     Ok(match &viewer {

@@ -476,6 +476,23 @@ pub(crate) fn not_valid_value(key: &str) -> ApiError {
     ApiError::Param(format!("{key} does not have a valid value"))
 }
 
+/// A user name and password given beside a URL (GitLab's `auth_user`/`auth_password`,
+/// `import_url_user`/`import_url_password`); blank ones count as absent.
+pub(crate) fn typed_credentials(
+    user: Option<String>,
+    password: Option<String>,
+) -> Option<crate::model::url::Credentials> {
+    let user = user.filter(|u| !u.is_empty());
+    let password = password.filter(|p| !p.is_empty());
+    if user.is_none() && password.is_none() {
+        return None;
+    }
+    Some(crate::model::url::Credentials {
+        user: user.map(Into::into),
+        password: password.map(Into::into),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -32,6 +32,7 @@ use crate::store::{ProjectFilter, ProjectOrder, Viewer};
 pub(in crate::http) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
+        .routes(routes!(create_for_user))
         .routes(routes!(show, update, remove))
         .routes(routes!(archive))
         .routes(routes!(unarchive))
@@ -127,6 +128,52 @@ async fn create(
     CurrentUser(user): CurrentUser,
     params: Params,
 ) -> Result<(StatusCode, Json<views::ProjectEntity>), ApiError> {
+    create_in(&state, &user, params, None).await
+}
+
+/// The `:user_id` segment.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // documentation only: the handler takes the segment as a string
+struct UserId {
+    /// The user's id.
+    user_id: i64,
+}
+
+/// Create a project in a user's namespace (admins), with the same parameters as
+/// `POST /projects` (an import included).
+#[utoipa::path(post, path = "/projects/user/{user_id}", tag = "projects",
+    params(UserId),
+    request_body(content = CreateProjectBody, description = "The project; `name` or `path` is required"),
+    responses((status = 201, description = "The project", body = views::ProjectEntity)))]
+async fn create_for_user(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(user_id): Path<String>,
+    params: Params,
+) -> Result<(StatusCode, Json<views::ProjectEntity>), ApiError> {
+    if !user.is_admin {
+        return Err(ApiError::Forbidden);
+    }
+    let owner = match user_id.parse::<i64>() {
+        Ok(id) => state
+            .store
+            .user_by_id(id)
+            .await
+            .map_err(ServiceError::from)?,
+        Err(_) => None,
+    }
+    .ok_or(ApiError::NotFound("User"))?;
+    create_in(&state, &user, params, Some(owner.username)).await
+}
+
+/// `POST /projects` (in `namespace` when given: a user's, for `/projects/user/:user_id`).
+async fn create_in(
+    state: &AppState,
+    user: &User,
+    params: Params,
+    namespace: Option<String>,
+) -> Result<(StatusCode, Json<views::ProjectEntity>), ApiError> {
     let body: CreateProjectBody = params.parse()?;
     if body.name.is_none() && body.path.is_none() {
         return Err(ApiError::Param(
@@ -137,7 +184,7 @@ async fn create(
     let req = ProjectRequest {
         name: body.name,
         path: body.path,
-        namespace: body.namespace_id.or(body.namespace_path),
+        namespace: namespace.or(body.namespace_id).or(body.namespace_path),
         description: body.description,
         default_branch: body.default_branch,
         visibility,
@@ -145,14 +192,13 @@ async fn create(
         lfs_enabled: body.lfs_enabled,
     };
     let Some(import_url) = body.import_url.filter(|u| !u.is_empty()) else {
-        let (project, level) = projects::create_project(&state, &user, req).await?;
+        let (project, level) = projects::create_project(state, user, req).await?;
         return Ok((
             StatusCode::CREATED,
-            Json(views::project(&project, level, views::Urls::of(&state))),
+            Json(views::project(&project, level, views::Urls::of(state))),
         ));
     };
-    let typed =
-        super::pull_mirror::typed_credentials(body.import_url_user, body.import_url_password);
+    let typed = super::params::typed_credentials(body.import_url_user, body.import_url_password);
     let mirror = body.mirror.unwrap_or(false).then(|| PullSettings {
         only_protected_branches: body.only_mirror_protected_branches.unwrap_or(false),
         overwrite_diverged: body.mirror_overwrites_diverged_branches.unwrap_or(false),
@@ -170,12 +216,12 @@ async fn create(
         mirror,
     };
     let (project, level, import) =
-        imports::create_imported_project(&state, &user, req, import).await?;
-    let pull = imports::mirror_state(&state, &project).await?;
+        imports::create_imported_project(state, user, req, import).await?;
+    let pull = imports::mirror_state(state, &project).await?;
     Ok((
         StatusCode::CREATED,
         Json(
-            views::project(&project, level, views::Urls::of(&state))
+            views::project(&project, level, views::Urls::of(state))
                 .with_import(Some(&import), pull.as_ref()),
         ),
     ))

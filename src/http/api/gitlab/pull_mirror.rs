@@ -14,12 +14,12 @@ use utoipa_axum::routes;
 
 use super::error::ApiError;
 use super::openapi::ProjectId;
-use super::params::{lenient, not_valid_value, Params};
+use super::params::{lenient, not_valid_value, typed_credentials, Params};
 use super::projects::find_project;
 use super::{views, AppState};
 use crate::http::auth::{CurrentUser, MaybeUser};
 use crate::model::entities::{AuthMethod, SshKeyType};
-use crate::model::url::{Credentials, MirrorTarget};
+use crate::model::url::MirrorTarget;
 use crate::service::error::ServiceError;
 use crate::service::imports;
 use crate::service::pull_mirrors::{self, PullRequest};
@@ -39,23 +39,6 @@ fn unauthorized(e: ServiceError) -> ApiError {
         ServiceError::Forbidden => ApiError::Unauthorized,
         e => e.into(),
     }
-}
-
-/// A user name and password given beside a URL (GitLab's `auth_user`/`auth_password`,
-/// `import_url_user`/`import_url_password`); blank ones count as absent.
-pub(in crate::http) fn typed_credentials(
-    user: Option<String>,
-    password: Option<String>,
-) -> Option<Credentials> {
-    let user = user.filter(|u| !u.is_empty());
-    let password = password.filter(|p| !p.is_empty());
-    if user.is_none() && password.is_none() {
-        return None;
-    }
-    Some(Credentials {
-        user: user.map(Into::into),
-        password: password.map(Into::into),
-    })
 }
 
 /// `PUT /projects/:id/mirror/pull`'s parameters.

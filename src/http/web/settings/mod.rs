@@ -1,6 +1,7 @@
 //! A project's repository settings, GitLab's `/<namespace>/<project>/-/settings/repository`:
 //! the "Mirroring repositories" section (`mirrors.rs`: the form, host-key detection, the table
-//! of mirrors with "Update now", "Edit" and "Remove"), the "Protected branches" section
+//! of mirrors with "Update now", "Edit" and "Remove"), "Pull from a remote repository"
+//! (`pull_mirror.rs`, the project's pull mirror), the "Protected branches" section
 //! (`protected_branches.rs`) and "Deploy keys" (`deploy_keys.rs`). The page is for the
 //! project's Maintainers and Owners and for admins, as the API's mirror endpoints decide
 //! (`service::mirrors::admit_mirror_admin`); anyone else who may see the project gets the 404
@@ -11,6 +12,7 @@
 mod deploy_keys;
 mod mirrors;
 mod protected_branches;
+mod pull_mirror;
 
 use axum::extract::State;
 use axum::response::Response;
@@ -48,6 +50,9 @@ pub(super) fn router() -> Router<AppState> {
         .route("/-/mirrors/{id}/update_now", post(mirrors::update_now))
         .route("/-/mirrors/{id}/rotate_key", post(mirrors::rotate_key))
         .route("/-/mirrors/{id}/delete", post(mirrors::remove))
+        .route("/-/pull_mirror", post(pull_mirror::save))
+        .route("/-/pull_mirror/update_now", post(pull_mirror::update_now))
+        .route("/-/pull_mirror/delete", post(pull_mirror::remove))
         .route("/-/protected_branches", post(protected_branches::protect))
         .route(
             "/-/protected_branches/unprotect",
@@ -137,12 +142,14 @@ async fn render(
     form: &mirrors::MirrorFormView,
 ) -> Result<Response, WebError> {
     let mirrors = mirrors::section(state, viewer, path, project, form).await?;
+    let pull = pull_mirror::section(state, viewer, path, project, caller).await?;
     let branches = protected_branches::section(state, viewer, path, project).await?;
     let deploy_keys = deploy_keys::section(state, viewer, path, project, caller).await?;
     let body = html! {
         (breadcrumb(path, "Repository settings"))
         h1 { "Repository settings" }
         (mirrors)
+        (pull)
         (branches)
         (deploy_keys)
     };
