@@ -105,7 +105,14 @@ pub struct Metrics {
     ssh_refused: Mutex<BTreeMap<&'static str, u64>>,
     ssh_in_flight: std::sync::atomic::AtomicI64,
     ssh_duration: Histogram,
+    /// Pull-mirror syncs that ended, by one of [`PULL_SYNC_RESULTS`], and how long each took.
+    pull_syncs: Mutex<BTreeMap<&'static str, u64>>,
+    pull_sync_duration: Histogram,
 }
+
+/// The results `pushmirror_pull_syncs_total` counts (its bounded label set): a clean sync, one
+/// that left diverged refs behind, a failure to be retried, and one that paused the mirror.
+pub const PULL_SYNC_RESULTS: [&str; 4] = ["finished", "diverged", "to_retry", "failed"];
 
 /// The results `pushmirror_ssh_auth_total` counts (its bounded label set).
 pub const SSH_AUTH_RESULTS: [&str; 6] = [
@@ -151,6 +158,8 @@ impl Default for Metrics {
             ssh_refused: Mutex::default(),
             ssh_in_flight: std::sync::atomic::AtomicI64::new(0),
             ssh_duration: Histogram::new(&UPDATE_BUCKETS),
+            pull_syncs: Mutex::default(),
+            pull_sync_duration: Histogram::new(&UPDATE_BUCKETS),
         }
     }
 }
@@ -266,6 +275,15 @@ impl Metrics {
             LfsTransfer::Download => &self.lfs_downloaded,
         }
         .fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// One pull-mirror sync ended with `result`, one of [`PULL_SYNC_RESULTS`] (anything else is
+    /// not counted), after `secs`.
+    pub fn pull_sync_ended(&self, result: &'static str, secs: f64) {
+        if PULL_SYNC_RESULTS.contains(&result) {
+            bump(&self.pull_syncs, result);
+            self.pull_sync_duration.observe(secs);
+        }
     }
 
     /// One SSH connection accepted.
@@ -497,8 +515,37 @@ impl Metrics {
                 );
             }
         }
+        self.render_pull(&mut out);
         self.render_ssh(&mut out);
         out
+    }
+
+    fn render_pull(&self, out: &mut String) {
+        let _ = writeln!(
+            out,
+            "# HELP pushmirror_pull_syncs_total Pull-mirror syncs that ended, by result."
+        );
+        let _ = writeln!(out, "# TYPE pushmirror_pull_syncs_total counter");
+        {
+            let syncs = self.pull_syncs.lock().expect("metrics");
+            for result in PULL_SYNC_RESULTS {
+                let n = syncs.get(result).copied().unwrap_or(0);
+                let _ = writeln!(
+                    out,
+                    "pushmirror_pull_syncs_total{{result=\"{result}\"}} {n}"
+                );
+            }
+        }
+        let _ = writeln!(
+            out,
+            "# HELP pushmirror_pull_sync_duration_seconds How long a pull-mirror sync took."
+        );
+        let _ = writeln!(
+            out,
+            "# TYPE pushmirror_pull_sync_duration_seconds histogram"
+        );
+        self.pull_sync_duration
+            .render(out, "pushmirror_pull_sync_duration_seconds");
     }
 
     fn render_ssh(&self, out: &mut String) {
@@ -626,6 +673,22 @@ mod tests {
         assert!(text.contains("pushmirror_mirror_update_duration_seconds_sum 1.9"));
         assert!(text.contains("pushmirror_mirror_oldest_wanted_update_age_seconds 12.5"));
         assert!(text.contains("pushmirror_build_info{version="));
+    }
+
+    #[test]
+    fn pull_syncs_are_counted_by_a_bounded_result() {
+        let m = Metrics::default();
+        m.pull_sync_ended("finished", 0.2);
+        m.pull_sync_ended("diverged", 0.3);
+        m.pull_sync_ended("not a result", 1.0);
+        let text = m.render(QueueGauges::default());
+        assert!(
+            text.contains("pushmirror_pull_syncs_total{result=\"finished\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("pushmirror_pull_syncs_total{result=\"to_retry\"} 0"));
+        assert_eq!(text.matches("pushmirror_pull_syncs_total{").count(), 4);
+        assert!(text.contains("pushmirror_pull_sync_duration_seconds_count 2"));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use crate::app::App;
 use crate::service::hooks::Delivery;
 use crate::service::imports::ImportProject;
 use crate::service::mirror_jobs::MirrorUpdate;
-use crate::service::notifications::MirrorFailureEmail;
+use crate::service::notifications::{MirrorFailureEmail, PullMirrorFailureEmail};
 use crate::service::pull_mirrors::PullMirrorSync;
 use crate::service::pushes::PushIntent;
 
@@ -42,6 +42,7 @@ pub(super) fn registry(app: &App) -> Registry {
     r.register::<PushIntent, _, _>(record_push::run);
     r.register::<Delivery, _, _>(hook_delivery::run);
     r.register::<MirrorFailureEmail, _, _>(mirror_failure_email::run);
+    r.register::<PullMirrorFailureEmail, _, _>(mirror_failure_email::run_pull);
     r.register::<SweepAbandonedMirrors, _, _>(sweeps::sweep_abandoned_mirrors);
     r.register::<PruneHookLogs, _, _>(sweeps::prune_hook_logs);
     r.register::<LfsFullCheck, _, _>(sweeps::lfs_full_check);

@@ -22,6 +22,7 @@ pub mod naming;
 pub mod notifications;
 pub mod plan;
 pub mod pull;
+pub mod pull_health;
 pub mod push_rules;
 pub mod refmatch;
 pub mod sign_in;

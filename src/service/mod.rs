@@ -15,7 +15,8 @@
 //! - [`imports`]: import a repository by URL into a new project (a durable, cancellable job);
 //!   [`pull_mirrors`]: a project's pull mirror (settings, syncs now and on schedule);
 //!   [`pull_sync`]: bringing an upstream's refs in, recorded as a push; [`upstreams`]: where
-//!   both fetch from, checked and sealed as push mirrors' remotes.
+//!   both fetch from, checked and sealed as push mirrors' remotes; [`pull_outcomes`]: a sync's
+//!   end recorded with its health change (webhooks, the e-mail) and metrics.
 //! - [`ssh_host_keys`]: detect a remote's SSH host keys so they can be pinned.
 //! - [`members`] (of projects and groups, with expiry), [`protected_branches`]: manage who may do
 //!   what.
@@ -55,6 +56,7 @@ pub mod notifications;
 pub mod projects;
 pub mod protected_branches;
 pub mod pull_mirrors;
+pub mod pull_outcomes;
 pub mod pull_sync;
 pub mod push_session;
 pub mod pushes;

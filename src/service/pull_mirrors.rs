@@ -333,6 +333,7 @@ pub async fn sync_pull_mirror(app: &App, id: i64) -> Result<Option<Millis>, Pull
         .await
         .expect("host semaphores are never closed");
     let started_at = app.clock.now_ms();
+    let started = std::time::Instant::now();
     let not_before = started_at + mirror.settings.interval_secs.max(1) * 1000;
     if !app
         .store
@@ -406,9 +407,8 @@ pub async fn sync_pull_mirror(app: &App, id: i64) -> Result<Option<Millis>, Pull
             tracing::info!(pull_mirror = id, project = project.id, error = %e, "pull mirror sync failed")
         }
     }
-    let mut tx = app.store.transaction().await?;
-    tx.finish_pull(id, &outcome, now).await?;
-    tx.commit().await?;
+    super::pull_outcomes::record(app, &mirror, &outcome, started_at, now, started.elapsed())
+        .await?;
     Ok(None)
 }
 

@@ -451,12 +451,14 @@ impl Tx {
         .await?)
     }
 
-    /// Records how a started sync of pull mirror `id` ended at `now`; false when it is no
-    /// longer `started` (deleted, or reset meanwhile).
+    /// Records how the sync of pull mirror `id` begun at `started_at` ended at `now`; false
+    /// when that sync is no longer the mirror's (deleted, reset meanwhile, or another run
+    /// started it again).
     pub async fn finish_pull(
         &mut self,
         id: i64,
         o: &PullOutcome,
+        started_at: Millis,
         now: Millis,
     ) -> Result<bool, StoreError> {
         let diverged = (!o.diverged_refs.is_empty()).then(|| o.diverged_refs.join("\n"));
@@ -464,7 +466,7 @@ impl Tx {
             "update pull_mirrors set update_status = $2, last_error = $3, last_update_at = $4, \
              last_successful_update_at = case when $5 = 1 then $4 else last_successful_update_at end, \
              failures = $6, paused = $7, diverged_refs = $8, next_sync_at = $9 \
-             where id = $1 and update_status = 'started'",
+             where id = $1 and update_status = 'started' and last_update_started_at = $10",
         )
         .bind(id)
         .bind(o.status.as_str())
@@ -475,6 +477,7 @@ impl Tx {
         .bind(flag(o.paused))
         .bind(diverged)
         .bind(o.next_sync_at)
+        .bind(started_at)
         .execute(&mut *self.tx)
         .await?;
         Ok(done.rows_affected() == 1)

@@ -32,6 +32,7 @@ fn bench_all_tiny_runs_and_prints_its_table() {
         "keygen",
         "lfs",
         "ssh",
+        "pull",
     ] {
         assert!(
             stdout.contains(&format!("| {scenario} |")),

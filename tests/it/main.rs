@@ -41,6 +41,7 @@ mod projects_api;
 mod protected_ee;
 mod protected_push;
 mod pull_durability;
+mod pull_mirror_events;
 mod pull_mirrors;
 mod pull_sources;
 mod push_session;

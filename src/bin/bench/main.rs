@@ -4,7 +4,7 @@
 //! `tests/remotes/`, the real git CLI.
 //!
 //! ```text
-//! cargo run --release --bin bench -- <propagation|many-refs|fan-out|api|dashboard|footprint|keygen|chaos|lfs|ssh|all> [--tiny]
+//! cargo run --release --bin bench -- <propagation|many-refs|fan-out|api|dashboard|footprint|keygen|chaos|lfs|ssh|pull|all> [--tiny]
 //! ```
 //!
 //! `--tiny` shrinks every size so the whole run takes seconds (the CI smoke test uses it). Every
@@ -21,6 +21,7 @@ mod keygen;
 mod lfs;
 mod many_refs;
 mod propagation;
+mod pull;
 mod report;
 mod setup;
 mod ssh;
@@ -33,7 +34,7 @@ use std::process::ExitCode;
 use report::Row;
 
 /// The scenarios in the order `all` runs them.
-const SCENARIOS: [&str; 10] = [
+const SCENARIOS: [&str; 11] = [
     "propagation",
     "many-refs",
     "fan-out",
@@ -44,15 +45,16 @@ const SCENARIOS: [&str; 10] = [
     "chaos",
     "lfs",
     "ssh",
+    "pull",
 ];
 
 /// Sizes of one run: full (the issue's numbers) or tiny (CI smoke).
 #[derive(Debug, Clone, Copy)]
 pub struct Sizes {
     pub tiny: bool,
-    /// Pushes timed in `propagation`.
+    /// Pushes timed in `propagation` (and relayed in `pull`).
     pub pushes: usize,
-    /// Refs in `many-refs`.
+    /// Refs in `many-refs` and in `pull`'s source.
     pub refs: usize,
     /// Projects × mirrors in `fan-out`.
     pub projects: usize,
@@ -141,6 +143,7 @@ fn main() -> ExitCode {
                     "chaos" => chaos::run(sizes).await,
                     "lfs" => lfs::run(sizes).await,
                     "ssh" => ssh::run(sizes).await,
+                    "pull" => pull::run(sizes).await,
                     _ => unreachable!("checked above"),
                 }
             })

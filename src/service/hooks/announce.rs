@@ -12,6 +12,8 @@ use crate::app::App;
 use crate::git::repository::{self, CommitInfo, RefKind};
 use crate::model::entities::{Project, RemoteMirror, User};
 use crate::model::hooks::{ProjectHook, Trigger, MAX_PAYLOAD_COMMITS, PUSH_EVENT_HOOKS_LIMIT};
+use crate::model::pull::PullMirror;
+use crate::model::pull_health::PullHealth;
 use crate::model::status::HealthEvent;
 use crate::service::error::{Refusal, ServiceError};
 use crate::store::{NewJob, StoreError};
@@ -235,6 +237,63 @@ pub async fn mirror_event_deliveries(
         .iter()
         .map(|h| job(h, Trigger::RemoteMirror, &data, now))
         .collect())
+}
+
+/// A pull mirror's health change, with the mirror as its sync left it.
+pub struct PullMirrorEvent<'a> {
+    pub mirror: &'a PullMirror,
+    pub health: PullHealth,
+}
+
+/// The `event_name`s of a pull mirror's health change, in the order they happened (a first
+/// failure that pauses the mirror at once is both).
+fn pull_event_names(h: PullHealth) -> Vec<&'static str> {
+    let mut names = Vec::new();
+    match h.event {
+        Some(HealthEvent::StartedFailing) => names.push("pull_mirror_failed"),
+        Some(HealthEvent::Recovered) => names.push("pull_mirror_recovered"),
+        None => {}
+    }
+    if h.paused {
+        names.push("pull_mirror_paused");
+    }
+    names
+}
+
+/// The deliveries of a pull mirror's health change to every executable hook of its project
+/// with `remote_mirror_events` (the one subscription to mirror health, either direction).
+pub async fn pull_mirror_event_deliveries(
+    app: &App,
+    e: PullMirrorEvent<'_>,
+) -> Result<Vec<NewJob>, StoreError> {
+    let names = pull_event_names(e.health);
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let now = app.clock.now_ms();
+    let hooks: Vec<ProjectHook> = app
+        .store
+        .event_hooks(e.mirror.project_id)
+        .await?
+        .into_iter()
+        .filter(|h| h.subscribes(Trigger::RemoteMirror) && h.health.executable(now))
+        .collect();
+    if hooks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let Some(project) = app.store.project_by_id(e.mirror.project_id).await? else {
+        return Ok(Vec::new());
+    };
+    let mut jobs = Vec::new();
+    for name in names {
+        let data = payload::pull_mirror(&project, &app.external_url, e.mirror, name);
+        jobs.extend(
+            hooks
+                .iter()
+                .map(|h| job(h, Trigger::RemoteMirror, &data, now)),
+        );
+    }
+    Ok(jobs)
 }
 
 /// The sample event of the test endpoint: the default branch's last three commits as a push

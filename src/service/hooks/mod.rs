@@ -1,6 +1,6 @@
 //! Project webhooks: GitLab's hooks API use cases (create, update, delete, test, resend and the
-//! event log), the events pushmirror sends (push, tag push, and the remote-mirror failure and
-//! recovery GitLab lacks) and their delivery.
+//! event log), the events pushmirror sends (push, tag push, and the remote- and pull-mirror
+//! failure and recovery GitLab lacks) and their delivery.
 //!
 //! - this file: creating and editing a hook with GitLab's rules (a changed URL resets the token,
 //!   and here also the url_variables and custom headers, which belong to the old receiver); the
@@ -9,7 +9,7 @@
 //! - `target`: a hook's URL resolved, checked and pinned for one delivery;
 //! - `payload`: the JSON bodies GitLab sends, built field by field;
 //! - `announce`: the deliveries of an event, as jobs enqueued by the transaction that records
-//!   the event (`record_push`, a mirror's status transition);
+//!   the event (`record_push`, a mirror's status transition, a pull mirror's sync);
 //! - `deliver`: one delivery attempt (pinned, no redirects, a deadline), its log and GitLab's
 //!   auto-disabling; the test and resend endpoints deliver synchronously, as GitLab does.
 
@@ -20,7 +20,10 @@ mod payload;
 mod secrets;
 mod target;
 
-pub use announce::{mirror_event_deliveries, push_deliveries, MirrorEvent, PushedRef};
+pub use announce::{
+    mirror_event_deliveries, pull_mirror_event_deliveries, push_deliveries, MirrorEvent,
+    PullMirrorEvent, PushedRef,
+};
 pub(crate) use deliver::{run_delivery, Delivery};
 pub use deliver::{DeliveryOutcome, DeliveryRun};
 

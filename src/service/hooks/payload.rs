@@ -1,6 +1,6 @@
 //! The JSON bodies of webhook deliveries, built field by field from domain values, so nothing
 //! reaches a receiver unnamed: GitLab's push and tag push payloads (its `Gitlab::DataBuilder::
-//! Push`), the remote-mirror payload GitLab lacks, and the redaction GitLab applies to what it
+//! Push`), the remote-mirror and pull-mirror payloads GitLab lacks, and the redaction GitLab applies to what it
 //! logs (user e-mails).
 
 use serde_json::{json, Value};
@@ -9,6 +9,7 @@ use crate::git::repository::CommitInfo;
 use crate::model::access::Visibility;
 use crate::model::entities::{Millis, Project, RemoteMirror, User};
 use crate::model::hooks::Trigger;
+use crate::model::pull::PullMirror;
 
 /// What GitLab's logs show in place of an e-mail address.
 pub(super) const REDACTED: &str = "[REDACTED]";
@@ -155,6 +156,30 @@ pub(super) fn remote_mirror(
             "last_update_at": time(m.last_update_at),
             "last_update_started_at": time(m.last_update_started_at),
             "last_successful_update_at": time(m.last_successful_update_at),
+        },
+    })
+}
+
+/// The pull-mirror payload (pushmirror's own: GitLab has no pull-mirror event): `event_name`
+/// is `pull_mirror_failed`, `pull_mirror_recovered` or `pull_mirror_paused`; the mirror as the
+/// sync left it, in the shape of `GET /projects/:id/mirror/pull` (the upstream's URL masked,
+/// `last_error` scrubbed) with the extension fields `paused` and `diverged_refs`.
+pub(super) fn pull_mirror(p: &Project, external_url: &str, m: &PullMirror, event: &str) -> Value {
+    json!({
+        "object_kind": "pull_mirror",
+        "event_name": event,
+        "project": project(p, external_url),
+        "pull_mirror": {
+            "id": m.id,
+            "url": m.upstream.safe_url(),
+            "enabled": m.settings.enabled,
+            "update_status": m.update_status.as_str(),
+            "last_error": m.last_error,
+            "last_update_at": time(m.last_update_at),
+            "last_update_started_at": time(m.last_update_started_at),
+            "last_successful_update_at": time(m.last_successful_update_at),
+            "paused": m.paused,
+            "diverged_refs": m.diverged_refs,
         },
     })
 }
