@@ -63,6 +63,8 @@ pub enum Subcommand {
     RevList,
     Tag,
     CatFile,
+    /// `git pack-refs`, after an import or a sync wrote many refs.
+    PackRefs,
 }
 
 impl Subcommand {
@@ -84,6 +86,7 @@ impl Subcommand {
             Subcommand::RevList => "rev-list",
             Subcommand::Tag => "tag",
             Subcommand::CatFile => "cat-file",
+            Subcommand::PackRefs => "pack-refs",
         }
     }
 }

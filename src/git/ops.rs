@@ -281,6 +281,51 @@ pub async fn fetch(
     cmd.run().await
 }
 
+/// Moves every loose ref into `packed-refs` (`git pack-refs --all`): after an import or a sync
+/// that wrote thousands of loose ref files, every later listing, fetch negotiation and sync
+/// reads one file instead.
+pub async fn pack_refs(runner: &GitRunner, repo: &LocalRepo) -> Result<(), GitError> {
+    runner
+        .command(Some(repo), Subcommand::PackRefs)
+        .args(["--all"])
+        .run()
+        .await
+        .map(drop)
+}
+
+/// [`fetch`] of refspecs read from stdin (`--stdin`), for lists too long for a command line:
+/// e.g. the 100,000 branches of a first sync. Never prunes.
+pub async fn fetch_listed(
+    runner: &GitRunner,
+    repo: &LocalRepo,
+    remote: &Remote,
+    refspecs: &[String],
+) -> Result<super::GitOutput, GitError> {
+    let args: Vec<String> = [
+        "--quiet",
+        "--no-tags",
+        "--no-recurse-submodules",
+        "--no-write-fetch-head",
+        "--no-auto-gc",
+        "--stdin",
+        "--end-of-options",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .chain(std::iter::once(remote.url.clone()))
+    .collect();
+    let mut cmd = runner
+        .command(Some(repo), Subcommand::Fetch)
+        .config_env(&remote.config)
+        .args(args);
+    for (k, v) in &remote.env {
+        cmd = cmd.env_secret(k, v);
+    }
+    let mut input = refspecs.join("\n");
+    input.push('\n');
+    cmd.run_with_input(Some(input.into_bytes())).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,9 +27,10 @@ const PERIODIC_UPDATES_EVERY: Duration = Duration::from_secs(120);
 /// Up to this much later, at random, so that several nodes' sweeps spread out.
 const SWEEP_JITTER: Duration = Duration::from_secs(5);
 
-/// How often due pull mirrors are looked for.
-const PULL_SWEEP_EVERY: Duration = Duration::from_secs(10);
-const PULL_SWEEP_JITTER: Duration = Duration::from_secs(2);
+/// How often due pull mirrors left without a job are looked for (each sync's job runs again
+/// when its mirror is due; this only catches the rest).
+const PULL_SWEEP_EVERY: Duration = Duration::from_secs(120);
+const PULL_SWEEP_JITTER: Duration = Duration::from_secs(5);
 
 /// The registry of every kind, with `app`'s configuration for the kinds' shared state.
 pub(super) fn registry(app: &App) -> Registry {
@@ -60,13 +61,12 @@ pub(super) fn registry(app: &App) -> Registry {
         SWEEP_JITTER,
         false,
     );
-    // Pull mirrors come due at their own intervals; the sweep only notices, so a mirror starts
-    // within this of being due.
+    // Not at each start either: a pull mirror's own job runs it when due.
     r.every(
         EnqueueDuePullMirrors {},
         PULL_SWEEP_EVERY,
         PULL_SWEEP_JITTER,
-        true,
+        false,
     );
     // A mirror is checked within 1/24 of the interval after it is due (an hour of a day), so
     // checks spread over the day as the mirrors' own last checks do.

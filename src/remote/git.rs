@@ -193,6 +193,22 @@ impl GitRemote {
     }
 }
 
+impl GitRemote {
+    /// [`GitRemote::fetch`] of a list of refspecs given on stdin (no prune), for lists too
+    /// long for a command line.
+    pub async fn fetch_listed(
+        &self,
+        git: &GitRunner,
+        repo: &LocalRepo,
+        refspecs: &[String],
+    ) -> Result<(), RemoteFailure> {
+        match ops::fetch_listed(git, repo, &self.remote, refspecs).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.explain(RemoteFailure::from_git(e), git).await),
+        }
+    }
+}
+
 fn http_remote(
     endpoint: &PinnedEndpoint,
     creds: &MirrorCredentials,

@@ -97,8 +97,14 @@ pub async fn create_imported_project(
         tx.insert_import(&record).await?;
         if let Some(s) = &import.mirror {
             let first_sync = now + s.interval_secs.max(1) * 1000;
-            tx.save_pull_mirror(project.id, &upstream, s, true, first_sync)
+            let id = tx
+                .save_pull_mirror(project.id, &upstream, s, true, first_sync)
                 .await?;
+            let sync = super::pull_mirrors::PullMirrorSync {
+                mirror_id: id,
+                storage: project.storage.as_str().to_owned(),
+            };
+            enqueue_in(&mut tx, &sync, first_sync, now).await?;
         }
         let job = ImportProject {
             project_id: project.id,

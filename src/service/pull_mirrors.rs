@@ -8,7 +8,8 @@
 //! events (webhooks, e-mail) in the same transaction as push mirrors do.
 //!
 //! Scheduling: every enabled, unpaused mirror is due again `interval_secs` after its last sync
-//! (plus jitter); a recurring sweep enqueues the due ones ([`enqueue_due`]).
+//! (plus jitter, backing off after failures); its job runs again then, and a slow recurring
+//! sweep enqueues any due mirror left without a job ([`enqueue_due`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -407,9 +408,12 @@ pub async fn sync_pull_mirror(app: &App, id: i64) -> Result<Option<Millis>, Pull
             tracing::info!(pull_mirror = id, project = project.id, error = %e, "pull mirror sync failed")
         }
     }
-    super::pull_outcomes::record(app, &mirror, &outcome, started_at, now, started.elapsed())
-        .await?;
-    Ok(None)
+    let recorded =
+        super::pull_outcomes::record(app, &mirror, &outcome, started_at, now, started.elapsed())
+            .await?;
+    // The job itself is the schedule: it runs again when the mirror is due (the sweep only
+    // catches a mirror left without a job).
+    Ok((recorded && !outcome.paused).then_some(outcome.next_sync_at))
 }
 
 /// When `m` is due next after a success at `now`: its interval plus up to [`JITTER_MS`].

@@ -4,8 +4,9 @@
 //! refs moved as one change of refs recorded exactly as a push ([`PushSession`], so push
 //! mirrors, webhooks and the dashboard follow: a pull mirror with push mirrors is a relay).
 //!
-//! A sync fetches into a staging namespace (`refs/pushmirror/pull/…`, hidden from git clients
-//! and never mirrored), decides per ref (`model::pull`: create, fast-forward, overwrite,
+//! A sync asks the upstream what it has (`ls-remote`), fetches only the refs that differ here,
+//! each into a staging namespace (`refs/pushmirror/pull/…`, hidden from git clients and never
+//! mirrored), decides per ref (`model::pull`: create, fast-forward, overwrite,
 //! delete, or skip a diverged ref and name it), writes the change's intent, then moves every
 //! ref in one `update-ref` transaction that checks each ref's old value (a push racing the
 //! sync fails it, to be retried, rather than being overwritten). An import fetches straight
@@ -29,6 +30,9 @@ use crate::storage::LocalRepo;
 
 use super::push_session::{Origin, PushSession, RefChange};
 use super::upstreams::remote_for;
+
+/// Refs written at once from which their loose files are packed into `packed-refs` afterwards.
+const PACK_REFS_FROM: usize = 1000;
 
 /// The all-zero object id git uses for "no value".
 const ZERO: &str = "0000000000000000000000000000000000000000";
@@ -158,6 +162,9 @@ pub async fn import_refs(
     )
     .await?;
     let refs = ops::local_refs(&app.git, spec.repo).await?;
+    if refs.len() >= PACK_REFS_FROM {
+        ops::pack_refs(&app.git, spec.repo).await?;
+    }
     let head = ops::refs_under(&app.git, spec.repo, &format!("{PRIVATE_REFS}import/"))
         .await?
         .into_iter()
@@ -243,30 +250,61 @@ where
     Fut: Future<Output = Result<usize, PullError>>,
 {
     let remote = prepare(app, spec).await?;
-    let staging = format!("{PRIVATE_REFS}pull/");
-    let refspecs = [
-        format!("+refs/heads/*:{staging}heads/*"),
-        format!("+refs/tags/*:{staging}tags/*"),
-    ];
-    cancellable(
+    let mut cancel = std::pin::pin!(cancel);
+    // What the upstream has; then only the refs that differ here are fetched, each into the
+    // staging namespace (hidden, never pushed), so a sync where one ref moved fetches one ref.
+    let advertised: BTreeMap<String, String> = cancellable(
         async {
             remote
-                .fetch(&app.git, spec.repo, &refspecs, true)
+                .ls_remote(&app.git, spec.repo)
                 .await
                 .map_err(PullError::Remote)
         },
-        cancel,
+        cancel.as_mut(),
     )
-    .await?;
-    let upstream: BTreeMap<String, String> = ops::refs_under(&app.git, spec.repo, &staging)
-        .await?
-        .into_iter()
-        .filter_map(|(name, oid)| Some((format!("refs/{}", name.strip_prefix(&staging)?), oid)))
-        .collect();
+    .await?
+    .into_iter()
+    .collect();
     let local: BTreeMap<String, String> = ops::local_refs(&app.git, spec.repo)
         .await?
         .into_iter()
         .collect();
+    let staging = format!("{PRIVATE_REFS}pull/");
+    let staged = |name: &str| format!("{staging}{}", name.trim_start_matches("refs/"));
+    let wanted: Vec<String> = plan(&advertised, &local, &spec.filter)
+        .into_iter()
+        .filter(|c| c.upstream.is_some())
+        .map(|c| c.name)
+        .collect();
+    let mut upstream = advertised;
+    let mut fetched: Vec<(String, String)> = Vec::new();
+    if !wanted.is_empty() {
+        let refspecs: Vec<String> = wanted
+            .iter()
+            .map(|name| format!("+{name}:{}", staged(name)))
+            .collect();
+        cancellable(
+            async {
+                remote
+                    .fetch_listed(&app.git, spec.repo, &refspecs)
+                    .await
+                    .map_err(PullError::Remote)
+            },
+            cancel.as_mut(),
+        )
+        .await?;
+        // The values fetched are the truth (the upstream may have moved since it advertised).
+        let in_staging: BTreeMap<String, String> = ops::refs_under(&app.git, spec.repo, &staging)
+            .await?
+            .into_iter()
+            .collect();
+        for name in &wanted {
+            if let Some(oid) = in_staging.get(&staged(name)) {
+                upstream.insert(name.clone(), oid.clone());
+                fetched.push((staged(name), oid.clone()));
+            }
+        }
+    }
     let mut report = SyncReport::default();
     let mut moves: Vec<(String, Option<String>, Option<String>)> = Vec::new();
     for c in plan(&upstream, &local, &spec.filter) {
@@ -303,6 +341,13 @@ where
         return Ok(report);
     }
     let tips: Vec<String> = moves.iter().filter_map(|(_, _, new)| new.clone()).collect();
+    // The staging refs go with the moves: they kept the new objects alive until now.
+    let mut transaction = moves.clone();
+    transaction.extend(
+        fetched
+            .into_iter()
+            .map(|(name, oid)| (name, Some(oid), None)),
+    );
     report.lfs_objects = before_move(tips).await?;
     let updates: Vec<RefUpdate> = moves
         .iter()
@@ -322,8 +367,13 @@ where
         },
     )
     .await?;
-    match ops::update_refs(&app.git, spec.repo, &moves).await {
+    match ops::update_refs(&app.git, spec.repo, &transaction).await {
         Ok(true) => {
+            if transaction.len() >= PACK_REFS_FROM {
+                if let Err(e) = ops::pack_refs(&app.git, spec.repo).await {
+                    tracing::warn!(project = spec.project.id, error = %e, "packing refs after a sync failed");
+                }
+            }
             if let Err(e) = session.finish(app).await {
                 // The intent stays; the `record_push` job records the change later.
                 tracing::warn!(project = spec.project.id, error = %e, "recording a pull mirror's change failed; its intent will");

@@ -161,6 +161,7 @@ values = ["push_events", "tag_push_events", "remote_mirror_events"]
 "path.id" = {{ dictionary = "ids", probability = 0.8 }}
 "path.mirror_id" = {{ dictionary = "small", probability = 0.8 }}
 "path.hook_id" = {{ dictionary = "small", probability = 0.8 }}
+"path.key_id" = {{ dictionary = "small", probability = 0.8 }}
 "path.user_id" = {{ dictionary = "small", probability = 0.8 }}
 "path.event_id" = {{ dictionary = "small", probability = 0.8 }}
 "path.branch" = {{ dictionary = "refs", probability = 0.8 }}
@@ -239,6 +240,38 @@ async fn seed(server: &ServerProcess, admin: &str, dev: &str, victim: &str) -> S
         )
         .await;
     assert_eq!(imported.status, 201, "{}", imported.text);
+    // An SSH key of root's and a deploy key of `root/app` (ids 1 and 2: `key_id` draws from 1–3).
+    let keys = blocking(|| {
+        let dir = tempfile::tempdir().unwrap();
+        ["user", "deploy"].map(|name| {
+            let path = dir.path().join(name);
+            let ok = Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
+                .arg(&path)
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "ssh-keygen");
+            std::fs::read_to_string(path.with_extension("pub")).unwrap()
+        })
+    })
+    .await;
+    let user_key = api
+        .request(
+            "POST",
+            "/user/keys",
+            Body::Json(json!({"title": "laptop", "key": keys[0].trim()})),
+        )
+        .await;
+    assert_eq!(user_key.status, 201, "{}", user_key.text);
+    let deploy_key = api
+        .request(
+            "POST",
+            &format!("/projects/{}/deploy_keys", app.id),
+            Body::Json(json!({"title": "ci", "key": keys[1].trim(), "can_push": true})),
+        )
+        .await;
+    assert_eq!(deploy_key.status, 201, "{}", deploy_key.text);
     let team = api.create_group("team", None).await;
     let svc = api
         .create_project_with(json!({"name": "svc", "namespace_id": team.id}))
