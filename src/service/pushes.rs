@@ -80,7 +80,7 @@ pub async fn judge_push(
 
 /// The refs of `updates` that an import or a pull mirror owns, with why; `None` when the
 /// project neither imports nor pull-mirrors (or none of the refs is theirs).
-async fn refused_by_pulls(
+pub(crate) async fn refused_by_pulls(
     app: &App,
     project_id: i64,
     updates: &[RefUpdate],

@@ -189,6 +189,7 @@ pub async fn create_tag(
             change_ref(app, project, pusher, &full, None, Some(&target), exists).await?
         }
         Some(message) => {
+            refuse_pulled(app, project, &full).await?;
             // The tag object's id exists only once it is made.
             let change = RefChange {
                 origin: Origin::Api,
@@ -307,6 +308,16 @@ fn tagger_email(app: &App, user: &User) -> String {
     format!("{}-{}@users.noreply.{host}", user.id, user.username)
 }
 
+/// Refuses a change of `full` that a running import or the project's pull mirror owns, as a
+/// git push of it is refused.
+async fn refuse_pulled(app: &App, project: &Project, full: &str) -> Result<(), ServiceError> {
+    let probe = ref_update(full, None, None);
+    match super::pushes::refused_by_pulls(app, project.id, std::slice::from_ref(&probe)).await? {
+        Some(refused) => Err(ServiceError::Refused(Refusal::PushRule(refused[0].1))),
+        None => Ok(()),
+    }
+}
+
 /// Moves `full` from `old` to `new` (either `None`: absent) as a push: intent first, then the
 /// atomic ref update, then the recording. `conflict` is the refusal when the ref was not `old`.
 async fn change_ref(
@@ -318,6 +329,7 @@ async fn change_ref(
     new: Option<&str>,
     conflict: Refusal,
 ) -> Result<(), ServiceError> {
+    refuse_pulled(app, project, full).await?;
     let change = RefChange {
         origin: Origin::Api,
         pusher,

@@ -577,3 +577,40 @@ async fn an_upstream_webhook_with_a_query_token_triggers_a_sync() {
         .await;
     assert_eq!(r.status, 401, "{}", r.text);
 }
+
+#[tokio::test]
+async fn the_repository_api_cannot_change_pulled_refs_either() {
+    let server = builder().start().await;
+    let token = server.token("root", true).await;
+    let remote = GitHttpRemote::start(Some((USER, PASS))).await;
+    let (id, _work) = pulled_project(
+        &server,
+        &token,
+        &remote,
+        json!({"mirror_branch_regex": "^(main|feature)$"}),
+    )
+    .await;
+    let branches = format!("/api/v4/projects/{id}/repository/branches");
+    let r = server
+        .post_json(
+            &branches,
+            &token,
+            json!({"branch": "feature2", "ref": "main"}),
+        )
+        .await;
+    // `feature2` is outside the regex: the project's own.
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = server.delete(&format!("{branches}/feature"), &token).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.text.contains("updated by a pull mirror"), "{}", r.text);
+    let r = server
+        .post_json(
+            &format!("/api/v4/projects/{id}/repository/tags"),
+            &token,
+            json!({"tag_name": "v9", "ref": "main", "message": "annotated"}),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.text.contains("updated by a pull mirror"), "{}", r.text);
+    assert!(!refs_of(&server.repo_path(id)).contains_key("refs/tags/v9"));
+}
