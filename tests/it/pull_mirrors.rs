@@ -614,3 +614,40 @@ async fn the_repository_api_cannot_change_pulled_refs_either() {
     assert!(r.text.contains("updated by a pull mirror"), "{}", r.text);
     assert!(!refs_of(&server.repo_path(id)).contains_key("refs/tags/v9"));
 }
+
+#[tokio::test]
+async fn the_older_put_projects_api_makes_and_ends_a_pull_mirror() {
+    let server = builder().start().await;
+    let token = server.token("root", true).await;
+    let remote = GitHttpRemote::start(None).await;
+    let _work = seeded_source(&remote, "up").await;
+    let project = server.api(&token).create_project("legacy").await;
+    let r = server
+        .put_json(
+            &format!("/api/v4/projects/{}", project.id),
+            &token,
+            json!({"import_url": remote.url("up"), "mirror": true, "only_mirror_protected_branches": false}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let shown: Value = serde_json::from_str(&r.text).unwrap();
+    assert_eq!(shown["mirror"], true, "{shown}");
+    assert_eq!(shown["import_url"], remote.url("up"), "{shown}");
+    pull_until(&server, &token, project.id, |v| {
+        v["update_status"] == "finished"
+    })
+    .await;
+    assert!(refs_of(&server.repo_path(project.id)).contains_key("refs/heads/feature"));
+    let r = server
+        .put_json(
+            &format!("/api/v4/projects/{}", project.id),
+            &token,
+            json!({"mirror": false}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        serde_json::from_str::<Value>(&r.text).unwrap()["mirror"],
+        false
+    );
+}
