@@ -13,7 +13,12 @@ pub type Millis = i64;
 /// The mirror URL as anyone may see it, from the stored URL (never with credentials) and what
 /// its sealed credentials hold: a user named exactly `git` shows, any other user and any
 /// password are masked (GitLab's `safe_url`).
-fn safe_mirror_url(url: &str, has_user: bool, user_is_git: bool, has_password: bool) -> String {
+pub(super) fn safe_mirror_url(
+    url: &str,
+    has_user: bool,
+    user_is_git: bool,
+    has_password: bool,
+) -> String {
     let user = has_user.then_some(if user_is_git { "git" } else { "x" });
     crate::model::url::masked_url(url, user, has_password)
 }

@@ -35,10 +35,12 @@ pub struct Upstream {
 impl Upstream {
     /// The URL with credentials masked as GitLab masks them (`https://*****:*****@host/…`).
     pub fn safe_url(&self) -> String {
-        let user = self
-            .has_user
-            .then_some(if self.user_is_git { "git" } else { "x" });
-        super::url::masked_url(&self.url, user, self.has_password)
+        super::entities::safe_mirror_url(
+            &self.url,
+            self.has_user,
+            self.user_is_git,
+            self.has_password,
+        )
     }
 }
 
@@ -205,15 +207,11 @@ pub fn filter(settings: &PullSettings, protected_patterns: Vec<String>) -> RefFi
     RefFilter::All
 }
 
-/// Which refs a pull mirror brings in: tags always, branches by `filter`.
-pub fn mirrored(filter: &RefFilter, full_ref: &str) -> bool {
-    filter.covers(full_ref)
-}
-
 /// Whether a push to `full_ref` of a project with an enabled pull mirror filtering by `filter`
-/// is refused: the refs the mirror brings in are its upstream's to move.
+/// is refused: the refs the mirror brings in (tags always, branches by `filter`) are its
+/// upstream's to move.
 pub fn mirrors_ref(filter: &RefFilter, full_ref: &str) -> bool {
-    mirrored(filter, full_ref)
+    filter.covers(full_ref)
 }
 
 /// The message for a push while the project's import runs.
@@ -250,7 +248,7 @@ pub fn plan(
 ) -> Vec<Candidate> {
     let mut out = Vec::new();
     for (name, oid) in upstream {
-        if !mirrored(filter, name) {
+        if !mirrors_ref(filter, name) {
             continue;
         }
         match local.get(name) {
@@ -263,7 +261,7 @@ pub fn plan(
         }
     }
     for (name, oid) in local {
-        if mirrored(filter, name) && !upstream.contains_key(name) {
+        if mirrors_ref(filter, name) && !upstream.contains_key(name) {
             out.push(Candidate {
                 name: name.clone(),
                 local: Some(oid.clone()),

@@ -418,10 +418,7 @@ pub async fn sync_pull_mirror(app: &App, id: i64) -> Result<Option<Millis>, Pull
 
 /// When `m` is due next after a success at `now`: its interval plus up to [`JITTER_MS`].
 fn next_due(m: &PullMirror, now: Millis) -> Millis {
-    let jitter = if JITTER_MS > 0 {
-        rand::random::<u64>() as i64 % JITTER_MS
-    } else {
-        0
-    };
-    now + m.settings.interval_secs.max(1) * 1000 + jitter.abs()
+    use rand::Rng;
+    let jitter = rand::thread_rng().gen_range(0..JITTER_MS);
+    now + m.settings.interval_secs.max(1) * 1000 + jitter
 }
