@@ -35,17 +35,21 @@ async fn until(api: &Api, path: &str, done: impl Fn(&Value) -> bool) -> Value {
         .unwrap_or_else(|v| panic!("{path} did not get there: {v}"))
 }
 
-/// No process of the killed server's may be fetching from `url` still: its git processes died
-/// with it (git's command line names the URL it fetches from).
-fn assert_no_fetch_survived(url: &str) {
+/// Whether a `git fetch` from `url` runs on this machine (git's command line names the URL).
+fn fetching_from(url: &str) -> bool {
     let out = std::process::Command::new("pgrep")
         .args(["-af", "fetch"])
         .output()
         .unwrap();
-    let listing = String::from_utf8_lossy(&out.stdout);
+    String::from_utf8_lossy(&out.stdout).contains(url)
+}
+
+/// No process of the killed server's may be fetching from `url` still: its git processes died
+/// with it.
+fn assert_no_fetch_survived(url: &str) {
     assert!(
-        !listing.lines().any(|l| l.contains(url)),
-        "a git fetch outlived its server: {listing}"
+        !fetching_from(url),
+        "a git fetch from {url} outlived its server"
     );
 }
 
@@ -85,13 +89,7 @@ async fn kill_9_during_an_import_and_during_a_sync_loses_nothing() {
     let import = format!("/api/v4/projects/{id}/import");
     until(&api, &import, |v| v["import_status"] == "started").await;
     let url = remote.url("up");
-    let fetching = poll_until_blocking(SETTLE, || {
-        let out = std::process::Command::new("pgrep")
-            .args(["-af", "fetch"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).contains(&url)
-    });
+    let fetching = poll_until_blocking(SETTLE, || fetching_from(&url));
     assert!(fetching, "the import's git fetch should be running");
     server.kill_9();
     assert_no_fetch_survived(&remote.url("up"));

@@ -48,6 +48,22 @@ pub(crate) async fn seeded_source(remote: &GitHttpRemote, name: &str) -> Arc<Wor
     work
 }
 
+/// Commits `msg` on the client `work`.
+pub(crate) async fn commit(work: &Arc<Work>, msg: &'static str) {
+    let w = work.clone();
+    blocking(move || {
+        w.commit(msg);
+    })
+    .await;
+}
+
+/// Waits until `read` (a ref's value, if any) gives `want`.
+pub(crate) async fn wait_for_ref(read: impl Fn() -> Option<String>, want: &str) {
+    poll_for(SETTLE, || async { read() }, |r| r.as_deref() == Some(want))
+        .await
+        .unwrap_or_else(|r| panic!("the ref is {r:?}, not {want}"));
+}
+
 pub(crate) async fn push(work: &Arc<Work>, url: String, refspecs: &[&str]) -> Result<(), String> {
     let w = work.clone();
     let specs: Vec<String> = refspecs.iter().map(|s| s.to_string()).collect();
@@ -226,13 +242,7 @@ async fn an_import_from_a_hanging_source_can_be_canceled_and_retried() {
     .unwrap();
     // Pushes wait for the import.
     let work = Arc::new(Work::new());
-    blocking({
-        let w = work.clone();
-        move || {
-            w.commit("mine");
-        }
-    })
-    .await;
+    commit(&work, "mine").await;
     let refused = push(&work, server.push_url(&token, "root/slow"), &["main"]).await;
     assert!(
         refused
@@ -340,13 +350,7 @@ async fn a_pull_mirror_follows_its_source_and_reports_diverged_refs() {
     };
     assert_eq!(refs_of(&server.repo_path(id)), source_refs(&remote));
     // A fast-forward upstream arrives with the next sync.
-    blocking({
-        let w = work.clone();
-        move || {
-            w.commit("three");
-        }
-    })
-    .await;
+    commit(&work, "three").await;
     push(&work, up.clone(), &["main"]).await.unwrap();
     sync_now(&server, &token, id).await;
     let want = source_refs(&remote);
@@ -490,13 +494,7 @@ async fn a_relay_pulls_from_one_source_and_pushes_to_two_mirrors() {
     for name in ["b", "c"] {
         api.create_mirror(id, &targets.url(name), true).await;
     }
-    blocking({
-        let w = work.clone();
-        move || {
-            w.commit("relayed");
-        }
-    })
-    .await;
+    commit(&work, "relayed").await;
     push(
         &work,
         source.url_with_credentials("up", USER, PASS),
@@ -508,13 +506,7 @@ async fn a_relay_pulls_from_one_source_and_pushes_to_two_mirrors() {
     sync_now(&server, &token, id).await;
     let head = source.refs("up")["refs/heads/main"].clone();
     for name in ["b", "c"] {
-        poll_for(
-            SETTLE,
-            || async { targets.refs(name).get("refs/heads/main").cloned() },
-            |r| r.as_deref() == Some(head.as_str()),
-        )
-        .await
-        .unwrap_or_else(|r| panic!("{name} has {r:?}, not {head}"));
+        wait_for_ref(|| targets.refs(name).get("refs/heads/main").cloned(), &head).await;
     }
 }
 
@@ -524,13 +516,7 @@ async fn an_upstream_webhook_with_a_query_token_triggers_a_sync() {
     let token = server.token("root", true).await;
     let remote = GitHttpRemote::start(Some((USER, PASS))).await;
     let (id, work) = pulled_project(&server, &token, &remote, json!({})).await;
-    blocking({
-        let w = work.clone();
-        move || {
-            w.commit("hooked");
-        }
-    })
-    .await;
+    commit(&work, "hooked").await;
     push(
         &work,
         remote.url_with_credentials("up", USER, PASS),
@@ -557,17 +543,15 @@ async fn an_upstream_webhook_with_a_query_token_triggers_a_sync() {
     let r = server.send(rb).await;
     assert_eq!(r.status, 202, "{}", r.text);
     let want = remote.refs("up")["refs/heads/main"].clone();
-    poll_for(
-        SETTLE,
-        || async {
+    wait_for_ref(
+        || {
             refs_of(&server.repo_path(id))
                 .get("refs/heads/main")
                 .cloned()
         },
-        |r| r.as_deref() == Some(want.as_str()),
+        &want,
     )
-    .await
-    .unwrap();
+    .await;
     // Without a token the call is refused, and nothing else is asked of the mirror.
     let r = server
         .send(server.raw(

@@ -3,7 +3,9 @@
 //! and sources that hang past the deadline or die mid-fetch.
 
 use crate::common;
-use crate::pull_mirrors::{builder, import_settled, pull_until, push, sync_now, SETTLE};
+use crate::pull_mirrors::{
+    builder, commit, import_settled, pull_until, push, sync_now, wait_for_ref, SETTLE,
+};
 use crate::remotes;
 
 use std::sync::Arc;
@@ -61,13 +63,7 @@ async fn a_git_daemon_source_is_imported_and_pulled() {
     )
     .unwrap();
     assert_eq!(shown["enabled"], true, "{shown}");
-    blocking({
-        let w = work.clone();
-        move || {
-            w.commit("three");
-        }
-    })
-    .await;
+    commit(&work, "three").await;
     push(
         &work,
         daemon.repo_path("d").display().to_string(),
@@ -199,17 +195,15 @@ async fn ten_thousand_refs_come_in_and_one_moved_ref_follows() {
     push(&work, remote.url("big"), &["+b/04242"]).await.unwrap();
     sync_now(&server, &token, id).await;
     let want = remote.refs("big")["refs/heads/b/04242"].clone();
-    poll_for(
-        SETTLE,
-        || async {
+    wait_for_ref(
+        || {
             refs_of(&server.repo_path(id))
                 .get("refs/heads/b/04242")
                 .cloned()
         },
-        |r| r.as_deref() == Some(want.as_str()),
+        &want,
     )
-    .await
-    .unwrap();
+    .await;
     pull_until(&server, &token, id, |v| v["update_status"] == "finished").await;
 }
 
