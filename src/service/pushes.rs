@@ -85,25 +85,23 @@ pub(crate) async fn refused_by_pulls(
     project_id: i64,
     updates: &[RefUpdate],
 ) -> Result<Option<Vec<(String, &'static str)>>, StoreError> {
-    if app.store.import_running(project_id).await? {
+    let (importing, mirror) = app.store.pull_guard(project_id).await?;
+    if importing {
         let refused = updates
             .iter()
             .map(|u| (u.name.clone(), pull::IMPORT_REFUSAL))
             .collect();
         return Ok(Some(refused));
     }
-    let Some(mirror) = app.store.pull_mirror(project_id).await? else {
+    let Some(settings) = mirror.filter(|s| s.enabled) else {
         return Ok(None);
     };
-    if !mirror.settings.enabled {
-        return Ok(None);
-    }
-    let patterns = if mirror.settings.only_protected_branches {
+    let patterns = if settings.only_protected_branches {
         app.store.protected_branch_names(project_id).await?
     } else {
         Vec::new()
     };
-    let filter = pull::filter(&mirror.settings, patterns);
+    let filter = pull::filter(&settings, patterns);
     let refused: Vec<(String, &'static str)> = updates
         .iter()
         .filter(|u| pull::mirrors_ref(&filter, &u.name))

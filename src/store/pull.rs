@@ -129,6 +129,41 @@ impl Store {
         Ok(row.as_ref().map(import_from_row).transpose()?)
     }
 
+    /// What a push to project `project_id` must respect of imports and pull mirrors, in one
+    /// read (every push asks): whether its import runs, and its pull mirror's settings.
+    pub async fn pull_guard(
+        &self,
+        project_id: i64,
+    ) -> Result<(bool, Option<PullSettings>), StoreError> {
+        let row = sqlx::query(
+            "select i.status, m.id as mirror_id, m.enabled, m.only_protected_branches, \
+             m.overwrite_diverged, m.mirror_branch_regex, m.trigger_builds, m.interval_secs \
+             from projects p left join project_imports i on i.project_id = p.id \
+             left join pull_mirrors m on m.project_id = p.id where p.id = $1",
+        )
+        .bind(project_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(r) = row else {
+            return Ok((false, None));
+        };
+        let status: Option<String> = r.try_get("status")?;
+        let importing = status.is_some_and(|s| ImportStatus::parse(&s).is_running());
+        let mirror_id: Option<i64> = r.try_get("mirror_id")?;
+        let settings = match mirror_id {
+            None => None,
+            Some(_) => Some(PullSettings {
+                enabled: r.try_get::<i64, _>("enabled")? != 0,
+                only_protected_branches: r.try_get::<i64, _>("only_protected_branches")? != 0,
+                overwrite_diverged: r.try_get::<i64, _>("overwrite_diverged")? != 0,
+                mirror_branch_regex: r.try_get("mirror_branch_regex")?,
+                trigger_builds: r.try_get::<i64, _>("trigger_builds")? != 0,
+                interval_secs: r.try_get("interval_secs")?,
+            }),
+        };
+        Ok((importing, settings))
+    }
+
     /// Marks an import `started` at `now`, unless it was canceled (or finished) meanwhile.
     pub async fn mark_import_started(
         &self,
